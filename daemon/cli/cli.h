@@ -1,0 +1,31 @@
+/* The espfab command: one entry point per command family.
+ *
+ * main.c parses the global options (those before the command word) and calls
+ * the family's function with argv[0] set to the command word. Each returns
+ * the process exit status. Every family lives in its own cmd_<word>.c.
+ */
+#ifndef ESPFAB_CLI_H
+#define ESPFAB_CLI_H
+
+struct cli_globals {
+	const char *db_path;     /* --db PATH, or NULL: the daemon's configured database */
+	const char *socket_path; /* --socket PATH, or NULL: the default control socket */
+	const char *config_path; /* --config PATH, or NULL: /etc/espfab/espfabd.conf */
+};
+
+#define CLI_DEFAULT_SOCKET "/run/espfab/espfabd.sock"
+#define CLI_DEFAULT_CONFIG "/etc/espfab/espfabd.conf"
+
+int cmd_nvs(int argc, char **argv, const struct cli_globals *g);      /* cmd_nvs.c */
+int cmd_nvs_dump(int argc, char **argv, const struct cli_globals *g); /* cmd_nvs_dump.c: "nvs dump" */
+int cmd_mfg(int argc, char **argv, const struct cli_globals *g);      /* cmd_mfg.c */
+int cmd_part(int argc, char **argv, const struct cli_globals *g);     /* cmd_part.c */
+int cmd_flash(int argc, char **argv, const struct cli_globals *g);    /* cmd_flash.c */
+int cmd_records(int argc, char **argv, const struct cli_globals *g);  /* cmd_store.c */
+int cmd_product(int argc, char **argv, const struct cli_globals *g);  /* cmd_store.c */
+int cmd_audit(int argc, char **argv, const struct cli_globals *g);    /* cmd_store.c */
+int cmd_batch(int argc, char **argv, const struct cli_globals *g);    /* cmd_daemon.c */
+int cmd_status(int argc, char **argv, const struct cli_globals *g);   /* cmd_daemon.c */
+int cmd_watch(int argc, char **argv, const struct cli_globals *g);    /* cmd_daemon.c */
+
+#endif

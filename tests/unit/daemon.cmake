@@ -1,0 +1,1 @@
+# Unit tests of the daemon area: espfab_unit_test(<module> LIBS ...)

@@ -1,0 +1,1 @@
+# Unit tests of the part area: espfab_unit_test(<module> LIBS ...)
