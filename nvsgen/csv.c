@@ -39,7 +39,7 @@ struct csv_reader {
 	enum csv_state state;
 };
 
-static int csv_fail(struct csv_err *err, int code, unsigned line, const char *fmt, ...)
+__attribute__((format(printf, 4, 5))) static int csv_fail(struct csv_err *err, int code, unsigned line, const char *fmt, ...)
 {
 	if (err) {
 		va_list ap;
