@@ -17,6 +17,10 @@ int nvs_fail(struct nvs_err *err, int code, const char *fmt, ...)
 		va_start(ap, fmt);
 		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 		va_end(ap);
+		/* One line, whatever the CSV text quoted in it holds. */
+		for (char *c = err->msg; *c; c++)
+			if ((unsigned char)*c < 0x20 || *c == 0x7F)
+				*c = '?';
 	}
 	return code;
 }
