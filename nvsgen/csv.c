@@ -112,7 +112,7 @@ int csv_reader_new(struct csv_reader **out, const char *text, size_t len, unsign
 	*out = NULL;
 	if (flags & CSV_UTF8) {
 		if (csv_utf8_check(text, len, &bad_line) < 0)
-			return csv_fail(err, CSV_EINPUT, bad_line, "line %u: invalid UTF-8", bad_line);
+			return csv_fail(err, CSV_EINPUT, bad_line, "invalid UTF-8");
 	}
 	r = calloc(1, sizeof(*r));
 	if (!r)
@@ -143,7 +143,7 @@ static int csv_add_byte(struct csv_reader *r, char c, struct csv_err *err)
 	/* Python counts the limit in characters: UTF-8 continuation bytes are free. */
 	if (((unsigned char)c & 0xC0) != 0x80) {
 		if (r->field_chars >= r->field_limit)
-			return csv_fail(err, CSV_EINPUT, r->line, "line %u: field larger than field limit (%zu)", r->line,
+			return csv_fail(err, CSV_EINPUT, r->line, "field larger than field limit (%zu)",
 					r->field_limit);
 		r->field_chars++;
 	}
