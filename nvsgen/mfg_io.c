@@ -11,7 +11,10 @@
  * pass 1 (the reference refuses it too, half-way through).
  */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,6 +117,7 @@ struct file_cache {
 	size_t bytes;
 	uint8_t *uncached; /* the last file read past the limit */
 	size_t uncached_len;
+	pthread_mutex_t lock; /* pass 2 workers share the cache */
 };
 
 static int cache_get(struct file_cache *c, const char *path, const uint8_t **data, size_t *len)
@@ -166,9 +170,21 @@ uncached:
  * gets a copy of the cached bytes. */
 static int cache_read(void *ctx, const char *path, uint8_t **data, size_t *len, struct nvs_err *err)
 {
+	struct file_cache *c = ctx;
 	const uint8_t *p;
 	size_t n;
-	int rc = cache_get(ctx, path, &p, &n);
+	int rc;
+
+	pthread_mutex_lock(&c->lock);
+	rc = cache_get(c, path, &p, &n);
+	if (!rc) {
+		*data = malloc(n ? n : 1);
+		if (*data) {
+			memcpy(*data, p, n);
+			*len = n;
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
 	if (rc) {
 		if (err) {
 			err->code = rc == -ENOMEM ? NVS_ENOMEM : NVS_EIO;
@@ -177,12 +193,7 @@ static int cache_read(void *ctx, const char *path, uint8_t **data, size_t *len, 
 		}
 		return rc == -ENOMEM ? NVS_ENOMEM : NVS_EIO;
 	}
-	*data = malloc(n ? n : 1);
-	if (!*data)
-		return NVS_ENOMEM;
-	memcpy(*data, p, n);
-	*len = n;
-	return 0;
+	return *data ? 0 : NVS_ENOMEM;
 }
 
 static void cache_clear(struct file_cache *c)
@@ -197,7 +208,9 @@ static void cache_clear(struct file_cache *c)
 		OPENSSL_cleanse(c->uncached, c->uncached_len);
 		free(c->uncached);
 	}
-	memset(c, 0, sizeof(*c));
+	c->e = NULL;
+	c->n = c->cap = c->bytes = c->uncached_len = 0;
+	c->uncached = NULL;
 }
 
 /* os.path.splitext(path)[1] == ".csv", as verify_file_format() checks. */
@@ -218,11 +231,12 @@ struct created {
 	int dfd[3]; /* csv, bin, keys */
 };
 
-static int write_at(int dfd, const char *name, const void *data, size_t len, mode_t mode)
+static int write_at(void *ctx, int dfd, const char *name, const void *data, size_t len, unsigned mode)
 {
 	const uint8_t *p = data;
-	int fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+	int fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, (mode_t)mode);
 	int rc = 0;
+	(void)ctx;
 	if (fd < 0)
 		return -errno;
 	while (len) {
@@ -292,21 +306,38 @@ static char *join(const char *a, const char *b)
 struct run {
 	const struct mfg_options *o;
 	struct mfg_batch *b;
-	struct nvs_gen *g;
 	struct file_cache cache;
 	struct nvs_file_source files;
 	uint32_t size;
-	uint8_t *img;
-	char *csv;
-	size_t csv_cap;
 	uint8_t input_key[NVS_XTS_KEY_LEN]; /* --inputkey, or the HMAC-derived key */
 	bool have_key;
 	char *dir_csv, *dir_bin, *dir_keys;
 	struct created cr;
-	size_t done;       /* devices whose files are all written */
-	unsigned cur_made; /* CUR_* files of device `done` created so far */
-	size_t bytes;
+	uint8_t *made;        /* per device: the CUR_* files pass 2 created */
+	int (*write)(void *ctx, int dirfd, const char *name, const void *data, size_t len, unsigned mode);
+	atomic_bool stop;     /* a worker failed: the others stop */
+	pthread_mutex_t lock; /* the first error */
+	int rc;
+	struct mfg_err err;
 };
+
+/* One thread's tools: a generator and buffers of its own. */
+struct worker {
+	struct run *r;
+	struct nvs_gen *g;
+	uint8_t *img;
+	char *csv;
+	size_t csv_cap;
+	size_t first, step;
+	size_t bytes;
+	pthread_t thread;
+	bool started;
+};
+
+/* Pass 2 runs on up to this many threads: file creation is the cost, and
+ * the csv/, bin/ and keys/ folders each take the inode lock in turn. */
+#define MFG_MAX_WORKERS 4
+#define MFG_MIN_PER_WORKER 128
 
 #define CUR_CSV 1u
 #define CUR_HMAC 2u
@@ -318,6 +349,9 @@ static int check_exists(const char *dir, const char *name, const char *ext, cons
 {
 	char path[4096];
 	struct stat st;
+	if (strlen(name) + strlen(ext) > NAME_MAX)
+		return io_fail(err, MFG_EINPUT, line, "%s:%u: %s file name %.40s...%s is longer than %d bytes",
+			       o->values_path, line, what, name, ext, NAME_MAX);
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s%s", dir, name, ext) >= sizeof(path))
 		return io_fail(err, MFG_EINPUT, line, "%s:%u: output path too long", o->values_path, line);
 	if (lstat(path, &st) == 0)
@@ -328,7 +362,7 @@ static int check_exists(const char *dir, const char *name, const char *ext, cons
 
 /* Pass 1: every device's image is built (plain: encryption cannot fail on
  * data) and every output name is checked before a file is created. */
-static int pass_check(struct run *r, struct mfg_err *err)
+static int pass_check(struct run *r, struct worker *w, struct mfg_err *err)
 {
 	size_t n = mfg_batch_count(r->b), len;
 	bool keys = r->o->keys == MFG_KEYS_GENERATE;
@@ -348,19 +382,19 @@ static int pass_check(struct run *r, struct mfg_err *err)
 			if ((rc = check_exists(r->dir_keys, hname, "", "HMAC key", line, r->o, err)))
 				return rc;
 		}
-		if ((rc = mfg_batch_image(r->b, i, r->g, &r->files, NULL, r->img, r->size, &len, err)))
+		if ((rc = mfg_batch_image(r->b, i, w->g, &r->files, NULL, w->img, r->size, &len, err)))
 			return rc;
 	}
 	return 0;
 }
 
-/* Remove what this run created: every file of the devices before `done`,
- * the files of device `done` recorded in cur_made, then the new directories. */
+/* Remove what this run created (recorded per device in made[]), then the
+ * directories it made. */
 static void rollback(struct run *r)
 {
-	for (size_t i = 0; i <= r->done && i < mfg_batch_count(r->b); i++) {
+	for (size_t i = 0; r->made && i < mfg_batch_count(r->b); i++) {
 		const char *stem = mfg_batch_stem(r->b, i);
-		unsigned made = i < r->done ? ~0u : r->cur_made;
+		unsigned made = r->made[i];
 		char name[640];
 		if (made & CUR_CSV) {
 			snprintf(name, sizeof(name), "%s.csv", stem);
@@ -370,9 +404,9 @@ static void rollback(struct run *r)
 			snprintf(name, sizeof(name), "%s.bin", stem);
 			unlinkat(r->cr.dfd[1], name, 0);
 		}
-		if ((made & CUR_KEY) && r->cr.dfd[2] >= 0)
+		if (made & CUR_KEY)
 			unlinkat(r->cr.dfd[2], mfg_batch_keyfile(r->b, i), 0);
-		if ((made & CUR_HMAC) && r->cr.dfd[2] >= 0 && r->o->kp_hmac_keygen) {
+		if (made & CUR_HMAC) {
 			snprintf(name, sizeof(name), "hmac-%s", mfg_batch_keyfile(r->b, i));
 			unlinkat(r->cr.dfd[2], name, 0);
 		}
@@ -381,8 +415,9 @@ static void rollback(struct run *r)
 		rmdir(r->cr.dirs[d]);
 }
 
-static int write_device(struct run *r, size_t i, struct mfg_err *err)
+static int write_device(struct worker *w, size_t i, struct mfg_err *err)
 {
+	struct run *r = w->r;
 	const char *stem = mfg_batch_stem(r->b, i);
 	unsigned line = mfg_batch_line(r->b, i);
 	uint8_t key[NVS_XTS_KEY_LEN], hkey[NVS_HMAC_KEY_LEN], kfile[NVS_KEYFILE_SIZE];
@@ -391,16 +426,15 @@ static int write_device(struct run *r, size_t i, struct mfg_err *err)
 	size_t csv_len, img_len;
 	int rc;
 
-	r->cur_made = 0;
-	if ((rc = mfg_batch_csv(r->b, i, &r->csv, &r->csv_cap, &csv_len, err)))
+	if ((rc = mfg_batch_csv(r->b, i, &w->csv, &w->csv_cap, &csv_len, err)))
 		goto out;
 	snprintf(name, sizeof(name), "%s.csv", stem);
-	if ((rc = write_at(r->cr.dfd[0], name, r->csv, csv_len, 0666))) {
+	if ((rc = r->write(r->o->write_ctx, r->cr.dfd[0], name, w->csv, csv_len, 0666))) {
 		rc = io_fail(err, MFG_EIO, line, "%s/%s: %s", r->dir_csv, name, strerror(-rc));
 		goto out;
 	}
-	r->cur_made |= CUR_CSV;
-	r->bytes += csv_len;
+	r->made[i] |= CUR_CSV;
+	w->bytes += csv_len;
 	if (r->o->keys == MFG_KEYS_INPUT) {
 		xts = r->input_key;
 	} else if (r->o->keys == MFG_KEYS_GENERATE) {
@@ -412,12 +446,12 @@ static int write_device(struct run *r, size_t i, struct mfg_err *err)
 				goto out;
 			}
 			snprintf(name, sizeof(name), "hmac-%s", mfg_batch_keyfile(r->b, i));
-			if ((rc = write_at(r->cr.dfd[2], name, hkey, sizeof(hkey), 0600))) {
+			if ((rc = r->write(r->o->write_ctx, r->cr.dfd[2], name, hkey, sizeof(hkey), 0600))) {
 				rc = io_fail(err, MFG_EIO, line, "%s/%s: %s", r->dir_keys, name, strerror(-rc));
 				goto out;
 			}
-			r->cur_made |= CUR_HMAC;
-			r->bytes += sizeof(hkey);
+			r->made[i] |= CUR_HMAC;
+			w->bytes += sizeof(hkey);
 		} else if (r->have_key) {
 			memcpy(key, r->input_key, sizeof(key));
 		} else if (nvs_key_random(key, sizeof(key), NULL)) {
@@ -425,29 +459,78 @@ static int write_device(struct run *r, size_t i, struct mfg_err *err)
 			goto out;
 		}
 		nvs_keyfile_build(key, kfile);
-		if ((rc = write_at(r->cr.dfd[2], mfg_batch_keyfile(r->b, i), kfile, sizeof(kfile), 0600))) {
+		if ((rc = r->write(r->o->write_ctx, r->cr.dfd[2], mfg_batch_keyfile(r->b, i), kfile, sizeof(kfile), 0600))) {
 			rc = io_fail(err, MFG_EIO, line, "%s/%s: %s", r->dir_keys, mfg_batch_keyfile(r->b, i),
 				     strerror(-rc));
 			goto out;
 		}
-		r->cur_made |= CUR_KEY;
-		r->bytes += sizeof(kfile);
+		r->made[i] |= CUR_KEY;
+		w->bytes += sizeof(kfile);
 		xts = key;
 	}
-	if ((rc = mfg_batch_image(r->b, i, r->g, &r->files, xts, r->img, r->size, &img_len, err)))
+	if ((rc = mfg_batch_image(r->b, i, w->g, &r->files, xts, w->img, r->size, &img_len, err)))
 		goto out;
 	snprintf(name, sizeof(name), "%s.bin", stem);
-	if ((rc = write_at(r->cr.dfd[1], name, r->img, img_len, 0666))) {
+	if ((rc = r->write(r->o->write_ctx, r->cr.dfd[1], name, w->img, img_len, 0666))) {
 		rc = io_fail(err, MFG_EIO, line, "%s/%s: %s", r->dir_bin, name, strerror(-rc));
 		goto out;
 	}
-	r->cur_made |= CUR_BIN;
-	r->bytes += img_len;
+	r->made[i] |= CUR_BIN;
+	w->bytes += img_len;
 out:
 	OPENSSL_cleanse(key, sizeof(key));
 	OPENSSL_cleanse(hkey, sizeof(hkey));
 	OPENSSL_cleanse(kfile, sizeof(kfile));
 	return rc;
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct run *r = w->r;
+	size_t n = mfg_batch_count(r->b);
+	struct mfg_err err;
+
+	for (size_t i = w->first; i < n && !atomic_load(&r->stop); i += w->step) {
+		int rc = write_device(w, i, &err);
+		if (rc) {
+			pthread_mutex_lock(&r->lock);
+			if (!r->rc) {
+				r->rc = rc;
+				r->err = err;
+			}
+			pthread_mutex_unlock(&r->lock);
+			atomic_store(&r->stop, true);
+		}
+	}
+	return NULL;
+}
+
+static int worker_init(struct worker *w, struct run *r, enum nvs_version version, struct mfg_err *err)
+{
+	struct nvs_err nerr;
+	int rc;
+	w->r = r;
+	rc = nvs_gen_new(&w->g, r->size, version, &nerr);
+	if (rc)
+		return io_fail(err, rc == NVS_ENOMEM ? MFG_ENOMEM : MFG_ESIZE, 0, "%s", nerr.msg);
+	w->img = malloc(r->size);
+	if (!w->img)
+		return io_fail(err, MFG_ENOMEM, 0, "out of memory");
+	return 0;
+}
+
+static void worker_deinit(struct worker *w)
+{
+	nvs_gen_free(w->g);
+	if (w->img) {
+		OPENSSL_cleanse(w->img, w->r->size);
+		free(w->img);
+	}
+	if (w->csv) {
+		OPENSSL_cleanse(w->csv, w->csv_cap);
+		free(w->csv);
+	}
 }
 
 static int check_options(const struct mfg_options *o, struct mfg_err *err)
@@ -475,22 +558,39 @@ static int check_options(const struct mfg_options *o, struct mfg_err *err)
 	return 0;
 }
 
+static unsigned worker_count(size_t n)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t t = cpus > 0 ? (size_t)cpus : 1;
+	if (t > MFG_MAX_WORKERS)
+		t = MFG_MAX_WORKERS;
+	while (t > 1 && n / t < MFG_MIN_PER_WORKER)
+		t--;
+	return (unsigned)t;
+}
+
 int mfg_generate(const struct mfg_options *o, struct mfg_result *res, struct mfg_err *err)
 {
 	struct run r;
+	struct worker w[MFG_MAX_WORKERS];
 	struct mfg_batch_params bp = {0};
-	struct nvs_err nerr;
 	uint8_t *config = NULL, *values = NULL, *keybuf = NULL;
 	size_t config_len = 0, values_len = 0, key_len = 0, n = 0;
 	const char *outdir;
+	unsigned nw = 1;
 	bool wrote = false;
 	int rc;
 
 	memset(&r, 0, sizeof(r));
+	memset(w, 0, sizeof(w));
 	r.o = o;
+	r.write = o->write_file ? o->write_file : write_at;
 	r.files.read = cache_read;
 	r.files.ctx = &r.cache;
 	r.cr.dfd[0] = r.cr.dfd[1] = r.cr.dfd[2] = -1;
+	pthread_mutex_init(&r.lock, NULL);
+	pthread_mutex_init(&r.cache.lock, NULL);
+	atomic_init(&r.stop, false);
 	if (res)
 		memset(res, 0, sizeof(*res));
 	if (err)
@@ -539,25 +639,23 @@ int mfg_generate(const struct mfg_options *o, struct mfg_result *res, struct mfg
 	if ((rc = mfg_batch_new(&r.b, (const char *)config, config_len, (const char *)values, values_len, &bp, err)))
 		goto out;
 	n = mfg_batch_count(r.b);
-	rc = nvs_gen_new(&r.g, r.size, o->version, &nerr);
-	if (rc) {
-		rc = io_fail(err, rc == NVS_ENOMEM ? MFG_ENOMEM : MFG_ESIZE, 0, "%s", nerr.msg);
-		goto out;
+	nw = worker_count(n);
+	for (unsigned t = 0; t < nw; t++) {
+		if ((rc = worker_init(&w[t], &r, o->version, err)))
+			goto out;
+		w[t].first = t;
+		w[t].step = nw;
 	}
-	r.img = malloc(r.size);
-	if (!r.img) {
-		rc = io_fail(err, MFG_ENOMEM, 0, "out of memory");
-		goto out;
-	}
+	r.made = calloc(n ? n : 1, 1);
 	outdir = o->outdir && o->outdir[0] ? o->outdir : ".";
 	r.dir_csv = join(outdir, "csv");
 	r.dir_bin = join(outdir, "bin");
 	r.dir_keys = join(outdir, "keys");
-	if (!r.dir_csv || !r.dir_bin || !r.dir_keys) {
+	if (!r.made || !r.dir_csv || !r.dir_bin || !r.dir_keys) {
 		rc = io_fail(err, MFG_ENOMEM, 0, "out of memory");
 		goto out;
 	}
-	if ((rc = pass_check(&r, err)))
+	if ((rc = pass_check(&r, &w[0], err)))
 		goto out;
 
 	/* Pass 2. */
@@ -574,13 +672,33 @@ int mfg_generate(const struct mfg_options *o, struct mfg_result *res, struct mfg
 			     strerror(errno));
 		goto out;
 	}
-	for (r.done = 0; r.done < n; r.done++) {
-		if ((rc = write_device(&r, r.done, err)))
-			goto out;
+	for (unsigned t = 1; t < nw; t++) {
+		if (pthread_create(&w[t].thread, NULL, worker_main, &w[t]) == 0) {
+			w[t].started = true;
+			continue;
+		}
+		/* no thread: this one takes its share after its own */
+		w[t].step = 0;
+	}
+	worker_main(&w[0]);
+	for (unsigned t = 1; t < nw; t++) {
+		if (w[t].started)
+			pthread_join(w[t].thread, NULL);
+		else if (w[t].step == 0) {
+			w[t].step = nw;
+			worker_main(&w[t]);
+		}
+	}
+	if (r.rc) {
+		rc = r.rc;
+		if (err)
+			*err = r.err;
+		goto out;
 	}
 	if (res) {
 		res->devices = n;
-		res->bytes_written = r.bytes;
+		for (unsigned t = 0; t < nw; t++)
+			res->bytes_written += w[t].bytes;
 	}
 	rc = 0;
 out:
@@ -594,17 +712,14 @@ out:
 	free(r.dir_csv);
 	free(r.dir_bin);
 	free(r.dir_keys);
-	if (r.img) {
-		OPENSSL_cleanse(r.img, r.size);
-		free(r.img);
-	}
-	if (r.csv) {
-		OPENSSL_cleanse(r.csv, r.csv_cap);
-		free(r.csv);
-	}
-	nvs_gen_free(r.g);
+	free(r.made);
+	for (unsigned t = 0; t < MFG_MAX_WORKERS; t++)
+		if (w[t].r)
+			worker_deinit(&w[t]);
 	mfg_batch_free(r.b);
 	cache_clear(&r.cache);
+	pthread_mutex_destroy(&r.cache.lock);
+	pthread_mutex_destroy(&r.lock);
 	OPENSSL_cleanse(r.input_key, sizeof(r.input_key));
 	if (keybuf) {
 		OPENSSL_cleanse(keybuf, key_len);

@@ -118,6 +118,10 @@ struct mfg_options {
 	bool key_protect_hmac;        /* MFG_KEYS_GENERATE: derive from an HMAC key */
 	bool kp_hmac_keygen;          /* ... a new random HMAC key per device */
 	const char *kp_hmac_inputkey; /* ... or this HMAC key for all devices */
+	/* Test seam: creates one output file (O_EXCL) in dirfd and writes it.
+	 * NULL: the real one. Returns 0 or a negative errno. */
+	int (*write_file)(void *ctx, int dirfd, const char *name, const void *data, size_t len, unsigned mode);
+	void *write_ctx;
 };
 
 struct mfg_result {
