@@ -344,6 +344,7 @@ struct worker {
 #define CUR_KEY 4u
 #define CUR_BIN 8u
 
+/* dir NULL: the folder does not exist, only the name length is checked. */
 static int check_exists(const char *dir, const char *name, const char *ext, const char *what, unsigned line,
 			const struct mfg_options *o, struct mfg_err *err)
 {
@@ -352,6 +353,8 @@ static int check_exists(const char *dir, const char *name, const char *ext, cons
 	if (strlen(name) + strlen(ext) > NAME_MAX)
 		return io_fail(err, MFG_EINPUT, line, "%s:%u: %s file name %.40s...%s is longer than %d bytes",
 			       o->values_path, line, what, name, ext, NAME_MAX);
+	if (!dir)
+		return 0;
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s%s", dir, name, ext) >= sizeof(path))
 		return io_fail(err, MFG_EINPUT, line, "%s:%u: output path too long", o->values_path, line);
 	if (lstat(path, &st) == 0)
@@ -366,20 +369,26 @@ static int pass_check(struct run *r, struct worker *w, struct mfg_err *err)
 {
 	size_t n = mfg_batch_count(r->b), len;
 	bool keys = r->o->keys == MFG_KEYS_GENERATE;
+	struct stat st;
+	/* A folder that does not exist yet holds no file to collide with: a
+	 * fresh batch skips the per-file checks (only the name length counts). */
+	const char *dcsv = stat(r->dir_csv, &st) == 0 ? r->dir_csv : NULL;
+	const char *dbin = stat(r->dir_bin, &st) == 0 ? r->dir_bin : NULL;
+	const char *dkeys = keys && stat(r->dir_keys, &st) == 0 ? r->dir_keys : NULL;
 	int rc;
 
 	for (size_t i = 0; i < n; i++) {
 		const char *stem = mfg_batch_stem(r->b, i);
 		unsigned line = mfg_batch_line(r->b, i);
-		if ((rc = check_exists(r->dir_csv, stem, ".csv", "csv", line, r->o, err)) ||
-		    (rc = check_exists(r->dir_bin, stem, ".bin", "binary", line, r->o, err)))
+		if ((rc = check_exists(dcsv, stem, ".csv", "csv", line, r->o, err)) ||
+		    (rc = check_exists(dbin, stem, ".bin", "binary", line, r->o, err)))
 			return rc;
-		if (keys && (rc = check_exists(r->dir_keys, mfg_batch_keyfile(r->b, i), "", "key", line, r->o, err)))
+		if (keys && (rc = check_exists(dkeys, mfg_batch_keyfile(r->b, i), "", "key", line, r->o, err)))
 			return rc;
 		if (keys && r->o->kp_hmac_keygen) {
 			char hname[600];
 			snprintf(hname, sizeof(hname), "hmac-%s", mfg_batch_keyfile(r->b, i));
-			if ((rc = check_exists(r->dir_keys, hname, "", "HMAC key", line, r->o, err)))
+			if ((rc = check_exists(dkeys, hname, "", "HMAC key", line, r->o, err)))
 				return rc;
 		}
 		if ((rc = mfg_batch_image(r->b, i, w->g, &r->files, NULL, w->img, r->size, &len, err)))
