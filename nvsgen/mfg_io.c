@@ -501,7 +501,9 @@ static void *worker_main(void *arg)
 	struct mfg_err err;
 
 	for (size_t i = w->first; i < n && !atomic_load(&r->stop); i += w->step) {
-		int rc = write_device(w, i, &err);
+		int rc = r->o->cancel && *r->o->cancel
+				 ? io_fail(&err, MFG_ECANCELED, 0, "interrupted: the files of this batch were removed")
+				 : write_device(w, i, &err);
 		if (rc) {
 			pthread_mutex_lock(&r->lock);
 			if (!r->rc) {

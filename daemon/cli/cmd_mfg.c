@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -172,8 +173,17 @@ static int parse_args(int argc, char **argv, bool generate, struct parsed *p)
 	return 0;
 }
 
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
 static int cmd_generate(int argc, char **argv)
 {
+	struct sigaction sa, old_int, old_term, old_hup;
 	struct parsed p;
 	struct mfg_options o = {0};
 	struct mfg_result res;
@@ -234,10 +244,22 @@ static int cmd_generate(int argc, char **argv)
 				"every device (they go to keys/hmac-keys-PREFIX-ID.bin)\n");
 		return MFG_EXIT_USAGE;
 	}
+	/* Ctrl-C half-way through a batch removes what was written, like any
+	 * other failure, instead of leaving part of the set behind. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	sigaction(SIGHUP, &sa, &old_hup);
+	o.cancel = &interrupted;
 	rc = mfg_generate(&o, &res, &err);
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	sigaction(SIGHUP, &old_hup, NULL);
 	if (rc) {
 		fprintf(stderr, "espfab mfg: %s\n", err.msg);
-		return MFG_EXIT_ERROR;
+		return rc == MFG_ECANCELED ? 130 : MFG_EXIT_ERROR;
 	}
 	printf("Created %zu CSV files in %s/csv, %zu NVS images (%s%s) in %s/bin", res.devices,
 	       o.outdir ? o.outdir : ".", res.devices, o.version == NVS_VERSION_1 ? "V1" : "V2",
