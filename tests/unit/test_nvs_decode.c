@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <dirent.h>
 #include <jansson.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -407,6 +408,93 @@ static void test_nvs_decode_every_golden_image(void **state)
 	}
 }
 
+/* The key a golden case's image was encrypted with, from its cmd line:
+ * --inputkey FILE, or keys/nvs_keys.bin written by --keygen. NULL: plain. */
+static uint8_t *golden_key(const char *dir)
+{
+	char path[600], cmd[1024], *p;
+	size_t len;
+	uint8_t *key = NULL;
+	FILE *f;
+	snprintf(path, sizeof(path), GOLDEN "%s/cmd", dir);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	if (!fgets(cmd, sizeof(cmd), f))
+		cmd[0] = '\0';
+	fclose(f);
+	if (strncmp(cmd, "encrypt ", 8))
+		return NULL;
+	if ((p = strstr(cmd, "--inputkey "))) {
+		char name[256];
+		assert_int_equal(sscanf(p + 11, "%255s", name), 1);
+		snprintf(path, sizeof(path), GOLDEN "%s/%s", dir, name);
+	} else {
+		snprintf(path, sizeof(path), GOLDEN "%s/keys/nvs_keys.bin", dir);
+	}
+	key = load(path, &len);
+	assert_true(len >= NVS_XTS_KEY_LEN);
+	return key;
+}
+
+static void test_nvs_decode_all_golden_images(void **state)
+{
+	/* Every image the reference wrote decodes (encrypted ones with their
+	 * key) and is clean, except where the reference itself is wrong. */
+	static const struct {
+		const char *prefix;
+		enum nvs_decode_problem_kind kind;
+		size_t count;
+	} quirks[] = {
+		{"027-", NVS_DECODE_P_DATA_CRC, 1},  /* size counts characters */
+		{"034-", NVS_DECODE_P_DUPLICATE, 2}, /* the same key three times */
+		{"063-", NVS_DECODE_P_DUPLICATE, 1}, /* two long keys cut to the same 16 bytes */
+		{"065-", NVS_DECODE_P_NAMESPACE, 1}, /* namespace index 255 */
+		{"070-", NVS_DECODE_P_DUPLICATE, 2}, /* ap.* written again */
+	};
+	DIR *dir = opendir(GOLDEN);
+	struct dirent *e;
+	unsigned images = 0, encrypted = 0;
+	(void)state;
+	assert_non_null(dir);
+	while ((e = readdir(dir))) {
+		char path[600];
+		size_t len, want = 0;
+		uint8_t *img, *key;
+		struct nvs_decode *d;
+		int quirk = -1;
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), GOLDEN "%s/expected.bin", e->d_name);
+		if (access(path, R_OK))
+			continue;
+		img = load(path, &len);
+		key = golden_key(e->d_name);
+		d = decode_ok(img, len, key);
+		for (size_t q = 0; q < sizeof(quirks) / sizeof(quirks[0]); q++)
+			if (!strncmp(e->d_name, quirks[q].prefix, 4))
+				quirk = (int)q;
+		if (quirk >= 0) {
+			want = quirks[quirk].count;
+			if (count_kind(d, quirks[quirk].kind) < want)
+				fail_msg("%s: expected %zu %s problems", e->d_name, want,
+					 nvs_decode_problem_name(quirks[quirk].kind));
+		} else if (d->problem_count) {
+			fail_msg("%s: %s", e->d_name, d->problems[0].msg);
+		}
+		/* only the header-only and empty CSVs give an image without values */
+		if (!d->value_count && strncmp(e->d_name, "080-", 4) && strncmp(e->d_name, "081-", 4))
+			fail_msg("%s: no values decoded", e->d_name);
+		images++;
+		encrypted += key != NULL;
+		nvs_decode_free(d);
+		free(key);
+		free(img);
+	}
+	closedir(dir);
+	assert_true(images >= 60);
+	assert_true(encrypted >= 10);
+}
+
 static void test_nvs_decode_names(void **state)
 {
 	(void)state;
@@ -578,6 +666,7 @@ int main(void)
 		cmocka_unit_test(test_nvs_decode_duplicates_active_page),
 		cmocka_unit_test(test_nvs_decode_reference_quirks_reported),
 		cmocka_unit_test(test_nvs_decode_every_golden_image),
+		cmocka_unit_test(test_nvs_decode_all_golden_images),
 		cmocka_unit_test(test_nvs_decode_names),
 		cmocka_unit_test(test_nvs_decode_cli_json),
 		cmocka_unit_test(test_nvs_decode_cli_listing_and_status),
