@@ -63,6 +63,7 @@ struct nvs_layout {
 	uint32_t budget;      /* the reference's NVS.size countdown */
 	uint32_t npages;      /* pages started */
 	unsigned entry_num;   /* entries written in the current page */
+	size_t dirty;         /* bytes of img from 0 that may differ from 0xFF */
 	uint8_t version_byte; /* 0xFF (V1) or 0xFE (V2) */
 	bool read_only;
 };
@@ -76,6 +77,8 @@ void nvs_layout_clear(struct nvs_layout *l);
 int nvs_page_new(struct nvs_layout *l, struct nvs_err *err);
 /* Copy len bytes (<= count * 32) to the next free slot(s), mark count entries written. */
 void nvs_page_write(struct nvs_layout *l, const uint8_t *data, size_t len, unsigned count);
+/* The bytes a grown entry struct spills into the next slot (see nvs_gen.c). */
+void nvs_page_spill_zeros(struct nvs_layout *l, size_t n);
 /* The entry header CRC: crc32 over bytes 0..3 and 8..31, stored at 4..7. */
 void nvs_entry_set_crc(uint8_t e[32]);
 uint32_t nvs_crc32(const uint8_t *data, size_t len);

@@ -77,15 +77,14 @@ static void nvs_page_start(struct nvs_layout *l)
 	l->entries[l->npages] = 0;
 	l->entry_num = 0;
 	l->npages++;
+	l->dirty = (size_t)l->npages * NVS_PAGE_SIZE - NVS_PAGE_SIZE + NVS_FIRST_ENTRY;
 }
 
 void nvs_layout_clear(struct nvs_layout *l)
 {
-	if (l->npages) {
-		/* Only the written part: the rest of the image is still 0xFF. */
-		size_t used = (size_t)(l->npages - 1) * NVS_PAGE_SIZE + NVS_FIRST_ENTRY + l->entry_num * NVS_ENTRY_SIZE;
-		memset(l->img, 0xFF, used);
-	}
+	/* Only the written part: the rest of the image is still 0xFF. */
+	memset(l->img, 0xFF, l->dirty);
+	l->dirty = 0;
 	l->npages = 0;
 	l->budget = (l->read_only ? l->max_pages : l->max_pages - 1) * NVS_PAGE_SIZE;
 	/* NVS.__init__ creates page 0 at once; the budget always allows it. */
@@ -113,14 +112,34 @@ void nvs_page_write(struct nvs_layout *l, const uint8_t *data, size_t len, unsig
 {
 	uint8_t *page = l->img + (size_t)(l->npages - 1) * NVS_PAGE_SIZE;
 
-	if (len)
-		memcpy(page + NVS_FIRST_ENTRY + l->entry_num * NVS_ENTRY_SIZE, data, len);
+	size_t off = NVS_FIRST_ENTRY + l->entry_num * NVS_ENTRY_SIZE;
+
+	if (len) {
+		memcpy(page + off, data, len);
+		off += (size_t)(page - l->img) + len;
+		if (off > l->dirty)
+			l->dirty = off;
+	}
 	for (unsigned i = 0; i < count; i++, l->entry_num++) {
 		/* Entry state 0b11 (empty) -> 0b10 (written): clear the low bit. */
 		unsigned bit = l->entry_num * 2;
 		page[32 + bit / 8] &= (uint8_t) ~(1u << (bit & 7));
 	}
 	l->entries[l->npages - 1] = (uint16_t)l->entry_num;
+}
+
+void nvs_page_spill_zeros(struct nvs_layout *l, size_t n)
+{
+	size_t off = NVS_FIRST_ENTRY + l->entry_num * NVS_ENTRY_SIZE;
+
+	if (l->entry_num >= NVS_PAGE_ENTRIES)
+		return;
+	if (n > NVS_ENTRY_SIZE)
+		n = NVS_ENTRY_SIZE;
+	off += (size_t)(l->npages - 1) * NVS_PAGE_SIZE;
+	memset(l->img + off, 0, n);
+	if (off + n > l->dirty)
+		l->dirty = off + n;
 }
 
 size_t nvs_layout_image_len(const struct nvs_layout *l)

@@ -214,6 +214,42 @@ static void test_nvs_gen_errors(void **state)
 	nvs_gen_free(g);
 }
 
+/* The reference stores keys with a character-counted slice: a key of c
+ * characters and b <= 15 bytes grows its entry by g = b - c bytes. Bytes
+ * below computed with CPython bytearray operations. */
+static void test_nvs_gen_multibyte_key_entry_growth(void **state)
+{
+	(void)state;
+	struct nvs_gen *g = NULL;
+	struct nvs_err err = {0};
+	static uint8_t img[0x3000];
+	const uint8_t *e;
+	size_t len;
+
+	assert_int_equal(nvs_gen_new(&g, sizeof(img), NVS_VERSION_2, &err), 0);
+	assert_int_equal(nvs_gen_add_row(g, "ns", "namespace", "", "", 0, &err), 0);
+	/* "ключ": 4 characters, 8 bytes, g = 4 */
+	assert_int_equal(nvs_gen_add_row(g, "\xd0\xba\xd0\xbb\xd1\x8e\xd1\x87", "data", "u8", "5", 1, &err), 0);
+	/* "日本語です": 5 characters, 15 bytes, g = 10: two zero bytes spill
+	 * into the next slot. */
+	assert_int_equal(nvs_gen_add_row(g, "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e\xe3\x81\xa7\xe3\x81\x99", "data",
+					 "u8", "5", 1, &err),
+			 0);
+	assert_int_equal(nvs_gen_finish(g, NULL, img, sizeof(img), &len, &err), 0);
+	e = img + 64 + 32;
+	assert_memory_equal(e + 24, "\x05\x00\x00\x00\xff\xff\xff\xff", 8);
+	e += 32;
+	assert_memory_equal(e + 23, "\x00\x05\x00\x00\x00\x00\x00\x00\x00", 9);
+	assert_memory_equal(e + 32, "\x00\x00\xff\xff", 4);
+	/* The spill is not an entry: the bitmap shows three written entries. */
+	assert_int_equal(img[32], 0xea);
+	/* ... and reset clears it. */
+	nvs_gen_reset(g);
+	assert_int_equal(nvs_gen_finish(g, NULL, img, sizeof(img), &len, &err), 0);
+	assert_int_equal(img[64 + 96], 0xff);
+	nvs_gen_free(g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -223,6 +259,7 @@ int main(void)
 		cmocka_unit_test(test_nvs_gen_add_row_matches_csv),
 		cmocka_unit_test(test_nvs_gen_reset_reuses_without_leftovers),
 		cmocka_unit_test(test_nvs_gen_errors),
+		cmocka_unit_test(test_nvs_gen_multibyte_key_entry_growth),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
