@@ -561,19 +561,24 @@ int nvs_gen_finish(struct nvs_gen *g, const uint8_t *xts_key, uint8_t *buf, size
 	if (cap < n)
 		return nvs_fail(err, NVS_ESIZE, "buffer of %zu bytes is smaller than the %zu-byte image", cap, n);
 	if (!xts_key) {
-		memcpy(buf, l->img, used);
+		/* Everything past the last written byte is 0xFF: copy only up to it. */
+		memcpy(buf, l->img, l->dirty);
+		used = l->dirty;
 	} else {
 		/* Each written entry is encrypted on its own, its tweak being its
 		 * byte offset in the partition; headers, bitmaps and unused
 		 * entries stay as they are. */
 		memset(buf, 0xFF, used);
+		rc = nvs_xts_setkey(&g->xts, xts_key, 1, err);
+		if (rc < 0)
+			return rc;
 		for (uint32_t p = 0; p < l->npages; p++) {
 			size_t base = (size_t)p * NVS_PAGE_SIZE;
 			unsigned count = l->entries[p];
 			memcpy(buf + base, l->img + base, NVS_FIRST_ENTRY);
 			for (unsigned e = 0; e < count; e++) {
 				size_t off = base + NVS_FIRST_ENTRY + (size_t)e * NVS_ENTRY_SIZE;
-				rc = nvs_xts_crypt(&g->xts, xts_key, 1, off, l->img + off, buf + off, NVS_ENTRY_SIZE, err);
+				rc = nvs_xts_run(&g->xts, off, l->img + off, buf + off, NVS_ENTRY_SIZE, err);
 				if (rc < 0)
 					return rc;
 			}

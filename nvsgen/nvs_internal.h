@@ -123,9 +123,11 @@ struct nvs_xts {
 };
 void nvs_xts_init(struct nvs_xts *x);
 void nvs_xts_deinit(struct nvs_xts *x);
-/* Encrypt (enc=1) or decrypt one run of len >= 16 bytes; the tweak is the
- * little-endian byte offset of the entry in the partition. */
-int nvs_xts_crypt(struct nvs_xts *x, const uint8_t key[NVS_XTS_KEY_LEN], int enc, uint64_t offset,
-		  const uint8_t *in, uint8_t *out, size_t len, struct nvs_err *err);
+/* Load key for encryption (enc=1) or decryption (enc=0); a no-op when it is
+ * already loaded. */
+int nvs_xts_setkey(struct nvs_xts *x, const uint8_t key[NVS_XTS_KEY_LEN], int enc, struct nvs_err *err);
+/* One run of len >= 16 bytes; the tweak is the little-endian byte offset of
+ * the entry in the partition. */
+int nvs_xts_run(struct nvs_xts *x, uint64_t offset, const uint8_t *in, uint8_t *out, size_t len, struct nvs_err *err);
 
 #endif
