@@ -388,6 +388,7 @@ static int nvs_gen_row(struct nvs_gen *g, const char *key, size_t key_len, const
 	bool is_file = type && type_len == 4 && !memcmp(type, "file", 4);
 	bool is_ns = type && type_len == 9 && !memcmp(type, "namespace", 9);
 	uint8_t *owned = NULL;
+	char *path;
 	int rc;
 
 	if (!key)
@@ -431,7 +432,14 @@ static int nvs_gen_row(struct nvs_gen *g, const char *key, size_t key_len, const
 			return nvs_fail(err, NVS_EINPUT, "file row without a file name");
 		if (!files || !files->read)
 			return nvs_fail(err, NVS_EINPUT, "file rows are not allowed here");
-		rc = files->read(files->ctx, value, &owned, &file_len, err);
+		/* value need not be NUL-terminated: hand the reader a C string. */
+		path = malloc(value_len + 1);
+		if (!path)
+			return nvs_fail(err, NVS_ENOMEM, "out of memory");
+		memcpy(path, value, value_len);
+		path[value_len] = '\0';
+		rc = files->read(files->ctx, path, &owned, &file_len, err);
+		free(path);
 		if (rc < 0)
 			return rc;
 		file_data = owned;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <zlib.h>
 
 #include "nvs_internal.h"
@@ -63,6 +64,8 @@ int nvs_layout_init(struct nvs_layout *l, uint32_t size, enum nvs_version v, str
 
 void nvs_layout_deinit(struct nvs_layout *l)
 {
+	if (l->img)
+		OPENSSL_cleanse(l->img, (size_t)l->max_pages * NVS_PAGE_SIZE); /* values are secrets */
 	free(l->img);
 	free(l->entries);
 	l->img = NULL;
