@@ -571,25 +571,27 @@ int nvs_gen_finish(struct nvs_gen *g, const uint8_t *xts_key, uint8_t *buf, size
 	if (!xts_key) {
 		/* Everything past the last written byte is 0xFF: copy only up to it. */
 		memcpy(buf, l->img, l->dirty);
-		used = l->dirty;
-	} else {
-		/* Each written entry is encrypted on its own, its tweak being its
-		 * byte offset in the partition; headers, bitmaps and unused
-		 * entries stay as they are. */
-		memset(buf, 0xFF, used);
-		rc = nvs_xts_setkey(&g->xts, xts_key, 1, err);
-		if (rc < 0)
-			return rc;
-		for (uint32_t p = 0; p < l->npages; p++) {
-			size_t base = (size_t)p * NVS_PAGE_SIZE;
-			unsigned count = l->entries[p];
-			memcpy(buf + base, l->img + base, NVS_FIRST_ENTRY);
-			for (unsigned e = 0; e < count; e++) {
-				size_t off = base + NVS_FIRST_ENTRY + (size_t)e * NVS_ENTRY_SIZE;
-				rc = nvs_xts_run(&g->xts, off, l->img + off, buf + off, NVS_ENTRY_SIZE, err);
-				if (rc < 0)
-					return rc;
-			}
+		memset(buf + l->dirty, 0xFF, n - l->dirty);
+		nvs_layout_apply_spills(l, buf);
+		*out_len = n;
+		return 0;
+	}
+	/* Each written entry is encrypted on its own, its tweak being its byte
+	 * offset in the partition; headers, bitmaps and unused entries stay as
+	 * they are. */
+	memset(buf, 0xFF, used);
+	rc = nvs_xts_setkey(&g->xts, xts_key, 1, err);
+	if (rc < 0)
+		return rc;
+	for (uint32_t p = 0; p < l->npages; p++) {
+		size_t base = (size_t)p * NVS_PAGE_SIZE;
+		unsigned count = l->entries[p];
+		memcpy(buf + base, l->img + base, NVS_FIRST_ENTRY);
+		for (unsigned e = 0; e < count; e++) {
+			size_t off = base + NVS_FIRST_ENTRY + (size_t)e * NVS_ENTRY_SIZE;
+			rc = nvs_xts_run(&g->xts, off, l->img + off, buf + off, NVS_ENTRY_SIZE, err);
+			if (rc < 0)
+				return rc;
 		}
 	}
 	memset(buf + used, 0xFF, n - used);

@@ -68,6 +68,8 @@ void nvs_layout_deinit(struct nvs_layout *l)
 		OPENSSL_cleanse(l->img, (size_t)l->max_pages * NVS_PAGE_SIZE); /* values are secrets */
 	free(l->img);
 	free(l->entries);
+	free(l->spills);
+	l->spills = NULL;
 	l->img = NULL;
 	l->entries = NULL;
 }
@@ -82,6 +84,7 @@ static void nvs_page_start(struct nvs_layout *l)
 	nvs_le32(h + 28, nvs_crc32(h + 4, 24));
 	l->entries[l->npages] = 0;
 	l->entry_num = 0;
+	l->spill_pending = false;
 	l->npages++;
 	l->dirty = (size_t)l->npages * NVS_PAGE_SIZE - NVS_PAGE_SIZE + NVS_FIRST_ENTRY;
 }
@@ -91,6 +94,8 @@ void nvs_layout_clear(struct nvs_layout *l)
 	/* Only the written part: the rest of the image is still 0xFF. */
 	memset(l->img, 0xFF, l->dirty);
 	l->dirty = 0;
+	l->nspills = 0;
+	l->spill_pending = false;
 	l->npages = 0;
 	l->budget = (l->read_only ? l->max_pages : l->max_pages - 1) * NVS_PAGE_SIZE;
 	/* NVS.__init__ creates page 0 at once; the budget always allows it. */
@@ -120,6 +125,14 @@ void nvs_page_write(struct nvs_layout *l, const uint8_t *data, size_t len, unsig
 
 	size_t off = NVS_FIRST_ENTRY + l->entry_num * NVS_ENTRY_SIZE;
 
+	if (l->spill_pending && len) {
+		/* The next write lands on the spilled bytes and covers len of them. */
+		struct nvs_spill *sp = &l->spills[l->nspills - 1];
+		size_t cover = len < sp->len ? len : sp->len;
+		sp->off += (uint32_t)cover;
+		sp->len = (uint8_t)(sp->len - cover);
+		l->spill_pending = false;
+	}
 	if (len) {
 		memcpy(page + off, data, len);
 		off += (size_t)(page - l->img) + len;
@@ -136,16 +149,29 @@ void nvs_page_write(struct nvs_layout *l, const uint8_t *data, size_t len, unsig
 
 void nvs_page_spill_zeros(struct nvs_layout *l, size_t n)
 {
-	size_t off = NVS_FIRST_ENTRY + l->entry_num * NVS_ENTRY_SIZE;
+	struct nvs_spill *sp;
 
 	if (l->entry_num >= NVS_PAGE_ENTRIES)
 		return;
-	if (n > NVS_ENTRY_SIZE)
-		n = NVS_ENTRY_SIZE;
-	off += (size_t)(l->npages - 1) * NVS_PAGE_SIZE;
-	memset(l->img + off, 0, n);
-	if (off + n > l->dirty)
-		l->dirty = off + n;
+	if (l->nspills == l->spills_cap) {
+		size_t cap = l->spills_cap ? l->spills_cap * 2 : 8;
+		sp = realloc(l->spills, cap * sizeof(*sp));
+		if (!sp)
+			return; /* only a byte-exactness quirk is lost */
+		l->spills = sp;
+		l->spills_cap = cap;
+	}
+	sp = &l->spills[l->nspills++];
+	sp->off = (uint32_t)((size_t)(l->npages - 1) * NVS_PAGE_SIZE + NVS_FIRST_ENTRY + l->entry_num * NVS_ENTRY_SIZE);
+	sp->len = (uint8_t)(n > NVS_ENTRY_SIZE ? NVS_ENTRY_SIZE : n);
+	l->spill_pending = true;
+}
+
+void nvs_layout_apply_spills(const struct nvs_layout *l, uint8_t *buf)
+{
+	for (size_t i = 0; i < l->nspills; i++)
+		if (l->spills[i].len)
+			memset(buf + l->spills[i].off, 0, l->spills[i].len);
 }
 
 size_t nvs_layout_image_len(const struct nvs_layout *l)

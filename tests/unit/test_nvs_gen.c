@@ -243,6 +243,26 @@ static void test_nvs_gen_multibyte_key_entry_growth(void **state)
 	assert_memory_equal(e + 32, "\x00\x00\xff\xff", 4);
 	/* The spill is not an entry: the bitmap shows three written entries. */
 	assert_int_equal(img[32], 0xea);
+	/* An empty string after such a key: its 1-byte data covers one of the
+	 * two spilled zeros in the plain image; encrypted images have no spill. */
+	{
+		static uint8_t enc[0x3000], dec[0x3000];
+		uint8_t key[NVS_XTS_KEY_LEN];
+		size_t elen, dlen;
+
+		nvs_gen_reset(g);
+		assert_int_equal(nvs_gen_add_row(g, "ns", "namespace", "", "", 0, &err), 0);
+		assert_int_equal(nvs_gen_add_row(g, "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e\xe3\x81\xa7\xe3\x81\x99", "data",
+						 "string", "", 0, &err),
+				 0);
+		assert_int_equal(nvs_gen_finish(g, NULL, img, sizeof(img), &len, &err), 0);
+		assert_memory_equal(img + 64 + 64, "\x00\x00\xff", 3);
+		for (unsigned i = 0; i < sizeof(key); i++)
+			key[i] = (uint8_t)i;
+		assert_int_equal(nvs_gen_finish(g, key, enc, sizeof(enc), &elen, &err), 0);
+		assert_int_equal(nvs_decrypt_image(enc, elen, key, dec, &dlen, &err), 0);
+		assert_memory_equal(dec + 64 + 64, "\x00\xff\xff", 3);
+	}
 	/* ... and reset clears it. */
 	nvs_gen_reset(g);
 	assert_int_equal(nvs_gen_finish(g, NULL, img, sizeof(img), &len, &err), 0);
