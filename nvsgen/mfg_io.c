@@ -569,10 +569,10 @@ static int check_options(const struct mfg_options *o, struct mfg_err *err)
 	return 0;
 }
 
-static unsigned worker_count(size_t n)
+static unsigned worker_count(size_t n, unsigned jobs)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	size_t t = cpus > 0 ? (size_t)cpus : 1;
+	size_t t = jobs ? jobs : cpus > 0 ? (size_t)cpus : 1;
 	if (t > MFG_MAX_WORKERS)
 		t = MFG_MAX_WORKERS;
 	while (t > 1 && n / t < MFG_MIN_PER_WORKER)
@@ -650,7 +650,7 @@ int mfg_generate(const struct mfg_options *o, struct mfg_result *res, struct mfg
 	if ((rc = mfg_batch_new(&r.b, (const char *)config, config_len, (const char *)values, values_len, &bp, err)))
 		goto out;
 	n = mfg_batch_count(r.b);
-	nw = worker_count(n);
+	nw = worker_count(n, o->jobs);
 	for (unsigned t = 0; t < nw; t++) {
 		if ((rc = worker_init(&w[t], &r, o->version, err)))
 			goto out;

@@ -47,6 +47,7 @@ enum opt_id {
 	OPT_KP_HMAC_INPUTKEY,
 	OPT_INPUT,
 	OPT_OUTPUT,
+	OPT_JOBS,
 	OPT_HELP,
 };
 
@@ -71,6 +72,7 @@ static const struct opt_def opt_defs[] = {
 	{"--kp_hmac_inputkey", OPT_KP_HMAC_INPUTKEY, 1, true, true},
 	{"--input", OPT_INPUT, 1, true, false},
 	{"--output", OPT_OUTPUT, 1, true, false},
+	{"--jobs", OPT_JOBS, 1, true, false},
 	{"--help", OPT_HELP, 0, true, true},
 };
 
@@ -90,7 +92,8 @@ static void usage(FILE *f)
 		   "           [--kp_hmac_keygen] [--kp_hmac_keyfile NAME] [--kp_hmac_inputkey FILE]\n"
 		   "  One CSV (DIR/csv/PREFIX-ID.csv), one NVS image (DIR/bin/PREFIX-ID.bin) and with --keygen one\n"
 		   "  key file (DIR/keys/keys-PREFIX-ID.bin) per row of VALUES, as ESP-IDF's mfg_gen.py.\n"
-		   "  All or nothing: a bad row or a failed write leaves no file of the batch behind.\n");
+		   "  All or nothing: a bad row or a failed write leaves no file of the batch behind.\n"
+		   "  --jobs N (espfab only): threads writing files, default one per CPU (at most 4).\n");
 }
 
 /* argparse takes "-5" as a value, not an option, when it looks like a number. */
@@ -226,6 +229,13 @@ static int cmd_generate(int argc, char **argv)
 		}
 		o.prefix_num = true;
 		o.prefix_digits = (int)digits;
+	}
+	if (p.set[OPT_JOBS]) {
+		if (mfg_parse_int(p.val[OPT_JOBS][0], &v) || v < 1 || v > 4) {
+			fprintf(stderr, "espfab mfg generate: --jobs needs a number from 1 to 4\n");
+			return MFG_EXIT_USAGE;
+		}
+		o.jobs = (unsigned)v;
 	}
 	if (p.set[OPT_KEYGEN] && p.set[OPT_INPUTKEY]) {
 		fprintf(stderr, "espfab mfg generate: --keygen and --inputkey both are not allowed\n");

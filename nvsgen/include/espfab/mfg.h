@@ -120,6 +120,7 @@ struct mfg_options {
 	bool key_protect_hmac;        /* MFG_KEYS_GENERATE: derive from an HMAC key */
 	bool kp_hmac_keygen;          /* ... a new random HMAC key per device */
 	const char *kp_hmac_inputkey; /* ... or this HMAC key for all devices */
+	unsigned jobs; /* write threads; 0: one per CPU, at most 4 */
 	/* Checked between devices (a signal handler may set it): the run stops,
 	 * removes what it wrote and returns MFG_ECANCELED. NULL: never. */
 	const volatile sig_atomic_t *cancel;
