@@ -528,7 +528,7 @@ static void *worker_main(void *arg)
 				kind = q[k] == &r->next_bin;
 		if (kind < 0)
 			break;
-		if (r->o->cancel && *r->o->cancel)
+		if (r->o->cancel && atomic_load(r->o->cancel))
 			rc = io_fail(&err, MFG_ECANCELED, 0, "interrupted: the files of this batch were removed");
 		else
 			rc = kind ? write_image(w, i, &err) : write_csv(w, i, &err);
