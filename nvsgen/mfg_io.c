@@ -293,12 +293,18 @@ static int make_dirs(struct created *cr, const char *dir, struct mfg_err *err)
 static char *join(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b);
-	char *s = malloc(la + lb + 2);
+	bool slash;
+	char *s;
+	while (la > 1 && a[la - 1] == '/') /* "out/" + "csv": out/csv */
+		la--;
+	slash = la && a[la - 1] == '/';   /* "/" + "csv": /csv */
+	s = malloc(la + lb + 2);
 	if (!s)
 		return NULL;
 	memcpy(s, a, la);
-	s[la] = '/';
-	memcpy(s + la + 1, b, lb + 1);
+	if (!slash)
+		s[la++] = '/';
+	memcpy(s + la, b, lb + 1);
 	return s;
 }
 
