@@ -273,6 +273,33 @@ static void print_listing(FILE *f, const char *path, const struct nvs_decode *d)
 		fprintf(f, "  %s: %s\n", nvs_decode_problem_name(d->problems[k].kind), d->problems[k].msg);
 }
 
+/* A JSON string for text read from the image (names, messages quoting
+ * keys): as is when it is UTF-8, else with each stray byte as U+FFFD, so
+ * the field is never silently dropped. */
+static json_t *json_text(const char *s)
+{
+	size_t n = strlen(s);
+	json_t *j;
+	char *copy;
+	size_t o = 0;
+	if (utf8_valid((const uint8_t *)s, n))
+		return json_stringn(s, n);
+	copy = malloc(3 * n + 1);
+	if (!copy)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		if ((unsigned char)s[i] < 0x80) {
+			copy[o++] = s[i];
+		} else {
+			memcpy(copy + o, "\xEF\xBF\xBD", 3);
+			o += 3;
+		}
+	}
+	j = json_stringn(copy, o);
+	free(copy);
+	return j;
+}
+
 static char *hex_string(const uint8_t *p, size_t n)
 {
 	static const char digits[] = "0123456789abcdef";
@@ -309,7 +336,7 @@ static json_t *json_value(const struct nvs_decode_value *v)
 		json_decref(key);
 		return NULL;
 	}
-	json_object_set_new(o, "namespace", v->ns ? json_string(v->ns) : json_null());
+	json_object_set_new(o, "namespace", v->ns ? json_text(v->ns) : json_null());
 	json_object_set_new(o, "ns_index", json_integer(v->ns_index));
 	/* keys are not always valid UTF-8 (the reference cuts bytes, not characters) */
 	if (key)
@@ -388,7 +415,7 @@ static int print_json(FILE *f, const char *path, const struct nvs_decode *d)
 	int rc = -1;
 	if (!root || !pages || !items || !nss || !values || !probs)
 		goto out;
-	json_object_set_new(root, "image", json_string(path));
+	json_object_set_new(root, "image", json_text(path));
 	json_object_set_new(root, "size", json_integer((json_int_t)d->size));
 	json_object_set_new(root, "encrypted", json_boolean(d->encrypted));
 	json_object_set_new(root, "version", d->version ? json_integer(d->version) : json_null());
@@ -419,7 +446,7 @@ static int print_json(FILE *f, const char *path, const struct nvs_decode *d)
 		if (!o)
 			goto out;
 		json_object_set_new(o, "index", json_integer(d->namespaces[k].index));
-		json_object_set_new(o, "name", json_stringn(d->namespaces[k].name, strlen(d->namespaces[k].name)));
+		json_object_set_new(o, "name", json_text(d->namespaces[k].name));
 		json_array_append_new(nss, o);
 	}
 	for (size_t k = 0; k < d->value_count; k++)
@@ -432,7 +459,7 @@ static int print_json(FILE *f, const char *path, const struct nvs_decode *d)
 		json_object_set_new(o, "page", json_integer(d->problems[k].page));
 		json_object_set_new(o, "entry", d->problems[k].slot < 0 ? json_null() : json_integer(d->problems[k].slot));
 		json_object_set_new(o, "offset", json_integer(d->problems[k].offset));
-		json_object_set_new(o, "message", json_string(d->problems[k].msg));
+		json_object_set_new(o, "message", json_text(d->problems[k].msg));
 		json_array_append_new(probs, o);
 	}
 	json_object_set(root, "pages", pages);
