@@ -254,6 +254,10 @@ static void print_listing(FILE *f, const char *path, const struct nvs_decode *d)
 			}
 			if (it->ns_index == 0 && it->type == NVS_DECODE_U8)
 				fprintf(f, "  namespace index %u", (unsigned)it->u);
+			else if (nvs_decode_type_is_int(it->type) && (it->type & 0x10))
+				fprintf(f, "  = %" PRId64, it->i);
+			else if (nvs_decode_type_is_int(it->type))
+				fprintf(f, "  = %" PRIu64, it->u);
 			if (it->type == NVS_DECODE_STR || it->type == NVS_DECODE_BLOB || it->type == NVS_DECODE_BLOB_DATA)
 				fprintf(f, "  %zu bytes, data crc %s", it->len, it->data_crc_ok ? "ok" : "MISMATCH");
 			if (it->type == NVS_DECODE_BLOB_IDX)
@@ -327,6 +331,18 @@ static int json_bytes(json_t *o, const char *field, const uint8_t *p, size_t n)
 	return rc;
 }
 
+/* JSON integers are int64 in jansson: an u64 above that is a string. */
+static json_t *json_int(uint8_t type, uint64_t u, int64_t i)
+{
+	char buf[32];
+	if (type & 0x10)
+		return json_integer((json_int_t)i);
+	if (u <= (uint64_t)INT64_MAX)
+		return json_integer((json_int_t)u);
+	snprintf(buf, sizeof(buf), "%" PRIu64, u);
+	return json_string(buf);
+}
+
 static json_t *json_value(const struct nvs_decode_value *v)
 {
 	json_t *o = json_object();
@@ -347,14 +363,7 @@ static json_t *json_value(const struct nvs_decode_value *v)
 		json_object_set_new(o, "format", json_string(v->type == NVS_DECODE_BLOB ? "v1" : "v2"));
 	json_object_set_new(o, "type", json_string(tn ? tn : "unknown"));
 	if (nvs_decode_type_is_int(v->type)) {
-		/* JSON integers are int64 in jansson: an u64 above that is a string. */
-		if (!(v->type & 0x10) && v->u > (uint64_t)INT64_MAX) {
-			char buf[32];
-			snprintf(buf, sizeof(buf), "%" PRIu64, v->u);
-			json_object_set_new(o, "value", json_string(buf));
-		} else {
-			json_object_set_new(o, "value", json_integer((json_int_t)((v->type & 0x10) ? v->i : (int64_t)v->u)));
-		}
+		json_object_set_new(o, "value", json_int(v->type, v->u, v->i));
 	} else {
 		size_t tl = v->type == NVS_DECODE_STR ? text_len(v) : 0;
 		json_object_set_new(o, "size", json_integer((json_int_t)v->len));
@@ -396,6 +405,8 @@ static json_t *json_item(const struct nvs_decode_item *it)
 	else
 		json_bytes(o, "key_hex", (const uint8_t *)it->key, strlen(it->key));
 	json_object_set_new(o, "crc_ok", json_boolean(it->crc_ok));
+	if (it->crc_ok && nvs_decode_type_is_int(it->type))
+		json_object_set_new(o, "value", json_int(it->type, it->u, it->i));
 	if (it->type == NVS_DECODE_STR || it->type == NVS_DECODE_BLOB || it->type == NVS_DECODE_BLOB_DATA) {
 		json_object_set_new(o, "size", json_integer((json_int_t)it->len));
 		json_object_set_new(o, "data_crc_ok", json_boolean(it->data_crc_ok));
