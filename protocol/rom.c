@@ -55,6 +55,33 @@ const char *rom_strerror(int err)
 	return "unknown error";
 }
 
+const char *rom_error_name(int err)
+{
+	switch (err) {
+	case ROM_OK: return "ROM_OK";
+	case ROM_ETIMEDOUT: return "ROM_ETIMEDOUT";
+	case ROM_ECANCELED: return "ROM_ECANCELED";
+	case ROM_EIO: return "ROM_EIO";
+	case ROM_ENODEV: return "ROM_ENODEV";
+	case ROM_EINVAL: return "ROM_EINVAL";
+	case ROM_ENOSYNC: return "ROM_ENOSYNC";
+	case ROM_EFAILED: return "ROM_EFAILED";
+	case ROM_EUNSUPPORTED: return "ROM_EUNSUPPORTED";
+	case ROM_EPROTO: return "ROM_EPROTO";
+	case ROM_ECHIP: return "ROM_ECHIP";
+	case ROM_ESECURE: return "ROM_ESECURE";
+	case ROM_EVERIFY: return "ROM_EVERIFY";
+	case ROM_ENOMEM: return "ROM_ENOMEM";
+	case ROM_ERANGE: return "ROM_ERANGE";
+	case ROM_ESTUB: return "ROM_ESTUB";
+	case ROM_EFLASHID: return "ROM_EFLASHID";
+	case ROM_ENOLINES: return "ROM_ENOLINES";
+	case ROM_EDEFLATE: return "ROM_EDEFLATE";
+	case ROM_EPORT: return "ROM_EPORT";
+	}
+	return "ROM_E?";
+}
+
 const char *rom_cmd_name(uint8_t cmd)
 {
 	switch (cmd) {

@@ -47,6 +47,8 @@ enum rom_error {
 
 /* Short English name of a ROM_E* code ("timed out", ...). Static string. */
 const char *rom_strerror(int err);
+/* The code's symbol ("ROM_ETIMEDOUT") for machine-readable output. */
+const char *rom_error_name(int err);
 
 /* Commands of the ROM loader (esptool's ESP_* opcodes). */
 enum rom_cmd {
