@@ -402,9 +402,20 @@ static int serve(struct server *s, const struct opts *o)
 			s->conn = -1;
 			continue;
 		}
-		if (s->master >= 0) {
+		if (s->master >= 0 && s->pty_idle) {
+			/* POLLHUP would be level-triggered here: peek, never spin */
+			struct pollfd peek = { .fd = s->master, .events = POLLIN };
+
+			if (poll(&peek, 1, 0) == 1 && !(peek.revents & POLLHUP)) {
+				s->pty_idle = 0; /* a client opened the pty: fresh chip, strapped for download */
+				simdev_power_cycle(s->dev, now_rel(s), 1);
+				if (o->verbose)
+					fprintf(stderr, "espfab-sim: client opened %s\n", s->slave_path);
+				continue;
+			}
+		} else if (s->master >= 0) {
 			pf[nf].fd = s->master;
-			pf[nf].events = POLLIN | (s->out_len && !s->pty_idle ? POLLOUT : 0);
+			pf[nf].events = POLLIN | (s->out_len ? POLLOUT : 0);
 			nf++;
 		} else if (io_fd >= 0) {
 			pf[nf].fd = io_fd;
@@ -430,6 +441,14 @@ static int serve(struct server *s, const struct opts *o)
 			tsp = &ts;
 		}
 		r = ppoll(pf, nf, tsp, &old);
+		{
+			/* ppoll returning ready fds restores the mask without delivering
+			 * a pending signal: under steady traffic look for it ourselves */
+			sigset_t pend;
+
+			if (sigpending(&pend) == 0 && (sigismember(&pend, SIGTERM) || sigismember(&pend, SIGINT)))
+				stop_sig = SIGTERM;
+		}
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
@@ -454,21 +473,10 @@ static int serve(struct server *s, const struct opts *o)
 				s->out_len = 0;
 				continue;
 			}
-			if (pf[i].fd == s->master) {
-				int hup = (pf[i].revents & POLLHUP) != 0;
-
-				if (s->pty_idle && !hup) {
-					/* a client opened the pty: fresh chip, strapped for download */
-					s->pty_idle = 0;
-					simdev_power_cycle(s->dev, now_rel(s), 1);
-					if (o->verbose)
-						fprintf(stderr, "espfab-sim: client opened %s\n", s->slave_path);
-				} else if (hup && !s->pty_idle) {
-					s->pty_idle = 1;
-					s->out_len = 0;
-				}
-				if (!(pf[i].revents & POLLIN))
-					continue;
+			if (pf[i].fd == s->master && (pf[i].revents & POLLHUP) && !(pf[i].revents & POLLIN)) {
+				s->pty_idle = 1; /* the last client closed the slave */
+				s->out_len = 0;
+				continue;
 			}
 			if (pf[i].revents & (POLLIN | POLLHUP | POLLERR)) {
 				ssize_t n = read(pf[i].fd, buf, sizeof(buf));
