@@ -948,6 +948,10 @@ static void test_simdev_bad_config_rejected(void **state)
 	simdev_config_default(&c);
 	c.corrupt_rate = 2;
 	assert_int_equal(simdev_new(&c, &d, &err), SIMDEV_EINVAL);
+	simdev_config_default(&c);
+	c.usb_jtag = 1; /* the ESP32 has no USB-Serial/JTAG */
+	assert_int_equal(simdev_new(&c, &d, &err), SIMDEV_EINVAL);
+	assert_non_null(strstr(err.msg, "USB"));
 	simdev_free(NULL);
 }
 
