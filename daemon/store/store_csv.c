@@ -1,166 +1,64 @@
-/* Python csv semantics: a quote opens a quoted field only at the start of a
- * field; inside, "" is a quote and newlines are data; after the closing quote
- * anything up to the delimiter is appended (the module's non-strict mode);
- * \r, \n and \r\n end a record; NUL is an error ("line contains NUL"). */
-#include <openssl/crypto.h>
+/* Adapter from nvsgen's csv_reader to the importers' row arrays. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "store_csv.h"
 
-void store_csv_init(struct store_csv *c, const char *buf, size_t len)
+int store_csv_open(struct store_csv *c, const char *buf, size_t len, unsigned flags)
 {
+	struct csv_err ce = {0};
 	memset(c, 0, sizeof(*c));
-	c->p = buf;
-	c->end = buf + len;
-	c->line = 1;
-}
-
-static void clear_row(struct store_csv *c)
-{
-	for (size_t i = 0; i < c->n; i++) {
-		OPENSSL_cleanse(c->fields[i], c->lens[i]);
-		free(c->fields[i]);
+	if (csv_reader_new(&c->r, buf, len, flags, 0, &ce)) {
+		snprintf(c->msg, sizeof(c->msg), "%s", ce.msg);
+		c->line = ce.line;
+		return -1;
 	}
-	c->n = 0;
+	return 0;
 }
 
-void store_csv_deinit(struct store_csv *c)
+void store_csv_close(struct store_csv *c)
 {
-	clear_row(c);
+	csv_reader_free(c->r);
 	free(c->fields);
 	free(c->lens);
 	memset(c, 0, sizeof(*c));
 }
 
-struct sbuf {
-	char *b;
-	size_t n, cap;
-};
-
-static int sb_put(struct sbuf *s, char ch)
+int store_csv_next(struct store_csv *c)
 {
-	if (s->n + 2 > s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 32;
-		char *nb = malloc(cap);
-		if (!nb)
-			return -1;
-		if (s->b) {
-			memcpy(nb, s->b, s->n);
-			OPENSSL_cleanse(s->b, s->n);
-			free(s->b);
-		}
-		s->b = nb;
-		s->cap = cap;
-	}
-	s->b[s->n++] = ch;
-	return 0;
-}
+	struct csv_record rec;
+	struct csv_err ce = {0};
+	int rc = csv_reader_next(c->r, &rec, &ce);
 
-static int push_field(struct store_csv *c, struct sbuf *s)
-{
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 8;
-		char **f = realloc(c->fields, cap * sizeof(*f));
-		if (!f)
-			return -1;
-		c->fields = f;
-		size_t *l = realloc(c->lens, cap * sizeof(*l));
-		if (!l)
-			return -1;
-		c->lens = l;
-		c->cap = cap;
+	c->n = 0;
+	if (rc < 0) {
+		snprintf(c->msg, sizeof(c->msg), "%s", ce.msg);
+		c->line = ce.line;
+		return -1;
 	}
-	if (!s->b) {
-		if (sb_put(s, '\0'))
-			return -1;
-		s->n = 0;
-	}
-	s->b[s->n] = '\0';
-	c->fields[c->n] = s->b;
-	c->lens[c->n] = s->n;
-	c->n++;
-	s->b = NULL;
-	s->n = s->cap = 0;
-	return 0;
-}
-
-int store_csv_next(struct store_csv *c, unsigned *line)
-{
-	struct sbuf s = {0};
-	int quoted = 0, after_quote = 0, rc;
-
-	clear_row(c);
-	*line = c->line;
-	if (c->p >= c->end)
+	if (rc == 0)
 		return 0;
-	/* An empty line is an empty row, as the csv module yields []. */
-	if (*c->p == '\n' || *c->p == '\r') {
-		if (*c->p == '\r' && c->p + 1 < c->end && c->p[1] == '\n')
-			c->p++;
-		c->p++;
-		c->line++;
-		return 1;
-	}
-	int at_start = 1;
-	while (c->p < c->end) {
-		char ch = *c->p++;
-		if (ch == '\0') {
-			rc = -1;
-			goto fail;
-		}
-		if (quoted) {
-			if (ch == '"') {
-				if (c->p < c->end && *c->p == '"') {
-					c->p++;
-					if (sb_put(&s, '"'))
-						goto nomem;
-				} else {
-					quoted = 0;
-					after_quote = 1;
-				}
-				continue;
-			}
-			if (ch == '\n' || (ch == '\r' && !(c->p < c->end && *c->p == '\n')))
-				c->line++;
-			if (sb_put(&s, ch))
-				goto nomem;
-			continue;
-		}
-		if (ch == '"' && at_start && !after_quote) {
-			quoted = 1;
-			at_start = 0;
-			continue;
-		}
-		if (ch == ',') {
-			if (push_field(c, &s))
-				goto nomem;
-			at_start = 1;
-			after_quote = 0;
-			continue;
-		}
-		if (ch == '\n' || ch == '\r') {
-			if (ch == '\r' && c->p < c->end && *c->p == '\n')
-				c->p++;
-			c->line++;
-			break;
-		}
-		at_start = 0;
-		if (sb_put(&s, ch))
+	if (rec.nfields > c->cap) {
+		const char **f = realloc(c->fields, rec.nfields * sizeof(*f));
+		if (!f)
 			goto nomem;
+		c->fields = f;
+		size_t *l = realloc(c->lens, rec.nfields * sizeof(*l));
+		if (!l)
+			goto nomem;
+		c->lens = l;
+		c->cap = rec.nfields;
 	}
-	/* A quoted field still open at end of input: the csv module raises
-	 * "unexpected end of data" only in strict mode; it keeps the text. */
-	if (push_field(c, &s))
-		goto nomem;
+	for (size_t i = 0; i < rec.nfields; i++) {
+		c->fields[i] = rec.fields[i].ptr;
+		c->lens[i] = rec.fields[i].len;
+	}
+	c->n = rec.nfields;
+	c->line = rec.line;
 	return 1;
 nomem:
-	rc = -2;
-fail:
-	if (s.b) {
-		OPENSSL_cleanse(s.b, s.n);
-		free(s.b);
-	}
-	clear_row(c);
-	return rc;
+	snprintf(c->msg, sizeof(c->msg), "out of memory");
+	c->line = rec.line;
+	return -1;
 }

@@ -1,24 +1,25 @@
-/* Private: a CSV reader with Python csv-module semantics (excel dialect), the
- * format mfg_gen's config and values files are read with. Used until the
- * nvsgen CSV reader is shared; only the store's importers call it. */
+/* Private: the importers' view of nvsgen's CSV reader (Python csv-module
+ * semantics, as mfg_gen reads its config and values files): one row at a
+ * time as arrays of fields and lengths. */
 #ifndef ESPFAB_STORE_CSV_H
 #define ESPFAB_STORE_CSV_H
 
+#include <espfab/csv.h>
 #include <stddef.h>
 
 struct store_csv {
-	const char *p, *end;
-	unsigned line;        /* next physical line (1-based) */
-	char **fields;        /* the current row (owned here) */
+	struct csv_reader *r;
+	const char **fields; /* the current row; valid until the next call */
 	size_t *lens;
 	size_t n, cap;
+	unsigned line;       /* where the current row (or the error) is */
+	char msg[160];       /* the reader's reason on failure */
 };
 
-void store_csv_init(struct store_csv *c, const char *buf, size_t len);
-void store_csv_deinit(struct store_csv *c); /* wipes the fields: they may be secrets */
-/* 1: a row in c->fields[0..n) (NUL-terminated, lens[i] bytes), *line = the
- * line it started on; 0: end of input; negative: error (NUL byte -1, no
- * memory -2) at *line. Empty lines give a row with n == 0. */
-int store_csv_next(struct store_csv *c, unsigned *line);
+/* flags: enum csv_flag. 0, or -1 with c->msg. Always store_csv_close(). */
+int store_csv_open(struct store_csv *c, const char *buf, size_t len, unsigned flags);
+void store_csv_close(struct store_csv *c);
+/* 1: a row (n == 0 for a blank line), 0: end, -1: error in c->msg at c->line. */
+int store_csv_next(struct store_csv *c);
 
 #endif

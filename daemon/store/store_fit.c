@@ -4,6 +4,9 @@
  * bytes including the NUL (4000; 1984 in V1), hex2bin needs an even number
  * of hex digits after stripping, base64 needs correct padding. */
 #include <ctype.h>
+#include <espfab/nvs.h>
+#include <openssl/crypto.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -152,4 +155,59 @@ int store_fit_value(const struct store_field *f, int nvs_version, const uint8_t 
 		return STORE_EINPUT;
 	}
 	return 0;
+}
+
+int store_fit_record(const struct store_product *p, const uint8_t *const *values, const size_t *lens, char *why,
+		     size_t wl)
+{
+	struct nvs_gen *g = NULL;
+	struct nvs_err ne = {0};
+	uint8_t *img = NULL;
+	size_t img_len = 0;
+	const char *ns = NULL;
+	int rc = STORE_EINPUT;
+
+	/* The real generator at the product's partition size: the only way to
+	 * know the whole record fits (pages, blob chunks, namespaces). */
+	if (nvs_gen_new(&g, p->part_size, p->nvs_version == 1 ? NVS_VERSION_1 : NVS_VERSION_2, &ne)) {
+		snprintf(why, wl, "NVS generator: %s", ne.msg);
+		goto out;
+	}
+	for (size_t f = 0; f < p->n_fields; f++) {
+		const struct store_field *fd = &p->fields[f];
+		/* Namespace rows may be implied: the template keeps each field's
+		 * namespace, so emit one whenever it changes. */
+		if (!strcmp(fd->type, "namespace")) {
+			if (nvs_gen_add_row(g, fd->key, "namespace", "", "", 0, &ne))
+				goto gen_fail;
+			ns = fd->key;
+			continue;
+		}
+		if (!ns || strcmp(ns, fd->namespace_)) {
+			if (nvs_gen_add_row(g, fd->namespace_, "namespace", "", "", 0, &ne))
+				goto gen_fail;
+			ns = fd->namespace_;
+		}
+		if (nvs_gen_add_row(g, fd->key, fd->type, fd->encoding, (const char *)values[f], lens[f], &ne))
+			goto gen_fail;
+	}
+	img = malloc(p->part_size);
+	if (!img) {
+		snprintf(why, wl, "out of memory");
+		goto out;
+	}
+	if (nvs_gen_finish(g, NULL, img, p->part_size, &img_len, &ne))
+		goto gen_fail;
+	rc = 0;
+	goto out;
+gen_fail:
+	/* The generator's messages name the key, never the value. */
+	snprintf(why, wl, "does not fit NVS: %s", ne.msg);
+out:
+	if (img) {
+		OPENSSL_cleanse(img, p->part_size);
+		free(img);
+	}
+	nvs_gen_free(g);
+	return rc;
 }

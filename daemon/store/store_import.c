@@ -200,10 +200,8 @@ static int row(struct import_ctx *c, struct store_csv *csv, unsigned line, int i
 			c->first_len[f] = vl;
 		}
 	}
-#ifdef ESPFAB_STORE_NVS_FIT
 	if (store_fit_record(p, (const uint8_t *const *)c->val, c->val_len, why, sizeof(why)))
 		return line_fail(err, c->src, line, "record '%s': %s", rid, why);
-#endif
 	/* Duplicate id: in this file or an earlier import. */
 	sqlite3_reset(c->find_id);
 	sqlite3_bind_int64(c->find_id, 1, p->id);
@@ -289,7 +287,7 @@ int store_import_csv(struct store *s, const struct store_import_opts *o, const c
 	if (n_out)
 		*n_out = 0;
 	c.src = o->source ? o->source : "values";
-	store_csv_init(&csv, buf, len);
+	memset(&csv, 0, sizeof(csv));
 	if (!EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL)) {
 		rc = store_fail_err(err, STORE_ENOMEM, "sha256 failed");
 		goto out;
@@ -327,22 +325,29 @@ int store_import_csv(struct store *s, const struct store_import_opts *o, const c
 	rc = prepare(&c, err);
 	if (rc)
 		goto out;
-	/* Header: the first non-empty row (csv.DictReader skips empty rows). */
-	while ((r = store_csv_next(&csv, &line)) == 1 && csv.n == 0)
-		;
-	if (r != 1) {
-		rc = r == 0 ? store_fail_err(err, STORE_EINPUT, "%s: empty file", c.src)
-			    : store_fail_err(err, STORE_EINPUT, "%s:%u: line contains NUL", c.src, line);
+	/* mfg_gen reads the values file as strict UTF-8 with csv.DictReader:
+	 * blank lines skipped, a BOM becomes part of the first column's name
+	 * (refused below, clearer than the KeyError mfg_gen dies with). */
+	if (len >= 3 && !memcmp(buf, "\xef\xbb\xbf", 3)) {
+		rc = line_fail(err, c.src, 1, "starts with a UTF-8 BOM (mfg_gen refuses it too)");
 		goto out;
 	}
-	if (len >= 3 && !memcmp(buf, "\xef\xbb\xbf", 3)) {
-		rc = store_fail_err(err, STORE_EINPUT, "%s:1: starts with a UTF-8 BOM (mfg_gen rejects it too)", c.src);
+	if (store_csv_open(&csv, buf, len, CSV_SKIP_BLANK | CSV_UTF8)) {
+		rc = line_fail(err, c.src, csv.line, "%s", csv.msg);
+		goto out;
+	}
+	r = store_csv_next(&csv);
+	line = csv.line;
+	if (r != 1) {
+		rc = r == 0 ? store_fail_err(err, STORE_EINPUT, "%s: empty file", c.src)
+			    : line_fail(err, c.src, csv.line, "%s", csv.msg);
 		goto out;
 	}
 	rc = header(&c, &csv, line, err);
 	if (rc)
 		goto out;
-	while ((r = store_csv_next(&csv, &line)) == 1) {
+	while ((r = store_csv_next(&csv)) == 1) {
+		line = csv.line;
 		if (csv.n == 0)
 			continue;
 		rc = row(&c, &csv, line, n == 0, err);
@@ -351,7 +356,7 @@ int store_import_csv(struct store *s, const struct store_import_opts *o, const c
 		n++;
 	}
 	if (r < 0) {
-		rc = line_fail(err, c.src, line, "%s", r == -1 ? "line contains NUL" : "out of memory");
+		rc = line_fail(err, c.src, csv.line, "%s", csv.msg);
 		goto out;
 	}
 	if (!n) {
@@ -398,6 +403,6 @@ out:
 	free(c.first_len);
 	free(c.col);
 	store_product_free(c.p);
-	store_csv_deinit(&csv);
+	store_csv_close(&csv);
 	return rc;
 }

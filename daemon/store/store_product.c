@@ -77,7 +77,7 @@ int store_product_add(struct store *s, const struct store_product_spec *spec, st
 	int64_t pid = 0;
 	int pos = 0, rc, r, n_data = 0;
 
-	store_csv_init(&csv, spec->config_csv, spec->config_len);
+	memset(&csv, 0, sizeof(csv));
 	if (!spec->name || !*spec->name || strlen(spec->name) > 64) {
 		rc = store_fail_err(err, STORE_EINPUT, "product name must be 1 to 64 characters");
 		goto out;
@@ -89,6 +89,12 @@ int store_product_add(struct store *s, const struct store_product_spec *spec, st
 	if (!spec->part_label || !*spec->part_label || !spec->part_size || spec->part_size % 4096 ||
 	    !spec->part_table || !spec->part_table_len) {
 		rc = store_fail_err(err, STORE_EINPUT, "the NVS partition (label, table, size multiple of 4096) is required");
+		goto out;
+	}
+	/* mfg_gen's config: '#' comment lines dropped, blank lines skipped. */
+	if (store_csv_open(&csv, spec->config_csv, spec->config_len,
+			   CSV_SKIP_HASH_LINES | CSV_SKIP_BLANK | CSV_SKIP_BOM | CSV_UTF8)) {
+		rc = store_fail_err(err, STORE_EINPUT, "%s:%u: %s", src, csv.line, csv.msg);
 		goto out;
 	}
 	store_now(now, sizeof(now));
@@ -124,10 +130,11 @@ int store_product_add(struct store *s, const struct store_product_spec *spec, st
 			err);
 	if (rc)
 		goto out;
-	while ((r = store_csv_next(&csv, &line)) == 1) {
+	while ((r = store_csv_next(&csv)) == 1) {
 		const char *key, *type, *enc;
 		int repeat = 0, uniq = 0;
-		if (csv.n == 0 || (csv.n == 1 && !csv.lens[0]) || csv.fields[0][0] == '#')
+		line = csv.line;
+		if (csv.n == 0 || (csv.n == 1 && !csv.lens[0]))
 			continue;
 		key = csv.fields[0];
 		type = csv.n > 1 ? csv.fields[1] : "";
@@ -180,8 +187,7 @@ int store_product_add(struct store *s, const struct store_product_spec *spec, st
 		}
 	}
 	if (r < 0) {
-		rc = store_fail_err(err, STORE_EINPUT, "%s:%u: %s", src, line,
-				    r == -1 ? "line contains NUL" : "out of memory");
+		rc = store_fail_err(err, STORE_EINPUT, "%s:%u: %s", src, csv.line, csv.msg);
 		goto out;
 	}
 	if (!n_data) {
@@ -232,7 +238,7 @@ out:
 	sqlite3_finalize(st);
 	if (rc)
 		store_rollback(s);
-	store_csv_deinit(&csv);
+	store_csv_close(&csv);
 	return rc;
 }
 
