@@ -365,7 +365,7 @@ int store_open(struct store **out, const char *path, unsigned flags, const uint8
 	/* Create the file ourselves so it is 0600 from the first instant
 	 * (SQLite would use 0644 minus umask). The -wal and -shm files take
 	 * the main file's mode. */
-	if (flags & STORE_OPEN_CREATE) {
+	if ((flags & STORE_OPEN_CREATE) && strcmp(path, ":memory:")) {
 		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 		if (fd < 0) {
 			rc = store_fail_err(err, STORE_EIO, "%s: %s", path, strerror(errno));
