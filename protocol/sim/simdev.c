@@ -32,23 +32,47 @@ struct chip_desc {
 	uint32_t spi_base, spi_usr_offs, spi_usr2_offs, spi_w0_offs;
 	uint32_t uart_clkdiv;
 	unsigned begin_words; /* FLASH_BEGIN words: ESP32 4, S2 and later 5 */
+	uint32_t rom_xtal_hz; /* what the ROM believes its clock is when it sets a new baud */
+	/* USB-Serial/JTAG (0 = the chip has none): where the ROM keeps the
+	 * console number and its USB value, and the RTC watchdog registers */
+	uint32_t uartdev_buf_no, usb_jtag_no;
+	uint32_t wdt_config0, wdt_wprotect, swd_conf, swd_wprotect;
 	const char *banner;
 };
+
+#define RTC_WDT_WKEY 0x50D83AA1u
+#define RTC_SWD_WKEY 0x8F1D312Au
+#define RTC_SWD_AUTO_FEED_EN (1u << 31)
+#define RTC_WDT_EN (1u << 31)
+
+/* The ESP32 ROM derives CHANGE_BAUDRATE's divider from a crystal frequency it
+ * estimates with the drifting 8 MHz RC oscillator (RTCCALICFG1 x eFuse
+ * CK8M_FREQ). esptool reads both and scales the rate it asks for. We model a
+ * chip whose estimate is 4 % high: a client that does not correct lands
+ * 3.8 % off and hears noise. cali 832 << 7, CK8M 128: 832 * 15625 * 128 / 40. */
+#define ESP32_RTCCALICFG1 0x3FF5F06Cu
+#define ESP32_CALI_VALUE 832u
+#define ESP32_EFUSE_WORD4 0x3FF5A010u
+#define ESP32_CK8M 128u
+#define ESP32_ROM_XTAL (ESP32_CALI_VALUE * 15625u * ESP32_CK8M / 40u)
+#define XTAL_HZ 40000000u
 
 /* Addresses as esptool's chip classes read them (targets/esp32*.py). */
 static const struct chip_desc chips[] = {
 	[SIMDEV_CHIP_ESP32] = { "ESP32", 0x00F01D83u, -1, 0x3FF5A004u, 0x3FF5A008u,
-		0x3FF42000u, 0x1C, 0x24, 0x80, 0x3FF40014u, 4,
+		0x3FF42000u, 0x1C, 0x24, 0x80, 0x3FF40014u, 4, ESP32_ROM_XTAL, 0, 0, 0, 0, 0, 0,
 		"ets Jun  8 2016 00:22:57\r\n\r\n"
 		"rst:0x1 (POWERON_RESET),boot:0x3 (DOWNLOAD_BOOT(UART0/UART1/SDIO_REI_REO_V2))\r\n"
 		"waiting for download\r\n" },
 	[SIMDEV_CHIP_ESP32S3] = { "ESP32-S3", 0x00000009u, 9, 0x60007044u, 0x60007048u,
-		0x60002000u, 0x18, 0x20, 0x58, 0x60000014u, 5,
+		0x60002000u, 0x18, 0x20, 0x58, 0x60000014u, 5, 40000000u,
+		0x3FCEF14Cu, 4, 0x60008098u, 0x600080B0u, 0x600080B4u, 0x600080B8u,
 		"ESP-ROM:esp32s3-20210327\r\nBuild:Mar 27 2021\r\n"
 		"rst:0x1 (POWERON),boot:0x0 (DOWNLOAD(USB/UART0))\r\n"
 		"waiting for download\r\n" },
 	[SIMDEV_CHIP_ESP32C3] = { "ESP32-C3", 0x1B31506Fu, 5, 0x60008844u, 0x60008848u,
-		0x60002000u, 0x18, 0x20, 0x58, 0x60000014u, 5,
+		0x60002000u, 0x18, 0x20, 0x58, 0x60000014u, 5, 40000000u,
+		0x3FCDF07Cu, 3, 0x60008090u, 0x600080A8u, 0x600080ACu, 0x600080B0u,
 		"ESP-ROM:esp32c3-api1-20210207\r\nBuild:Feb  7 2021\r\n"
 		"rst:0x1 (POWERON),boot:0x0 (DOWNLOAD(USB/UART0/1))\r\n"
 		"waiting for download\r\n" },
@@ -99,6 +123,7 @@ struct simdev {
 	int boot_pending;
 	uint64_t boot_at;
 	uint32_t baud, host_baud;
+	uint32_t div16; /* UART divider in 1/16ths, as the ROM programmed it */
 	uint64_t rx_free, tx_free, busy_until;
 
 	struct slip_decoder dec;
@@ -119,6 +144,13 @@ struct simdev {
 	z_stream zs;
 	int zs_live;
 	int mem_active;
+
+	/* USB-Serial/JTAG */
+	int usb_dl_latch;     /* RTS rose while DTR was high: reset into download */
+	unsigned usb_epoch;   /* bumped when the USB device re-enumerates */
+	uint64_t usb_back_at; /* when the re-enumerated device is there again */
+	int wdt_armed;
+	uint64_t wdt_at;
 
 	uint64_t rng;
 	struct inject inj[MAX_INJECT];
@@ -196,6 +228,7 @@ void simdev_config_default(struct simdev_config *cfg)
 	cfg->end_leaves_loader = 1;
 	cfg->drop_after = -1;
 	cfg->seed = 1;
+	cfg->wdt_ms = 2000;
 }
 
 int simdev_chip_parse(const char *s, enum simdev_chip *out)
@@ -274,9 +307,9 @@ static void reg_set(struct simdev *d, uint32_t addr, uint32_t val)
 uint32_t simdev_reg_read(const struct simdev *d, uint32_t addr)
 {
 	if (addr == d->chip->uart_clkdiv)
-		/* the ROM runs the UART from the 40 MHz crystal: esptool's
-		 * get_crystal_freq multiplies this back by the host baud */
-		return (40000000u / (d->baud ? d->baud : 115200)) & 0xFFFFFu;
+		/* integer part in bits 0-19, fraction in 20-23; esptool's
+		 * get_crystal_freq multiplies the integer part by the host baud */
+		return (d->div16 >> 4 & 0xFFFFFu) | (d->div16 & 15u) << 20;
 	for (size_t i = 0; i < d->nregs; i++)
 		if (d->regs[i].addr == addr)
 			return d->regs[i].val;
@@ -292,6 +325,27 @@ static void regs_reset(struct simdev *d)
 	reg_set(d, d->chip->mac_lo_addr, (uint32_t)m[2] << 24 | (uint32_t)m[3] << 16 | (uint32_t)m[4] << 8 | m[5]);
 	/* ESP32 keeps a CRC8 in the top byte of this word; esptool trims it. */
 	reg_set(d, d->chip->mac_hi_addr, (uint32_t)m[0] << 8 | m[1]);
+	if (d->cfg.usb_jtag) {
+		reg_set(d, d->chip->uartdev_buf_no, d->chip->usb_jtag_no);
+		reg_set(d, d->chip->wdt_config0, RTC_WDT_EN);
+	}
+	if (d->chip == &chips[SIMDEV_CHIP_ESP32]) {
+		reg_set(d, ESP32_RTCCALICFG1, ESP32_CALI_VALUE << 7);
+		reg_set(d, ESP32_EFUSE_WORD4, ESP32_CK8M);
+	}
+}
+
+/* The UART runs from the real 40 MHz crystal; the ROM computes the divider
+ * from the clock it believes in. */
+static void set_rom_baud(struct simdev *d, uint32_t requested, int from_rom_estimate)
+{
+	uint64_t clk = from_rom_estimate ? d->chip->rom_xtal_hz : XTAL_HZ;
+
+	d->div16 = (uint32_t)(clk * 16 / requested);
+	if (!d->div16)
+		d->div16 = 1;
+	/* exact when the ROM knows its clock; otherwise what the divider gives */
+	d->baud = clk == XTAL_HZ ? requested : (uint32_t)((uint64_t)XTAL_HZ * 16 / d->div16);
 }
 
 static uint32_t flash_rdid(const struct simdev *d)
@@ -680,6 +734,15 @@ static void leave_loader(struct simdev *d)
 	d->stats.boots_app++;
 }
 
+/* Over USB-Serial/JTAG the ROM feeds neither the RTC watchdog nor the super
+ * watchdog: both must be disabled (RWDT off, SWD auto-feed on) or the chip
+ * resets in the middle of a long write. */
+static int usb_wdt_live(const struct simdev *d)
+{
+	return (simdev_reg_read(d, d->chip->wdt_config0) & RTC_WDT_EN) ||
+	       !(simdev_reg_read(d, d->chip->swd_conf) & RTC_SWD_AUTO_FEED_EN);
+}
+
 static uint8_t write_regs(struct simdev *d, const struct req *r, uint64_t *cost)
 {
 	if (r->len == 0 || r->len % 16)
@@ -693,7 +756,13 @@ static uint8_t write_regs(struct simdev *d, const struct req *r, uint64_t *cost)
 
 		if (addr == 0x40001000u || addr == d->chip->uart_clkdiv)
 			continue; /* read-only for us */
+		if (d->chip->wdt_config0 &&
+		    (((addr == d->chip->wdt_config0) && simdev_reg_read(d, d->chip->wdt_wprotect) != RTC_WDT_WKEY) ||
+		     ((addr == d->chip->swd_conf) && simdev_reg_read(d, d->chip->swd_wprotect) != RTC_SWD_WKEY)))
+			continue; /* write-protected: the key register must hold the key */
 		reg_set(d, addr, (old & ~mask) | (val & mask));
+		if (d->wdt_armed && !usb_wdt_live(d))
+			d->wdt_armed = 0;
 		if (addr == d->chip->spi_base && (val & mask & (1u << 18)))
 			spi_user_command(d);
 		if (d->cfg.timing)
@@ -858,7 +927,7 @@ static void handle_request(struct simdev *d, uint64_t t_arrived, const uint8_t *
 		d->busy_until = t;
 		respond(d, t, r.cmd, 0, NULL, 0, 0, 0);
 		d->tx_free = max64(d->tx_free, t);
-		d->baud = nb;
+		set_rom_baud(d, nb, 1);
 		return;
 	}
 	case SIMDEV_CMD_GET_SECURITY_INFO:
@@ -924,11 +993,12 @@ static void do_reset(struct simdev *d, uint64_t t)
 	flash_session_end(d);
 	slip_decoder_reset(&d->dec);
 	d->state = SIMDEV_STATE_RESET;
-	d->baud = d->cfg.baud;
+	set_rom_baud(d, d->cfg.baud, 0);
 	d->param_size = SIMDEV_ROM_DEFAULT_FLASH;
 	d->attached = 0;
 	d->mem_active = 0;
 	d->rx_free = d->busy_until = t;
+	d->wdt_armed = 0;
 	regs_reset(d);
 	d->stats.resets++;
 }
@@ -937,9 +1007,18 @@ static void do_boot(struct simdev *d, uint64_t t, int dl)
 {
 	d->boot_pending = 0;
 	d->rx_free = d->busy_until = t;
+	if (d->cfg.usb_jtag && d->cfg.usb_reenum_ms) {
+		/* the USB device drops off the bus and comes back as a new one */
+		d->usb_epoch++;
+		d->usb_back_at = t + (uint64_t)d->cfg.usb_reenum_ms * 1000000ull;
+	}
 	if (dl) {
 		d->state = SIMDEV_STATE_DOWNLOAD;
 		d->stats.boots_download++;
+		if (d->cfg.usb_jtag && d->cfg.wdt_ms) {
+			d->wdt_armed = 1;
+			d->wdt_at = t + (uint64_t)d->cfg.wdt_ms * 1000000ull;
+		}
 		emit_text(d, t + BOOT_LOG_DELAY_NS, d->chip->banner);
 	} else {
 		d->state = SIMDEV_STATE_APP;
@@ -955,23 +1034,52 @@ static int en_low(const struct simdev *d)
 
 static int io0_low(const struct simdev *d)
 {
+	/* USB-Serial/JTAG has no strapping circuit: the peripheral latches
+	 * "download" when RTS rises while DTR is high (esptool's
+	 * USBJTAGSerialReset goes (1,0) -> (1,1) -> (0,1) -> (0,0)) */
+	if (d->cfg.usb_jtag)
+		return d->usb_dl_latch;
 	return d->dtr && !d->rts;
 }
 
-/* Settle a pending boot whose time has come (IO0 is sampled then). */
+/* Settle a pending boot whose time has come (IO0 is sampled then), and the
+ * USB watchdog if nobody disabled it. */
 static void advance(struct simdev *d, uint64_t t)
 {
 	if (d->boot_pending && t >= d->boot_at)
 		do_boot(d, d->boot_at, io0_low(d));
+	if (d->wdt_armed && t >= d->wdt_at) {
+		uint64_t at = d->wdt_at;
+		unsigned reenum = d->cfg.usb_reenum_ms;
+
+		/* a watchdog reset re-samples the straps (released: boot the app)
+		 * and always re-enumerates the USB device */
+		d->stats.wdt_resets++;
+		do_reset(d, at);
+		if (!reenum)
+			d->cfg.usb_reenum_ms = 500;
+		do_boot(d, at, 0);
+		d->cfg.usb_reenum_ms = reenum;
+	}
+}
+
+void simdev_advance(struct simdev *d, uint64_t t)
+{
+	advance(d, t);
 }
 
 void simdev_set_lines(struct simdev *d, uint64_t t, int dtr, int rts)
 {
+	int was_both;
+
 	advance(d, t);
+	was_both = d->dtr && d->rts;
 	if (dtr >= 0)
 		d->dtr = !!dtr;
 	if (rts >= 0)
 		d->rts = !!rts;
+	if (d->cfg.usb_jtag && en_low(d) && d->state != SIMDEV_STATE_RESET)
+		d->usb_dl_latch = was_both;
 	if (d->nlines < LINE_LOG_MAX)
 		d->lines[d->nlines++] = (struct simdev_line_event){ .t_ns = t, .dtr = d->dtr, .rts = d->rts };
 	if (en_low(d)) {
@@ -1046,6 +1154,8 @@ uint64_t simdev_next_event_ns(const struct simdev *d)
 		next = d->txq[d->txq_head].t;
 	if (d->boot_pending && d->boot_at < next)
 		next = d->boot_at;
+	if (d->wdt_armed && d->wdt_at < next)
+		next = d->wdt_at;
 	return next;
 }
 
@@ -1086,6 +1196,8 @@ int simdev_new(const struct simdev_config *cfg, struct simdev **out, struct simd
 	if (cfg->baud < 300 || cfg->baud > 5000000) {
 		return seterr(err, SIMDEV_EINVAL, 0, "simdev: baud %u out of range 300..5000000", cfg->baud);
 	}
+	if (cfg->usb_jtag && cfg->chip == SIMDEV_CHIP_ESP32)
+		return seterr(err, SIMDEV_EINVAL, 0, "simdev: the ESP32 has no USB-Serial/JTAG");
 	if (!(cfg->corrupt_rate >= 0 && cfg->corrupt_rate <= 1)) {
 		return seterr(err, SIMDEV_EINVAL, 0, "simdev: corrupt rate %g not in [0,1]", cfg->corrupt_rate);
 	}
@@ -1111,7 +1223,7 @@ int simdev_new(const struct simdev_config *cfg, struct simdev **out, struct simd
 	d->cfg.flash = d->flash;
 	d->rng = cfg->seed;
 	slip_decoder_init(&d->dec, d->frame, sizeof(d->frame));
-	d->baud = cfg->baud;
+	set_rom_baud(d, cfg->baud, 0);
 	d->param_size = SIMDEV_ROM_DEFAULT_FLASH;
 	d->spi_status[0] = d->spi_status[1] = d->spi_status[2] = 0;
 	regs_reset(d);
@@ -1196,6 +1308,21 @@ void simdev_inject(struct simdev *d, uint8_t cmd, unsigned count, uint8_t error)
 	if (free_slot < 0)
 		return;
 	d->inj[free_slot] = (struct inject){ .cmd = cmd, .error = error, .count = count };
+}
+
+unsigned simdev_usb_epoch(const struct simdev *d)
+{
+	return d->usb_epoch;
+}
+
+uint64_t simdev_usb_back_ns(const struct simdev *d)
+{
+	return d->usb_back_at;
+}
+
+int simdev_usb_jtag(const struct simdev *d)
+{
+	return d->cfg.usb_jtag;
 }
 
 const struct simdev_stats *simdev_stats(const struct simdev *d)
