@@ -143,7 +143,6 @@ struct simdev {
 	uint32_t f_written; /* deflate: bytes inflated so far */
 	z_stream zs;
 	int zs_live;
-	int mem_active;
 
 	/* USB-Serial/JTAG */
 	int usb_dl_latch;     /* RTS rose while DTR was high: reset into download */
@@ -946,25 +945,22 @@ static void handle_request(struct simdev *d, uint64_t t_arrived, const uint8_t *
 		dlen = 20;
 		break;
 	case SIMDEV_CMD_MEM_BEGIN:
-		if (r.len != 16) {
-			err = SIMDEV_ROM_EINVALID;
-			break;
-		}
-		d->mem_active = 1;
+		/* We cannot run uploaded code (no stub). Refuse at the first step:
+		 * esptool's run_stub then fails at once with "Failed to enter RAM
+		 * download mode"; refusing only MEM_END would leave it waiting
+		 * forever for the stub's "OHAI". */
+		err = r.len != 16 ? SIMDEV_ROM_EINVALID : SIMDEV_ROM_EFAILED;
 		break;
 	case SIMDEV_CMD_MEM_DATA: {
 		uint32_t size, seq;
 
 		if (data_header(d, &r, &size, &seq, &err))
 			break;
-		if (!d->mem_active)
-			err = SIMDEV_ROM_EFAILED;
+		err = SIMDEV_ROM_EFAILED;
 		break;
 	}
 	case SIMDEV_CMD_MEM_END:
-		/* we cannot run uploaded code (no stub): refuse, stay in the loader */
-		d->mem_active = 0;
-		err = SIMDEV_ROM_EFAILED;
+		err = r.len != 8 ? SIMDEV_ROM_EINVALID : SIMDEV_ROM_EFAILED;
 		break;
 	default:
 		/* unsupported: the ROM may repeat the error; clients must drain */
@@ -996,7 +992,6 @@ static void do_reset(struct simdev *d, uint64_t t)
 	set_rom_baud(d, d->cfg.baud, 0);
 	d->param_size = SIMDEV_ROM_DEFAULT_FLASH;
 	d->attached = 0;
-	d->mem_active = 0;
 	d->rx_free = d->busy_until = t;
 	d->wdt_armed = 0;
 	regs_reset(d);

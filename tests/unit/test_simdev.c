@@ -636,10 +636,12 @@ static void test_simdev_mem_refused_gracefully(void **state)
 	put32(a + 8, 0x1800);
 	put32(a + 12, 0x3FFB0000u);
 	xfer(d, 0x05, a, 16, 0, &fr);
-	expect_status(&fr, 0, 0x05, 0, 0, 0);
+	expect_status(&fr, 0, 0x05, 0, 1, 0x06); /* no stub can run here */
+	xfer(d, 0x05, a, 12, 0, &fr);
+	expect_status(&fr, 0, 0x05, 0, 1, 0x05);
 	memset(blk, 0x42, sizeof(blk));
 	data_block(d, 0x07, blk, sizeof(blk), 0, 1, 1, 0x07);
-	data_block(d, 0x07, blk, sizeof(blk), 0, 0, 0, 0);
+	data_block(d, 0x07, blk, sizeof(blk), 0, 0, 1, 0x06);
 	put32(a, 0);
 	put32(a + 4, 0x40080000u);
 	xfer(d, 0x06, a, 8, 0, &fr);
