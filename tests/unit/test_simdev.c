@@ -444,6 +444,37 @@ static void data_block(struct simdev *d, uint8_t cmd, const uint8_t *blk, uint32
 	free(a);
 }
 
+static void test_simdev_security_flags_and_sdm(void **state)
+{
+	struct simdev_config c;
+	struct simdev *d = NULL;
+	struct frames fr;
+	uint8_t a[16] = { 0 };
+
+	(void)state;
+	simdev_config_default(&c);
+	c.chip = SIMDEV_CHIP_ESP32C3;
+	c.timing = 0;
+	c.security_flags = SIMDEV_SEC_SECURE_BOOT | SIMDEV_SEC_SECURE_DOWNLOAD;
+	c.flash_crypt_cnt = 1;
+	assert_int_equal(simdev_new(&c, &d, NULL), 0);
+	xfer(d, 0x14, NULL, 0, 0, &fr);
+	expect_status(&fr, 0, 0x14, 20, 0, 0);
+	assert_int_equal(get32(fr.f[0] + 8), 0x5);
+	assert_int_equal(fr.f[0][8 + 4], 1);
+	assert_int_equal(get32(fr.f[0] + 8 + 12), 5);
+	/* nothing readable */
+	put32(a, 0x40001000u);
+	xfer(d, 0x0a, a, 4, 0, &fr);
+	expect_status(&fr, 0, 0x0a, 0, 1, 0x05);
+	attach(d, 0);
+	xfer(d, 0x13, a, 16, 0, &fr);
+	expect_status(&fr, 0, 0x13, 0, 1, 0x05);
+	/* writing still works */
+	flash_begin(d, 0x02, 5, 0x1000, 4, 0x400, 0x10000, 0, 0);
+	simdev_free(d);
+}
+
 static void test_simdev_flash_begin_word_count_per_chip(void **state)
 {
 	struct simdev *d = mk(SIMDEV_CHIP_ESP32, 0);
@@ -1122,6 +1153,7 @@ int main(void)
 		cmocka_unit_test(test_simdev_uart_clkdiv_follows_baud),
 		cmocka_unit_test(test_simdev_esp32_baud_needs_clock_correction),
 		cmocka_unit_test(test_simdev_security_info_per_chip),
+		cmocka_unit_test(test_simdev_security_flags_and_sdm),
 		cmocka_unit_test(test_simdev_unknown_command_rejected_twice),
 		cmocka_unit_test(test_simdev_flash_begin_word_count_per_chip),
 		cmocka_unit_test(test_simdev_flash_size_defaults_to_2mb),
