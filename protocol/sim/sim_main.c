@@ -441,9 +441,6 @@ static int serve(struct server *s, const struct opts *o)
 		}
 		next = simdev_next_event_ns(s->dev);
 		now = now_rel(s);
-		if (s->out_len && io_fd >= 0) {
-			tsp = NULL; /* POLLOUT wakes us */
-		}
 		if (s->master >= 0 && s->pty_idle && (next == UINT64_MAX || next > now + 20000000ull))
 			next = now + 20000000ull; /* POLLHUP stays up: look again for a client */
 		if (next != UINT64_MAX) {
