@@ -362,13 +362,13 @@ def wreg(link, addr, val):
 
 
 def test_usb_jtag():
-    p, url = start("--chip", "esp32s3", "--tcp", "0", "--no-timing", "--usb-jtag", "--wdt-ms", "300")
+    p, url = start("--chip", "esp32s3", "--tcp", "0", "--no-timing", "--usb-jtag", "--wdt-ms", "1500")
     link = Link(url)
     try:
         check(len(sync(link)) == 8, "usb: SYNC")
         link.drain()
         check(ok(link, 0x0a, struct.pack("<I", 0x3FCEF14C)) == (4, b""), "usb: S3 console reads USB-Serial/JTAG (4)")
-        time.sleep(0.5)
+        time.sleep(2.0)
         check(len(sync(link)) == 0, "usb: watchdogs left on reset the chip out of the loader")
     finally:
         link.close()
@@ -382,7 +382,7 @@ def test_usb_jtag():
         wreg(link, 0x600080B8, 0x8F1D312A)
         wreg(link, 0x600080B4, 1 << 31)
         wreg(link, 0x600080B8, 0)
-        time.sleep(0.5)
+        time.sleep(2.0)
         check(len(sync(link)) == 8, "usb: watchdogs disabled, still in the loader")
     finally:
         link.close()
