@@ -78,7 +78,7 @@ static void usage(FILE *f)
 		"                  [--flash FILE] [--flash-size SIZE] [--mac MAC] [--baud B]\n"
 		"                  [--no-timing] [--erase-ms MS] [--program-us US]\n"
 		"                  [--drop-after N] [--corrupt-rate P] [--seed S] [--garbage]\n"
-		"                  [--usb-jtag [--wdt-ms MS]]\n"
+		"                  [--usb-jtag [--wdt-ms MS]] [--verbose]\n"
 		"Serves a virtual ESP32 ROM serial loader on a new pty (first output line:\n"
 		"its path) or on 127.0.0.1:PORT (first line: socket://127.0.0.1:PORT;\n"
 		"--tcp 0 picks a free port). SIGTERM/SIGINT stop it; SIGUSR1 re-enters\n"
