@@ -134,6 +134,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	o->flash_path = NULL;
 	o->tcp_port = -1;
 	o->verbose = 0;
+	opterr = 0; /* our own one-line message */
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'c':
@@ -224,7 +225,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			usage(stdout);
 			exit(0);
 		default:
-			usage(stderr);
+			fprintf(stderr, "espfab-sim: bad option or missing value: '%s' (see --help)\n",
+				argv[optind - 1]);
 			return -1;
 		}
 	}
