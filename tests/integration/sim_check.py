@@ -403,7 +403,8 @@ def test_many_and_bad_options():
     check(magics == [0x00F01D83, 9, 0x1B31506F], "many: three instances side by side")
 
     for args, needle in ((["--chip", "esp8266"], "--chip"), (["--flash-size", "3MB"], "3145728"),
-                         (["--corrupt-rate", "2"], "--corrupt-rate"), (["--mac", "zz"], "--mac")):
+                         (["--corrupt-rate", "2"], "--corrupt-rate"), (["--mac", "zz"], "--mac"),
+                         (["--bogus"], "--bogus"), (["--tcp"], "--tcp"), (["--tcp", "1", "--link", "x"], "--link")):
         r = subprocess.run([SIM, *args], capture_output=True, timeout=10)
         err = r.stderr.decode()
         check(r.returncode == 2 and needle in err and err.count("\n") == 1,
