@@ -1,6 +1,7 @@
-# cmake -DOUT=file.c -DFILES="a.sql;b.sql" -P embed_schemas.cmake
+# cmake -DOUT=file.c -DFILES="a.sql|b.sql" -P embed_schemas.cmake
 # Writes a C table of the migrations: {version, name, sql}. The version is the
 # file name's leading number, so 001_initial.sql is user_version 1.
+string(REPLACE "|" ";" FILES "${FILES}")
 set(body "/* Generated from the schemas/ migrations by embed_schemas.cmake: do not edit. */\n#include \"store_int.h\"\n\n")
 set(table "")
 set(n 0)
