@@ -288,6 +288,14 @@ static void test_store_claim_reserved_cannot_be_retired_and_mac_rules(void **sta
 	assert_int_equal(store_mark_sent(f->s, r->job_id, &err), STORE_ESTATE);
 	assert_int_equal(store_mark_sent(f->s, again->job_id, &err), 0);
 	store_record_free(r);
+	/* ... and so is a job that had sent bytes when its station lost track */
+	struct store_record *third = claim(f, "aa:00:00:00:00:01", 0, 0);
+	assert_string_equal(third->record_id, "1");
+	assert_int_equal(store_mark_verified(f->s, again->job_id, NULL, &err), STORE_ESTATE);
+	assert_int_equal(store_mark_sent(f->s, third->job_id, &err), 0);
+	assert_int_equal(store_mark_verified(f->s, third->job_id, NULL, &err), 0);
+	assert_int_equal(store_check(f->s, &err), 0);
+	store_record_free(third);
 	store_record_free(again);
 	claim(f, "not-a-mac", 0, STORE_EINPUT);
 	struct store_claim_req req = {.product = "nope", .station = "s", .port = "p", .mac = "aa:00:00:00:00:09"};
