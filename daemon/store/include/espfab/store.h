@@ -6,7 +6,8 @@
  * and never reaches two devices:
  *   - store_claim() reserves an available record for a MAC (or hands back the
  *     record that MAC already holds: idempotent re-provisioning, across
- *     batches of the same product too).
+ *     batches of the same product too; jobs that MAC still had open are
+ *     superseded: reserved -> released, sent -> interrupted).
  *   - store_mark_sent() MUST succeed before the first byte of the record's
  *     image is written. From then on the record is bound to that MAC forever
  *     (a trigger in the schema refuses any change of a bound record's MAC).
