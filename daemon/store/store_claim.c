@@ -200,7 +200,7 @@ int store_claim(struct store *s, const struct store_claim_req *req, struct store
 	if (rc)
 		goto out;
 	if (req->batch_id) {
-		rc = store_prep(s, &st, "SELECT product_id, state FROM batches WHERE id = ?", err);
+		rc = store_prep(s, &st, "SELECT product_id, state, ports FROM batches WHERE id = ?", err);
 		if (rc)
 			goto out;
 		sqlite3_bind_int64(st, 1, req->batch_id);
@@ -217,6 +217,21 @@ int store_claim(struct store *s, const struct store_claim_req *req, struct store
 			rc = store_fail_err(err, STORE_EBATCH, "batch %lld is %s", (long long)req->batch_id,
 					    sqlite3_column_text(st, 1));
 			goto out;
+		}
+		/* The batch's port filter, compared with the name the caller
+		 * gives its port (the daemon's port name). */
+		if (sqlite3_column_type(st, 2) == SQLITE_TEXT) {
+			json_t *ports = json_loads((const char *)sqlite3_column_text(st, 2), 0, NULL);
+			int ok = !json_array_size(ports);
+			for (size_t i = 0; !ok && i < json_array_size(ports); i++)
+				ok = json_is_string(json_array_get(ports, i)) &&
+				     !strcmp(json_string_value(json_array_get(ports, i)), req->port);
+			json_decref(ports);
+			if (!ok) {
+				rc = store_fail_err(err, STORE_EBATCH, "port %s is not one of batch %lld's ports", req->port,
+						    (long long)req->batch_id);
+				goto out;
+			}
 		}
 		sqlite3_finalize(st);
 		st = NULL;

@@ -195,7 +195,8 @@ struct store_record {
 /* Claims a record for req->mac in one transaction and opens a job. *out
  * holds the unsealed values in memory: the caller frees it with
  * store_record_free(), which wipes them. Errors: STORE_EEMPTY, STORE_ERETIRED,
- * STORE_EBATCH (batch not active / full), STORE_ENOTFOUND. */
+ * STORE_EBATCH (batch not active, of another product, full, or req->port not
+ * in its port filter), STORE_ENOTFOUND, STORE_ESEAL. */
 int store_claim(struct store *s, const struct store_claim_req *req, struct store_record **out,
 		struct store_err *err);
 void store_record_free(struct store_record *r); /* wipes values; NULL is fine */
