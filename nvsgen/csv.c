@@ -102,7 +102,7 @@ int csv_utf8_check(const char *text, size_t len, unsigned *bad_line)
 bad:
 	if (bad_line)
 		*bad_line = line;
-	return -1;
+	return CSV_EINPUT;
 }
 
 int csv_reader_new(struct csv_reader **out, const char *text, size_t len, unsigned flags, size_t field_limit,

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <cmocka.h>
 
 #include "espfab/nvs.h"
@@ -270,6 +271,79 @@ static void test_nvs_gen_multibyte_key_entry_growth(void **state)
 	nvs_gen_free(g);
 }
 
+/* Generators share nothing: threads building images at the same time get
+ * the same bytes as one thread alone. */
+struct thread_job {
+	const uint8_t *want_plain, *want_enc;
+	int failures;
+};
+
+static int build_image(struct nvs_gen *g, const uint8_t *key, uint8_t *out, size_t *len)
+{
+	struct nvs_err err;
+	nvs_gen_reset(g);
+	if (nvs_gen_add_row(g, "mass_prod", "namespace", NULL, NULL, 0, &err) ||
+	    nvs_gen_add_row(g, "ProductID", "data", "string", "P-1", 3, &err) ||
+	    nvs_gen_add_row(g, "DeviceSecret", "data", "string", "0123456789abcdef0123456789abcdef", 32, &err) ||
+	    nvs_gen_add_row(g, "blob", "data", "hex2bin", "00112233", 8, &err))
+		return -1;
+	return nvs_gen_finish(g, key, out, 0x6000, len, &err);
+}
+
+static void *thread_main(void *arg)
+{
+	struct thread_job *job = arg;
+	struct nvs_gen *g = NULL;
+	struct nvs_err err;
+	uint8_t key[NVS_XTS_KEY_LEN], *out = malloc(0x6000);
+	size_t len;
+
+	for (unsigned i = 0; i < sizeof(key); i++)
+		key[i] = (uint8_t)(i * 3 + 1);
+	if (!out || nvs_gen_new(&g, 0x6000, NVS_VERSION_2, &err) < 0) {
+		job->failures++;
+		free(out);
+		return NULL;
+	}
+	for (int i = 0; i < 300; i++) {
+		if (build_image(g, NULL, out, &len) || memcmp(out, job->want_plain, 0x6000))
+			job->failures++;
+		if (build_image(g, key, out, &len) || memcmp(out, job->want_enc, 0x6000))
+			job->failures++;
+	}
+	nvs_gen_free(g);
+	free(out);
+	return NULL;
+}
+
+static void test_nvs_gen_threads_share_nothing(void **state)
+{
+	(void)state;
+	static uint8_t plain[0x6000], enc[0x6000];
+	struct thread_job jobs[4];
+	pthread_t th[4];
+	struct nvs_gen *g = NULL;
+	struct nvs_err err;
+	uint8_t key[NVS_XTS_KEY_LEN];
+	size_t len;
+
+	for (unsigned i = 0; i < sizeof(key); i++)
+		key[i] = (uint8_t)(i * 3 + 1);
+	assert_int_equal(nvs_gen_new(&g, 0x6000, NVS_VERSION_2, &err), 0);
+	assert_int_equal(build_image(g, NULL, plain, &len), 0);
+	assert_int_equal(build_image(g, key, enc, &len), 0);
+	assert_memory_not_equal(plain, enc, 0x6000);
+	nvs_gen_free(g);
+	for (int i = 0; i < 4; i++) {
+		jobs[i] = (struct thread_job){plain, enc, 0};
+		assert_int_equal(pthread_create(&th[i], NULL, thread_main, &jobs[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_int_equal(jobs[i].failures, 0);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -280,6 +354,7 @@ int main(void)
 		cmocka_unit_test(test_nvs_gen_reset_reuses_without_leftovers),
 		cmocka_unit_test(test_nvs_gen_errors),
 		cmocka_unit_test(test_nvs_gen_multibyte_key_entry_growth),
+		cmocka_unit_test(test_nvs_gen_threads_share_nothing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
