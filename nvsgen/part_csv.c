@@ -567,12 +567,12 @@ static int fixup(struct rows *rs, const struct part_opts *o, struct part_err *er
 		struct raw *e = &rs->r[i];
 		if (e->offset < 0 || e->offset > 0xFFFFFFFFLL) {
 			part_err_set(err, PART_ESYNTAX, e->line, -1,
-				     "Partition %s: offset 0x%s does not fit in 32 bits", e->name, part_hex(h1, e->offset));
+				     "Partition %s: offset 0x%s is out of range (0-0xffffffff)", e->name, part_hex(h1, e->offset));
 			return PART_ESYNTAX;
 		}
 		if (e->size < 0 || e->size > 0xFFFFFFFFLL) {
 			part_err_set(err, PART_ESYNTAX, e->line, -1,
-				     "Partition %s: size 0x%s does not fit in 32 bits", e->name, part_hex(h1, e->size));
+				     "Partition %s: size 0x%s is out of range (0-0xffffffff)", e->name, part_hex(h1, e->size));
 			return PART_ESYNTAX;
 		}
 	}
