@@ -755,7 +755,7 @@ static int show(struct part_args *a)
 	size_t ng;
 	bool is_binary = false;
 	uint64_t end, flash, free_total = 0;
-	char sz[24], fl[24];
+	char sz[24];
 	int rc;
 
 	if (strcmp(a->input, "-") && access(a->input, R_OK) && access("show", F_OK) == 0) {
@@ -792,19 +792,21 @@ static int show(struct part_args *a)
 		}
 		snprintf(ob, sizeof(ob), "0x%x", e->offset);
 		fmt_size(e->size, sz, sizeof(sz));
-		printf("%-16s  %-15s  %-10s  %-10s  %8s  %s\n", e->name, tn, sn, ob, sz, flags_text(e->flags));
+		printf("%-16s  %-15s  %-10s  %-10s  %8s%s%s\n", e->name, tn, sn, ob, sz, e->flags ? "  " : "",
+		       flags_text(e->flags));
 	}
 	for (size_t i = 0; i < ng; i++)
 		free_total += g[i].size;
 	fmt_size(end, sz, sizeof(sz));
-	if (flash) {
-		fmt_size(flash, fl, sizeof(fl));
-		printf("Flash: partitions end at 0x%llx (%s); needs a flash of %s%s\n", (unsigned long long)end, sz,
-		       a->flash_size ? "at least that, given " : "", a->flash_size ? a->flash_size : fl);
-	} else {
-		printf("Flash: partitions end at 0x%llx (%s); larger than any flash size (128MB max)\n",
+	if (a->flash_size)
+		printf("Flash: partitions end at 0x%llx (%s) in a %s flash (--flash-size)\n", (unsigned long long)end, sz,
+		       a->flash_size);
+	else if (flash)
+		printf("Flash: partitions end at 0x%llx (%s); the smallest flash that fits is %lluMB\n",
+		       (unsigned long long)end, sz, (unsigned long long)(flash >> 20));
+	else
+		printf("Flash: partitions end at 0x%llx (%s), beyond the largest flash size (128MB)\n",
 		       (unsigned long long)end, sz);
-	}
 	fmt_size(free_total, sz, sizeof(sz));
 	printf("Free: %s in %zu range%s%s\n", sz, ng, ng == 1 ? "" : "s", ng ? ":" : "");
 	for (size_t i = 0; i < ng; i++) {
@@ -834,6 +836,8 @@ int cmd_part(int argc, char **argv, const struct cli_globals *g)
 		part_names_free(a.names);
 		return rc > 0 ? 0 : 2;
 	}
+	if (a.show)
+		a.quiet = true; /* progress lines are the converter's; show prints a report */
 	rc = a.show ? show(&a) : convert(&a);
 	part_names_free(a.names);
 	return rc;
