@@ -43,6 +43,8 @@ struct part_args {
 	bool show;
 	struct part_opts opts;
 	struct part_names *names;
+	const char **extra; /* the last --extra-partition-subtypes list */
+	int nextra;
 };
 
 static void usage(FILE *f)
@@ -216,8 +218,6 @@ static int apply(struct part_args *a, const struct opt_def *d, const char *val)
 		}
 		return 0;
 	case OPT_EXTRA:
-		if (!val)
-			return 0;
 		if (!a->names && !(a->names = part_names_new())) {
 			fprintf(stderr, PROG ": out of memory\n");
 			return -1;
@@ -322,14 +322,14 @@ static int parse_args(int argc, char **argv, struct part_args *a)
 				val = argv[++i];
 			break;
 		case ARG_MANY:
-			if (val) {
-				if ((rc = apply(a, d, val)) != 0)
-					return rc;
-			}
-			while (i + 1 < argc && !looks_like_option(argv[i + 1])) {
-				if ((rc = apply(a, d, argv[++i])) != 0)
-					return rc;
-			}
+			/* argparse keeps only the last occurrence's list; main()
+			 * registers it after parsing the command line */
+			a->nextra = 0;
+			if (val) /* --opt=VALUE is exactly one value */
+				a->extra[a->nextra++] = val;
+			else
+				while (i + 1 < argc && !looks_like_option(argv[i + 1]))
+					a->extra[a->nextra++] = argv[++i];
 			continue;
 		}
 		if ((rc = apply(a, d, val)) != 0)
@@ -350,6 +350,11 @@ static int parse_args(int argc, char **argv, struct part_args *a)
 	}
 	a->input = pos[0];
 	a->output = pos[1];
+	for (int k = 0; k < a->nextra; k++) {
+		for (size_t n = 0; n < NOPTS; n++)
+			if (opt_defs[n].id == OPT_EXTRA && (rc = apply(a, &opt_defs[n], a->extra[k])) != 0)
+				return rc;
+	}
 	return 0;
 }
 
@@ -828,17 +833,24 @@ int cmd_part(int argc, char **argv, const struct cli_globals *g)
 
 	(void)g;
 	memset(&a, 0, sizeof(a));
+	a.extra = calloc((size_t)argc, sizeof(*a.extra));
+	if (!a.extra) {
+		fprintf(stderr, PROG ": out of memory\n");
+		return 2;
+	}
 	part_opts_init(&a.opts);
 	a.opts.warn = warn_stderr;
 	a.opts.getenv = env_lookup;
 	rc = parse_args(argc, argv, &a);
 	if (rc) {
 		part_names_free(a.names);
+		free(a.extra);
 		return rc > 0 ? 0 : 2;
 	}
 	if (a.show)
 		a.quiet = true; /* progress lines are the converter's; show prints a report */
 	rc = a.show ? show(&a) : convert(&a);
 	part_names_free(a.names);
+	free(a.extra);
 	return rc;
 }
