@@ -548,6 +548,13 @@ static int fixup(struct rows *rs, const struct part_opts *o, struct part_err *er
 					     part_hex(h1, e->offset), part_hex(h2, last_end));
 			return PART_ESYNTAX;
 		}
+		/* Python ints do not overflow; keep ours far from int64 limits so
+		 * the arithmetic below cannot either. */
+		if (e->offset > INT64_MAX / 4 || e->offset < -(INT64_MAX / 4) || e->size > INT64_MAX / 4 ||
+		    e->size < -(INT64_MAX / 4)) {
+			part_err_set(err, PART_ESYNTAX, e->line, -1, "Partition %s: offset or size out of range", e->name);
+			return PART_ESYNTAX;
+		}
 		if (!e->has_offset) {
 			int64_t pad = align_of(e->type);
 			if (last_end % pad != 0)
@@ -557,10 +564,6 @@ static int fixup(struct rows *rs, const struct part_opts *o, struct part_err *er
 		}
 		if (e->size < 0)
 			e->size = -e->size - e->offset;
-		if (e->offset > INT64_MAX / 2 || e->size > INT64_MAX / 2) {
-			part_err_set(err, PART_ESYNTAX, e->line, -1, "Partition %s: offset or size out of range", e->name);
-			return PART_ESYNTAX;
-		}
 		last_end = e->offset + e->size;
 	}
 	for (size_t i = 0; i < rs->n; i++) {
