@@ -327,19 +327,22 @@ static int parse_int(const char *v, const struct part_kw *kw, size_t nkw, int64_
 		return PART_ESYNTAX;
 	}
 	{
-		char lower[128], known[200];
-		size_t i;
-		for (i = 0; v[i] && i + 1 < sizeof(lower); i++)
-			lower[i] = (v[i] >= 'A' && v[i] <= 'Z') ? (char)(v[i] - 'A' + 'a') : v[i];
-		lower[i] = '\0';
-		if (!v[i]) {
-			for (size_t k = 0; k < nkw; k++) {
-				if (!strcmp(kw[k].name, lower)) {
-					*out = kw[k].value;
-					return 0;
-				}
+		char known[200], *lower = strdup(v);
+		if (!lower) {
+			part_err_set(err, PART_ENOMEM, line, -1, "out of memory");
+			return PART_ENOMEM;
+		}
+		for (char *c = lower; *c; c++)
+			if (*c >= 'A' && *c <= 'Z')
+				*c = (char)(*c - 'A' + 'a');
+		for (size_t k = 0; k < nkw; k++) {
+			if (!strcmp(kw[k].name, lower)) {
+				*out = kw[k].value;
+				free(lower);
+				return 0;
 			}
 		}
+		free(lower);
 		kw_list(known, sizeof(known), kw, nkw);
 		part_err_set(err, PART_ESYNTAX, line, -1, "Value '%s' is not valid. Known keywords: %s", v, known);
 		return PART_ESYNTAX;
@@ -385,7 +388,9 @@ static int parse_line(const char *line, size_t len, unsigned line_no, const stru
 		const char *s = part_strip(p, &flen);
 		if (memchr(s, '\0', flen)) {
 			rc = PART_ESYNTAX;
-			part_err_set(err, rc, line_no, -1, "field %zu contains a NUL character", nf + 1);
+			static const char *const what[] = {"name", "type", "subtype", "offset", "size", "flags"};
+			part_err_set(err, rc, line_no, -1, "the %s field contains a NUL character (UTF-32 or binary data?)",
+				     what[nf]);
 			goto out;
 		}
 		memmove(p, s, flen);
@@ -682,12 +687,13 @@ out:
 }
 
 /* PartitionDefinition.to_csv(): sizes as M or K when they divide evenly. */
-void part_csv_row(const struct part_entry *e, const struct part_names *n, char *buf, size_t cap)
+size_t part_csv_row(const struct part_entry *e, const struct part_names *n, char *buf, size_t cap)
 {
 	const char *tn = part_type_name(n, e->type);
 	const char *sn = part_subtype_name(n, e->type, e->subtype);
 	char tbuf[8], sbuf[8], size[16];
 	const char *flags;
+	int w;
 
 	if (!tn) {
 		snprintf(tbuf, sizeof(tbuf), "%u", e->type);
@@ -709,7 +715,8 @@ void part_csv_row(const struct part_entry *e, const struct part_names *n, char *
 	case PART_FLAG_ENCRYPTED | PART_FLAG_READONLY: flags = "encrypted:readonly"; break;
 	default: flags = ""; break;
 	}
-	snprintf(buf, cap, "%s,%s,%s,0x%x,%s,%s", e->name, tn, sn, e->offset, size, flags);
+	w = snprintf(buf, cap, "%s,%s,%s,0x%x,%s,%s", e->name, tn, sn, e->offset, size, flags);
+	return w < 0 ? 0 : (size_t)w;
 }
 
 int part_csv_write(const struct part_table *t, const struct part_opts *o, char **out, struct part_err *err)
@@ -728,8 +735,22 @@ int part_csv_write(const struct part_table *t, const struct part_opts *o, char *
 	if (buf_add(&b, head, sizeof(head) - 1))
 		goto nomem;
 	for (size_t i = 0; i < t->count; i++) {
-		part_csv_row(&t->entries[i], o ? o->names : NULL, row, sizeof(row));
-		if (buf_add(&b, row, strlen(row)) || buf_addc(&b, '\n'))
+		size_t need = part_csv_row(&t->entries[i], o ? o->names : NULL, row, sizeof(row));
+		if (need >= sizeof(row)) {
+			/* an --extra-partition-subtypes name can be long */
+			char *big = malloc(need + 1);
+			int fail;
+			if (!big)
+				goto nomem;
+			part_csv_row(&t->entries[i], o ? o->names : NULL, big, need + 1);
+			fail = buf_add(&b, big, need);
+			free(big);
+			if (fail)
+				goto nomem;
+		} else if (buf_add(&b, row, need)) {
+			goto nomem;
+		}
+		if (buf_addc(&b, '\n'))
 			goto nomem;
 	}
 	*out = b.p;

@@ -183,9 +183,10 @@ int part_bin_write(const struct part_table *t, const struct part_opts *o, uint8_
 /* The CSV text the reference writes for a table (keywords, K/M sizes).
  * *out is a NUL-terminated heap string the caller frees with free(). */
 int part_csv_write(const struct part_table *t, const struct part_opts *o, char **out, struct part_err *err);
-/* One row of that text without newline, into buf (at least 96 bytes is
- * always enough). Used in messages. */
-void part_csv_row(const struct part_entry *e, const struct part_names *n, char *buf, size_t cap);
+/* One row of that text without newline, into buf (snprintf-style: cut to
+ * cap, returns the length the whole row needs; 128 bytes always do with the
+ * built-in keywords). Used in messages. */
+size_t part_csv_row(const struct part_entry *e, const struct part_names *n, char *buf, size_t cap);
 
 /* --- Lookup and the device-readback path (part_find.c) --- */
 
