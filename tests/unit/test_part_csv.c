@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -397,7 +398,7 @@ static void test_part_csv_extra_subtypes(void **state)
 	part_names_free((struct part_names *)o.names);
 	/* a long extra name still maps both ways (no fixed-size buffers) */
 	{
-		char spec[300], line[300];
+		char spec[300], line[160];
 		memset(line, 0, sizeof(line));
 		memset(line, 'y', 150);
 		snprintf(spec, sizeof(spec), "data,%s,0x41", line);
