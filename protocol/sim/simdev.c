@@ -141,9 +141,9 @@ struct simdev {
 	enum fmode fmode;
 	uint32_t f_offset, f_size, f_blocks, f_block_size, f_next_seq;
 	uint32_t f_written; /* deflate: bytes inflated so far */
+	uint64_t f_last_page; /* 1 + index of the last page programmed, 0 = none */
 	z_stream zs;
 	int zs_live;
-	int mem_active;
 
 	/* USB-Serial/JTAG */
 	int usb_dl_latch;     /* RTS rose while DTR was high: reset into download */
@@ -524,10 +524,12 @@ static uint64_t flash_erase(struct simdev *d, uint32_t off, uint32_t size)
 	return d->cfg.timing ? n * d->cfg.erase_ms * 1000000ull : 0;
 }
 
-/* NOR programming: a write can only clear bits. */
+/* NOR programming: a write can only clear bits. Each 256-byte page touched
+ * costs one page-program time; a page shared with the previous write of the
+ * same session (an unaligned block boundary, an inflate chunk) is counted once. */
 static uint64_t flash_program(struct simdev *d, uint32_t off, const uint8_t *buf, size_t len)
 {
-	uint64_t first, last;
+	uint64_t first, last, n;
 
 	for (size_t i = 0; i < len; i++)
 		d->flash[off + i] &= buf[i];
@@ -535,8 +537,12 @@ static uint64_t flash_program(struct simdev *d, uint32_t off, const uint8_t *buf
 		return 0;
 	first = off / PAGE;
 	last = ((uint64_t)off + len - 1) / PAGE;
-	d->stats.pages_programmed += last - first + 1;
-	return d->cfg.timing ? (last - first + 1) * d->cfg.program_us * 1000ull : 0;
+	if (d->f_last_page == first + 1)
+		first++;
+	n = last >= first ? last - first + 1 : 0;
+	d->f_last_page = last + 1;
+	d->stats.pages_programmed += n;
+	return d->cfg.timing ? n * d->cfg.program_us * 1000ull : 0;
 }
 
 static int in_flash(const struct simdev *d, uint64_t off, uint64_t len)
@@ -589,6 +595,7 @@ static uint8_t cmd_flash_begin(struct simdev *d, const struct req *r, int deflat
 	d->f_block_size = bsize;
 	d->f_next_seq = 0;
 	d->f_written = 0;
+	d->f_last_page = 0;
 	if (deflate) {
 		memset(&d->zs, 0, sizeof(d->zs));
 		if (inflateInit(&d->zs) != Z_OK)
@@ -812,6 +819,14 @@ static void handle_request(struct simdev *d, uint64_t t_arrived, const uint8_t *
 		return;
 	}
 
+	if ((d->cfg.security_flags & SIMDEV_SEC_SECURE_DOWNLOAD) &&
+	    (r.cmd == SIMDEV_CMD_READ_REG || r.cmd == SIMDEV_CMD_WRITE_REG || r.cmd == SIMDEV_CMD_SPI_FLASH_MD5 ||
+	     r.cmd == SIMDEV_CMD_READ_FLASH_SLOW)) {
+		/* secure download mode: nothing on the chip may be read back */
+		respond_err(d, t, r.cmd, SIMDEV_ROM_EINVALID);
+		return;
+	}
+
 	switch (r.cmd) {
 	case SIMDEV_CMD_SYNC: {
 		static const uint8_t sync_hdr[4] = { 0x07, 0x07, 0x12, 0x20 };
@@ -942,29 +957,28 @@ static void handle_request(struct simdev *d, uint64_t t_arrived, const uint8_t *
 		}
 		/* flags u32, flash_crypt_cnt u8, 7 key purposes, chip id u32, api u32 */
 		memset(buf, 0, 20);
+		put_le32(buf, d->cfg.security_flags);
+		buf[4] = d->cfg.flash_crypt_cnt;
 		put_le32(buf + 12, (uint32_t)d->chip->sec_info_id);
 		dlen = 20;
 		break;
 	case SIMDEV_CMD_MEM_BEGIN:
-		if (r.len != 16) {
-			err = SIMDEV_ROM_EINVALID;
-			break;
-		}
-		d->mem_active = 1;
+		/* We cannot run uploaded code (no stub). Refuse at the first step:
+		 * esptool's run_stub then fails at once with "Failed to enter RAM
+		 * download mode"; refusing only MEM_END would leave it waiting
+		 * forever for the stub's "OHAI". */
+		err = r.len != 16 ? SIMDEV_ROM_EINVALID : SIMDEV_ROM_EFAILED;
 		break;
 	case SIMDEV_CMD_MEM_DATA: {
 		uint32_t size, seq;
 
 		if (data_header(d, &r, &size, &seq, &err))
 			break;
-		if (!d->mem_active)
-			err = SIMDEV_ROM_EFAILED;
+		err = SIMDEV_ROM_EFAILED;
 		break;
 	}
 	case SIMDEV_CMD_MEM_END:
-		/* we cannot run uploaded code (no stub): refuse, stay in the loader */
-		d->mem_active = 0;
-		err = SIMDEV_ROM_EFAILED;
+		err = r.len != 8 ? SIMDEV_ROM_EINVALID : SIMDEV_ROM_EFAILED;
 		break;
 	default:
 		/* unsupported: the ROM may repeat the error; clients must drain */
@@ -996,7 +1010,6 @@ static void do_reset(struct simdev *d, uint64_t t)
 	set_rom_baud(d, d->cfg.baud, 0);
 	d->param_size = SIMDEV_ROM_DEFAULT_FLASH;
 	d->attached = 0;
-	d->mem_active = 0;
 	d->rx_free = d->busy_until = t;
 	d->wdt_armed = 0;
 	regs_reset(d);
@@ -1196,6 +1209,8 @@ int simdev_new(const struct simdev_config *cfg, struct simdev **out, struct simd
 	if (cfg->baud < 300 || cfg->baud > 5000000) {
 		return seterr(err, SIMDEV_EINVAL, 0, "simdev: baud %u out of range 300..5000000", cfg->baud);
 	}
+	if ((cfg->security_flags || cfg->flash_crypt_cnt) && cfg->chip == SIMDEV_CHIP_ESP32)
+		return seterr(err, SIMDEV_EINVAL, 0, "simdev: the ESP32 ROM has no GET_SECURITY_INFO to report flags");
 	if (cfg->usb_jtag && cfg->chip == SIMDEV_CHIP_ESP32)
 		return seterr(err, SIMDEV_EINVAL, 0, "simdev: the ESP32 has no USB-Serial/JTAG");
 	if (!(cfg->corrupt_rate >= 0 && cfg->corrupt_rate <= 1)) {

@@ -68,14 +68,14 @@ expect() { # label pattern
 	if grep -q "$2" "$WORK/last.log"; then pass "$1"; else fail "$1: no '$2' in output"; tail -n 5 "$WORK/last.log"; fi
 }
 
-run_chip() { # chip transport(pty|tcp) baud
-	chip=$1; tr=$2; baud=$3
-	n="$chip-$tr"
+run_chip() { # chip transport(pty|tcp) baud [espfab-sim options...]
+	chip=$1; tr=$2; baud=$3; shift 3
+	n="$chip-$tr${1:+-usb}"
 	flash="$WORK/$n.flash"
 	if [ "$tr" = tcp ]; then
-		start_sim "$n" --chip "$chip" --tcp 0 --flash "$flash" --mac 7c:df:a1:00:11:22 || return
+		start_sim "$n" --chip "$chip" --tcp 0 --flash "$flash" --mac 7c:df:a1:00:11:22 "$@" || return
 	else
-		start_sim "$n" --chip "$chip" --flash "$flash" --mac 7c:df:a1:00:11:22 || return
+		start_sim "$n" --chip "$chip" --flash "$flash" --mac 7c:df:a1:00:11:22 "$@" || return
 	fi
 	port=$URL
 	case $chip in esp32) want="Chip is ESP32-D0WD";; esp32s3) want="Chip is ESP32-S3";; *) want="Chip is ESP32-C3";; esac
@@ -101,6 +101,9 @@ run_chip esp32s3 pty 115200
 run_chip esp32c3 pty 460800
 run_chip esp32s3 tcp 115200
 run_chip esp32 tcp 921600
+# USB-Serial/JTAG console: esptool must disable the RTC and super watchdogs, or
+# the chip resets 2 s after connecting, in the middle of the 2.3 s plain write.
+run_chip esp32c3 tcp 115200 --usb-jtag --wdt-ms 2000
 
 [ $FAILS -eq 0 ] && echo "esptool compat: all passed" && exit 0
 echo "esptool compat: $FAILS failure(s)"
