@@ -205,7 +205,8 @@ const struct part_entry *part_find_type(const struct part_table *t, unsigned typ
  * 0x1000 read with its trailing 0xFF (or signature) area is fine. The MD5
  * entry is always checked when present (o->md5 is ignored here, as the
  * bootloader does); erased flash gives PART_EEMPTY; then the reference's
- * verify runs unless PART_RB_NO_VERIFY. *out owned by the caller. */
+ * verify runs unless PART_RB_NO_VERIFY. *out owned by the caller. On error
+ * err->pos counts from buf[0] (add the table offset for a flash address). */
 int part_readback_parse(const uint8_t *buf, size_t len, const struct part_opts *o, unsigned rb_flags,
 			struct part_table **out, struct part_err *err);
 
