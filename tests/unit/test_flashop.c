@@ -32,6 +32,7 @@ struct minirom {
 	unsigned silent_after;  /* stop answering after this many requests */
 	unsigned corrupt_read;  /* flip a bit in the n-th READ_FLASH_SLOW reply data */
 	unsigned reads;
+	int corrupt_md5;        /* flip a digit in the next n MD5 replies */
 	int no_sync;
 	uint32_t cali, efuse4;  /* ESP32 clock calibration registers */
 	/* log */
@@ -194,6 +195,10 @@ static void mr_respond(struct fakeport *fp, const uint8_t *req, size_t len)
 		char hx[33];
 		uint32_t a = g32(d), sz = g32(d + 4);
 		hexmd5(m->flash + a, sz, hx);
+		if (m->corrupt_md5 > 0) {
+			m->corrupt_md5--;
+			hx[5] = hx[5] == '0' ? '1' : '0';
+		}
 		memcpy(data, hx, 32);
 		dlen = 32;
 		break;
@@ -437,6 +442,22 @@ static void test_flashop_verify_mismatch_is_everify(void **state)
 	assert_int_equal(flashop_verify(x->f, 0x9000, b, sizeof(b)), 0);
 }
 
+static void test_flashop_one_corrupt_md5_reply_is_asked_again(void **state)
+{
+	struct fx *x = *state;
+	struct rom_diag d;
+	uint8_t b[256];
+
+	memset(b, 0x34, sizeof(b));
+	memset(x->m.flash + 0x9000, 0x34, sizeof(b));
+	assert_int_equal(open_fx(x, &d), 0);
+	x->m.corrupt_md5 = 1;
+	assert_int_equal(flashop_verify(x->f, 0x9000, b, sizeof(b)), 0);
+	assert_int_equal(sent(&x->m, ROM_CMD_SPI_FLASH_MD5), 2);
+	x->m.corrupt_md5 = 2; /* the same wrong answer twice is believed */
+	assert_int_equal(flashop_verify(x->f, 0x9000, b, sizeof(b)), ROM_EVERIFY);
+}
+
 static void test_flashop_read_region_and_corrupt_reply_never_passes(void **state)
 {
 	struct fx *x = *state;
@@ -550,6 +571,7 @@ int main(void)
 		T(test_flashop_lost_reply_retries_same_sequence),
 		T(test_flashop_device_stops_answering_clear_error_within_deadline),
 		T(test_flashop_verify_mismatch_is_everify),
+		T(test_flashop_one_corrupt_md5_reply_is_asked_again),
 		T(test_flashop_read_region_and_corrupt_reply_never_passes),
 		T(test_flashop_given_flash_size_skips_rdid),
 		T(test_flashop_hard_reset_rts_or_flash_end_without_lines),
