@@ -513,6 +513,8 @@ static void test_simdev_deflate_writes_image(void **state)
 	}
 	assert_memory_equal(flash + 0x9000, img, n);
 	assert_int_equal(flash[0x9000 + n], 0xFF);
+	/* 24 KiB inflated in chunks: still exactly 96 pages */
+	assert_int_equal(simdev_stats(d)->pages_programmed, n / 256);
 	/* garbage instead of zlib: deflate error */
 	flash_begin(d, 0x10, 5, (uint32_t)n, 1, 0x400, 0x9000, 0, 0);
 	memset(comp, 0x77, 0x100);
@@ -636,10 +638,12 @@ static void test_simdev_mem_refused_gracefully(void **state)
 	put32(a + 8, 0x1800);
 	put32(a + 12, 0x3FFB0000u);
 	xfer(d, 0x05, a, 16, 0, &fr);
-	expect_status(&fr, 0, 0x05, 0, 0, 0);
+	expect_status(&fr, 0, 0x05, 0, 1, 0x06); /* no stub can run here */
+	xfer(d, 0x05, a, 12, 0, &fr);
+	expect_status(&fr, 0, 0x05, 0, 1, 0x05);
 	memset(blk, 0x42, sizeof(blk));
 	data_block(d, 0x07, blk, sizeof(blk), 0, 1, 1, 0x07);
-	data_block(d, 0x07, blk, sizeof(blk), 0, 0, 0, 0);
+	data_block(d, 0x07, blk, sizeof(blk), 0, 0, 1, 0x06);
 	put32(a, 0);
 	put32(a + 4, 0x40080000u);
 	xfer(d, 0x06, a, 8, 0, &fr);
@@ -661,6 +665,61 @@ static void test_simdev_flash_end_leaves_loader(void **state)
 	assert_int_equal(simdev_state(d), SIMDEV_STATE_APP);
 	xfer(d, 0x08, sync_payload, sizeof(sync_payload), 0, &fr);
 	assert_int_equal(fr.n, 0);
+	simdev_free(d);
+}
+
+static void test_simdev_defl_end_and_staying_loader(void **state)
+{
+	struct simdev_config c;
+	struct simdev *d = NULL;
+	uint8_t a[4] = { 0, 0, 0, 0 };
+	struct frames fr;
+
+	(void)state;
+	simdev_config_default(&c);
+	c.chip = SIMDEV_CHIP_ESP32C3;
+	c.timing = 0;
+	assert_int_equal(simdev_new(&c, &d, NULL), 0);
+	xfer(d, 0x12, a, 4, 0, &fr);
+	expect_status(&fr, 0, 0x12, 0, 0, 0);
+	assert_int_equal(simdev_state(d), SIMDEV_STATE_APP);
+	xfer(d, 0x12, a, 3, 0, &fr); /* silent now */
+	assert_int_equal(fr.n, 0);
+	simdev_power_cycle(d, 0, 1);
+	assert_int_equal(simdev_state(d), SIMDEV_STATE_DOWNLOAD);
+	simdev_discard_tx(d, UINT64_MAX - 1); /* the banner */
+	xfer(d, 0x12, a, 3, 0, &fr);
+	expect_status(&fr, 0, 0x12, 0, 1, 0x05); /* wrong length */
+	simdev_free(d);
+
+	/* end_leaves_loader = 0: the session ends, the loader keeps answering */
+	c.end_leaves_loader = 0;
+	assert_int_equal(simdev_new(&c, &d, NULL), 0);
+	xfer(d, 0x04, a, 4, 0, &fr);
+	expect_status(&fr, 0, 0x04, 0, 0, 0);
+	assert_int_equal(simdev_state(d), SIMDEV_STATE_DOWNLOAD);
+	xfer(d, 0x08, sync_payload, sizeof(sync_payload), 0, &fr);
+	assert_int_equal(fr.n, 8);
+	simdev_free(d);
+}
+
+static void test_simdev_write_reg_delay_costs_time(void **state)
+{
+	struct simdev *d = mk(SIMDEV_CHIP_ESP32, 1);
+	uint8_t a[32] = { 0 };
+	uint64_t bt = 10000000000ull / 115200;
+
+	(void)state;
+	/* esptool's write_reg(..., delay_after_us=1000): a second dummy entry */
+	put32(a, 0x3FF48000u);
+	put32(a + 4, 1);
+	put32(a + 8, 0xFFFFFFFFu);
+	put32(a + 12, 0);
+	put32(a + 16, 0x60000078u);
+	put32(a + 28, 1000);
+	send_req(d, 0, 0x09, a, sizeof(a), 0);
+	/* 40 bytes + 2 delimiters in, 1 ms, first reply byte */
+	assert_int_equal(simdev_next_event_ns(d), 42 * bt + 1000000 + bt);
 	simdev_free(d);
 }
 
@@ -948,6 +1007,10 @@ static void test_simdev_bad_config_rejected(void **state)
 	simdev_config_default(&c);
 	c.corrupt_rate = 2;
 	assert_int_equal(simdev_new(&c, &d, &err), SIMDEV_EINVAL);
+	simdev_config_default(&c);
+	c.usb_jtag = 1; /* the ESP32 has no USB-Serial/JTAG */
+	assert_int_equal(simdev_new(&c, &d, &err), SIMDEV_EINVAL);
+	assert_non_null(strstr(err.msg, "USB"));
 	simdev_free(NULL);
 }
 
@@ -1023,6 +1086,8 @@ int main(void)
 		cmocka_unit_test(test_simdev_spi_rdid_via_registers),
 		cmocka_unit_test(test_simdev_mem_refused_gracefully),
 		cmocka_unit_test(test_simdev_flash_end_leaves_loader),
+		cmocka_unit_test(test_simdev_defl_end_and_staying_loader),
+		cmocka_unit_test(test_simdev_write_reg_delay_costs_time),
 		cmocka_unit_test(test_simdev_timing_of_wire_and_flash),
 		cmocka_unit_test(test_simdev_program_time_per_page),
 		cmocka_unit_test(test_simdev_change_baud_reply_at_old_rate),
