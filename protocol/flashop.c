@@ -360,7 +360,16 @@ int flashop_open(const char *port_name, const struct flashop_options *o, struct 
 		}
 		return ROM_EPORT;
 	}
-	return flashop_attach(p, o, out, diag);
+	{
+		struct flashop_options oo = *o;
+		uint16_t vid, pid;
+		/* esptool picks the USB-Serial/JTAG sequence for default_reset
+		 * when the port is Espressif's own USB device */
+		if (oo.before == RESET_MODE_CLASSIC && port_usb_ids(p, &vid, &pid) == PORT_OK &&
+		    vid == PORT_USB_JTAG_VID && pid == PORT_USB_JTAG_PID)
+			oo.before = RESET_MODE_USB_JTAG;
+		return flashop_attach(p, &oo, out, diag);
+	}
 }
 
 static int check_range(struct flashop *f, uint32_t off, uint64_t len, const char *what)

@@ -63,6 +63,9 @@ typedef void (*flashop_progress_fn)(void *ctx, uint64_t done, uint64_t total);
 struct flashop;
 
 /* Open the port by name (port_open), reset into the loader, SYNC, identify
+ * (RESET_MODE_CLASSIC on Espressif's USB-Serial/JTAG, 303A:1001, becomes
+ * RESET_MODE_USB_JTAG as in esptool; on ports without modem lines it
+ * degrades to RESET_MODE_NONE),
  * the chip, read MAC and security flags, SPI_ATTACH, SPI_SET_PARAMS with the
  * real flash size, then switch baud. On failure *out is NULL, *diag (may be
  * NULL) says why, and everything is released. */
