@@ -35,6 +35,7 @@ struct minirom {
 	int corrupt_md5;        /* flip a digit in the next n MD5 replies */
 	int no_sync;
 	uint32_t cali, efuse4;  /* ESP32 clock calibration registers */
+	uint32_t clkdiv;        /* UART_CLKDIV as the ROM set it */
 	/* log */
 	uint8_t cmds[4096];
 	unsigned ncmds;
@@ -98,7 +99,7 @@ static void mr_respond(struct fakeport *fp, const uint8_t *req, size_t len)
 		}
 		memset(data, 0, 20);
 		data[12] = (uint8_t)chip_by_id(m->chip)->image_chip_id;
-		dlen = 20;
+		dlen = m->chip == CHIP_ESP32S2 ? 12 : 20; /* the S2 ROM has no chip id field */
 		break;
 	case ROM_CMD_READ_REG: {
 		uint32_t a = g32(d);
@@ -115,6 +116,8 @@ static void mr_respond(struct fakeport *fp, const uint8_t *req, size_t len)
 			val = m->cali;
 		else if (a == 0x3FF5A010u)
 			val = m->efuse4;
+		else if (a == c->uart_clkdiv_reg)
+			val = m->clkdiv;
 		break;
 	}
 	case ROM_CMD_WRITE_REG: {
@@ -330,6 +333,52 @@ static void test_flashop_identifies_esp32_by_magic_and_corrects_baud(void **stat
 	/* the ROM is asked for baud * estimate / 40 MHz */
 	assert_true(x->m.baud_asked > 921600 && x->m.baud_asked < 921600 * 1.02);
 	assert_int_equal(x->fp->nlines, 0);
+}
+
+static void test_flashop_identifies_all_seven_chips(void **state)
+{
+	static const enum chip_id ids[] = {CHIP_ESP32, CHIP_ESP32S2, CHIP_ESP32S3, CHIP_ESP32C2,
+					   CHIP_ESP32C3, CHIP_ESP32C6, CHIP_ESP32H2};
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		struct fx *x;
+		struct rom_diag d;
+		setup((void **)&x);
+		x->m.chip = ids[i];
+		x->o.before = RESET_MODE_NONE;
+		assert_int_equal(open_fx(x, &d), 0);
+		assert_int_equal(flashop_info(x->f)->chip->id, ids[i]);
+		/* the magic register is read only when the security info has no id */
+		assert_int_equal(flashop_info(x->f)->have_security, ids[i] != CHIP_ESP32);
+		assert_int_equal(flashop_info(x->f)->mac[5], 0x66);
+		teardown((void **)&x);
+	}
+}
+
+static void test_flashop_c2_26mhz_crystal_scales_baud(void **state)
+{
+	struct fx *x = *state;
+	struct rom_diag d;
+
+	x->m.chip = CHIP_ESP32C2;
+	x->m.clkdiv = 226; /* 115200 * 226 = 26.0 MHz */
+	x->o.before = RESET_MODE_NONE;
+	x->o.baud = 460800;
+	assert_int_equal(open_fx(x, &d), 0);
+	assert_int_equal(x->m.baud_asked, 460800 * 40 / 26);
+	assert_int_equal(x->fp->base.baud, 460800);
+}
+
+static void test_flashop_c3_asks_for_the_rate_itself(void **state)
+{
+	struct fx *x = *state;
+	struct rom_diag d;
+
+	x->m.chip = CHIP_ESP32C3;
+	x->o.baud = 921600;
+	assert_int_equal(open_fx(x, &d), 0);
+	assert_int_equal(x->m.baud_asked, 921600);
 }
 
 static void test_flashop_write_compressed_no_flash_end_and_verify(void **state)
@@ -565,6 +614,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_flashop_identifies_s3_by_security_info),
 		T(test_flashop_identifies_esp32_by_magic_and_corrects_baud),
+		cmocka_unit_test(test_flashop_identifies_all_seven_chips),
+		T(test_flashop_c2_26mhz_crystal_scales_baud),
+		T(test_flashop_c3_asks_for_the_rate_itself),
 		T(test_flashop_write_compressed_no_flash_end_and_verify),
 		T(test_flashop_write_plain_pads_blocks_and_front),
 		T(test_flashop_write_rejects_bad_regions),
