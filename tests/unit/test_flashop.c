@@ -36,6 +36,8 @@ struct minirom {
 	int no_sync;
 	uint32_t cali, efuse4;  /* ESP32 clock calibration registers */
 	uint32_t clkdiv;        /* UART_CLKDIV as the ROM set it */
+	uint32_t sec_flags;     /* GET_SECURITY_INFO flags */
+	uint8_t crypt_cnt;
 	/* log */
 	uint8_t cmds[4096];
 	unsigned ncmds;
@@ -98,6 +100,8 @@ static void mr_respond(struct fakeport *fp, const uint8_t *req, size_t len)
 			return;
 		}
 		memset(data, 0, 20);
+		data[0] = (uint8_t)m->sec_flags;
+		data[4] = m->crypt_cnt;
 		data[12] = (uint8_t)chip_by_id(m->chip)->image_chip_id;
 		dlen = m->chip == CHIP_ESP32S2 ? 12 : 20; /* the S2 ROM has no chip id field */
 		break;
@@ -354,6 +358,36 @@ static void test_flashop_identifies_all_seven_chips(void **state)
 		assert_int_equal(flashop_info(x->f)->mac[5], 0x66);
 		teardown((void **)&x);
 	}
+}
+
+static void test_flashop_secure_download_mode_needs_given_size(void **state)
+{
+	struct fx *x = *state;
+	struct rom_diag d;
+
+	x->m.sec_flags = ROM_SEC_SECURE_BOOT | ROM_SEC_SECURE_DOWNLOAD;
+	x->m.crypt_cnt = 0x07; /* three bits: encryption on */
+	x->o.before = RESET_MODE_NONE;
+	assert_int_equal(open_fx(x, &d), ROM_ESECURE);
+	assert_non_null(strstr(d.msg, "--flash-size"));
+}
+
+static void test_flashop_secure_download_mode_flags_and_no_mac(void **state)
+{
+	struct fx *x = *state;
+	struct rom_diag d;
+	const struct flashop_info *in;
+	uint8_t b[16] = {0};
+
+	x->m.sec_flags = ROM_SEC_SECURE_BOOT | ROM_SEC_SECURE_DOWNLOAD | ROM_SEC_HARD_DIS_JTAG;
+	x->m.crypt_cnt = 0x07;
+	x->o.before = RESET_MODE_NONE;
+	x->o.flash_size = 4u << 20;
+	assert_int_equal(open_fx(x, &d), 0);
+	in = flashop_info(x->f);
+	assert_true(in->secure_boot && in->secure_download && in->flash_encrypted && in->jtag_disabled);
+	assert_false(in->mac_valid);
+	assert_int_equal(flashop_verify(x->f, 0, b, sizeof(b)), ROM_ESECURE);
 }
 
 static void test_flashop_c2_26mhz_crystal_scales_baud(void **state)
@@ -615,6 +649,8 @@ int main(void)
 		T(test_flashop_identifies_s3_by_security_info),
 		T(test_flashop_identifies_esp32_by_magic_and_corrects_baud),
 		cmocka_unit_test(test_flashop_identifies_all_seven_chips),
+		T(test_flashop_secure_download_mode_needs_given_size),
+		T(test_flashop_secure_download_mode_flags_and_no_mac),
 		T(test_flashop_c2_26mhz_crystal_scales_baud),
 		T(test_flashop_c3_asks_for_the_rate_itself),
 		T(test_flashop_write_compressed_no_flash_end_and_verify),
