@@ -21,6 +21,7 @@ struct flashop {
 	struct rom *rom;
 	struct flashop_options opt;
 	struct flashop_info info;
+	int can_reset; /* the reset mode really drives lines (not degraded to none) */
 };
 
 void flashop_options_init(struct flashop_options *o)
@@ -104,6 +105,7 @@ static int connect_loader(struct flashop *f)
 				return rom_fail(f->rom, e, "reset of %s failed: %s", p->name, rom_strerror(e));
 			}
 		}
+		f->can_reset = mode != RESET_MODE_NONE;
 		if (p->ops->flush_input(p) == PORT_ENODEV && mode == RESET_MODE_USB_JTAG) {
 			e = reopen(f);
 			if (e)
@@ -234,6 +236,57 @@ static int rom_side_baud(struct flashop *f, uint32_t baud, uint32_t *rom_baud)
 	return ROM_OK;
 }
 
+/* One question the ROM answers in any mode (secure download included). */
+static int probe(struct flashop *f)
+{
+	struct rom_security sec;
+	uint32_t v;
+
+	if (f->info.have_security)
+		return rom_get_security_info(f->rom, &sec);
+	return rom_read_reg(f->rom, CHIP_MAGIC_REG, &v);
+}
+
+/* CHANGE_BAUDRATE, then check the link at the new rate. Some USB-UART
+ * bridges (CH34x) cannot do 921600: when the first question at the new rate
+ * goes unanswered, reset back to the ROM's 115200, sync again and try the
+ * next lower rate (460800, 230400). Without a working reset the ROM cannot
+ * be brought back, so that is an error naming the rate. */
+static int switch_baud(struct flashop *f)
+{
+	static const uint32_t ladder[] = {460800, 230400};
+	uint32_t want = f->opt.baud;
+	int e;
+
+	for (;;) {
+		uint32_t rb = want;
+		if ((e = rom_side_baud(f, want, &rb)) || (e = rom_change_baud(f->rom, rb, want)))
+			return e;
+		e = probe(f);
+		if (!e)
+			return ROM_OK;
+		if (e != ROM_ETIMEDOUT && e != ROM_EPROTO)
+			return e;
+		uint32_t next = 0;
+		for (size_t i = 0; i < sizeof(ladder) / sizeof(ladder[0]) && !next; i++)
+			if (ladder[i] < want)
+				next = ladder[i];
+		if (!f->can_reset || !next)
+			return rom_fail(f->rom, ROM_ETIMEDOUT,
+					"no answer at %u baud after CHANGE_BAUDRATE (the serial bridge may not support it): "
+					"use a lower --baud", (unsigned)want);
+		rom_note_retry(f->rom);
+		if (f->port->ops->set_baud(f->port, 115200))
+			return rom_fail(f->rom, ROM_EIO, "cannot set %s back to 115200", f->port->name);
+		if ((e = connect_loader(f)))
+			return e;
+		/* a fresh boot re-arms the USB-Serial/JTAG watchdogs */
+		if (f->opt.before == RESET_MODE_USB_JTAG && (e = reset_disable_watchdogs(f->rom, f->info.chip)))
+			return e;
+		want = next;
+	}
+}
+
 static int identify(struct flashop *f)
 {
 	struct flashop_info *in = &f->info;
@@ -256,12 +309,10 @@ static int identify(struct flashop *f)
 	}
 	/* Switch early so the rest of the session runs at the fast rate. */
 	if (f->opt.baud && f->opt.baud != f->port->baud) {
-		uint32_t rb = f->opt.baud;
 		if (in->secure_download && c->id == CHIP_ESP32C2) {
 			/* ESPTOOL-1231: the C2 cannot change baud in secure download mode */
-		} else {
-			if ((e = rom_side_baud(f, f->opt.baud, &rb)) || (e = rom_change_baud(f->rom, rb, f->opt.baud)))
-				return e;
+		} else if ((e = switch_baud(f))) {
+			return e;
 		}
 	}
 	in->baud = f->port->baud;

@@ -37,6 +37,9 @@ struct minirom {
 	uint32_t cali, efuse4;  /* ESP32 clock calibration registers */
 	uint32_t clkdiv;        /* UART_CLKDIV as the ROM set it */
 	uint32_t sec_flags;     /* GET_SECURITY_INFO flags */
+	uint32_t bridge_max;    /* the USB-UART bridge garbles everything above this */
+	int garbled;
+	unsigned lines_at_break;
 	uint8_t crypt_cnt;
 	/* log */
 	uint8_t cmds[4096];
@@ -83,6 +86,11 @@ static void mr_respond(struct fakeport *fp, const uint8_t *req, size_t len)
 		m->cmds[m->ncmds++] = cmd;
 	if (m->silent_after && n > m->silent_after)
 		return;
+	if (m->garbled) {
+		if (fp->nlines == m->lines_at_break)
+			return; /* nothing understandable gets through */
+		m->garbled = 0; /* a reset brought the ROM back to 115200 */
+	}
 	switch (cmd) {
 	case ROM_CMD_SYNC:
 		if (m->no_sync) {
@@ -132,6 +140,12 @@ static void mr_respond(struct fakeport *fp, const uint8_t *req, size_t len)
 	}
 	case ROM_CMD_CHANGE_BAUDRATE:
 		m->baud_asked = g32(d);
+		if (m->bridge_max && m->baud_asked > m->bridge_max) {
+			fp_reply(fp, cmd, 0, NULL, 0, 0, 0);
+			m->garbled = 1;
+			m->lines_at_break = fp->nlines;
+			return;
+		}
 		break;
 	case ROM_CMD_FLASH_BEGIN:
 	case ROM_CMD_FLASH_DEFL_BEGIN: {
@@ -388,6 +402,38 @@ static void test_flashop_secure_download_mode_flags_and_no_mac(void **state)
 	assert_true(in->secure_boot && in->secure_download && in->flash_encrypted && in->jtag_disabled);
 	assert_false(in->mac_valid);
 	assert_int_equal(flashop_verify(x->f, 0, b, sizeof(b)), ROM_ESECURE);
+}
+
+static void test_flashop_bridge_failing_at_921600_falls_back_to_460800(void **state)
+{
+	struct fx *x = *state;
+	struct rom_diag d;
+	uint8_t *img = nvs_like(8192);
+
+	x->m.chip = CHIP_ESP32C3;
+	x->m.bridge_max = 460800;
+	x->o.baud = 921600;
+	assert_int_equal(open_fx(x, &d), 0);
+	assert_int_equal(flashop_info(x->f)->baud, 460800);
+	assert_int_equal(x->fp->base.baud, 460800);
+	assert_int_equal(x->m.baud_asked, 460800);
+	assert_true(flashop_stats(x->f)->retries >= 1);
+	assert_int_equal(flashop_write(x->f, 0x9000, img, 8192, FLASHOP_VERIFY, NULL, NULL), 0);
+	free(img);
+}
+
+static void test_flashop_bridge_failing_without_reset_names_the_rate(void **state)
+{
+	struct fx *x = *state;
+	struct rom_diag d;
+
+	x->m.chip = CHIP_ESP32C3;
+	x->m.bridge_max = 460800;
+	x->o.baud = 921600;
+	x->fp->no_lines = 1;
+	assert_int_equal(open_fx(x, &d), ROM_ETIMEDOUT);
+	assert_non_null(strstr(d.msg, "921600"));
+	assert_non_null(strstr(d.msg, "lower --baud"));
 }
 
 static void test_flashop_c2_26mhz_crystal_scales_baud(void **state)
@@ -651,6 +697,8 @@ int main(void)
 		cmocka_unit_test(test_flashop_identifies_all_seven_chips),
 		T(test_flashop_secure_download_mode_needs_given_size),
 		T(test_flashop_secure_download_mode_flags_and_no_mac),
+		T(test_flashop_bridge_failing_at_921600_falls_back_to_460800),
+		T(test_flashop_bridge_failing_without_reset_names_the_rate),
 		T(test_flashop_c2_26mhz_crystal_scales_baud),
 		T(test_flashop_c3_asks_for_the_rate_itself),
 		T(test_flashop_write_compressed_no_flash_end_and_verify),
