@@ -22,6 +22,8 @@ struct flashop {
 	struct flashop_options opt;
 	struct flashop_info info;
 	int can_reset; /* the reset mode really drives lines (not degraded to none) */
+	int have_magic;
+	uint32_t magic; /* the register at 0x40001000, once read */
 };
 
 void flashop_options_init(struct flashop_options *o)
@@ -162,6 +164,8 @@ static int detect_chip(struct flashop *f)
 	e = rom_read_reg(f->rom, CHIP_MAGIC_REG, &magic);
 	if (e)
 		return e;
+	f->magic = magic;
+	f->have_magic = 1;
 	in->chip = chip_by_magic(magic);
 	if (!in->chip)
 		return rom_fail(f->rom, ROM_ECHIP, "unknown chip (magic register 0x%08x)", (unsigned)magic);
@@ -236,15 +240,69 @@ static int rom_side_baud(struct flashop *f, uint32_t baud, uint32_t *rom_baud)
 	return ROM_OK;
 }
 
-/* One question the ROM answers in any mode (secure download included). */
+/* One question the ROM answers: the magic register (it doubles as the
+ * cross-check of the chip id), or in secure download mode, where registers
+ * are not readable, the security info. */
 static int probe(struct flashop *f)
 {
 	struct rom_security sec;
-	uint32_t v;
+	int e;
 
-	if (f->info.have_security)
+	if (f->info.secure_download)
 		return rom_get_security_info(f->rom, &sec);
-	return rom_read_reg(f->rom, CHIP_MAGIC_REG, &v);
+	e = rom_read_reg(f->rom, CHIP_MAGIC_REG, &f->magic);
+	f->have_magic = !e;
+	return e;
+}
+
+/* Replies carry no checksum, so a flipped bit in the one reply that names
+ * the chip would send every later register access to the wrong addresses.
+ * Where the magic register knows the chip, it must agree with the chip id;
+ * otherwise ask for the security info once more. */
+static int cross_check_chip(struct flashop *f)
+{
+	struct flashop_info *in = &f->info;
+	const struct chip_desc *m;
+	struct rom_security again;
+	int e;
+
+	if (in->secure_download || !in->security.have_chip_id)
+		return ROM_OK;
+	if (!f->have_magic && (e = probe(f)))
+		return e;
+	m = chip_by_magic(f->magic);
+	if (!m || m == in->chip)
+		return ROM_OK;
+	if ((e = rom_get_security_info(f->rom, &again)))
+		return e;
+	if (again.have_chip_id && chip_by_image_id(again.chip_id) == m) {
+		in->security = again;
+		in->chip = m;
+		return ROM_OK;
+	}
+	return rom_fail(f->rom, ROM_ECHIP, "chip id %u disagrees with the magic register 0x%08x (%s)",
+			(unsigned)again.chip_id, (unsigned)f->magic, m->name);
+}
+
+/* The MAC is the device's identity for the station: read both words until
+ * two readings agree (a corrupted reply must not become a device). */
+static int read_mac(struct flashop *f)
+{
+	const struct chip_desc *c = f->info.chip;
+	uint32_t w[2][2];
+	int e;
+
+	for (int i = 0; i < 4; i++) {
+		uint32_t *cur = w[i % 2];
+		if ((e = rom_read_reg(f->rom, c->mac_reg, &cur[0])) || (e = rom_read_reg(f->rom, c->mac_reg2, &cur[1])))
+			return e;
+		if (i > 0 && w[0][0] == w[1][0] && w[0][1] == w[1][1]) {
+			chip_mac_from_words(c, cur[0], cur[1], f->info.mac);
+			f->info.mac_valid = 1;
+			return ROM_OK;
+		}
+	}
+	return rom_fail(f->rom, ROM_EPROTO, "MAC eFuse words read differently four times (corrupted replies)");
 }
 
 /* CHANGE_BAUDRATE, then check the link at the new rate. Some USB-UART
@@ -291,7 +349,6 @@ static int identify(struct flashop *f)
 {
 	struct flashop_info *in = &f->info;
 	const struct chip_desc *c;
-	uint32_t w1 = 0, w2 = 0;
 	int e;
 
 	if ((e = detect_chip(f)))
@@ -316,13 +373,12 @@ static int identify(struct flashop *f)
 		}
 	}
 	in->baud = f->port->baud;
-	if (!in->secure_download) {
-		/* the eFuse registers are not readable in secure download mode */
-		if ((e = rom_read_reg(f->rom, c->mac_reg, &w1)) || (e = rom_read_reg(f->rom, c->mac_reg2, &w2)))
-			return e;
-		chip_mac_from_words(c, w1, w2, in->mac);
-		in->mac_valid = 1;
-	}
+	if ((e = cross_check_chip(f)))
+		return e;
+	c = in->chip;
+	/* the eFuse registers are not readable in secure download mode */
+	if (!in->secure_download && (e = read_mac(f)))
+		return e;
 	if ((e = rom_spi_attach(f->rom)))
 		return e;
 	if (f->opt.flash_size) {

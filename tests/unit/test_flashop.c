@@ -38,6 +38,8 @@ struct minirom {
 	uint32_t clkdiv;        /* UART_CLKDIV as the ROM set it */
 	uint32_t sec_flags;     /* GET_SECURITY_INFO flags */
 	uint32_t bridge_max;    /* the USB-UART bridge garbles everything above this */
+	int bad_chip_id;        /* next n security-info replies name another chip */
+	int bad_mac;            /* next n reads of the first MAC word are off by one bit */
 	int garbled;
 	unsigned lines_at_break;
 	uint8_t crypt_cnt;
@@ -111,6 +113,10 @@ static void mr_respond(struct fakeport *fp, const uint8_t *req, size_t len)
 		data[0] = (uint8_t)m->sec_flags;
 		data[4] = m->crypt_cnt;
 		data[12] = (uint8_t)chip_by_id(m->chip)->image_chip_id;
+		if (m->bad_chip_id > 0) {
+			m->bad_chip_id--;
+			data[12] ^= 0x04; /* S3 (9) reads as C6 (13) */
+		}
 		dlen = m->chip == CHIP_ESP32S2 ? 12 : 20; /* the S2 ROM has no chip id field */
 		break;
 	case ROM_CMD_READ_REG: {
@@ -118,8 +124,13 @@ static void mr_respond(struct fakeport *fp, const uint8_t *req, size_t len)
 		const struct chip_desc *c = chip_by_id(m->chip);
 		if (a == CHIP_MAGIC_REG)
 			val = c->magic[0];
-		else if (a == c->mac_reg)
+		else if (a == c->mac_reg) {
 			val = 0x33445566;
+			if (m->bad_mac > 0) {
+				m->bad_mac--;
+				val ^= 0x100;
+			}
+		}
 		else if (a == c->mac_reg2)
 			val = m->chip == CHIP_ESP32 ? 0xAB001122 : 0x00001122;
 		else if (a == c->spi.base + c->spi.w0)
@@ -436,6 +447,32 @@ static void test_flashop_bridge_failing_without_reset_names_the_rate(void **stat
 	assert_non_null(strstr(d.msg, "lower --baud"));
 }
 
+static void test_flashop_corrupt_chip_id_and_mac_replies_are_caught(void **state)
+{
+	struct fx *x = *state;
+	struct rom_diag d;
+	static const uint8_t mac[6] = {0x11, 0x22, 0x33, 0x44, 0x55, 0x66};
+
+	x->m.bad_chip_id = 1;
+	x->m.bad_mac = 1;
+	x->o.before = RESET_MODE_NONE;
+	assert_int_equal(open_fx(x, &d), 0);
+	assert_int_equal(flashop_info(x->f)->chip->id, CHIP_ESP32S3);
+	assert_int_equal(flashop_info(x->f)->security.chip_id, 9);
+	assert_memory_equal(flashop_info(x->f)->mac, mac, 6);
+}
+
+static void test_flashop_chip_id_contradicting_magic_is_echip(void **state)
+{
+	struct fx *x = *state;
+	struct rom_diag d;
+
+	x->m.bad_chip_id = 2;
+	x->o.before = RESET_MODE_NONE;
+	assert_int_equal(open_fx(x, &d), ROM_ECHIP);
+	assert_non_null(strstr(d.msg, "magic register"));
+}
+
 static void test_flashop_c2_26mhz_crystal_scales_baud(void **state)
 {
 	struct fx *x = *state;
@@ -699,6 +736,8 @@ int main(void)
 		T(test_flashop_secure_download_mode_flags_and_no_mac),
 		T(test_flashop_bridge_failing_at_921600_falls_back_to_460800),
 		T(test_flashop_bridge_failing_without_reset_names_the_rate),
+		T(test_flashop_corrupt_chip_id_and_mac_replies_are_caught),
+		T(test_flashop_chip_id_contradicting_magic_is_echip),
 		T(test_flashop_c2_26mhz_crystal_scales_baud),
 		T(test_flashop_c3_asks_for_the_rate_itself),
 		T(test_flashop_write_compressed_no_flash_end_and_verify),
