@@ -22,6 +22,7 @@ struct script {
 	int md5_text_bad;
 	int stale_before;       /* queue a stale SYNC reply, a request-direction frame and text first */
 	unsigned rejects_left;
+	int booting;            /* the first SYNC is lost; the banner follows */
 };
 
 static uint32_t get32(const uint8_t *p)
@@ -49,6 +50,12 @@ static void respond(struct fakeport *fp, const uint8_t *req, size_t len)
 	}
 	switch (cmd) {
 	case ROM_CMD_SYNC:
+		if (s->booting) {
+			static const char banner[] = "ESP-ROM:esp32s3-20210327\r\nwaiting for download\r\n";
+			s->booting = 0;
+			fp_queue(fp, (const uint8_t *)banner, sizeof(banner) - 1);
+			return;
+		}
 		for (unsigned i = 0; i < s->sync_replies; i++)
 			fp_reply(fp, cmd, s->sync_value, NULL, 0, 0, 0);
 		return;
@@ -148,6 +155,18 @@ static void test_rom_sync_exact_bytes_and_all_replies_drained(void **state)
 	x->s.reg_value = 0xCAFEF00D;
 	assert_int_equal(rom_read_reg(x->r, 0x40001000, &v), 0);
 	assert_int_equal(v, 0xCAFEF00D);
+}
+
+static void test_rom_sync_resent_when_the_rom_says_it_is_ready(void **state)
+{
+	struct fx *x = *state;
+	uint64_t t0 = x->fp->now;
+
+	x->s.booting = 1;
+	assert_int_equal(rom_sync(x->r), 0);
+	assert_int_equal(x->fp->requests, 2);
+	/* no 100 ms timeout sat out: the banner triggered the second SYNC */
+	assert_true(x->fp->now - t0 < ROM_SYNC_TIMEOUT_MS);
 }
 
 static void test_rom_sync_value_zero_is_a_stub(void **state)
@@ -485,6 +504,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rom_build_request_header_and_checksum),
 		T(test_rom_sync_exact_bytes_and_all_replies_drained),
+		T(test_rom_sync_resent_when_the_rom_says_it_is_ready),
 		T(test_rom_sync_value_zero_is_a_stub),
 		T(test_rom_sync_silence_times_out_at_100ms),
 		T(test_rom_read_reg_exact_bytes_skips_stale_frames_keeps_bootlog),
