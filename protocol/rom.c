@@ -603,9 +603,10 @@ int rom_change_baud(struct rom *r, uint32_t rom_baud, uint32_t host_baud)
 		return map_port_err(r, e, "set host baud rate");
 	/* The ROM may emit garbage (and extra 0xC0s) while it switches.
 	 * esptool sleeps a blind 50 ms; waiting until the line has been quiet
-	 * for 5 ms (50 ms at most) gives the same guarantee without the
+	 * for 2 ms (50 ms at most; garbage from the switch comes within a few
+	 * character times) gives the same guarantee without the
 	 * fixed cost per device. */
-	e = rom_drain(r, 5, 50);
+	e = rom_drain(r, 2, 50);
 	if (e)
 		return e;
 	e = o->flush_input(r->port);
