@@ -325,6 +325,9 @@ static int next_frame(struct rom *r, uint64_t deadline, size_t *flen)
 		}
 		if (banner_arrived(r))
 			return FRAME_BANNER;
+		/* a device streaming noise must not keep us past the deadline */
+		if (r->port->ops->now_ms(r->port) >= deadline)
+			return PORT_ETIMEDOUT;
 		size_t got = 0;
 		int e = r->port->ops->read(r->port, r->rx, sizeof(r->rx), &got, deadline);
 		if (e)

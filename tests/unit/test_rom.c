@@ -312,6 +312,29 @@ static void test_rom_late_reply_after_timeout_is_not_taken(void **state)
 	assert_int_equal(v, 0x600D600D);
 }
 
+/* A device that answers every request with endless text (no frame) still
+ * gets a timeout at the deadline. */
+static void noise_responder(struct fakeport *fp, const uint8_t *req, size_t len)
+{
+	(void)req;
+	(void)len;
+	for (int i = 0; i < 200; i++)
+		fp_queue(fp, (const uint8_t *)"garbage garbage garbage garbage\r\n", 33);
+}
+
+static void test_rom_streaming_noise_still_times_out(void **state)
+{
+	struct fx *x = *state;
+	uint32_t v;
+
+	x->fp->respond = noise_responder;
+	x->fp->latency_ms = 0;
+	/* every read hands over 32 bytes and costs 20 virtual ms */
+	x->fp->read_cost_ms = 20;
+	assert_int_equal(rom_read_reg(x->r, 0, &v), ROM_ETIMEDOUT);
+	assert_true(x->fp->now - 1000 <= ROM_DEFAULT_TIMEOUT_MS + 40);
+}
+
 static void test_rom_flash_begin_four_and_five_words(void **state)
 {
 	struct fx *x = *state;
@@ -514,6 +537,7 @@ int main(void)
 		T(test_rom_failure_status_and_error_kept_verbatim),
 		T(test_rom_unsupported_command_errors_drained),
 		T(test_rom_late_reply_after_timeout_is_not_taken),
+		T(test_rom_streaming_noise_still_times_out),
 		T(test_rom_flash_begin_four_and_five_words),
 		T(test_rom_flash_data_header_seq_and_payload_checksum),
 		T(test_rom_md5_hex_reply),
