@@ -78,7 +78,7 @@ static void usage(FILE *f)
 		"                  [--flash FILE] [--flash-size SIZE] [--mac MAC] [--baud B]\n"
 		"                  [--no-timing] [--erase-ms MS] [--program-us US]\n"
 		"                  [--drop-after N] [--corrupt-rate P] [--seed S] [--garbage]\n"
-		"                  [--usb-jtag [--wdt-ms MS]]\n"
+		"                  [--usb-jtag [--wdt-ms MS]] [--verbose]\n"
 		"Serves a virtual ESP32 ROM serial loader on a new pty (first output line:\n"
 		"its path) or on 127.0.0.1:PORT (first line: socket://127.0.0.1:PORT;\n"
 		"--tcp 0 picks a free port). SIGTERM/SIGINT stop it; SIGUSR1 re-enters\n"
@@ -134,6 +134,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	o->flash_path = NULL;
 	o->tcp_port = -1;
 	o->verbose = 0;
+	opterr = 0; /* our own one-line message */
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'c':
@@ -224,7 +225,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			usage(stdout);
 			exit(0);
 		default:
-			usage(stderr);
+			fprintf(stderr, "espfab-sim: bad option or missing value: '%s' (see --help)\n",
+				argv[optind - 1]);
 			return -1;
 		}
 	}
@@ -441,9 +443,6 @@ static int serve(struct server *s, const struct opts *o)
 		}
 		next = simdev_next_event_ns(s->dev);
 		now = now_rel(s);
-		if (s->out_len && io_fd >= 0) {
-			tsp = NULL; /* POLLOUT wakes us */
-		}
 		if (s->master >= 0 && s->pty_idle && (next == UINT64_MAX || next > now + 20000000ull))
 			next = now + 20000000ull; /* POLLHUP stays up: look again for a client */
 		if (next != UINT64_MAX) {

@@ -819,6 +819,14 @@ static void handle_request(struct simdev *d, uint64_t t_arrived, const uint8_t *
 		return;
 	}
 
+	if ((d->cfg.security_flags & SIMDEV_SEC_SECURE_DOWNLOAD) &&
+	    (r.cmd == SIMDEV_CMD_READ_REG || r.cmd == SIMDEV_CMD_WRITE_REG || r.cmd == SIMDEV_CMD_SPI_FLASH_MD5 ||
+	     r.cmd == SIMDEV_CMD_READ_FLASH_SLOW)) {
+		/* secure download mode: nothing on the chip may be read back */
+		respond_err(d, t, r.cmd, SIMDEV_ROM_EINVALID);
+		return;
+	}
+
 	switch (r.cmd) {
 	case SIMDEV_CMD_SYNC: {
 		static const uint8_t sync_hdr[4] = { 0x07, 0x07, 0x12, 0x20 };
@@ -949,6 +957,8 @@ static void handle_request(struct simdev *d, uint64_t t_arrived, const uint8_t *
 		}
 		/* flags u32, flash_crypt_cnt u8, 7 key purposes, chip id u32, api u32 */
 		memset(buf, 0, 20);
+		put_le32(buf, d->cfg.security_flags);
+		buf[4] = d->cfg.flash_crypt_cnt;
 		put_le32(buf + 12, (uint32_t)d->chip->sec_info_id);
 		dlen = 20;
 		break;
@@ -1199,6 +1209,8 @@ int simdev_new(const struct simdev_config *cfg, struct simdev **out, struct simd
 	if (cfg->baud < 300 || cfg->baud > 5000000) {
 		return seterr(err, SIMDEV_EINVAL, 0, "simdev: baud %u out of range 300..5000000", cfg->baud);
 	}
+	if ((cfg->security_flags || cfg->flash_crypt_cnt) && cfg->chip == SIMDEV_CHIP_ESP32)
+		return seterr(err, SIMDEV_EINVAL, 0, "simdev: the ESP32 ROM has no GET_SECURITY_INFO to report flags");
 	if (cfg->usb_jtag && cfg->chip == SIMDEV_CHIP_ESP32)
 		return seterr(err, SIMDEV_EINVAL, 0, "simdev: the ESP32 has no USB-Serial/JTAG");
 	if (!(cfg->corrupt_rate >= 0 && cfg->corrupt_rate <= 1)) {

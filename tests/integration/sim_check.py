@@ -362,13 +362,13 @@ def wreg(link, addr, val):
 
 
 def test_usb_jtag():
-    p, url = start("--chip", "esp32s3", "--tcp", "0", "--no-timing", "--usb-jtag", "--wdt-ms", "300")
+    p, url = start("--chip", "esp32s3", "--tcp", "0", "--no-timing", "--usb-jtag", "--wdt-ms", "1500")
     link = Link(url)
     try:
         check(len(sync(link)) == 8, "usb: SYNC")
         link.drain()
         check(ok(link, 0x0a, struct.pack("<I", 0x3FCEF14C)) == (4, b""), "usb: S3 console reads USB-Serial/JTAG (4)")
-        time.sleep(0.5)
+        time.sleep(2.0)
         check(len(sync(link)) == 0, "usb: watchdogs left on reset the chip out of the loader")
     finally:
         link.close()
@@ -382,7 +382,7 @@ def test_usb_jtag():
         wreg(link, 0x600080B8, 0x8F1D312A)
         wreg(link, 0x600080B4, 1 << 31)
         wreg(link, 0x600080B8, 0)
-        time.sleep(0.5)
+        time.sleep(2.0)
         check(len(sync(link)) == 8, "usb: watchdogs disabled, still in the loader")
     finally:
         link.close()
@@ -403,7 +403,8 @@ def test_many_and_bad_options():
     check(magics == [0x00F01D83, 9, 0x1B31506F], "many: three instances side by side")
 
     for args, needle in ((["--chip", "esp8266"], "--chip"), (["--flash-size", "3MB"], "3145728"),
-                         (["--corrupt-rate", "2"], "--corrupt-rate"), (["--mac", "zz"], "--mac")):
+                         (["--corrupt-rate", "2"], "--corrupt-rate"), (["--mac", "zz"], "--mac"),
+                         (["--bogus"], "--bogus"), (["--tcp"], "--tcp"), (["--tcp", "1", "--link", "x"], "--link")):
         r = subprocess.run([SIM, *args], capture_output=True, timeout=10)
         err = r.stderr.decode()
         check(r.returncode == 2 and needle in err and err.count("\n") == 1,

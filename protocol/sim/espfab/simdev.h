@@ -116,7 +116,16 @@ struct simdev_config {
 	int usb_jtag;
 	uint32_t usb_reenum_ms;   /* 0 */
 	uint32_t wdt_ms;          /* 2000 */
+	/* GET_SECURITY_INFO word 0 and FLASH_CRYPT_CNT (S3/C3; 0 and 0). With
+	 * SIMDEV_SEC_SECURE_DOWNLOAD set the loader refuses READ_REG, WRITE_REG,
+	 * SPI_FLASH_MD5 and READ_FLASH_SLOW with error 0x05 (an approximation of
+	 * secure download mode: flash writes still work, nothing can be read). */
+	uint32_t security_flags;
+	uint8_t flash_crypt_cnt;
 };
+
+#define SIMDEV_SEC_SECURE_BOOT (1u << 0)
+#define SIMDEV_SEC_SECURE_DOWNLOAD (1u << 2)
 
 /* Defaults: ESP32, MAC 24:0a:c4:00:00:01, 4 MiB engine-owned flash, 115200,
  * timing on (45 ms / 400 us), start in download mode, FLASH_END leaves the
