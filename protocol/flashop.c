@@ -339,7 +339,8 @@ static int switch_baud(struct flashop *f)
 		if ((e = connect_loader(f)))
 			return e;
 		/* a fresh boot re-arms the USB-Serial/JTAG watchdogs */
-		if (f->opt.before == RESET_MODE_USB_JTAG && (e = reset_disable_watchdogs(f->rom, f->info.chip)))
+		if (f->info.usb_jtag && !f->info.secure_download &&
+		    (e = reset_disable_watchdogs(f->rom, f->info.chip)))
 			return e;
 		want = next;
 	}
@@ -360,7 +361,15 @@ static int identify(struct flashop *f)
 		in->jtag_disabled = !!(in->security.flags & (ROM_SEC_SOFT_DIS_JTAG | ROM_SEC_HARD_DIS_JTAG));
 		in->flash_encrypted = rom_security_flash_encrypted(&in->security);
 	}
-	if (f->opt.before == RESET_MODE_USB_JTAG && !in->secure_download) {
+	in->usb_jtag = f->opt.before == RESET_MODE_USB_JTAG;
+	if (!in->usb_jtag && !in->secure_download && c->uartdev_buf_no) {
+		/* esptool's uses_usb_jtag_serial: the ROM notes its console */
+		uint32_t no = 0;
+		if ((e = rom_read_reg(f->rom, c->uartdev_buf_no, &no)))
+			return e;
+		in->usb_jtag = no == c->uart_no_usb_jtag;
+	}
+	if (in->usb_jtag && !in->secure_download) {
 		if ((e = reset_disable_watchdogs(f->rom, c)))
 			return e;
 	}
@@ -717,7 +726,7 @@ int flashop_hard_reset(struct flashop *f)
 {
 	int e;
 
-	if (f->opt.before == RESET_MODE_USB_JTAG && f->info.chip && f->info.chip->has_usb_jtag) {
+	if (f->info.usb_jtag && f->info.chip && f->info.chip->has_usb_jtag) {
 		/* A core reset does not re-sample the strapping pins on USB-JTAG:
 		 * only a watchdog reset leaves download mode. */
 		return reset_watchdog(f->rom, f->info.chip);

@@ -241,6 +241,7 @@ static json_t *info_json(const struct flashop_info *in)
 	json_object_set_new(o, "flash_encryption", json_boolean(in->flash_encrypted));
 	json_object_set_new(o, "jtag_disabled", json_boolean(in->jtag_disabled));
 	json_object_set_new(o, "baud", json_integer(in->baud));
+	json_object_set_new(o, "usb_jtag", json_boolean(in->usb_jtag));
 	return o;
 }
 

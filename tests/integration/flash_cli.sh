@@ -154,6 +154,15 @@ start_sim --garbage
 fl --after no_reset write 0x9000 "$T/nvs.bin" --verify
 [ $RC = 0 ] && ok "boot-log garbage between responses skipped" || bad "garbage rc=$RC $(cat "$T/err")"
 
+# USB-Serial/JTAG console: the ROM's watchdogs fire after 1 s unless the
+# client disables them; a 64 KiB plain write at 115200 takes ~6 s
+start_sim --usb-jtag --wdt-ms 1000
+head -c 65536 /dev/urandom >"$T/big.bin"
+fl --after no_reset --json --no-compress write 0x100000 "$T/big.bin" --verify
+flash_region 0x100000 65536
+[ $RC = 0 ] && cmp -s "$T/region" "$T/big.bin" && grep -q '"usb_jtag":true' "$T/out" \
+	&& ok "USB-Serial/JTAG console: watchdogs disabled, long write survives" || bad "usb-jtag rc=$RC $(cat "$T/err")"
+
 for seed in 1 2 3; do
 	start_sim --corrupt-rate 0.01 --seed $seed
 	python3 -c "import os; b=bytearray(open('$T/nvs.bin','rb').read()); b[5]^=0xff; open('$T/nvs2.bin','wb').write(b)"
