@@ -38,11 +38,14 @@ start_sim() {
 	stop_sim
 	local where=()
 	[ "$MODE" = tcp ] && where=(--tcp 0)
-	"$SIM" --chip esp32s3 --mac 24:0a:c4:12:34:56 --flash "$T/flash.bin" "${where[@]}" "$@" >"$T/sim.out" 2>"$T/sim.err" &
+	# a fresh file per start: the child truncates its output only after the
+	# fork, and the old file still names the previous simulator's port
+	SIM_N=$((${SIM_N:-0} + 1))
+	"$SIM" --chip esp32s3 --mac 24:0a:c4:12:34:56 --flash "$T/flash.bin" "${where[@]}" "$@" >"$T/sim$SIM_N.out" 2>"$T/sim.err" &
 	SIM_PID=$!
 	PORT=
 	for _ in $(seq 1 50); do
-		PORT=$(head -n1 "$T/sim.out" 2>/dev/null)
+		PORT=$(head -n1 "$T/sim$SIM_N.out" 2>/dev/null)
 		[ -n "$PORT" ] && break
 		sleep 0.1
 	done
