@@ -21,6 +21,9 @@ struct flashop {
 	struct rom *rom;
 	struct flashop_options opt;
 	struct flashop_info info;
+	int can_reset; /* the reset mode really drives lines (not degraded to none) */
+	int have_magic;
+	uint32_t magic; /* the register at 0x40001000, once read */
 };
 
 void flashop_options_init(struct flashop_options *o)
@@ -104,6 +107,7 @@ static int connect_loader(struct flashop *f)
 				return rom_fail(f->rom, e, "reset of %s failed: %s", p->name, rom_strerror(e));
 			}
 		}
+		f->can_reset = mode != RESET_MODE_NONE;
 		if (p->ops->flush_input(p) == PORT_ENODEV && mode == RESET_MODE_USB_JTAG) {
 			e = reopen(f);
 			if (e)
@@ -136,6 +140,36 @@ static int connect_loader(struct flashop *f)
 	}
 }
 
+/* Identification reads and writes are idempotent, and replies carry no
+ * checksum: a reply lost to one flipped bit costs one retry, not the job.
+ * (Not for the probe after a baud change, whose silence means "wrong rate".) */
+static int retry_ok(int e)
+{
+	return e == ROM_ETIMEDOUT || e == ROM_EPROTO || e == ROM_EFAILED;
+}
+
+static int rd(struct flashop *f, uint32_t addr, uint32_t *v)
+{
+	int e = rom_read_reg(f->rom, addr, v);
+
+	if (retry_ok(e)) {
+		rom_note_retry(f->rom);
+		e = rom_read_reg(f->rom, addr, v);
+	}
+	return e;
+}
+
+static int wr(struct flashop *f, uint32_t addr, uint32_t v)
+{
+	int e = rom_write_reg(f->rom, addr, v);
+
+	if (retry_ok(e)) {
+		rom_note_retry(f->rom);
+		e = rom_write_reg(f->rom, addr, v);
+	}
+	return e;
+}
+
 static int detect_chip(struct flashop *f)
 {
 	struct flashop_info *in = &f->info;
@@ -143,6 +177,10 @@ static int detect_chip(struct flashop *f)
 	int e;
 
 	e = rom_get_security_info(f->rom, &in->security);
+	if (e == ROM_ETIMEDOUT || e == ROM_EPROTO) {
+		rom_note_retry(f->rom);
+		e = rom_get_security_info(f->rom, &in->security);
+	}
 	if (e == ROM_OK) {
 		in->have_security = 1;
 		if (in->security.have_chip_id) {
@@ -157,9 +195,11 @@ static int detect_chip(struct flashop *f)
 		return e;
 	}
 	/* ESP32 rejects GET_SECURITY_INFO; the magic register tells */
-	e = rom_read_reg(f->rom, CHIP_MAGIC_REG, &magic);
+	e = rd(f, CHIP_MAGIC_REG, &magic);
 	if (e)
 		return e;
+	f->magic = magic;
+	f->have_magic = 1;
 	in->chip = chip_by_magic(magic);
 	if (!in->chip)
 		return rom_fail(f->rom, ROM_ECHIP, "unknown chip (magic register 0x%08x)", (unsigned)magic);
@@ -179,25 +219,25 @@ static int read_flash_id(struct flashop *f, uint32_t *id)
 	uint32_t old_usr = 0, old_usr2 = 0, v = 0;
 	int e, i;
 
-	if ((e = rom_read_reg(f->rom, usr, &old_usr)) || (e = rom_read_reg(f->rom, usr2, &old_usr2)))
+	if ((e = rd(f, usr, &old_usr)) || (e = rd(f, usr2, &old_usr2)))
 		return e;
-	if ((e = rom_write_reg(f->rom, miso, 24 - 1)) ||
-	    (e = rom_write_reg(f->rom, usr, (1u << 31) | (1u << 28))) || /* USR_COMMAND | USR_MISO */
-	    (e = rom_write_reg(f->rom, usr2, (7u << 28) | 0x9F)) ||      /* 8-bit command RDID */
-	    (e = rom_write_reg(f->rom, w0, 0)) ||
-	    (e = rom_write_reg(f->rom, cmd_reg, 1u << 18)))              /* SPI_CMD_USR */
+	if ((e = wr(f, miso, 24 - 1)) ||
+	    (e = wr(f, usr, (1u << 31) | (1u << 28))) || /* USR_COMMAND | USR_MISO */
+	    (e = wr(f, usr2, (7u << 28) | 0x9F)) ||      /* 8-bit command RDID */
+	    (e = wr(f, w0, 0)) ||
+	    (e = wr(f, cmd_reg, 1u << 18)))              /* SPI_CMD_USR */
 		return e;
 	for (i = 0; i < 10; i++) {
-		if ((e = rom_read_reg(f->rom, cmd_reg, &v)))
+		if ((e = rd(f, cmd_reg, &v)))
 			return e;
 		if (!(v & (1u << 18)))
 			break;
 	}
 	if (i == 10)
 		return rom_fail(f->rom, ROM_EFLASHID, "RDID: SPI command did not complete");
-	if ((e = rom_read_reg(f->rom, w0, &v)))
+	if ((e = rd(f, w0, &v)))
 		return e;
-	if ((e = rom_write_reg(f->rom, usr, old_usr)) || (e = rom_write_reg(f->rom, usr2, old_usr2)))
+	if ((e = wr(f, usr, old_usr)) || (e = wr(f, usr2, old_usr2)))
 		return e;
 	*id = v & 0xFFFFFF;
 	return ROM_OK;
@@ -215,7 +255,7 @@ static int rom_side_baud(struct flashop *f, uint32_t baud, uint32_t *rom_baud)
 		 * calibrated, which drifts: esptool scales the request by
 		 * (ROM's crystal estimate / true crystal). */
 		uint32_t cali = 0, efuse4 = 0;
-		if ((e = rom_read_reg(f->rom, 0x3FF5F06Cu, &cali)) || (e = rom_read_reg(f->rom, 0x3FF5A010u, &efuse4)))
+		if ((e = rd(f, 0x3FF5F06Cu, &cali)) || (e = rd(f, 0x3FF5A010u, &efuse4)))
 			return e;
 		double cal = (double)((cali >> 7) & 0x01FFFFFFu) * 15625.0 * (double)(efuse4 & 0xFF) / 40.0;
 		double valid = cal > 33e6 ? 40e6 : 26e6;
@@ -225,7 +265,7 @@ static int rom_side_baud(struct flashop *f, uint32_t baud, uint32_t *rom_baud)
 	} else if (c->id == CHIP_ESP32C2) {
 		/* ESP32-C2 ROMs assume 40 MHz; with a 26 MHz crystal ask for 40/26 more */
 		uint32_t div = 0;
-		if ((e = rom_read_reg(f->rom, c->uart_clkdiv_reg, &div)))
+		if ((e = rd(f, c->uart_clkdiv_reg, &div)))
 			return e;
 		double est = (double)f->port->baud * (double)(div & 0xFFFFF) / 1e6;
 		if (est > 0 && est <= 33)
@@ -234,11 +274,119 @@ static int rom_side_baud(struct flashop *f, uint32_t baud, uint32_t *rom_baud)
 	return ROM_OK;
 }
 
+/* One question the ROM answers: the magic register (it doubles as the
+ * cross-check of the chip id), or in secure download mode, where registers
+ * are not readable, the security info. */
+static int probe(struct flashop *f)
+{
+	struct rom_security sec;
+	int e;
+
+	if (f->info.secure_download)
+		return rom_get_security_info(f->rom, &sec);
+	e = rom_read_reg(f->rom, CHIP_MAGIC_REG, &f->magic);
+	f->have_magic = !e;
+	return e;
+}
+
+/* Replies carry no checksum, so a flipped bit in the one reply that names
+ * the chip would send every later register access to the wrong addresses.
+ * Where the magic register knows the chip, it must agree with the chip id;
+ * otherwise ask for the security info once more. */
+static int cross_check_chip(struct flashop *f)
+{
+	struct flashop_info *in = &f->info;
+	const struct chip_desc *m;
+	struct rom_security again;
+	int e;
+
+	if (in->secure_download || !in->security.have_chip_id)
+		return ROM_OK;
+	if (!f->have_magic) {
+		if ((e = rd(f, CHIP_MAGIC_REG, &f->magic)))
+			return e;
+		f->have_magic = 1;
+	}
+	m = chip_by_magic(f->magic);
+	if (!m || m == in->chip)
+		return ROM_OK;
+	if ((e = rom_get_security_info(f->rom, &again)))
+		return e;
+	if (again.have_chip_id && chip_by_image_id(again.chip_id) == m) {
+		in->security = again;
+		in->chip = m;
+		return ROM_OK;
+	}
+	return rom_fail(f->rom, ROM_ECHIP, "chip id %u disagrees with the magic register 0x%08x (%s)",
+			(unsigned)again.chip_id, (unsigned)f->magic, m->name);
+}
+
+/* The MAC is the device's identity for the station: read both words until
+ * two readings agree (a corrupted reply must not become a device). */
+static int read_mac(struct flashop *f)
+{
+	const struct chip_desc *c = f->info.chip;
+	uint32_t w[2][2];
+	int e;
+
+	for (int i = 0; i < 4; i++) {
+		uint32_t *cur = w[i % 2];
+		if ((e = rd(f, c->mac_reg, &cur[0])) || (e = rd(f, c->mac_reg2, &cur[1])))
+			return e;
+		if (i > 0 && w[0][0] == w[1][0] && w[0][1] == w[1][1]) {
+			chip_mac_from_words(c, cur[0], cur[1], f->info.mac);
+			f->info.mac_valid = 1;
+			return ROM_OK;
+		}
+	}
+	return rom_fail(f->rom, ROM_EPROTO, "MAC eFuse words read differently four times (corrupted replies)");
+}
+
+/* CHANGE_BAUDRATE, then check the link at the new rate. Some USB-UART
+ * bridges (CH34x) cannot do 921600: when the first question at the new rate
+ * goes unanswered, reset back to the ROM's 115200, sync again and try the
+ * next lower rate (460800, 230400). Without a working reset the ROM cannot
+ * be brought back, so that is an error naming the rate. */
+static int switch_baud(struct flashop *f)
+{
+	static const uint32_t ladder[] = {460800, 230400};
+	uint32_t want = f->opt.baud;
+	int e;
+
+	for (;;) {
+		uint32_t rb = want;
+		if ((e = rom_side_baud(f, want, &rb)) || (e = rom_change_baud(f->rom, rb, want)))
+			return e;
+		e = probe(f);
+		if (!e)
+			return ROM_OK;
+		if (e != ROM_ETIMEDOUT && e != ROM_EPROTO)
+			return e;
+		uint32_t next = 0;
+		for (size_t i = 0; i < sizeof(ladder) / sizeof(ladder[0]) && !next; i++)
+			if (ladder[i] < want)
+				next = ladder[i];
+		if (!f->can_reset || !next)
+			return rom_fail(f->rom, ROM_ETIMEDOUT,
+					"no answer at %u baud after CHANGE_BAUDRATE (the serial bridge may not support it): "
+					"use a lower --baud", (unsigned)want);
+		rom_note_retry(f->rom);
+		if (f->port->ops->set_baud(f->port, 115200))
+			return rom_fail(f->rom, ROM_EIO, "cannot set %s back to 115200", f->port->name);
+		if ((e = connect_loader(f)))
+			return e;
+		/* a fresh boot re-arms the USB-Serial/JTAG watchdogs */
+		if (f->info.usb_jtag && !f->info.secure_download &&
+		    (e = reset_disable_watchdogs(f->rom, f->info.chip)))
+			return e;
+		want = next;
+	}
+}
+
 static int identify(struct flashop *f)
 {
 	struct flashop_info *in = &f->info;
 	const struct chip_desc *c;
-	uint32_t w1 = 0, w2 = 0;
 	int e;
 
 	if ((e = detect_chip(f)))
@@ -250,29 +398,39 @@ static int identify(struct flashop *f)
 		in->jtag_disabled = !!(in->security.flags & (ROM_SEC_SOFT_DIS_JTAG | ROM_SEC_HARD_DIS_JTAG));
 		in->flash_encrypted = rom_security_flash_encrypted(&in->security);
 	}
-	if (f->opt.before == RESET_MODE_USB_JTAG && !in->secure_download) {
+	in->usb_jtag = f->opt.before == RESET_MODE_USB_JTAG;
+	if (!in->usb_jtag && !in->secure_download && c->uartdev_buf_no) {
+		/* esptool's uses_usb_jtag_serial: the ROM notes its console */
+		uint32_t no = 0;
+		if ((e = rd(f, c->uartdev_buf_no, &no)))
+			return e;
+		in->usb_jtag = no == c->uart_no_usb_jtag;
+	}
+	if (in->usb_jtag && !in->secure_download) {
 		if ((e = reset_disable_watchdogs(f->rom, c)))
 			return e;
 	}
 	/* Switch early so the rest of the session runs at the fast rate. */
 	if (f->opt.baud && f->opt.baud != f->port->baud) {
-		uint32_t rb = f->opt.baud;
 		if (in->secure_download && c->id == CHIP_ESP32C2) {
 			/* ESPTOOL-1231: the C2 cannot change baud in secure download mode */
-		} else {
-			if ((e = rom_side_baud(f, f->opt.baud, &rb)) || (e = rom_change_baud(f->rom, rb, f->opt.baud)))
-				return e;
+		} else if ((e = switch_baud(f))) {
+			return e;
 		}
 	}
 	in->baud = f->port->baud;
-	if (!in->secure_download) {
-		/* the eFuse registers are not readable in secure download mode */
-		if ((e = rom_read_reg(f->rom, c->mac_reg, &w1)) || (e = rom_read_reg(f->rom, c->mac_reg2, &w2)))
-			return e;
-		chip_mac_from_words(c, w1, w2, in->mac);
-		in->mac_valid = 1;
+	if ((e = cross_check_chip(f)))
+		return e;
+	c = in->chip;
+	/* the eFuse registers are not readable in secure download mode */
+	if (!in->secure_download && (e = read_mac(f)))
+		return e;
+	e = rom_spi_attach(f->rom);
+	if (retry_ok(e)) {
+		rom_note_retry(f->rom);
+		e = rom_spi_attach(f->rom);
 	}
-	if ((e = rom_spi_attach(f->rom)))
+	if (e)
 		return e;
 	if (f->opt.flash_size) {
 		in->flash_size = f->opt.flash_size;
@@ -293,7 +451,12 @@ static int identify(struct flashop *f)
 		in->flash_size_detected = 1;
 	}
 	/* Without this the ROM assumes 2 MiB and writes beyond fail. */
-	return rom_spi_set_params(f->rom, in->flash_size);
+	e = rom_spi_set_params(f->rom, in->flash_size);
+	if (retry_ok(e)) {
+		rom_note_retry(f->rom);
+		e = rom_spi_set_params(f->rom, in->flash_size);
+	}
+	return e;
 }
 
 int flashop_attach(struct port *p, const struct flashop_options *o, struct flashop **out,
@@ -360,7 +523,16 @@ int flashop_open(const char *port_name, const struct flashop_options *o, struct 
 		}
 		return ROM_EPORT;
 	}
-	return flashop_attach(p, o, out, diag);
+	{
+		struct flashop_options oo = *o;
+		uint16_t vid, pid;
+		/* esptool picks the USB-Serial/JTAG sequence for default_reset
+		 * when the port is Espressif's own USB device */
+		if (oo.before == RESET_MODE_CLASSIC && port_usb_ids(p, &vid, &pid) == PORT_OK &&
+		    vid == PORT_USB_JTAG_VID && pid == PORT_USB_JTAG_PID)
+			oo.before = RESET_MODE_USB_JTAG;
+		return flashop_attach(p, &oo, out, diag);
+	}
 }
 
 static int check_range(struct flashop *f, uint32_t off, uint64_t len, const char *what)
@@ -405,6 +577,17 @@ int flashop_verify(struct flashop *f, uint32_t off, const uint8_t *data, size_t 
 		return rom_fail(f->rom, ROM_ENOMEM, "verify: MD5 unavailable");
 	if ((e = rom_flash_md5(f->rom, off, (uint32_t)len, got)))
 		return e;
+	if (memcmp(want, got, 16)) {
+		/* The reply carries no checksum: a bit flipped on the way back
+		 * would fail a good write. Ask once more; only a device that
+		 * says the same thing twice is believed. */
+		uint8_t again[16];
+		if ((e = rom_flash_md5(f->rom, off, (uint32_t)len, again)))
+			return e;
+		if (!memcmp(want, again, 16))
+			return ROM_OK;
+		memcpy(got, again, 16);
+	}
 	if (memcmp(want, got, 16)) {
 		hex16(want, hw);
 		hex16(got, hg);
@@ -590,7 +773,7 @@ int flashop_hard_reset(struct flashop *f)
 {
 	int e;
 
-	if (f->opt.before == RESET_MODE_USB_JTAG && f->info.chip && f->info.chip->has_usb_jtag) {
+	if (f->info.usb_jtag && f->info.chip && f->info.chip->has_usb_jtag) {
 		/* A core reset does not re-sample the strapping pins on USB-JTAG:
 		 * only a watchdog reset leaves download mode. */
 		return reset_watchdog(f->rom, f->info.chip);

@@ -32,8 +32,17 @@ struct minirom {
 	unsigned silent_after;  /* stop answering after this many requests */
 	unsigned corrupt_read;  /* flip a bit in the n-th READ_FLASH_SLOW reply data */
 	unsigned reads;
+	int corrupt_md5;        /* flip a digit in the next n MD5 replies */
 	int no_sync;
 	uint32_t cali, efuse4;  /* ESP32 clock calibration registers */
+	uint32_t clkdiv;        /* UART_CLKDIV as the ROM set it */
+	uint32_t sec_flags;     /* GET_SECURITY_INFO flags */
+	uint32_t bridge_max;    /* the USB-UART bridge garbles everything above this */
+	int bad_chip_id;        /* next n security-info replies name another chip */
+	int bad_mac;            /* next n reads of the first MAC word are off by one bit */
+	int garbled;
+	unsigned lines_at_break;
+	uint8_t crypt_cnt;
 	/* log */
 	uint8_t cmds[4096];
 	unsigned ncmds;
@@ -79,6 +88,11 @@ static void mr_respond(struct fakeport *fp, const uint8_t *req, size_t len)
 		m->cmds[m->ncmds++] = cmd;
 	if (m->silent_after && n > m->silent_after)
 		return;
+	if (m->garbled) {
+		if (fp->nlines == m->lines_at_break)
+			return; /* nothing understandable gets through */
+		m->garbled = 0; /* a reset brought the ROM back to 115200 */
+	}
 	switch (cmd) {
 	case ROM_CMD_SYNC:
 		if (m->no_sync) {
@@ -96,16 +110,27 @@ static void mr_respond(struct fakeport *fp, const uint8_t *req, size_t len)
 			return;
 		}
 		memset(data, 0, 20);
+		data[0] = (uint8_t)m->sec_flags;
+		data[4] = m->crypt_cnt;
 		data[12] = (uint8_t)chip_by_id(m->chip)->image_chip_id;
-		dlen = 20;
+		if (m->bad_chip_id > 0) {
+			m->bad_chip_id--;
+			data[12] ^= 0x04; /* S3 (9) reads as C6 (13) */
+		}
+		dlen = m->chip == CHIP_ESP32S2 ? 12 : 20; /* the S2 ROM has no chip id field */
 		break;
 	case ROM_CMD_READ_REG: {
 		uint32_t a = g32(d);
 		const struct chip_desc *c = chip_by_id(m->chip);
 		if (a == CHIP_MAGIC_REG)
 			val = c->magic[0];
-		else if (a == c->mac_reg)
+		else if (a == c->mac_reg) {
 			val = 0x33445566;
+			if (m->bad_mac > 0) {
+				m->bad_mac--;
+				val ^= 0x100;
+			}
+		}
 		else if (a == c->mac_reg2)
 			val = m->chip == CHIP_ESP32 ? 0xAB001122 : 0x00001122;
 		else if (a == c->spi.base + c->spi.w0)
@@ -114,6 +139,8 @@ static void mr_respond(struct fakeport *fp, const uint8_t *req, size_t len)
 			val = m->cali;
 		else if (a == 0x3FF5A010u)
 			val = m->efuse4;
+		else if (a == c->uart_clkdiv_reg)
+			val = m->clkdiv;
 		break;
 	}
 	case ROM_CMD_WRITE_REG: {
@@ -124,6 +151,12 @@ static void mr_respond(struct fakeport *fp, const uint8_t *req, size_t len)
 	}
 	case ROM_CMD_CHANGE_BAUDRATE:
 		m->baud_asked = g32(d);
+		if (m->bridge_max && m->baud_asked > m->bridge_max) {
+			fp_reply(fp, cmd, 0, NULL, 0, 0, 0);
+			m->garbled = 1;
+			m->lines_at_break = fp->nlines;
+			return;
+		}
 		break;
 	case ROM_CMD_FLASH_BEGIN:
 	case ROM_CMD_FLASH_DEFL_BEGIN: {
@@ -194,6 +227,10 @@ static void mr_respond(struct fakeport *fp, const uint8_t *req, size_t len)
 		char hx[33];
 		uint32_t a = g32(d), sz = g32(d + 4);
 		hexmd5(m->flash + a, sz, hx);
+		if (m->corrupt_md5 > 0) {
+			m->corrupt_md5--;
+			hx[5] = hx[5] == '0' ? '1' : '0';
+		}
 		memcpy(data, hx, 32);
 		dlen = 32;
 		break;
@@ -327,6 +364,152 @@ static void test_flashop_identifies_esp32_by_magic_and_corrects_baud(void **stat
 	assert_int_equal(x->fp->nlines, 0);
 }
 
+static void test_flashop_identifies_all_seven_chips(void **state)
+{
+	static const enum chip_id ids[] = {CHIP_ESP32, CHIP_ESP32S2, CHIP_ESP32S3, CHIP_ESP32C2,
+					   CHIP_ESP32C3, CHIP_ESP32C6, CHIP_ESP32H2};
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		struct fx *x;
+		struct rom_diag d;
+		setup((void **)&x);
+		x->m.chip = ids[i];
+		x->o.before = RESET_MODE_NONE;
+		assert_int_equal(open_fx(x, &d), 0);
+		assert_int_equal(flashop_info(x->f)->chip->id, ids[i]);
+		/* the magic register is read only when the security info has no id */
+		assert_int_equal(flashop_info(x->f)->have_security, ids[i] != CHIP_ESP32);
+		assert_int_equal(flashop_info(x->f)->mac[5], 0x66);
+		teardown((void **)&x);
+	}
+}
+
+static void test_flashop_secure_download_mode_needs_given_size(void **state)
+{
+	struct fx *x = *state;
+	struct rom_diag d;
+
+	x->m.sec_flags = ROM_SEC_SECURE_BOOT | ROM_SEC_SECURE_DOWNLOAD;
+	x->m.crypt_cnt = 0x07; /* three bits: encryption on */
+	x->o.before = RESET_MODE_NONE;
+	assert_int_equal(open_fx(x, &d), ROM_ESECURE);
+	assert_non_null(strstr(d.msg, "--flash-size"));
+}
+
+static void test_flashop_secure_download_mode_flags_and_no_mac(void **state)
+{
+	struct fx *x = *state;
+	struct rom_diag d;
+	const struct flashop_info *in;
+	uint8_t b[16] = {0};
+
+	x->m.sec_flags = ROM_SEC_SECURE_BOOT | ROM_SEC_SECURE_DOWNLOAD | ROM_SEC_HARD_DIS_JTAG;
+	x->m.crypt_cnt = 0x07;
+	x->o.before = RESET_MODE_NONE;
+	x->o.flash_size = 4u << 20;
+	assert_int_equal(open_fx(x, &d), 0);
+	in = flashop_info(x->f);
+	assert_true(in->secure_boot && in->secure_download && in->flash_encrypted && in->jtag_disabled);
+	assert_false(in->mac_valid);
+	assert_int_equal(flashop_verify(x->f, 0, b, sizeof(b)), ROM_ESECURE);
+}
+
+static void test_flashop_bridge_failing_at_921600_falls_back_to_460800(void **state)
+{
+	struct fx *x = *state;
+	struct rom_diag d;
+	uint8_t *img = nvs_like(8192);
+
+	x->m.chip = CHIP_ESP32C3;
+	x->m.bridge_max = 460800;
+	x->o.baud = 921600;
+	assert_int_equal(open_fx(x, &d), 0);
+	assert_int_equal(flashop_info(x->f)->baud, 460800);
+	assert_int_equal(x->fp->base.baud, 460800);
+	assert_int_equal(x->m.baud_asked, 460800);
+	assert_true(flashop_stats(x->f)->retries >= 1);
+	assert_int_equal(flashop_write(x->f, 0x9000, img, 8192, FLASHOP_VERIFY, NULL, NULL), 0);
+	free(img);
+}
+
+static void test_flashop_bridge_failing_without_reset_names_the_rate(void **state)
+{
+	struct fx *x = *state;
+	struct rom_diag d;
+
+	x->m.chip = CHIP_ESP32C3;
+	x->m.bridge_max = 460800;
+	x->o.baud = 921600;
+	x->fp->no_lines = 1;
+	assert_int_equal(open_fx(x, &d), ROM_ETIMEDOUT);
+	assert_non_null(strstr(d.msg, "921600"));
+	assert_non_null(strstr(d.msg, "lower --baud"));
+}
+
+static void test_flashop_corrupt_chip_id_and_mac_replies_are_caught(void **state)
+{
+	struct fx *x = *state;
+	struct rom_diag d;
+	static const uint8_t mac[6] = {0x11, 0x22, 0x33, 0x44, 0x55, 0x66};
+
+	x->m.bad_chip_id = 1;
+	x->m.bad_mac = 1;
+	x->o.before = RESET_MODE_NONE;
+	assert_int_equal(open_fx(x, &d), 0);
+	assert_int_equal(flashop_info(x->f)->chip->id, CHIP_ESP32S3);
+	assert_int_equal(flashop_info(x->f)->security.chip_id, 9);
+	assert_memory_equal(flashop_info(x->f)->mac, mac, 6);
+}
+
+static void test_flashop_lost_replies_during_identification_cost_a_retry(void **state)
+{
+	struct fx *x = *state;
+	struct rom_diag d;
+
+	x->o.before = RESET_MODE_NONE;
+	x->m.drop_req = 4; /* SYNC, SECURITY_INFO, console READ_REG, magic READ_REG: lost */
+	assert_int_equal(open_fx(x, &d), 0);
+	assert_int_equal(flashop_stats(x->f)->retries, 1);
+	assert_int_equal(flashop_info(x->f)->mac[5], 0x66);
+}
+
+static void test_flashop_chip_id_contradicting_magic_is_echip(void **state)
+{
+	struct fx *x = *state;
+	struct rom_diag d;
+
+	x->m.bad_chip_id = 2;
+	x->o.before = RESET_MODE_NONE;
+	assert_int_equal(open_fx(x, &d), ROM_ECHIP);
+	assert_non_null(strstr(d.msg, "magic register"));
+}
+
+static void test_flashop_c2_26mhz_crystal_scales_baud(void **state)
+{
+	struct fx *x = *state;
+	struct rom_diag d;
+
+	x->m.chip = CHIP_ESP32C2;
+	x->m.clkdiv = 226; /* 115200 * 226 = 26.0 MHz */
+	x->o.before = RESET_MODE_NONE;
+	x->o.baud = 460800;
+	assert_int_equal(open_fx(x, &d), 0);
+	assert_int_equal(x->m.baud_asked, 460800 * 40 / 26);
+	assert_int_equal(x->fp->base.baud, 460800);
+}
+
+static void test_flashop_c3_asks_for_the_rate_itself(void **state)
+{
+	struct fx *x = *state;
+	struct rom_diag d;
+
+	x->m.chip = CHIP_ESP32C3;
+	x->o.baud = 921600;
+	assert_int_equal(open_fx(x, &d), 0);
+	assert_int_equal(x->m.baud_asked, 921600);
+}
+
 static void test_flashop_write_compressed_no_flash_end_and_verify(void **state)
 {
 	struct fx *x = *state;
@@ -437,6 +620,22 @@ static void test_flashop_verify_mismatch_is_everify(void **state)
 	assert_int_equal(flashop_verify(x->f, 0x9000, b, sizeof(b)), 0);
 }
 
+static void test_flashop_one_corrupt_md5_reply_is_asked_again(void **state)
+{
+	struct fx *x = *state;
+	struct rom_diag d;
+	uint8_t b[256];
+
+	memset(b, 0x34, sizeof(b));
+	memset(x->m.flash + 0x9000, 0x34, sizeof(b));
+	assert_int_equal(open_fx(x, &d), 0);
+	x->m.corrupt_md5 = 1;
+	assert_int_equal(flashop_verify(x->f, 0x9000, b, sizeof(b)), 0);
+	assert_int_equal(sent(&x->m, ROM_CMD_SPI_FLASH_MD5), 2);
+	x->m.corrupt_md5 = 2; /* the same wrong answer twice is believed */
+	assert_int_equal(flashop_verify(x->f, 0x9000, b, sizeof(b)), ROM_EVERIFY);
+}
+
 static void test_flashop_read_region_and_corrupt_reply_never_passes(void **state)
 {
 	struct fx *x = *state;
@@ -544,12 +743,23 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_flashop_identifies_s3_by_security_info),
 		T(test_flashop_identifies_esp32_by_magic_and_corrects_baud),
+		cmocka_unit_test(test_flashop_identifies_all_seven_chips),
+		T(test_flashop_secure_download_mode_needs_given_size),
+		T(test_flashop_secure_download_mode_flags_and_no_mac),
+		T(test_flashop_bridge_failing_at_921600_falls_back_to_460800),
+		T(test_flashop_bridge_failing_without_reset_names_the_rate),
+		T(test_flashop_corrupt_chip_id_and_mac_replies_are_caught),
+		T(test_flashop_lost_replies_during_identification_cost_a_retry),
+		T(test_flashop_chip_id_contradicting_magic_is_echip),
+		T(test_flashop_c2_26mhz_crystal_scales_baud),
+		T(test_flashop_c3_asks_for_the_rate_itself),
 		T(test_flashop_write_compressed_no_flash_end_and_verify),
 		T(test_flashop_write_plain_pads_blocks_and_front),
 		T(test_flashop_write_rejects_bad_regions),
 		T(test_flashop_lost_reply_retries_same_sequence),
 		T(test_flashop_device_stops_answering_clear_error_within_deadline),
 		T(test_flashop_verify_mismatch_is_everify),
+		T(test_flashop_one_corrupt_md5_reply_is_asked_again),
 		T(test_flashop_read_region_and_corrupt_reply_never_passes),
 		T(test_flashop_given_flash_size_skips_rdid),
 		T(test_flashop_hard_reset_rts_or_flash_end_without_lines),

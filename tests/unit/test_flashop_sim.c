@@ -246,6 +246,85 @@ static void test_flashop_sim_usb_jtag_reopens_and_disables_watchdogs(void **stat
 	rig_free(r);
 }
 
+static void usb_jtag_app(struct simdev_config *c)
+{
+	c->usb_jtag = 1;
+	c->usb_reenum_ms = 300;
+	c->wdt_ms = 2000;
+	c->start_in_download = 0;
+}
+
+/* The USB-Serial/JTAG model: the reset re-enumerates the port, the watchdogs
+ * would fire mid-write unless disabled, and only a watchdog reset leaves
+ * download mode. A 512 KiB plain write at 115200 takes ~50 s of virtual
+ * time, far beyond the 2 s watchdog. */
+static void test_flashop_sim_usb_jtag_full_cycle(void **state)
+{
+	(void)state;
+	struct rig *r = rig_new(SIMDEV_CHIP_ESP32C3, usb_jtag_app);
+	size_t len = 512 * 1024;
+	uint8_t *big = malloc(len);
+
+	for (size_t i = 0; i < len; i++)
+		big[i] = (uint8_t)(i * 2654435761u >> 24);
+	r->o.before = RESET_MODE_USB_JTAG;
+	assert_int_equal(rig_open(r), 0);
+	assert_int_equal(simdev_state(r->dev), SIMDEV_STATE_DOWNLOAD);
+	assert_true(simdev_fakeport_counters(flashop_port(r->f))->reopens >= 1);
+	assert_int_equal(flashop_write(r->f, 0x10000, big, len, FLASHOP_NO_COMPRESS | FLASHOP_VERIFY, NULL, NULL), 0);
+	assert_int_equal(simdev_stats(r->dev)->wdt_resets, 0);
+	assert_true(flash_equals(r, 0x10000, big, len));
+	assert_int_equal(flashop_hard_reset(r->f), 0);
+	/* leaving: the RTC watchdog armed to reset the system (esptool's
+	 * watchdog_reset). The engine does not model a host re-arming the
+	 * watchdog, so check the registers it was left with. */
+	assert_int_equal(simdev_reg_read(r->dev, 0x60008090), (1u << 31) | (5u << 28) | (1u << 8) | 2u);
+	assert_int_equal(simdev_reg_read(r->dev, 0x60008094), 2000);
+	assert_int_equal(simdev_stats(r->dev)->by_cmd[0x04], 0); /* not by FLASH_END */
+	free(big);
+	rig_free(r);
+}
+
+static void usb_jtag_in_download(struct simdev_config *c)
+{
+	c->usb_jtag = 1;
+	c->wdt_ms = 1000;
+}
+
+/* No reset at all (a fixture strapped the chip, or a pty): the ROM's own
+ * note of its console says USB-Serial/JTAG, so the watchdogs go before a
+ * write longer than they allow. */
+static void test_flashop_sim_usb_jtag_console_detected_without_usb_reset(void **state)
+{
+	(void)state;
+	struct rig *r = rig_new(SIMDEV_CHIP_ESP32S3, usb_jtag_in_download);
+	size_t len = 64 * 1024;
+	uint8_t *big = malloc(len);
+
+	for (size_t i = 0; i < len; i++)
+		big[i] = (uint8_t)(i * 7 + (i >> 9));
+	r->o.before = RESET_MODE_NONE;
+	assert_int_equal(rig_open(r), 0);
+	assert_true(flashop_info(r->f)->usb_jtag);
+	/* ~6 s of virtual time at 115200, the watchdog would fire after 1 s */
+	assert_int_equal(flashop_write(r->f, 0x10000, big, len, FLASHOP_NO_COMPRESS | FLASHOP_VERIFY, NULL, NULL), 0);
+	assert_int_equal(simdev_stats(r->dev)->wdt_resets, 0);
+	assert_true(flash_equals(r, 0x10000, big, len));
+	free(big);
+	rig_free(r);
+}
+
+static void test_flashop_sim_uart_console_is_not_usb_jtag(void **state)
+{
+	(void)state;
+	struct rig *r = rig_new(SIMDEV_CHIP_ESP32C3, NULL);
+
+	assert_int_equal(rig_open(r), 0);
+	assert_false(flashop_info(r->f)->usb_jtag);
+	assert_int_equal(simdev_stats(r->dev)->by_cmd[0x09], 7); /* RDID only: no watchdog writes */
+	rig_free(r);
+}
+
 static void test_flashop_sim_usb_port_never_back_is_enodev(void **state)
 {
 	(void)state;
@@ -463,6 +542,9 @@ int main(void)
 		cmocka_unit_test(test_flashop_sim_no_reset_on_app_chip_is_enosync_in_bounded_time),
 		cmocka_unit_test(test_flashop_sim_usb_jtag_reopens_and_disables_watchdogs),
 		cmocka_unit_test(test_flashop_sim_usb_port_never_back_is_enodev),
+		cmocka_unit_test(test_flashop_sim_usb_jtag_full_cycle),
+		cmocka_unit_test(test_flashop_sim_usb_jtag_console_detected_without_usb_reset),
+		cmocka_unit_test(test_flashop_sim_uart_console_is_not_usb_jtag),
 		cmocka_unit_test(test_flashop_sim_lost_reply_retried_with_same_seq),
 		cmocka_unit_test(test_flashop_sim_rom_error_bytes_reach_the_caller),
 		cmocka_unit_test(test_flashop_sim_garbage_between_responses_is_skipped),
