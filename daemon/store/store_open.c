@@ -235,6 +235,24 @@ int store_commit(struct store *s, struct store_err *err)
 	return store_durable(s, err);
 }
 
+int store_end(struct store *s, int rc, struct store_err *err)
+{
+	if (!rc)
+		rc = store_commit(s, err);
+	if (rc)
+		store_rollback(s);
+	return rc;
+}
+
+int store_json_wrap(struct store *s, int step_rc, const char *key, json_t *arr, json_t **out,
+		    struct store_err *err)
+{
+	if (step_rc != SQLITE_DONE)
+		return store_db_err(s, err, key);
+	*out = json_pack("{s:O}", key, arr);
+	return *out ? 0 : store_fail_err(err, STORE_ENOMEM, "out of memory");
+}
+
 void store_rollback(struct store *s)
 {
 	if (!sqlite3_get_autocommit(s->db))

@@ -8,44 +8,25 @@
 
 #include "store_testutil.h"
 
-struct fx {
-	char *dir, *db;
-	struct store *s;
-};
-
 static int setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof(*f));
-	struct store_err err = {0};
-	char *csv = tu_values(1, 5);
-	f->dir = tu_tmpdir();
-	f->db = tu_path(f->dir, "t.db");
-	if (store_open(&f->s, f->db, STORE_OPEN_CREATE, NULL, &err) || tu_add_product(f->s, "lamp", NULL, 0, &err) ||
-	    tu_import(f->s, "lamp", csv, &err)) {
-		fprintf(stderr, "setup: %s\n", err.msg);
-		return -1;
-	}
-	free(csv);
-	*state = f;
-	return 0;
+	*state = tu_fx_new(NULL, 0, 5);
+	return *state ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
-	struct fx *f = *state;
+	struct tu_fx *f = *state;
 	struct store_err err = {0};
 	/* Every test leaves a database that satisfies the invariant. */
 	int rc = store_check(f->s, &err);
 	if (rc)
 		fprintf(stderr, "check: %s\n", err.msg);
-	store_close(f->s);
-	free(f->db);
-	tu_rmrf(f->dir);
-	free(f);
+	tu_fx_free(f);
 	return rc ? -1 : 0;
 }
 
-static struct store_record *claim(struct fx *f, const char *mac, int64_t batch, int expect)
+static struct store_record *claim(struct tu_fx *f, const char *mac, int64_t batch, int expect)
 {
 	struct store_claim_req req = {.product = "lamp", .batch_id = batch, .station = "st1", .port = "/dev/ttyUSB0",
 				      .mac = mac, .chip = "ESP32"};
@@ -57,7 +38,7 @@ static struct store_record *claim(struct fx *f, const char *mac, int64_t batch, 
 	return r;
 }
 
-static const char *record_state(struct fx *f, const char *record_id)
+static const char *record_state(struct tu_fx *f, const char *record_id)
 {
 	static char buf[32];
 	json_t *j = NULL;
@@ -76,7 +57,7 @@ static const char *record_state(struct fx *f, const char *record_id)
 
 static void test_store_claim_full_lifecycle(void **state)
 {
-	struct fx *f = *state;
+	struct tu_fx *f = *state;
 	struct store_err err = {0};
 	struct store_record *r = claim(f, "AA:00:00:00:00:01", 0, 0);
 	assert_string_equal(r->record_id, "1");
@@ -118,7 +99,7 @@ static void test_store_claim_full_lifecycle(void **state)
 
 static void test_store_claim_release_before_send_returns_record(void **state)
 {
-	struct fx *f = *state;
+	struct tu_fx *f = *state;
 	struct store_err err = {0};
 	struct store_record *r = claim(f, "aa:00:00:00:00:01", 0, 0);
 	assert_int_equal(store_release(f->s, r->job_id, "no sync", NULL, &err), 0);
@@ -135,7 +116,7 @@ static void test_store_claim_release_before_send_returns_record(void **state)
 
 static void test_store_claim_bound_after_send_is_forever(void **state)
 {
-	struct fx *f = *state;
+	struct tu_fx *f = *state;
 	struct store_err err = {0};
 	struct store_record *r = claim(f, "aa:00:00:00:00:01", 0, 0);
 	assert_int_equal(store_mark_sent(f->s, r->job_id, &err), 0);
@@ -173,7 +154,7 @@ static void test_store_claim_bound_after_send_is_forever(void **state)
 
 static void test_store_claim_same_mac_across_batches(void **state)
 {
-	struct fx *f = *state;
+	struct tu_fx *f = *state;
 	struct store_err err = {0};
 	int64_t b1, b2;
 	assert_int_equal(store_batch_add(f->s, "lamp", 1, NULL, 0, &b1, &err), 0);
@@ -202,7 +183,7 @@ static void test_store_claim_same_mac_across_batches(void **state)
 
 static void test_store_claim_batch_rules(void **state)
 {
-	struct fx *f = *state;
+	struct tu_fx *f = *state;
 	struct store_err err = {0};
 	int64_t b;
 	assert_int_equal(store_batch_add(f->s, "lamp", 2, (const char *const[]){"p0", "/dev/ttyUSB0"}, 2, &b, &err), 0);
@@ -250,7 +231,7 @@ static void test_store_claim_batch_rules(void **state)
 
 static void test_store_claim_empty_and_retired(void **state)
 {
-	struct fx *f = *state;
+	struct tu_fx *f = *state;
 	struct store_err err = {0};
 	char mac[32];
 	for (int i = 1; i <= 5; i++) {
@@ -284,7 +265,7 @@ static void test_store_claim_empty_and_retired(void **state)
 
 static void test_store_claim_reserved_cannot_be_retired_and_mac_rules(void **state)
 {
-	struct fx *f = *state;
+	struct tu_fx *f = *state;
 	struct store_err err = {0};
 	struct store_record *r = claim(f, "aa:00:00:00:00:01", 0, 0);
 	assert_int_equal(store_retire(f->s, "lamp", "1", "x", &err), STORE_ESTATE);
@@ -311,7 +292,7 @@ static void test_store_claim_reserved_cannot_be_retired_and_mac_rules(void **sta
 
 static void test_store_claim_recover(void **state)
 {
-	struct fx *f = *state;
+	struct tu_fx *f = *state;
 	struct store_err err = {0};
 	struct store_recovery rep;
 	struct store_record *a = claim(f, "aa:00:00:00:00:01", 0, 0); /* reserved only */
@@ -345,7 +326,7 @@ static void test_store_claim_recover(void **state)
 
 static void test_store_claim_check_detects_violation(void **state)
 {
-	struct fx *f = *state;
+	struct tu_fx *f = *state;
 	struct store_err err = {0};
 	struct store_record *r = claim(f, "aa:00:00:00:00:01", 0, 0);
 	assert_int_equal(store_mark_sent(f->s, r->job_id, &err), 0);
