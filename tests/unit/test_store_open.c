@@ -135,23 +135,26 @@ static int pragma_int(const char *db, const char *pragma)
 	return v;
 }
 
-/* Both durability modes run the same lifecycle; the default is group commit
- * (WAL synchronous=NORMAL + a WAL sync before returning), SYNC_FULL is FULL. */
+/* Every durability mode runs the same lifecycle: the default and SYNC_FULL
+ * are WAL synchronous=FULL, GROUP_COMMIT (opt-in) is synchronous=NORMAL + a
+ * shared WAL sync before returning (test_store_durable covers its failures). */
 static void test_store_open_durability_modes(void **state)
 {
 	(void)state;
 	char *dir = tu_tmpdir(), *db = tu_path(dir, "a.db");
-	for (int full = 0; full < 2; full++) {
+	for (int full = 0; full < 3; full++) {
 		struct store *s = NULL;
 		struct store_err err = {0};
 		char *csv = tu_values(1 + 10 * full, 2);
-		unsigned flags = STORE_OPEN_CREATE | (full ? STORE_OPEN_SYNC_FULL : 0);
+		static const unsigned mode[] = {STORE_OPEN_GROUP_COMMIT, STORE_OPEN_SYNC_FULL, 0};
+		unsigned flags = STORE_OPEN_CREATE | mode[full];
 		assert_int_equal(store_open(&s, db, flags, NULL, &err), 0);
 		if (!full)
 			assert_int_equal(tu_add_product(s, "lamp", NULL, 0, &err), 0);
 		assert_int_equal(tu_import(s, "lamp", csv, &err), 0);
 		struct store_claim_req req = {.product = "lamp", .station = "s", .port = "p",
-					      .mac = full ? "aa:00:00:00:00:02" : "aa:00:00:00:00:01"};
+					      .mac = full == 2 ? "aa:00:00:00:00:03"
+							   : full ? "aa:00:00:00:00:02" : "aa:00:00:00:00:01"};
 		struct store_record *r = NULL;
 		assert_int_equal(store_claim(s, &req, &r, &err), 0);
 		assert_int_equal(store_mark_sent(s, r->job_id, &err), 0);
