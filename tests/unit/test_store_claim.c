@@ -290,6 +290,58 @@ static void test_store_claim_reserved_cannot_be_retired_and_mac_rules(void **sta
 	assert_null(r);
 }
 
+/* The triggers hold against raw SQL too: REPLACE removes rows without
+ * firing DELETE triggers, so it must be refused outright. */
+static void test_store_claim_raw_sql_cannot_replace_or_rebind(void **state)
+{
+	struct tu_fx *f = *state;
+	struct store_err err = {0};
+	struct store_record *r = claim(f, "aa:00:00:00:00:77", 0, 0);
+	assert_int_equal(store_mark_sent(f->s, r->job_id, &err), 0);
+	char rid[64];
+	snprintf(rid, sizeof(rid), "%s", r->record_id);
+	store_record_free(r);
+
+	sqlite3 *raw;
+	assert_int_equal(sqlite3_open(f->db, &raw), SQLITE_OK);
+	/* A plain sqlite3 session: foreign keys off, as SQLite defaults. */
+	static const char *const forged[] = {
+		/* a bound record swapped for a fresh 'available' one, same id */
+		"INSERT OR REPLACE INTO records (id, product_id, record_id, import_id) "
+		"SELECT id, product_id, record_id, import_id FROM records WHERE state = 'sent'",
+		"REPLACE INTO records (id, product_id, record_id, import_id) "
+		"SELECT id + 1000, product_id, record_id, import_id FROM records WHERE state = 'sent'",
+		/* ... or pushed out by its unique MAC, inserting or updating */
+		"INSERT OR REPLACE INTO records (product_id, record_id, import_id, mac, state, job_id) "
+		"SELECT product_id, 'other', import_id, mac, 'reserved', 1 FROM records WHERE state = 'sent'",
+		"UPDATE OR REPLACE records SET mac = (SELECT mac FROM records WHERE state = 'sent'), "
+		"state = 'reserved', job_id = 1 WHERE state = 'available'",
+		"UPDATE OR REPLACE records SET record_id = (SELECT record_id FROM records WHERE state = 'sent') "
+		"WHERE state = 'available'",
+		/* an audit row overwritten */
+		"INSERT OR REPLACE INTO audit (id, time, event, result) SELECT id, time, 'forged', 'ok' FROM audit",
+		/* what the device received, changed or dropped */
+		"UPDATE record_values SET value = X'00'",
+		"DELETE FROM record_values",
+		"INSERT OR REPLACE INTO record_values (record_id, pos, value) SELECT record_id, pos, X'00' "
+		"FROM record_values",
+	};
+	for (size_t i = 0; i < sizeof(forged) / sizeof(forged[0]); i++)
+		if (sqlite3_exec(raw, forged[i], NULL, NULL, NULL) == SQLITE_OK)
+			fail_msg("accepted: %s", forged[i]);
+	sqlite3_close(raw);
+	assert_string_equal(record_state(f, rid), "sent");
+	/* The record stays with its device: another MAC cannot get it. */
+	for (int i = 0; i < 4; i++) {
+		char mac[32];
+		snprintf(mac, sizeof(mac), "bb:00:00:00:00:%02x", i);
+		r = claim(f, mac, 0, 0);
+		assert_string_not_equal(r->record_id, rid);
+		store_record_free(r);
+	}
+	claim(f, "bb:00:00:00:00:ff", 0, STORE_EEMPTY);
+}
+
 static void test_store_claim_recover(void **state)
 {
 	struct tu_fx *f = *state;
@@ -363,6 +415,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_store_claim_reserved_cannot_be_retired_and_mac_rules, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_store_claim_recover, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_claim_raw_sql_cannot_replace_or_rebind, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_claim_check_detects_violation, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "store_testutil.h"
 
@@ -271,6 +272,27 @@ static void test_store_import_unknown_product(void **state)
 	assert_non_null(strstr(err.msg, "no product 'nope'"));
 }
 
+/* The digests behind --unique cannot be dropped behind the store's back. */
+static void test_store_import_unique_digests_are_fixed(void **state)
+{
+	struct tu_fx *f = *state;
+	struct store_err err = {0};
+	char *csv = tu_values(1, 3);
+	assert_int_equal(tu_import(f->s, "lamp", csv, &err), 0);
+	free(csv);
+	sqlite3 *raw;
+	assert_int_equal(sqlite3_open(f->db, &raw), SQLITE_OK);
+	assert_int_not_equal(sqlite3_exec(raw, "DELETE FROM unique_values", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_not_equal(sqlite3_exec(raw, "UPDATE unique_values SET digest = X'00'", NULL, NULL, NULL),
+			     SQLITE_OK);
+	sqlite3_close(raw);
+	/* So a repeated secret is still refused. */
+	assert_int_equal(tu_import(f->s, "lamp", "id,ProductID,DeviceSecret,DeviceName\n9,P9,secret-00000002,d9\n",
+				   &err),
+			 STORE_EINPUT);
+	assert_non_null(strstr(err.msg, "must be unique"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -285,6 +307,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_store_import_quoting_and_blank_lines, setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_store_import_product_config_errors, setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_store_import_unknown_product, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_store_import_unique_digests_are_fixed, setup, tu_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

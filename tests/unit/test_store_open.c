@@ -44,6 +44,40 @@ static void test_store_open_creates_0600_and_migrates(void **state)
 	tu_rmrf(dir);
 }
 
+/* SQLite creates -wal and -shm itself; they hold the same secrets as the
+ * database (WAL frames are pages), so they must be 0600 too, whatever the
+ * umask, and a claim from a second connection must not widen them. */
+static void test_store_open_wal_and_shm_are_0600(void **state)
+{
+	(void)state;
+	static const mode_t masks[] = {0, 022, 077};
+	for (size_t m = 0; m < sizeof(masks) / sizeof(masks[0]); m++) {
+		struct tu_fx *f = NULL;
+		mode_t old = umask(masks[m]);
+		f = tu_fx_new(NULL, 0, 2);
+		assert_non_null(f);
+		struct store *other = NULL;
+		struct store_err err = {0};
+		assert_int_equal(store_open(&other, f->db, 0, NULL, &err), 0);
+		struct store_claim_req req = {.product = "lamp", .station = "s", .port = "p", .mac = "aa:00:00:00:00:01"};
+		struct store_record *r = NULL;
+		assert_int_equal(store_claim(other, &req, &r, &err), 0);
+		umask(old);
+		static const char *const sfx[] = {"", "-wal", "-shm"};
+		for (size_t i = 0; i < 3; i++) {
+			char p[4200];
+			struct stat sb;
+			snprintf(p, sizeof(p), "%s%s", f->db, sfx[i]);
+			assert_int_equal(stat(p, &sb), 0);
+			if ((sb.st_mode & 0777) != 0600)
+				fail_msg("umask %03o: %s is %03o", (unsigned)masks[m], p, (unsigned)(sb.st_mode & 0777));
+		}
+		store_record_free(r);
+		store_close(other);
+		tu_fx_free(f);
+	}
+}
+
 static void test_store_open_refuses_newer_schema(void **state)
 {
 	(void)state;
@@ -173,6 +207,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_store_open_creates_0600_and_migrates),
+		cmocka_unit_test(test_store_open_wal_and_shm_are_0600),
 		cmocka_unit_test(test_store_open_refuses_newer_schema),
 		cmocka_unit_test(test_store_open_missing_file_without_create),
 		cmocka_unit_test(test_store_open_audit_is_append_only),

@@ -55,7 +55,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 #define STORE_SEAL_KEY_LEN 32 /* AES-256-GCM */
 #define STORE_MAC_LEN 17      /* "aa:bb:cc:dd:ee:ff" */
 
