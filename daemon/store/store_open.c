@@ -24,6 +24,11 @@ int store_fail_err(struct store_err *err, int code, const char *fmt, ...)
 		va_start(ap, fmt);
 		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 		va_end(ap);
+		/* One line, whatever the CSV text or file name quoted in it holds
+		 * (the operator's terminal and the daemon's log both rely on it). */
+		for (char *c = err->msg; *c; c++)
+			if ((unsigned char)*c < 0x20 || *c == 0x7f)
+				*c = '?';
 	}
 	return code;
 }

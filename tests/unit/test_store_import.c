@@ -39,6 +39,17 @@ static void expect_reject(struct tu_fx *f, const char *csv, unsigned line, const
 		fail_msg("message '%s' lacks '%s'", err.msg, where);
 	if (secret && strstr(err.msg, secret))
 		fail_msg("message '%s' leaks the secret", err.msg);
+	for (const char *c = err.msg; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			fail_msg("message '%s' is not one line", err.msg);
+}
+
+/* Errors are one line even when they quote input that is not. */
+static void test_store_import_errors_are_one_line(void **state)
+{
+	struct tu_fx *f = *state;
+	expect_reject(f, "id,ProductID,DeviceSecret,DeviceName,\"a\nb\",\"a\nb\"\n1,P1,s1,d1,x,y\n", 1,
+		      "column 'a?b' appears twice", NULL);
 }
 
 static void test_store_import_adds_all_rows(void **state)
@@ -307,6 +318,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_store_import_quoting_and_blank_lines, setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_store_import_product_config_errors, setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_store_import_unknown_product, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_store_import_errors_are_one_line, setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_store_import_unique_digests_are_fixed, setup, tu_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
