@@ -1,12 +1,652 @@
-/* Placeholder until the 'nvs' family lands; replaced by its owner. */
+/* espfab nvs: the command line of nvs_partition_gen.py 0.2.0 (generate,
+ * generate-key, encrypt, decrypt) on top of espfab_nvsgen, plus `dump`
+ * (cmd_nvs_dump.c). Arguments, output names and progress lines follow the
+ * reference; errors are one line on stderr and no file is left behind. */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
 
 #include "cli.h"
+#include "espfab/nvs.h"
+
+#define NVS_CLI_SIZE_MAX (256u * 1024 * 1024)
+#define NVS_EXIT_INPUT 254 /* the reference's sys.exit(-2) for input errors */
+
+enum nvs_cli_sub { NVS_SUB_GENERATE, NVS_SUB_ENCRYPT, NVS_SUB_GENKEY, NVS_SUB_DECRYPT };
+
+struct nvs_cli_opt {
+	const char *name;
+	bool has_value;
+	unsigned subs; /* bit per enum nvs_cli_sub */
+};
+
+enum nvs_cli_opt_id {
+	OPT_VERSION,
+	OPT_OUTDIR,
+	OPT_KEYGEN,
+	OPT_KEYFILE,
+	OPT_INPUTKEY,
+	OPT_KP_HMAC,
+	OPT_KP_HMAC_KEYGEN,
+	OPT_KP_HMAC_KEYFILE,
+	OPT_KP_HMAC_INPUTKEY,
+	OPT_COUNT
+};
+
+#define SUB(x) (1u << (x))
+static const struct nvs_cli_opt nvs_cli_opts[OPT_COUNT] = {
+	[OPT_VERSION] = {"--version", true, SUB(NVS_SUB_GENERATE) | SUB(NVS_SUB_ENCRYPT)},
+	[OPT_OUTDIR] = {"--outdir", true, 0xF},
+	[OPT_KEYGEN] = {"--keygen", false, SUB(NVS_SUB_ENCRYPT)},
+	[OPT_KEYFILE] = {"--keyfile", true, SUB(NVS_SUB_ENCRYPT) | SUB(NVS_SUB_GENKEY)},
+	[OPT_INPUTKEY] = {"--inputkey", true, SUB(NVS_SUB_ENCRYPT)},
+	[OPT_KP_HMAC] = {"--key_protect_hmac", false, SUB(NVS_SUB_ENCRYPT) | SUB(NVS_SUB_GENKEY)},
+	[OPT_KP_HMAC_KEYGEN] = {"--kp_hmac_keygen", false, SUB(NVS_SUB_ENCRYPT) | SUB(NVS_SUB_GENKEY)},
+	[OPT_KP_HMAC_KEYFILE] = {"--kp_hmac_keyfile", true, SUB(NVS_SUB_ENCRYPT) | SUB(NVS_SUB_GENKEY)},
+	[OPT_KP_HMAC_INPUTKEY] = {"--kp_hmac_inputkey", true, SUB(NVS_SUB_ENCRYPT) | SUB(NVS_SUB_GENKEY)},
+};
+
+struct nvs_cli_args {
+	enum nvs_cli_sub sub;
+	const char *opt[OPT_COUNT]; /* value, or "" for a flag given, NULL if absent */
+	const char **pos;
+	int npos;
+};
+
+static void nvs_cli_usage(FILE *f)
+{
+	fprintf(f, "usage: espfab nvs generate INPUT... OUTPUT SIZE [--version {1,2}] [--outdir DIR]\n"
+		   "       espfab nvs generate-key [--keyfile NAME] [--outdir DIR] [--key_protect_hmac]\n"
+		   "                 [--kp_hmac_keygen] [--kp_hmac_keyfile NAME] [--kp_hmac_inputkey FILE]\n"
+		   "       espfab nvs encrypt INPUT... OUTPUT SIZE [--version {1,2}] [--keygen | --inputkey FILE]\n"
+		   "                 [--keyfile NAME] [--outdir DIR] [--key_protect_hmac] [--kp_hmac_keygen]\n"
+		   "                 [--kp_hmac_keyfile NAME] [--kp_hmac_inputkey FILE]\n"
+		   "       espfab nvs decrypt INPUT KEY OUTPUT [--outdir DIR]\n"
+		   "       espfab nvs dump IMAGE [--json] [--keyfile KEYS]\n");
+}
+
+/* argparse: options anywhere, "--opt=value", unique prefixes, "--" ends options. */
+static int nvs_cli_parse(int argc, char **argv, struct nvs_cli_args *a)
+{
+	bool only_pos = false;
+
+	a->pos = calloc((size_t)argc + 1, sizeof(*a->pos));
+	if (!a->pos) {
+		fprintf(stderr, "espfab nvs: out of memory\n");
+		return 1;
+	}
+	for (int i = 2; i < argc; i++) {
+		const char *arg = argv[i], *eq, *val = NULL;
+		size_t nlen;
+		int found = -1, matches = 0;
+
+		if (only_pos || arg[0] != '-' || !strcmp(arg, "-")) {
+			a->pos[a->npos++] = arg;
+			continue;
+		}
+		if (!strcmp(arg, "--")) {
+			only_pos = true;
+			continue;
+		}
+		if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
+			nvs_cli_usage(stdout);
+			return -1;
+		}
+		eq = strchr(arg, '=');
+		nlen = eq ? (size_t)(eq - arg) : strlen(arg);
+		for (int o = 0; o < OPT_COUNT; o++) {
+			if (!(nvs_cli_opts[o].subs & SUB(a->sub)) || strncmp(nvs_cli_opts[o].name, arg, nlen))
+				continue;
+			if (strlen(nvs_cli_opts[o].name) == nlen) {
+				found = o;
+				matches = 1;
+				break;
+			}
+			found = o;
+			matches++;
+		}
+		if (matches != 1 || nlen < 3) {
+			fprintf(stderr, "espfab nvs %s: %s option '%.*s'\n", argv[1],
+				matches > 1 ? "ambiguous" : "unrecognized", (int)nlen, arg);
+			return 2;
+		}
+		if (nvs_cli_opts[found].has_value) {
+			if (eq)
+				val = eq + 1;
+			else if (i + 1 < argc)
+				val = argv[++i];
+			else {
+				fprintf(stderr, "espfab nvs %s: option %s needs a value\n", argv[1], nvs_cli_opts[found].name);
+				return 2;
+			}
+		} else {
+			if (eq) {
+				fprintf(stderr, "espfab nvs %s: option %s takes no value\n", argv[1], nvs_cli_opts[found].name);
+				return 2;
+			}
+			val = "";
+		}
+		a->opt[found] = val;
+	}
+	return 0;
+}
+
+/* os.path.splitext()'s extension: from the last '.' of the base name,
+ * ignoring leading dots. */
+static const char *nvs_cli_ext(const char *path)
+{
+	const char *base = strrchr(path, '/');
+	const char *dot;
+
+	base = base ? base + 1 : path;
+	while (*base == '.')
+		base++;
+	dot = strrchr(base, '.');
+	return dot ? dot : "";
+}
+
+/* The reference accepts any extension that contains ".bin" (a substring test). */
+static bool nvs_cli_bin_ext(const char *path)
+{
+	return strstr(nvs_cli_ext(path), ".bin") != NULL;
+}
+
+/* set_target_filepath(): <outdir>/<file>, ".bin" added when there is no
+ * extension, refused for another one; absolute files ignore outdir. */
+static char *nvs_cli_target(const char *outdir, const char *file)
+{
+	const char *home = getenv("HOME");
+	const char *ext = nvs_cli_ext(file);
+	size_t need;
+	char *out;
+
+	if (*ext && !strstr(ext, ".bin")) {
+		fprintf(stderr, "espfab nvs: `%s`: only the `.bin` extension is allowed\n", file);
+		return NULL;
+	}
+	if (file[0] == '/' || !outdir)
+		outdir = "";
+	if (outdir[0] == '~' && (outdir[1] == '/' || !outdir[1]) && home)
+		need = strlen(home) + strlen(outdir);
+	else
+		home = NULL, need = strlen(outdir);
+	need += strlen(file) + 8;
+	out = malloc(need);
+	if (!out) {
+		fprintf(stderr, "espfab nvs: out of memory\n");
+		return NULL;
+	}
+	if (home)
+		snprintf(out, need, "%s%s", home, outdir + 1);
+	else
+		snprintf(out, need, "%s", outdir);
+	if (out[0] && out[strlen(out) - 1] != '/')
+		strcat(out, "/");
+	strcat(out, file);
+	if (!*ext)
+		strcat(out, ".bin");
+	return out;
+}
+
+/* mkdir -p of the folder holding path. */
+static int nvs_cli_mkdirs(const char *path)
+{
+	char *p = strdup(path);
+	int rc = 0;
+
+	if (!p)
+		return -1;
+	for (char *s = p + 1; *s && rc == 0; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, 0777) < 0 && errno != EEXIST)
+			rc = -1;
+		*s = '/';
+	}
+	if (rc < 0)
+		fprintf(stderr, "espfab nvs: cannot create the folder of '%s': %s\n", path, strerror(errno));
+	free(p);
+	return rc;
+}
+
+static int nvs_cli_write(const char *path, const uint8_t *data, size_t len, unsigned mode)
+{
+	struct nvs_err err = {0};
+
+	if (nvs_cli_mkdirs(path) < 0)
+		return -1;
+	if (nvs_file_write_atomic(path, data, len, mode, &err) < 0) {
+		fprintf(stderr, "espfab nvs: %s\n", err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* check_size(): returns the size, or 0 after printing why it is refused. */
+static uint32_t nvs_cli_size(const char *text)
+{
+	int64_t v = 0;
+
+	if (nvs_parse_size(text, &v) < 0) {
+		/* The reference prints int()'s error and exits 0; a failure must
+		 * not look like success here. */
+		fprintf(stderr, "espfab nvs: invalid partition size '%s' (want e.g. 0x6000 or 24576)\n", text);
+		return 0;
+	}
+	if (v % 4096 != 0) {
+		fprintf(stderr, "espfab nvs: size of partition must be a multiple of 4096\n");
+		return 0;
+	}
+	if (v < 4096) {
+		fprintf(stderr, "espfab nvs: minimum partition size for read/write NVS is 0x3000 bytes and for "
+				"read-only NVS is 0x1000 bytes\n");
+		return 0;
+	}
+	if (v > (int64_t)NVS_CLI_SIZE_MAX) {
+		fprintf(stderr, "espfab nvs: partition size 0x%llx is larger than this tool's 0x%x limit\n",
+			(unsigned long long)v, NVS_CLI_SIZE_MAX);
+		return 0;
+	}
+	if (v < 3 * 4096)
+		printf("\nMinimum partition size for read/write NVS is 0x3000 bytes. Partitions smaller than this "
+		       "must be flagged as \"readonly\" in the partition table CSV.\n");
+	return (uint32_t)v;
+}
+
+static char *nvs_cli_cwd(void)
+{
+	char *cwd = getcwd(NULL, 0);
+	if (!cwd)
+		fprintf(stderr, "espfab nvs: cannot read the current directory: %s\n", strerror(errno));
+	return cwd;
+}
+
+/* A key file named by --inputkey / KEY: the first 64 bytes. */
+static int nvs_cli_read_key(const char *path, uint8_t key[NVS_XTS_KEY_LEN])
+{
+	struct nvs_err err = {0};
+	uint8_t *data = NULL;
+	size_t len = 0;
+	int rc = nvs_file_read(path, &data, &len, &err);
+
+	if (rc == 0)
+		rc = nvs_keyfile_parse(data, len, key, &err);
+	if (rc < 0)
+		fprintf(stderr, "espfab nvs: %s%s%s\n", rc == NVS_EINPUT ? path : "", rc == NVS_EINPUT ? ": " : "",
+			err.msg);
+	if (data) {
+		OPENSSL_cleanse(data, len);
+		free(data);
+	}
+	return rc;
+}
+
+struct nvs_cli_keys {
+	char *key_path;  /* keys/<keyfile> */
+	char *hmac_path; /* keys/<hmac keyfile> with --kp_hmac_keygen */
+	uint8_t key[NVS_XTS_KEY_LEN];
+	uint8_t hmac[NVS_HMAC_KEY_LEN];
+};
+
+static void nvs_cli_keys_deinit(struct nvs_cli_keys *k)
+{
+	free(k->key_path);
+	free(k->hmac_path);
+	OPENSSL_cleanse(k, sizeof(*k));
+}
+
+/* generate_key(): decide names and make the key in memory; nothing is
+ * written yet, so a later failure leaves no file. */
+static int nvs_cli_make_keys(const struct nvs_cli_args *a, const char *outdir, struct nvs_cli_keys *k)
+{
+	struct nvs_err err = {0};
+	char stamp[32], *keys_dir = NULL, *hmac_name = NULL;
+	const char *keyfile = a->opt[OPT_KEYFILE];
+	uint8_t *hk = NULL;
+	size_t hk_len = 0;
+	int rc = 1;
+
+	memset(k, 0, sizeof(*k));
+	if (!keyfile) {
+		time_t now = time(NULL);
+		struct tm tm;
+		localtime_r(&now, &tm);
+		strftime(stamp, sizeof(stamp), "keys-%m-%d_%H-%M.bin", &tm);
+		keyfile = stamp;
+	}
+	keys_dir = malloc(strlen(outdir) + 8);
+	if (!keys_dir)
+		goto out;
+	sprintf(keys_dir, "%s%skeys/", outdir, (outdir[0] && outdir[strlen(outdir) - 1] != '/') ? "/" : "");
+	k->key_path = nvs_cli_target(keys_dir, keyfile);
+	if (!k->key_path)
+		goto out;
+	if (!a->opt[OPT_KP_HMAC]) {
+		if (nvs_key_random(k->key, sizeof(k->key), &err) < 0)
+			goto fail;
+		rc = 0;
+		goto out;
+	}
+	if (a->opt[OPT_KP_HMAC_KEYGEN]) {
+		const char *name = a->opt[OPT_KP_HMAC_KEYFILE];
+		if (!name) {
+			hmac_name = malloc(strlen(keyfile) + 6);
+			if (!hmac_name)
+				goto out;
+			sprintf(hmac_name, "hmac-%s", keyfile);
+			name = hmac_name;
+		}
+		k->hmac_path = nvs_cli_target(keys_dir, name);
+		if (!k->hmac_path)
+			goto out;
+		if (nvs_key_random(k->hmac, sizeof(k->hmac), &err) < 0)
+			goto fail;
+		if (nvs_key_from_hmac(k->hmac, sizeof(k->hmac), k->key, &err) < 0)
+			goto fail;
+		rc = 0;
+		goto out;
+	}
+	if (!a->opt[OPT_KP_HMAC_INPUTKEY]) {
+		fprintf(stderr, "espfab nvs: --key_protect_hmac needs --kp_hmac_keygen or --kp_hmac_inputkey FILE\n");
+		goto out;
+	}
+	if (nvs_file_read(a->opt[OPT_KP_HMAC_INPUTKEY], &hk, &hk_len, &err) < 0 ||
+	    nvs_key_from_hmac(hk, hk_len, k->key, &err) < 0)
+		goto fail;
+	rc = 0;
+	goto out;
+fail:
+	fprintf(stderr, "espfab nvs: %s\n", err.msg);
+out:
+	if (hk) {
+		OPENSSL_cleanse(hk, hk_len);
+		free(hk);
+	}
+	free(hmac_name);
+	free(keys_dir);
+	return rc;
+}
+
+/* Write the HMAC key (if made) and the key file; on failure remove both. */
+static int nvs_cli_write_keys(const struct nvs_cli_keys *k)
+{
+	uint8_t file[NVS_KEYFILE_SIZE];
+	int rc = 0;
+
+	if (k->hmac_path && nvs_cli_write(k->hmac_path, k->hmac, sizeof(k->hmac), 0600) < 0)
+		return -1;
+	nvs_keyfile_build(k->key, file);
+	if (nvs_cli_write(k->key_path, file, sizeof(file), 0600) < 0) {
+		if (k->hmac_path)
+			unlink(k->hmac_path);
+		rc = -1;
+	}
+	OPENSSL_cleanse(file, sizeof(file));
+	if (rc == 0)
+		printf("\nCreated encryption keys: ===>  %s\n", k->key_path);
+	return rc;
+}
+
+static void nvs_cli_unlink_keys(const struct nvs_cli_keys *k)
+{
+	if (k->hmac_path)
+		unlink(k->hmac_path);
+	unlink(k->key_path);
+}
+
+static int nvs_cli_generate(const struct nvs_cli_args *a, bool encrypt)
+{
+	struct nvs_err err = {0};
+	struct nvs_file_source files;
+	struct nvs_cli_keys keys;
+	struct nvs_gen *g = NULL;
+	char *cwd = NULL, *out_path = NULL;
+	const char *outdir, *output, *size_text;
+	uint8_t *img = NULL;
+	uint8_t key[NVS_XTS_KEY_LEN];
+	bool have_keys = false, keys_written = false;
+	enum nvs_version version = NVS_VERSION_2;
+	uint32_t size;
+	size_t img_len = 0;
+	int ninputs = a->npos - 2, rc = 1;
+
+	memset(&keys, 0, sizeof(keys));
+	if (a->npos < 3) {
+		nvs_cli_usage(stderr);
+		rc = 2;
+		goto out;
+	}
+	output = a->pos[a->npos - 2];
+	size_text = a->pos[a->npos - 1];
+	if (a->opt[OPT_VERSION]) {
+		const char *v = a->opt[OPT_VERSION];
+		if (strcmp(v, "1") && strcmp(v, "2")) {
+			fprintf(stderr, "espfab nvs: --version: invalid choice '%s' (choose from 1, 2)\n", v);
+			rc = 2;
+			goto out;
+		}
+		version = v[0] == '1' ? NVS_VERSION_1 : NVS_VERSION_2;
+	}
+	size = nvs_cli_size(size_text);
+	if (!size)
+		goto out;
+	if (encrypt) {
+		if (!a->opt[OPT_KEYGEN] && !a->opt[OPT_INPUTKEY]) {
+			fprintf(stderr, "espfab nvs: encrypt needs --keygen or --inputkey FILE\n");
+			goto out;
+		}
+		if (a->opt[OPT_KEYGEN] && a->opt[OPT_INPUTKEY]) {
+			fprintf(stderr, "espfab nvs: --keygen and --inputkey cannot be used together\n");
+			goto out;
+		}
+		if (!a->opt[OPT_KEYGEN] && a->opt[OPT_KEYFILE])
+			printf("\nWarning: --inputkey argument is given. --keyfile argument will be ignored...\n");
+		if (a->opt[OPT_INPUTKEY]) {
+			if (!nvs_cli_bin_ext(a->opt[OPT_INPUTKEY])) {
+				fprintf(stderr, "espfab nvs: `%s`: only the `.bin` extension is allowed\n",
+					a->opt[OPT_INPUTKEY]);
+				goto out;
+			}
+			if (nvs_cli_read_key(a->opt[OPT_INPUTKEY], key) < 0)
+				goto out;
+		}
+		(void)nvs_cli_size(size_text); /* the reference checks (and warns) twice */
+	}
+	if (!nvs_cli_bin_ext(output)) {
+		fprintf(stderr, "espfab nvs: `%s`: only the `.bin` extension is allowed\n", output);
+		goto out;
+	}
+	cwd = nvs_cli_cwd();
+	if (!cwd)
+		goto out;
+	outdir = a->opt[OPT_OUTDIR] ? a->opt[OPT_OUTDIR] : cwd;
+	out_path = nvs_cli_target(outdir, output);
+	if (!out_path)
+		goto out;
+	if (encrypt && a->opt[OPT_KEYGEN]) {
+		/* Keys go under <outdir>/keys/, outdir being '' when OUTPUT is absolute. */
+		if (nvs_cli_make_keys(a, output[0] == '/' ? "" : outdir, &keys) != 0)
+			goto out;
+		have_keys = true;
+		memcpy(key, keys.key, sizeof(key));
+	}
+
+	printf("\nCreating NVS binary with version: %s\n", version == NVS_VERSION_1
+								  ? "V1 - Multipage Blob Support Disabled"
+								  : "V2 - Multipage Blob Support Enabled");
+	nvs_file_source_init(&files, NULL);
+	if (nvs_gen_new(&g, size, version, &err) < 0)
+		goto fail;
+	for (int i = 0; i < ninputs; i++)
+		if (nvs_gen_add_csv_file(g, a->pos[i], &files, &err) < 0)
+			goto fail;
+	img = malloc(nvs_gen_image_len(g));
+	if (!img) {
+		fprintf(stderr, "espfab nvs: out of memory\n");
+		goto out;
+	}
+	if (nvs_gen_finish(g, encrypt ? key : NULL, img, nvs_gen_image_len(g), &img_len, &err) < 0)
+		goto fail;
+	if (have_keys) {
+		if (nvs_cli_write_keys(&keys) < 0)
+			goto out;
+		keys_written = true;
+	}
+	if (nvs_cli_write(out_path, img, img_len, 0644) < 0)
+		goto out;
+	keys_written = false;
+	printf("\nCreated NVS binary: ===> %s\n", out_path);
+	rc = 0;
+	goto out;
+fail:
+	fprintf(stderr, "espfab nvs: %s\n", err.msg);
+	rc = err.code == NVS_EINPUT ? NVS_EXIT_INPUT : 1;
+out:
+	if (keys_written)
+		nvs_cli_unlink_keys(&keys);
+	nvs_gen_free(g);
+	if (img) {
+		OPENSSL_cleanse(img, img_len);
+		free(img);
+	}
+	OPENSSL_cleanse(key, sizeof(key));
+	nvs_cli_keys_deinit(&keys);
+	free(out_path);
+	free(cwd);
+	return rc;
+}
+
+static int nvs_cli_generate_key(const struct nvs_cli_args *a)
+{
+	struct nvs_cli_keys keys;
+	char *cwd = NULL;
+	int rc = 1;
+
+	memset(&keys, 0, sizeof(keys));
+	if (a->npos) {
+		nvs_cli_usage(stderr);
+		rc = 2;
+		goto out;
+	}
+	cwd = nvs_cli_cwd();
+	if (!cwd)
+		goto out;
+	if (nvs_cli_make_keys(a, a->opt[OPT_OUTDIR] ? a->opt[OPT_OUTDIR] : cwd, &keys) != 0)
+		goto out;
+	if (nvs_cli_write_keys(&keys) < 0)
+		goto out;
+	rc = 0;
+out:
+	nvs_cli_keys_deinit(&keys);
+	free(cwd);
+	return rc;
+}
+
+static int nvs_cli_decrypt(const struct nvs_cli_args *a)
+{
+	struct nvs_err err = {0};
+	uint8_t key[NVS_XTS_KEY_LEN];
+	uint8_t *in = NULL, *out = NULL;
+	size_t in_len = 0, out_len = 0;
+	char *cwd = NULL, *out_path = NULL;
+	int rc = 1;
+
+	if (a->npos != 3) {
+		nvs_cli_usage(stderr);
+		return 2;
+	}
+	for (int i = 0; i < 3; i++) {
+		if (!nvs_cli_bin_ext(a->pos[i])) {
+			fprintf(stderr, "espfab nvs: `%s`: only the `.bin` extension is allowed\n", a->pos[i]);
+			return 1;
+		}
+	}
+	if (nvs_cli_read_key(a->pos[1], key) < 0)
+		goto out;
+	cwd = nvs_cli_cwd();
+	if (!cwd)
+		goto out;
+	out_path = nvs_cli_target(a->opt[OPT_OUTDIR] ? a->opt[OPT_OUTDIR] : cwd, a->pos[2]);
+	if (!out_path)
+		goto out;
+	if (nvs_file_read(a->pos[0], &in, &in_len, &err) < 0)
+		goto fail;
+	out = malloc(in_len ? in_len : 1);
+	if (!out) {
+		fprintf(stderr, "espfab nvs: out of memory\n");
+		goto out;
+	}
+	if (nvs_decrypt_image(in, in_len, key, out, &out_len, &err) < 0)
+		goto fail;
+	if (nvs_cli_write(out_path, out, out_len, 0644) < 0)
+		goto out;
+	printf("\nCreated NVS decrypted binary: ===> %s\n", out_path);
+	rc = 0;
+	goto out;
+fail:
+	fprintf(stderr, "espfab nvs: %s\n", err.msg);
+out:
+	OPENSSL_cleanse(key, sizeof(key));
+	if (out) {
+		OPENSSL_cleanse(out, out_len);
+		free(out);
+	}
+	free(in);
+	free(out_path);
+	free(cwd);
+	return rc;
+}
 
 int cmd_nvs(int argc, char **argv, const struct cli_globals *g)
 {
-	(void)argc;
-	(void)g;
-	fprintf(stderr, "espfab: '%s' is not built yet\n", argv[0]);
-	return 2;
+	static const char *const subs[] = {"generate", "encrypt", "generate-key", "decrypt"};
+	struct nvs_cli_args a;
+	int rc = -1;
+
+	memset(&a, 0, sizeof(a));
+	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		nvs_cli_usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	if (!strcmp(argv[1], "dump"))
+		return cmd_nvs_dump(argc - 1, argv + 1, g);
+	for (int s = 0; s < 4; s++)
+		if (!strcmp(argv[1], subs[s]))
+			rc = s;
+	if (rc < 0) {
+		fprintf(stderr, "espfab nvs: unknown sub-command '%s'\n", argv[1]);
+		nvs_cli_usage(stderr);
+		return 2;
+	}
+	a.sub = (enum nvs_cli_sub)rc;
+	rc = nvs_cli_parse(argc, argv, &a);
+	if (rc == 0) {
+		switch (a.sub) {
+		case NVS_SUB_GENERATE:
+			rc = nvs_cli_generate(&a, false);
+			break;
+		case NVS_SUB_ENCRYPT:
+			rc = nvs_cli_generate(&a, true);
+			break;
+		case NVS_SUB_GENKEY:
+			rc = nvs_cli_generate_key(&a);
+			break;
+		case NVS_SUB_DECRYPT:
+			rc = nvs_cli_decrypt(&a);
+			break;
+		}
+	} else if (rc < 0) {
+		rc = 0; /* --help */
+	}
+	free(a.pos);
+	return rc;
 }

@@ -62,4 +62,73 @@ int nvs_gen_add_row(struct nvs_gen *g, const char *key, const char *type, const 
 int nvs_gen_finish(struct nvs_gen *g, const uint8_t *xts_key, uint8_t *buf, size_t cap, size_t *out_len,
 		   struct nvs_err *err);
 
+/* ---- CSV input (nvs_gen.c) ----------------------------------------------- */
+
+/* How "file" rows get their data. read() returns 0 and a malloc'd buffer the
+ * caller (the generator) frees, or a negative enum nvs_error with err filled.
+ * path is the row's value, as written in the CSV. */
+struct nvs_file_source {
+	int (*read)(void *ctx, const char *path, uint8_t **data, size_t *len, struct nvs_err *err);
+	void *ctx;
+};
+
+/* Add every row of one CSV file's text, as nvs_partition_gen.py reads it: a
+ * header line naming key,type,encoding,value (any order, extra columns
+ * ignored), lines starting with '#' dropped, blank lines skipped, Python csv
+ * quoting. A UTF-8 BOM is skipped. name labels errors ("name:line: key 'k':
+ * reason", err->line set). files NULL refuses "file" rows. Rows already added
+ * stay added on failure; callers normally discard the generator then. */
+int nvs_gen_add_csv(struct nvs_gen *g, const char *text, size_t len, const char *name,
+		    const struct nvs_file_source *files, struct nvs_err *err);
+
+/* Add one row like nvs_gen_add_row() but with every column optional (NULL
+ * means the CSV row had no such column) and lengths for all of them; "file"
+ * rows are read through files. The general form nvs_gen_add_csv() uses. */
+int nvs_gen_add_fields(struct nvs_gen *g, const char *key, size_t key_len, const char *type, size_t type_len,
+		       const char *encoding, size_t encoding_len, const char *value, size_t value_len,
+		       const struct nvs_file_source *files, struct nvs_err *err);
+
+/* Partition image length nvs_gen_finish() will produce right now. */
+size_t nvs_gen_image_len(const struct nvs_gen *g);
+
+/* Python int(text, 0), as the reference parses SIZE: "0x6000", "24576",
+ * "0o...", "0b...", underscores, surrounding spaces. 0 or NVS_EINPUT. */
+int nvs_parse_size(const char *text, int64_t *out);
+
+/* ---- keys (nvs_crypt.c) ------------------------------------------------- */
+
+#define NVS_KEYFILE_SIZE 4096u /* key (64) + CRC32 (4) + 0xFF padding */
+#define NVS_HMAC_KEY_LEN 32u
+
+/* The first 64 bytes of a key file are the XTS key (data key, tweak key).
+ * Like the reference, the CRC is not checked. NVS_EINPUT if len < 64. */
+int nvs_keyfile_parse(const uint8_t *data, size_t len, uint8_t key[NVS_XTS_KEY_LEN], struct nvs_err *err);
+/* A key file as generate-key writes it. */
+void nvs_keyfile_build(const uint8_t key[NVS_XTS_KEY_LEN], uint8_t out[NVS_KEYFILE_SIZE]);
+/* Random XTS key (or any key material) from OpenSSL's CSPRNG. */
+int nvs_key_random(uint8_t *key, size_t len, struct nvs_err *err);
+/* HMAC-based key protection: HMAC-SHA256(hmac_key, 5A5ABEAE x8) ||
+ * HMAC-SHA256(hmac_key, A5A5DECE x8). */
+int nvs_key_from_hmac(const uint8_t *hmac_key, size_t hmac_len, uint8_t key[NVS_XTS_KEY_LEN], struct nvs_err *err);
+/* The reference's `decrypt`: every 32-byte run that is not all 0xFF, outside
+ * the first 64 bytes of each page, is decrypted; the tweak counts only the
+ * decrypted runs of the page. out needs max(len, 1) bytes (an empty input
+ * gives a single 0xFF, as the reference writes). */
+int nvs_decrypt_image(const uint8_t *in, size_t len, const uint8_t key[NVS_XTS_KEY_LEN], uint8_t *out,
+		      size_t *out_len, struct nvs_err *err);
+
+/* ---- files (nvs_file.c): the only functions of this library doing I/O --- */
+
+/* Whole file into a malloc'd buffer (caller frees). NVS_EIO with the path. */
+int nvs_file_read(const char *path, uint8_t **data, size_t *len, struct nvs_err *err);
+/* Write via a temporary file in the same folder and rename(): either the
+ * whole file appears or nothing. mode: permission bits (0644, 0600). */
+int nvs_file_write_atomic(const char *path, const uint8_t *data, size_t len, unsigned mode, struct nvs_err *err);
+/* A file source reading paths relative to base_dir (NULL: the current
+ * directory, as the reference does). base_dir must outlive the source. */
+void nvs_file_source_init(struct nvs_file_source *s, const char *base_dir);
+/* Read a CSV file and nvs_gen_add_csv() it, labelled with its path. */
+int nvs_gen_add_csv_file(struct nvs_gen *g, const char *path, const struct nvs_file_source *files,
+			 struct nvs_err *err);
+
 #endif

@@ -1,0 +1,128 @@
+/* Private to espfab_nvsgen: the pieces the nvs_*.c modules share. */
+#ifndef ESPFAB_NVS_INTERNAL_H
+#define ESPFAB_NVS_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+
+#include "espfab/nvs.h"
+
+#define NVS_ENTRY_SIZE 32u
+#define NVS_FIRST_ENTRY 64u      /* header (32) + entry state bitmap (32) */
+#define NVS_PAGE_ENTRIES 126u    /* (4096 - 64) / 32 */
+#define NVS_STATE_ACTIVE 0xFFFFFFFEu
+#define NVS_STATE_FULL 0xFFFFFFFCu
+#define NVS_CHUNK_ANY 0xFFu
+
+/* Item types (nvs_types.h of ESP-IDF). */
+enum nvs_item_type {
+	NVS_TYPE_U8 = 0x01,
+	NVS_TYPE_I8 = 0x11,
+	NVS_TYPE_U16 = 0x02,
+	NVS_TYPE_I16 = 0x12,
+	NVS_TYPE_U32 = 0x04,
+	NVS_TYPE_I32 = 0x14,
+	NVS_TYPE_U64 = 0x08,
+	NVS_TYPE_I64 = 0x18,
+	NVS_TYPE_SZ = 0x21,
+	NVS_TYPE_BLOB = 0x41,
+	NVS_TYPE_BLOB_DATA = 0x42,
+	NVS_TYPE_BLOB_IDX = 0x48,
+};
+
+static inline void nvs_le16(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+
+static inline void nvs_le32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
+}
+
+static inline uint32_t nvs_rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* Fill err (if not NULL) and return code. */
+int nvs_fail(struct nvs_err *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* ---- nvs_page.c: pages and entries inside one image buffer ---- */
+struct nvs_layout {
+	uint8_t *img;         /* max_pages pages, all 0xFF where nothing was written */
+	uint16_t *entries;    /* entries written, per page */
+	uint32_t max_pages;   /* size / 4096 */
+	uint32_t budget;      /* the reference's NVS.size countdown */
+	uint32_t npages;      /* pages started */
+	unsigned entry_num;   /* entries written in the current page */
+	uint8_t version_byte; /* 0xFF (V1) or 0xFE (V2) */
+	bool read_only;
+};
+
+int nvs_layout_init(struct nvs_layout *l, uint32_t size, enum nvs_version v, struct nvs_err *err);
+void nvs_layout_deinit(struct nvs_layout *l);
+/* Back to a single empty ACTIVE page 0, re-filling only what was written. */
+void nvs_layout_clear(struct nvs_layout *l);
+/* NVS.create_new_page(): the current page becomes FULL, a new one starts.
+ * NVS_ESIZE when the partition has no page left. */
+int nvs_page_new(struct nvs_layout *l, struct nvs_err *err);
+/* Copy len bytes (<= count * 32) to the next free slot(s), mark count entries written. */
+void nvs_page_write(struct nvs_layout *l, const uint8_t *data, size_t len, unsigned count);
+/* The entry header CRC: crc32 over bytes 0..3 and 8..31, stored at 4..7. */
+void nvs_entry_set_crc(uint8_t e[32]);
+uint32_t nvs_crc32(const uint8_t *data, size_t len);
+/* Bytes of the finished image (read/write: the whole partition). */
+size_t nvs_layout_image_len(const struct nvs_layout *l);
+
+/* ---- nvs_value.c: CSV text -> bytes ---- */
+enum nvs_kind { NVS_KIND_PRIM, NVS_KIND_STRING, NVS_KIND_BLOB };
+
+struct nvs_value {
+	enum nvs_kind kind;
+	uint8_t type;        /* PRIM: item type */
+	unsigned width;      /* PRIM: bytes */
+	uint64_t bits;       /* PRIM: two's complement value */
+	const uint8_t *data; /* STRING (with its NUL) / BLOB */
+	size_t len;
+};
+
+struct nvs_scratch {
+	uint8_t *buf;
+	size_t cap;
+};
+
+/* encoding: already lower-cased. value: the CSV text, or the file's bytes when
+ * from_file (Python str vs bytes semantics differ in places); NULL when the
+ * CSV row has no value column. Result data may point into scratch. max_len
+ * bounds generated blobs (blob_fill N). */
+int nvs_value_convert(const char *encoding, const uint8_t *value, size_t len, bool from_file, bool missing,
+		      size_t max_len, struct nvs_scratch *s, struct nvs_value *out, struct nvs_err *err);
+/* Python int(text, 0) (size arguments). */
+int nvs_parse_int0(const char *text, int64_t *out);
+/* Python int(text) in base 10, range-checked by the caller: sets *neg and *mag. */
+int nvs_parse_int10(const uint8_t *s, size_t len, bool from_file, bool *neg, uint64_t *mag);
+/* Python's binascii.a2b_base64 (non-strict). out must hold len*3/4+3 bytes. */
+int nvs_base64_decode(const uint8_t *in, size_t len, uint8_t *out, size_t *out_len);
+
+/* ---- nvs_crypt.c ---- */
+struct nvs_xts {
+	EVP_CIPHER_CTX *ctx;
+	uint8_t key[NVS_XTS_KEY_LEN];
+	int enc; /* 1 encrypt, 0 decrypt, -1 no key loaded */
+};
+void nvs_xts_init(struct nvs_xts *x);
+void nvs_xts_deinit(struct nvs_xts *x);
+/* Encrypt (enc=1) or decrypt one run of len >= 16 bytes; the tweak is the
+ * little-endian byte offset of the entry in the partition. */
+int nvs_xts_crypt(struct nvs_xts *x, const uint8_t key[NVS_XTS_KEY_LEN], int enc, uint64_t offset,
+		  const uint8_t *in, uint8_t *out, size_t len, struct nvs_err *err);
+
+#endif

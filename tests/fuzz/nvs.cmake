@@ -1,0 +1,3 @@
+# Fuzzers of the nvs area: the CSV reader and CSV -> image generation.
+espfab_fuzz_target(csv SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_csv.c LIBS espfab_nvsgen
+  CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/csv)

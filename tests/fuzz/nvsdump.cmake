@@ -1,0 +1,7 @@
+# libFuzzer harness for the NVS image decoder behind `espfab nvs dump`.
+# The decoder's source is compiled into the harness so it gets libFuzzer's
+# coverage instrumentation (the static library is built without it).
+espfab_fuzz_target(nvs_decode
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_nvs_decode.c ${PROJECT_SOURCE_DIR}/nvsgen/nvs_decode.c
+  LIBS espfab_nvsgen
+  CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/nvs_decode)
