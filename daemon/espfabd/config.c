@@ -23,6 +23,9 @@ void config_defaults(struct config *c)
 	c->poll_ms = 500;
 	c->max_clients = 32;
 	c->step_timeout_s = 120;
+	c->verify_readback = 1;
+	c->table_offset = 0x8000;
+	c->shutdown_grace_s = 10;
 }
 
 static int fail(struct config_err *err, int code, const char *fname, unsigned line, const char *fmt, ...)
@@ -95,6 +98,21 @@ int config_parse_baud(const char *s, uint32_t *out)
 	unsigned long v;
 
 	if (parse_uint(s, 300, 4000000, &v))
+		return CONFIG_EVALUE;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+int config_parse_offset(const char *s, uint32_t *out)
+{
+	char *end = NULL;
+	unsigned long v;
+
+	if (!isdigit((unsigned char)*s))
+		return CONFIG_EVALUE;
+	errno = 0;
+	v = strtoul(s, &end, 0);
+	if (errno || *end || v == 0 || v > 0x1000000 || (v & 0xfff))
 		return CONFIG_EVALUE;
 	*out = (uint32_t)v;
 	return 0;
@@ -235,6 +253,21 @@ static int global_key(struct config *c, const char *k, const char *v, const char
 		if (parse_uint(v, 5, 3600, &u))
 			return fail(err, CONFIG_EVALUE, fname, ln, "device_timeout: expected 5..3600 seconds");
 		c->step_timeout_s = (unsigned)u;
+	} else if (!strcmp(k, "verify")) {
+		if (!strcmp(v, "readback"))
+			c->verify_readback = 1;
+		else if (!strcmp(v, "md5"))
+			c->verify_readback = 0;
+		else
+			return fail(err, CONFIG_EVALUE, fname, ln, "verify: expected readback or md5");
+	} else if (!strcmp(k, "table_offset")) {
+		if (config_parse_offset(v, &c->table_offset))
+			return fail(err, CONFIG_EVALUE, fname, ln,
+				    "table_offset: expected a 4 KiB-aligned offset such as 0x8000");
+	} else if (!strcmp(k, "shutdown_grace")) {
+		if (parse_uint(v, 0, 600, &u))
+			return fail(err, CONFIG_EVALUE, fname, ln, "shutdown_grace: expected 0..600 seconds");
+		c->shutdown_grace_s = (unsigned)u;
 	} else if (!strcmp(k, "port")) {
 		struct config_err e;
 		rc = config_add_port(c, NULL, v, &e);

@@ -61,6 +61,9 @@ struct config {
 	unsigned poll_ms;                /* port watcher period */
 	unsigned max_clients;
 	unsigned step_timeout_s;         /* deadline for one device's whole sequence */
+	int verify_readback;             /* 1: verify by MD5 and by reading back + decoding */
+	uint32_t table_offset;           /* where devices' partition tables are read */
+	unsigned shutdown_grace_s;       /* SIGTERM: time in-flight writes get to finish */
 	size_t nports;
 	struct config_port ports[CONFIG_MAX_PORTS];
 };
@@ -81,6 +84,9 @@ int config_add_port(struct config *c, const char *name, const char *path, struct
 
 int config_parse_before(const char *s, enum config_before *out);
 const char *config_before_name(enum config_before b);
+
+/* A flash offset: 4 KiB-aligned, decimal or 0x hex, at most 16 MiB. */
+int config_parse_offset(const char *s, uint32_t *out);
 
 /* Parse a baud rate (300..4000000). */
 int config_parse_baud(const char *s, uint32_t *out);

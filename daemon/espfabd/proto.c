@@ -20,6 +20,7 @@ static const char *const op_names[PROTO_OP_COUNT_] = {
 	[PROTO_OP_AUDIT] = "audit",
 	[PROTO_OP_SUBSCRIBE] = "subscribe",
 	[PROTO_OP_UNSUBSCRIBE] = "unsubscribe",
+	[PROTO_OP_STORE] = "store",
 };
 
 const char *proto_op_name(enum proto_op op)
@@ -191,6 +192,16 @@ static int parse_fields(json_t *o, struct proto_request *req, struct proto_err *
 		if (!rc)
 			rc = get_int(o, "batch", 0, INT64_MAX, 0, &req->batch, err);
 		break;
+	case PROTO_OP_STORE: {
+		json_t *r = json_object_get(o, "request");
+		json_t *cmd = json_object_get(r, "cmd");
+		if (!json_is_object(r) || !json_is_string(cmd)) {
+			rc = fail(err, PROTO_EARG, "field 'request' must be an object with a string 'cmd'");
+			break;
+		}
+		req->store_req = json_incref(r);
+		break;
+	}
 	case PROTO_OP_COUNT_:
 		rc = fail(err, PROTO_EOP, "unknown op");
 		break;
@@ -263,6 +274,8 @@ void proto_request_deinit(struct proto_request *req)
 		return;
 	json_decref(req->id);
 	req->id = NULL;
+	json_decref(req->store_req);
+	req->store_req = NULL;
 }
 
 static char *dump_line(json_t *o)

@@ -44,6 +44,7 @@ enum proto_op {
 	PROTO_OP_AUDIT,
 	PROTO_OP_SUBSCRIBE,
 	PROTO_OP_UNSUBSCRIBE,
+	PROTO_OP_STORE,        /* {"request":{...}}: forwarded to store_request() */
 	PROTO_OP_COUNT_ /* not an op */
 };
 
@@ -62,6 +63,7 @@ struct proto_request {
 	int64_t batch;                    /* batch.show/pause/resume/cancel */
 	int64_t count;                    /* batch.add */
 	int64_t limit;                    /* records.list/audit (0 = default) */
+	json_t *store_req;                /* store: owned reference to the "request" object */
 	size_t nports;                    /* batch.add: restrict to these port names (0 = all) */
 	char ports[PROTO_MAX_PORTS][PROTO_NAME_MAX];
 };

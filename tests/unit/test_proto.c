@@ -58,6 +58,7 @@ static void test_proto_every_op_parses(void **state)
 		"{\"v\":1,\"op\":\"audit\",\"mac\":\"AA:bb:cc:dd:ee:ff\",\"since\":\"2026-01-01\"}",
 		"{\"v\":1,\"op\":\"subscribe\"}",
 		"{\"v\":1,\"op\":\"unsubscribe\"}",
+		"{\"v\":1,\"op\":\"store\",\"request\":{\"cmd\":\"records.stats\"}}",
 	};
 	(void)state;
 	for (int i = 0; i < PROTO_OP_COUNT_; i++) {
@@ -113,6 +114,8 @@ static void test_proto_bad_fields(void **state)
 	expect_fail("{\"v\":1,\"op\":\"batch.add\",\"product\":\"p\",\"count\":1,\"ports\":[1]}", PROTO_EARG,
 		    "field 'ports'[0] must be a non-empty name");
 	expect_fail("{\"v\":1,\"op\":\"batch.show\"}", PROTO_EARG, "missing field 'batch'");
+	expect_fail("{\"v\":1,\"op\":\"store\",\"request\":\"x\"}", PROTO_EARG,
+		    "field 'request' must be an object with a string 'cmd'");
 	expect_fail("{\"v\":1,\"op\":\"audit\",\"mac\":\"aabbccddeeff\"}", PROTO_EARG,
 		    "field 'mac' must look like aa:bb:cc:dd:ee:ff");
 }

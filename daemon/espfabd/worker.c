@@ -1,0 +1,267 @@
+/* A port's worker thread. See worker.h. */
+#include "worker.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "pipeline.h"
+#include "romio.h"
+
+struct worker {
+	struct worker_cfg cfg;
+	struct jobq *to_main;
+	struct jobq *inbox;
+	pthread_t thread;
+	int started;
+	int stopping;            /* worker thread only */
+	struct romio *dev;       /* created before the thread, freed after it */
+	char state[16];
+};
+
+static void emit(struct worker *w, struct jobq_msg *m)
+{
+	m->worker = w->cfg.index;
+	jobq_push(w->to_main, m);
+}
+
+static void set_state(struct worker *w, const char *state)
+{
+	struct jobq_msg m;
+
+	if (!strcmp(w->state, state))
+		return;
+	snprintf(w->state, sizeof(w->state), "%s", state);
+	memset(&m, 0, sizeof(m));
+	m.kind = JOBQ_PORT_STATE;
+	snprintf(m.text, sizeof(m.text), "%s", state);
+	emit(w, &m);
+}
+
+/* Wait up to ms for a message; only STOP matters here (stray replies of an
+ * abandoned request are dropped). Returns 1 when told to stop. */
+static int idle_wait(struct worker *w, unsigned ms)
+{
+	struct jobq_msg m;
+
+	if (w->stopping)
+		return 1;
+	while (jobq_pop(w->inbox, &m, (int)ms) == 0) {
+		int stop = m.kind == JOBQ_STOP;
+		jobq_msg_clear(&m);
+		if (stop) {
+			w->stopping = 1;
+			return 1;
+		}
+		ms = 0;
+	}
+	return 0;
+}
+
+static void io_emit(void *ctx, struct jobq_msg *m)
+{
+	emit(ctx, m);
+}
+
+static int io_ask(void *ctx, struct jobq_msg *req, enum jobq_kind want, struct jobq_msg *rep, int timeout_ms)
+{
+	struct worker *w = ctx;
+	struct timespec t0, t1;
+
+	memset(rep, 0, sizeof(*rep));
+	if (w->stopping)
+		return -ECANCELED;
+	emit(w, req);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		long el;
+		struct jobq_msg m;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		el = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+		if (el >= timeout_ms)
+			return -ETIMEDOUT;
+		if (jobq_pop(w->inbox, &m, (int)(timeout_ms - el)))
+			return -ETIMEDOUT;
+		if (m.kind == JOBQ_STOP) {
+			w->stopping = 1;
+			jobq_msg_clear(&m);
+			return -ECANCELED;
+		}
+		if (m.kind == want) {
+			*rep = m;
+			return 0;
+		}
+		jobq_msg_clear(&m);
+	}
+}
+
+static int path_present(const char *path)
+{
+	struct stat st;
+
+	if (!strncmp(path, "socket://", 9))
+		return 1;
+	return stat(path, &st) == 0;
+}
+
+
+static void device_left(struct worker *w, char *mac)
+{
+	struct jobq_msg m;
+
+	if (!mac[0])
+		return;
+	memset(&m, 0, sizeof(m));
+	m.kind = JOBQ_LEFT;
+	snprintf(m.mac, sizeof(m.mac), "%s", mac);
+	emit(w, &m);
+	mac[0] = '\0';
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct pipeline_io io = {.ctx = w, .emit = io_emit, .ask = io_ask};
+	struct pipeline_params pp = {
+		.worker = w->cfg.index,
+		.before = w->cfg.before,
+		.table_offset = w->cfg.table_offset,
+		.timeout_ms = (int)w->cfg.request_ms,
+	};
+	char present_mac[18] = ""; /* the device we last identified on this port */
+	char finished_mac[18] = ""; /* provisioned or failed: wait for it to leave */
+	char msg[256];
+
+	set_state(w, "absent");
+	while (!w->stopping) {
+		struct romio_ident id;
+		struct jobq_msg req, work, result;
+		int rc;
+
+		if (!path_present(w->cfg.path)) {
+			set_state(w, "absent");
+			device_left(w, present_mac);
+			finished_mac[0] = '\0';
+			idle_wait(w, w->cfg.poll_ms);
+			continue;
+		}
+		rc = romio_connect(w->dev, w->cfg.before, w->cfg.baud, &id, msg, sizeof(msg));
+		if (rc == ROMIO_ECANCELED)
+			break;
+		if (rc) {
+			/* Nothing in download mode answers (the board left, runs its
+			 * application, or the port went away): whatever answers next
+			 * is a new device. */
+			device_left(w, present_mac);
+			finished_mac[0] = '\0';
+			set_state(w, rc == ROMIO_ENODEV ? "absent" : "idle");
+			idle_wait(w, w->cfg.poll_ms);
+			continue;
+		}
+		if (finished_mac[0] && !strcmp(finished_mac, id.mac)) {
+			/* Still the board we finished: leave it alone. */
+			romio_disconnect(w->dev);
+			set_state(w, "done");
+			idle_wait(w, w->cfg.probe_ms);
+			continue;
+		}
+		if (strcmp(present_mac, id.mac)) {
+			struct jobq_msg m;
+			device_left(w, present_mac);
+			memset(&m, 0, sizeof(m));
+			m.kind = JOBQ_ARRIVED;
+			snprintf(m.mac, sizeof(m.mac), "%s", id.mac);
+			snprintf(m.chip, sizeof(m.chip), "%s", id.chip);
+			m.a = id.flash_size;
+			emit(w, &m);
+			snprintf(present_mac, sizeof(present_mac), "%s", id.mac);
+		}
+		finished_mac[0] = '\0';
+		memset(&req, 0, sizeof(req));
+		req.kind = JOBQ_WORK_REQ;
+		snprintf(req.mac, sizeof(req.mac), "%s", id.mac);
+		snprintf(req.chip, sizeof(req.chip), "%s", id.chip);
+		if (io_ask(w, &req, JOBQ_WORK_REP, &work, (int)w->cfg.request_ms) || work.rc) {
+			jobq_msg_clear(&work);
+			romio_disconnect(w->dev);
+			set_state(w, "waiting");
+			idle_wait(w, w->cfg.poll_ms);
+			continue;
+		}
+		set_state(w, "busy");
+		pipeline_provision(w->dev, &id, &work, &pp, &io, &result);
+		jobq_msg_clear(&work);
+		romio_disconnect(w->dev);
+		emit(w, &result);
+		snprintf(finished_mac, sizeof(finished_mac), "%s", id.mac);
+		set_state(w, "done");
+		idle_wait(w, w->cfg.probe_ms);
+	}
+	romio_disconnect(w->dev);
+	{
+		struct jobq_msg m;
+		memset(&m, 0, sizeof(m));
+		m.kind = JOBQ_EXITED;
+		emit(w, &m);
+	}
+	return NULL;
+}
+
+int worker_start(const struct worker_cfg *cfg, struct jobq *to_main, struct worker **out)
+{
+	struct worker *w;
+	int rc;
+
+	*out = NULL;
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->cfg = *cfg;
+	w->to_main = to_main;
+	rc = romio_new(cfg->path, &w->dev);
+	if (rc) {
+		free(w);
+		return rc;
+	}
+	rc = jobq_new(&w->inbox, 0);
+	if (rc) {
+		romio_free(w->dev);
+		free(w);
+		return rc;
+	}
+	rc = pthread_create(&w->thread, NULL, worker_main, w);
+	if (rc) {
+		jobq_free(w->inbox);
+		romio_free(w->dev);
+		free(w);
+		return -rc;
+	}
+	w->started = 1;
+	*out = w;
+	return 0;
+}
+
+void worker_post(struct worker *w, struct jobq_msg *m)
+{
+	jobq_push(w->inbox, m);
+}
+
+void worker_cancel(struct worker *w)
+{
+	romio_cancel(w->dev);
+}
+
+void worker_join_free(struct worker *w)
+{
+	if (!w)
+		return;
+	if (w->started)
+		pthread_join(w->thread, NULL);
+	jobq_free(w->inbox);
+	romio_free(w->dev);
+	free(w);
+}
