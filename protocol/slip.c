@@ -44,8 +44,21 @@ static void keep_noise(struct slip_decoder *d, uint8_t byte)
 		d->noise_len++;
 }
 
+/* in_frame values: 0 between frames, 1 inside a frame, DROPPING after a
+ * bad escape or an overflow until that frame's closing END. */
+#define DROPPING 2
+
 enum slip_status slip_feed(struct slip_decoder *d, uint8_t byte)
 {
+	if (d->in_frame == DROPPING) {
+		/* The rest of a broken frame is neither a frame nor boot-log
+		 * text. Resuming "between frames" at once (the old behaviour)
+		 * made its closing END open a frame, so text between frames
+		 * became a frame and the next real frame was taken for text. */
+		if (byte == SLIP_END)
+			d->in_frame = 0;
+		return SLIP_MORE;
+	}
 	if (!d->in_frame) {
 		if (byte == SLIP_END) {
 			d->in_frame = 1;
@@ -76,6 +89,7 @@ enum slip_status slip_feed(struct slip_decoder *d, uint8_t byte)
 			byte = SLIP_ESC;
 		else {
 			slip_decoder_reset(d);
+			d->in_frame = DROPPING;
 			return SLIP_EBADESC;
 		}
 	} else if (byte == SLIP_ESC) {
@@ -84,6 +98,7 @@ enum slip_status slip_feed(struct slip_decoder *d, uint8_t byte)
 	}
 	if (d->len >= d->cap) {
 		slip_decoder_reset(d);
+		d->in_frame = DROPPING;
 		return SLIP_EOVERFLOW;
 	}
 	d->buf[d->len++] = byte;

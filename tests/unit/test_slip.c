@@ -102,6 +102,33 @@ static void test_slip_decode_bad_escape_drops_frame(void **state)
 	assert_int_equal(d.buf[0], 7);
 }
 
+/* Replay: a broken frame followed by boot-log text, then a good frame.
+ * Before the fix the broken frame's closing END opened a frame, the text
+ * became a "frame" and the good frame was swallowed as text. */
+static void test_slip_decode_bad_frame_then_text_keeps_next_frame(void **state)
+{
+	(void)state;
+	uint8_t buf[4];
+	const uint8_t in[] = {0xC0, 1, 0xDB, 0x05, 2, 0xC0, 'o', 'k', 0xC0, 7, 0xC0,
+			      0xC0, 1, 2, 3, 4, 5, 6, 0xC0, 'x', 0xC0, 8, 0xC0};
+	struct slip_decoder d;
+	uint8_t got[4];
+	int frames = 0;
+	char tail[32];
+
+	slip_decoder_init(&d, buf, sizeof(buf));
+	for (size_t i = 0; i < sizeof(in); i++)
+		if (slip_feed(&d, in[i]) == SLIP_FRAME) {
+			assert_int_equal(d.len, 1);
+			got[frames++] = d.buf[0];
+		}
+	assert_int_equal(frames, 2);
+	assert_int_equal(got[0], 7);
+	assert_int_equal(got[1], 8);
+	slip_noise_tail(&d, tail, sizeof(tail));
+	assert_string_equal(tail, "okx");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -110,6 +137,7 @@ int main(void)
 		cmocka_unit_test(test_slip_decode_skips_bootlog_and_empty_frames),
 		cmocka_unit_test(test_slip_decode_overflow_then_resync),
 		cmocka_unit_test(test_slip_decode_bad_escape_drops_frame),
+		cmocka_unit_test(test_slip_decode_bad_frame_then_text_keeps_next_frame),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

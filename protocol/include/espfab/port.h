@@ -65,6 +65,14 @@ int port_open(const char *name, uint32_t baud, struct port **out, char *msg, siz
  * return PORT_ECANCELED promptly. */
 void port_cancel(struct port *p);
 
+/* USB identity of a local serial port opened by port_open(): 0 and the
+ * vendor/product ids (the ESP USB-Serial/JTAG is 0x303A:0x1001), or
+ * PORT_EINVAL when the port is not a USB device or not a serial port. */
+int port_usb_ids(const struct port *p, uint16_t *vid, uint16_t *pid);
+
+#define PORT_USB_JTAG_VID 0x303A
+#define PORT_USB_JTAG_PID 0x1001
+
 static inline void port_close(struct port *p)
 {
 	if (p)

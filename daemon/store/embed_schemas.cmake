@@ -1,0 +1,20 @@
+# cmake -DOUT=file.c -DFILES="a.sql;b.sql" -P embed_schemas.cmake
+# Writes a C table of the migrations: {version, name, sql}. The version is the
+# file name's leading number, so 001_initial.sql is user_version 1.
+set(body "/* Generated from the schemas/ migrations by embed_schemas.cmake: do not edit. */\n#include \"store_int.h\"\n\n")
+set(table "")
+set(n 0)
+foreach(f IN LISTS FILES)
+  get_filename_component(base ${f} NAME)
+  string(REGEX MATCH "^[0-9]+" ver ${base})
+  math(EXPR ver "${ver}")
+  file(READ ${f} hex HEX)
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," hex "${hex}")
+  string(REGEX REPLACE "(0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,)" "\\1\n" hex "${hex}")
+  string(APPEND body "static const unsigned char sql_${n}[] = {\n${hex}0x00};\n")
+  string(APPEND table "\t{${ver}, \"${base}\", sql_${n}},\n")
+  math(EXPR n "${n} + 1")
+endforeach()
+string(APPEND body "\nconst struct store_migration store_migrations[] = {\n${table}};\nconst size_t store_n_migrations = ${n};\n")
+file(WRITE ${OUT}.tmp "${body}")
+file(RENAME ${OUT}.tmp ${OUT})

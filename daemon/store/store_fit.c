@@ -1,0 +1,213 @@
+/* Value checks against nvs_partition_gen 0.2.0's rules (see
+ * ../shared/golden/README.md): integers go through Python int() in base 10
+ * (spaces around, a sign, '_' between digits), strings are limited in UTF-8
+ * bytes including the NUL (4000; 1984 in V1), hex2bin needs an even number
+ * of hex digits after stripping, base64 needs correct padding. */
+#include <ctype.h>
+#include <espfab/nvs.h>
+#include <openssl/crypto.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "store_fit.h"
+
+#define STRING_MAX_V2 4000u  /* bytes including the NUL */
+#define BLOB_MAX_V1 1984u    /* one page's data entries */
+#define BLOB_MAX_V2 508000u  /* the generator's multipage blob limit */
+
+static int py_int(const uint8_t *v, size_t len, int *neg, unsigned __int128 *mag)
+{
+	size_t i = 0, end = len;
+	int digits = 0, last_us = 0;
+
+	while (i < end && isspace(v[i]))
+		i++;
+	while (end > i && isspace(v[end - 1]))
+		end--;
+	*neg = 0;
+	if (i < end && (v[i] == '+' || v[i] == '-'))
+		*neg = v[i++] == '-';
+	*mag = 0;
+	for (; i < end; i++) {
+		if (v[i] == '_') {
+			if (!digits || last_us)
+				return -1;
+			last_us = 1;
+			continue;
+		}
+		if (!isdigit(v[i]))
+			return -1;
+		last_us = 0;
+		digits++;
+		if (*mag > ((unsigned __int128)1 << 80))
+			continue; /* far out of every range; stop growing */
+		*mag = *mag * 10 + (unsigned)(v[i] - '0');
+	}
+	return digits && !last_us ? 0 : -1;
+}
+
+static int fit_int(const char *enc, const uint8_t *v, size_t len, char *why, size_t wl)
+{
+	static const struct {
+		const char *name;
+		int is_signed, bits;
+	} t[] = {{"u8", 0, 8},  {"i8", 1, 8},   {"u16", 0, 16}, {"i16", 1, 16},
+		 {"u32", 0, 32}, {"i32", 1, 32}, {"u64", 0, 64}, {"i64", 1, 64}};
+	int neg;
+	unsigned __int128 mag;
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		if (strcmp(enc, t[i].name))
+			continue;
+		if (py_int(v, len, &neg, &mag)) {
+			snprintf(why, wl, "not a base-10 integer");
+			return STORE_EINPUT;
+		}
+		unsigned __int128 lim_pos = t[i].is_signed ? ((unsigned __int128)1 << (t[i].bits - 1)) - 1
+							   : ((unsigned __int128)1 << t[i].bits) - 1;
+		unsigned __int128 lim_neg = t[i].is_signed ? (unsigned __int128)1 << (t[i].bits - 1) : 0;
+		if ((neg && mag > lim_neg) || (!neg && mag > lim_pos)) {
+			snprintf(why, wl, "out of range for %s", enc);
+			return STORE_EINPUT;
+		}
+		return 0;
+	}
+	return 1; /* not an integer encoding */
+}
+
+static int b64char(uint8_t c)
+{
+	return isalnum(c) || c == '+' || c == '/';
+}
+
+int store_fit_value(const struct store_field *f, int nvs_version, const uint8_t *v, size_t len, char *why,
+		    size_t wl)
+{
+	const char *enc = f->encoding;
+	size_t blob_max = nvs_version == 1 ? BLOB_MAX_V1 : BLOB_MAX_V2;
+	int rc;
+
+	if (memchr(v, '\0', len) && strcmp(f->type, "file")) {
+		snprintf(why, wl, "contains a NUL byte");
+		return STORE_EINPUT;
+	}
+	if (!strcmp(f->type, "data") && (rc = fit_int(enc, v, len, why, wl)) <= 0)
+		return rc;
+	if (!strcmp(enc, "string")) {
+		size_t max = nvs_version == 1 ? BLOB_MAX_V1 : STRING_MAX_V2;
+		if (len + 1 > max) {
+			snprintf(why, wl, "string of %zu bytes is over the %zu-byte limit (with its NUL)", len, max);
+			return STORE_EINPUT;
+		}
+		return 0;
+	}
+	if (!strcmp(enc, "hex2bin") && !strcmp(f->type, "data")) {
+		size_t i = 0, end = len;
+		while (i < end && isspace(v[i]))
+			i++;
+		while (end > i && isspace(v[end - 1]))
+			end--;
+		if ((end - i) % 2) {
+			snprintf(why, wl, "hex2bin needs an even number of hex digits");
+			return STORE_EINPUT;
+		}
+		for (size_t k = i; k < end; k++)
+			if (!isxdigit(v[k])) {
+				snprintf(why, wl, "hex2bin value has a non-hex character");
+				return STORE_EINPUT;
+			}
+		if ((end - i) / 2 > blob_max) {
+			snprintf(why, wl, "blob of %zu bytes is over the %zu-byte limit", (end - i) / 2, blob_max);
+			return STORE_EINPUT;
+		}
+		return 0;
+	}
+	if (!strcmp(enc, "base64") && !strcmp(f->type, "data")) {
+		/* binascii.a2b_base64 (non-strict) skips characters outside the
+		 * alphabet; what is left must be whole quads, '=' only at the end. */
+		size_t n = 0, pad = 0;
+		for (size_t k = 0; k < len; k++) {
+			if (v[k] == '=') {
+				pad++;
+				continue;
+			}
+			if (!b64char(v[k]))
+				continue;
+			if (pad) {
+				snprintf(why, wl, "base64 padding in the middle");
+				return STORE_EINPUT;
+			}
+			n++;
+		}
+		if (n % 4 == 1 || (n % 4 && pad < 4 - n % 4)) {
+			snprintf(why, wl, "base64 has incorrect padding");
+			return STORE_EINPUT;
+		}
+		if (n / 4 * 3 > blob_max) {
+			snprintf(why, wl, "blob is over the %zu-byte limit", blob_max);
+			return STORE_EINPUT;
+		}
+		return 0;
+	}
+	if (len > blob_max) {
+		snprintf(why, wl, "value of %zu bytes is over the %zu-byte limit", len, blob_max);
+		return STORE_EINPUT;
+	}
+	return 0;
+}
+
+int store_fit_record(const struct store_product *p, const uint8_t *const *values, const size_t *lens, char *why,
+		     size_t wl)
+{
+	struct nvs_gen *g = NULL;
+	struct nvs_err ne = {0};
+	uint8_t *img = NULL;
+	size_t img_len = 0;
+	const char *ns = NULL;
+	int rc = STORE_EINPUT;
+
+	/* The real generator at the product's partition size: the only way to
+	 * know the whole record fits (pages, blob chunks, namespaces). */
+	if (nvs_gen_new(&g, p->part_size, p->nvs_version == 1 ? NVS_VERSION_1 : NVS_VERSION_2, &ne)) {
+		snprintf(why, wl, "NVS generator: %s", ne.msg);
+		goto out;
+	}
+	for (size_t f = 0; f < p->n_fields; f++) {
+		const struct store_field *fd = &p->fields[f];
+		/* Namespace rows may be implied: the template keeps each field's
+		 * namespace, so emit one whenever it changes. */
+		if (!strcmp(fd->type, "namespace")) {
+			if (nvs_gen_add_row(g, fd->key, "namespace", "", "", 0, &ne))
+				goto gen_fail;
+			ns = fd->key;
+			continue;
+		}
+		if (!ns || strcmp(ns, fd->namespace_)) {
+			if (nvs_gen_add_row(g, fd->namespace_, "namespace", "", "", 0, &ne))
+				goto gen_fail;
+			ns = fd->namespace_;
+		}
+		if (nvs_gen_add_row(g, fd->key, fd->type, fd->encoding, (const char *)values[f], lens[f], &ne))
+			goto gen_fail;
+	}
+	img = malloc(p->part_size);
+	if (!img) {
+		snprintf(why, wl, "out of memory");
+		goto out;
+	}
+	if (nvs_gen_finish(g, NULL, img, p->part_size, &img_len, &ne))
+		goto gen_fail;
+	rc = 0;
+	goto out;
+gen_fail:
+	/* The generator's messages name the key, never the value. */
+	snprintf(why, wl, "does not fit NVS: %s", ne.msg);
+out:
+	if (img) {
+		OPENSSL_cleanse(img, p->part_size);
+		free(img);
+	}
+	nvs_gen_free(g);
+	return rc;
+}

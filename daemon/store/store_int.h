@@ -1,0 +1,74 @@
+/* Private to the store library. */
+#ifndef ESPFAB_STORE_INT_H
+#define ESPFAB_STORE_INT_H
+
+#include <sqlite3.h>
+#include <stdarg.h>
+
+#include "espfab/store.h"
+
+struct store_migration {
+	int version;
+	const char *name;
+	const unsigned char *sql; /* NUL-terminated */
+};
+extern const struct store_migration store_migrations[];
+extern const size_t store_n_migrations;
+
+struct store {
+	sqlite3 *db;
+	char *path;
+	int64_t busy_start_ms;
+	uint32_t busy_seed;
+	int has_key;
+	uint8_t key[STORE_SEAL_KEY_LEN];
+};
+
+/* Fills err (if any) and returns code. */
+int store_fail_err(struct store_err *err, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Maps the connection's last SQLite error to STORE_EDB / STORE_EBUSY. */
+int store_db_err(struct store *s, struct store_err *err, const char *what);
+
+/* Transactions: BEGIN IMMEDIATE so a writer takes the lock up front (no
+ * deadlock-prone read-to-write upgrade), COMMIT, ROLLBACK. */
+int store_begin(struct store *s, struct store_err *err);
+int store_commit(struct store *s, struct store_err *err);
+void store_rollback(struct store *s);
+
+/* Prepare with an error message. */
+int store_prep(struct store *s, sqlite3_stmt **st, const char *sql, struct store_err *err);
+/* Binds NULL for a NULL string. */
+int store_bind_text(sqlite3_stmt *st, int i, const char *v);
+int store_bind_opt_int(sqlite3_stmt *st, int i, int64_t v); /* < 0 (or 0 for ids) -> NULL handled by caller */
+char *store_col_strdup(sqlite3_stmt *st, int i); /* NULL for NULL */
+json_t *store_col_json(sqlite3_stmt *st, int i);   /* text/int/null as JSON */
+
+/* Audit row inside the caller's transaction. */
+int store_audit_insert(struct store *s, const struct store_audit_entry *a, const char *event,
+		       const char *result, struct store_err *err);
+
+/* Sealing (store_seal.c). out gets nonce || ct || tag; the caller frees it. */
+int store_seal(const struct store *s, const uint8_t *pt, size_t len, const char *aad, uint8_t **out,
+	       size_t *out_len, struct store_err *err);
+/* out gets plaintext + NUL; the caller wipes and frees it. */
+int store_unseal(const struct store *s, const uint8_t *ct, size_t len, const char *aad, uint8_t **out,
+		 size_t *out_len, struct store_err *err);
+/* The keyed digest of a unique value (HMAC-SHA256). */
+int store_unique_digest(const struct store *s, int pos, const uint8_t *v, size_t len, uint8_t out[32],
+			struct store_err *err);
+/* Checks s->key against the database's key check value; records it on first
+ * use. need: fail if the database is sealed and no key was given. */
+int store_seal_check(struct store *s, int need, struct store_err *err);
+int store_db_sealed(struct store *s, int *sealed, struct store_err *err);
+
+/* Product id by name (STORE_ENOTFOUND). */
+int store_product_id(struct store *s, const char *name, int64_t *id, struct store_err *err);
+
+/* Loads a product's template into p (already allocated). */
+int store_product_load(struct store *s, int64_t id, struct store_product **out, struct store_err *err);
+
+/* AAD for a sealed value: binds the ciphertext to its row and field. */
+void store_value_aad(char *buf, size_t len, int64_t product_id, const char *record_id, int pos);
+
+#endif

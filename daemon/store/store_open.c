@@ -1,0 +1,320 @@
+/* Opening the database: file mode, pragmas, migrations, shared helpers. */
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store_int.h"
+
+/* Long enough to ride out another station's burst of commits, short enough
+ * that a wedged writer shows up as an error rather than a hang. */
+#define STORE_BUSY_TIMEOUT_MS 15000
+
+int store_fail_err(struct store_err *err, int code, const char *fmt, ...)
+{
+	if (err) {
+		va_list ap;
+		err->code = code;
+		va_start(ap, fmt);
+		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+		va_end(ap);
+	}
+	return code;
+}
+
+int store_db_err(struct store *s, struct store_err *err, const char *what)
+{
+	int rc = sqlite3_errcode(s->db);
+	int code = (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) ? STORE_EBUSY : STORE_EDB;
+	return store_fail_err(err, code, "%s: %s", what, sqlite3_errmsg(s->db));
+}
+
+int store_prep(struct store *s, sqlite3_stmt **st, const char *sql, struct store_err *err)
+{
+	*st = NULL;
+	if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK)
+		return store_db_err(s, err, "prepare");
+	return 0;
+}
+
+int store_bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+	return v ? sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, i);
+}
+
+int store_bind_opt_int(sqlite3_stmt *st, int i, int64_t v)
+{
+	return v < 0 ? sqlite3_bind_null(st, i) : sqlite3_bind_int64(st, i, v);
+}
+
+char *store_col_strdup(sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+	return t ? strdup((const char *)t) : NULL;
+}
+
+json_t *store_col_json(sqlite3_stmt *st, int i)
+{
+	switch (sqlite3_column_type(st, i)) {
+	case SQLITE_INTEGER:
+		return json_integer(sqlite3_column_int64(st, i));
+	case SQLITE_TEXT:
+		return json_string((const char *)sqlite3_column_text(st, i));
+	case SQLITE_FLOAT:
+		return json_real(sqlite3_column_double(st, i));
+	default: /* NULL, and BLOB which no query here returns as JSON */
+		return json_null();
+	}
+}
+
+/* SQLite's own busy_timeout handler sleeps in growing steps up to 100 ms,
+ * so a connection that just committed wins the lock again and again while
+ * the waiters sleep: with a dozen stations one of them can starve. Short,
+ * jittered sleeps keep waiters in the race; the total stays bounded. */
+static int busy_handler(void *arg, int count)
+{
+	struct store *s = arg;
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	int64_t now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+	if (count == 0)
+		s->busy_start_ms = now_ms;
+	if (now_ms - s->busy_start_ms > STORE_BUSY_TIMEOUT_MS)
+		return 0;
+	s->busy_seed = s->busy_seed * 1103515245u + 12345u;
+	struct timespec d = {0, (long)(100000 + (s->busy_seed >> 8) % 900000)}; /* 0.1 to 1 ms */
+	nanosleep(&d, NULL);
+	return 1;
+}
+
+static int exec(struct store *s, const char *sql, struct store_err *err)
+{
+	char *msg = NULL;
+	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		int rc = sqlite3_errcode(s->db);
+		store_fail_err(err, (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) ? STORE_EBUSY : STORE_EDB, "%s",
+			       msg ? msg : sqlite3_errmsg(s->db));
+		sqlite3_free(msg);
+		return err ? err->code : STORE_EDB;
+	}
+	return 0;
+}
+
+int store_begin(struct store *s, struct store_err *err)
+{
+	return exec(s, "BEGIN IMMEDIATE", err);
+}
+
+int store_commit(struct store *s, struct store_err *err)
+{
+	int rc = exec(s, "COMMIT", err);
+	if (rc)
+		store_rollback(s);
+	return rc;
+}
+
+void store_rollback(struct store *s)
+{
+	if (!sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+void store_now(char *buf, size_t len)
+{
+	struct timespec ts;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+		 tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+}
+
+int store_mac_normalise(const char *in, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned nib = 0;
+	char tmp[STORE_MAC_LEN + 1];
+
+	if (!in)
+		return STORE_EINPUT;
+	for (const char *p = in; *p; p++) {
+		int v;
+		if (*p >= '0' && *p <= '9')
+			v = *p - '0';
+		else if (*p >= 'a' && *p <= 'f')
+			v = *p - 'a' + 10;
+		else if (*p >= 'A' && *p <= 'F')
+			v = *p - 'A' + 10;
+		else if ((*p == ':' || *p == '-') && nib % 2 == 0 && nib > 0 && nib < 12)
+			continue;
+		else
+			return STORE_EINPUT;
+		if (nib >= 12)
+			return STORE_EINPUT;
+		tmp[nib / 2 * 3 + nib % 2] = hex[v];
+		if (nib % 2 == 1 && nib < 11)
+			tmp[nib / 2 * 3 + 2] = ':';
+		nib++;
+	}
+	if (nib != 12)
+		return STORE_EINPUT;
+	tmp[STORE_MAC_LEN] = '\0';
+	memcpy(out, tmp, sizeof(tmp));
+	return 0;
+}
+
+/* Applies every embedded migration newer than user_version, each in its own
+ * transaction together with the version bump, so a crash mid-migration
+ * leaves the previous version intact. */
+static int migrate(struct store *s, struct store_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int version = 0, rc;
+
+	rc = store_prep(s, &st, "PRAGMA user_version", err);
+	if (rc)
+		return rc;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+
+	int newest = store_n_migrations ? store_migrations[store_n_migrations - 1].version : 0;
+	if (version > newest)
+		return store_fail_err(err, STORE_ESCHEMA,
+				      "%s: database schema version %d is newer than this program's (%d)", s->path,
+				      version, newest);
+	for (size_t i = 0; i < store_n_migrations; i++) {
+		const struct store_migration *m = &store_migrations[i];
+		char bump[64];
+		if (m->version <= version)
+			continue;
+		rc = store_begin(s, err);
+		if (rc)
+			return rc;
+		/* Re-read inside the write lock: another process may have migrated. */
+		rc = store_prep(s, &st, "PRAGMA user_version", err);
+		if (rc)
+			goto fail;
+		if (sqlite3_step(st) == SQLITE_ROW)
+			version = sqlite3_column_int(st, 0);
+		sqlite3_finalize(st);
+		if (m->version <= version) {
+			store_rollback(s);
+			continue;
+		}
+		rc = exec(s, (const char *)m->sql, err);
+		if (rc) {
+			store_fail_err(err, STORE_EDB, "migration %s: %s", m->name, sqlite3_errmsg(s->db));
+			goto fail;
+		}
+		snprintf(bump, sizeof(bump), "PRAGMA user_version = %d", m->version);
+		rc = exec(s, bump, err);
+		if (rc)
+			goto fail;
+		rc = store_commit(s, err);
+		if (rc)
+			return rc;
+		version = m->version;
+	}
+	return 0;
+fail:
+	store_rollback(s);
+	return rc;
+}
+
+int store_open(struct store **out, const char *path, unsigned flags, const uint8_t *seal_key,
+	       struct store_err *err)
+{
+	struct store *s = NULL;
+	int rc, fd = -1;
+
+	*out = NULL;
+	if (!path || !*path)
+		return store_fail_err(err, STORE_EINPUT, "no database path");
+	s = calloc(1, sizeof(*s));
+	if (!s || !(s->path = strdup(path))) {
+		rc = store_fail_err(err, STORE_ENOMEM, "out of memory");
+		goto out;
+	}
+	if (seal_key) {
+		memcpy(s->key, seal_key, STORE_SEAL_KEY_LEN);
+		s->has_key = 1;
+	}
+	/* Create the file ourselves so it is 0600 from the first instant
+	 * (SQLite would use 0644 minus umask). The -wal and -shm files take
+	 * the main file's mode. */
+	if (flags & STORE_OPEN_CREATE) {
+		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (fd < 0) {
+			rc = store_fail_err(err, STORE_EIO, "%s: %s", path, strerror(errno));
+			goto out;
+		}
+		close(fd);
+	}
+	int oflags = (flags & STORE_OPEN_READONLY) ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
+	if (sqlite3_open_v2(path, &s->db, oflags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		rc = store_fail_err(err, STORE_EIO, "%s: %s", path,
+				    s->db ? sqlite3_errmsg(s->db) : "cannot open database");
+		goto out;
+	}
+	sqlite3_extended_result_codes(s->db, 0);
+	s->busy_seed = (uint32_t)(uintptr_t)s ^ (uint32_t)getpid();
+	sqlite3_busy_handler(s->db, busy_handler, s);
+	/* WAL: readers never block the writer; synchronous=FULL: a COMMIT is on
+	 * the disk (WAL fsynced) before store_* returns, so an acknowledged state
+	 * change survives power loss, not just a process crash. */
+	if (!(flags & STORE_OPEN_READONLY)) {
+		rc = exec(s, "PRAGMA journal_mode = WAL", err);
+		if (rc) {
+			store_fail_err(err, rc, "%s: %s", path, sqlite3_errmsg(s->db));
+			goto out;
+		}
+	}
+	rc = exec(s, "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL", err);
+	if (rc)
+		goto out;
+	if (!(flags & STORE_OPEN_READONLY)) {
+		rc = migrate(s, err);
+		if (rc)
+			goto out;
+	} else {
+		sqlite3_stmt *st = NULL;
+		rc = store_prep(s, &st, "PRAGMA user_version", err);
+		if (rc)
+			goto out;
+		int v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+		sqlite3_finalize(st);
+		if (v != STORE_SCHEMA_VERSION) {
+			rc = store_fail_err(err, STORE_ESCHEMA, "%s: schema version %d, expected %d", path, v,
+					    STORE_SCHEMA_VERSION);
+			goto out;
+		}
+	}
+	if (s->has_key && !(flags & STORE_OPEN_READONLY)) {
+		rc = store_seal_check(s, 0, err);
+		if (rc)
+			goto out;
+	}
+	*out = s;
+	s = NULL;
+	rc = 0;
+out:
+	store_close(s);
+	return rc;
+}
+
+void store_close(struct store *s)
+{
+	if (!s)
+		return;
+	if (s->db)
+		sqlite3_close_v2(s->db);
+	OPENSSL_cleanse(s->key, sizeof(s->key));
+	free(s->path);
+	free(s);
+}

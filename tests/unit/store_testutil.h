@@ -1,0 +1,81 @@
+/* Shared by the store's unit tests: temporary databases and a small product. */
+#ifndef STORE_TESTUTIL_H
+#define STORE_TESTUTIL_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "espfab/store.h"
+
+/* One partition-table stand-in: the store keeps the bytes, it does not parse them. */
+static const uint8_t tu_table[32] = {0xaa, 0x50, 0x01, 0x02, 0x00, 0x90, 0x00, 0x00, 0x00, 0x60};
+
+static const char tu_config[] = "mass_prod,namespace,\n"
+				"ProductID,data,string\n"
+				"DeviceSecret,data,string\n"
+				"DeviceName,data,string\n";
+
+static inline char *tu_tmpdir(void)
+{
+	char tmpl[] = "/tmp/espfab-store-test-XXXXXX";
+	char *d = mkdtemp(tmpl);
+	return d ? strdup(d) : NULL;
+}
+
+static inline char *tu_path(const char *dir, const char *name)
+{
+	size_t n = strlen(dir) + strlen(name) + 2;
+	char *p = malloc(n);
+	snprintf(p, n, "%s/%s", dir, name);
+	return p;
+}
+
+static inline void tu_rmrf(char *dir)
+{
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", dir);
+	free(dir);
+}
+
+static inline int tu_add_product(struct store *s, const char *name, const char *const *uniq, size_t n_uniq,
+				 struct store_err *err)
+{
+	struct store_product_spec spec = {
+		.name = name,
+		.config_csv = tu_config,
+		.config_len = strlen(tu_config),
+		.config_source = "config.csv",
+		.part_table = tu_table,
+		.part_table_len = sizeof(tu_table),
+		.part_label = "nvs",
+		.part_offset = 0x9000,
+		.part_size = 0x6000,
+		.nvs_version = 2,
+		.unique = uniq,
+		.n_unique = n_uniq,
+	};
+	return store_product_add(s, &spec, err);
+}
+
+/* n records "1".."n" with secret "secret-<i>". The caller frees the text. */
+static inline char *tu_values(int first, int n)
+{
+	size_t cap = 64 + (size_t)n * 96;
+	char *b = malloc(cap), *p = b;
+	p += sprintf(p, "id,ProductID,DeviceSecret,DeviceName\n");
+	for (int i = first; i < first + n; i++)
+		p += sprintf(p, "%d,PRD-%06d,secret-%08d,dev-%d\n", i, i, i, i);
+	return b;
+}
+
+static inline int tu_import(struct store *s, const char *product, const char *csv, struct store_err *err)
+{
+	struct store_import_opts o = {.product = product, .source = "values.csv"};
+	return store_import_csv(s, &o, csv, strlen(csv), NULL, err);
+}
+
+#endif

@@ -1,0 +1,218 @@
+/* Many threads and two processes claiming from one database at once: never a
+ * duplicate, never a lost record, and the full state is checked afterwards. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <pthread.h>
+#include <sys/wait.h>
+
+#include "store_testutil.h"
+
+#define N_RECORDS 400
+#define N_THREADS 6
+
+static pthread_barrier_t start_line;
+
+struct worker {
+	const char *db;
+	int id;
+	int claimed[N_RECORDS + 1]; /* record id -> times this worker got it */
+	int n, errors;
+	char msg[320];
+};
+
+/* Each device goes through a mix of outcomes so every transition races:
+ * verified, released before send (the record must come back), failed after
+ * send (bound, must never reappear). */
+static void *run_worker(void *arg)
+{
+	struct worker *w = arg;
+	struct store *s = NULL;
+	struct store_err err = {0};
+	if (store_open(&s, w->db, 0, NULL, &err)) {
+		snprintf(w->msg, sizeof(w->msg), "open: %s", err.msg);
+		w->errors++;
+	}
+	/* Everyone opens first, then all start claiming at once. */
+	pthread_barrier_wait(&start_line);
+	if (!s)
+		return NULL;
+	for (int dev = 0;; dev++) {
+		char mac[32], port[16];
+		snprintf(mac, sizeof(mac), "%02x:00:00:00:%02x:%02x", w->id, (dev >> 8) & 0xff, dev & 0xff);
+		snprintf(port, sizeof(port), "p%d", w->id);
+		struct store_claim_req req = {.product = "lamp", .station = "st", .port = port, .mac = mac};
+		struct store_record *r = NULL;
+		int rc = store_claim(s, &req, &r, &err);
+		if (rc == STORE_EEMPTY)
+			break;
+		if (rc) {
+			snprintf(w->msg, sizeof(w->msg), "claim: %s", err.msg);
+			w->errors++;
+			break;
+		}
+		int outcome = dev % 5;
+		if (outcome == 1) {
+			rc = store_release(s, r->job_id, "no sync", NULL, &err);
+		} else {
+			rc = store_mark_sent(s, r->job_id, &err);
+			if (!rc && outcome == 3)
+				rc = store_fail(s, r->job_id, "verify failed", NULL, &err);
+			else if (!rc)
+				rc = store_mark_verified(s, r->job_id, NULL, &err);
+			if (!rc)
+				w->claimed[atoi(r->record_id)]++;
+		}
+		if (rc) {
+			snprintf(w->msg, sizeof(w->msg), "transition: %s", err.msg);
+			w->errors++;
+		}
+		store_record_free(r);
+		w->n++;
+	}
+	store_close(s);
+	return NULL;
+}
+
+static char *make_db(char **dir)
+{
+	struct store *s = NULL;
+	struct store_err err = {0};
+	char *csv = tu_values(1, N_RECORDS);
+	*dir = tu_tmpdir();
+	char *db = tu_path(*dir, "c.db");
+	assert_int_equal(store_open(&s, db, STORE_OPEN_CREATE, NULL, &err), 0);
+	assert_int_equal(tu_add_product(s, "lamp", NULL, 0, &err), 0);
+	assert_int_equal(tu_import(s, "lamp", csv, &err), 0);
+	store_close(s);
+	free(csv);
+	return db;
+}
+
+/* Every record ends sent or verified (none available, none lost), each in
+ * exactly one device, and the database passes the invariant check. */
+static void assert_final(const char *db, int *got)
+{
+	struct store *s = NULL;
+	struct store_err err = {0};
+	json_t *j = NULL;
+	assert_int_equal(store_open(&s, db, 0, NULL, &err), 0);
+	if (store_check(s, &err))
+		fail_msg("%s", err.msg);
+	assert_int_equal(store_query_stats(s, "lamp", &j, &err), 0);
+	json_t *st = json_array_get(json_object_get(j, "stats"), 0);
+	assert_int_equal(json_integer_value(json_object_get(st, "available")), 0);
+	assert_int_equal(json_integer_value(json_object_get(st, "reserved")), 0);
+	assert_int_equal(json_integer_value(json_object_get(st, "sent")) +
+				 json_integer_value(json_object_get(st, "verified")),
+			 N_RECORDS);
+	json_decref(j);
+	for (int i = 1; i <= N_RECORDS; i++)
+		if (got[i] != 1)
+			fail_msg("record %d went to %d devices", i, got[i]);
+	/* and the database agrees: one distinct MAC per record across all jobs that sent */
+	struct store_record_filter flt = {.product = "lamp"};
+	assert_int_equal(store_query_records(s, &flt, &j, &err), 0);
+	size_t i;
+	json_t *r;
+	json_array_foreach(json_object_get(j, "records"), i, r)
+		assert_non_null(json_string_value(json_object_get(r, "mac")));
+	json_decref(j);
+	store_close(s);
+}
+
+static void test_store_concurrency_threads(void **state)
+{
+	(void)state;
+	char *dir;
+	char *db = make_db(&dir);
+	pthread_t t[N_THREADS];
+	struct worker *w = calloc(N_THREADS, sizeof(*w));
+	int got[N_RECORDS + 1] = {0}, took_part = 0;
+	pthread_barrier_init(&start_line, NULL, N_THREADS);
+	for (int i = 0; i < N_THREADS; i++) {
+		w[i].db = db;
+		w[i].id = i + 1;
+		assert_int_equal(pthread_create(&t[i], NULL, run_worker, &w[i]), 0);
+	}
+	for (int i = 0; i < N_THREADS; i++) {
+		pthread_join(t[i], NULL);
+		if (w[i].errors)
+			fail_msg("worker %d: %s", i, w[i].msg);
+		for (int k = 1; k <= N_RECORDS; k++)
+			got[k] += w[i].claimed[k];
+	}
+	pthread_barrier_destroy(&start_line);
+	/* the workers really raced (not one draining the store alone) */
+	for (int i = 0; i < N_THREADS; i++)
+		took_part += w[i].n > 0;
+	for (int i = 0; i < N_THREADS; i++)
+		fprintf(stderr, "worker %d: %d devices\n", i, w[i].n);
+	assert_true(took_part >= N_THREADS / 2);
+	assert_final(db, got);
+	free(w);
+	free(db);
+	tu_rmrf(dir);
+}
+
+static void test_store_concurrency_two_processes(void **state)
+{
+	(void)state;
+	char *dir;
+	char *db = make_db(&dir);
+	int fds[2][2];
+	pid_t pid[2];
+	int got[N_RECORDS + 1] = {0};
+	for (int p = 0; p < 2; p++) {
+		assert_int_equal(pipe(fds[p]), 0);
+		pid[p] = fork();
+		assert_true(pid[p] >= 0);
+		if (pid[p] == 0) {
+			/* child: two threads of its own, results down the pipe */
+			struct worker w[2] = {{.db = db, .id = 10 + 2 * p}, {.db = db, .id = 11 + 2 * p}};
+			pthread_t t[2];
+			close(fds[p][0]);
+			pthread_barrier_init(&start_line, NULL, 2);
+			for (int i = 0; i < 2; i++)
+				pthread_create(&t[i], NULL, run_worker, &w[i]);
+			for (int i = 0; i < 2; i++)
+				pthread_join(t[i], NULL);
+			int code = w[0].errors || w[1].errors || !(w[0].n + w[1].n);
+			for (int k = 1; k <= N_RECORDS; k++) {
+				int n = w[0].claimed[k] + w[1].claimed[k];
+				if (write(fds[p][1], &n, sizeof(n)) != sizeof(n))
+					code = 1;
+			}
+			if (code)
+				fprintf(stderr, "child %d: %s %s\n", p, w[0].msg, w[1].msg);
+			_exit(code);
+		}
+		close(fds[p][1]);
+	}
+	for (int p = 0; p < 2; p++) {
+		for (int k = 1; k <= N_RECORDS; k++) {
+			int n = 0;
+			assert_int_equal(read(fds[p][0], &n, sizeof(n)), sizeof(n));
+			got[k] += n;
+		}
+		close(fds[p][0]);
+		int status = 0;
+		assert_int_equal(waitpid(pid[p], &status, 0), pid[p]);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	assert_final(db, got);
+	free(db);
+	tu_rmrf(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_store_concurrency_threads),
+		cmocka_unit_test(test_store_concurrency_two_processes),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,134 @@
+/* store_open: file mode, migrations, pragmas, append-only audit. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include "store_testutil.h"
+
+static void test_store_open_creates_0600_and_migrates(void **state)
+{
+	(void)state;
+	char *dir = tu_tmpdir(), *db = tu_path(dir, "a.db");
+	struct store *s = NULL;
+	struct store_err err = {0};
+	struct stat sb;
+	mode_t old = umask(0);
+
+	assert_int_equal(store_open(&s, db, STORE_OPEN_CREATE, NULL, &err), 0);
+	umask(old);
+	assert_int_equal(stat(db, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	store_close(s);
+
+	sqlite3 *raw;
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_open(db, &raw), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(raw, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(st, 0), STORE_SCHEMA_VERSION);
+	sqlite3_finalize(st);
+	assert_int_equal(sqlite3_prepare_v2(raw, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
+	sqlite3_finalize(st);
+	sqlite3_close(raw);
+
+	/* Reopening applies nothing twice. */
+	assert_int_equal(store_open(&s, db, 0, NULL, &err), 0);
+	store_close(s);
+	free(db);
+	tu_rmrf(dir);
+}
+
+static void test_store_open_refuses_newer_schema(void **state)
+{
+	(void)state;
+	char *dir = tu_tmpdir(), *db = tu_path(dir, "a.db");
+	struct store *s = NULL;
+	struct store_err err = {0};
+	sqlite3 *raw;
+
+	assert_int_equal(store_open(&s, db, STORE_OPEN_CREATE, NULL, &err), 0);
+	store_close(s);
+	assert_int_equal(sqlite3_open(db, &raw), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(raw, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(raw);
+	assert_int_equal(store_open(&s, db, 0, NULL, &err), STORE_ESCHEMA);
+	assert_null(s);
+	assert_non_null(strstr(err.msg, "newer"));
+	free(db);
+	tu_rmrf(dir);
+}
+
+static void test_store_open_missing_file_without_create(void **state)
+{
+	(void)state;
+	char *dir = tu_tmpdir(), *db = tu_path(dir, "none.db");
+	struct store *s = NULL;
+	struct store_err err = {0};
+	assert_int_not_equal(store_open(&s, db, 0, NULL, &err), 0);
+	assert_null(s);
+	assert_non_null(strstr(err.msg, "none.db"));
+	free(db);
+	tu_rmrf(dir);
+}
+
+static void test_store_open_audit_is_append_only(void **state)
+{
+	(void)state;
+	char *dir = tu_tmpdir(), *db = tu_path(dir, "a.db");
+	struct store *s = NULL;
+	struct store_err err = {0};
+	struct store_audit_entry a = {.event = "test", .mac = "AA-BB-CC-DD-EE-FF", .result = "ok",
+				      .baud = 115200, .retries = 0, .duration_ms = 12};
+	sqlite3 *raw;
+
+	assert_int_equal(store_open(&s, db, STORE_OPEN_CREATE, NULL, &err), 0);
+	assert_int_equal(store_audit_append(s, &a, &err), 0);
+	store_close(s);
+	assert_int_equal(sqlite3_open(db, &raw), SQLITE_OK);
+	assert_int_not_equal(sqlite3_exec(raw, "UPDATE audit SET result = 'forged'", NULL, NULL, NULL), SQLITE_OK);
+	assert_non_null(strstr(sqlite3_errmsg(raw), "append-only"));
+	assert_int_not_equal(sqlite3_exec(raw, "DELETE FROM audit", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_prepare_v2(raw, "SELECT mac, result FROM audit", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(st, 0), "aa:bb:cc:dd:ee:ff");
+	assert_string_equal((const char *)sqlite3_column_text(st, 1), "ok");
+	sqlite3_finalize(st);
+	sqlite3_close(raw);
+	free(db);
+	tu_rmrf(dir);
+}
+
+static void test_store_open_mac_normalise(void **state)
+{
+	(void)state;
+	char out[STORE_MAC_LEN + 1];
+	assert_int_equal(store_mac_normalise("AA:BB:CC:00:11:2f", out), 0);
+	assert_string_equal(out, "aa:bb:cc:00:11:2f");
+	assert_int_equal(store_mac_normalise("aabbcc00112F", out), 0);
+	assert_string_equal(out, "aa:bb:cc:00:11:2f");
+	assert_int_equal(store_mac_normalise("aa-bb-cc-00-11-2f", out), 0);
+	assert_int_not_equal(store_mac_normalise("aa:bb:cc:00:11", out), 0);
+	assert_int_not_equal(store_mac_normalise("aa:bb:cc:00:11:2f:33", out), 0);
+	assert_int_not_equal(store_mac_normalise("zz:bb:cc:00:11:2f", out), 0);
+	assert_int_not_equal(store_mac_normalise(":aabbcc00112f", out), 0);
+	assert_int_not_equal(store_mac_normalise("a:abbcc00112f", out), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_store_open_creates_0600_and_migrates),
+		cmocka_unit_test(test_store_open_refuses_newer_schema),
+		cmocka_unit_test(test_store_open_missing_file_without_create),
+		cmocka_unit_test(test_store_open_audit_is_append_only),
+		cmocka_unit_test(test_store_open_mac_normalise),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
