@@ -173,7 +173,7 @@ int pipeline_provision(struct romio *dev, const struct romio_ident *id, const st
 	uint8_t table[PART_TABLE_MAX_LEN];
 	uint8_t md5_img[16];
 	uint8_t *readback = NULL;
-	char emsg[sizeof(result->text)];
+	char emsg[256];
 	struct progress_ctx pc = {.io = io, .worker = pp->worker};
 	struct romio_stats st;
 	uint64_t t0 = mono_ms(), t;
@@ -211,7 +211,7 @@ int pipeline_provision(struct romio *dev, const struct romio_ident *id, const st
 	snprintf(req.mac, sizeof(req.mac), "%s", id->mac);
 	snprintf(req.chip, sizeof(req.chip), "%s", id->chip);
 	if (io->ask(io->ctx, &req, JOBQ_CLAIM_REP, &rep, pp->timeout_ms) || rep.rc) {
-		snprintf(result->text, sizeof(result->text), "claim: %s", rep.text[0] ? rep.text : "stopped");
+		snprintf(result->text, sizeof(result->text), "claim: %.400s", rep.text[0] ? rep.text : "stopped");
 		goto out;
 	}
 	result->job_id = rep.job_id;
@@ -233,7 +233,7 @@ int pipeline_provision(struct romio *dev, const struct romio_ident *id, const st
 		struct jobq_msg ack;
 		memset(&ack, 0, sizeof(ack));
 		if (io->ask(io->ctx, &req, JOBQ_SENT_REP, &ack, pp->timeout_ms) || ack.rc) {
-			snprintf(result->text, sizeof(result->text), "mark sent: %s",
+			snprintf(result->text, sizeof(result->text), "mark sent: %.400s",
 				 ack.text[0] ? ack.text : "stopped");
 			jobq_msg_clear(&ack);
 			goto out;

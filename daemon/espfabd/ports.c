@@ -80,7 +80,7 @@ int ports_discover(struct ports_found *out, size_t cap)
 		if (ports_by_path("/dev/serial/by-path", dev, f->path, sizeof(f->path)))
 			snprintf(f->path, sizeof(f->path), "%s", dev);
 		slash = strrchr(f->path, '/');
-		snprintf(f->name, sizeof(f->name), "%s", slash ? slash + 1 : f->path);
+		snprintf(f->name, sizeof(f->name), "%.63s", slash ? slash + 1 : f->path);
 		n++;
 	}
 	sp_free_port_list(list);

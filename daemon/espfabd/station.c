@@ -35,7 +35,7 @@ struct station_port {
 	int64_t batch_id, job_id;
 	char record[64];
 	char last_result[16];
-	char last_error[256];
+	char last_error[512];
 	char last_mac[18];
 	char last_record[64];
 	uint32_t last_ms;
@@ -575,7 +575,7 @@ static void on_message(struct station *s, struct jobq_msg *m)
 	}
 	switch (m->kind) {
 	case JOBQ_PORT_STATE:
-		snprintf(p->state, sizeof(p->state), "%s", m->text);
+		snprintf(p->state, sizeof(p->state), "%.15s", m->text);
 		if (strcmp(p->state, "busy"))
 			p->step[0] = '\0';
 		broadcast(s, json_pack("{s:s, s:s, s:s}", "event", "port", "port", p->name, "state", p->state));
@@ -594,7 +594,7 @@ static void on_message(struct station *s, struct jobq_msg *m)
 		p->mac[0] = p->chip[0] = '\0';
 		break;
 	case JOBQ_STEP:
-		snprintf(p->step, sizeof(p->step), "%s", m->text);
+		snprintf(p->step, sizeof(p->step), "%.15s", m->text);
 		p->done = p->total = 0;
 		broadcast(s, json_pack("{s:s, s:s, s:s, s:s}", "event", "step", "port", p->name, "mac", p->mac, "step",
 				       p->step));
