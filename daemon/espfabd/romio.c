@@ -84,8 +84,8 @@ static int map(int rc, const struct rom_diag *d, char *msg, size_t cap)
 	return ROMIO_EDEVICE;
 }
 
-int romio_connect(struct romio *r, enum config_before before, uint32_t baud, struct romio_ident *id, char *msg,
-		  size_t cap)
+static int connect_common(struct romio *r, struct port *p, enum config_before before, uint32_t baud,
+			  struct romio_ident *id, char *msg, size_t cap)
 {
 	struct flashop_options o;
 	struct flashop *f = NULL;
@@ -99,6 +99,7 @@ int romio_connect(struct romio *r, enum config_before before, uint32_t baud, str
 	rc = r->cancelled;
 	pthread_mutex_unlock(&r->lock);
 	if (rc) {
+		port_close(p);
 		snprintf(msg, cap, "cancelled");
 		return ROMIO_ECANCELED;
 	}
@@ -119,7 +120,7 @@ int romio_connect(struct romio *r, enum config_before before, uint32_t baud, str
 	 * a long connect would delay noticing a stop. */
 	o.connect_attempts = 1;
 	memset(&d, 0, sizeof(d));
-	rc = flashop_open(r->path, &o, &f, &d);
+	rc = p ? flashop_attach(p, &o, &f, &d) : flashop_open(r->path, &o, &f, &d);
 	if (rc)
 		return map(rc, &d, msg, cap);
 	inf = flashop_info(f);
@@ -141,6 +142,18 @@ int romio_connect(struct romio *r, enum config_before before, uint32_t baud, str
 		flashop_cancel(f);
 	pthread_mutex_unlock(&r->lock);
 	return 0;
+}
+
+int romio_connect(struct romio *r, enum config_before before, uint32_t baud, struct romio_ident *id, char *msg,
+		  size_t cap)
+{
+	return connect_common(r, NULL, before, baud, id, msg, cap);
+}
+
+int romio_connect_port(struct romio *r, struct port *p, enum config_before before, uint32_t baud,
+		       struct romio_ident *id, char *msg, size_t cap)
+{
+	return connect_common(r, p, before, baud, id, msg, cap);
 }
 
 static int no_session(char *msg, size_t cap)

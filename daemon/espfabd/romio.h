@@ -54,6 +54,11 @@ void romio_cancel(struct romio *r);
  * the flash with its real size and switch to baud. Ends any earlier session. */
 int romio_connect(struct romio *r, enum config_before before, uint32_t baud, struct romio_ident *id, char *msg,
 		  size_t cap);
+/* The same over an already open port, which the romio then owns (tests
+ * pass the simulator's in-process fake port). */
+struct port;
+int romio_connect_port(struct romio *r, struct port *p, enum config_before before, uint32_t baud,
+		       struct romio_ident *id, char *msg, size_t cap);
 /* Close the port (a new connect opens it again). */
 void romio_disconnect(struct romio *r);
 

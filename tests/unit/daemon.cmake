@@ -2,3 +2,4 @@
 espfab_unit_test(config LIBS espfab_daemon)
 espfab_unit_test(proto LIBS espfab_daemon)
 espfab_unit_test(control LIBS espfab_daemon)
+espfab_unit_test(pipeline LIBS espfab_daemon espfab_simdev)
