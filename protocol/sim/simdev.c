@@ -32,23 +32,36 @@ struct chip_desc {
 	uint32_t spi_base, spi_usr_offs, spi_usr2_offs, spi_w0_offs;
 	uint32_t uart_clkdiv;
 	unsigned begin_words; /* FLASH_BEGIN words: ESP32 4, S2 and later 5 */
+	uint32_t rom_xtal_hz; /* what the ROM believes its clock is when it sets a new baud */
 	const char *banner;
 };
+
+/* The ESP32 ROM derives CHANGE_BAUDRATE's divider from a crystal frequency it
+ * estimates with the drifting 8 MHz RC oscillator (RTCCALICFG1 x eFuse
+ * CK8M_FREQ). esptool reads both and scales the rate it asks for. We model a
+ * chip whose estimate is 4 % high: a client that does not correct lands
+ * 3.8 % off and hears noise. cali 832 << 7, CK8M 128: 832 * 15625 * 128 / 40. */
+#define ESP32_RTCCALICFG1 0x3FF5F06Cu
+#define ESP32_CALI_VALUE 832u
+#define ESP32_EFUSE_WORD4 0x3FF5A010u
+#define ESP32_CK8M 128u
+#define ESP32_ROM_XTAL (ESP32_CALI_VALUE * 15625u * ESP32_CK8M / 40u)
+#define XTAL_HZ 40000000u
 
 /* Addresses as esptool's chip classes read them (targets/esp32*.py). */
 static const struct chip_desc chips[] = {
 	[SIMDEV_CHIP_ESP32] = { "ESP32", 0x00F01D83u, -1, 0x3FF5A004u, 0x3FF5A008u,
-		0x3FF42000u, 0x1C, 0x24, 0x80, 0x3FF40014u, 4,
+		0x3FF42000u, 0x1C, 0x24, 0x80, 0x3FF40014u, 4, ESP32_ROM_XTAL,
 		"ets Jun  8 2016 00:22:57\r\n\r\n"
 		"rst:0x1 (POWERON_RESET),boot:0x3 (DOWNLOAD_BOOT(UART0/UART1/SDIO_REI_REO_V2))\r\n"
 		"waiting for download\r\n" },
 	[SIMDEV_CHIP_ESP32S3] = { "ESP32-S3", 0x00000009u, 9, 0x60007044u, 0x60007048u,
-		0x60002000u, 0x18, 0x20, 0x58, 0x60000014u, 5,
+		0x60002000u, 0x18, 0x20, 0x58, 0x60000014u, 5, 40000000u,
 		"ESP-ROM:esp32s3-20210327\r\nBuild:Mar 27 2021\r\n"
 		"rst:0x1 (POWERON),boot:0x0 (DOWNLOAD(USB/UART0))\r\n"
 		"waiting for download\r\n" },
 	[SIMDEV_CHIP_ESP32C3] = { "ESP32-C3", 0x1B31506Fu, 5, 0x60008844u, 0x60008848u,
-		0x60002000u, 0x18, 0x20, 0x58, 0x60000014u, 5,
+		0x60002000u, 0x18, 0x20, 0x58, 0x60000014u, 5, 40000000u,
 		"ESP-ROM:esp32c3-api1-20210207\r\nBuild:Feb  7 2021\r\n"
 		"rst:0x1 (POWERON),boot:0x0 (DOWNLOAD(USB/UART0/1))\r\n"
 		"waiting for download\r\n" },
@@ -99,6 +112,7 @@ struct simdev {
 	int boot_pending;
 	uint64_t boot_at;
 	uint32_t baud, host_baud;
+	uint32_t div16; /* UART divider in 1/16ths, as the ROM programmed it */
 	uint64_t rx_free, tx_free, busy_until;
 
 	struct slip_decoder dec;
@@ -274,9 +288,9 @@ static void reg_set(struct simdev *d, uint32_t addr, uint32_t val)
 uint32_t simdev_reg_read(const struct simdev *d, uint32_t addr)
 {
 	if (addr == d->chip->uart_clkdiv)
-		/* the ROM runs the UART from the 40 MHz crystal: esptool's
-		 * get_crystal_freq multiplies this back by the host baud */
-		return (40000000u / (d->baud ? d->baud : 115200)) & 0xFFFFFu;
+		/* integer part in bits 0-19, fraction in 20-23; esptool's
+		 * get_crystal_freq multiplies the integer part by the host baud */
+		return (d->div16 >> 4 & 0xFFFFFu) | (d->div16 & 15u) << 20;
 	for (size_t i = 0; i < d->nregs; i++)
 		if (d->regs[i].addr == addr)
 			return d->regs[i].val;
@@ -292,6 +306,23 @@ static void regs_reset(struct simdev *d)
 	reg_set(d, d->chip->mac_lo_addr, (uint32_t)m[2] << 24 | (uint32_t)m[3] << 16 | (uint32_t)m[4] << 8 | m[5]);
 	/* ESP32 keeps a CRC8 in the top byte of this word; esptool trims it. */
 	reg_set(d, d->chip->mac_hi_addr, (uint32_t)m[0] << 8 | m[1]);
+	if (d->chip == &chips[SIMDEV_CHIP_ESP32]) {
+		reg_set(d, ESP32_RTCCALICFG1, ESP32_CALI_VALUE << 7);
+		reg_set(d, ESP32_EFUSE_WORD4, ESP32_CK8M);
+	}
+}
+
+/* The UART runs from the real 40 MHz crystal; the ROM computes the divider
+ * from the clock it believes in. */
+static void set_rom_baud(struct simdev *d, uint32_t requested, int from_rom_estimate)
+{
+	uint64_t clk = from_rom_estimate ? d->chip->rom_xtal_hz : XTAL_HZ;
+
+	d->div16 = (uint32_t)(clk * 16 / requested);
+	if (!d->div16)
+		d->div16 = 1;
+	/* exact when the ROM knows its clock; otherwise what the divider gives */
+	d->baud = clk == XTAL_HZ ? requested : (uint32_t)((uint64_t)XTAL_HZ * 16 / d->div16);
 }
 
 static uint32_t flash_rdid(const struct simdev *d)
@@ -858,7 +889,7 @@ static void handle_request(struct simdev *d, uint64_t t_arrived, const uint8_t *
 		d->busy_until = t;
 		respond(d, t, r.cmd, 0, NULL, 0, 0, 0);
 		d->tx_free = max64(d->tx_free, t);
-		d->baud = nb;
+		set_rom_baud(d, nb, 1);
 		return;
 	}
 	case SIMDEV_CMD_GET_SECURITY_INFO:
@@ -924,7 +955,7 @@ static void do_reset(struct simdev *d, uint64_t t)
 	flash_session_end(d);
 	slip_decoder_reset(&d->dec);
 	d->state = SIMDEV_STATE_RESET;
-	d->baud = d->cfg.baud;
+	set_rom_baud(d, d->cfg.baud, 0);
 	d->param_size = SIMDEV_ROM_DEFAULT_FLASH;
 	d->attached = 0;
 	d->mem_active = 0;
@@ -1111,7 +1142,7 @@ int simdev_new(const struct simdev_config *cfg, struct simdev **out, struct simd
 	d->cfg.flash = d->flash;
 	d->rng = cfg->seed;
 	slip_decoder_init(&d->dec, d->frame, sizeof(d->frame));
-	d->baud = cfg->baud;
+	set_rom_baud(d, cfg->baud, 0);
 	d->param_size = SIMDEV_ROM_DEFAULT_FLASH;
 	d->spi_status[0] = d->spi_status[1] = d->spi_status[2] = 0;
 	regs_reset(d);

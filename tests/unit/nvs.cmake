@@ -1,2 +1,7 @@
 # Unit tests of the nvs area: espfab_unit_test(<module> LIBS ...)
 espfab_unit_test(csv LIBS espfab_nvsgen)
+espfab_unit_test(nvs_page LIBS espfab_nvsgen)
+espfab_unit_test(nvs_value LIBS espfab_nvsgen)
+espfab_unit_test(nvs_gen LIBS espfab_nvsgen)
+espfab_unit_test(nvs_crypt LIBS espfab_nvsgen)
+espfab_unit_test(nvs_file LIBS espfab_nvsgen)

@@ -236,22 +236,51 @@ static void test_simdev_write_reg_masks_and_reads_back(void **state)
 	simdev_free(d);
 }
 
-static void test_simdev_uart_clkdiv_follows_baud(void **state)
+static void change_baud(struct simdev *d, uint32_t baud)
 {
-	struct simdev *d = mk(SIMDEV_CHIP_ESP32, 0);
 	uint8_t a[8];
 	struct frames fr;
 
-	(void)state;
-	/* esptool: xtal = host baud * div / 1e6 must come out near 40 */
-	assert_int_equal(read_reg(d, 0x3FF40014u), 40000000u / 115200);
-	put32(a, 460800);
+	put32(a, baud);
 	put32(a + 4, 0);
 	xfer(d, 0x0f, a, 8, 0, &fr);
+	assert_int_equal(fr.n, 1);
 	expect_status(&fr, 0, 0x0f, 0, 0, 0);
+}
+
+static void test_simdev_uart_clkdiv_follows_baud(void **state)
+{
+	struct simdev *d = mk(SIMDEV_CHIP_ESP32S3, 0);
+
+	(void)state;
+	/* esptool: xtal = host baud * div / 1e6 must come out near 40 */
+	assert_int_equal(read_reg(d, 0x60000014u) & 0xFFFFF, 40000000u / 115200);
+	change_baud(d, 460800);
 	assert_int_equal(simdev_baud(d), 460800);
-	simdev_set_host_baud(d, 460800);
-	assert_int_equal(read_reg(d, 0x3FF40014u), 40000000u / 460800);
+	assert_int_equal(read_reg(d, 0x60000014u) & 0xFFFFF, 40000000u / 460800);
+	simdev_free(d);
+}
+
+static void test_simdev_esp32_baud_needs_clock_correction(void **state)
+{
+	struct simdev *d = mk(SIMDEV_CHIP_ESP32, 0);
+	uint32_t cali, ck8m, corrected;
+	double rom;
+
+	(void)state;
+	assert_int_equal(read_reg(d, 0x3FF40014u) & 0xFFFFF, 40000000u / 115200);
+	/* esptool's get_rom_cal_crystal_freq */
+	cali = (read_reg(d, 0x3FF5F06Cu) >> 7) & 0x01FFFFFF;
+	ck8m = read_reg(d, 0x3FF5A010u) & 0xFF;
+	rom = (double)cali * 15625 * ck8m / 40;
+	assert_true(rom > 41000000 && rom < 42000000);
+	/* uncorrected: the ROM lands about 4 % low */
+	change_baud(d, 921600);
+	assert_true(simdev_baud(d) < 921600 * 0.97);
+	/* corrected as esptool does: within 0.1 % */
+	corrected = (uint32_t)(921600 * rom / 40000000);
+	change_baud(d, corrected);
+	assert_true(simdev_baud(d) > 921600 * 0.999 && simdev_baud(d) < 921600 * 1.001);
 	simdev_free(d);
 }
 
@@ -702,7 +731,7 @@ static void test_simdev_program_time_per_page(void **state)
 
 static void test_simdev_change_baud_reply_at_old_rate(void **state)
 {
-	struct simdev *d = mk(SIMDEV_CHIP_ESP32, 1);
+	struct simdev *d = mk(SIMDEV_CHIP_ESP32C3, 1);
 	uint8_t a[8];
 	struct frames fr;
 	uint64_t t0, t1, bt = 10000000000ull / 115200;
@@ -980,6 +1009,7 @@ int main(void)
 		cmocka_unit_test(test_simdev_mac_from_config),
 		cmocka_unit_test(test_simdev_write_reg_masks_and_reads_back),
 		cmocka_unit_test(test_simdev_uart_clkdiv_follows_baud),
+		cmocka_unit_test(test_simdev_esp32_baud_needs_clock_correction),
 		cmocka_unit_test(test_simdev_security_info_per_chip),
 		cmocka_unit_test(test_simdev_unknown_command_rejected_twice),
 		cmocka_unit_test(test_simdev_flash_begin_word_count_per_chip),
