@@ -25,6 +25,8 @@ struct control_client {
 	int fd;
 	int subscribed;
 	int closing; /* flush what is queued, then disconnect */
+	int refused; /* denied/busy: one reply, then our side shut; input discarded until EOF */
+	int shut;
 	uid_t uid;
 	pid_t pid;
 	char *in;
@@ -102,7 +104,8 @@ static void client_free(struct control_client *cl)
 			break;
 		}
 	}
-	c->nclients--;
+	if (!cl->refused)
+		c->nclients--;
 	loop_del(c->loop, cl->fd);
 	close(cl->fd);
 	free(cl->in);
@@ -133,7 +136,7 @@ void control_send(struct control_client *cl, const char *line)
 {
 	size_t n;
 
-	if (!line || cl->closing)
+	if (!line || cl->closing || cl->shut)
 		return;
 	n = strlen(line);
 	if (cl->outlen + n > CONTROL_MAX_OUTQ) {
@@ -178,11 +181,14 @@ void control_reply_error(struct control_client *cl, json_t *id, const char *code
 	free(line);
 }
 
-/* Send a last error line and drop the client once it is flushed. */
+/* Send one error line, then shut our side; the client can still write its
+ * request and read the reason (closing at once would make its write fail
+ * before it reads anything). Nothing it sends is looked at. */
 static void client_refuse(struct control_client *cl, const char *code, const char *message)
 {
 	control_reply_error(cl, NULL, code, message);
-	cl->closing = 1;
+	cl->refused = 1;
+	cl->ctl->nclients--; /* a refused client holds no slot */
 	client_update_events(cl);
 }
 
@@ -208,7 +214,7 @@ void control_broadcast(struct control *c, json_t *event)
 	if (!line)
 		return;
 	for (struct control_client *cl = c->clients; cl; cl = cl->next)
-		if (cl->subscribed)
+		if (cl->subscribed && !cl->refused)
 			control_send(cl, line);
 	free(line);
 }
@@ -241,14 +247,26 @@ static void handle_line(struct control_client *cl, const char *line, size_t len)
 
 static void client_read(struct control_client *cl)
 {
+	if (cl->refused) {
+		char sink[4096];
+		ssize_t n;
+		while ((n = recv(cl->fd, sink, sizeof(sink), MSG_DONTWAIT)) > 0)
+			;
+		if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+			cl->closing = 1;
+			cl->outlen = cl->outoff = 0;
+		}
+		return;
+	}
 	for (;;) {
 		ssize_t n;
 		size_t start = 0;
 
 		n = recv(cl->fd, cl->in + cl->inlen, PROTO_MAX_LINE + 1 - cl->inlen, MSG_DONTWAIT);
 		if (n == 0) {
+			/* The peer finished sending (it may still read: socat, or
+			 * `printf ... | nc -U`): answer what it sent, then close. */
 			cl->closing = 1;
-			cl->outlen = cl->outoff = 0;
 			return;
 		}
 		if (n < 0) {
@@ -294,6 +312,10 @@ static void client_cb(void *ctx, int fd, uint32_t events)
 	if (client_flush(cl) < 0 || (cl->closing && cl->outlen == 0)) {
 		client_free(cl);
 		return;
+	}
+	if (cl->refused && !cl->shut && cl->outlen == 0) {
+		shutdown(cl->fd, SHUT_WR);
+		cl->shut = 1;
 	}
 	client_update_events(cl);
 }
