@@ -31,6 +31,7 @@ enum jobq_kind {
 	JOBQ_CLAIM_REP,      /* rc 0: job_id, record (id), data = NVS image (secret), digest = sha256 hex */
 	JOBQ_SENT_REP,       /* rc 0: go ahead; else write nothing */
 	JOBQ_STOP,           /* finish or abort and exit */
+	JOBQ_WAKE,           /* new work may be there: stop waiting, ask again */
 };
 
 #define JOBQ_NSTEPS 10

@@ -169,6 +169,13 @@ int romio_read(struct romio *r, uint32_t off, uint8_t *buf, size_t len, char *ms
 	return map(flashop_read(r->f, off, buf, (uint32_t)len, NULL, NULL), flashop_diag(r->f), msg, cap);
 }
 
+int romio_ping(struct romio *r, char *msg, size_t cap)
+{
+	uint8_t b[4];
+
+	return romio_read(r, 0, b, sizeof(b), msg, cap);
+}
+
 int romio_write(struct romio *r, uint32_t off, const uint8_t *data, size_t len, romio_progress cb, void *ctx,
 		char *msg, size_t cap)
 {

@@ -136,6 +136,18 @@ static void store_error_reply(struct control_client *cl, json_t *id, const struc
 	control_reply_error(cl, id, code, e->msg);
 }
 
+static void wake_workers(struct station *s)
+{
+	for (size_t i = 0; i < s->nports; i++) {
+		struct jobq_msg m;
+		if (s->ports[i].exited || !s->ports[i].worker)
+			continue;
+		memset(&m, 0, sizeof(m));
+		m.kind = JOBQ_WAKE;
+		worker_post(s->ports[i].worker, &m);
+	}
+}
+
 void station_handle_request(void *ctx, struct control_client *cl, const struct proto_request *req)
 {
 	struct station *s = ctx;
@@ -187,6 +199,7 @@ void station_handle_request(void *ctx, struct control_client *cl, const struct p
 		broadcast(s, json_pack("{s:s, s:I, s:s, s:I}", "event", "batch", "batch", (json_int_t)id, "state",
 				       "active", "count", (json_int_t)req->count));
 		control_reply(cl, req->id, json_pack("{s:I}", "batch", (json_int_t)id));
+		wake_workers(s);
 		return;
 	}
 	case PROTO_OP_BATCH_LIST:
@@ -208,6 +221,8 @@ void station_handle_request(void *ctx, struct control_client *cl, const struct p
 			json_t *b = json_array_get(json_object_get(out, "batches"), 0);
 			broadcast(s, json_pack("{s:s, s:I, s:O}", "event", "batch", "batch", (json_int_t)req->batch,
 					       "state", json_object_get(b, "state")));
+			if (op == STORE_BATCH_RESUME)
+				wake_workers(s);
 		}
 		break;
 	}
@@ -477,13 +492,12 @@ static void on_result(struct station *s, struct jobq_msg *m)
 	struct store_err serr = {0};
 	json_t *steps = json_object();
 	const char *result;
-	char product[PROTO_NAME_MAX] = "";
-	int64_t bb;
+	uint64_t t_audit;
 	int rc = 0;
 
 	if (!p)
 		return;
-	pick_batch(s, p->name, &bb, product, sizeof(product));
+	t_audit = mono_ms();
 	{
 		struct store_audit_entry a = {
 			.station = s->cfg.station, .port = p->name, .chip = m->chip, .mac = m->mac,
@@ -506,6 +520,7 @@ static void on_result(struct station *s, struct jobq_msg *m)
 			rc = store_audit_append(s->store, &a, &serr);
 		}
 	}
+	m->step_ms[PIPELINE_STEP_AUDIT] = (uint32_t)(mono_ms() - t_audit);
 	if (rc)
 		log_msg(LOG_ERR, &(struct log_fields){.port = p->name, .mac = m->mac, .batch = m->batch_id},
 			"store: %s", serr.msg);
@@ -626,6 +641,7 @@ static void on_message(struct station *s, struct jobq_msg *m)
 	case JOBQ_CLAIM_REP:
 	case JOBQ_SENT_REP:
 	case JOBQ_STOP:
+	case JOBQ_WAKE:
 		break;
 	}
 	jobq_msg_clear(m);

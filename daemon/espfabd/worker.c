@@ -51,15 +51,27 @@ static int idle_wait(struct worker *w, unsigned ms)
 	if (w->stopping)
 		return 1;
 	while (jobq_pop(w->inbox, &m, (int)ms) == 0) {
-		int stop = m.kind == JOBQ_STOP;
+		enum jobq_kind k = m.kind;
 		jobq_msg_clear(&m);
-		if (stop) {
+		if (k == JOBQ_STOP) {
 			w->stopping = 1;
 			return 1;
 		}
+		/* A batch was added or resumed: a waiting device need not sit out
+		 * the rest of its poll period. */
+		if (k == JOBQ_WAKE)
+			break;
 		ms = 0;
 	}
 	return 0;
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 static void io_emit(void *ctx, struct jobq_msg *m)
@@ -135,6 +147,7 @@ static void *worker_main(void *arg)
 	char present_mac[18] = ""; /* the device we last identified on this port */
 	char finished_mac[18] = ""; /* provisioned or failed: wait for it to leave */
 	char msg[256];
+	uint64_t t_connect, t_probe;
 
 	set_state(w, "absent");
 	while (!w->stopping) {
@@ -149,7 +162,9 @@ static void *worker_main(void *arg)
 			idle_wait(w, w->cfg.poll_ms);
 			continue;
 		}
+		t_connect = mono_ms();
 		rc = romio_connect(w->dev, w->cfg.before, w->cfg.baud, &id, msg, sizeof(msg));
+		t_connect = mono_ms() - t_connect;
 		if (rc == ROMIO_ECANCELED)
 			break;
 		if (rc) {
@@ -181,19 +196,35 @@ static void *worker_main(void *arg)
 			snprintf(present_mac, sizeof(present_mac), "%s", id.mac);
 		}
 		finished_mac[0] = '\0';
-		memset(&req, 0, sizeof(req));
-		req.kind = JOBQ_WORK_REQ;
-		snprintf(req.mac, sizeof(req.mac), "%s", id.mac);
-		snprintf(req.chip, sizeof(req.chip), "%s", id.chip);
-		if (io_ask(w, &req, JOBQ_WORK_REP, &work, (int)w->cfg.request_ms) || work.rc) {
+		/* Keep the session while no batch wants this device: asking the
+		 * main thread is cheap, reconnecting is not. A read every probe
+		 * period notices the board leaving. */
+		t_probe = mono_ms();
+		for (;;) {
+			memset(&req, 0, sizeof(req));
+			req.kind = JOBQ_WORK_REQ;
+			snprintf(req.mac, sizeof(req.mac), "%s", id.mac);
+			snprintf(req.chip, sizeof(req.chip), "%s", id.chip);
+			if (io_ask(w, &req, JOBQ_WORK_REP, &work, (int)w->cfg.request_ms) == 0 && work.rc == 0)
+				break;
+			jobq_msg_clear(&work);
+			set_state(w, "waiting");
+			if (idle_wait(w, w->cfg.poll_ms))
+				break;
+			if (mono_ms() - t_probe >= w->cfg.probe_ms) {
+				t_probe = mono_ms();
+				if (romio_ping(w->dev, msg, sizeof(msg)))
+					break;
+			}
+		}
+		if (w->stopping || work.kind != JOBQ_WORK_REP || work.rc) {
 			jobq_msg_clear(&work);
 			romio_disconnect(w->dev);
-			set_state(w, "waiting");
-			idle_wait(w, w->cfg.poll_ms);
 			continue;
 		}
 		set_state(w, "busy");
 		pipeline_provision(w->dev, &id, &work, &pp, &io, &result);
+		result.step_ms[PIPELINE_STEP_CONNECT] = (uint32_t)t_connect;
 		jobq_msg_clear(&work);
 		romio_disconnect(w->dev);
 		emit(w, &result);

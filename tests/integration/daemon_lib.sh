@@ -108,7 +108,8 @@ ef_py() {
 ef_wait_batch() {
 	end=$(($(date +%s) + $2))
 	while [ "$(date +%s)" -lt "$end" ]; do
-		st=$(ef_cli batch show "$1" --json 2>/dev/null | ef_py 'j["batches"][0]["state"]' 2>/dev/null || true)
+		# plain output, not JSON through python: this loop must stay cheap
+		st=$(ef_cli batch show "$1" 2>/dev/null | awk 'NR == 2 { print $3 }' || true)
 		case "$st" in done | cancelled) return 0 ;; esac
 		sleep 0.3
 	done

@@ -205,8 +205,9 @@ static void test_pipeline_provisions_and_verifies(void **state)
 	/* The table was left alone and the device was sent to its application. */
 	assert_memory_equal(flash + 0x8000, f->table, PART_TABLE_MAX_LEN);
 	assert_true(simdev_stats(f->dev)->resets >= 2);
-	/* Read-back verification really read the region. */
-	assert_true(simdev_stats(f->dev)->by_cmd[SIMDEV_CMD_READ_FLASH_SLOW] >= NVS_SIZE / 64);
+	/* Read-back verification read the image's data-bearing bytes (the
+	 * table takes 4 reads of 64 bytes; the record's page some more). */
+	assert_true(simdev_stats(f->dev)->by_cmd[SIMDEV_CMD_READ_FLASH_SLOW] >= 4 + 3);
 	assert_true(f->events > 0);
 }
 
@@ -216,8 +217,8 @@ static void test_pipeline_md5_only_skips_readback(void **state)
 	struct jobq_msg res;
 
 	assert_int_equal(run(f, f->table, 1, &res), 0);
-	/* Only the partition table (0xC00 bytes) was read. */
-	assert_true(simdev_stats(f->dev)->by_cmd[SIMDEV_CMD_READ_FLASH_SLOW] <= PART_TABLE_MAX_LEN / 64 + 1);
+	/* Only the partition table up to its end marker was read. */
+	assert_int_equal(simdev_stats(f->dev)->by_cmd[SIMDEV_CMD_READ_FLASH_SLOW], 4);
 	assert_true(simdev_stats(f->dev)->by_cmd[SIMDEV_CMD_SPI_FLASH_MD5] >= 1);
 }
 
