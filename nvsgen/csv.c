@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 enum csv_state {
 	CSV_ST_START_RECORD,
 	CSV_ST_START_FIELD,
@@ -100,7 +102,7 @@ int csv_utf8_check(const char *text, size_t len, unsigned *bad_line)
 bad:
 	if (bad_line)
 		*bad_line = line;
-	return -1;
+	return CSV_EINPUT;
 }
 
 int csv_reader_new(struct csv_reader **out, const char *text, size_t len, unsigned flags, size_t field_limit,
@@ -132,10 +134,31 @@ void csv_reader_free(struct csv_reader *r)
 {
 	if (!r)
 		return;
+	/* Field copies may hold secrets (device keys, passwords). */
+	if (r->buf)
+		OPENSSL_cleanse(r->buf, r->buf_cap);
 	free(r->buf);
 	free(r->starts);
 	free(r->fields);
 	free(r);
+}
+
+/* Grow the field buffer; the old copy is wiped, not just released. */
+static int csv_grow(struct csv_reader *r)
+{
+	size_t cap = r->buf_cap ? r->buf_cap * 2 : 256;
+	char *nb = malloc(cap);
+
+	if (!nb)
+		return -1;
+	if (r->buf) {
+		memcpy(nb, r->buf, r->buf_len);
+		OPENSSL_cleanse(r->buf, r->buf_cap);
+		free(r->buf);
+	}
+	r->buf = nb;
+	r->buf_cap = cap;
+	return 0;
 }
 
 static int csv_add_byte(struct csv_reader *r, char c, struct csv_err *err)
@@ -147,28 +170,16 @@ static int csv_add_byte(struct csv_reader *r, char c, struct csv_err *err)
 					r->field_limit);
 		r->field_chars++;
 	}
-	if (r->buf_len + 2 > r->buf_cap) {
-		size_t cap = r->buf_cap ? r->buf_cap * 2 : 256;
-		char *nb = realloc(r->buf, cap);
-		if (!nb)
-			return csv_fail(err, CSV_ENOMEM, r->line, "out of memory");
-		r->buf = nb;
-		r->buf_cap = cap;
-	}
+	if (r->buf_len + 2 > r->buf_cap && csv_grow(r) < 0)
+		return csv_fail(err, CSV_ENOMEM, r->line, "out of memory");
 	r->buf[r->buf_len++] = c;
 	return 0;
 }
 
 static int csv_save_field(struct csv_reader *r, struct csv_err *err)
 {
-	if (r->buf_len + 1 > r->buf_cap) {
-		size_t cap = r->buf_cap ? r->buf_cap * 2 : 256;
-		char *nb = realloc(r->buf, cap);
-		if (!nb)
-			return csv_fail(err, CSV_ENOMEM, r->line, "out of memory");
-		r->buf = nb;
-		r->buf_cap = cap;
-	}
+	if (r->buf_len + 1 > r->buf_cap && csv_grow(r) < 0)
+		return csv_fail(err, CSV_ENOMEM, r->line, "out of memory");
 	r->buf[r->buf_len++] = '\0';
 	if (r->nfields == r->fields_cap) {
 		size_t cap = r->fields_cap ? r->fields_cap * 2 : 8;

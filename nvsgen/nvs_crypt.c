@@ -24,30 +24,34 @@ void nvs_xts_deinit(struct nvs_xts *x)
 	OPENSSL_cleanse(x->key, sizeof(x->key));
 }
 
-int nvs_xts_crypt(struct nvs_xts *x, const uint8_t key[NVS_XTS_KEY_LEN], int enc, uint64_t offset,
-		  const uint8_t *in, uint8_t *out, size_t len, struct nvs_err *err)
+int nvs_xts_setkey(struct nvs_xts *x, const uint8_t key[NVS_XTS_KEY_LEN], int enc, struct nvs_err *err)
 {
-	uint8_t tweak[16] = {0};
-	int outl = 0;
-
 	if (!x->ctx) {
 		x->ctx = EVP_CIPHER_CTX_new();
 		if (!x->ctx)
 			return nvs_fail(err, NVS_ENOMEM, "out of memory");
 	}
-	/* The key schedule is kept between entries and images; only the tweak
-	 * (IV) changes per entry. */
-	if (x->enc != enc || CRYPTO_memcmp(x->key, key, NVS_XTS_KEY_LEN)) {
-		x->enc = -1;
-		if (!EVP_CipherInit_ex(x->ctx, EVP_aes_256_xts(), NULL, key, NULL, enc))
-			/* OpenSSL refuses XTS keys whose two halves are equal. */
-			return nvs_fail(err, NVS_ECRYPTO, "the XTS key was refused (are its two halves equal?)");
-		memcpy(x->key, key, NVS_XTS_KEY_LEN);
-		x->enc = enc;
-	}
+	/* The key schedule is kept between images while the key stays the
+	 * same; per entry only the tweak (IV) changes. */
+	if (x->enc == enc && !CRYPTO_memcmp(x->key, key, NVS_XTS_KEY_LEN))
+		return 0;
+	x->enc = -1;
+	if (!EVP_CipherInit_ex(x->ctx, EVP_aes_256_xts(), NULL, key, NULL, enc))
+		/* OpenSSL refuses XTS keys whose two halves are equal. */
+		return nvs_fail(err, NVS_ECRYPTO, "the XTS key was refused (are its two halves equal?)");
+	memcpy(x->key, key, NVS_XTS_KEY_LEN);
+	x->enc = enc;
+	return 0;
+}
+
+int nvs_xts_run(struct nvs_xts *x, uint64_t offset, const uint8_t *in, uint8_t *out, size_t len, struct nvs_err *err)
+{
+	uint8_t tweak[16] = {0};
+	int outl = 0;
+
 	for (int i = 0; i < 8; i++)
 		tweak[i] = (uint8_t)(offset >> (8 * i));
-	if (len < 16 || !EVP_CipherInit_ex(x->ctx, NULL, NULL, NULL, tweak, enc) ||
+	if (len < 16 || !EVP_CipherInit_ex(x->ctx, NULL, NULL, NULL, tweak, x->enc) ||
 	    !EVP_CipherUpdate(x->ctx, out, &outl, in, (int)len) || (size_t)outl != len)
 		return nvs_fail(err, NVS_ECRYPTO, "AES-XTS failed at offset 0x%llx", (unsigned long long)offset);
 	return 0;
@@ -110,6 +114,9 @@ int nvs_decrypt_image(const uint8_t *in, size_t len, const uint8_t key[NVS_XTS_K
 
 	*out_len = 0;
 	nvs_xts_init(&x);
+	rc = nvs_xts_setkey(&x, key, 0, err);
+	if (rc < 0)
+		goto out;
 	if (len == 0) {
 		/* The reference's output buffer starts as one 0xFF byte. */
 		out[0] = 0xFF;
@@ -126,8 +133,8 @@ int nvs_decrypt_image(const uint8_t *in, size_t len, const uint8_t key[NVS_XTS_K
 		/* The tweak counts only the entries decrypted so far in the page:
 		 * right as long as the written entries are contiguous. */
 		if (file_entry >= 2 && !(n == 32 && !memcmp(in + pos, empty, 32))) {
-			rc = nvs_xts_crypt(&x, key, 0, page * NVS_PAGE_SIZE + NVS_FIRST_ENTRY + decrypted * 32u,
-					   in + pos, out + pos, n, err);
+			rc = nvs_xts_run(&x, page * NVS_PAGE_SIZE + NVS_FIRST_ENTRY + decrypted * 32u, in + pos,
+					 out + pos, n, err);
 			if (rc < 0)
 				goto out;
 			decrypted++;

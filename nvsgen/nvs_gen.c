@@ -121,8 +121,8 @@ size_t nvs_gen_image_len(const struct nvs_gen *g)
  * leaves zeros in entry bytes 24..24+g-1 under whatever is written there.
  * Keys are at most 15 bytes here (policy), so the key field itself is
  * always key + NUL padding. */
-static void nvs_entry_template(uint8_t e[32], uint8_t ns, uint8_t type, uint8_t span, const char *key,
-			       size_t key_len)
+static size_t nvs_entry_template(uint8_t e[32], uint8_t ns, uint8_t type, uint8_t span, const char *key,
+				 size_t key_len)
 {
 	size_t chars = 0, g;
 
@@ -139,6 +139,19 @@ static void nvs_entry_template(uint8_t e[32], uint8_t ns, uint8_t type, uint8_t 
 	g = key_len - chars;
 	if (g)
 		memset(e + 24, 0, g > 8 ? 8 : g);
+	return g;
+}
+
+/* Write an entry header. With a key grown by more than 8 bytes the
+ * reference's 32+g-byte struct also puts g-8 zero bytes at the start of the
+ * next slot (plain images only: encryption takes the first 32 bytes). A
+ * header in the page's last slot would make the page longer than 4096
+ * bytes there; the port does not reproduce that. */
+static void nvs_put_header(struct nvs_layout *l, const uint8_t e[32], size_t grow)
+{
+	nvs_page_write(l, e, 32, 1);
+	if (grow > 8)
+		nvs_page_spill_zeros(l, grow - 8);
 }
 
 static int nvs_write_prim(struct nvs_gen *g, const char *key, size_t key_len, uint8_t ns, uint8_t type,
@@ -152,11 +165,11 @@ static int nvs_write_prim(struct nvs_gen *g, const char *key, size_t key_len, ui
 		if (rc < 0)
 			return rc;
 	}
-	nvs_entry_template(e, ns, type, 1, key, key_len);
+	size_t grow = nvs_entry_template(e, ns, type, 1, key, key_len);
 	for (unsigned i = 0; i < width; i++)
 		e[24 + i] = (uint8_t)(bits >> (8 * i));
 	nvs_entry_set_crc(e);
-	nvs_page_write(&g->l, e, 32, 1);
+	nvs_put_header(&g->l, e, grow);
 	return 0;
 }
 
@@ -169,7 +182,7 @@ static bool nvs_varlen_fits(const struct nvs_gen *g, bool multipage, unsigned to
 	return multipage || g->l.entry_num + total < NVS_PAGE_ENTRIES;
 }
 
-static int nvs_write_blob_chunks(struct nvs_gen *g, uint8_t e[32], const uint8_t *data, size_t len,
+static int nvs_write_blob_chunks(struct nvs_gen *g, uint8_t e[32], size_t grow, const uint8_t *data, size_t len,
 				 struct nvs_err *err)
 {
 	size_t offset = 0, remaining = len;
@@ -190,7 +203,7 @@ static int nvs_write_blob_chunks(struct nvs_gen *g, uint8_t e[32], const uint8_t
 		nvs_le16(e + 24, (uint32_t)chunk);
 		nvs_le32(e + 28, nvs_crc32(data + offset, chunk));
 		nvs_entry_set_crc(e);
-		nvs_page_write(&g->l, e, 32, 1);
+		nvs_put_header(&g->l, e, grow);
 		nvs_page_write(&g->l, data + offset, chunk, count);
 		chunks++;
 		/* A chunk that leaves no slot for the index (or a chunk started in
@@ -212,7 +225,7 @@ static int nvs_write_blob_chunks(struct nvs_gen *g, uint8_t e[32], const uint8_t
 	e[28] = (uint8_t)chunks;
 	e[29] = 0; /* chunk start */
 	nvs_entry_set_crc(e);
-	nvs_page_write(&g->l, e, 32, 1);
+	nvs_put_header(&g->l, e, grow);
 	return 0;
 }
 
@@ -223,6 +236,7 @@ static int nvs_write_varlen(struct nvs_gen *g, const char *key, size_t key_len, 
 	bool multipage = !v1 && kind == NVS_KIND_BLOB;
 	size_t max = v1 ? 1984 : 4000;
 	unsigned count, total;
+	size_t grow;
 	uint8_t e[32];
 	int rc;
 
@@ -241,14 +255,14 @@ static int nvs_write_varlen(struct nvs_gen *g, const char *key, size_t key_len, 
 			return nvs_fail(err, NVS_EINPUT, "string of %zu bytes does not fit in a page (at most 3968)",
 					len);
 	}
-	nvs_entry_template(e, ns, kind == NVS_KIND_STRING ? NVS_TYPE_SZ : NVS_TYPE_BLOB,
-			   multipage ? 0xFF : (uint8_t)total, key, key_len);
+	grow = nvs_entry_template(e, ns, kind == NVS_KIND_STRING ? NVS_TYPE_SZ : NVS_TYPE_BLOB,
+				  multipage ? 0xFF : (uint8_t)total, key, key_len);
 	if (multipage)
-		return nvs_write_blob_chunks(g, e, data, len, err);
+		return nvs_write_blob_chunks(g, e, grow, data, len, err);
 	nvs_le16(e + 24, (uint32_t)len);
 	nvs_le32(e + 28, nvs_crc32(data, len));
 	nvs_entry_set_crc(e);
-	nvs_page_write(&g->l, e, 32, 1);
+	nvs_put_header(&g->l, e, grow);
 	nvs_page_write(&g->l, data, len, count);
 	return 0;
 }
@@ -374,6 +388,7 @@ static int nvs_gen_row(struct nvs_gen *g, const char *key, size_t key_len, const
 	bool is_file = type && type_len == 4 && !memcmp(type, "file", 4);
 	bool is_ns = type && type_len == 9 && !memcmp(type, "namespace", 9);
 	uint8_t *owned = NULL;
+	char *path;
 	int rc;
 
 	if (!key)
@@ -417,7 +432,14 @@ static int nvs_gen_row(struct nvs_gen *g, const char *key, size_t key_len, const
 			return nvs_fail(err, NVS_EINPUT, "file row without a file name");
 		if (!files || !files->read)
 			return nvs_fail(err, NVS_EINPUT, "file rows are not allowed here");
-		rc = files->read(files->ctx, value, &owned, &file_len, err);
+		/* value need not be NUL-terminated: hand the reader a C string. */
+		path = malloc(value_len + 1);
+		if (!path)
+			return nvs_fail(err, NVS_ENOMEM, "out of memory");
+		memcpy(path, value, value_len);
+		path[value_len] = '\0';
+		rc = files->read(files->ctx, path, &owned, &file_len, err);
+		free(path);
 		if (rc < 0)
 			return rc;
 		file_data = owned;
@@ -547,22 +569,29 @@ int nvs_gen_finish(struct nvs_gen *g, const uint8_t *xts_key, uint8_t *buf, size
 	if (cap < n)
 		return nvs_fail(err, NVS_ESIZE, "buffer of %zu bytes is smaller than the %zu-byte image", cap, n);
 	if (!xts_key) {
-		memcpy(buf, l->img, used);
-	} else {
-		/* Each written entry is encrypted on its own, its tweak being its
-		 * byte offset in the partition; headers, bitmaps and unused
-		 * entries stay as they are. */
-		memset(buf, 0xFF, used);
-		for (uint32_t p = 0; p < l->npages; p++) {
-			size_t base = (size_t)p * NVS_PAGE_SIZE;
-			unsigned count = l->entries[p];
-			memcpy(buf + base, l->img + base, NVS_FIRST_ENTRY);
-			for (unsigned e = 0; e < count; e++) {
-				size_t off = base + NVS_FIRST_ENTRY + (size_t)e * NVS_ENTRY_SIZE;
-				rc = nvs_xts_crypt(&g->xts, xts_key, 1, off, l->img + off, buf + off, NVS_ENTRY_SIZE, err);
-				if (rc < 0)
-					return rc;
-			}
+		/* Everything past the last written byte is 0xFF: copy only up to it. */
+		memcpy(buf, l->img, l->dirty);
+		memset(buf + l->dirty, 0xFF, n - l->dirty);
+		nvs_layout_apply_spills(l, buf);
+		*out_len = n;
+		return 0;
+	}
+	/* Each written entry is encrypted on its own, its tweak being its byte
+	 * offset in the partition; headers, bitmaps and unused entries stay as
+	 * they are. */
+	memset(buf, 0xFF, used);
+	rc = nvs_xts_setkey(&g->xts, xts_key, 1, err);
+	if (rc < 0)
+		return rc;
+	for (uint32_t p = 0; p < l->npages; p++) {
+		size_t base = (size_t)p * NVS_PAGE_SIZE;
+		unsigned count = l->entries[p];
+		memcpy(buf + base, l->img + base, NVS_FIRST_ENTRY);
+		for (unsigned e = 0; e < count; e++) {
+			size_t off = base + NVS_FIRST_ENTRY + (size_t)e * NVS_ENTRY_SIZE;
+			rc = nvs_xts_run(&g->xts, off, l->img + off, buf + off, NVS_ENTRY_SIZE, err);
+			if (rc < 0)
+				return rc;
 		}
 	}
 	memset(buf + used, 0xFF, n - used);

@@ -56,6 +56,11 @@ static inline uint32_t nvs_rd32(const uint8_t *p)
 int nvs_fail(struct nvs_err *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* ---- nvs_page.c: pages and entries inside one image buffer ---- */
+struct nvs_spill {
+	uint32_t off; /* in the image */
+	uint8_t len;  /* zero bytes left there in plain images */
+};
+
 struct nvs_layout {
 	uint8_t *img;         /* max_pages pages, all 0xFF where nothing was written */
 	uint16_t *entries;    /* entries written, per page */
@@ -63,6 +68,10 @@ struct nvs_layout {
 	uint32_t budget;      /* the reference's NVS.size countdown */
 	uint32_t npages;      /* pages started */
 	unsigned entry_num;   /* entries written in the current page */
+	size_t dirty;         /* bytes of img from 0 that may differ from 0xFF */
+	struct nvs_spill *spills; /* see nvs_page_spill_zeros() */
+	size_t nspills, spills_cap;
+	bool spill_pending;   /* the last spill is at the next slot to be written */
 	uint8_t version_byte; /* 0xFF (V1) or 0xFE (V2) */
 	bool read_only;
 };
@@ -76,6 +85,12 @@ void nvs_layout_clear(struct nvs_layout *l);
 int nvs_page_new(struct nvs_layout *l, struct nvs_err *err);
 /* Copy len bytes (<= count * 32) to the next free slot(s), mark count entries written. */
 void nvs_page_write(struct nvs_layout *l, const uint8_t *data, size_t len, unsigned count);
+/* Zero bytes a grown entry struct spills into the next slot (see nvs_gen.c).
+ * They exist only in plain images, so they are kept aside and applied by
+ * nvs_layout_apply_spills() to a plain image; a later write into that slot
+ * covers them. */
+void nvs_page_spill_zeros(struct nvs_layout *l, size_t n);
+void nvs_layout_apply_spills(const struct nvs_layout *l, uint8_t *buf);
 /* The entry header CRC: crc32 over bytes 0..3 and 8..31, stored at 4..7. */
 void nvs_entry_set_crc(uint8_t e[32]);
 uint32_t nvs_crc32(const uint8_t *data, size_t len);
@@ -120,9 +135,11 @@ struct nvs_xts {
 };
 void nvs_xts_init(struct nvs_xts *x);
 void nvs_xts_deinit(struct nvs_xts *x);
-/* Encrypt (enc=1) or decrypt one run of len >= 16 bytes; the tweak is the
- * little-endian byte offset of the entry in the partition. */
-int nvs_xts_crypt(struct nvs_xts *x, const uint8_t key[NVS_XTS_KEY_LEN], int enc, uint64_t offset,
-		  const uint8_t *in, uint8_t *out, size_t len, struct nvs_err *err);
+/* Load key for encryption (enc=1) or decryption (enc=0); a no-op when it is
+ * already loaded. */
+int nvs_xts_setkey(struct nvs_xts *x, const uint8_t key[NVS_XTS_KEY_LEN], int enc, struct nvs_err *err);
+/* One run of len >= 16 bytes; the tweak is the little-endian byte offset of
+ * the entry in the partition. */
+int nvs_xts_run(struct nvs_xts *x, uint64_t offset, const uint8_t *in, uint8_t *out, size_t len, struct nvs_err *err);
 
 #endif

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <zlib.h>
 
 #include "nvs_internal.h"
@@ -17,6 +18,10 @@ int nvs_fail(struct nvs_err *err, int code, const char *fmt, ...)
 		va_start(ap, fmt);
 		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 		va_end(ap);
+		/* One line, whatever the CSV text quoted in it holds. */
+		for (char *c = err->msg; *c; c++)
+			if ((unsigned char)*c < 0x20 || *c == 0x7F)
+				*c = '?';
 	}
 	return code;
 }
@@ -30,9 +35,12 @@ uint32_t nvs_crc32(const uint8_t *data, size_t len)
 
 void nvs_entry_set_crc(uint8_t e[32])
 {
-	uLong c = crc32_z(0xFFFFFFFFul, e, 4);
-	c = crc32_z(c, e + 8, 24);
-	nvs_le32(e + 4, (uint32_t)c);
+	uint8_t tmp[28];
+
+	/* One call over a contiguous copy: cheaper than two for 28 bytes. */
+	memcpy(tmp, e, 4);
+	memcpy(tmp + 4, e + 8, 24);
+	nvs_le32(e + 4, nvs_crc32(tmp, sizeof(tmp)));
 }
 
 int nvs_layout_init(struct nvs_layout *l, uint32_t size, enum nvs_version v, struct nvs_err *err)
@@ -56,8 +64,12 @@ int nvs_layout_init(struct nvs_layout *l, uint32_t size, enum nvs_version v, str
 
 void nvs_layout_deinit(struct nvs_layout *l)
 {
+	if (l->img)
+		OPENSSL_cleanse(l->img, (size_t)l->max_pages * NVS_PAGE_SIZE); /* values are secrets */
 	free(l->img);
 	free(l->entries);
+	free(l->spills);
+	l->spills = NULL;
 	l->img = NULL;
 	l->entries = NULL;
 }
@@ -72,16 +84,18 @@ static void nvs_page_start(struct nvs_layout *l)
 	nvs_le32(h + 28, nvs_crc32(h + 4, 24));
 	l->entries[l->npages] = 0;
 	l->entry_num = 0;
+	l->spill_pending = false;
 	l->npages++;
+	l->dirty = (size_t)l->npages * NVS_PAGE_SIZE - NVS_PAGE_SIZE + NVS_FIRST_ENTRY;
 }
 
 void nvs_layout_clear(struct nvs_layout *l)
 {
-	if (l->npages) {
-		/* Only the written part: the rest of the image is still 0xFF. */
-		size_t used = (size_t)(l->npages - 1) * NVS_PAGE_SIZE + NVS_FIRST_ENTRY + l->entry_num * NVS_ENTRY_SIZE;
-		memset(l->img, 0xFF, used);
-	}
+	/* Only the written part: the rest of the image is still 0xFF. */
+	memset(l->img, 0xFF, l->dirty);
+	l->dirty = 0;
+	l->nspills = 0;
+	l->spill_pending = false;
 	l->npages = 0;
 	l->budget = (l->read_only ? l->max_pages : l->max_pages - 1) * NVS_PAGE_SIZE;
 	/* NVS.__init__ creates page 0 at once; the budget always allows it. */
@@ -109,14 +123,55 @@ void nvs_page_write(struct nvs_layout *l, const uint8_t *data, size_t len, unsig
 {
 	uint8_t *page = l->img + (size_t)(l->npages - 1) * NVS_PAGE_SIZE;
 
-	if (len)
-		memcpy(page + NVS_FIRST_ENTRY + l->entry_num * NVS_ENTRY_SIZE, data, len);
+	size_t off = NVS_FIRST_ENTRY + l->entry_num * NVS_ENTRY_SIZE;
+
+	if (l->spill_pending && len) {
+		/* The next write lands on the spilled bytes and covers len of them. */
+		struct nvs_spill *sp = &l->spills[l->nspills - 1];
+		size_t cover = len < sp->len ? len : sp->len;
+		sp->off += (uint32_t)cover;
+		sp->len = (uint8_t)(sp->len - cover);
+		l->spill_pending = false;
+	}
+	if (len) {
+		memcpy(page + off, data, len);
+		off += (size_t)(page - l->img) + len;
+		if (off > l->dirty)
+			l->dirty = off;
+	}
 	for (unsigned i = 0; i < count; i++, l->entry_num++) {
 		/* Entry state 0b11 (empty) -> 0b10 (written): clear the low bit. */
 		unsigned bit = l->entry_num * 2;
 		page[32 + bit / 8] &= (uint8_t) ~(1u << (bit & 7));
 	}
 	l->entries[l->npages - 1] = (uint16_t)l->entry_num;
+}
+
+void nvs_page_spill_zeros(struct nvs_layout *l, size_t n)
+{
+	struct nvs_spill *sp;
+
+	if (l->entry_num >= NVS_PAGE_ENTRIES)
+		return;
+	if (l->nspills == l->spills_cap) {
+		size_t cap = l->spills_cap ? l->spills_cap * 2 : 8;
+		sp = realloc(l->spills, cap * sizeof(*sp));
+		if (!sp)
+			return; /* only a byte-exactness quirk is lost */
+		l->spills = sp;
+		l->spills_cap = cap;
+	}
+	sp = &l->spills[l->nspills++];
+	sp->off = (uint32_t)((size_t)(l->npages - 1) * NVS_PAGE_SIZE + NVS_FIRST_ENTRY + l->entry_num * NVS_ENTRY_SIZE);
+	sp->len = (uint8_t)(n > NVS_ENTRY_SIZE ? NVS_ENTRY_SIZE : n);
+	l->spill_pending = true;
+}
+
+void nvs_layout_apply_spills(const struct nvs_layout *l, uint8_t *buf)
+{
+	for (size_t i = 0; i < l->nspills; i++)
+		if (l->spills[i].len)
+			memset(buf + l->spills[i].off, 0, l->spills[i].len);
 }
 
 size_t nvs_layout_image_len(const struct nvs_layout *l)

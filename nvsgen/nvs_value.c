@@ -6,18 +6,27 @@
 #include "espfab/csv.h"
 #include "nvs_internal.h"
 
-/* Length of the UTF-8 sequence at s that Python's str.isspace() accepts
- * (Py_UNICODE_ISSPACE), or 0. Only str values get these; bytes values
- * (type "file") strip ASCII whitespace only. */
-static size_t nvs_space_len(const uint8_t *s, size_t n, bool from_file)
+/* Which characters count as whitespace differs between Python's calls:
+ * str.strip() takes every str.isspace() character (ASCII 0x1C-0x1F too),
+ * int(str) takes ASCII " \t\n\v\f\r" plus the non-ASCII str.isspace()
+ * characters but not 0x1C-0x1F, and bytes (type "file" values) only the
+ * ASCII six. */
+enum nvs_space {
+	NVS_SPACE_STRIP,
+	NVS_SPACE_INT,
+	NVS_SPACE_BYTES,
+};
+
+/* Length of the whitespace character (UTF-8) at s of that kind, or 0. */
+static size_t nvs_space_len(const uint8_t *s, size_t n, enum nvs_space kind)
 {
 	uint8_t c = s[0];
 	if (c == ' ' || (c >= '\t' && c <= '\r'))
 		return 1;
-	if (from_file)
+	if (kind == NVS_SPACE_BYTES)
 		return 0;
 	if (c >= 0x1C && c <= 0x1F)
-		return 1;
+		return kind == NVS_SPACE_STRIP;
 	if (c == 0xC2 && n >= 2 && (s[1] == 0x85 || s[1] == 0xA0))
 		return 2;
 	if (n >= 3 && c == 0xE1 && s[1] == 0x9A && s[2] == 0x80) /* U+1680 */
@@ -33,24 +42,24 @@ static size_t nvs_space_len(const uint8_t *s, size_t n, bool from_file)
 }
 
 /* The same test for the last character of s[0..n). */
-static size_t nvs_space_len_end(const uint8_t *s, size_t n, bool from_file)
+static size_t nvs_space_len_end(const uint8_t *s, size_t n, enum nvs_space kind)
 {
 	for (size_t k = 1; k <= 3 && k <= n; k++) {
-		size_t sl = nvs_space_len(s + n - k, k, from_file);
+		size_t sl = nvs_space_len(s + n - k, k, kind);
 		if (sl == k)
 			return k;
 	}
 	return 0;
 }
 
-static void nvs_strip(const uint8_t **s, size_t *n, bool from_file)
+static void nvs_strip(const uint8_t **s, size_t *n, enum nvs_space kind)
 {
 	size_t k;
-	while (*n && (k = nvs_space_len(*s, *n, from_file)) != 0) {
+	while (*n && (k = nvs_space_len(*s, *n, kind)) != 0) {
 		*s += k;
 		*n -= k;
 	}
-	while (*n && (k = nvs_space_len_end(*s, *n, from_file)) != 0)
+	while (*n && (k = nvs_space_len_end(*s, *n, kind)) != 0)
 		*n -= k;
 }
 
@@ -59,7 +68,7 @@ int nvs_parse_int10(const uint8_t *s, size_t len, bool from_file, bool *neg, uin
 	uint64_t v = 0;
 	bool digit_before = false, any = false;
 
-	nvs_strip(&s, &len, from_file);
+	nvs_strip(&s, &len, from_file ? NVS_SPACE_BYTES : NVS_SPACE_INT);
 	*neg = false;
 	if (len && (s[0] == '+' || s[0] == '-')) {
 		*neg = s[0] == '-';
@@ -96,7 +105,7 @@ int nvs_parse_int0(const char *text, int64_t *out)
 	uint64_t v = 0;
 	size_t i = 0;
 
-	nvs_strip(&s, &len, false);
+	nvs_strip(&s, &len, NVS_SPACE_INT);
 	if (len && (s[0] == '+' || s[0] == '-')) {
 		neg = s[0] == '-';
 		s++;
@@ -377,7 +386,7 @@ int nvs_value_convert(const char *enc, const uint8_t *value, size_t len, bool fr
 	if (!strcmp(enc, "hex2bin")) {
 		const uint8_t *h = value;
 		size_t n = len;
-		nvs_strip(&h, &n, from_file);
+		nvs_strip(&h, &n, from_file ? NVS_SPACE_BYTES : NVS_SPACE_STRIP);
 		if ((from_file ? n : nvs_utf8_chars(h, n)) % 2)
 			return nvs_fail(err, NVS_EINPUT, "hex2bin: odd number of hex digits");
 		if (!from_file && !nvs_is_ascii(h, n))

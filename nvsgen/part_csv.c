@@ -548,6 +548,13 @@ static int fixup(struct rows *rs, const struct part_opts *o, struct part_err *er
 					     part_hex(h1, e->offset), part_hex(h2, last_end));
 			return PART_ESYNTAX;
 		}
+		/* Python ints do not overflow; keep ours far from int64 limits so
+		 * the arithmetic below cannot either. */
+		if (e->offset > INT64_MAX / 4 || e->offset < -(INT64_MAX / 4) || e->size > INT64_MAX / 4 ||
+		    e->size < -(INT64_MAX / 4)) {
+			part_err_set(err, PART_ESYNTAX, e->line, -1, "Partition %s: offset or size out of range", e->name);
+			return PART_ESYNTAX;
+		}
 		if (!e->has_offset) {
 			int64_t pad = align_of(e->type);
 			if (last_end % pad != 0)
@@ -557,22 +564,18 @@ static int fixup(struct rows *rs, const struct part_opts *o, struct part_err *er
 		}
 		if (e->size < 0)
 			e->size = -e->size - e->offset;
-		if (e->offset > INT64_MAX / 2 || e->size > INT64_MAX / 2) {
-			part_err_set(err, PART_ESYNTAX, e->line, -1, "Partition %s: offset or size out of range", e->name);
-			return PART_ESYNTAX;
-		}
 		last_end = e->offset + e->size;
 	}
 	for (size_t i = 0; i < rs->n; i++) {
 		struct raw *e = &rs->r[i];
 		if (e->offset < 0 || e->offset > 0xFFFFFFFFLL) {
 			part_err_set(err, PART_ESYNTAX, e->line, -1,
-				     "Partition %s: offset 0x%s does not fit in 32 bits", e->name, part_hex(h1, e->offset));
+				     "Partition %s: offset 0x%s is out of range (0-0xffffffff)", e->name, part_hex(h1, e->offset));
 			return PART_ESYNTAX;
 		}
 		if (e->size < 0 || e->size > 0xFFFFFFFFLL) {
 			part_err_set(err, PART_ESYNTAX, e->line, -1,
-				     "Partition %s: size 0x%s does not fit in 32 bits", e->name, part_hex(h1, e->size));
+				     "Partition %s: size 0x%s is out of range (0-0xffffffff)", e->name, part_hex(h1, e->size));
 			return PART_ESYNTAX;
 		}
 	}

@@ -99,6 +99,8 @@ int part_locate(const uint8_t *buf, size_t len, uint32_t table_offset, unsigned 
 		part_err_set(err, PART_EINVAL, 0, -1, "no output");
 		return PART_EINVAL;
 	}
+	memset(out, 0, sizeof(*out));
+	out->pos = -1;
 	if (!q) {
 		part_query_nvs(&nvs);
 		q = &nvs;
@@ -113,9 +115,12 @@ int part_locate(const uint8_t *buf, size_t len, uint32_t table_offset, unsigned 
 		if (q->label)
 			part_err_set(err, rc, 0, -1, "no partition labelled '%s' in the table at 0x%x", q->label,
 				     table_offset);
+		else if (q->subtype < 0)
+			part_err_set(err, rc, 0, -1, "no partition of type 0x%x in the table at 0x%x", q->type,
+				     table_offset);
 		else
-			part_err_set(err, rc, 0, -1, "no partition of type 0x%x subtype %s%x in the table at 0x%x", q->type,
-				     q->subtype < 0 ? "any" : "0x", q->subtype < 0 ? 0u : (unsigned)q->subtype, table_offset);
+			part_err_set(err, rc, 0, -1, "no partition of type 0x%x subtype 0x%x in the table at 0x%x",
+				     q->type, (unsigned)q->subtype, table_offset);
 		goto out;
 	}
 	*out = *e;

@@ -113,6 +113,47 @@ static int verify_otadata(const struct part_table *t, const struct part_opts *o,
 	return 0;
 }
 
+static int cmp_name(const void *a, const void *b)
+{
+	const struct by_offset *x = a, *y = b;
+	int c = strcmp(x->e->name, y->e->name);
+
+	if (c)
+		return c;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* "Partition names must be unique". Reported at the first entry (in table
+ * order) whose name was used before it; sorting keeps this O(n log n). */
+static int verify_names(const struct part_table *t, const struct part_opts *o, struct by_offset *tmp,
+			struct part_err *err)
+{
+	const struct part_entry *first = NULL, *dup = NULL;
+	char ra[128], rb[128];
+
+	for (size_t i = 0; i < t->count; i++) {
+		tmp[i].e = &t->entries[i];
+		tmp[i].idx = i;
+	}
+	if (t->count)
+		qsort(tmp, t->count, sizeof(*tmp), cmp_name);
+	for (size_t i = 1; i < t->count; i++) {
+		if (strcmp(tmp[i].e->name, tmp[i - 1].e->name))
+			continue;
+		/* tmp[i] is the second use of its name when tmp[i-1] is the first */
+		if ((i < 2 || strcmp(tmp[i - 2].e->name, tmp[i].e->name)) && (!dup || tmp[i].e < dup)) {
+			first = tmp[i - 1].e;
+			dup = tmp[i].e;
+		}
+	}
+	if (!dup)
+		return 0;
+	part_csv_row(first, o->names, ra, sizeof(ra));
+	part_csv_row(dup, o->names, rb, sizeof(rb));
+	part_err_set(err, PART_EVERIFY, dup->line, dup->pos, "Partition names must be unique: %s and %s", ra, rb);
+	return PART_EVERIFY;
+}
+
 int part_table_verify(const struct part_table *t, const struct part_opts *o, struct part_err *err)
 {
 	struct part_opts defaults;
@@ -133,18 +174,6 @@ int part_table_verify(const struct part_table *t, const struct part_opts *o, str
 	for (size_t i = 0; i < t->count; i++)
 		if ((rc = verify_one(&t->entries[i], o, err)) != 0)
 			return rc;
-	for (size_t i = 0; i < t->count; i++) {
-		for (size_t j = 0; j < i; j++) {
-			const struct part_entry *a = &t->entries[j], *b = &t->entries[i];
-			char ra[128], rb[128];
-			if (strcmp(a->name, b->name))
-				continue;
-			part_csv_row(a, o->names, ra, sizeof(ra));
-			part_csv_row(b, o->names, rb, sizeof(rb));
-			part_err_set(err, PART_EVERIFY, b->line, b->pos, "Partition names must be unique: %s and %s", ra, rb);
-			return PART_EVERIFY;
-		}
-	}
 	if (t->count) {
 		sorted = malloc(t->count * sizeof(*sorted));
 		if (!sorted) {
@@ -152,6 +181,8 @@ int part_table_verify(const struct part_table *t, const struct part_opts *o, str
 			return PART_ENOMEM;
 		}
 	}
+	if ((rc = verify_names(t, o, sorted, err)) != 0)
+		goto out;
 	for (size_t i = 0; i < t->count; i++) {
 		sorted[i].e = &t->entries[i];
 		sorted[i].idx = i;

@@ -21,6 +21,9 @@ struct flashop {
 	struct rom *rom;
 	struct flashop_options opt;
 	struct flashop_info info;
+	int can_reset; /* the reset mode really drives lines (not degraded to none) */
+	int have_magic;
+	uint32_t magic; /* the register at 0x40001000, once read */
 };
 
 void flashop_options_init(struct flashop_options *o)
@@ -104,6 +107,7 @@ static int connect_loader(struct flashop *f)
 				return rom_fail(f->rom, e, "reset of %s failed: %s", p->name, rom_strerror(e));
 			}
 		}
+		f->can_reset = mode != RESET_MODE_NONE;
 		if (p->ops->flush_input(p) == PORT_ENODEV && mode == RESET_MODE_USB_JTAG) {
 			e = reopen(f);
 			if (e)
@@ -160,6 +164,8 @@ static int detect_chip(struct flashop *f)
 	e = rom_read_reg(f->rom, CHIP_MAGIC_REG, &magic);
 	if (e)
 		return e;
+	f->magic = magic;
+	f->have_magic = 1;
 	in->chip = chip_by_magic(magic);
 	if (!in->chip)
 		return rom_fail(f->rom, ROM_ECHIP, "unknown chip (magic register 0x%08x)", (unsigned)magic);
@@ -234,11 +240,115 @@ static int rom_side_baud(struct flashop *f, uint32_t baud, uint32_t *rom_baud)
 	return ROM_OK;
 }
 
+/* One question the ROM answers: the magic register (it doubles as the
+ * cross-check of the chip id), or in secure download mode, where registers
+ * are not readable, the security info. */
+static int probe(struct flashop *f)
+{
+	struct rom_security sec;
+	int e;
+
+	if (f->info.secure_download)
+		return rom_get_security_info(f->rom, &sec);
+	e = rom_read_reg(f->rom, CHIP_MAGIC_REG, &f->magic);
+	f->have_magic = !e;
+	return e;
+}
+
+/* Replies carry no checksum, so a flipped bit in the one reply that names
+ * the chip would send every later register access to the wrong addresses.
+ * Where the magic register knows the chip, it must agree with the chip id;
+ * otherwise ask for the security info once more. */
+static int cross_check_chip(struct flashop *f)
+{
+	struct flashop_info *in = &f->info;
+	const struct chip_desc *m;
+	struct rom_security again;
+	int e;
+
+	if (in->secure_download || !in->security.have_chip_id)
+		return ROM_OK;
+	if (!f->have_magic && (e = probe(f)))
+		return e;
+	m = chip_by_magic(f->magic);
+	if (!m || m == in->chip)
+		return ROM_OK;
+	if ((e = rom_get_security_info(f->rom, &again)))
+		return e;
+	if (again.have_chip_id && chip_by_image_id(again.chip_id) == m) {
+		in->security = again;
+		in->chip = m;
+		return ROM_OK;
+	}
+	return rom_fail(f->rom, ROM_ECHIP, "chip id %u disagrees with the magic register 0x%08x (%s)",
+			(unsigned)again.chip_id, (unsigned)f->magic, m->name);
+}
+
+/* The MAC is the device's identity for the station: read both words until
+ * two readings agree (a corrupted reply must not become a device). */
+static int read_mac(struct flashop *f)
+{
+	const struct chip_desc *c = f->info.chip;
+	uint32_t w[2][2];
+	int e;
+
+	for (int i = 0; i < 4; i++) {
+		uint32_t *cur = w[i % 2];
+		if ((e = rom_read_reg(f->rom, c->mac_reg, &cur[0])) || (e = rom_read_reg(f->rom, c->mac_reg2, &cur[1])))
+			return e;
+		if (i > 0 && w[0][0] == w[1][0] && w[0][1] == w[1][1]) {
+			chip_mac_from_words(c, cur[0], cur[1], f->info.mac);
+			f->info.mac_valid = 1;
+			return ROM_OK;
+		}
+	}
+	return rom_fail(f->rom, ROM_EPROTO, "MAC eFuse words read differently four times (corrupted replies)");
+}
+
+/* CHANGE_BAUDRATE, then check the link at the new rate. Some USB-UART
+ * bridges (CH34x) cannot do 921600: when the first question at the new rate
+ * goes unanswered, reset back to the ROM's 115200, sync again and try the
+ * next lower rate (460800, 230400). Without a working reset the ROM cannot
+ * be brought back, so that is an error naming the rate. */
+static int switch_baud(struct flashop *f)
+{
+	static const uint32_t ladder[] = {460800, 230400};
+	uint32_t want = f->opt.baud;
+	int e;
+
+	for (;;) {
+		uint32_t rb = want;
+		if ((e = rom_side_baud(f, want, &rb)) || (e = rom_change_baud(f->rom, rb, want)))
+			return e;
+		e = probe(f);
+		if (!e)
+			return ROM_OK;
+		if (e != ROM_ETIMEDOUT && e != ROM_EPROTO)
+			return e;
+		uint32_t next = 0;
+		for (size_t i = 0; i < sizeof(ladder) / sizeof(ladder[0]) && !next; i++)
+			if (ladder[i] < want)
+				next = ladder[i];
+		if (!f->can_reset || !next)
+			return rom_fail(f->rom, ROM_ETIMEDOUT,
+					"no answer at %u baud after CHANGE_BAUDRATE (the serial bridge may not support it): "
+					"use a lower --baud", (unsigned)want);
+		rom_note_retry(f->rom);
+		if (f->port->ops->set_baud(f->port, 115200))
+			return rom_fail(f->rom, ROM_EIO, "cannot set %s back to 115200", f->port->name);
+		if ((e = connect_loader(f)))
+			return e;
+		/* a fresh boot re-arms the USB-Serial/JTAG watchdogs */
+		if (f->opt.before == RESET_MODE_USB_JTAG && (e = reset_disable_watchdogs(f->rom, f->info.chip)))
+			return e;
+		want = next;
+	}
+}
+
 static int identify(struct flashop *f)
 {
 	struct flashop_info *in = &f->info;
 	const struct chip_desc *c;
-	uint32_t w1 = 0, w2 = 0;
 	int e;
 
 	if ((e = detect_chip(f)))
@@ -256,22 +366,19 @@ static int identify(struct flashop *f)
 	}
 	/* Switch early so the rest of the session runs at the fast rate. */
 	if (f->opt.baud && f->opt.baud != f->port->baud) {
-		uint32_t rb = f->opt.baud;
 		if (in->secure_download && c->id == CHIP_ESP32C2) {
 			/* ESPTOOL-1231: the C2 cannot change baud in secure download mode */
-		} else {
-			if ((e = rom_side_baud(f, f->opt.baud, &rb)) || (e = rom_change_baud(f->rom, rb, f->opt.baud)))
-				return e;
+		} else if ((e = switch_baud(f))) {
+			return e;
 		}
 	}
 	in->baud = f->port->baud;
-	if (!in->secure_download) {
-		/* the eFuse registers are not readable in secure download mode */
-		if ((e = rom_read_reg(f->rom, c->mac_reg, &w1)) || (e = rom_read_reg(f->rom, c->mac_reg2, &w2)))
-			return e;
-		chip_mac_from_words(c, w1, w2, in->mac);
-		in->mac_valid = 1;
-	}
+	if ((e = cross_check_chip(f)))
+		return e;
+	c = in->chip;
+	/* the eFuse registers are not readable in secure download mode */
+	if (!in->secure_download && (e = read_mac(f)))
+		return e;
 	if ((e = rom_spi_attach(f->rom)))
 		return e;
 	if (f->opt.flash_size) {
@@ -360,7 +467,16 @@ int flashop_open(const char *port_name, const struct flashop_options *o, struct 
 		}
 		return ROM_EPORT;
 	}
-	return flashop_attach(p, o, out, diag);
+	{
+		struct flashop_options oo = *o;
+		uint16_t vid, pid;
+		/* esptool picks the USB-Serial/JTAG sequence for default_reset
+		 * when the port is Espressif's own USB device */
+		if (oo.before == RESET_MODE_CLASSIC && port_usb_ids(p, &vid, &pid) == PORT_OK &&
+		    vid == PORT_USB_JTAG_VID && pid == PORT_USB_JTAG_PID)
+			oo.before = RESET_MODE_USB_JTAG;
+		return flashop_attach(p, &oo, out, diag);
+	}
 }
 
 static int check_range(struct flashop *f, uint32_t off, uint64_t len, const char *what)
@@ -405,6 +521,17 @@ int flashop_verify(struct flashop *f, uint32_t off, const uint8_t *data, size_t 
 		return rom_fail(f->rom, ROM_ENOMEM, "verify: MD5 unavailable");
 	if ((e = rom_flash_md5(f->rom, off, (uint32_t)len, got)))
 		return e;
+	if (memcmp(want, got, 16)) {
+		/* The reply carries no checksum: a bit flipped on the way back
+		 * would fail a good write. Ask once more; only a device that
+		 * says the same thing twice is believed. */
+		uint8_t again[16];
+		if ((e = rom_flash_md5(f->rom, off, (uint32_t)len, again)))
+			return e;
+		if (!memcmp(want, again, 16))
+			return ROM_OK;
+		memcpy(got, again, 16);
+	}
 	if (memcmp(want, got, 16)) {
 		hex16(want, hw);
 		hex16(got, hg);

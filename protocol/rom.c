@@ -378,7 +378,7 @@ int rom_command(struct rom *r, uint8_t cmd, const uint8_t *data, size_t len, uin
 	if (r->dirty) {
 		/* The previous command failed: its reply (or the ROM's repeated
 		 * error replies) may still arrive; never take it for ours. */
-		e = rom_drain(r, 30, 300);
+		e = rom_drain(r, 15, 300);
 		if (e)
 			return e;
 	}
@@ -569,9 +569,9 @@ int rom_change_baud(struct rom *r, uint32_t rom_baud, uint32_t host_baud)
 		return map_port_err(r, e, "set host baud rate");
 	/* The ROM may emit garbage (and extra 0xC0s) while it switches.
 	 * esptool sleeps a blind 50 ms; waiting until the line has been quiet
-	 * for 10 ms (50 ms at most) gives the same guarantee without the
+	 * for 5 ms (50 ms at most) gives the same guarantee without the
 	 * fixed cost per device. */
-	e = rom_drain(r, 10, 50);
+	e = rom_drain(r, 5, 50);
 	if (e)
 		return e;
 	e = o->flush_input(r->port);

@@ -20,7 +20,7 @@
 #define NVS_CLI_SIZE_MAX (256u * 1024 * 1024)
 #define NVS_EXIT_INPUT 254 /* the reference's sys.exit(-2) for input errors */
 
-enum nvs_cli_sub { NVS_SUB_GENERATE, NVS_SUB_ENCRYPT, NVS_SUB_GENKEY, NVS_SUB_DECRYPT };
+enum nvs_cli_sub { NVS_CLI_SUB_GENERATE, NVS_CLI_SUB_ENCRYPT, NVS_CLI_SUB_GENKEY, NVS_CLI_SUB_DECRYPT };
 
 struct nvs_cli_opt {
 	const char *name;
@@ -29,34 +29,34 @@ struct nvs_cli_opt {
 };
 
 enum nvs_cli_opt_id {
-	OPT_VERSION,
-	OPT_OUTDIR,
-	OPT_KEYGEN,
-	OPT_KEYFILE,
-	OPT_INPUTKEY,
-	OPT_KP_HMAC,
-	OPT_KP_HMAC_KEYGEN,
-	OPT_KP_HMAC_KEYFILE,
-	OPT_KP_HMAC_INPUTKEY,
-	OPT_COUNT
+	NVS_CLI_OPT_VERSION,
+	NVS_CLI_OPT_OUTDIR,
+	NVS_CLI_OPT_KEYGEN,
+	NVS_CLI_OPT_KEYFILE,
+	NVS_CLI_OPT_INPUTKEY,
+	NVS_CLI_OPT_KP_HMAC,
+	NVS_CLI_OPT_KP_HMAC_KEYGEN,
+	NVS_CLI_OPT_KP_HMAC_KEYFILE,
+	NVS_CLI_OPT_KP_HMAC_INPUTKEY,
+	NVS_CLI_OPT_COUNT
 };
 
 #define SUB(x) (1u << (x))
-static const struct nvs_cli_opt nvs_cli_opts[OPT_COUNT] = {
-	[OPT_VERSION] = {"--version", true, SUB(NVS_SUB_GENERATE) | SUB(NVS_SUB_ENCRYPT)},
-	[OPT_OUTDIR] = {"--outdir", true, 0xF},
-	[OPT_KEYGEN] = {"--keygen", false, SUB(NVS_SUB_ENCRYPT)},
-	[OPT_KEYFILE] = {"--keyfile", true, SUB(NVS_SUB_ENCRYPT) | SUB(NVS_SUB_GENKEY)},
-	[OPT_INPUTKEY] = {"--inputkey", true, SUB(NVS_SUB_ENCRYPT)},
-	[OPT_KP_HMAC] = {"--key_protect_hmac", false, SUB(NVS_SUB_ENCRYPT) | SUB(NVS_SUB_GENKEY)},
-	[OPT_KP_HMAC_KEYGEN] = {"--kp_hmac_keygen", false, SUB(NVS_SUB_ENCRYPT) | SUB(NVS_SUB_GENKEY)},
-	[OPT_KP_HMAC_KEYFILE] = {"--kp_hmac_keyfile", true, SUB(NVS_SUB_ENCRYPT) | SUB(NVS_SUB_GENKEY)},
-	[OPT_KP_HMAC_INPUTKEY] = {"--kp_hmac_inputkey", true, SUB(NVS_SUB_ENCRYPT) | SUB(NVS_SUB_GENKEY)},
+static const struct nvs_cli_opt nvs_cli_opts[NVS_CLI_OPT_COUNT] = {
+	[NVS_CLI_OPT_VERSION] = {"--version", true, SUB(NVS_CLI_SUB_GENERATE) | SUB(NVS_CLI_SUB_ENCRYPT)},
+	[NVS_CLI_OPT_OUTDIR] = {"--outdir", true, 0xF},
+	[NVS_CLI_OPT_KEYGEN] = {"--keygen", false, SUB(NVS_CLI_SUB_ENCRYPT)},
+	[NVS_CLI_OPT_KEYFILE] = {"--keyfile", true, SUB(NVS_CLI_SUB_ENCRYPT) | SUB(NVS_CLI_SUB_GENKEY)},
+	[NVS_CLI_OPT_INPUTKEY] = {"--inputkey", true, SUB(NVS_CLI_SUB_ENCRYPT)},
+	[NVS_CLI_OPT_KP_HMAC] = {"--key_protect_hmac", false, SUB(NVS_CLI_SUB_ENCRYPT) | SUB(NVS_CLI_SUB_GENKEY)},
+	[NVS_CLI_OPT_KP_HMAC_KEYGEN] = {"--kp_hmac_keygen", false, SUB(NVS_CLI_SUB_ENCRYPT) | SUB(NVS_CLI_SUB_GENKEY)},
+	[NVS_CLI_OPT_KP_HMAC_KEYFILE] = {"--kp_hmac_keyfile", true, SUB(NVS_CLI_SUB_ENCRYPT) | SUB(NVS_CLI_SUB_GENKEY)},
+	[NVS_CLI_OPT_KP_HMAC_INPUTKEY] = {"--kp_hmac_inputkey", true, SUB(NVS_CLI_SUB_ENCRYPT) | SUB(NVS_CLI_SUB_GENKEY)},
 };
 
 struct nvs_cli_args {
 	enum nvs_cli_sub sub;
-	const char *opt[OPT_COUNT]; /* value, or "" for a flag given, NULL if absent */
+	const char *opt[NVS_CLI_OPT_COUNT]; /* value, or "" for a flag given, NULL if absent */
 	const char **pos;
 	int npos;
 };
@@ -102,7 +102,7 @@ static int nvs_cli_parse(int argc, char **argv, struct nvs_cli_args *a)
 		}
 		eq = strchr(arg, '=');
 		nlen = eq ? (size_t)(eq - arg) : strlen(arg);
-		for (int o = 0; o < OPT_COUNT; o++) {
+		for (int o = 0; o < NVS_CLI_OPT_COUNT; o++) {
 			if (!(nvs_cli_opts[o].subs & SUB(a->sub)) || strncmp(nvs_cli_opts[o].name, arg, nlen))
 				continue;
 			if (strlen(nvs_cli_opts[o].name) == nlen) {
@@ -310,7 +310,7 @@ static int nvs_cli_make_keys(const struct nvs_cli_args *a, const char *outdir, s
 {
 	struct nvs_err err = {0};
 	char stamp[32], *keys_dir = NULL, *hmac_name = NULL;
-	const char *keyfile = a->opt[OPT_KEYFILE];
+	const char *keyfile = a->opt[NVS_CLI_OPT_KEYFILE];
 	uint8_t *hk = NULL;
 	size_t hk_len = 0;
 	int rc = 1;
@@ -330,14 +330,14 @@ static int nvs_cli_make_keys(const struct nvs_cli_args *a, const char *outdir, s
 	k->key_path = nvs_cli_target(keys_dir, keyfile);
 	if (!k->key_path)
 		goto out;
-	if (!a->opt[OPT_KP_HMAC]) {
+	if (!a->opt[NVS_CLI_OPT_KP_HMAC]) {
 		if (nvs_key_random(k->key, sizeof(k->key), &err) < 0)
 			goto fail;
 		rc = 0;
 		goto out;
 	}
-	if (a->opt[OPT_KP_HMAC_KEYGEN]) {
-		const char *name = a->opt[OPT_KP_HMAC_KEYFILE];
+	if (a->opt[NVS_CLI_OPT_KP_HMAC_KEYGEN]) {
+		const char *name = a->opt[NVS_CLI_OPT_KP_HMAC_KEYFILE];
 		if (!name) {
 			hmac_name = malloc(strlen(keyfile) + 6);
 			if (!hmac_name)
@@ -355,11 +355,11 @@ static int nvs_cli_make_keys(const struct nvs_cli_args *a, const char *outdir, s
 		rc = 0;
 		goto out;
 	}
-	if (!a->opt[OPT_KP_HMAC_INPUTKEY]) {
+	if (!a->opt[NVS_CLI_OPT_KP_HMAC_INPUTKEY]) {
 		fprintf(stderr, "espfab nvs: --key_protect_hmac needs --kp_hmac_keygen or --kp_hmac_inputkey FILE\n");
 		goto out;
 	}
-	if (nvs_file_read(a->opt[OPT_KP_HMAC_INPUTKEY], &hk, &hk_len, &err) < 0 ||
+	if (nvs_file_read(a->opt[NVS_CLI_OPT_KP_HMAC_INPUTKEY], &hk, &hk_len, &err) < 0 ||
 	    nvs_key_from_hmac(hk, hk_len, k->key, &err) < 0)
 		goto fail;
 	rc = 0;
@@ -427,8 +427,8 @@ static int nvs_cli_generate(const struct nvs_cli_args *a, bool encrypt)
 	}
 	output = a->pos[a->npos - 2];
 	size_text = a->pos[a->npos - 1];
-	if (a->opt[OPT_VERSION]) {
-		const char *v = a->opt[OPT_VERSION];
+	if (a->opt[NVS_CLI_OPT_VERSION]) {
+		const char *v = a->opt[NVS_CLI_OPT_VERSION];
 		if (strcmp(v, "1") && strcmp(v, "2")) {
 			fprintf(stderr, "espfab nvs: --version: invalid choice '%s' (choose from 1, 2)\n", v);
 			rc = 2;
@@ -440,23 +440,23 @@ static int nvs_cli_generate(const struct nvs_cli_args *a, bool encrypt)
 	if (!size)
 		goto out;
 	if (encrypt) {
-		if (!a->opt[OPT_KEYGEN] && !a->opt[OPT_INPUTKEY]) {
+		if (!a->opt[NVS_CLI_OPT_KEYGEN] && !a->opt[NVS_CLI_OPT_INPUTKEY]) {
 			fprintf(stderr, "espfab nvs: encrypt needs --keygen or --inputkey FILE\n");
 			goto out;
 		}
-		if (a->opt[OPT_KEYGEN] && a->opt[OPT_INPUTKEY]) {
+		if (a->opt[NVS_CLI_OPT_KEYGEN] && a->opt[NVS_CLI_OPT_INPUTKEY]) {
 			fprintf(stderr, "espfab nvs: --keygen and --inputkey cannot be used together\n");
 			goto out;
 		}
-		if (!a->opt[OPT_KEYGEN] && a->opt[OPT_KEYFILE])
+		if (!a->opt[NVS_CLI_OPT_KEYGEN] && a->opt[NVS_CLI_OPT_KEYFILE])
 			printf("\nWarning: --inputkey argument is given. --keyfile argument will be ignored...\n");
-		if (a->opt[OPT_INPUTKEY]) {
-			if (!nvs_cli_bin_ext(a->opt[OPT_INPUTKEY])) {
+		if (a->opt[NVS_CLI_OPT_INPUTKEY]) {
+			if (!nvs_cli_bin_ext(a->opt[NVS_CLI_OPT_INPUTKEY])) {
 				fprintf(stderr, "espfab nvs: `%s`: only the `.bin` extension is allowed\n",
-					a->opt[OPT_INPUTKEY]);
+					a->opt[NVS_CLI_OPT_INPUTKEY]);
 				goto out;
 			}
-			if (nvs_cli_read_key(a->opt[OPT_INPUTKEY], key) < 0)
+			if (nvs_cli_read_key(a->opt[NVS_CLI_OPT_INPUTKEY], key) < 0)
 				goto out;
 		}
 		(void)nvs_cli_size(size_text); /* the reference checks (and warns) twice */
@@ -468,11 +468,11 @@ static int nvs_cli_generate(const struct nvs_cli_args *a, bool encrypt)
 	cwd = nvs_cli_cwd();
 	if (!cwd)
 		goto out;
-	outdir = a->opt[OPT_OUTDIR] ? a->opt[OPT_OUTDIR] : cwd;
+	outdir = a->opt[NVS_CLI_OPT_OUTDIR] ? a->opt[NVS_CLI_OPT_OUTDIR] : cwd;
 	out_path = nvs_cli_target(outdir, output);
 	if (!out_path)
 		goto out;
-	if (encrypt && a->opt[OPT_KEYGEN]) {
+	if (encrypt && a->opt[NVS_CLI_OPT_KEYGEN]) {
 		/* Keys go under <outdir>/keys/, outdir being '' when OUTPUT is absolute. */
 		if (nvs_cli_make_keys(a, output[0] == '/' ? "" : outdir, &keys) != 0)
 			goto out;
@@ -540,7 +540,7 @@ static int nvs_cli_generate_key(const struct nvs_cli_args *a)
 	cwd = nvs_cli_cwd();
 	if (!cwd)
 		goto out;
-	if (nvs_cli_make_keys(a, a->opt[OPT_OUTDIR] ? a->opt[OPT_OUTDIR] : cwd, &keys) != 0)
+	if (nvs_cli_make_keys(a, a->opt[NVS_CLI_OPT_OUTDIR] ? a->opt[NVS_CLI_OPT_OUTDIR] : cwd, &keys) != 0)
 		goto out;
 	if (nvs_cli_write_keys(&keys) < 0)
 		goto out;
@@ -575,7 +575,7 @@ static int nvs_cli_decrypt(const struct nvs_cli_args *a)
 	cwd = nvs_cli_cwd();
 	if (!cwd)
 		goto out;
-	out_path = nvs_cli_target(a->opt[OPT_OUTDIR] ? a->opt[OPT_OUTDIR] : cwd, a->pos[2]);
+	out_path = nvs_cli_target(a->opt[NVS_CLI_OPT_OUTDIR] ? a->opt[NVS_CLI_OPT_OUTDIR] : cwd, a->pos[2]);
 	if (!out_path)
 		goto out;
 	if (nvs_file_read(a->pos[0], &in, &in_len, &err) < 0)
@@ -631,16 +631,16 @@ int cmd_nvs(int argc, char **argv, const struct cli_globals *g)
 	rc = nvs_cli_parse(argc, argv, &a);
 	if (rc == 0) {
 		switch (a.sub) {
-		case NVS_SUB_GENERATE:
+		case NVS_CLI_SUB_GENERATE:
 			rc = nvs_cli_generate(&a, false);
 			break;
-		case NVS_SUB_ENCRYPT:
+		case NVS_CLI_SUB_ENCRYPT:
 			rc = nvs_cli_generate(&a, true);
 			break;
-		case NVS_SUB_GENKEY:
+		case NVS_CLI_SUB_GENKEY:
 			rc = nvs_cli_generate_key(&a);
 			break;
-		case NVS_SUB_DECRYPT:
+		case NVS_CLI_SUB_DECRYPT:
 			rc = nvs_cli_decrypt(&a);
 			break;
 		}

@@ -43,6 +43,8 @@ struct part_args {
 	bool show;
 	struct part_opts opts;
 	struct part_names *names;
+	const char **extra; /* the last --extra-partition-subtypes list */
+	int nextra;
 };
 
 static void usage(FILE *f)
@@ -216,8 +218,6 @@ static int apply(struct part_args *a, const struct opt_def *d, const char *val)
 		}
 		return 0;
 	case OPT_EXTRA:
-		if (!val)
-			return 0;
 		if (!a->names && !(a->names = part_names_new())) {
 			fprintf(stderr, PROG ": out of memory\n");
 			return -1;
@@ -322,14 +322,14 @@ static int parse_args(int argc, char **argv, struct part_args *a)
 				val = argv[++i];
 			break;
 		case ARG_MANY:
-			if (val) {
-				if ((rc = apply(a, d, val)) != 0)
-					return rc;
-			}
-			while (i + 1 < argc && !looks_like_option(argv[i + 1])) {
-				if ((rc = apply(a, d, argv[++i])) != 0)
-					return rc;
-			}
+			/* argparse keeps only the last occurrence's list; main()
+			 * registers it after parsing the command line */
+			a->nextra = 0;
+			if (val) /* --opt=VALUE is exactly one value */
+				a->extra[a->nextra++] = val;
+			else
+				while (i + 1 < argc && !looks_like_option(argv[i + 1]))
+					a->extra[a->nextra++] = argv[++i];
 			continue;
 		}
 		if ((rc = apply(a, d, val)) != 0)
@@ -350,6 +350,11 @@ static int parse_args(int argc, char **argv, struct part_args *a)
 	}
 	a->input = pos[0];
 	a->output = pos[1];
+	for (int k = 0; k < a->nextra; k++) {
+		for (size_t n = 0; n < NOPTS; n++)
+			if (opt_defs[n].id == OPT_EXTRA && (rc = apply(a, &opt_defs[n], a->extra[k])) != 0)
+				return rc;
+	}
 	return 0;
 }
 
@@ -755,7 +760,7 @@ static int show(struct part_args *a)
 	size_t ng;
 	bool is_binary = false;
 	uint64_t end, flash, free_total = 0;
-	char sz[24], fl[24];
+	char sz[24];
 	int rc;
 
 	if (strcmp(a->input, "-") && access(a->input, R_OK) && access("show", F_OK) == 0) {
@@ -792,19 +797,21 @@ static int show(struct part_args *a)
 		}
 		snprintf(ob, sizeof(ob), "0x%x", e->offset);
 		fmt_size(e->size, sz, sizeof(sz));
-		printf("%-16s  %-15s  %-10s  %-10s  %8s  %s\n", e->name, tn, sn, ob, sz, flags_text(e->flags));
+		printf("%-16s  %-15s  %-10s  %-10s  %8s%s%s\n", e->name, tn, sn, ob, sz, e->flags ? "  " : "",
+		       flags_text(e->flags));
 	}
 	for (size_t i = 0; i < ng; i++)
 		free_total += g[i].size;
 	fmt_size(end, sz, sizeof(sz));
-	if (flash) {
-		fmt_size(flash, fl, sizeof(fl));
-		printf("Flash: partitions end at 0x%llx (%s); needs a flash of %s%s\n", (unsigned long long)end, sz,
-		       a->flash_size ? "at least that, given " : "", a->flash_size ? a->flash_size : fl);
-	} else {
-		printf("Flash: partitions end at 0x%llx (%s); larger than any flash size (128MB max)\n",
+	if (a->flash_size)
+		printf("Flash: partitions end at 0x%llx (%s) in a %s flash (--flash-size)\n", (unsigned long long)end, sz,
+		       a->flash_size);
+	else if (flash)
+		printf("Flash: partitions end at 0x%llx (%s); the smallest flash that fits is %lluMB\n",
+		       (unsigned long long)end, sz, (unsigned long long)(flash >> 20));
+	else
+		printf("Flash: partitions end at 0x%llx (%s), beyond the largest flash size (128MB)\n",
 		       (unsigned long long)end, sz);
-	}
 	fmt_size(free_total, sz, sizeof(sz));
 	printf("Free: %s in %zu range%s%s\n", sz, ng, ng == 1 ? "" : "s", ng ? ":" : "");
 	for (size_t i = 0; i < ng; i++) {
@@ -826,15 +833,24 @@ int cmd_part(int argc, char **argv, const struct cli_globals *g)
 
 	(void)g;
 	memset(&a, 0, sizeof(a));
+	a.extra = calloc((size_t)argc, sizeof(*a.extra));
+	if (!a.extra) {
+		fprintf(stderr, PROG ": out of memory\n");
+		return 2;
+	}
 	part_opts_init(&a.opts);
 	a.opts.warn = warn_stderr;
 	a.opts.getenv = env_lookup;
 	rc = parse_args(argc, argv, &a);
 	if (rc) {
 		part_names_free(a.names);
+		free(a.extra);
 		return rc > 0 ? 0 : 2;
 	}
+	if (a.show)
+		a.quiet = true; /* progress lines are the converter's; show prints a report */
 	rc = a.show ? show(&a) : convert(&a);
 	part_names_free(a.names);
+	free(a.extra);
 	return rc;
 }

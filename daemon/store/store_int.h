@@ -15,8 +15,11 @@ struct store_migration {
 extern const struct store_migration store_migrations[];
 extern const size_t store_n_migrations;
 
+struct store_group; /* processes' share of one database file's WAL syncs */
+
 struct store {
 	sqlite3 *db;
+	struct store_group *group; /* NULL: synchronous=FULL, no group commit */
 	char *path;
 	int64_t busy_start_ms;
 	uint32_t busy_seed;

@@ -78,10 +78,13 @@ static void usage(FILE *f)
 		"                  [--flash FILE] [--flash-size SIZE] [--mac MAC] [--baud B]\n"
 		"                  [--no-timing] [--erase-ms MS] [--program-us US]\n"
 		"                  [--drop-after N] [--corrupt-rate P] [--seed S] [--garbage]\n"
+		"                  [--usb-jtag [--wdt-ms MS]] [--verbose]\n"
 		"Serves a virtual ESP32 ROM serial loader on a new pty (first output line:\n"
 		"its path) or on 127.0.0.1:PORT (first line: socket://127.0.0.1:PORT;\n"
 		"--tcp 0 picks a free port). SIGTERM/SIGINT stop it; SIGUSR1 re-enters\n"
-		"download mode.\n");
+		"download mode. --usb-jtag (esp32s3/esp32c3): the ROM reports its USB-Serial/JTAG\n"
+		"console and the RTC/super watchdogs reset the chip (into the app) MS ms after\n"
+		"each boot unless the client disables them as esptool does (default 2000).\n");
 }
 
 static int parse_ull(const char *opt, const char *s, unsigned long long max, unsigned long long *out)
@@ -116,6 +119,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "corrupt-rate", required_argument, NULL, 'C' },
 		{ "seed", required_argument, NULL, 'S' },
 		{ "garbage", no_argument, NULL, 'G' },
+		{ "usb-jtag", no_argument, NULL, 'U' },
+		{ "wdt-ms", required_argument, NULL, 'W' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -129,6 +134,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	o->flash_path = NULL;
 	o->tcp_port = -1;
 	o->verbose = 0;
+	opterr = 0; /* our own one-line message */
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'c':
@@ -204,6 +210,14 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'G':
 			o->cfg.garbage = 1;
 			break;
+		case 'U':
+			o->cfg.usb_jtag = 1;
+			break;
+		case 'W':
+			if (parse_ull("--wdt-ms", optarg, 3600000, &v))
+				return -1;
+			o->cfg.wdt_ms = (uint32_t)v;
+			break;
 		case 'v':
 			o->verbose = 1;
 			break;
@@ -211,7 +225,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			usage(stdout);
 			exit(0);
 		default:
-			usage(stderr);
+			fprintf(stderr, "espfab-sim: bad option or missing value: '%s' (see --help)\n",
+				argv[optind - 1]);
 			return -1;
 		}
 	}
@@ -402,9 +417,20 @@ static int serve(struct server *s, const struct opts *o)
 			s->conn = -1;
 			continue;
 		}
-		if (s->master >= 0) {
+		if (s->master >= 0 && s->pty_idle) {
+			/* POLLHUP would be level-triggered here: peek, never spin */
+			struct pollfd peek = { .fd = s->master, .events = POLLIN };
+
+			if (poll(&peek, 1, 0) == 1 && !(peek.revents & POLLHUP)) {
+				s->pty_idle = 0; /* a client opened the pty: fresh chip, strapped for download */
+				simdev_power_cycle(s->dev, now_rel(s), 1);
+				if (o->verbose)
+					fprintf(stderr, "espfab-sim: client opened %s\n", s->slave_path);
+				continue;
+			}
+		} else if (s->master >= 0) {
 			pf[nf].fd = s->master;
-			pf[nf].events = POLLIN | (s->out_len && !s->pty_idle ? POLLOUT : 0);
+			pf[nf].events = POLLIN | (s->out_len ? POLLOUT : 0);
 			nf++;
 		} else if (io_fd >= 0) {
 			pf[nf].fd = io_fd;
@@ -417,9 +443,6 @@ static int serve(struct server *s, const struct opts *o)
 		}
 		next = simdev_next_event_ns(s->dev);
 		now = now_rel(s);
-		if (s->out_len && io_fd >= 0) {
-			tsp = NULL; /* POLLOUT wakes us */
-		}
 		if (s->master >= 0 && s->pty_idle && (next == UINT64_MAX || next > now + 20000000ull))
 			next = now + 20000000ull; /* POLLHUP stays up: look again for a client */
 		if (next != UINT64_MAX) {
@@ -430,6 +453,14 @@ static int serve(struct server *s, const struct opts *o)
 			tsp = &ts;
 		}
 		r = ppoll(pf, nf, tsp, &old);
+		{
+			/* ppoll returning ready fds restores the mask without delivering
+			 * a pending signal: under steady traffic look for it ourselves */
+			sigset_t pend;
+
+			if (sigpending(&pend) == 0 && (sigismember(&pend, SIGTERM) || sigismember(&pend, SIGINT)))
+				stop_sig = SIGTERM;
+		}
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
@@ -447,28 +478,15 @@ static int serve(struct server *s, const struct opts *o)
 					continue;
 				setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 				s->conn = c;
-				/* a fresh connection finds the chip strapped for download */
-				if (simdev_state(s->dev) != SIMDEV_STATE_DOWNLOAD)
-					simdev_power_cycle(s->dev, now_rel(s), 1);
-				simdev_discard_tx(s->dev, UINT64_MAX - 1);
-				s->out_len = 0;
+				/* a fresh connection finds a fresh chip, strapped for download */
+				s->out_len = 0; /* bytes for the previous client */
+				simdev_power_cycle(s->dev, now_rel(s), 1);
 				continue;
 			}
-			if (pf[i].fd == s->master) {
-				int hup = (pf[i].revents & POLLHUP) != 0;
-
-				if (s->pty_idle && !hup) {
-					/* a client opened the pty: fresh chip, strapped for download */
-					s->pty_idle = 0;
-					simdev_power_cycle(s->dev, now_rel(s), 1);
-					if (o->verbose)
-						fprintf(stderr, "espfab-sim: client opened %s\n", s->slave_path);
-				} else if (hup && !s->pty_idle) {
-					s->pty_idle = 1;
-					s->out_len = 0;
-				}
-				if (!(pf[i].revents & POLLIN))
-					continue;
+			if (pf[i].fd == s->master && (pf[i].revents & POLLHUP) && !(pf[i].revents & POLLIN)) {
+				s->pty_idle = 1; /* the last client closed the slave */
+				s->out_len = 0;
+				continue;
 			}
 			if (pf[i].revents & (POLLIN | POLLHUP | POLLERR)) {
 				ssize_t n = read(pf[i].fd, buf, sizeof(buf));

@@ -33,8 +33,17 @@ struct chip_desc {
 	uint32_t uart_clkdiv;
 	unsigned begin_words; /* FLASH_BEGIN words: ESP32 4, S2 and later 5 */
 	uint32_t rom_xtal_hz; /* what the ROM believes its clock is when it sets a new baud */
+	/* USB-Serial/JTAG (0 = the chip has none): where the ROM keeps the
+	 * console number and its USB value, and the RTC watchdog registers */
+	uint32_t uartdev_buf_no, usb_jtag_no;
+	uint32_t wdt_config0, wdt_wprotect, swd_conf, swd_wprotect;
 	const char *banner;
 };
+
+#define RTC_WDT_WKEY 0x50D83AA1u
+#define RTC_SWD_WKEY 0x8F1D312Au
+#define RTC_SWD_AUTO_FEED_EN (1u << 31)
+#define RTC_WDT_EN (1u << 31)
 
 /* The ESP32 ROM derives CHANGE_BAUDRATE's divider from a crystal frequency it
  * estimates with the drifting 8 MHz RC oscillator (RTCCALICFG1 x eFuse
@@ -51,17 +60,19 @@ struct chip_desc {
 /* Addresses as esptool's chip classes read them (targets/esp32*.py). */
 static const struct chip_desc chips[] = {
 	[SIMDEV_CHIP_ESP32] = { "ESP32", 0x00F01D83u, -1, 0x3FF5A004u, 0x3FF5A008u,
-		0x3FF42000u, 0x1C, 0x24, 0x80, 0x3FF40014u, 4, ESP32_ROM_XTAL,
+		0x3FF42000u, 0x1C, 0x24, 0x80, 0x3FF40014u, 4, ESP32_ROM_XTAL, 0, 0, 0, 0, 0, 0,
 		"ets Jun  8 2016 00:22:57\r\n\r\n"
 		"rst:0x1 (POWERON_RESET),boot:0x3 (DOWNLOAD_BOOT(UART0/UART1/SDIO_REI_REO_V2))\r\n"
 		"waiting for download\r\n" },
 	[SIMDEV_CHIP_ESP32S3] = { "ESP32-S3", 0x00000009u, 9, 0x60007044u, 0x60007048u,
 		0x60002000u, 0x18, 0x20, 0x58, 0x60000014u, 5, 40000000u,
+		0x3FCEF14Cu, 4, 0x60008098u, 0x600080B0u, 0x600080B4u, 0x600080B8u,
 		"ESP-ROM:esp32s3-20210327\r\nBuild:Mar 27 2021\r\n"
 		"rst:0x1 (POWERON),boot:0x0 (DOWNLOAD(USB/UART0))\r\n"
 		"waiting for download\r\n" },
 	[SIMDEV_CHIP_ESP32C3] = { "ESP32-C3", 0x1B31506Fu, 5, 0x60008844u, 0x60008848u,
 		0x60002000u, 0x18, 0x20, 0x58, 0x60000014u, 5, 40000000u,
+		0x3FCDF07Cu, 3, 0x60008090u, 0x600080A8u, 0x600080ACu, 0x600080B0u,
 		"ESP-ROM:esp32c3-api1-20210207\r\nBuild:Feb  7 2021\r\n"
 		"rst:0x1 (POWERON),boot:0x0 (DOWNLOAD(USB/UART0/1))\r\n"
 		"waiting for download\r\n" },
@@ -130,9 +141,16 @@ struct simdev {
 	enum fmode fmode;
 	uint32_t f_offset, f_size, f_blocks, f_block_size, f_next_seq;
 	uint32_t f_written; /* deflate: bytes inflated so far */
+	uint64_t f_last_page; /* 1 + index of the last page programmed, 0 = none */
 	z_stream zs;
 	int zs_live;
-	int mem_active;
+
+	/* USB-Serial/JTAG */
+	int usb_dl_latch;     /* RTS rose while DTR was high: reset into download */
+	unsigned usb_epoch;   /* bumped when the USB device re-enumerates */
+	uint64_t usb_back_at; /* when the re-enumerated device is there again */
+	int wdt_armed;
+	uint64_t wdt_at;
 
 	uint64_t rng;
 	struct inject inj[MAX_INJECT];
@@ -210,6 +228,7 @@ void simdev_config_default(struct simdev_config *cfg)
 	cfg->end_leaves_loader = 1;
 	cfg->drop_after = -1;
 	cfg->seed = 1;
+	cfg->wdt_ms = 2000;
 }
 
 int simdev_chip_parse(const char *s, enum simdev_chip *out)
@@ -306,6 +325,10 @@ static void regs_reset(struct simdev *d)
 	reg_set(d, d->chip->mac_lo_addr, (uint32_t)m[2] << 24 | (uint32_t)m[3] << 16 | (uint32_t)m[4] << 8 | m[5]);
 	/* ESP32 keeps a CRC8 in the top byte of this word; esptool trims it. */
 	reg_set(d, d->chip->mac_hi_addr, (uint32_t)m[0] << 8 | m[1]);
+	if (d->cfg.usb_jtag) {
+		reg_set(d, d->chip->uartdev_buf_no, d->chip->usb_jtag_no);
+		reg_set(d, d->chip->wdt_config0, RTC_WDT_EN);
+	}
 	if (d->chip == &chips[SIMDEV_CHIP_ESP32]) {
 		reg_set(d, ESP32_RTCCALICFG1, ESP32_CALI_VALUE << 7);
 		reg_set(d, ESP32_EFUSE_WORD4, ESP32_CK8M);
@@ -501,10 +524,12 @@ static uint64_t flash_erase(struct simdev *d, uint32_t off, uint32_t size)
 	return d->cfg.timing ? n * d->cfg.erase_ms * 1000000ull : 0;
 }
 
-/* NOR programming: a write can only clear bits. */
+/* NOR programming: a write can only clear bits. Each 256-byte page touched
+ * costs one page-program time; a page shared with the previous write of the
+ * same session (an unaligned block boundary, an inflate chunk) is counted once. */
 static uint64_t flash_program(struct simdev *d, uint32_t off, const uint8_t *buf, size_t len)
 {
-	uint64_t first, last;
+	uint64_t first, last, n;
 
 	for (size_t i = 0; i < len; i++)
 		d->flash[off + i] &= buf[i];
@@ -512,8 +537,12 @@ static uint64_t flash_program(struct simdev *d, uint32_t off, const uint8_t *buf
 		return 0;
 	first = off / PAGE;
 	last = ((uint64_t)off + len - 1) / PAGE;
-	d->stats.pages_programmed += last - first + 1;
-	return d->cfg.timing ? (last - first + 1) * d->cfg.program_us * 1000ull : 0;
+	if (d->f_last_page == first + 1)
+		first++;
+	n = last >= first ? last - first + 1 : 0;
+	d->f_last_page = last + 1;
+	d->stats.pages_programmed += n;
+	return d->cfg.timing ? n * d->cfg.program_us * 1000ull : 0;
 }
 
 static int in_flash(const struct simdev *d, uint64_t off, uint64_t len)
@@ -566,6 +595,7 @@ static uint8_t cmd_flash_begin(struct simdev *d, const struct req *r, int deflat
 	d->f_block_size = bsize;
 	d->f_next_seq = 0;
 	d->f_written = 0;
+	d->f_last_page = 0;
 	if (deflate) {
 		memset(&d->zs, 0, sizeof(d->zs));
 		if (inflateInit(&d->zs) != Z_OK)
@@ -711,6 +741,15 @@ static void leave_loader(struct simdev *d)
 	d->stats.boots_app++;
 }
 
+/* Over USB-Serial/JTAG the ROM feeds neither the RTC watchdog nor the super
+ * watchdog: both must be disabled (RWDT off, SWD auto-feed on) or the chip
+ * resets in the middle of a long write. */
+static int usb_wdt_live(const struct simdev *d)
+{
+	return (simdev_reg_read(d, d->chip->wdt_config0) & RTC_WDT_EN) ||
+	       !(simdev_reg_read(d, d->chip->swd_conf) & RTC_SWD_AUTO_FEED_EN);
+}
+
 static uint8_t write_regs(struct simdev *d, const struct req *r, uint64_t *cost)
 {
 	if (r->len == 0 || r->len % 16)
@@ -724,7 +763,13 @@ static uint8_t write_regs(struct simdev *d, const struct req *r, uint64_t *cost)
 
 		if (addr == 0x40001000u || addr == d->chip->uart_clkdiv)
 			continue; /* read-only for us */
+		if (d->chip->wdt_config0 &&
+		    (((addr == d->chip->wdt_config0) && simdev_reg_read(d, d->chip->wdt_wprotect) != RTC_WDT_WKEY) ||
+		     ((addr == d->chip->swd_conf) && simdev_reg_read(d, d->chip->swd_wprotect) != RTC_SWD_WKEY)))
+			continue; /* write-protected: the key register must hold the key */
 		reg_set(d, addr, (old & ~mask) | (val & mask));
+		if (d->wdt_armed && !usb_wdt_live(d))
+			d->wdt_armed = 0;
 		if (addr == d->chip->spi_base && (val & mask & (1u << 18)))
 			spi_user_command(d);
 		if (d->cfg.timing)
@@ -770,6 +815,14 @@ static void handle_request(struct simdev *d, uint64_t t_arrived, const uint8_t *
 		}
 	}
 	if ((size_t)r.len != n - 8) {
+		respond_err(d, t, r.cmd, SIMDEV_ROM_EINVALID);
+		return;
+	}
+
+	if ((d->cfg.security_flags & SIMDEV_SEC_SECURE_DOWNLOAD) &&
+	    (r.cmd == SIMDEV_CMD_READ_REG || r.cmd == SIMDEV_CMD_WRITE_REG || r.cmd == SIMDEV_CMD_SPI_FLASH_MD5 ||
+	     r.cmd == SIMDEV_CMD_READ_FLASH_SLOW)) {
+		/* secure download mode: nothing on the chip may be read back */
 		respond_err(d, t, r.cmd, SIMDEV_ROM_EINVALID);
 		return;
 	}
@@ -904,29 +957,28 @@ static void handle_request(struct simdev *d, uint64_t t_arrived, const uint8_t *
 		}
 		/* flags u32, flash_crypt_cnt u8, 7 key purposes, chip id u32, api u32 */
 		memset(buf, 0, 20);
+		put_le32(buf, d->cfg.security_flags);
+		buf[4] = d->cfg.flash_crypt_cnt;
 		put_le32(buf + 12, (uint32_t)d->chip->sec_info_id);
 		dlen = 20;
 		break;
 	case SIMDEV_CMD_MEM_BEGIN:
-		if (r.len != 16) {
-			err = SIMDEV_ROM_EINVALID;
-			break;
-		}
-		d->mem_active = 1;
+		/* We cannot run uploaded code (no stub). Refuse at the first step:
+		 * esptool's run_stub then fails at once with "Failed to enter RAM
+		 * download mode"; refusing only MEM_END would leave it waiting
+		 * forever for the stub's "OHAI". */
+		err = r.len != 16 ? SIMDEV_ROM_EINVALID : SIMDEV_ROM_EFAILED;
 		break;
 	case SIMDEV_CMD_MEM_DATA: {
 		uint32_t size, seq;
 
 		if (data_header(d, &r, &size, &seq, &err))
 			break;
-		if (!d->mem_active)
-			err = SIMDEV_ROM_EFAILED;
+		err = SIMDEV_ROM_EFAILED;
 		break;
 	}
 	case SIMDEV_CMD_MEM_END:
-		/* we cannot run uploaded code (no stub): refuse, stay in the loader */
-		d->mem_active = 0;
-		err = SIMDEV_ROM_EFAILED;
+		err = r.len != 8 ? SIMDEV_ROM_EINVALID : SIMDEV_ROM_EFAILED;
 		break;
 	default:
 		/* unsupported: the ROM may repeat the error; clients must drain */
@@ -958,8 +1010,8 @@ static void do_reset(struct simdev *d, uint64_t t)
 	set_rom_baud(d, d->cfg.baud, 0);
 	d->param_size = SIMDEV_ROM_DEFAULT_FLASH;
 	d->attached = 0;
-	d->mem_active = 0;
 	d->rx_free = d->busy_until = t;
+	d->wdt_armed = 0;
 	regs_reset(d);
 	d->stats.resets++;
 }
@@ -968,9 +1020,18 @@ static void do_boot(struct simdev *d, uint64_t t, int dl)
 {
 	d->boot_pending = 0;
 	d->rx_free = d->busy_until = t;
+	if (d->cfg.usb_jtag && d->cfg.usb_reenum_ms) {
+		/* the USB device drops off the bus and comes back as a new one */
+		d->usb_epoch++;
+		d->usb_back_at = t + (uint64_t)d->cfg.usb_reenum_ms * 1000000ull;
+	}
 	if (dl) {
 		d->state = SIMDEV_STATE_DOWNLOAD;
 		d->stats.boots_download++;
+		if (d->cfg.usb_jtag && d->cfg.wdt_ms) {
+			d->wdt_armed = 1;
+			d->wdt_at = t + (uint64_t)d->cfg.wdt_ms * 1000000ull;
+		}
 		emit_text(d, t + BOOT_LOG_DELAY_NS, d->chip->banner);
 	} else {
 		d->state = SIMDEV_STATE_APP;
@@ -986,23 +1047,52 @@ static int en_low(const struct simdev *d)
 
 static int io0_low(const struct simdev *d)
 {
+	/* USB-Serial/JTAG has no strapping circuit: the peripheral latches
+	 * "download" when RTS rises while DTR is high (esptool's
+	 * USBJTAGSerialReset goes (1,0) -> (1,1) -> (0,1) -> (0,0)) */
+	if (d->cfg.usb_jtag)
+		return d->usb_dl_latch;
 	return d->dtr && !d->rts;
 }
 
-/* Settle a pending boot whose time has come (IO0 is sampled then). */
+/* Settle a pending boot whose time has come (IO0 is sampled then), and the
+ * USB watchdog if nobody disabled it. */
 static void advance(struct simdev *d, uint64_t t)
 {
 	if (d->boot_pending && t >= d->boot_at)
 		do_boot(d, d->boot_at, io0_low(d));
+	if (d->wdt_armed && t >= d->wdt_at) {
+		uint64_t at = d->wdt_at;
+		unsigned reenum = d->cfg.usb_reenum_ms;
+
+		/* a watchdog reset re-samples the straps (released: boot the app)
+		 * and always re-enumerates the USB device */
+		d->stats.wdt_resets++;
+		do_reset(d, at);
+		if (!reenum)
+			d->cfg.usb_reenum_ms = 500;
+		do_boot(d, at, 0);
+		d->cfg.usb_reenum_ms = reenum;
+	}
+}
+
+void simdev_advance(struct simdev *d, uint64_t t)
+{
+	advance(d, t);
 }
 
 void simdev_set_lines(struct simdev *d, uint64_t t, int dtr, int rts)
 {
+	int was_both;
+
 	advance(d, t);
+	was_both = d->dtr && d->rts;
 	if (dtr >= 0)
 		d->dtr = !!dtr;
 	if (rts >= 0)
 		d->rts = !!rts;
+	if (d->cfg.usb_jtag && en_low(d) && d->state != SIMDEV_STATE_RESET)
+		d->usb_dl_latch = was_both;
 	if (d->nlines < LINE_LOG_MAX)
 		d->lines[d->nlines++] = (struct simdev_line_event){ .t_ns = t, .dtr = d->dtr, .rts = d->rts };
 	if (en_low(d)) {
@@ -1077,6 +1167,8 @@ uint64_t simdev_next_event_ns(const struct simdev *d)
 		next = d->txq[d->txq_head].t;
 	if (d->boot_pending && d->boot_at < next)
 		next = d->boot_at;
+	if (d->wdt_armed && d->wdt_at < next)
+		next = d->wdt_at;
 	return next;
 }
 
@@ -1117,6 +1209,10 @@ int simdev_new(const struct simdev_config *cfg, struct simdev **out, struct simd
 	if (cfg->baud < 300 || cfg->baud > 5000000) {
 		return seterr(err, SIMDEV_EINVAL, 0, "simdev: baud %u out of range 300..5000000", cfg->baud);
 	}
+	if ((cfg->security_flags || cfg->flash_crypt_cnt) && cfg->chip == SIMDEV_CHIP_ESP32)
+		return seterr(err, SIMDEV_EINVAL, 0, "simdev: the ESP32 ROM has no GET_SECURITY_INFO to report flags");
+	if (cfg->usb_jtag && cfg->chip == SIMDEV_CHIP_ESP32)
+		return seterr(err, SIMDEV_EINVAL, 0, "simdev: the ESP32 has no USB-Serial/JTAG");
 	if (!(cfg->corrupt_rate >= 0 && cfg->corrupt_rate <= 1)) {
 		return seterr(err, SIMDEV_EINVAL, 0, "simdev: corrupt rate %g not in [0,1]", cfg->corrupt_rate);
 	}
@@ -1227,6 +1323,21 @@ void simdev_inject(struct simdev *d, uint8_t cmd, unsigned count, uint8_t error)
 	if (free_slot < 0)
 		return;
 	d->inj[free_slot] = (struct inject){ .cmd = cmd, .error = error, .count = count };
+}
+
+unsigned simdev_usb_epoch(const struct simdev *d)
+{
+	return d->usb_epoch;
+}
+
+uint64_t simdev_usb_back_ns(const struct simdev *d)
+{
+	return d->usb_back_at;
+}
+
+int simdev_usb_jtag(const struct simdev *d)
+{
+	return d->cfg.usb_jtag;
 }
 
 const struct simdev_stats *simdev_stats(const struct simdev *d)

@@ -11,6 +11,7 @@ struct fakeport {
 	uint64_t now_ns;
 	unsigned fail_reopen;
 	int fail_io;
+	unsigned usb_epoch; /* the USB device generation this "fd" belongs to */
 	struct simdev_fakeport_counters c;
 };
 
@@ -26,23 +27,46 @@ static uint64_t ms_to_ns(uint64_t ms)
 	return ms > UINT64_MAX / 1000000ull ? UINT64_MAX : ms * 1000000ull;
 }
 
-static int fake_read(struct port *p, uint8_t *buf, size_t len, size_t *got, uint64_t deadline_ms)
+/* A USB-Serial/JTAG device that re-enumerated leaves this fd dead for good:
+ * only reopen() gets a working one. */
+static int usb_gone(struct fakeport *f)
+{
+	simdev_advance(f->dev, f->now_ns);
+	return simdev_usb_jtag(f->dev) && simdev_usb_epoch(f->dev) != f->usb_epoch;
+}
+
+static int io_state(struct port *p)
 {
 	struct fakeport *f = fp(p);
-	uint64_t deadline = ms_to_ns(deadline_ms);
 
-	*got = 0;
-	f->c.reads++;
 	if (p->cancelled)
 		return PORT_ECANCELED;
 	if (f->fail_io)
 		return f->fail_io;
+	if (usb_gone(f))
+		return PORT_ENODEV;
+	return PORT_OK;
+}
+
+static int fake_read(struct port *p, uint8_t *buf, size_t len, size_t *got, uint64_t deadline_ms)
+{
+	struct fakeport *f = fp(p);
+	uint64_t deadline = ms_to_ns(deadline_ms);
+	int rc;
+
+	*got = 0;
+	f->c.reads++;
+	rc = io_state(p);
+	if (rc)
+		return rc;
 	if (!len)
 		return PORT_EINVAL;
 	for (;;) {
 		size_t n = simdev_tx(f->dev, f->now_ns, buf, len);
 		uint64_t next;
 
+		if (usb_gone(f))
+			return PORT_ENODEV;
 		if (n) {
 			*got = n;
 			f->c.bytes_read += n;
@@ -64,12 +88,13 @@ static int fake_write(struct port *p, const uint8_t *buf, size_t len, uint64_t d
 {
 	struct fakeport *f = fp(p);
 
+	int rc;
+
 	(void)deadline_ms;
 	f->c.writes++;
-	if (p->cancelled)
-		return PORT_ECANCELED;
-	if (f->fail_io)
-		return f->fail_io;
+	rc = io_state(p);
+	if (rc)
+		return rc;
 	simdev_rx(f->dev, f->now_ns, buf, len);
 	f->c.bytes_written += len;
 	return PORT_OK;
@@ -91,11 +116,12 @@ static int fake_set_lines(struct port *p, int dtr, int rts)
 {
 	struct fakeport *f = fp(p);
 
+	int rc;
+
 	f->c.set_lines++;
-	if (p->cancelled)
-		return PORT_ECANCELED;
-	if (f->fail_io)
-		return f->fail_io;
+	rc = io_state(p);
+	if (rc)
+		return rc;
 	simdev_set_lines(f->dev, f->now_ns, dtr, rts);
 	return PORT_OK;
 }
@@ -104,7 +130,12 @@ static int fake_flush_input(struct port *p)
 {
 	struct fakeport *f = fp(p);
 
+	int rc;
+
 	f->c.flushes++;
+	rc = io_state(p);
+	if (rc)
+		return rc;
 	simdev_discard_tx(f->dev, f->now_ns);
 	return PORT_OK;
 }
@@ -115,15 +146,28 @@ static int fake_reopen(struct port *p, uint64_t deadline_ms)
 	uint64_t deadline = ms_to_ns(deadline_ms);
 
 	f->c.reopens++;
-	while (f->fail_reopen) {
+	for (;;) {
+		int absent;
+
 		if (p->cancelled)
 			return PORT_ECANCELED;
+		simdev_advance(f->dev, f->now_ns);
+		absent = f->fail_reopen > 0 ||
+			 (simdev_usb_jtag(f->dev) && f->now_ns < simdev_usb_back_ns(f->dev));
+		if (!absent)
+			break;
 		if (f->now_ns >= deadline)
 			return PORT_ENODEV;
-		f->fail_reopen--;
+		/* open() fails while the device is off the bus; retry as a
+		 * client polling the stable path would */
+		if (f->fail_reopen)
+			f->fail_reopen--;
 		f->now_ns += 100000000ull;
+		if (f->now_ns > deadline)
+			f->now_ns = deadline;
 	}
 	f->fail_io = 0;
+	f->usb_epoch = simdev_usb_epoch(f->dev);
 	simdev_discard_tx(f->dev, f->now_ns);
 	return PORT_OK;
 }
@@ -134,6 +178,7 @@ static void fake_sleep_ms(struct port *p, uint32_t ms)
 
 	f->c.sleeps++;
 	f->now_ns += ms_to_ns(ms);
+	simdev_advance(f->dev, f->now_ns); /* the device lives through the same time */
 }
 
 static uint64_t fake_now_ms(struct port *p)
@@ -176,6 +221,7 @@ int simdev_fakeport_new(struct simdev *dev, const char *name, uint32_t baud, str
 	else
 		snprintf(f->port.name, sizeof(f->port.name), "fake:sim");
 	f->dev = dev;
+	f->usb_epoch = simdev_usb_epoch(dev);
 	simdev_set_host_baud(dev, baud);
 	*out = &f->port;
 	return PORT_OK;

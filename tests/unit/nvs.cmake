@@ -2,6 +2,6 @@
 espfab_unit_test(csv LIBS espfab_nvsgen)
 espfab_unit_test(nvs_page LIBS espfab_nvsgen)
 espfab_unit_test(nvs_value LIBS espfab_nvsgen)
-espfab_unit_test(nvs_gen LIBS espfab_nvsgen)
+espfab_unit_test(nvs_gen LIBS espfab_nvsgen Threads::Threads)
 espfab_unit_test(nvs_crypt LIBS espfab_nvsgen)
 espfab_unit_test(nvs_file LIBS espfab_nvsgen)

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <cmocka.h>
 
 #include "espfab/nvs.h"
@@ -214,6 +215,135 @@ static void test_nvs_gen_errors(void **state)
 	nvs_gen_free(g);
 }
 
+/* The reference stores keys with a character-counted slice: a key of c
+ * characters and b <= 15 bytes grows its entry by g = b - c bytes. Bytes
+ * below computed with CPython bytearray operations. */
+static void test_nvs_gen_multibyte_key_entry_growth(void **state)
+{
+	(void)state;
+	struct nvs_gen *g = NULL;
+	struct nvs_err err = {0};
+	static uint8_t img[0x3000];
+	const uint8_t *e;
+	size_t len;
+
+	assert_int_equal(nvs_gen_new(&g, sizeof(img), NVS_VERSION_2, &err), 0);
+	assert_int_equal(nvs_gen_add_row(g, "ns", "namespace", "", "", 0, &err), 0);
+	/* "ключ": 4 characters, 8 bytes, g = 4 */
+	assert_int_equal(nvs_gen_add_row(g, "\xd0\xba\xd0\xbb\xd1\x8e\xd1\x87", "data", "u8", "5", 1, &err), 0);
+	/* "日本語です": 5 characters, 15 bytes, g = 10: two zero bytes spill
+	 * into the next slot. */
+	assert_int_equal(nvs_gen_add_row(g, "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e\xe3\x81\xa7\xe3\x81\x99", "data",
+					 "u8", "5", 1, &err),
+			 0);
+	assert_int_equal(nvs_gen_finish(g, NULL, img, sizeof(img), &len, &err), 0);
+	e = img + 64 + 32;
+	assert_memory_equal(e + 24, "\x05\x00\x00\x00\xff\xff\xff\xff", 8);
+	e += 32;
+	assert_memory_equal(e + 23, "\x00\x05\x00\x00\x00\x00\x00\x00\x00", 9);
+	assert_memory_equal(e + 32, "\x00\x00\xff\xff", 4);
+	/* The spill is not an entry: the bitmap shows three written entries. */
+	assert_int_equal(img[32], 0xea);
+	/* An empty string after such a key: its 1-byte data covers one of the
+	 * two spilled zeros in the plain image; encrypted images have no spill. */
+	{
+		static uint8_t enc[0x3000], dec[0x3000];
+		uint8_t key[NVS_XTS_KEY_LEN];
+		size_t elen, dlen;
+
+		nvs_gen_reset(g);
+		assert_int_equal(nvs_gen_add_row(g, "ns", "namespace", "", "", 0, &err), 0);
+		assert_int_equal(nvs_gen_add_row(g, "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e\xe3\x81\xa7\xe3\x81\x99", "data",
+						 "string", "", 0, &err),
+				 0);
+		assert_int_equal(nvs_gen_finish(g, NULL, img, sizeof(img), &len, &err), 0);
+		assert_memory_equal(img + 64 + 64, "\x00\x00\xff", 3);
+		for (unsigned i = 0; i < sizeof(key); i++)
+			key[i] = (uint8_t)i;
+		assert_int_equal(nvs_gen_finish(g, key, enc, sizeof(enc), &elen, &err), 0);
+		assert_int_equal(nvs_decrypt_image(enc, elen, key, dec, &dlen, &err), 0);
+		assert_memory_equal(dec + 64 + 64, "\x00\xff\xff", 3);
+	}
+	/* ... and reset clears it. */
+	nvs_gen_reset(g);
+	assert_int_equal(nvs_gen_finish(g, NULL, img, sizeof(img), &len, &err), 0);
+	assert_int_equal(img[64 + 96], 0xff);
+	nvs_gen_free(g);
+}
+
+/* Generators share nothing: threads building images at the same time get
+ * the same bytes as one thread alone. */
+struct thread_job {
+	const uint8_t *want_plain, *want_enc;
+	int failures;
+};
+
+static int build_image(struct nvs_gen *g, const uint8_t *key, uint8_t *out, size_t *len)
+{
+	struct nvs_err err;
+	nvs_gen_reset(g);
+	if (nvs_gen_add_row(g, "mass_prod", "namespace", NULL, NULL, 0, &err) ||
+	    nvs_gen_add_row(g, "ProductID", "data", "string", "P-1", 3, &err) ||
+	    nvs_gen_add_row(g, "DeviceSecret", "data", "string", "0123456789abcdef0123456789abcdef", 32, &err) ||
+	    nvs_gen_add_row(g, "blob", "data", "hex2bin", "00112233", 8, &err))
+		return -1;
+	return nvs_gen_finish(g, key, out, 0x6000, len, &err);
+}
+
+static void *thread_main(void *arg)
+{
+	struct thread_job *job = arg;
+	struct nvs_gen *g = NULL;
+	struct nvs_err err;
+	uint8_t key[NVS_XTS_KEY_LEN], *out = malloc(0x6000);
+	size_t len;
+
+	for (unsigned i = 0; i < sizeof(key); i++)
+		key[i] = (uint8_t)(i * 3 + 1);
+	if (!out || nvs_gen_new(&g, 0x6000, NVS_VERSION_2, &err) < 0) {
+		job->failures++;
+		free(out);
+		return NULL;
+	}
+	for (int i = 0; i < 300; i++) {
+		if (build_image(g, NULL, out, &len) || memcmp(out, job->want_plain, 0x6000))
+			job->failures++;
+		if (build_image(g, key, out, &len) || memcmp(out, job->want_enc, 0x6000))
+			job->failures++;
+	}
+	nvs_gen_free(g);
+	free(out);
+	return NULL;
+}
+
+static void test_nvs_gen_threads_share_nothing(void **state)
+{
+	(void)state;
+	static uint8_t plain[0x6000], enc[0x6000];
+	struct thread_job jobs[4];
+	pthread_t th[4];
+	struct nvs_gen *g = NULL;
+	struct nvs_err err;
+	uint8_t key[NVS_XTS_KEY_LEN];
+	size_t len;
+
+	for (unsigned i = 0; i < sizeof(key); i++)
+		key[i] = (uint8_t)(i * 3 + 1);
+	assert_int_equal(nvs_gen_new(&g, 0x6000, NVS_VERSION_2, &err), 0);
+	assert_int_equal(build_image(g, NULL, plain, &len), 0);
+	assert_int_equal(build_image(g, key, enc, &len), 0);
+	assert_memory_not_equal(plain, enc, 0x6000);
+	nvs_gen_free(g);
+	for (int i = 0; i < 4; i++) {
+		jobs[i] = (struct thread_job){plain, enc, 0};
+		assert_int_equal(pthread_create(&th[i], NULL, thread_main, &jobs[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_int_equal(jobs[i].failures, 0);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -223,6 +353,8 @@ int main(void)
 		cmocka_unit_test(test_nvs_gen_add_row_matches_csv),
 		cmocka_unit_test(test_nvs_gen_reset_reuses_without_leftovers),
 		cmocka_unit_test(test_nvs_gen_errors),
+		cmocka_unit_test(test_nvs_gen_multibyte_key_entry_growth),
+		cmocka_unit_test(test_nvs_gen_threads_share_nothing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

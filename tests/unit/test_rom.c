@@ -422,7 +422,7 @@ static void test_rom_change_baud_switches_host_after_reply(void **state)
 	assert_int_equal(last_req(x, req, sizeof(req)), sizeof(want));
 	assert_memory_equal(req, want, sizeof(want));
 	assert_int_equal(x->fp->base.baud, 921600);
-	assert_true(x->fp->now - t0 >= 10); /* waited for a quiet line */
+	assert_true(x->fp->now - t0 >= 5); /* waited for a quiet line */
 	assert_true(x->fp->flushes >= 1);
 }
 

@@ -175,6 +175,53 @@ static void test_simdev_sync_answers_eight_times(void **state)
 	simdev_free(d);
 }
 
+/* Exact bytes on the wire, SLIP framing included. */
+static void wire(struct simdev *d, const uint8_t *in, size_t inlen, const uint8_t *want, size_t wantlen)
+{
+	uint8_t out[256];
+	size_t n;
+
+	simdev_rx(d, 0, in, inlen);
+	n = simdev_tx(d, UINT64_MAX - 1, out, sizeof(out));
+	assert_int_equal(n, wantlen);
+	assert_memory_equal(out, want, wantlen);
+}
+
+static void test_simdev_exact_wire_bytes(void **state)
+{
+	struct simdev *d = mk(SIMDEV_CHIP_ESP32, 0);
+	static const uint8_t rd_in[] = { 0xC0, 0x00, 0x0A, 0x04, 0x00, 0, 0, 0, 0, 0x00, 0x10, 0x00, 0x40, 0xC0 };
+	static const uint8_t rd_out[] = { 0xC0, 0x01, 0x0A, 0x04, 0x00, 0x83, 0x1D, 0xF0, 0x00, 0, 0, 0, 0, 0xC0 };
+	static const uint8_t sec_in[] = { 0xC0, 0x00, 0x14, 0x00, 0x00, 0, 0, 0, 0, 0xC0 };
+	static const uint8_t sec_out[] = { 0xC0, 0x01, 0x14, 0x04, 0x00, 0, 0, 0, 0, 0x01, 0x05, 0, 0, 0xC0 };
+	static const uint8_t att_in[] = { 0xC0, 0x00, 0x0D, 0x08, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xC0 };
+	static const uint8_t att_out[] = { 0xC0, 0x01, 0x0D, 0x04, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0xC0 };
+	/* WRITE_REG 0x3FF480C0 := 0xDBC00000: escapes in the request ... */
+	static const uint8_t wr_in[] = { 0xC0, 0x00, 0x09, 0x10, 0x00, 0, 0, 0, 0,
+					 0xDB, 0xDC, 0x80, 0xF4, 0x3F, 0x00, 0x00, 0xDB, 0xDC, 0xDB, 0xDD,
+					 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0, 0xC0 };
+	static const uint8_t wr_out[] = { 0xC0, 0x01, 0x09, 0x04, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0xC0 };
+	/* ... and in the READ_REG reply carrying it */
+	static const uint8_t rd2_in[] = { 0xC0, 0x00, 0x0A, 0x04, 0x00, 0, 0, 0, 0, 0xDB, 0xDC, 0x80, 0xF4, 0x3F, 0xC0 };
+	static const uint8_t rd2_out[] = { 0xC0, 0x01, 0x0A, 0x04, 0x00, 0x00, 0x00, 0xDB, 0xDC, 0xDB, 0xDD,
+					   0, 0, 0, 0, 0xC0 };
+
+	(void)state;
+	wire(d, rd_in, sizeof(rd_in), rd_out, sizeof(rd_out));
+	wire(d, sec_in, sizeof(sec_in), sec_out, sizeof(sec_out));
+	wire(d, att_in, sizeof(att_in), att_out, sizeof(att_out));
+	wire(d, wr_in, sizeof(wr_in), wr_out, sizeof(wr_out));
+	wire(d, rd2_in, sizeof(rd2_in), rd2_out, sizeof(rd2_out));
+	/* boot-log noise before a frame and extra C0s are skipped */
+	{
+		uint8_t noisy[sizeof(rd_in) + 8] = { 'r', 's', 't', ':', 0x0d, 0x0a, 0xC0, 0xC0 };
+
+		memcpy(noisy + 8, rd_in + 1, sizeof(rd_in) - 1);
+		wire(d, noisy, sizeof(noisy) - 1, rd_out, sizeof(rd_out));
+	}
+	simdev_free(d);
+}
+
 static void test_simdev_read_reg_magic_and_mac(void **state)
 {
 	struct {
@@ -397,6 +444,37 @@ static void data_block(struct simdev *d, uint8_t cmd, const uint8_t *blk, uint32
 	free(a);
 }
 
+static void test_simdev_security_flags_and_sdm(void **state)
+{
+	struct simdev_config c;
+	struct simdev *d = NULL;
+	struct frames fr;
+	uint8_t a[16] = { 0 };
+
+	(void)state;
+	simdev_config_default(&c);
+	c.chip = SIMDEV_CHIP_ESP32C3;
+	c.timing = 0;
+	c.security_flags = SIMDEV_SEC_SECURE_BOOT | SIMDEV_SEC_SECURE_DOWNLOAD;
+	c.flash_crypt_cnt = 1;
+	assert_int_equal(simdev_new(&c, &d, NULL), 0);
+	xfer(d, 0x14, NULL, 0, 0, &fr);
+	expect_status(&fr, 0, 0x14, 20, 0, 0);
+	assert_int_equal(get32(fr.f[0] + 8), 0x5);
+	assert_int_equal(fr.f[0][8 + 4], 1);
+	assert_int_equal(get32(fr.f[0] + 8 + 12), 5);
+	/* nothing readable */
+	put32(a, 0x40001000u);
+	xfer(d, 0x0a, a, 4, 0, &fr);
+	expect_status(&fr, 0, 0x0a, 0, 1, 0x05);
+	attach(d, 0);
+	xfer(d, 0x13, a, 16, 0, &fr);
+	expect_status(&fr, 0, 0x13, 0, 1, 0x05);
+	/* writing still works */
+	flash_begin(d, 0x02, 5, 0x1000, 4, 0x400, 0x10000, 0, 0);
+	simdev_free(d);
+}
+
 static void test_simdev_flash_begin_word_count_per_chip(void **state)
 {
 	struct simdev *d = mk(SIMDEV_CHIP_ESP32, 0);
@@ -513,6 +591,8 @@ static void test_simdev_deflate_writes_image(void **state)
 	}
 	assert_memory_equal(flash + 0x9000, img, n);
 	assert_int_equal(flash[0x9000 + n], 0xFF);
+	/* 24 KiB inflated in chunks: still exactly 96 pages */
+	assert_int_equal(simdev_stats(d)->pages_programmed, n / 256);
 	/* garbage instead of zlib: deflate error */
 	flash_begin(d, 0x10, 5, (uint32_t)n, 1, 0x400, 0x9000, 0, 0);
 	memset(comp, 0x77, 0x100);
@@ -636,10 +716,12 @@ static void test_simdev_mem_refused_gracefully(void **state)
 	put32(a + 8, 0x1800);
 	put32(a + 12, 0x3FFB0000u);
 	xfer(d, 0x05, a, 16, 0, &fr);
-	expect_status(&fr, 0, 0x05, 0, 0, 0);
+	expect_status(&fr, 0, 0x05, 0, 1, 0x06); /* no stub can run here */
+	xfer(d, 0x05, a, 12, 0, &fr);
+	expect_status(&fr, 0, 0x05, 0, 1, 0x05);
 	memset(blk, 0x42, sizeof(blk));
 	data_block(d, 0x07, blk, sizeof(blk), 0, 1, 1, 0x07);
-	data_block(d, 0x07, blk, sizeof(blk), 0, 0, 0, 0);
+	data_block(d, 0x07, blk, sizeof(blk), 0, 0, 1, 0x06);
 	put32(a, 0);
 	put32(a + 4, 0x40080000u);
 	xfer(d, 0x06, a, 8, 0, &fr);
@@ -661,6 +743,61 @@ static void test_simdev_flash_end_leaves_loader(void **state)
 	assert_int_equal(simdev_state(d), SIMDEV_STATE_APP);
 	xfer(d, 0x08, sync_payload, sizeof(sync_payload), 0, &fr);
 	assert_int_equal(fr.n, 0);
+	simdev_free(d);
+}
+
+static void test_simdev_defl_end_and_staying_loader(void **state)
+{
+	struct simdev_config c;
+	struct simdev *d = NULL;
+	uint8_t a[4] = { 0, 0, 0, 0 };
+	struct frames fr;
+
+	(void)state;
+	simdev_config_default(&c);
+	c.chip = SIMDEV_CHIP_ESP32C3;
+	c.timing = 0;
+	assert_int_equal(simdev_new(&c, &d, NULL), 0);
+	xfer(d, 0x12, a, 4, 0, &fr);
+	expect_status(&fr, 0, 0x12, 0, 0, 0);
+	assert_int_equal(simdev_state(d), SIMDEV_STATE_APP);
+	xfer(d, 0x12, a, 3, 0, &fr); /* silent now */
+	assert_int_equal(fr.n, 0);
+	simdev_power_cycle(d, 0, 1);
+	assert_int_equal(simdev_state(d), SIMDEV_STATE_DOWNLOAD);
+	simdev_discard_tx(d, UINT64_MAX - 1); /* the banner */
+	xfer(d, 0x12, a, 3, 0, &fr);
+	expect_status(&fr, 0, 0x12, 0, 1, 0x05); /* wrong length */
+	simdev_free(d);
+
+	/* end_leaves_loader = 0: the session ends, the loader keeps answering */
+	c.end_leaves_loader = 0;
+	assert_int_equal(simdev_new(&c, &d, NULL), 0);
+	xfer(d, 0x04, a, 4, 0, &fr);
+	expect_status(&fr, 0, 0x04, 0, 0, 0);
+	assert_int_equal(simdev_state(d), SIMDEV_STATE_DOWNLOAD);
+	xfer(d, 0x08, sync_payload, sizeof(sync_payload), 0, &fr);
+	assert_int_equal(fr.n, 8);
+	simdev_free(d);
+}
+
+static void test_simdev_write_reg_delay_costs_time(void **state)
+{
+	struct simdev *d = mk(SIMDEV_CHIP_ESP32, 1);
+	uint8_t a[32] = { 0 };
+	uint64_t bt = 10000000000ull / 115200;
+
+	(void)state;
+	/* esptool's write_reg(..., delay_after_us=1000): a second dummy entry */
+	put32(a, 0x3FF48000u);
+	put32(a + 4, 1);
+	put32(a + 8, 0xFFFFFFFFu);
+	put32(a + 12, 0);
+	put32(a + 16, 0x60000078u);
+	put32(a + 28, 1000);
+	send_req(d, 0, 0x09, a, sizeof(a), 0);
+	/* 40 bytes + 2 delimiters in, 1 ms, first reply byte */
+	assert_int_equal(simdev_next_event_ns(d), 42 * bt + 1000000 + bt);
 	simdev_free(d);
 }
 
@@ -948,6 +1085,10 @@ static void test_simdev_bad_config_rejected(void **state)
 	simdev_config_default(&c);
 	c.corrupt_rate = 2;
 	assert_int_equal(simdev_new(&c, &d, &err), SIMDEV_EINVAL);
+	simdev_config_default(&c);
+	c.usb_jtag = 1; /* the ESP32 has no USB-Serial/JTAG */
+	assert_int_equal(simdev_new(&c, &d, &err), SIMDEV_EINVAL);
+	assert_non_null(strstr(err.msg, "USB"));
 	simdev_free(NULL);
 }
 
@@ -1005,12 +1146,14 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_simdev_sync_answers_eight_times),
+		cmocka_unit_test(test_simdev_exact_wire_bytes),
 		cmocka_unit_test(test_simdev_read_reg_magic_and_mac),
 		cmocka_unit_test(test_simdev_mac_from_config),
 		cmocka_unit_test(test_simdev_write_reg_masks_and_reads_back),
 		cmocka_unit_test(test_simdev_uart_clkdiv_follows_baud),
 		cmocka_unit_test(test_simdev_esp32_baud_needs_clock_correction),
 		cmocka_unit_test(test_simdev_security_info_per_chip),
+		cmocka_unit_test(test_simdev_security_flags_and_sdm),
 		cmocka_unit_test(test_simdev_unknown_command_rejected_twice),
 		cmocka_unit_test(test_simdev_flash_begin_word_count_per_chip),
 		cmocka_unit_test(test_simdev_flash_size_defaults_to_2mb),
@@ -1023,6 +1166,8 @@ int main(void)
 		cmocka_unit_test(test_simdev_spi_rdid_via_registers),
 		cmocka_unit_test(test_simdev_mem_refused_gracefully),
 		cmocka_unit_test(test_simdev_flash_end_leaves_loader),
+		cmocka_unit_test(test_simdev_defl_end_and_staying_loader),
+		cmocka_unit_test(test_simdev_write_reg_delay_costs_time),
 		cmocka_unit_test(test_simdev_timing_of_wire_and_flash),
 		cmocka_unit_test(test_simdev_program_time_per_page),
 		cmocka_unit_test(test_simdev_change_baud_reply_at_old_rate),

@@ -180,11 +180,131 @@ static void test_simdev_fakeport_cancel_and_fail_knobs(void **state)
 	simdev_fakeport_fail_reopen(r.p, 3);
 	assert_int_equal(r.p->ops->reopen(r.p, 150), PORT_ENODEV);
 	assert_int_equal(r.p->ops->reopen(r.p, r.p->ops->now_ms(r.p) + 1000), PORT_OK);
-	assert_int_equal(r.p->ops->now_ms(r.p), 300);
+	assert_int_equal(r.p->ops->now_ms(r.p), 250);
 	assert_int_equal(r.p->ops->write(r.p, b, 1, 10), PORT_OK); /* reopened: works again */
 	r.p->cancelled = 1;
 	assert_int_equal(r.p->ops->read(r.p, b, sizeof(b), &got, 10), PORT_ECANCELED);
 	assert_int_equal(r.p->ops->write(r.p, b, 1, 10), PORT_ECANCELED);
+	rig_down(&r);
+}
+
+static void rig_usb(struct rig *r, enum simdev_chip chip, uint32_t reenum_ms, uint32_t wdt_ms)
+{
+	struct simdev_config c;
+
+	simdev_config_default(&c);
+	c.chip = chip;
+	c.usb_jtag = 1;
+	c.usb_reenum_ms = reenum_ms;
+	c.wdt_ms = wdt_ms;
+	c.start_in_download = 0;
+	assert_int_equal(simdev_new(&c, &r->dev, NULL), 0);
+	assert_int_equal(simdev_fakeport_new(r->dev, NULL, 115200, &r->p), PORT_OK);
+}
+
+/* esptool's USBJTAGSerialReset through the port seam */
+static int usb_reset(struct port *p)
+{
+	int rc = 0;
+
+	rc |= p->ops->set_lines(p, 0, 0);
+	p->ops->sleep_ms(p, 100);
+	rc |= p->ops->set_lines(p, 1, 0);
+	p->ops->sleep_ms(p, 100);
+	rc |= p->ops->set_lines(p, -1, 1);
+	rc |= p->ops->set_lines(p, 0, -1);
+	rc |= p->ops->set_lines(p, -1, 1);
+	p->ops->sleep_ms(p, 100);
+	rc |= p->ops->set_lines(p, 0, 0);
+	return rc;
+}
+
+static void test_simdev_fakeport_usb_reset_reenumerates(void **state)
+{
+	struct rig r;
+	uint8_t b[8];
+	size_t got;
+
+	(void)state;
+	rig_usb(&r, SIMDEV_CHIP_ESP32C3, 300, 0);
+	assert_int_equal(usb_reset(r.p), PORT_OK);
+	assert_int_equal(simdev_state(r.dev), SIMDEV_STATE_RESET); /* boot is 1 ms away */
+	r.p->ops->sleep_ms(r.p, 10);
+	/* the device dropped off the bus: this fd is dead */
+	assert_int_equal(r.p->ops->read(r.p, b, sizeof(b), &got, 20), PORT_ENODEV);
+	assert_int_equal(r.p->ops->write(r.p, b, 1, 20), PORT_ENODEV);
+	assert_int_equal(simdev_state(r.dev), SIMDEV_STATE_DOWNLOAD);
+	/* reopen polls until it is back (300 ms after the boot) */
+	assert_int_equal(r.p->ops->reopen(r.p, r.p->ops->now_ms(r.p) + 100), PORT_ENODEV);
+	assert_int_equal(r.p->ops->reopen(r.p, r.p->ops->now_ms(r.p) + 2000), PORT_OK);
+	assert_true(r.p->ops->now_ms(r.p) >= 300 + 301);
+	send_sync(r.p);
+	assert_int_equal(count_frames(r.p, r.p->ops->now_ms(r.p) + 200, 0x08), 8);
+	/* a plain RTS pulse (esptool HardReset) boots the app */
+	assert_int_equal(r.p->ops->set_lines(r.p, 0, 1), PORT_OK);
+	r.p->ops->sleep_ms(r.p, 200);
+	assert_int_equal(r.p->ops->set_lines(r.p, 0, 0), PORT_OK);
+	r.p->ops->sleep_ms(r.p, 200);
+	assert_int_equal(simdev_state(r.dev), SIMDEV_STATE_APP);
+	assert_int_equal(r.p->ops->reopen(r.p, r.p->ops->now_ms(r.p) + 2000), PORT_OK);
+	send_sync(r.p);
+	assert_int_equal(count_frames(r.p, r.p->ops->now_ms(r.p) + 200, 0x08), 0);
+	rig_down(&r);
+}
+
+static void write_reg_port(struct port *p, uint32_t addr, uint32_t val)
+{
+	uint8_t pkt[24] = { 0x00, 0x09, 16, 0 };
+	uint8_t enc[SLIP_ENCODED_MAX(24)];
+	size_t n;
+
+	for (int i = 0; i < 4; i++) {
+		pkt[8 + i] = (uint8_t)(addr >> (8 * i));
+		pkt[12 + i] = (uint8_t)(val >> (8 * i));
+		pkt[16 + i] = 0xFF;
+	}
+	n = slip_encode(pkt, sizeof(pkt), enc);
+	assert_int_equal(p->ops->write(p, enc, n, p->ops->now_ms(p) + 100), PORT_OK);
+	assert_int_equal(count_frames(p, p->ops->now_ms(p) + 20, 0x09), 1);
+}
+
+static void test_simdev_fakeport_usb_watchdog(void **state)
+{
+	struct rig r;
+	uint8_t b[8];
+	size_t got;
+
+	(void)state;
+	/* nobody disables the watchdogs: the chip resets 2 s after boot */
+	rig_usb(&r, SIMDEV_CHIP_ESP32S3, 0, 2000);
+	assert_int_equal(usb_reset(r.p), PORT_OK);
+	r.p->ops->sleep_ms(r.p, 5);
+	assert_int_equal(r.p->ops->flush_input(r.p), PORT_OK);
+	assert_int_equal(simdev_reg_read(r.dev, 0x3FCEF14Cu), 4); /* console: USB-Serial/JTAG */
+	send_sync(r.p);
+	assert_int_equal(count_frames(r.p, r.p->ops->now_ms(r.p) + 100, 0x08), 8);
+	/* without the key the write does not stick */
+	write_reg_port(r.p, 0x60008098u, 0);
+	assert_int_not_equal(simdev_reg_read(r.dev, 0x60008098u), 0);
+	assert_int_equal(r.p->ops->read(r.p, b, sizeof(b), &got, 3000), PORT_ENODEV);
+	assert_int_equal(simdev_stats(r.dev)->wdt_resets, 1);
+	assert_int_equal(simdev_state(r.dev), SIMDEV_STATE_APP);
+	rig_down(&r);
+
+	/* esptool's disable_watchdogs: the chip stays in the loader */
+	rig_usb(&r, SIMDEV_CHIP_ESP32S3, 0, 2000);
+	assert_int_equal(usb_reset(r.p), PORT_OK);
+	r.p->ops->sleep_ms(r.p, 5);
+	write_reg_port(r.p, 0x600080B0u, 0x50D83AA1u);
+	write_reg_port(r.p, 0x60008098u, 0);
+	write_reg_port(r.p, 0x600080B0u, 0);
+	write_reg_port(r.p, 0x600080B8u, 0x8F1D312Au);
+	write_reg_port(r.p, 0x600080B4u, 1u << 31);
+	write_reg_port(r.p, 0x600080B8u, 0);
+	r.p->ops->sleep_ms(r.p, 10000);
+	send_sync(r.p);
+	assert_int_equal(count_frames(r.p, r.p->ops->now_ms(r.p) + 100, 0x08), 8);
+	assert_int_equal(simdev_stats(r.dev)->wdt_resets, 0);
 	rig_down(&r);
 }
 
@@ -197,6 +317,8 @@ int main(void)
 		cmocka_unit_test(test_simdev_fakeport_reset_lines_recorded),
 		cmocka_unit_test(test_simdev_fakeport_baud_mismatch_is_noise),
 		cmocka_unit_test(test_simdev_fakeport_cancel_and_fail_knobs),
+		cmocka_unit_test(test_simdev_fakeport_usb_reset_reenumerates),
+		cmocka_unit_test(test_simdev_fakeport_usb_watchdog),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "espfab/flashop.h"
 #include "espfab/port.h"
 
 static uint64_t now_ms(void)
@@ -205,6 +206,48 @@ static void test_transport_bad_names_give_one_line_errors(void **state)
 	assert_non_null(strstr(msg, "not a terminal"));
 }
 
+struct opener {
+	char name[64];
+	struct flashop *f;
+	struct port *p;
+	int rc;
+	struct rom_diag d;
+};
+
+static void *open_silent(void *arg)
+{
+	struct opener *o = arg;
+	struct flashop_options opt;
+
+	flashop_options_init(&opt);
+	opt.before = RESET_MODE_NONE;
+	o->rc = flashop_attach(o->p, &opt, &o->f, &o->d);
+	return NULL;
+}
+
+/* A worker stuck connecting to a silent device (4 x 5 SYNCs of 100 ms) is
+ * cancelled by another thread and returns at once. */
+static void test_transport_cancel_interrupts_a_connect_in_progress(void **state)
+{
+	(void)state;
+	struct opener o = {0};
+	int m = open_pty(o.name, sizeof(o.name));
+	pthread_t th;
+	uint64_t t0;
+	struct timespec ts = {.tv_sec = 0, .tv_nsec = 150 * 1000000L};
+
+	assert_int_equal(port_open(o.name, 115200, &o.p, NULL, 0), PORT_OK);
+	t0 = now_ms();
+	assert_int_equal(pthread_create(&th, NULL, open_silent, &o), 0);
+	nanosleep(&ts, NULL);
+	port_cancel(o.p); /* the port is still alive: the worker owns it */
+	pthread_join(th, NULL);
+	assert_int_equal(o.rc, ROM_ECANCELED);
+	assert_null(o.f);
+	assert_true(now_ms() - t0 < 1000);
+	close(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -214,6 +257,7 @@ int main(void)
 		cmocka_unit_test(test_transport_cancel_from_another_thread_wakes_read_and_sleep),
 		cmocka_unit_test(test_transport_tcp_roundtrip_no_lines_peer_close),
 		cmocka_unit_test(test_transport_bad_names_give_one_line_errors),
+		cmocka_unit_test(test_transport_cancel_interrupts_a_connect_in_progress),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -77,8 +77,8 @@ int csv_reader_next(struct csv_reader *r, struct csv_record *rec, struct csv_err
 long csv_record_find(const struct csv_record *rec, const char *name);
 
 /* Strict UTF-8 check as Python's codec (no overlongs, surrogates or values
- * above U+10FFFF). Returns 0, or -1 with the 1-based line of the first bad
- * byte in *bad_line (if not NULL). */
+ * above U+10FFFF). Returns 0, or CSV_EINPUT with the 1-based line of the
+ * first bad byte in *bad_line (if not NULL). */
 int csv_utf8_check(const char *text, size_t len, unsigned *bad_line);
 
 #endif

@@ -51,7 +51,12 @@ void nvs_gen_reset(struct nvs_gen *g);
  * "data" or "file"; encoding as in the CSV (u8 ... i64, string, hex2bin,
  * base64, binary, blob_fill(N;0xPP), ...); value is the CSV text (value_len
  * bytes, need not be NUL-terminated). A "file" row's value is the file's
- * contents here: the file-level wrapper reads the file. */
+ * contents here: the file-level wrapper reads the file. value NULL means the
+ * row had no value (fine for namespace rows and blob_fill). Rows follow the
+ * reference's write_entry(), Wi-Fi extras included (sta.ssid/sta.pswd add
+ * sta.apinfo/pmk/apsw once; ap.ssid+ap.passwd+ap.authmode add ap.pmk_info).
+ * Errors: NVS_EINPUT (bad row; err->msg "key 'k': reason", never the value),
+ * NVS_ESIZE (the partition is full), NVS_ENOMEM, NVS_ECRYPTO. */
 int nvs_gen_add_row(struct nvs_gen *g, const char *key, const char *type, const char *encoding,
 		    const char *value, size_t value_len, struct nvs_err *err);
 

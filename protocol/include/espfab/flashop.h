@@ -63,8 +63,10 @@ typedef void (*flashop_progress_fn)(void *ctx, uint64_t done, uint64_t total);
 struct flashop;
 
 /* Open the port by name (port_open), reset into the loader, SYNC, identify
- * the chip, read MAC and security flags, SPI_ATTACH, SPI_SET_PARAMS with the
- * real flash size, then switch baud. On failure *out is NULL, *diag (may be
+ * the chip, switch baud, read MAC and security flags, SPI_ATTACH, and
+ * SPI_SET_PARAMS with the real flash size. On Espressif's USB-Serial/JTAG
+ * (303A:1001) RESET_MODE_CLASSIC becomes RESET_MODE_USB_JTAG, as in esptool;
+ * on ports without modem lines (TCP, ptys) it degrades to RESET_MODE_NONE. On failure *out is NULL, *diag (may be
  * NULL) says why, and everything is released. */
 int flashop_open(const char *port_name, const struct flashop_options *o, struct flashop **out,
 		 struct rom_diag *diag);

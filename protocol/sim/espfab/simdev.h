@@ -101,11 +101,36 @@ struct simdev_config {
 	double corrupt_rate;      /* per response byte probability of one bit flip */
 	uint64_t seed;            /* PRNG seed for corruption and garbage */
 	int garbage;              /* boot-log noise before every response */
+	/* USB-Serial/JTAG link (S3, C3) instead of a USB-UART bridge:
+	 *  - lines: chip reset while (DTR,RTS) = (0,1); it boots into download
+	 *    mode when RTS rose with DTR high (esptool's USBJTAGSerialReset),
+	 *    into the app otherwise (esptool's HardReset);
+	 *  - usb_reenum_ms > 0: every boot drops the USB device for that long
+	 *    and the old file descriptor is dead (the fake port answers
+	 *    PORT_ENODEV until reopen());
+	 *  - wdt_ms > 0: after a boot into download mode the RTC watchdog and the
+	 *    super watchdog fire after wdt_ms unless the host disabled them the way
+	 *    esptool does (WDTWPROTECT key, WDTCONFIG0 = 0; SWD_WPROTECT key,
+	 *    SWD_CONF |= AUTO_FEED_EN). That watchdog reset boots the app and
+	 *    re-enumerates (500 ms when usb_reenum_ms is 0). */
+	int usb_jtag;
+	uint32_t usb_reenum_ms;   /* 0 */
+	uint32_t wdt_ms;          /* 2000 */
+	/* GET_SECURITY_INFO word 0 and FLASH_CRYPT_CNT (S3/C3; 0 and 0). With
+	 * SIMDEV_SEC_SECURE_DOWNLOAD set the loader refuses READ_REG, WRITE_REG,
+	 * SPI_FLASH_MD5 and READ_FLASH_SLOW with error 0x05 (an approximation of
+	 * secure download mode: flash writes still work, nothing can be read). */
+	uint32_t security_flags;
+	uint8_t flash_crypt_cnt;
 };
+
+#define SIMDEV_SEC_SECURE_BOOT (1u << 0)
+#define SIMDEV_SEC_SECURE_DOWNLOAD (1u << 2)
 
 /* Defaults: ESP32, MAC 24:0a:c4:00:00:01, 4 MiB engine-owned flash, 115200,
  * timing on (45 ms / 400 us), start in download mode, FLASH_END leaves the
- * loader, no faults, seed 1. */
+ * loader, no faults, seed 1, a USB-UART bridge (usb_jtag 0; wdt_ms 2000 and
+ * usb_reenum_ms 0 apply once usb_jtag is set). */
 void simdev_config_default(struct simdev_config *cfg);
 
 /* Parse "esp32", "esp32s3", "esp32c3" (also "esp32-s3"...). 0 or SIMDEV_EINVAL. */
@@ -124,6 +149,8 @@ void simdev_free(struct simdev *d);
 void simdev_rx(struct simdev *d, uint64_t t_ns, const uint8_t *buf, size_t len);
 /* Device -> host: copies up to len bytes delivered by time t_ns; returns the count. */
 size_t simdev_tx(struct simdev *d, uint64_t t_ns, uint8_t *buf, size_t len);
+/* Let time pass to t_ns: settles a pending boot or a watchdog reset. */
+void simdev_advance(struct simdev *d, uint64_t t_ns);
 /* Time of the next thing the host could observe (a byte, or a pending boot
  * that will print its log); UINT64_MAX if nothing is scheduled. */
 uint64_t simdev_next_event_ns(const struct simdev *d);
@@ -150,6 +177,12 @@ void simdev_set_timing(struct simdev *d, int on, uint32_t erase_ms, uint32_t pro
  * and are not acted on (error 0 = no reply at all: a lost response). */
 void simdev_inject(struct simdev *d, uint8_t cmd, unsigned count, uint8_t error);
 
+/* USB-Serial/JTAG: the device's generation (bumped on re-enumeration) and
+ * when the current one is (or was) back on the bus. */
+int simdev_usb_jtag(const struct simdev *d);
+unsigned simdev_usb_epoch(const struct simdev *d);
+uint64_t simdev_usb_back_ns(const struct simdev *d);
+
 struct simdev_stats {
 	unsigned long long requests;      /* well-formed request frames seen */
 	unsigned long long responses;     /* response frames queued */
@@ -158,6 +191,7 @@ struct simdev_stats {
 	unsigned long long corrupted;     /* response bytes with a flipped bit */
 	unsigned long long garbled;       /* bytes lost to a baud mismatch */
 	unsigned long long resets;        /* EN asserted */
+	unsigned long long wdt_resets;    /* USB watchdog fired */
 	unsigned long long boots_download;
 	unsigned long long boots_app;
 	unsigned long long sectors_erased;

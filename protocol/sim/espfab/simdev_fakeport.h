@@ -8,6 +8,11 @@
  * a whole image finish in milliseconds of real time while now_ms() reports the
  * time a real device would have taken.
  *
+ * USB-Serial/JTAG engines (simdev_config.usb_jtag): once the device has
+ * re-enumerated (a boot with usb_reenum_ms > 0, or a watchdog reset) every
+ * call but sleep/now/close answers PORT_ENODEV until reopen(), which polls in
+ * 100 ms virtual steps until the device is back or the deadline passes.
+ *
  * The port borrows the engine: the engine must outlive the port, and the test
  * frees it (simdev_free) after port_close(), so it can still inspect flash,
  * counters and the DTR/RTS log after the client closed the port.
@@ -35,7 +40,7 @@ struct simdev_fakeport_counters {
 };
 const struct simdev_fakeport_counters *simdev_fakeport_counters(struct port *p);
 
-/* Knobs: make the next n reopen() calls fail with PORT_ENODEV (a USB port
+/* Knobs: make the next n reopen() attempts fail with PORT_ENODEV (a USB port
  * that has not re-enumerated yet; each failed attempt costs 100 ms of
  * virtual time), or make every later read/write fail with err (a port that
  * went away: PORT_ENODEV / PORT_EIO; 0 clears). */

@@ -6,7 +6,8 @@
  * and never reaches two devices:
  *   - store_claim() reserves an available record for a MAC (or hands back the
  *     record that MAC already holds: idempotent re-provisioning, across
- *     batches of the same product too).
+ *     batches of the same product too; jobs that MAC still had open are
+ *     superseded: reserved -> released, sent -> interrupted).
  *   - store_mark_sent() MUST succeed before the first byte of the record's
  *     image is written. From then on the record is bound to that MAC forever
  *     (a trigger in the schema refuses any change of a bound record's MAC).
@@ -17,8 +18,15 @@
  *   - store_retire() takes a record out of service for good (audited); it
  *     keeps its MAC, so the device can never get another record of the
  *     product either: claim answers STORE_ERETIRED.
- * Every transition is one BEGIN IMMEDIATE transaction with synchronous=FULL,
- * so a crash leaves either the old or the new state.
+ * Every transition is one BEGIN IMMEDIATE transaction, durable (WAL synced
+ * to the disk) before the function returns, so a crash or power loss leaves
+ * either the old or the new state and never loses an acknowledged change.
+ * DURABILITY AND SPEED: by default the store commits with WAL
+ * synchronous=NORMAL and then waits for an fdatasync of the WAL that began
+ * after its commit; concurrent callers in one process share that sync (group
+ * commit). The guarantee equals synchronous=FULL; the throughput scales with
+ * the number of threads claiming at once instead of being capped by the
+ * disk's fsync rate. STORE_OPEN_SYNC_FULL selects plain FULL.
  *
  * RECOVERY (store_recover(), called by the daemon at startup, never by the
  * CLI: another process may be mid-job): every open job of the station
@@ -77,6 +85,7 @@ struct store;
 enum store_open_flags {
 	STORE_OPEN_CREATE = 1 << 0,   /* create the file (mode 0600) if missing */
 	STORE_OPEN_READONLY = 1 << 1, /* queries only */
+	STORE_OPEN_SYNC_FULL = 1 << 2, /* plain synchronous=FULL, no group commit */
 };
 
 /* Opens (or creates) the database, applies pending migrations in order,
@@ -186,7 +195,8 @@ struct store_record {
 /* Claims a record for req->mac in one transaction and opens a job. *out
  * holds the unsealed values in memory: the caller frees it with
  * store_record_free(), which wipes them. Errors: STORE_EEMPTY, STORE_ERETIRED,
- * STORE_EBATCH (batch not active / full), STORE_ENOTFOUND. */
+ * STORE_EBATCH (batch not active, of another product, full, or req->port not
+ * in its port filter), STORE_ENOTFOUND, STORE_ESEAL. */
 int store_claim(struct store *s, const struct store_claim_req *req, struct store_record **out,
 		struct store_err *err);
 void store_record_free(struct store_record *r); /* wipes values; NULL is fine */

@@ -1,0 +1,745 @@
+/* Mass-manufacturing batches, file level (see espfab/mfg.h).
+ *
+ * All or nothing. The reference writes device by device and stops at the
+ * first bad row, leaving the devices before it on disk (and its *_tmp.csv
+ * scratch copies next to the inputs). Here pass 1 checks every row, every
+ * output name and builds every image in memory before anything is created;
+ * pass 2 writes. If pass 2 fails (disk full, permissions), every file and
+ * directory this run created is removed, so a failed batch of 100,000
+ * devices leaves nothing behind and can simply be rerun. Files that existed
+ * before the run are never touched: an existing output name is refused in
+ * pass 1 (the reference refuses it too, half-way through).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "espfab/mfg.h"
+
+#define MFG_MAX_INPUT (1024ull * 1024 * 1024)  /* a CSV larger than 1 GiB is a mistake */
+#define MFG_CACHE_LIMIT (256ull * 1024 * 1024) /* `file` rows kept in memory */
+
+__attribute__((format(printf, 4, 5))) static int io_fail(struct mfg_err *err, int code, unsigned line,
+							 const char *fmt, ...)
+{
+	if (err) {
+		va_list ap;
+		err->code = code;
+		err->line = line;
+		va_start(ap, fmt);
+		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+		va_end(ap);
+		for (char *p = err->msg; *p; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7F)
+				*p = '?';
+	}
+	return code;
+}
+
+/* Whole file into a malloc'd buffer (NUL-terminated). Returns 0 or -errno. */
+static int slurp(const char *path, size_t max, uint8_t **out, size_t *out_len)
+{
+	int fd = -1, rc = 0;
+	uint8_t *buf = NULL;
+	size_t len = 0, cap = 0;
+
+	*out = NULL;
+	*out_len = 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		ssize_t n;
+		if (len + 1 >= cap) {
+			size_t ncap = cap ? cap * 2 : 65536;
+			uint8_t *nb;
+			if (cap > max + 1) {
+				rc = -EFBIG;
+				goto out;
+			}
+			nb = realloc(buf, ncap);
+			if (!nb) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			buf = nb;
+			cap = ncap;
+		}
+		n = read(fd, buf + len, cap - len - 1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = -errno;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (len > max) {
+		rc = -EFBIG;
+		goto out;
+	}
+	buf[len] = '\0';
+	*out = buf;
+	*out_len = len;
+	buf = NULL;
+out:
+	if (buf) {
+		OPENSSL_cleanse(buf, cap);
+		free(buf);
+	}
+	close(fd);
+	return rc;
+}
+
+/* `file` rows: each path read once per run (the same certificate is often
+ * named by every device) up to MFG_CACHE_LIMIT bytes in all. */
+struct file_cache_entry {
+	char *path;
+	uint8_t *data;
+	size_t len;
+};
+
+struct file_cache {
+	struct file_cache_entry *e;
+	size_t n, cap;
+	size_t bytes;
+	uint8_t *uncached; /* the last file read past the limit */
+	size_t uncached_len;
+	pthread_mutex_t lock; /* pass 2 workers share the cache */
+};
+
+static int cache_get(struct file_cache *c, const char *path, const uint8_t **data, size_t *len)
+{
+	uint8_t *buf;
+	size_t blen;
+	int rc;
+
+	for (size_t i = 0; i < c->n; i++)
+		if (!strcmp(c->e[i].path, path)) {
+			*data = c->e[i].data;
+			*len = c->e[i].len;
+			return 0;
+		}
+	if ((rc = slurp(path, MFG_MAX_INPUT, &buf, &blen)))
+		return rc;
+	if (c->bytes + blen <= MFG_CACHE_LIMIT && c->n < 4096) {
+		if (c->n == c->cap) {
+			size_t ncap = c->cap ? c->cap * 2 : 16;
+			struct file_cache_entry *ne = realloc(c->e, ncap * sizeof(*ne));
+			if (!ne)
+				goto uncached;
+			c->e = ne;
+			c->cap = ncap;
+		}
+		c->e[c->n].path = strdup(path);
+		if (!c->e[c->n].path)
+			goto uncached;
+		c->e[c->n].data = buf;
+		c->e[c->n].len = blen;
+		c->n++;
+		c->bytes += blen;
+		*data = buf;
+		*len = blen;
+		return 0;
+	}
+uncached:
+	if (c->uncached) {
+		OPENSSL_cleanse(c->uncached, c->uncached_len);
+		free(c->uncached);
+	}
+	c->uncached = buf;
+	c->uncached_len = blen;
+	*data = buf;
+	*len = blen;
+	return 0;
+}
+
+/* struct nvs_file_source::read: the generator frees what it gets, so it
+ * gets a copy of the cached bytes. */
+static int cache_read(void *ctx, const char *path, uint8_t **data, size_t *len, struct nvs_err *err)
+{
+	struct file_cache *c = ctx;
+	const uint8_t *p;
+	size_t n;
+	int rc;
+
+	pthread_mutex_lock(&c->lock);
+	rc = cache_get(c, path, &p, &n);
+	if (!rc) {
+		*data = malloc(n ? n : 1);
+		if (*data) {
+			memcpy(*data, p, n);
+			*len = n;
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (rc) {
+		if (err) {
+			err->code = rc == -ENOMEM ? NVS_ENOMEM : NVS_EIO;
+			err->line = 0;
+			snprintf(err->msg, sizeof(err->msg), "cannot read file '%.120s': %s", path, strerror(-rc));
+		}
+		return rc == -ENOMEM ? NVS_ENOMEM : NVS_EIO;
+	}
+	return *data ? 0 : NVS_ENOMEM;
+}
+
+static void cache_clear(struct file_cache *c)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		OPENSSL_cleanse(c->e[i].data, c->e[i].len);
+		free(c->e[i].data);
+		free(c->e[i].path);
+	}
+	free(c->e);
+	if (c->uncached) {
+		OPENSSL_cleanse(c->uncached, c->uncached_len);
+		free(c->uncached);
+	}
+	c->e = NULL;
+	c->n = c->cap = c->bytes = c->uncached_len = 0;
+	c->uncached = NULL;
+}
+
+/* os.path.splitext(path)[1] == ".csv", as verify_file_format() checks. */
+static bool has_csv_ext(const char *path)
+{
+	const char *base = strrchr(path, '/'), *dot, *p;
+	base = base ? base + 1 : path;
+	dot = strrchr(base, '.');
+	for (p = base; *p == '.'; p++)
+		;
+	return dot && dot >= p && !strcmp(dot, ".csv");
+}
+
+/* The directories and files pass 2 created, for the rollback. */
+struct created {
+	char *dirs[8];
+	int ndirs;
+	int dfd[3]; /* csv, bin, keys */
+};
+
+static int write_at(void *ctx, int dfd, const char *name, const void *data, size_t len, unsigned mode)
+{
+	const uint8_t *p = data;
+	int fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, (mode_t)mode);
+	int rc = 0;
+	(void)ctx;
+	if (fd < 0)
+		return -errno;
+	while (len) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = -errno;
+			break;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	if (close(fd) && !rc)
+		rc = -errno;
+	if (rc)
+		unlinkat(dfd, name, 0);
+	return rc;
+}
+
+/* mkdir -p DIR, remembering each directory it made. */
+static int make_dirs(struct created *cr, const char *dir, struct mfg_err *err)
+{
+	char *path = strdup(dir);
+	int rc = 0;
+	if (!path)
+		return io_fail(err, MFG_ENOMEM, 0, "out of memory");
+	for (char *p = path + 1;; p++) {
+		char c = *p;
+		if (c != '/' && c != '\0')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0777) == 0) {
+			if (cr->ndirs < (int)(sizeof(cr->dirs) / sizeof(cr->dirs[0])))
+				cr->dirs[cr->ndirs++] = strdup(path);
+		} else if (errno != EEXIST) {
+			rc = io_fail(err, MFG_EIO, 0, "cannot create directory %s: %s", path, strerror(errno));
+			break;
+		} else {
+			struct stat st;
+			if (stat(path, &st) || !S_ISDIR(st.st_mode)) {
+				rc = io_fail(err, MFG_EIO, 0, "%s exists and is not a directory", path);
+				break;
+			}
+		}
+		*p = c;
+		if (!c)
+			break;
+	}
+	free(path);
+	return rc;
+}
+
+static char *join(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	char *s = malloc(la + lb + 2);
+	if (!s)
+		return NULL;
+	memcpy(s, a, la);
+	s[la] = '/';
+	memcpy(s + la + 1, b, lb + 1);
+	return s;
+}
+
+/* The per-run state of mfg_generate(). */
+struct run {
+	const struct mfg_options *o;
+	struct mfg_batch *b;
+	struct file_cache cache;
+	struct nvs_file_source files;
+	uint32_t size;
+	uint8_t input_key[NVS_XTS_KEY_LEN]; /* --inputkey, or the HMAC-derived key */
+	bool have_key;
+	char *dir_csv, *dir_bin, *dir_keys;
+	struct created cr;
+	uint8_t *made;        /* per device: the CUR_* files pass 2 created */
+	int (*write)(void *ctx, int dirfd, const char *name, const void *data, size_t len, unsigned mode);
+	atomic_bool stop;     /* a worker failed: the others stop */
+	pthread_mutex_t lock; /* the first error */
+	int rc;
+	struct mfg_err err;
+};
+
+/* One thread's tools: a generator and buffers of its own. */
+struct worker {
+	struct run *r;
+	struct nvs_gen *g;
+	uint8_t *img;
+	char *csv;
+	size_t csv_cap;
+	size_t first, step;
+	size_t bytes;
+	pthread_t thread;
+	bool started;
+};
+
+/* Pass 2 runs on up to this many threads: file creation is the cost, and
+ * the csv/, bin/ and keys/ folders each take the inode lock in turn. */
+#define MFG_MAX_WORKERS 4
+#define MFG_MIN_PER_WORKER 128
+
+#define CUR_CSV 1u
+#define CUR_HMAC 2u
+#define CUR_KEY 4u
+#define CUR_BIN 8u
+
+/* dir NULL: the folder does not exist, only the name length is checked. */
+static int check_exists(const char *dir, const char *name, const char *ext, const char *what, unsigned line,
+			const struct mfg_options *o, struct mfg_err *err)
+{
+	char path[4096];
+	struct stat st;
+	if (strlen(name) + strlen(ext) > NAME_MAX)
+		return io_fail(err, MFG_EINPUT, line, "%s:%u: %s file name %.40s...%s is longer than %d bytes",
+			       o->values_path, line, what, name, ext, NAME_MAX);
+	if (!dir)
+		return 0;
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s%s", dir, name, ext) >= sizeof(path))
+		return io_fail(err, MFG_EINPUT, line, "%s:%u: output path too long", o->values_path, line);
+	if (lstat(path, &st) == 0)
+		return io_fail(err, MFG_EEXIST, line, "%s:%u: target %s file %s already exists", o->values_path, line,
+			       what, path);
+	return 0;
+}
+
+/* Pass 1: every device's image is built (plain: encryption cannot fail on
+ * data) and every output name is checked before a file is created. */
+static int pass_check(struct run *r, struct worker *w, struct mfg_err *err)
+{
+	size_t n = mfg_batch_count(r->b), len;
+	bool keys = r->o->keys == MFG_KEYS_GENERATE;
+	struct stat st;
+	/* A folder that does not exist yet holds no file to collide with: a
+	 * fresh batch skips the per-file checks (only the name length counts). */
+	const char *dcsv = stat(r->dir_csv, &st) == 0 ? r->dir_csv : NULL;
+	const char *dbin = stat(r->dir_bin, &st) == 0 ? r->dir_bin : NULL;
+	const char *dkeys = keys && stat(r->dir_keys, &st) == 0 ? r->dir_keys : NULL;
+	int rc;
+
+	for (size_t i = 0; i < n; i++) {
+		const char *stem = mfg_batch_stem(r->b, i);
+		unsigned line = mfg_batch_line(r->b, i);
+		if ((rc = check_exists(dcsv, stem, ".csv", "csv", line, r->o, err)) ||
+		    (rc = check_exists(dbin, stem, ".bin", "binary", line, r->o, err)))
+			return rc;
+		if (keys && (rc = check_exists(dkeys, mfg_batch_keyfile(r->b, i), "", "key", line, r->o, err)))
+			return rc;
+		if (keys && r->o->kp_hmac_keygen) {
+			char hname[600];
+			snprintf(hname, sizeof(hname), "hmac-%s", mfg_batch_keyfile(r->b, i));
+			if ((rc = check_exists(dkeys, hname, "", "HMAC key", line, r->o, err)))
+				return rc;
+		}
+		if ((rc = mfg_batch_image(r->b, i, w->g, &r->files, NULL, w->img, r->size, &len, err)))
+			return rc;
+	}
+	return 0;
+}
+
+/* Remove what this run created (recorded per device in made[]), then the
+ * directories it made. */
+static void rollback(struct run *r)
+{
+	for (size_t i = 0; r->made && i < mfg_batch_count(r->b); i++) {
+		const char *stem = mfg_batch_stem(r->b, i);
+		unsigned made = r->made[i];
+		char name[640];
+		if (made & CUR_CSV) {
+			snprintf(name, sizeof(name), "%s.csv", stem);
+			unlinkat(r->cr.dfd[0], name, 0);
+		}
+		if (made & CUR_BIN) {
+			snprintf(name, sizeof(name), "%s.bin", stem);
+			unlinkat(r->cr.dfd[1], name, 0);
+		}
+		if (made & CUR_KEY)
+			unlinkat(r->cr.dfd[2], mfg_batch_keyfile(r->b, i), 0);
+		if (made & CUR_HMAC) {
+			snprintf(name, sizeof(name), "hmac-%s", mfg_batch_keyfile(r->b, i));
+			unlinkat(r->cr.dfd[2], name, 0);
+		}
+	}
+	for (int d = r->cr.ndirs - 1; d >= 0; d--)
+		rmdir(r->cr.dirs[d]);
+}
+
+static int write_device(struct worker *w, size_t i, struct mfg_err *err)
+{
+	struct run *r = w->r;
+	const char *stem = mfg_batch_stem(r->b, i);
+	unsigned line = mfg_batch_line(r->b, i);
+	uint8_t key[NVS_XTS_KEY_LEN], hkey[NVS_HMAC_KEY_LEN], kfile[NVS_KEYFILE_SIZE];
+	const uint8_t *xts = NULL;
+	char name[640];
+	size_t csv_len, img_len;
+	int rc;
+
+	if ((rc = mfg_batch_csv(r->b, i, &w->csv, &w->csv_cap, &csv_len, err)))
+		goto out;
+	snprintf(name, sizeof(name), "%s.csv", stem);
+	if ((rc = r->write(r->o->write_ctx, r->cr.dfd[0], name, w->csv, csv_len, 0666))) {
+		rc = io_fail(err, MFG_EIO, line, "%s/%s: %s", r->dir_csv, name, strerror(-rc));
+		goto out;
+	}
+	r->made[i] |= CUR_CSV;
+	w->bytes += csv_len;
+	if (r->o->keys == MFG_KEYS_INPUT) {
+		xts = r->input_key;
+	} else if (r->o->keys == MFG_KEYS_GENERATE) {
+		/* generate_key(): random keys (a CSPRNG here, not Python's random),
+		 * or HMAC-derived ones. Key files are private: mode 0600. */
+		if (r->o->kp_hmac_keygen) {
+			if (nvs_key_random(hkey, sizeof(hkey), NULL) || nvs_key_from_hmac(hkey, sizeof(hkey), key, NULL)) {
+				rc = io_fail(err, MFG_ECRYPTO, line, "cannot generate an HMAC key");
+				goto out;
+			}
+			snprintf(name, sizeof(name), "hmac-%s", mfg_batch_keyfile(r->b, i));
+			if ((rc = r->write(r->o->write_ctx, r->cr.dfd[2], name, hkey, sizeof(hkey), 0600))) {
+				rc = io_fail(err, MFG_EIO, line, "%s/%s: %s", r->dir_keys, name, strerror(-rc));
+				goto out;
+			}
+			r->made[i] |= CUR_HMAC;
+			w->bytes += sizeof(hkey);
+		} else if (r->have_key) {
+			memcpy(key, r->input_key, sizeof(key));
+		} else if (nvs_key_random(key, sizeof(key), NULL)) {
+			rc = io_fail(err, MFG_ECRYPTO, line, "cannot generate a key");
+			goto out;
+		}
+		nvs_keyfile_build(key, kfile);
+		if ((rc = r->write(r->o->write_ctx, r->cr.dfd[2], mfg_batch_keyfile(r->b, i), kfile, sizeof(kfile), 0600))) {
+			rc = io_fail(err, MFG_EIO, line, "%s/%s: %s", r->dir_keys, mfg_batch_keyfile(r->b, i),
+				     strerror(-rc));
+			goto out;
+		}
+		r->made[i] |= CUR_KEY;
+		w->bytes += sizeof(kfile);
+		xts = key;
+	}
+	if ((rc = mfg_batch_image(r->b, i, w->g, &r->files, xts, w->img, r->size, &img_len, err)))
+		goto out;
+	snprintf(name, sizeof(name), "%s.bin", stem);
+	if ((rc = r->write(r->o->write_ctx, r->cr.dfd[1], name, w->img, img_len, 0666))) {
+		rc = io_fail(err, MFG_EIO, line, "%s/%s: %s", r->dir_bin, name, strerror(-rc));
+		goto out;
+	}
+	r->made[i] |= CUR_BIN;
+	w->bytes += img_len;
+out:
+	OPENSSL_cleanse(key, sizeof(key));
+	OPENSSL_cleanse(hkey, sizeof(hkey));
+	OPENSSL_cleanse(kfile, sizeof(kfile));
+	return rc;
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct run *r = w->r;
+	size_t n = mfg_batch_count(r->b);
+	struct mfg_err err;
+
+	for (size_t i = w->first; i < n && !atomic_load(&r->stop); i += w->step) {
+		int rc = r->o->cancel && *r->o->cancel
+				 ? io_fail(&err, MFG_ECANCELED, 0, "interrupted: the files of this batch were removed")
+				 : write_device(w, i, &err);
+		if (rc) {
+			pthread_mutex_lock(&r->lock);
+			if (!r->rc) {
+				r->rc = rc;
+				r->err = err;
+			}
+			pthread_mutex_unlock(&r->lock);
+			atomic_store(&r->stop, true);
+		}
+	}
+	return NULL;
+}
+
+static int worker_init(struct worker *w, struct run *r, enum nvs_version version, struct mfg_err *err)
+{
+	struct nvs_err nerr;
+	int rc;
+	w->r = r;
+	rc = nvs_gen_new(&w->g, r->size, version, &nerr);
+	if (rc)
+		return io_fail(err, rc == NVS_ENOMEM ? MFG_ENOMEM : MFG_ESIZE, 0, "%s", nerr.msg);
+	w->img = malloc(r->size);
+	if (!w->img)
+		return io_fail(err, MFG_ENOMEM, 0, "out of memory");
+	return 0;
+}
+
+static void worker_deinit(struct worker *w)
+{
+	nvs_gen_free(w->g);
+	if (w->img) {
+		OPENSSL_cleanse(w->img, w->r->size);
+		free(w->img);
+	}
+	if (w->csv) {
+		OPENSSL_cleanse(w->csv, w->csv_cap);
+		free(w->csv);
+	}
+}
+
+static int check_options(const struct mfg_options *o, struct mfg_err *err)
+{
+	if (!o->config_path || !o->values_path || !o->prefix || !o->size)
+		return io_fail(err, MFG_EINPUT, 0, "CONFIG, VALUES, PREFIX and SIZE are needed");
+	if (!has_csv_ext(o->config_path))
+		return io_fail(err, MFG_EINPUT, 0, "config file %s does not have the .csv extension", o->config_path);
+	if (!has_csv_ext(o->values_path))
+		return io_fail(err, MFG_EINPUT, 0, "values file %s does not have the .csv extension", o->values_path);
+	if (o->version != NVS_VERSION_1 && o->version != NVS_VERSION_2)
+		return io_fail(err, MFG_EINPUT, 0, "--version must be 1 or 2");
+	if (o->keys == MFG_KEYS_INPUT) {
+		const char *base = strrchr(o->inputkey ? o->inputkey : "", '/'), *dot;
+		base = base ? base + 1 : o->inputkey;
+		dot = base ? strrchr(base, '.') : NULL;
+		/* encrypt(): `'.bin' not in ext` */
+		if (!o->inputkey || !dot || dot == base || !strstr(dot, ".bin"))
+			return io_fail(err, MFG_EINPUT, 0, "--inputkey %s: only a .bin key file is accepted",
+				       o->inputkey ? o->inputkey : "");
+	}
+	if (o->keys == MFG_KEYS_GENERATE && o->key_protect_hmac && !o->kp_hmac_keygen && !o->kp_hmac_inputkey)
+		return io_fail(err, MFG_EINPUT, 0,
+			       "--key_protect_hmac needs --kp_hmac_keygen or --kp_hmac_inputkey FILE (the HMAC key)");
+	return 0;
+}
+
+static unsigned worker_count(size_t n, unsigned jobs)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t t = jobs ? jobs : cpus > 0 ? (size_t)cpus : 1;
+	if (t > MFG_MAX_WORKERS)
+		t = MFG_MAX_WORKERS;
+	while (t > 1 && n / t < MFG_MIN_PER_WORKER)
+		t--;
+	return (unsigned)t;
+}
+
+int mfg_generate(const struct mfg_options *o, struct mfg_result *res, struct mfg_err *err)
+{
+	struct run r;
+	struct worker w[MFG_MAX_WORKERS];
+	struct mfg_batch_params bp = {0};
+	uint8_t *config = NULL, *values = NULL, *keybuf = NULL;
+	size_t config_len = 0, values_len = 0, key_len = 0, n = 0;
+	const char *outdir;
+	unsigned nw = 1;
+	bool wrote = false;
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	memset(w, 0, sizeof(w));
+	r.o = o;
+	r.write = o->write_file ? o->write_file : write_at;
+	r.files.read = cache_read;
+	r.files.ctx = &r.cache;
+	r.cr.dfd[0] = r.cr.dfd[1] = r.cr.dfd[2] = -1;
+	pthread_mutex_init(&r.lock, NULL);
+	pthread_mutex_init(&r.cache.lock, NULL);
+	atomic_init(&r.stop, false);
+	if (res)
+		memset(res, 0, sizeof(*res));
+	if (err)
+		memset(err, 0, sizeof(*err));
+	if ((rc = check_options(o, err)))
+		goto out;
+	if ((rc = mfg_parse_size(o->size, &r.size, err)))
+		goto out;
+	if (o->keys == MFG_KEYS_INPUT ||
+	    (o->keys == MFG_KEYS_GENERATE && o->key_protect_hmac && !o->kp_hmac_keygen)) {
+		const char *kp = o->keys == MFG_KEYS_INPUT ? o->inputkey : o->kp_hmac_inputkey;
+		if ((rc = slurp(kp, 1024 * 1024, &keybuf, &key_len))) {
+			rc = io_fail(err, MFG_EIO, 0, "%s: %s", kp, strerror(-rc));
+			goto out;
+		}
+		if (o->keys == MFG_KEYS_INPUT) {
+			/* encrypt() reads the first 64 bytes; the CRC is not checked */
+			if (key_len < NVS_XTS_KEY_LEN) {
+				rc = io_fail(err, MFG_EINPUT, 0, "%s: %zu bytes, a key file starts with the 64-byte XTS key",
+					     kp, key_len);
+				goto out;
+			}
+			memcpy(r.input_key, keybuf, NVS_XTS_KEY_LEN);
+		} else if (nvs_key_from_hmac(keybuf, key_len, r.input_key, NULL)) {
+			rc = io_fail(err, MFG_ECRYPTO, 0, "%s: cannot derive keys from the HMAC key", kp);
+			goto out;
+		}
+		r.have_key = true;
+	}
+	if ((rc = slurp(o->config_path, MFG_MAX_INPUT, &config, &config_len))) {
+		rc = io_fail(err, MFG_EIO, 0, "%s: %s", o->config_path, strerror(-rc));
+		goto out;
+	}
+	if ((rc = slurp(o->values_path, MFG_MAX_INPUT, &values, &values_len))) {
+		rc = io_fail(err, MFG_EIO, 0, "%s: %s", o->values_path, strerror(-rc));
+		goto out;
+	}
+	bp.config_name = o->config_path;
+	bp.values_name = o->values_path;
+	bp.prefix = o->prefix;
+	bp.fileid = o->fileid;
+	bp.prefix_num = o->prefix_num;
+	bp.prefix_start = o->prefix_start;
+	bp.prefix_digits = o->prefix_digits;
+	bp.keygen = o->keys == MFG_KEYS_GENERATE;
+	if ((rc = mfg_batch_new(&r.b, (const char *)config, config_len, (const char *)values, values_len, &bp, err)))
+		goto out;
+	n = mfg_batch_count(r.b);
+	nw = worker_count(n, o->jobs);
+	for (unsigned t = 0; t < nw; t++) {
+		if ((rc = worker_init(&w[t], &r, o->version, err)))
+			goto out;
+		w[t].first = t;
+		w[t].step = nw;
+	}
+	r.made = calloc(n ? n : 1, 1);
+	outdir = o->outdir && o->outdir[0] ? o->outdir : ".";
+	r.dir_csv = join(outdir, "csv");
+	r.dir_bin = join(outdir, "bin");
+	r.dir_keys = join(outdir, "keys");
+	if (!r.made || !r.dir_csv || !r.dir_bin || !r.dir_keys) {
+		rc = io_fail(err, MFG_ENOMEM, 0, "out of memory");
+		goto out;
+	}
+	if ((rc = pass_check(&r, &w[0], err)))
+		goto out;
+
+	/* Pass 2. */
+	wrote = true;
+	if ((rc = make_dirs(&r.cr, r.dir_csv, err)) || (rc = make_dirs(&r.cr, r.dir_bin, err)) ||
+	    (o->keys == MFG_KEYS_GENERATE && (rc = make_dirs(&r.cr, r.dir_keys, err))))
+		goto out;
+	r.cr.dfd[0] = open(r.dir_csv, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	r.cr.dfd[1] = open(r.dir_bin, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (o->keys == MFG_KEYS_GENERATE)
+		r.cr.dfd[2] = open(r.dir_keys, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (r.cr.dfd[0] < 0 || r.cr.dfd[1] < 0 || (o->keys == MFG_KEYS_GENERATE && r.cr.dfd[2] < 0)) {
+		rc = io_fail(err, MFG_EIO, 0, "cannot open the output directories under %s: %s", outdir,
+			     strerror(errno));
+		goto out;
+	}
+	for (unsigned t = 1; t < nw; t++) {
+		if (pthread_create(&w[t].thread, NULL, worker_main, &w[t]) == 0) {
+			w[t].started = true;
+			continue;
+		}
+		/* no thread: this one takes its share after its own */
+		w[t].step = 0;
+	}
+	worker_main(&w[0]);
+	for (unsigned t = 1; t < nw; t++) {
+		if (w[t].started)
+			pthread_join(w[t].thread, NULL);
+		else if (w[t].step == 0) {
+			w[t].step = nw;
+			worker_main(&w[t]);
+		}
+	}
+	if (r.rc) {
+		rc = r.rc;
+		if (err)
+			*err = r.err;
+		goto out;
+	}
+	if (res) {
+		res->devices = n;
+		for (unsigned t = 0; t < nw; t++)
+			res->bytes_written += w[t].bytes;
+	}
+	rc = 0;
+out:
+	if (rc && wrote)
+		rollback(&r);
+	for (int d = 0; d < 3; d++)
+		if (r.cr.dfd[d] >= 0)
+			close(r.cr.dfd[d]);
+	for (int d = 0; d < r.cr.ndirs; d++)
+		free(r.cr.dirs[d]);
+	free(r.dir_csv);
+	free(r.dir_bin);
+	free(r.dir_keys);
+	free(r.made);
+	for (unsigned t = 0; t < MFG_MAX_WORKERS; t++)
+		if (w[t].r)
+			worker_deinit(&w[t]);
+	mfg_batch_free(r.b);
+	cache_clear(&r.cache);
+	pthread_mutex_destroy(&r.cache.lock);
+	pthread_mutex_destroy(&r.lock);
+	OPENSSL_cleanse(r.input_key, sizeof(r.input_key));
+	if (keybuf) {
+		OPENSSL_cleanse(keybuf, key_len);
+		free(keybuf);
+	}
+	if (values) {
+		OPENSSL_cleanse(values, values_len);
+		free(values);
+	}
+	free(config);
+	return rc;
+}
