@@ -31,7 +31,7 @@ batch)
 	ef_sim d2 24:0a:c4:00:01:02
 	ef_sim d3 24:0a:c4:00:01:03
 	ef_daemon --port s1="$ef_dir/d1" --port s2="$ef_dir/d2" --port s3="$ef_dir/d3"
-	id=$(ef_cli batch add --product lamp --count 3 --json | ef_py 'j["batch"]')
+	id=$(ef_cli batch add --product lamp --count 3 | awk '{ print $2 }')
 	ef_wait_batch "$id" 60
 	v=$(ef_cli batch show "$id" --json | ef_py 'j["batches"][0]["verified"]')
 	[ "$v" = 3 ] || ef_die "batch verified $v, want 3"
@@ -50,11 +50,17 @@ batch)
 drop)
 	# A device that stops answering mid-write fails cleanly; its record stays
 	# bound to its MAC; the same MAC returning gets the same record.
-	ef_sim d1 24:0a:c4:00:02:01 --drop-after 90
+	# The board goes silent in the middle of the erase/write (SIGSTOP: the
+	# pty stays open, nothing answers), like a pulled pogo-pin contact.
+	ef_sim d1 24:0a:c4:00:02:01 --erase-ms 400
 	sim=$ef_last_pid
 	ef_daemon --port s1="$ef_dir/d1"
-	id=$(ef_cli batch add --product lamp --count 1 --json | ef_py 'j["batch"]')
+	id=$(ef_cli batch add --product lamp --count 1 | awk '{ print $2 }')
+	ef_wait_log "claimed record" 30
+	sleep 0.3
+	kill -STOP "$sim"
 	ef_wait_log "result=failed" 60
+	grep "result=failed" "$ef_dir/daemon.log" | grep -q "write:" || ef_die "the failure was not in the write step"
 	rec=$(ef_record_of 24:0a:c4:00:02:01)
 	case "$rec" in
 	*" sent") ;;
@@ -63,7 +69,7 @@ drop)
 	first=${rec%% *}
 	grep -q "result=failed" "$ef_dir/daemon.log" || ef_die "no failed result logged"
 	# The board comes back (same MAC, healthy now).
-	kill "$sim"
+	kill -KILL "$sim"
 	ef_forget "$sim"
 	wait "$sim" 2>/dev/null || true
 	ef_sim d1 24:0a:c4:00:02:01
@@ -79,7 +85,7 @@ kill9)
 		ef_sim d$n 24:0a:c4:00:03:0$n --erase-ms 400
 	done
 	ef_daemon --port s1="$ef_dir/d1" --port s2="$ef_dir/d2" --port s3="$ef_dir/d3" --port s4="$ef_dir/d4"
-	id=$(ef_cli batch add --product lamp --count 4 --json | ef_py 'j["batch"]')
+	id=$(ef_cli batch add --product lamp --count 4 | awk '{ print $2 }')
 	ef_wait_log "claimed record" 30
 	sleep 0.5
 	kill -9 "$ef_daemon_pid"
@@ -138,7 +144,7 @@ sigterm)
 	# SIGTERM mid-write: exit 0, and the record is verified or stays bound.
 	ef_sim d1 24:0a:c4:00:04:01 --erase-ms 300
 	ef_daemon --port s1="$ef_dir/d1"
-	id=$(ef_cli batch add --product lamp --count 1 --json | ef_py 'j["batch"]')
+	id=$(ef_cli batch add --product lamp --count 1 | awk '{ print $2 }')
 	ef_wait_log "claimed record" 30
 	sleep 0.3
 	kill -TERM "$ef_daemon_pid"
