@@ -223,7 +223,9 @@ static void port_line(json_t *p, char *buf, size_t cap, int bar)
 		json_t *pr = json_object_get(p, "progress");
 		long long done = jint(pr, "done"), total = jint(pr, "total");
 		int pct = total ? (int)(done * 100 / total) : 0;
-		if (bar) {
+		if (!total) {
+			snprintf(extra, sizeof(extra), "%-8s %28s record %s", jstr(p, "step"), "", jstr(p, "record"));
+		} else if (bar) {
 			char b[21];
 			int fill = pct / 5;
 			for (int i = 0; i < 20; i++)
@@ -423,6 +425,7 @@ static int on_event(struct watch *w, json_t *ev)
 		const char *r = jstr(ev, "result");
 		int ok = !strcmp(r, "verified");
 		json_object_set_new(p, ok ? "ok" : "failed", json_integer(jint(p, ok ? "ok" : "failed") + 1));
+		json_object_set_new(p, "state", json_string("done"));
 		json_object_set_new(p, "last", json_pack("{s:s, s:s, s:s}", "result", r, "record", jstr(ev, "record"),
 							 "error", jstr(ev, "error")));
 		snprintf(line, sizeof(line), "%s %s %s %s record %s in %.2fs%s%.160s", ts, jstr(ev, "port"), r,

@@ -22,7 +22,6 @@ void config_defaults(struct config *c)
 	c->autodiscover = 0;
 	c->poll_ms = 500;
 	c->max_clients = 32;
-	c->step_timeout_s = 120;
 	c->verify_readback = 1;
 	c->table_offset = 0x8000;
 	c->shutdown_grace_s = 10;
@@ -249,10 +248,6 @@ static int global_key(struct config *c, const char *k, const char *v, const char
 		if (parse_uint(v, 1, 1024, &u))
 			return fail(err, CONFIG_EVALUE, fname, ln, "max_clients: expected 1..1024");
 		c->max_clients = (unsigned)u;
-	} else if (!strcmp(k, "device_timeout")) {
-		if (parse_uint(v, 5, 3600, &u))
-			return fail(err, CONFIG_EVALUE, fname, ln, "device_timeout: expected 5..3600 seconds");
-		c->step_timeout_s = (unsigned)u;
 	} else if (!strcmp(k, "verify")) {
 		if (!strcmp(v, "readback"))
 			c->verify_readback = 1;

@@ -60,7 +60,6 @@ struct config {
 	int autodiscover;                /* 1: also watch USB bridges by VID:PID */
 	unsigned poll_ms;                /* port watcher period */
 	unsigned max_clients;
-	unsigned step_timeout_s;         /* deadline for one device's whole sequence */
 	int verify_readback;             /* 1: verify by MD5 and by reading back + decoding */
 	uint32_t table_offset;           /* where devices' partition tables are read */
 	unsigned shutdown_grace_s;       /* SIGTERM: time in-flight writes get to finish */

@@ -544,12 +544,8 @@ static void on_result(struct station *s, struct jobq_msg *m)
 					    json_integer(m->step_ms[i]));
 	log_msg(m->rc ? LOG_WARNING : LOG_INFO,
 		&(struct log_fields){.port = p->name, .mac = m->mac, .batch = m->batch_id, .result = result},
-		"%s%s%s%s%s", m->record[0] ? "record " : "", m->record, m->record[0] ? ": " : "", result,
-		m->text[0] ? (m->rc ? ": " : " (") : "");
-	if (m->text[0])
-		log_msg(m->rc ? LOG_WARNING : LOG_INFO,
-			&(struct log_fields){.port = p->name, .mac = m->mac, .batch = m->batch_id, .result = result},
-			"%s", m->text);
+		"record %s: %s in %u ms%s%.400s", m->record[0] ? m->record : "-", result, m->duration_ms,
+		m->text[0] ? " - " : "", m->text);
 	broadcast(s, json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:I, s:o}", "event", "result", "port",
 			       p->name, "mac", m->mac, "chip", m->chip, "record", m->record, "batch",
 			       (json_int_t)m->batch_id, "job", (json_int_t)m->job_id, "result", result, "error",
