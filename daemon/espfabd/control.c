@@ -252,7 +252,11 @@ static void client_read(struct control_client *cl)
 		ssize_t n;
 		while ((n = recv(cl->fd, sink, sizeof(sink), MSG_DONTWAIT)) > 0)
 			;
-		if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+		/* EOF: the reason may still be queued (the client wrote and shut
+		 * its side before we accepted): flush it, then close. */
+		if (n == 0) {
+			cl->closing = 1;
+		} else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
 			cl->closing = 1;
 			cl->outlen = cl->outoff = 0;
 		}

@@ -186,10 +186,18 @@ static void test_control_oversized_disconnects(void **state)
 static void test_control_max_clients(void **state)
 {
 	struct fixture *f = *state;
-	int fds[4];
+	int fds[4], sv[2];
+	const char *req = "{\"v\":1,\"id\":1,\"op\":\"status\"}\n";
 
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 3; i++)
 		fds[i] = adopt_pair(f);
+	/* The refused client already wrote its request and shut its side (as
+	 * `printf ... | socat` does): it must still get the reason. */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	assert_int_equal(send(sv[0], req, strlen(req), 0), (ssize_t)strlen(req));
+	shutdown(sv[0], SHUT_WR);
+	assert_int_equal(control_adopt(f->ctl, sv[1]), 0);
+	fds[3] = sv[0];
 	assert_non_null(strstr(read_line(f, fds[3]), "\"code\":\"busy\""));
 	assert_string_equal(read_line(f, fds[3]), "");
 	assert_int_equal(control_nclients(f->ctl), 3);
