@@ -288,18 +288,30 @@ static int nvs_write_value(struct nvs_gen *g, const char *key, size_t key_len, c
 static int nvs_write_entry(struct nvs_gen *g, const char *key, size_t key_len, const char *enc, size_t enc_len,
 			   const uint8_t *value, size_t len, bool from_file, bool missing, struct nvs_err *err)
 {
-	char lower[64];
+	char local[64], *lower = local;
 	struct nvs_value v;
 	int rc;
 
 	if (!enc)
 		return nvs_fail(err, NVS_EINPUT, "no encoding");
-	if (enc_len >= sizeof(lower) || memchr(enc, '\0', enc_len))
-		return nvs_fail(err, NVS_EINPUT, "unsupported encoding");
+	if (enc_len >= sizeof(local)) {
+		/* Only blob_fill(...) can be this long: re.match() ignores what
+		 * follows its ")". */
+		lower = malloc(enc_len + 1);
+		if (!lower)
+			return nvs_fail(err, NVS_ENOMEM, "out of memory");
+	}
 	for (size_t i = 0; i < enc_len; i++)
 		lower[i] = (enc[i] >= 'A' && enc[i] <= 'Z') ? (char)(enc[i] + 32) : enc[i];
 	lower[enc_len] = '\0';
-	rc = nvs_value_convert(lower, value, len, from_file, missing, g->size, &g->scratch, &v, err);
+	/* A NUL would cut the name short ("u8\0x" is not "u8"); after the ")" of
+	 * blob_fill(...) it is ignored like any other character. */
+	if (memchr(enc, '\0', enc_len) && strncmp(lower, "blob_fill(", 10) && strncmp(lower, "blob_sz_fill(", 13))
+		rc = nvs_fail(err, NVS_EINPUT, "unsupported encoding");
+	else
+		rc = nvs_value_convert(lower, value, len, from_file, missing, g->size, &g->scratch, &v, err);
+	if (lower != local)
+		free(lower);
 	if (rc < 0)
 		return rc;
 	return nvs_write_value(g, key, key_len, &v, err);

@@ -271,6 +271,41 @@ static void test_nvs_gen_multibyte_key_entry_growth(void **state)
 	nvs_gen_free(g);
 }
 
+/* re.match() anchors blob_fill(N;0xPP) at the start only: leading zeros in
+ * N and text after ")" may make the encoding column as long as it likes
+ * (nvs_partition_gen.py 0.2.0 accepts "blob_fill(" + "0" * 60 + "3;0xab)xyz"
+ * and stores the same 3 bytes as for "blob_fill(3;0xab)"). */
+static void test_nvs_gen_long_blob_fill_encoding(void **state)
+{
+	(void)state;
+	struct nvs_gen *g = NULL;
+	struct nvs_err err = {0};
+	static uint8_t a[0x3000], b[0x3000];
+	char enc[128];
+	size_t la, lb;
+
+	snprintf(enc, sizeof(enc), "BLOB_FILL(%060d;0xAB)xyz and more", 3);
+	assert_true(strlen(enc) > 64);
+	assert_int_equal(nvs_gen_new(&g, sizeof(a), NVS_VERSION_2, &err), 0);
+	assert_int_equal(nvs_gen_add_row(g, "ns", "namespace", "", "", 0, &err), 0);
+	assert_int_equal(nvs_gen_add_row(g, "k", "data", "blob_fill(3;0xab)", "", 0, &err), 0);
+	assert_int_equal(nvs_gen_finish(g, NULL, a, sizeof(a), &la, &err), 0);
+	nvs_gen_reset(g);
+	assert_int_equal(nvs_gen_add_row(g, "ns", "namespace", "", "", 0, &err), 0);
+	if (nvs_gen_add_row(g, "k", "data", enc, "", 0, &err) != 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(nvs_gen_finish(g, NULL, b, sizeof(b), &lb, &err), 0);
+	assert_int_equal(la, lb);
+	assert_memory_equal(a, b, la);
+	/* the data chunk after the namespace entry and the chunk header */
+	assert_memory_equal(a + 64 + 64, "\xab\xab\xab\xff", 4);
+	/* a long encoding that is not blob_fill is still unsupported */
+	assert_int_equal(nvs_gen_add_row(g, "k", "data", "string                                                                 ",
+					 "x", 1, &err),
+			 NVS_EINPUT);
+	nvs_gen_free(g);
+}
+
 /* Generators share nothing: threads building images at the same time get
  * the same bytes as one thread alone. */
 struct thread_job {
@@ -355,6 +390,7 @@ int main(void)
 		cmocka_unit_test(test_nvs_gen_errors),
 		cmocka_unit_test(test_nvs_gen_multibyte_key_entry_growth),
 		cmocka_unit_test(test_nvs_gen_threads_share_nothing),
+		cmocka_unit_test(test_nvs_gen_long_blob_fill_encoding),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
