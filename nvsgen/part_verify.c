@@ -68,14 +68,14 @@ static int verify_one(const struct part_entry *e, const struct part_opts *o, str
 	return 0;
 }
 
-struct by_offset {
+struct part_sorted {
 	const struct part_entry *e;
 	size_t idx;
 };
 
 static int cmp_offset(const void *a, const void *b)
 {
-	const struct by_offset *x = a, *y = b;
+	const struct part_sorted *x = a, *y = b;
 
 	/* sorted(key=offset) is stable: ties keep table order */
 	if (x->e->offset != y->e->offset)
@@ -115,7 +115,7 @@ static int verify_otadata(const struct part_table *t, const struct part_opts *o,
 
 static int cmp_name(const void *a, const void *b)
 {
-	const struct by_offset *x = a, *y = b;
+	const struct part_sorted *x = a, *y = b;
 	int c = strcmp(x->e->name, y->e->name);
 
 	if (c)
@@ -125,7 +125,7 @@ static int cmp_name(const void *a, const void *b)
 
 /* "Partition names must be unique". Reported at the first entry (in table
  * order) whose name was used before it; sorting keeps this O(n log n). */
-static int verify_names(const struct part_table *t, const struct part_opts *o, struct by_offset *tmp,
+static int verify_names(const struct part_table *t, const struct part_opts *o, struct part_sorted *tmp,
 			struct part_err *err)
 {
 	const struct part_entry *first = NULL, *dup = NULL;
@@ -157,7 +157,7 @@ static int verify_names(const struct part_table *t, const struct part_opts *o, s
 int part_table_verify(const struct part_table *t, const struct part_opts *o, struct part_err *err)
 {
 	struct part_opts defaults;
-	struct by_offset *sorted = NULL;
+	struct part_sorted *sorted = NULL;
 	const struct part_entry *last = NULL;
 	uint64_t table_end;
 	int rc;

@@ -33,7 +33,7 @@
 #define PROG "espfab part"
 #define MAX_INPUT (16u * 1024u * 1024u) /* a table is 4K; a CSV this big is a mistake */
 
-struct part_args {
+struct part_cli_args {
 	const char *input;
 	const char *output; /* NULL or "-": stdout */
 	const char *flash_size;
@@ -63,48 +63,48 @@ static void usage(FILE *f)
 		"a file named 'show' is converted with './show' or '-- show'.\n");
 }
 
-static const char *const flash_sizes[] = {"1MB", "2MB", "4MB", "8MB", "16MB", "32MB", "64MB", "128MB"};
+static const char *const part_cli_flash_sizes[] = {"1MB", "2MB", "4MB", "8MB", "16MB", "32MB", "64MB", "128MB"};
 
-enum opt_id {
-	OPT_FLASH_SIZE,
-	OPT_DISABLE_MD5,
-	OPT_NO_VERIFY,
-	OPT_VERIFY,
-	OPT_QUIET,
-	OPT_OFFSET,
-	OPT_PRIMARY,
-	OPT_RECOVERY,
-	OPT_SECURE,
-	OPT_EXTRA,
-	OPT_JSON,
-	OPT_HELP,
+enum part_cli_opt_id {
+	PART_CLI_OPT_FLASH_SIZE,
+	PART_CLI_OPT_DISABLE_MD5,
+	PART_CLI_OPT_NO_VERIFY,
+	PART_CLI_OPT_VERIFY,
+	PART_CLI_OPT_QUIET,
+	PART_CLI_OPT_OFFSET,
+	PART_CLI_OPT_PRIMARY,
+	PART_CLI_OPT_RECOVERY,
+	PART_CLI_OPT_SECURE,
+	PART_CLI_OPT_EXTRA,
+	PART_CLI_OPT_JSON,
+	PART_CLI_OPT_HELP,
 };
 
-enum opt_arg { ARG_NONE, ARG_ONE, ARG_OPTIONAL, ARG_MANY };
+enum part_cli_arg { PART_CLI_ARG_NONE, PART_CLI_ARG_ONE, PART_CLI_ARG_OPTIONAL, PART_CLI_ARG_MANY };
 
-struct opt_def {
+struct part_cli_opt {
 	const char *name;
 	char short_name;
-	enum opt_id id;
-	enum opt_arg arg;
+	enum part_cli_opt_id id;
+	enum part_cli_arg arg;
 	bool show_only;
 };
 
-static const struct opt_def opt_defs[] = {
-	{"--flash-size", 0, OPT_FLASH_SIZE, ARG_OPTIONAL, false},
-	{"--disable-md5sum", 0, OPT_DISABLE_MD5, ARG_NONE, false},
-	{"--no-verify", 0, OPT_NO_VERIFY, ARG_NONE, false},
-	{"--verify", 'v', OPT_VERIFY, ARG_NONE, false},
-	{"--quiet", 'q', OPT_QUIET, ARG_NONE, false},
-	{"--offset", 'o', OPT_OFFSET, ARG_ONE, false},
-	{"--primary-bootloader-offset", 0, OPT_PRIMARY, ARG_ONE, false},
-	{"--recovery-bootloader-offset", 0, OPT_RECOVERY, ARG_ONE, false},
-	{"--secure", 0, OPT_SECURE, ARG_OPTIONAL, false},
-	{"--extra-partition-subtypes", 0, OPT_EXTRA, ARG_MANY, false},
-	{"--json", 0, OPT_JSON, ARG_NONE, true},
-	{"--help", 'h', OPT_HELP, ARG_NONE, false},
+static const struct part_cli_opt part_cli_opts[] = {
+	{"--flash-size", 0, PART_CLI_OPT_FLASH_SIZE, PART_CLI_ARG_OPTIONAL, false},
+	{"--disable-md5sum", 0, PART_CLI_OPT_DISABLE_MD5, PART_CLI_ARG_NONE, false},
+	{"--no-verify", 0, PART_CLI_OPT_NO_VERIFY, PART_CLI_ARG_NONE, false},
+	{"--verify", 'v', PART_CLI_OPT_VERIFY, PART_CLI_ARG_NONE, false},
+	{"--quiet", 'q', PART_CLI_OPT_QUIET, PART_CLI_ARG_NONE, false},
+	{"--offset", 'o', PART_CLI_OPT_OFFSET, PART_CLI_ARG_ONE, false},
+	{"--primary-bootloader-offset", 0, PART_CLI_OPT_PRIMARY, PART_CLI_ARG_ONE, false},
+	{"--recovery-bootloader-offset", 0, PART_CLI_OPT_RECOVERY, PART_CLI_ARG_ONE, false},
+	{"--secure", 0, PART_CLI_OPT_SECURE, PART_CLI_ARG_OPTIONAL, false},
+	{"--extra-partition-subtypes", 0, PART_CLI_OPT_EXTRA, PART_CLI_ARG_MANY, false},
+	{"--json", 0, PART_CLI_OPT_JSON, PART_CLI_ARG_NONE, true},
+	{"--help", 'h', PART_CLI_OPT_HELP, PART_CLI_ARG_NONE, false},
 };
-#define NOPTS (sizeof(opt_defs) / sizeof(opt_defs[0]))
+#define NOPTS (sizeof(part_cli_opts) / sizeof(part_cli_opts[0]))
 
 /* argparse: an argument that starts with '-' is an option, except '-'
  * itself and negative numbers (this parser has no option that looks like one). */
@@ -142,28 +142,28 @@ static int parse_u32(const char *what, const char *s, uint32_t *out)
 	return 0;
 }
 
-static const struct opt_def *find_long(const char *arg, size_t len)
+static const struct part_cli_opt *find_long(const char *arg, size_t len)
 {
-	const struct opt_def *hit = NULL;
+	const struct part_cli_opt *hit = NULL;
 	int n = 0;
 
 	for (size_t i = 0; i < NOPTS; i++) {
-		if (strlen(opt_defs[i].name) == len && !strncmp(opt_defs[i].name, arg, len))
-			return &opt_defs[i];
-		if (!strncmp(opt_defs[i].name, arg, len)) {
-			hit = &opt_defs[i];
+		if (strlen(part_cli_opts[i].name) == len && !strncmp(part_cli_opts[i].name, arg, len))
+			return &part_cli_opts[i];
+		if (!strncmp(part_cli_opts[i].name, arg, len)) {
+			hit = &part_cli_opts[i];
 			n++;
 		}
 	}
 	if (n > 1) {
 		fprintf(stderr, PROG ": ambiguous option: %.*s could match several options\n", (int)len, arg);
-		return (const struct opt_def *)-1;
+		return (const struct part_cli_opt *)-1;
 	}
 	return hit;
 }
 
-/* Apply one option; val may be NULL for ARG_OPTIONAL / ARG_NONE. */
-static int apply(struct part_args *a, const struct opt_def *d, const char *val)
+/* Apply one option; val may be NULL for PART_CLI_ARG_OPTIONAL / PART_CLI_ARG_NONE. */
+static int apply(struct part_cli_args *a, const struct part_cli_opt *d, const char *val)
 {
 	struct part_err err;
 
@@ -172,13 +172,13 @@ static int apply(struct part_args *a, const struct opt_def *d, const char *val)
 		return -1;
 	}
 	switch (d->id) {
-	case OPT_FLASH_SIZE:
+	case PART_CLI_OPT_FLASH_SIZE:
 		if (val) {
 			size_t i;
-			for (i = 0; i < sizeof(flash_sizes) / sizeof(flash_sizes[0]); i++)
-				if (!strcmp(val, flash_sizes[i]))
+			for (i = 0; i < sizeof(part_cli_flash_sizes) / sizeof(part_cli_flash_sizes[0]); i++)
+				if (!strcmp(val, part_cli_flash_sizes[i]))
 					break;
-			if (i == sizeof(flash_sizes) / sizeof(flash_sizes[0])) {
+			if (i == sizeof(part_cli_flash_sizes) / sizeof(part_cli_flash_sizes[0])) {
 				fprintf(stderr,
 					PROG ": argument --flash-size: invalid choice: '%s' (choose from 1MB, 2MB, 4MB, 8MB, "
 					     "16MB, 32MB, 64MB, 128MB)\n",
@@ -188,26 +188,26 @@ static int apply(struct part_args *a, const struct opt_def *d, const char *val)
 		}
 		a->flash_size = val;
 		return 0;
-	case OPT_DISABLE_MD5:
+	case PART_CLI_OPT_DISABLE_MD5:
 		a->opts.md5 = false;
 		return 0;
-	case OPT_NO_VERIFY:
+	case PART_CLI_OPT_NO_VERIFY:
 		a->no_verify = true;
 		return 0;
-	case OPT_VERIFY: /* deprecated in the reference: verifying is the default */
+	case PART_CLI_OPT_VERIFY: /* deprecated in the reference: verifying is the default */
 		return 0;
-	case OPT_QUIET:
+	case PART_CLI_OPT_QUIET:
 		a->quiet = true;
 		return 0;
-	case OPT_OFFSET:
+	case PART_CLI_OPT_OFFSET:
 		return parse_u32("--offset", val, &a->opts.table_offset);
-	case OPT_PRIMARY:
+	case PART_CLI_OPT_PRIMARY:
 		a->opts.has_primary_bootloader = true;
 		return parse_u32("--primary-bootloader-offset", val, &a->opts.primary_bootloader_offset);
-	case OPT_RECOVERY:
+	case PART_CLI_OPT_RECOVERY:
 		a->opts.has_recovery_bootloader = true;
 		return parse_u32("--recovery-bootloader-offset", val, &a->opts.recovery_bootloader_offset);
-	case OPT_SECURE:
+	case PART_CLI_OPT_SECURE:
 		if (!val || !strcmp(val, "v1")) {
 			a->opts.secure = PART_SECURE_V1; /* const='v1' */
 		} else if (!strcmp(val, "v2")) {
@@ -217,7 +217,7 @@ static int apply(struct part_args *a, const struct opt_def *d, const char *val)
 			return -1;
 		}
 		return 0;
-	case OPT_EXTRA:
+	case PART_CLI_OPT_EXTRA:
 		if (!a->names && !(a->names = part_names_new())) {
 			fprintf(stderr, PROG ": out of memory\n");
 			return -1;
@@ -228,10 +228,10 @@ static int apply(struct part_args *a, const struct opt_def *d, const char *val)
 		}
 		a->opts.names = a->names;
 		return 0;
-	case OPT_JSON:
+	case PART_CLI_OPT_JSON:
 		a->json = true;
 		return 0;
-	case OPT_HELP:
+	case PART_CLI_OPT_HELP:
 		usage(stdout);
 		return 1;
 	}
@@ -239,7 +239,7 @@ static int apply(struct part_args *a, const struct opt_def *d, const char *val)
 }
 
 /* Returns 0 to go on, 1 when done (--help), -1 on a usage error. */
-static int parse_args(int argc, char **argv, struct part_args *a)
+static int parse_args(int argc, char **argv, struct part_cli_args *a)
 {
 	const char *pos[2] = {NULL, NULL};
 	int npos = 0, only_pos = 0, i = 1, rc;
@@ -250,7 +250,7 @@ static int parse_args(int argc, char **argv, struct part_args *a)
 	}
 	for (; i < argc; i++) {
 		const char *arg = argv[i];
-		const struct opt_def *d = NULL;
+		const struct part_cli_opt *d = NULL;
 		const char *val = NULL, *eq;
 
 		if (only_pos || !looks_like_option(arg)) {
@@ -268,14 +268,14 @@ static int parse_args(int argc, char **argv, struct part_args *a)
 		if (arg[1] == '-') {
 			eq = strchr(arg, '=');
 			d = find_long(arg, eq ? (size_t)(eq - arg) : strlen(arg));
-			if (d == (const struct opt_def *)-1)
+			if (d == (const struct part_cli_opt *)-1)
 				return -1;
 			if (!d) {
 				fprintf(stderr, PROG ": unrecognized arguments: %s\n", arg);
 				return -1;
 			}
 			if (eq) {
-				if (d->arg == ARG_NONE) {
+				if (d->arg == PART_CLI_ARG_NONE) {
 					fprintf(stderr, PROG ": argument %s: ignored explicit argument '%s'\n", d->name, eq + 1);
 					return -1;
 				}
@@ -286,13 +286,13 @@ static int parse_args(int argc, char **argv, struct part_args *a)
 			for (const char *c = arg + 1; *c; c++) {
 				d = NULL;
 				for (size_t k = 0; k < NOPTS; k++)
-					if (opt_defs[k].short_name == *c)
-						d = &opt_defs[k];
+					if (part_cli_opts[k].short_name == *c)
+						d = &part_cli_opts[k];
 				if (!d) {
 					fprintf(stderr, PROG ": unrecognized arguments: %s\n", arg);
 					return -1;
 				}
-				if (d->arg == ARG_NONE) {
+				if (d->arg == PART_CLI_ARG_NONE) {
 					if ((rc = apply(a, d, NULL)) != 0)
 						return rc;
 					d = NULL;
@@ -306,9 +306,9 @@ static int parse_args(int argc, char **argv, struct part_args *a)
 				continue;
 		}
 		switch (d->arg) {
-		case ARG_NONE:
+		case PART_CLI_ARG_NONE:
 			break;
-		case ARG_ONE:
+		case PART_CLI_ARG_ONE:
 			if (!val) {
 				if (i + 1 >= argc || looks_like_option(argv[i + 1])) {
 					fprintf(stderr, PROG ": argument %s: expected one argument\n", d->name);
@@ -317,11 +317,11 @@ static int parse_args(int argc, char **argv, struct part_args *a)
 				val = argv[++i];
 			}
 			break;
-		case ARG_OPTIONAL:
+		case PART_CLI_ARG_OPTIONAL:
 			if (!val && i + 1 < argc && !looks_like_option(argv[i + 1]))
 				val = argv[++i];
 			break;
-		case ARG_MANY:
+		case PART_CLI_ARG_MANY:
 			/* argparse keeps only the last occurrence's list; main()
 			 * registers it after parsing the command line */
 			a->nextra = 0;
@@ -352,7 +352,7 @@ static int parse_args(int argc, char **argv, struct part_args *a)
 	a->output = pos[1];
 	for (int k = 0; k < a->nextra; k++) {
 		for (size_t n = 0; n < NOPTS; n++)
-			if (opt_defs[n].id == OPT_EXTRA && (rc = apply(a, &opt_defs[n], a->extra[k])) != 0)
+			if (part_cli_opts[n].id == PART_CLI_OPT_EXTRA && (rc = apply(a, &part_cli_opts[n], a->extra[k])) != 0)
 				return rc;
 	}
 	return 0;
@@ -434,7 +434,7 @@ static const char *env_lookup(void *user, const char *name)
 	return getenv(name);
 }
 
-static void status(const struct part_args *a, const char *msg)
+static void status(const struct part_cli_args *a, const char *msg)
 {
 	if (!a->quiet)
 		fprintf(stderr, "%s\n", msg);
@@ -539,7 +539,7 @@ static uint64_t flash_size_bytes(const char *s)
 }
 
 /* Parse + verify + flash-size check, as main() does up to the output. */
-static int load(struct part_args *a, struct part_table **t, bool *is_binary)
+static int load(struct part_cli_args *a, struct part_table **t, bool *is_binary)
 {
 	struct part_err err;
 	uint8_t *buf = NULL;
@@ -580,7 +580,7 @@ out:
 	return rc;
 }
 
-static int convert(struct part_args *a)
+static int convert(struct part_cli_args *a)
 {
 	struct part_table *t = NULL;
 	struct part_err err;
@@ -634,25 +634,25 @@ static const char *flags_text(uint32_t flags)
 	}
 }
 
-struct gap {
+struct part_cli_gap {
 	uint64_t start, size;
 };
 
-struct by_off {
+struct part_cli_range {
 	uint64_t start, end;
 };
 
 static int cmp_off(const void *x, const void *y)
 {
-	const struct by_off *a = x, *b = y;
+	const struct part_cli_range *a = x, *b = y;
 	return a->start < b->start ? -1 : a->start > b->start;
 }
 
 /* Free ranges above the table sector up to flash_bytes, in offset order. */
-static size_t free_gaps(const struct part_table *t, uint32_t table_offset, uint64_t flash_bytes, struct gap **out)
+static size_t free_gaps(const struct part_table *t, uint32_t table_offset, uint64_t flash_bytes, struct part_cli_gap **out)
 {
-	struct by_off *r = calloc(t->count + 1, sizeof(*r));
-	struct gap *g = calloc(t->count + 1, sizeof(*g));
+	struct part_cli_range *r = calloc(t->count + 1, sizeof(*r));
+	struct part_cli_gap *g = calloc(t->count + 1, sizeof(*g));
 	uint64_t cursor = (uint64_t)table_offset + PART_TABLE_SECTOR;
 	size_t n = 0;
 
@@ -687,14 +687,14 @@ static size_t free_gaps(const struct part_table *t, uint32_t table_offset, uint6
 
 static uint64_t flash_needed(uint64_t end)
 {
-	for (size_t i = 0; i < sizeof(flash_sizes) / sizeof(flash_sizes[0]); i++)
-		if (flash_size_bytes(flash_sizes[i]) >= end)
-			return flash_size_bytes(flash_sizes[i]);
+	for (size_t i = 0; i < sizeof(part_cli_flash_sizes) / sizeof(part_cli_flash_sizes[0]); i++)
+		if (flash_size_bytes(part_cli_flash_sizes[i]) >= end)
+			return flash_size_bytes(part_cli_flash_sizes[i]);
 	return 0; /* larger than any flash the reference knows */
 }
 
-static int show_json(const struct part_args *a, const struct part_table *t, bool is_binary, uint64_t end,
-		     uint64_t flash, const struct gap *g, size_t ng)
+static int show_json(const struct part_cli_args *a, const struct part_table *t, bool is_binary, uint64_t end,
+		     uint64_t flash, const struct part_cli_gap *g, size_t ng)
 {
 	json_t *root = json_object(), *parts = json_array(), *gaps = json_array();
 	uint64_t free_total = 0;
@@ -753,10 +753,10 @@ out:
 	return rc;
 }
 
-static int show(struct part_args *a)
+static int show(struct part_cli_args *a)
 {
 	struct part_table *t = NULL;
-	struct gap *g = NULL;
+	struct part_cli_gap *g = NULL;
 	size_t ng;
 	bool is_binary = false;
 	uint64_t end, flash, free_total = 0;
@@ -828,7 +828,7 @@ out:
 
 int cmd_part(int argc, char **argv, const struct cli_globals *g)
 {
-	struct part_args a;
+	struct part_cli_args a;
 	int rc;
 
 	(void)g;

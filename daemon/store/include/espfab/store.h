@@ -201,6 +201,13 @@ int store_claim(struct store *s, const struct store_claim_req *req, struct store
 		struct store_err *err);
 void store_record_free(struct store_record *r); /* wipes values; NULL is fine */
 
+/* The record's NVS partition image, as mfg_gen lays it out for the same
+ * config and values row (the config's rows in order, namespaces included):
+ * buf holds at least r->product->part_size bytes; xts_key is NULL (plain) or
+ * NVS_XTS_KEY_LEN bytes. The image holds the secrets: the caller wipes buf. */
+int store_record_image(const struct store_record *r, const uint8_t *xts_key, uint8_t *buf, size_t cap,
+		       size_t *out_len, struct store_err *err);
+
 /* What the daemon knows about an attempt, appended to the audit trail in
  * the same transaction as the state change. Strings may be NULL. */
 struct store_audit_entry {
