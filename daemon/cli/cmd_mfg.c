@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -176,12 +177,12 @@ static int parse_args(int argc, char **argv, bool generate, struct parsed *p)
 	return 0;
 }
 
-static volatile sig_atomic_t interrupted;
+static atomic_int interrupted;
 
 static void on_signal(int sig)
 {
 	(void)sig;
-	interrupted = 1;
+	atomic_store(&interrupted, 1);
 }
 
 static int cmd_generate(int argc, char **argv)

@@ -21,7 +21,7 @@
 #ifndef ESPFAB_MFG_H
 #define ESPFAB_MFG_H
 
-#include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -121,11 +121,13 @@ struct mfg_options {
 	bool kp_hmac_keygen;          /* ... a new random HMAC key per device */
 	const char *kp_hmac_inputkey; /* ... or this HMAC key for all devices */
 	unsigned jobs; /* write threads; 0: one per CPU, at most 4 */
-	/* Checked between devices (a signal handler may set it): the run stops,
-	 * removes what it wrote and returns MFG_ECANCELED. NULL: never. */
-	const volatile sig_atomic_t *cancel;
-	/* Test seam: creates one output file (O_EXCL) in dirfd and writes it.
-	 * NULL: the real one. Returns 0 or a negative errno. */
+	/* Checked between files by every write thread (a signal handler may set
+	 * it; lock-free atomics are signal-safe): the run stops, removes what it
+	 * wrote and returns MFG_ECANCELED. NULL: never. */
+	const atomic_int *cancel;
+	/* Test seam: creates one output file (O_EXCL) in dirfd and writes it;
+	 * called from several threads at once. NULL: the real one. Returns 0
+	 * or a negative errno. */
 	int (*write_file)(void *ctx, int dirfd, const char *name, const void *data, size_t len, unsigned mode);
 	void *write_ctx;
 };
