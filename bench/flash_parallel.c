@@ -113,6 +113,12 @@ int main(int argc, char **argv)
 		jobs[k] = (struct job){.port = argv[i + 1 + k], .img = img, .len = (size_t)len, .off = off, .baud = baud};
 	if (run_set(jobs, 1, &one))
 		return 1;
+	{
+		/* espfab-sim power-cycles its chip when it sees a new client;
+		 * give it time to notice that the first run closed the pty */
+		struct timespec ts = {.tv_sec = 0, .tv_nsec = 200 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
 	if (run_set(jobs, n, &all))
 		return 1;
 	printf("parallel: %d devices at %u baud: one device %.3f s, all %d together %.3f s, ratio %.2f\n", n,

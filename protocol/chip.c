@@ -36,6 +36,7 @@ static const struct chip_desc chips[] = {
 		.wdt = {0x60008098u, 0x6000809Cu, 0x600080B0u, WDT_KEY,
 			0x600080B4u, 0x600080B8u, SWD_KEY_RTC, 1u << 31},
 		.uart_clkdiv_reg = 0x60000014u, .bootloader_offset = 0x0,
+		.uartdev_buf_no = 0x3FCEF14Cu, .uart_no_usb_jtag = 4,
 		.flash_begin_encrypted_word = 1, .has_usb_jtag = 1, .supported = 1,
 	},
 	{
@@ -55,6 +56,7 @@ static const struct chip_desc chips[] = {
 		.wdt = {0x60008090u, 0x60008094u, 0x600080A8u, WDT_KEY,
 			0x600080ACu, 0x600080B0u, SWD_KEY_RTC, 1u << 31},
 		.uart_clkdiv_reg = 0x60000014u, .bootloader_offset = 0x0,
+		.uartdev_buf_no = 0x3FCDF07Cu, .uart_no_usb_jtag = 3,
 		.flash_begin_encrypted_word = 1, .has_usb_jtag = 1, .supported = 1,
 	},
 	{
@@ -66,6 +68,7 @@ static const struct chip_desc chips[] = {
 		.wdt = {0x600B1C00u, 0x600B1C04u, 0x600B1C18u, WDT_KEY,
 			0x600B1C1Cu, 0x600B1C20u, WDT_KEY, 1u << 18},
 		.uart_clkdiv_reg = 0x60000014u, .bootloader_offset = 0x0,
+		.uartdev_buf_no = 0x4087F580u, .uart_no_usb_jtag = 3,
 		.flash_begin_encrypted_word = 1, .has_usb_jtag = 1, .supported = 1,
 	},
 	{

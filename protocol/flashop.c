@@ -140,6 +140,36 @@ static int connect_loader(struct flashop *f)
 	}
 }
 
+/* Identification reads and writes are idempotent, and replies carry no
+ * checksum: a reply lost to one flipped bit costs one retry, not the job.
+ * (Not for the probe after a baud change, whose silence means "wrong rate".) */
+static int retry_ok(int e)
+{
+	return e == ROM_ETIMEDOUT || e == ROM_EPROTO || e == ROM_EFAILED;
+}
+
+static int rd(struct flashop *f, uint32_t addr, uint32_t *v)
+{
+	int e = rom_read_reg(f->rom, addr, v);
+
+	if (retry_ok(e)) {
+		rom_note_retry(f->rom);
+		e = rom_read_reg(f->rom, addr, v);
+	}
+	return e;
+}
+
+static int wr(struct flashop *f, uint32_t addr, uint32_t v)
+{
+	int e = rom_write_reg(f->rom, addr, v);
+
+	if (retry_ok(e)) {
+		rom_note_retry(f->rom);
+		e = rom_write_reg(f->rom, addr, v);
+	}
+	return e;
+}
+
 static int detect_chip(struct flashop *f)
 {
 	struct flashop_info *in = &f->info;
@@ -147,6 +177,10 @@ static int detect_chip(struct flashop *f)
 	int e;
 
 	e = rom_get_security_info(f->rom, &in->security);
+	if (e == ROM_ETIMEDOUT || e == ROM_EPROTO) {
+		rom_note_retry(f->rom);
+		e = rom_get_security_info(f->rom, &in->security);
+	}
 	if (e == ROM_OK) {
 		in->have_security = 1;
 		if (in->security.have_chip_id) {
@@ -161,7 +195,7 @@ static int detect_chip(struct flashop *f)
 		return e;
 	}
 	/* ESP32 rejects GET_SECURITY_INFO; the magic register tells */
-	e = rom_read_reg(f->rom, CHIP_MAGIC_REG, &magic);
+	e = rd(f, CHIP_MAGIC_REG, &magic);
 	if (e)
 		return e;
 	f->magic = magic;
@@ -185,25 +219,25 @@ static int read_flash_id(struct flashop *f, uint32_t *id)
 	uint32_t old_usr = 0, old_usr2 = 0, v = 0;
 	int e, i;
 
-	if ((e = rom_read_reg(f->rom, usr, &old_usr)) || (e = rom_read_reg(f->rom, usr2, &old_usr2)))
+	if ((e = rd(f, usr, &old_usr)) || (e = rd(f, usr2, &old_usr2)))
 		return e;
-	if ((e = rom_write_reg(f->rom, miso, 24 - 1)) ||
-	    (e = rom_write_reg(f->rom, usr, (1u << 31) | (1u << 28))) || /* USR_COMMAND | USR_MISO */
-	    (e = rom_write_reg(f->rom, usr2, (7u << 28) | 0x9F)) ||      /* 8-bit command RDID */
-	    (e = rom_write_reg(f->rom, w0, 0)) ||
-	    (e = rom_write_reg(f->rom, cmd_reg, 1u << 18)))              /* SPI_CMD_USR */
+	if ((e = wr(f, miso, 24 - 1)) ||
+	    (e = wr(f, usr, (1u << 31) | (1u << 28))) || /* USR_COMMAND | USR_MISO */
+	    (e = wr(f, usr2, (7u << 28) | 0x9F)) ||      /* 8-bit command RDID */
+	    (e = wr(f, w0, 0)) ||
+	    (e = wr(f, cmd_reg, 1u << 18)))              /* SPI_CMD_USR */
 		return e;
 	for (i = 0; i < 10; i++) {
-		if ((e = rom_read_reg(f->rom, cmd_reg, &v)))
+		if ((e = rd(f, cmd_reg, &v)))
 			return e;
 		if (!(v & (1u << 18)))
 			break;
 	}
 	if (i == 10)
 		return rom_fail(f->rom, ROM_EFLASHID, "RDID: SPI command did not complete");
-	if ((e = rom_read_reg(f->rom, w0, &v)))
+	if ((e = rd(f, w0, &v)))
 		return e;
-	if ((e = rom_write_reg(f->rom, usr, old_usr)) || (e = rom_write_reg(f->rom, usr2, old_usr2)))
+	if ((e = wr(f, usr, old_usr)) || (e = wr(f, usr2, old_usr2)))
 		return e;
 	*id = v & 0xFFFFFF;
 	return ROM_OK;
@@ -221,7 +255,7 @@ static int rom_side_baud(struct flashop *f, uint32_t baud, uint32_t *rom_baud)
 		 * calibrated, which drifts: esptool scales the request by
 		 * (ROM's crystal estimate / true crystal). */
 		uint32_t cali = 0, efuse4 = 0;
-		if ((e = rom_read_reg(f->rom, 0x3FF5F06Cu, &cali)) || (e = rom_read_reg(f->rom, 0x3FF5A010u, &efuse4)))
+		if ((e = rd(f, 0x3FF5F06Cu, &cali)) || (e = rd(f, 0x3FF5A010u, &efuse4)))
 			return e;
 		double cal = (double)((cali >> 7) & 0x01FFFFFFu) * 15625.0 * (double)(efuse4 & 0xFF) / 40.0;
 		double valid = cal > 33e6 ? 40e6 : 26e6;
@@ -231,7 +265,7 @@ static int rom_side_baud(struct flashop *f, uint32_t baud, uint32_t *rom_baud)
 	} else if (c->id == CHIP_ESP32C2) {
 		/* ESP32-C2 ROMs assume 40 MHz; with a 26 MHz crystal ask for 40/26 more */
 		uint32_t div = 0;
-		if ((e = rom_read_reg(f->rom, c->uart_clkdiv_reg, &div)))
+		if ((e = rd(f, c->uart_clkdiv_reg, &div)))
 			return e;
 		double est = (double)f->port->baud * (double)(div & 0xFFFFF) / 1e6;
 		if (est > 0 && est <= 33)
@@ -268,8 +302,11 @@ static int cross_check_chip(struct flashop *f)
 
 	if (in->secure_download || !in->security.have_chip_id)
 		return ROM_OK;
-	if (!f->have_magic && (e = probe(f)))
-		return e;
+	if (!f->have_magic) {
+		if ((e = rd(f, CHIP_MAGIC_REG, &f->magic)))
+			return e;
+		f->have_magic = 1;
+	}
 	m = chip_by_magic(f->magic);
 	if (!m || m == in->chip)
 		return ROM_OK;
@@ -294,7 +331,7 @@ static int read_mac(struct flashop *f)
 
 	for (int i = 0; i < 4; i++) {
 		uint32_t *cur = w[i % 2];
-		if ((e = rom_read_reg(f->rom, c->mac_reg, &cur[0])) || (e = rom_read_reg(f->rom, c->mac_reg2, &cur[1])))
+		if ((e = rd(f, c->mac_reg, &cur[0])) || (e = rd(f, c->mac_reg2, &cur[1])))
 			return e;
 		if (i > 0 && w[0][0] == w[1][0] && w[0][1] == w[1][1]) {
 			chip_mac_from_words(c, cur[0], cur[1], f->info.mac);
@@ -339,7 +376,8 @@ static int switch_baud(struct flashop *f)
 		if ((e = connect_loader(f)))
 			return e;
 		/* a fresh boot re-arms the USB-Serial/JTAG watchdogs */
-		if (f->opt.before == RESET_MODE_USB_JTAG && (e = reset_disable_watchdogs(f->rom, f->info.chip)))
+		if (f->info.usb_jtag && !f->info.secure_download &&
+		    (e = reset_disable_watchdogs(f->rom, f->info.chip)))
 			return e;
 		want = next;
 	}
@@ -360,7 +398,15 @@ static int identify(struct flashop *f)
 		in->jtag_disabled = !!(in->security.flags & (ROM_SEC_SOFT_DIS_JTAG | ROM_SEC_HARD_DIS_JTAG));
 		in->flash_encrypted = rom_security_flash_encrypted(&in->security);
 	}
-	if (f->opt.before == RESET_MODE_USB_JTAG && !in->secure_download) {
+	in->usb_jtag = f->opt.before == RESET_MODE_USB_JTAG;
+	if (!in->usb_jtag && !in->secure_download && c->uartdev_buf_no) {
+		/* esptool's uses_usb_jtag_serial: the ROM notes its console */
+		uint32_t no = 0;
+		if ((e = rd(f, c->uartdev_buf_no, &no)))
+			return e;
+		in->usb_jtag = no == c->uart_no_usb_jtag;
+	}
+	if (in->usb_jtag && !in->secure_download) {
 		if ((e = reset_disable_watchdogs(f->rom, c)))
 			return e;
 	}
@@ -379,7 +425,12 @@ static int identify(struct flashop *f)
 	/* the eFuse registers are not readable in secure download mode */
 	if (!in->secure_download && (e = read_mac(f)))
 		return e;
-	if ((e = rom_spi_attach(f->rom)))
+	e = rom_spi_attach(f->rom);
+	if (retry_ok(e)) {
+		rom_note_retry(f->rom);
+		e = rom_spi_attach(f->rom);
+	}
+	if (e)
 		return e;
 	if (f->opt.flash_size) {
 		in->flash_size = f->opt.flash_size;
@@ -400,7 +451,12 @@ static int identify(struct flashop *f)
 		in->flash_size_detected = 1;
 	}
 	/* Without this the ROM assumes 2 MiB and writes beyond fail. */
-	return rom_spi_set_params(f->rom, in->flash_size);
+	e = rom_spi_set_params(f->rom, in->flash_size);
+	if (retry_ok(e)) {
+		rom_note_retry(f->rom);
+		e = rom_spi_set_params(f->rom, in->flash_size);
+	}
+	return e;
 }
 
 int flashop_attach(struct port *p, const struct flashop_options *o, struct flashop **out,
@@ -717,7 +773,7 @@ int flashop_hard_reset(struct flashop *f)
 {
 	int e;
 
-	if (f->opt.before == RESET_MODE_USB_JTAG && f->info.chip && f->info.chip->has_usb_jtag) {
+	if (f->info.usb_jtag && f->info.chip && f->info.chip->has_usb_jtag) {
 		/* A core reset does not re-sample the strapping pins on USB-JTAG:
 		 * only a watchdog reset leaves download mode. */
 		return reset_watchdog(f->rom, f->info.chip);

@@ -24,6 +24,8 @@ struct rom {
 	uint8_t pkt[ROM_PKT_MAX];
 	uint8_t tx[SLIP_ENCODED_MAX(ROM_PKT_MAX)];
 	int dirty; /* a reply may still be in flight: drain before the next command */
+	int watch_banner;  /* next_frame reports the ROM's "waiting for download" */
+	size_t noise_seen; /* dec.noise_len already looked at */
 	struct rom_diag diag;
 	struct rom_stats stats;
 };
@@ -295,6 +297,21 @@ static void forget_input(struct rom *r)
 }
 
 /* Next complete frame before deadline: 0 with *flen, or a negative port code. */
+#define FRAME_BANNER 1 /* next_frame: no frame, but the ROM just said it is ready */
+
+static int banner_arrived(struct rom *r)
+{
+	char tail[64];
+
+	if (!r->watch_banner || r->dec.noise_len == r->noise_seen)
+		return 0;
+	r->noise_seen = r->dec.noise_len;
+	slip_noise_tail(&r->dec, tail, sizeof(tail));
+	return strstr(tail, "waiting for download") != NULL;
+}
+
+/* Next complete frame before deadline: 0 with *flen, FRAME_BANNER, or a
+ * negative port code. */
 static int next_frame(struct rom *r, uint64_t deadline, size_t *flen)
 {
 	for (;;) {
@@ -306,6 +323,11 @@ static int next_frame(struct rom *r, uint64_t deadline, size_t *flen)
 			}
 			/* SLIP_EOVERFLOW / SLIP_EBADESC: noise, the decoder resyncs */
 		}
+		if (banner_arrived(r))
+			return FRAME_BANNER;
+		/* a device streaming noise must not keep us past the deadline */
+		if (r->port->ops->now_ms(r->port) >= deadline)
+			return PORT_ETIMEDOUT;
 		size_t got = 0;
 		int e = r->port->ops->read(r->port, r->rx, sizeof(r->rx), &got, deadline);
 		if (e)
@@ -388,9 +410,22 @@ int rom_command(struct rom *r, uint8_t cmd, const uint8_t *data, size_t len, uin
 	e = send_packet(r, cmd, data, len, chk, deadline);
 	if (e)
 		goto fail;
-	for (;;) {
+	/* A SYNC that reached the chip while it was still booting is lost; the
+	 * ROM prints "waiting for download" when it is ready: send it again
+	 * then instead of sitting out the timeout. */
+	r->watch_banner = cmd == ROM_CMD_SYNC;
+	r->noise_seen = r->dec.noise_len;
+	for (int resent = 0;;) {
 		size_t flen = 0;
 		int pe = next_frame(r, deadline, &flen);
+		if (pe == FRAME_BANNER) {
+			if (resent++ < 2) {
+				deadline = o->now_ms(r->port) + timeout_ms;
+				if ((e = send_packet(r, cmd, data, len, chk, deadline)))
+					goto fail;
+			}
+			continue;
+		}
 		if (pe) {
 			e = map_port_err(r, pe, rom_cmd_name(cmd));
 			goto fail;
@@ -406,6 +441,7 @@ int rom_command(struct rom *r, uint8_t cmd, const uint8_t *data, size_t len, uin
 		}
 		break;
 	}
+	r->watch_banner = 0;
 	r->diag.have_status = resp->have_status;
 	r->diag.status = resp->status;
 	r->diag.rom_error = resp->rom_error;
@@ -428,6 +464,7 @@ int rom_command(struct rom *r, uint8_t cmd, const uint8_t *data, size_t len, uin
 	}
 	return ROM_OK;
 fail:
+	r->watch_banner = 0;
 	if (e != ROM_ECANCELED && e != ROM_ENODEV)
 		r->dirty = 1;
 	return e;
@@ -569,9 +606,10 @@ int rom_change_baud(struct rom *r, uint32_t rom_baud, uint32_t host_baud)
 		return map_port_err(r, e, "set host baud rate");
 	/* The ROM may emit garbage (and extra 0xC0s) while it switches.
 	 * esptool sleeps a blind 50 ms; waiting until the line has been quiet
-	 * for 5 ms (50 ms at most) gives the same guarantee without the
+	 * for 2 ms (50 ms at most; garbage from the switch comes within a few
+	 * character times) gives the same guarantee without the
 	 * fixed cost per device. */
-	e = rom_drain(r, 5, 50);
+	e = rom_drain(r, 2, 50);
 	if (e)
 		return e;
 	e = o->flush_input(r->port);

@@ -30,7 +30,7 @@ struct fl_args {
 	int verify;
 	uint32_t part_offset;
 	const char *cmd;
-	char **pos; /* positional arguments after the command word */
+	char *pos[2 * MAX_FILES + 4]; /* positional arguments after the command word */
 	int npos;
 };
 
@@ -88,14 +88,11 @@ static int parse_u32(const char *s, uint32_t *out)
 
 static int parse_args(int argc, char **argv, struct fl_args *a)
 {
-	static char *pos[2 * MAX_FILES + 4];
-
 	memset(a, 0, sizeof(*a));
 	a->baud = 115200;
 	a->before = RESET_MODE_CLASSIC;
 	a->after = RESET_AFTER_HARD;
 	a->part_offset = PART_TABLE_OFFSET_DEFAULT;
-	a->pos = pos;
 	for (int i = 1; i < argc; i++) {
 		const char *o = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -140,9 +137,9 @@ static int parse_args(int argc, char **argv, struct fl_args *a)
 		} else if (!a->cmd) {
 			a->cmd = o;
 		} else {
-			if (a->npos >= (int)(sizeof(pos) / sizeof(pos[0])))
+			if (a->npos >= (int)(sizeof(a->pos) / sizeof(a->pos[0])))
 				return fail_usage("too many arguments");
-			pos[a->npos++] = argv[i];
+			a->pos[a->npos++] = argv[i];
 		}
 	}
 	if (!a->cmd) {
@@ -180,7 +177,10 @@ static int report_error(const struct fl_args *a, int e, const struct rom_diag *d
 {
 	const char *msg = d && d->msg[0] ? d->msg : rom_strerror(e);
 
-	fprintf(stderr, "espfab flash: %s: %s: %s\n", a->cmd, a->port, msg);
+	if (!strncmp(msg, a->port, strlen(a->port)))
+		fprintf(stderr, "espfab flash: %s: %s\n", a->cmd, msg); /* already names the port */
+	else
+		fprintf(stderr, "espfab flash: %s: %s: %s\n", a->cmd, a->port, msg);
 	if (a->json) {
 		json_t *o = json_pack("{s:b,s:s,s:s,s:s,s:i,s:s}", "ok", 0, "command", a->cmd, "port", a->port,
 				      "error", rom_error_name(e), "code", e, "message", msg);
@@ -241,6 +241,7 @@ static json_t *info_json(const struct flashop_info *in)
 	json_object_set_new(o, "flash_encryption", json_boolean(in->flash_encrypted));
 	json_object_set_new(o, "jtag_disabled", json_boolean(in->jtag_disabled));
 	json_object_set_new(o, "baud", json_integer(in->baud));
+	json_object_set_new(o, "usb_jtag", json_boolean(in->usb_jtag));
 	return o;
 }
 
@@ -374,7 +375,7 @@ static int do_read_part(const struct fl_args *a, struct flashop *f, json_t *out)
 		} else {
 			print_part_raw(buf, sizeof(buf), NULL);
 		}
-		return e == PART_EEMPTY ? 1 : 1;
+		return 1;
 	}
 	if (a->json) {
 		json_t *arr = json_array();

@@ -38,11 +38,14 @@ start_sim() {
 	stop_sim
 	local where=()
 	[ "$MODE" = tcp ] && where=(--tcp 0)
-	"$SIM" --chip esp32s3 --mac 24:0a:c4:12:34:56 --flash "$T/flash.bin" "${where[@]}" "$@" >"$T/sim.out" 2>"$T/sim.err" &
+	# a fresh file per start: the child truncates its output only after the
+	# fork, and the old file still names the previous simulator's port
+	SIM_N=$((${SIM_N:-0} + 1))
+	"$SIM" --chip esp32s3 --mac 24:0a:c4:12:34:56 --flash "$T/flash.bin" "${where[@]}" "$@" >"$T/sim$SIM_N.out" 2>"$T/sim.err" &
 	SIM_PID=$!
 	PORT=
 	for _ in $(seq 1 50); do
-		PORT=$(head -n1 "$T/sim.out" 2>/dev/null)
+		PORT=$(head -n1 "$T/sim$SIM_N.out" 2>/dev/null)
 		[ -n "$PORT" ] && break
 		sleep 0.1
 	done
@@ -153,6 +156,15 @@ fl --after no_reset read 0x9000 0x6000 "$T/partial.bin"
 start_sim --garbage
 fl --after no_reset write 0x9000 "$T/nvs.bin" --verify
 [ $RC = 0 ] && ok "boot-log garbage between responses skipped" || bad "garbage rc=$RC $(cat "$T/err")"
+
+# USB-Serial/JTAG console: the ROM's watchdogs fire after 1 s unless the
+# client disables them; a 64 KiB plain write at 115200 takes ~6 s
+start_sim --usb-jtag --wdt-ms 1000
+head -c 65536 /dev/urandom >"$T/big.bin"
+fl --after no_reset --json --no-compress write 0x100000 "$T/big.bin" --verify
+flash_region 0x100000 65536
+[ $RC = 0 ] && cmp -s "$T/region" "$T/big.bin" && grep -q '"usb_jtag":true' "$T/out" \
+	&& ok "USB-Serial/JTAG console: watchdogs disabled, long write survives" || bad "usb-jtag rc=$RC $(cat "$T/err")"
 
 for seed in 1 2 3; do
 	start_sim --corrupt-rate 0.01 --seed $seed

@@ -462,6 +462,18 @@ static void test_flashop_corrupt_chip_id_and_mac_replies_are_caught(void **state
 	assert_memory_equal(flashop_info(x->f)->mac, mac, 6);
 }
 
+static void test_flashop_lost_replies_during_identification_cost_a_retry(void **state)
+{
+	struct fx *x = *state;
+	struct rom_diag d;
+
+	x->o.before = RESET_MODE_NONE;
+	x->m.drop_req = 4; /* SYNC, SECURITY_INFO, console READ_REG, magic READ_REG: lost */
+	assert_int_equal(open_fx(x, &d), 0);
+	assert_int_equal(flashop_stats(x->f)->retries, 1);
+	assert_int_equal(flashop_info(x->f)->mac[5], 0x66);
+}
+
 static void test_flashop_chip_id_contradicting_magic_is_echip(void **state)
 {
 	struct fx *x = *state;
@@ -737,6 +749,7 @@ int main(void)
 		T(test_flashop_bridge_failing_at_921600_falls_back_to_460800),
 		T(test_flashop_bridge_failing_without_reset_names_the_rate),
 		T(test_flashop_corrupt_chip_id_and_mac_replies_are_caught),
+		T(test_flashop_lost_replies_during_identification_cost_a_retry),
 		T(test_flashop_chip_id_contradicting_magic_is_echip),
 		T(test_flashop_c2_26mhz_crystal_scales_baud),
 		T(test_flashop_c3_asks_for_the_rate_itself),

@@ -22,6 +22,7 @@ struct script {
 	int md5_text_bad;
 	int stale_before;       /* queue a stale SYNC reply, a request-direction frame and text first */
 	unsigned rejects_left;
+	int booting;            /* the first SYNC is lost; the banner follows */
 };
 
 static uint32_t get32(const uint8_t *p)
@@ -49,6 +50,12 @@ static void respond(struct fakeport *fp, const uint8_t *req, size_t len)
 	}
 	switch (cmd) {
 	case ROM_CMD_SYNC:
+		if (s->booting) {
+			static const char banner[] = "ESP-ROM:esp32s3-20210327\r\nwaiting for download\r\n";
+			s->booting = 0;
+			fp_queue(fp, (const uint8_t *)banner, sizeof(banner) - 1);
+			return;
+		}
 		for (unsigned i = 0; i < s->sync_replies; i++)
 			fp_reply(fp, cmd, s->sync_value, NULL, 0, 0, 0);
 		return;
@@ -148,6 +155,18 @@ static void test_rom_sync_exact_bytes_and_all_replies_drained(void **state)
 	x->s.reg_value = 0xCAFEF00D;
 	assert_int_equal(rom_read_reg(x->r, 0x40001000, &v), 0);
 	assert_int_equal(v, 0xCAFEF00D);
+}
+
+static void test_rom_sync_resent_when_the_rom_says_it_is_ready(void **state)
+{
+	struct fx *x = *state;
+	uint64_t t0 = x->fp->now;
+
+	x->s.booting = 1;
+	assert_int_equal(rom_sync(x->r), 0);
+	assert_int_equal(x->fp->requests, 2);
+	/* no 100 ms timeout sat out: the banner triggered the second SYNC */
+	assert_true(x->fp->now - t0 < ROM_SYNC_TIMEOUT_MS);
 }
 
 static void test_rom_sync_value_zero_is_a_stub(void **state)
@@ -293,6 +312,29 @@ static void test_rom_late_reply_after_timeout_is_not_taken(void **state)
 	assert_int_equal(v, 0x600D600D);
 }
 
+/* A device that answers every request with endless text (no frame) still
+ * gets a timeout at the deadline. */
+static void noise_responder(struct fakeport *fp, const uint8_t *req, size_t len)
+{
+	(void)req;
+	(void)len;
+	for (int i = 0; i < 200; i++)
+		fp_queue(fp, (const uint8_t *)"garbage garbage garbage garbage\r\n", 33);
+}
+
+static void test_rom_streaming_noise_still_times_out(void **state)
+{
+	struct fx *x = *state;
+	uint32_t v;
+
+	x->fp->respond = noise_responder;
+	x->fp->latency_ms = 0;
+	/* every read hands over 32 bytes and costs 20 virtual ms */
+	x->fp->read_cost_ms = 20;
+	assert_int_equal(rom_read_reg(x->r, 0, &v), ROM_ETIMEDOUT);
+	assert_true(x->fp->now - 1000 <= ROM_DEFAULT_TIMEOUT_MS + 40);
+}
+
 static void test_rom_flash_begin_four_and_five_words(void **state)
 {
 	struct fx *x = *state;
@@ -422,7 +464,7 @@ static void test_rom_change_baud_switches_host_after_reply(void **state)
 	assert_int_equal(last_req(x, req, sizeof(req)), sizeof(want));
 	assert_memory_equal(req, want, sizeof(want));
 	assert_int_equal(x->fp->base.baud, 921600);
-	assert_true(x->fp->now - t0 >= 5); /* waited for a quiet line */
+	assert_true(x->fp->now - t0 >= 2); /* waited for a quiet line */
 	assert_true(x->fp->flushes >= 1);
 }
 
@@ -485,6 +527,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rom_build_request_header_and_checksum),
 		T(test_rom_sync_exact_bytes_and_all_replies_drained),
+		T(test_rom_sync_resent_when_the_rom_says_it_is_ready),
 		T(test_rom_sync_value_zero_is_a_stub),
 		T(test_rom_sync_silence_times_out_at_100ms),
 		T(test_rom_read_reg_exact_bytes_skips_stale_frames_keeps_bootlog),
@@ -494,6 +537,7 @@ int main(void)
 		T(test_rom_failure_status_and_error_kept_verbatim),
 		T(test_rom_unsupported_command_errors_drained),
 		T(test_rom_late_reply_after_timeout_is_not_taken),
+		T(test_rom_streaming_noise_still_times_out),
 		T(test_rom_flash_begin_four_and_five_words),
 		T(test_rom_flash_data_header_seq_and_payload_checksum),
 		T(test_rom_md5_hex_reply),

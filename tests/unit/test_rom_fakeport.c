@@ -27,6 +27,11 @@ static int fp_read(struct port *p, uint8_t *buf, size_t len, size_t *got, uint64
 	n = fp->rx_len - fp->rx_pos;
 	if (n > len)
 		n = len;
+	if (fp->read_cost_ms) {
+		if (n > 32)
+			n = 32;
+		fp->now += fp->read_cost_ms;
+	}
 	memcpy(buf, fp->rx + fp->rx_pos, n);
 	fp->rx_pos += n;
 	*got = n;

@@ -40,6 +40,7 @@ struct fakeport {
 	unsigned reopens, flushes;
 	int gone;               /* read/write return PORT_ENODEV */
 	uint32_t latency_ms;    /* virtual time each reply takes */
+	uint32_t read_cost_ms;  /* 0: reads hand over everything at once; else 32 bytes per read, this much time */
 };
 
 /* Caller-allocated (it is big: use fp_new / free). */

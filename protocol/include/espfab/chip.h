@@ -50,6 +50,9 @@ struct chip_desc {
 	struct chip_spi_regs spi;
 	struct chip_wdt_regs wdt;
 	uint32_t uart_clkdiv_reg;
+	/* ROM .bss variable naming the console in use, and its value when that
+	 * is the USB-Serial/JTAG (esptool's uses_usb_jtag_serial); 0 = unknown */
+	uint32_t uartdev_buf_no, uart_no_usb_jtag;
 	uint32_t bootloader_offset;
 	int flash_begin_encrypted_word; /* ROM's FLASH_BEGIN takes a 5th word */
 	int has_usb_jtag;          /* has the USB-Serial/JTAG peripheral */

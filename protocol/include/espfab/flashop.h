@@ -56,6 +56,9 @@ struct flashop_info {
 	struct rom_security security;
 	int secure_boot, secure_download, flash_encrypted, jtag_disabled;
 	uint32_t baud;             /* rate in force */
+	int usb_jtag;              /* talking through the chip's USB-Serial/JTAG (the
+	                            * ROM says so, or --before usb_reset): watchdogs
+	                            * disabled, hard reset by watchdog */
 };
 
 typedef void (*flashop_progress_fn)(void *ctx, uint64_t done, uint64_t total);
