@@ -2,5 +2,5 @@
 foreach(scenario batch drop kill9 control sigterm)
   add_test(NAME integration_daemon_${scenario}
     COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/integration/daemon_e2e.sh $<TARGET_FILE_DIR:espfabd> ${scenario})
-  set_tests_properties(integration_daemon_${scenario} PROPERTIES LABELS integration TIMEOUT 240)
+  set_tests_properties(integration_daemon_${scenario} PROPERTIES LABELS integration TIMEOUT 480)
 endforeach()

@@ -68,7 +68,7 @@ ef_sim() {
 		>"$ef_dir/$name.sim.log" 2>&1 &
 	ef_last_pid=$!
 	ef_pids="$ef_pids $ef_last_pid"
-	for _ in $(seq 50); do
+	for _ in $(seq 300); do
 		[ -L "$ef_dir/$name" ] && return 0
 		sleep 0.1
 	done
