@@ -111,6 +111,32 @@ static int io_ask(void *ctx, struct jobq_msg *req, enum jobq_kind want, struct j
 	}
 }
 
+/* The port's identity: a replugged USB bridge or a restarted simulator gets
+ * a new device node or link (new inode, change time or device number) even
+ * when its path is the same. */
+struct port_ident {
+	unsigned long long ino, lino, rdev;
+	long long ctime_ns, lctime_ns;
+};
+
+static void port_ident_get(const char *path, struct port_ident *id)
+{
+	struct stat st;
+
+	memset(id, 0, sizeof(*id));
+	if (!strncmp(path, "socket://", 9))
+		return;
+	if (lstat(path, &st) == 0) {
+		id->lino = st.st_ino;
+		id->lctime_ns = (long long)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec;
+	}
+	if (stat(path, &st) == 0) {
+		id->ino = st.st_ino;
+		id->rdev = st.st_rdev;
+		id->ctime_ns = (long long)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec;
+	}
+}
+
 static int path_present(const char *path)
 {
 	struct stat st;
@@ -148,6 +174,7 @@ static void *worker_main(void *arg)
 	char finished_mac[18] = ""; /* provisioned or failed: wait for it to leave */
 	char msg[256];
 	uint64_t t_connect, t_probe;
+	struct port_ident ident, finished_ident;
 
 	set_state(w, "absent");
 	while (!w->stopping) {
@@ -177,6 +204,12 @@ static void *worker_main(void *arg)
 			idle_wait(w, w->cfg.poll_ms);
 			continue;
 		}
+		port_ident_get(w->cfg.path, &ident);
+		/* The same MAC on a port that was re-created since (replugged,
+		 * simulator restarted) is the board coming back, not one that
+		 * never left: provision it again (it gets its bound record). */
+		if (finished_mac[0] && memcmp(&ident, &finished_ident, sizeof(ident)))
+			finished_mac[0] = '\0';
 		if (finished_mac[0] && !strcmp(finished_mac, id.mac)) {
 			/* Still the board we finished: leave it alone. */
 			romio_disconnect(w->dev);
@@ -229,6 +262,7 @@ static void *worker_main(void *arg)
 		romio_disconnect(w->dev);
 		emit(w, &result);
 		snprintf(finished_mac, sizeof(finished_mac), "%s", id.mac);
+		finished_ident = ident;
 		set_state(w, "done");
 		idle_wait(w, w->cfg.probe_ms);
 	}
