@@ -174,7 +174,7 @@ static void *worker_main(void *arg)
 	char finished_mac[18] = ""; /* provisioned or failed: wait for it to leave */
 	char msg[256];
 	uint64_t t_connect, t_probe;
-	struct port_ident ident, finished_ident;
+	struct port_ident ident, finished_ident, present_ident;
 
 	set_state(w, "absent");
 	while (!w->stopping) {
@@ -210,6 +210,9 @@ static void *worker_main(void *arg)
 		 * never left: provision it again (it gets its bound record). */
 		if (finished_mac[0] && memcmp(&ident, &finished_ident, sizeof(ident)))
 			finished_mac[0] = '\0';
+		if (present_mac[0] && memcmp(&ident, &present_ident, sizeof(ident)))
+			device_left(w, present_mac);
+		present_ident = ident;
 		if (finished_mac[0] && !strcmp(finished_mac, id.mac)) {
 			/* Still the board we finished: leave it alone. */
 			romio_disconnect(w->dev);
