@@ -270,19 +270,24 @@ static char *nvs_cli_cwd(void)
 	return cwd;
 }
 
-/* A key file named by --inputkey / KEY: the first 64 bytes. */
-static int nvs_cli_read_key(const char *path, uint8_t key[NVS_XTS_KEY_LEN])
+/* A key file named by --inputkey / KEY: the reference reads its first 64
+ * bytes (read(64)), whatever the file holds; *key_len tells how many there
+ * were. Whether a shorter key is usable is the caller's business. */
+static int nvs_cli_read_key(const char *path, uint8_t key[NVS_XTS_KEY_LEN], size_t *key_len)
 {
 	struct nvs_err err = {0};
 	uint8_t *data = NULL;
 	size_t len = 0;
 	int rc = nvs_file_read(path, &data, &len, &err);
 
-	if (rc == 0)
-		rc = nvs_keyfile_parse(data, len, key, &err);
-	if (rc < 0)
-		fprintf(stderr, "espfab nvs: %s%s%s\n", rc == NVS_EINPUT ? path : "", rc == NVS_EINPUT ? ": " : "",
-			err.msg);
+	memset(key, 0, NVS_XTS_KEY_LEN);
+	*key_len = 0;
+	if (rc < 0) {
+		fprintf(stderr, "espfab nvs: %s\n", err.msg);
+	} else {
+		*key_len = len < NVS_XTS_KEY_LEN ? len : NVS_XTS_KEY_LEN;
+		memcpy(key, data, *key_len);
+	}
 	if (data) {
 		OPENSSL_cleanse(data, len);
 		free(data);
@@ -412,8 +417,9 @@ static int nvs_cli_generate(const struct nvs_cli_args *a, bool encrypt)
 	char *cwd = NULL, *out_path = NULL;
 	const char *outdir, *output, *size_text;
 	uint8_t *img = NULL;
-	uint8_t key[NVS_XTS_KEY_LEN];
-	bool have_keys = false, keys_written = false;
+	uint8_t key[NVS_XTS_KEY_LEN] = {0};
+	size_t key_len = 0;
+	bool have_keys = false, keys_written = false, keygen = a->opt[NVS_CLI_OPT_KEYGEN] != NULL;
 	enum nvs_version version = NVS_VERSION_2;
 	uint32_t size;
 	size_t img_len = 0;
@@ -456,8 +462,12 @@ static int nvs_cli_generate(const struct nvs_cli_args *a, bool encrypt)
 					a->opt[NVS_CLI_OPT_INPUTKEY]);
 				goto out;
 			}
-			if (nvs_cli_read_key(a->opt[NVS_CLI_OPT_INPUTKEY], key) < 0)
+			if (nvs_cli_read_key(a->opt[NVS_CLI_OPT_INPUTKEY], key, &key_len) < 0)
 				goto out;
+			/* The reference: generate(args, encr_key=key) does "if not
+			 * encr_key: encr_key = generate_key(args)", so an EMPTY key
+			 * file makes a new key exactly as --keygen does. */
+			keygen = key_len == 0;
 		}
 		(void)nvs_cli_size(size_text); /* the reference checks (and warns) twice */
 	}
@@ -472,12 +482,13 @@ static int nvs_cli_generate(const struct nvs_cli_args *a, bool encrypt)
 	out_path = nvs_cli_target(outdir, output);
 	if (!out_path)
 		goto out;
-	if (encrypt && a->opt[NVS_CLI_OPT_KEYGEN]) {
+	if (encrypt && keygen) {
 		/* Keys go under <outdir>/keys/, outdir being '' when OUTPUT is absolute. */
 		if (nvs_cli_make_keys(a, output[0] == '/' ? "" : outdir, &keys) != 0)
 			goto out;
 		have_keys = true;
 		memcpy(key, keys.key, sizeof(key));
+		key_len = sizeof(key);
 	}
 
 	printf("\nCreating NVS binary with version: %s\n", version == NVS_VERSION_1
@@ -489,6 +500,13 @@ static int nvs_cli_generate(const struct nvs_cli_args *a, bool encrypt)
 	for (int i = 0; i < ninputs; i++)
 		if (nvs_gen_add_csv_file(g, a->pos[i], &files, &err) < 0)
 			goto fail;
+	if (encrypt && key_len != NVS_XTS_KEY_LEN && nvs_gen_entry_count(g)) {
+		/* A shorter key fails at the first entry the reference encrypts
+		 * (it would hex-decode it); an image without entries needs none. */
+		fprintf(stderr, "espfab nvs: %s: the key file holds %zu bytes, the XTS key needs 64\n",
+			a->opt[NVS_CLI_OPT_INPUTKEY], key_len);
+		goto out;
+	}
 	img = malloc(nvs_gen_image_len(g));
 	if (!img) {
 		fprintf(stderr, "espfab nvs: out of memory\n");
@@ -556,7 +574,7 @@ static int nvs_cli_decrypt(const struct nvs_cli_args *a)
 	struct nvs_err err = {0};
 	uint8_t key[NVS_XTS_KEY_LEN];
 	uint8_t *in = NULL, *out = NULL;
-	size_t in_len = 0, out_len = 0;
+	size_t in_len = 0, out_len = 0, key_len = 0;
 	char *cwd = NULL, *out_path = NULL;
 	int rc = 1;
 
@@ -570,7 +588,7 @@ static int nvs_cli_decrypt(const struct nvs_cli_args *a)
 			return 1;
 		}
 	}
-	if (nvs_cli_read_key(a->pos[1], key) < 0)
+	if (nvs_cli_read_key(a->pos[1], key, &key_len) < 0)
 		goto out;
 	cwd = nvs_cli_cwd();
 	if (!cwd)
@@ -585,7 +603,7 @@ static int nvs_cli_decrypt(const struct nvs_cli_args *a)
 		fprintf(stderr, "espfab nvs: out of memory\n");
 		goto out;
 	}
-	if (nvs_decrypt_image(in, in_len, key, out, &out_len, &err) < 0)
+	if (nvs_decrypt_image_key(in, in_len, key, key_len, out, &out_len, &err) < 0)
 		goto fail;
 	if (nvs_cli_write(out_path, out, out_len, 0644) < 0)
 		goto out;
