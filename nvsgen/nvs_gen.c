@@ -584,6 +584,18 @@ int nvs_parse_size(const char *text, int64_t *out)
 	return nvs_parse_int0(text, out) == 0 ? 0 : NVS_EINPUT;
 }
 
+int nvs_parse_int(const char *text, int64_t *out)
+{
+	bool neg = false;
+	uint64_t mag = 0;
+
+	if (nvs_parse_int10((const uint8_t *)text, strlen(text), false, &neg, &mag) < 0 ||
+	    mag > (uint64_t)INT64_MAX + neg)
+		return NVS_EINPUT;
+	*out = neg ? (int64_t)(0 - mag) : (int64_t)mag;
+	return 0;
+}
+
 int nvs_gen_finish(struct nvs_gen *g, const uint8_t *xts_key, uint8_t *buf, size_t cap, size_t *out_len,
 		   struct nvs_err *err)
 {

@@ -157,12 +157,56 @@ static void test_nvs_cli_decrypt_32_byte_key(void **state)
 	assert_false(exists("out2.bin"));
 }
 
+/* The reference's command line is Python 3.11 argparse. What it does with
+ * these (checked by running nvs_partition_gen.py 0.2.0): --version is
+ * type=int, so " 01", "+1" and "\u0661" (Arabic-Indic one) are version 1; a
+ * run of positionals cut by an option is not resumed after it, so
+ * "a.csv --version 1 b.csv o.bin 0x3000" leaves "0x3000" unrecognized
+ * (exit 2); "--" is absorbed by the positionals next to it, and a trailing
+ * one is unrecognized. */
+static void test_nvs_cli_argparse_like_reference(void **state)
+{
+	char want[512];
+	(void)state;
+	static const char a_csv[] = "key,type,encoding,value\nns,namespace,,\nk,data,u8,1\n";
+	static const char b_csv[] = "key,type,encoding,value\nn2,namespace,,\nj,data,u16,2\n";
+	put("a.csv", a_csv, strlen(a_csv));
+	put("b.csv", b_csv, strlen(b_csv));
+	assert_int_equal(sh(ESPFAB "generate a.csv v1.bin 0x3000 --version 1 >/dev/null"), 0);
+	snprintf(want, sizeof(want), "%s/v1.bin", scratch);
+	assert_int_equal(sh(ESPFAB "generate a.csv o1.bin 0x3000 --version ' 01' >/dev/null"), 0);
+	assert_same_file("o1.bin", want);
+	assert_int_equal(sh(ESPFAB "generate a.csv o2.bin 0x3000 --vers=+1 >/dev/null"), 0);
+	assert_same_file("o2.bin", want);
+	assert_int_equal(sh(ESPFAB "generate a.csv o3.bin 0x3000 --version \xd9\xa1 >/dev/null"), 0);
+	assert_same_file("o3.bin", want);
+	/* after "--" everything is positional: output "--version", refused */
+	assert_int_not_equal(sh(ESPFAB "generate -- a.csv o4.bin 0x3000 --version 1 >/dev/null 2>&1"), 0);
+	assert_int_equal(sh(ESPFAB "generate --version 1 -- a.csv o4.bin 0x3000 >/dev/null"), 0);
+	assert_same_file("o4.bin", want);
+	assert_int_equal(sh(ESPFAB "generate a.csv --version 1 b.csv o5.bin 0x3000 2>/dev/null"), 2);
+	assert_false(exists("o5.bin"));
+	assert_int_equal(sh(ESPFAB "generate a.csv b.csv --version 1 o6.bin 0x3000 2>/dev/null"), 2);
+	assert_false(exists("o6.bin"));
+	assert_int_equal(sh(ESPFAB "generate a.csv o7.bin 0x3000 --version 1 -- 2>/dev/null"), 2);
+	assert_false(exists("o7.bin"));
+	/* split before the last two positionals: fine */
+	assert_int_equal(sh(ESPFAB "generate a.csv b.csv --version 2 o8.bin 0x3000 >/dev/null 2>&1"), 2);
+	assert_int_equal(sh(ESPFAB "generate a.csv --version 1 o9.bin 0x3000 >/dev/null"), 0);
+	assert_same_file("o9.bin", want);
+	assert_int_equal(sh(ESPFAB "generate a.csv --version 3 o10.bin 0x3000 2>/dev/null"), 2);
+	assert_int_equal(sh(ESPFAB "encrypt a.csv o11.bin 0x3000 --k x 2>/dev/null"), 2); /* ambiguous */
+	assert_int_equal(sh(ESPFAB "generate a.csv o12.bin 0x3000 --outdir -x 2>/dev/null"), 2);
+	assert_false(exists("o12.bin"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_nvs_cli_empty_inputkey_makes_keys, setup_scratch, teardown_scratch),
 		cmocka_unit_test_setup_teardown(test_nvs_cli_short_inputkey, setup_scratch, teardown_scratch),
 		cmocka_unit_test_setup_teardown(test_nvs_cli_decrypt_32_byte_key, setup_scratch, teardown_scratch),
+		cmocka_unit_test_setup_teardown(test_nvs_cli_argparse_like_reference, setup_scratch, teardown_scratch),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

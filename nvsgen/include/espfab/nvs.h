@@ -107,6 +107,9 @@ size_t nvs_gen_image_len(const struct nvs_gen *g);
 /* Python int(text, 0), as the reference parses SIZE: "0x6000", "24576",
  * "0o...", "0b...", underscores, surrounding spaces. 0 or NVS_EINPUT. */
 int nvs_parse_size(const char *text, int64_t *out);
+/* Python int(text) (base 10, as argparse's type=int): " 01", "+2", "1_0",
+ * Unicode digits. 0 or NVS_EINPUT (also beyond 64 bits). */
+int nvs_parse_int(const char *text, int64_t *out);
 
 /* ---- keys (nvs_crypt.c) ------------------------------------------------- */
 
