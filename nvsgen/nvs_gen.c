@@ -109,6 +109,14 @@ void nvs_gen_free(struct nvs_gen *g)
 	free(g);
 }
 
+size_t nvs_gen_entry_count(const struct nvs_gen *g)
+{
+	size_t n = 0;
+	for (uint32_t p = 0; p < g->l.npages; p++)
+		n += g->l.entries[p];
+	return n;
+}
+
 size_t nvs_gen_image_len(const struct nvs_gen *g)
 {
 	return nvs_layout_image_len(&g->l) + g->l.growth_bytes;
@@ -576,6 +584,18 @@ int nvs_parse_size(const char *text, int64_t *out)
 	return nvs_parse_int0(text, out) == 0 ? 0 : NVS_EINPUT;
 }
 
+int nvs_parse_int(const char *text, int64_t *out)
+{
+	bool neg = false;
+	uint64_t mag = 0;
+
+	if (nvs_parse_int10((const uint8_t *)text, strlen(text), false, &neg, &mag) < 0 ||
+	    mag > (uint64_t)INT64_MAX + neg)
+		return NVS_EINPUT;
+	*out = neg ? (int64_t)(0 - mag) : (int64_t)mag;
+	return 0;
+}
+
 int nvs_gen_finish(struct nvs_gen *g, const uint8_t *xts_key, uint8_t *buf, size_t cap, size_t *out_len,
 		   struct nvs_err *err)
 {
@@ -602,13 +622,15 @@ int nvs_gen_finish(struct nvs_gen *g, const uint8_t *xts_key, uint8_t *buf, size
 	 * offset in the partition; headers, bitmaps and unused entries stay as
 	 * they are. */
 	memset(buf, 0xFF, used);
-	rc = nvs_xts_setkey(&g->xts, xts_key, 1, err);
-	if (rc < 0)
-		return rc;
 	for (uint32_t p = 0; p < l->npages; p++) {
 		size_t base = (size_t)p * NVS_PAGE_SIZE;
 		unsigned count = l->entries[p];
 		memcpy(buf + base, l->img + base, NVS_FIRST_ENTRY);
+		/* The key is first used (and checked) by the first entry: an
+		 * image without entries is written whatever the key, as by the
+		 * reference. */
+		if (count && (rc = nvs_xts_setkey(&g->xts, xts_key, 1, err)) < 0)
+			return rc;
 		for (unsigned e = 0; e < count; e++) {
 			size_t off = base + NVS_FIRST_ENTRY + (size_t)e * NVS_ENTRY_SIZE;
 			rc = nvs_xts_run(&g->xts, off, l->img + off, buf + off, NVS_ENTRY_SIZE, err);

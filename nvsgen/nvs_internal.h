@@ -159,6 +159,7 @@ int nvs_base64_decode(const uint8_t *in, size_t len, uint8_t *out, size_t *out_l
 struct nvs_xts {
 	EVP_CIPHER_CTX *ctx;
 	uint8_t key[NVS_XTS_KEY_LEN];
+	size_t key_len; /* 32 (AES-128-XTS) or 64 (AES-256-XTS) */
 	int enc; /* 1 encrypt, 0 decrypt, -1 no key loaded */
 };
 void nvs_xts_init(struct nvs_xts *x);
