@@ -514,6 +514,22 @@ static void test_mfg_generate_rolls_back_a_failed_write(void **state)
 		fail_msg("%s", err.msg);
 	assert_int_equal(res.devices, 600);
 	assert_int_equal(count_files(outdir), 1201);
+	/* written by several threads, each image still holds its own row */
+	for (int dev = 1; dev <= 600; dev += 157) {
+		char bin[700];
+		size_t len;
+		uint8_t *img;
+		struct nvs_decode *d = NULL;
+		struct nvs_err nerr;
+		snprintf(bin, sizeof(bin), "%s/bin/dev-%d.bin", outdir, dev);
+		img = (uint8_t *)load(bin, &len);
+		assert_int_equal(len, 0x3000);
+		assert_int_equal(nvs_decode_image(img, len, NULL, &d, &nerr), 0);
+		assert_int_equal(d->problem_count, 0);
+		assert_int_equal(nvs_decode_find(d, "ns", "n")->u, (unsigned)((dev - 1) % 200));
+		nvs_decode_free(d);
+		free(img);
+	}
 }
 
 /* ---- the espfab command ------------------------------------------------- */
