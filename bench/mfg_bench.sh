@@ -23,11 +23,14 @@ awk -v n="$rows" 'BEGIN { srand(1); print "id,ProductID,DeviceSecret,DeviceName"
     printf "%d,PRD-%06d,%s,lamp-%06d\n", i, i, s, i } }' > values.csv
 sync
 start=$(date +%s.%N)
-"$espfab" mfg generate config.csv values.csv dev 0x6000 --outdir out "$@" > /dev/null
+/usr/bin/time -f '%U %S' -o cpu.txt "$espfab" mfg generate config.csv values.csv dev 0x6000 --outdir out "$@" > /dev/null
 end=$(date +%s.%N)
+read -r cpu_user cpu_sys < cpu.txt
 n=$(find out/bin -name '*.bin' | wc -l)
 [ "$n" -eq "$rows" ] || { echo "mfg_bench: expected $rows images, found $n" >&2; exit 1; }
 fs=$(df -T . | awk 'NR==2 {print $2}')
-awk -v n="$n" -v s="$start" -v e="$end" -v fs="$fs" -v opts="$*" 'BEGIN {
-  t = e - s; printf "mfg generate: %d images (0x6000, 3 strings%s) in %.2f s on %s = %.0f images/s  (mfg_gen.py: ~900-1,300 images/s)\n",
-  n, opts == "" ? "" : ", " opts, t, fs, n / t }'
+load=$(cut -d' ' -f1 /proc/loadavg)
+awk -v n="$n" -v s="$start" -v e="$end" -v fs="$fs" -v opts="$*" -v u="$cpu_user" -v k="$cpu_sys" -v load="$load" 'BEGIN {
+  t = e - s; c = u + k; if (c <= 0) c = 0.01
+  printf "mfg generate: %d images (0x6000, 3 strings%s) on %s: %.2f s wall = %.0f images/s; %.2f s CPU (user %.2f + sys %.2f) = %.0f images/s per CPU-second; load %s  (mfg_gen.py: ~900-1,300 images/s)\n",
+  n, opts == "" ? "" : ", " opts, fs, t, n / t, c, u, k, n / c, load }'

@@ -535,14 +535,24 @@ static int name_devices(struct mfg_batch *b, const struct mfg_batch_params *p, s
 			id = cnt_buf;
 			idlen = strlen(cnt_buf);
 		}
-		if (memchr(id, '/', idlen) || memchr(id, '\0', idlen))
-			return fail(err, MFG_EINPUT, r->line, "%s:%u: file id '%.40s' (column '%s') holds '/' or NUL",
-				    p->values_name, r->line, id, by_column ? p->fileid : "");
-		if (p->prefix_num)
-			nlen = snprintf(num_buf, sizeof(num_buf), "%0*lld-", p->prefix_digits, num++);
+		if (memchr(id, '/', idlen) || memchr(id, '\0', idlen)) {
+			rc = fail(err, MFG_EINPUT, r->line, "%s:%u: file id '%.40s' (column '%s') holds '/' or NUL",
+				  p->values_name, r->line, id, by_column ? p->fileid : "");
+			goto out;
+		}
+		if (p->prefix_num) {
+			if (d && num == LLONG_MAX) {
+				rc = fail(err, MFG_EINPUT, r->line, "%s:%u: --prefix_num counter overflows", p->values_name,
+					  r->line);
+				goto out;
+			}
+			nlen = snprintf(num_buf, sizeof(num_buf), "%0*lld-", p->prefix_digits, d ? ++num : num);
+		}
 		need = strlen(p->prefix) + 1 + (size_t)nlen + idlen + 1;
-		if (grow((void **)&stem, &cap, need, 1))
-			return fail(err, MFG_ENOMEM, 0, "out of memory");
+		if (grow((void **)&stem, &cap, need, 1)) {
+			rc = fail(err, MFG_ENOMEM, 0, "out of memory");
+			goto out;
+		}
 		snprintf(stem, cap, "%s-%s", p->prefix, p->prefix_num ? num_buf : "");
 		memcpy(stem + strlen(stem), id, idlen);
 		stem[need - 1] = '\0';

@@ -293,12 +293,18 @@ static int make_dirs(struct created *cr, const char *dir, struct mfg_err *err)
 static char *join(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b);
-	char *s = malloc(la + lb + 2);
+	bool slash;
+	char *s;
+	while (la > 1 && a[la - 1] == '/') /* "out/" + "csv": out/csv */
+		la--;
+	slash = la && a[la - 1] == '/';   /* "/" + "csv": /csv */
+	s = malloc(la + lb + 2);
 	if (!s)
 		return NULL;
 	memcpy(s, a, la);
-	s[la] = '/';
-	memcpy(s + la + 1, b, lb + 1);
+	if (!slash)
+		s[la++] = '/';
+	memcpy(s + la, b, lb + 1);
 	return s;
 }
 
@@ -313,7 +319,13 @@ struct run {
 	bool have_key;
 	char *dir_csv, *dir_bin, *dir_keys;
 	struct created cr;
-	uint8_t *made;        /* per device: the CUR_* files pass 2 created */
+	/* per device, what pass 2 created: the CSV (written by one thread) and
+	 * the CUR_* bits of image and keys (by another, maybe) */
+	uint8_t *made_csv, *made_bin;
+	/* next device whose CSV / image is to be written: workers take work
+	 * from their own queue first, so that two threads creating files in
+	 * one folder (and waiting on its lock) is the exception */
+	atomic_size_t next_csv, next_bin;
 	int (*write)(void *ctx, int dirfd, const char *name, const void *data, size_t len, unsigned mode);
 	atomic_bool stop;     /* a worker failed: the others stop */
 	pthread_mutex_t lock; /* the first error */
@@ -328,7 +340,7 @@ struct worker {
 	uint8_t *img;
 	char *csv;
 	size_t csv_cap;
-	size_t first, step;
+	bool images_first; /* which queue this worker prefers */
 	size_t bytes;
 	pthread_t thread;
 	bool started;
@@ -344,6 +356,7 @@ struct worker {
 #define CUR_KEY 4u
 #define CUR_BIN 8u
 
+/* dir NULL: the folder does not exist, only the name length is checked. */
 static int check_exists(const char *dir, const char *name, const char *ext, const char *what, unsigned line,
 			const struct mfg_options *o, struct mfg_err *err)
 {
@@ -352,6 +365,8 @@ static int check_exists(const char *dir, const char *name, const char *ext, cons
 	if (strlen(name) + strlen(ext) > NAME_MAX)
 		return io_fail(err, MFG_EINPUT, line, "%s:%u: %s file name %.40s...%s is longer than %d bytes",
 			       o->values_path, line, what, name, ext, NAME_MAX);
+	if (!dir)
+		return 0;
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s%s", dir, name, ext) >= sizeof(path))
 		return io_fail(err, MFG_EINPUT, line, "%s:%u: output path too long", o->values_path, line);
 	if (lstat(path, &st) == 0)
@@ -366,20 +381,26 @@ static int pass_check(struct run *r, struct worker *w, struct mfg_err *err)
 {
 	size_t n = mfg_batch_count(r->b), len;
 	bool keys = r->o->keys == MFG_KEYS_GENERATE;
+	struct stat st;
+	/* A folder that does not exist yet holds no file to collide with: a
+	 * fresh batch skips the per-file checks (only the name length counts). */
+	const char *dcsv = stat(r->dir_csv, &st) == 0 ? r->dir_csv : NULL;
+	const char *dbin = stat(r->dir_bin, &st) == 0 ? r->dir_bin : NULL;
+	const char *dkeys = keys && stat(r->dir_keys, &st) == 0 ? r->dir_keys : NULL;
 	int rc;
 
 	for (size_t i = 0; i < n; i++) {
 		const char *stem = mfg_batch_stem(r->b, i);
 		unsigned line = mfg_batch_line(r->b, i);
-		if ((rc = check_exists(r->dir_csv, stem, ".csv", "csv", line, r->o, err)) ||
-		    (rc = check_exists(r->dir_bin, stem, ".bin", "binary", line, r->o, err)))
+		if ((rc = check_exists(dcsv, stem, ".csv", "csv", line, r->o, err)) ||
+		    (rc = check_exists(dbin, stem, ".bin", "binary", line, r->o, err)))
 			return rc;
-		if (keys && (rc = check_exists(r->dir_keys, mfg_batch_keyfile(r->b, i), "", "key", line, r->o, err)))
+		if (keys && (rc = check_exists(dkeys, mfg_batch_keyfile(r->b, i), "", "key", line, r->o, err)))
 			return rc;
 		if (keys && r->o->kp_hmac_keygen) {
 			char hname[600];
 			snprintf(hname, sizeof(hname), "hmac-%s", mfg_batch_keyfile(r->b, i));
-			if ((rc = check_exists(r->dir_keys, hname, "", "HMAC key", line, r->o, err)))
+			if ((rc = check_exists(dkeys, hname, "", "HMAC key", line, r->o, err)))
 				return rc;
 		}
 		if ((rc = mfg_batch_image(r->b, i, w->g, &r->files, NULL, w->img, r->size, &len, err)))
@@ -392,9 +413,9 @@ static int pass_check(struct run *r, struct worker *w, struct mfg_err *err)
  * directories it made. */
 static void rollback(struct run *r)
 {
-	for (size_t i = 0; r->made && i < mfg_batch_count(r->b); i++) {
+	for (size_t i = 0; r->made_csv && r->made_bin && i < mfg_batch_count(r->b); i++) {
 		const char *stem = mfg_batch_stem(r->b, i);
-		unsigned made = r->made[i];
+		unsigned made = r->made_bin[i] | (r->made_csv[i] ? CUR_CSV : 0);
 		char name[640];
 		if (made & CUR_CSV) {
 			snprintf(name, sizeof(name), "%s.csv", stem);
@@ -415,7 +436,25 @@ static void rollback(struct run *r)
 		rmdir(r->cr.dirs[d]);
 }
 
-static int write_device(struct worker *w, size_t i, struct mfg_err *err)
+static int write_csv(struct worker *w, size_t i, struct mfg_err *err)
+{
+	struct run *r = w->r;
+	char name[640];
+	size_t csv_len;
+	int rc;
+
+	if ((rc = mfg_batch_csv(r->b, i, &w->csv, &w->csv_cap, &csv_len, err)))
+		return rc;
+	snprintf(name, sizeof(name), "%s.csv", mfg_batch_stem(r->b, i));
+	if ((rc = r->write(r->o->write_ctx, r->cr.dfd[0], name, w->csv, csv_len, 0666)))
+		return io_fail(err, MFG_EIO, mfg_batch_line(r->b, i), "%s/%s: %s", r->dir_csv, name, strerror(-rc));
+	r->made_csv[i] = 1;
+	w->bytes += csv_len;
+	return 0;
+}
+
+/* The image of device i, with its key file(s) when --keygen. */
+static int write_image(struct worker *w, size_t i, struct mfg_err *err)
 {
 	struct run *r = w->r;
 	const char *stem = mfg_batch_stem(r->b, i);
@@ -423,18 +462,9 @@ static int write_device(struct worker *w, size_t i, struct mfg_err *err)
 	uint8_t key[NVS_XTS_KEY_LEN], hkey[NVS_HMAC_KEY_LEN], kfile[NVS_KEYFILE_SIZE];
 	const uint8_t *xts = NULL;
 	char name[640];
-	size_t csv_len, img_len;
+	size_t img_len;
 	int rc;
 
-	if ((rc = mfg_batch_csv(r->b, i, &w->csv, &w->csv_cap, &csv_len, err)))
-		goto out;
-	snprintf(name, sizeof(name), "%s.csv", stem);
-	if ((rc = r->write(r->o->write_ctx, r->cr.dfd[0], name, w->csv, csv_len, 0666))) {
-		rc = io_fail(err, MFG_EIO, line, "%s/%s: %s", r->dir_csv, name, strerror(-rc));
-		goto out;
-	}
-	r->made[i] |= CUR_CSV;
-	w->bytes += csv_len;
 	if (r->o->keys == MFG_KEYS_INPUT) {
 		xts = r->input_key;
 	} else if (r->o->keys == MFG_KEYS_GENERATE) {
@@ -450,7 +480,7 @@ static int write_device(struct worker *w, size_t i, struct mfg_err *err)
 				rc = io_fail(err, MFG_EIO, line, "%s/%s: %s", r->dir_keys, name, strerror(-rc));
 				goto out;
 			}
-			r->made[i] |= CUR_HMAC;
+			r->made_bin[i] |= CUR_HMAC;
 			w->bytes += sizeof(hkey);
 		} else if (r->have_key) {
 			memcpy(key, r->input_key, sizeof(key));
@@ -464,7 +494,7 @@ static int write_device(struct worker *w, size_t i, struct mfg_err *err)
 				     strerror(-rc));
 			goto out;
 		}
-		r->made[i] |= CUR_KEY;
+		r->made_bin[i] |= CUR_KEY;
 		w->bytes += sizeof(kfile);
 		xts = key;
 	}
@@ -475,7 +505,7 @@ static int write_device(struct worker *w, size_t i, struct mfg_err *err)
 		rc = io_fail(err, MFG_EIO, line, "%s/%s: %s", r->dir_bin, name, strerror(-rc));
 		goto out;
 	}
-	r->made[i] |= CUR_BIN;
+	r->made_bin[i] |= CUR_BIN;
 	w->bytes += img_len;
 out:
 	OPENSSL_cleanse(key, sizeof(key));
@@ -491,8 +521,23 @@ static void *worker_main(void *arg)
 	size_t n = mfg_batch_count(r->b);
 	struct mfg_err err;
 
-	for (size_t i = w->first; i < n && !atomic_load(&r->stop); i += w->step) {
-		int rc = write_device(w, i, &err);
+	while (!atomic_load(&r->stop)) {
+		atomic_size_t *q[2] = {&r->next_csv, &r->next_bin};
+		size_t i = n;
+		int rc, kind = -1;
+		if (w->images_first) {
+			q[0] = &r->next_bin;
+			q[1] = &r->next_csv;
+		}
+		for (int k = 0; k < 2 && kind < 0; k++)
+			if (atomic_load(q[k]) < n && (i = atomic_fetch_add(q[k], 1)) < n)
+				kind = q[k] == &r->next_bin;
+		if (kind < 0)
+			break;
+		if (r->o->cancel && atomic_load(r->o->cancel))
+			rc = io_fail(&err, MFG_ECANCELED, 0, "interrupted: the files of this batch were removed");
+		else
+			rc = kind ? write_image(w, i, &err) : write_csv(w, i, &err);
 		if (rc) {
 			pthread_mutex_lock(&r->lock);
 			if (!r->rc) {
@@ -558,10 +603,10 @@ static int check_options(const struct mfg_options *o, struct mfg_err *err)
 	return 0;
 }
 
-static unsigned worker_count(size_t n)
+static unsigned worker_count(size_t n, unsigned jobs)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	size_t t = cpus > 0 ? (size_t)cpus : 1;
+	size_t t = jobs ? jobs : cpus > 0 ? (size_t)cpus : 1;
 	if (t > MFG_MAX_WORKERS)
 		t = MFG_MAX_WORKERS;
 	while (t > 1 && n / t < MFG_MIN_PER_WORKER)
@@ -639,19 +684,21 @@ int mfg_generate(const struct mfg_options *o, struct mfg_result *res, struct mfg
 	if ((rc = mfg_batch_new(&r.b, (const char *)config, config_len, (const char *)values, values_len, &bp, err)))
 		goto out;
 	n = mfg_batch_count(r.b);
-	nw = worker_count(n);
+	nw = worker_count(n, o->jobs);
 	for (unsigned t = 0; t < nw; t++) {
 		if ((rc = worker_init(&w[t], &r, o->version, err)))
 			goto out;
-		w[t].first = t;
-		w[t].step = nw;
+		w[t].images_first = t % 2 == 1 || nw == 1;
 	}
-	r.made = calloc(n ? n : 1, 1);
+	r.made_csv = calloc(n ? n : 1, 1);
+	r.made_bin = calloc(n ? n : 1, 1);
+	atomic_init(&r.next_csv, 0);
+	atomic_init(&r.next_bin, 0);
 	outdir = o->outdir && o->outdir[0] ? o->outdir : ".";
 	r.dir_csv = join(outdir, "csv");
 	r.dir_bin = join(outdir, "bin");
 	r.dir_keys = join(outdir, "keys");
-	if (!r.made || !r.dir_csv || !r.dir_bin || !r.dir_keys) {
+	if (!r.made_csv || !r.made_bin || !r.dir_csv || !r.dir_bin || !r.dir_keys) {
 		rc = io_fail(err, MFG_ENOMEM, 0, "out of memory");
 		goto out;
 	}
@@ -672,23 +719,14 @@ int mfg_generate(const struct mfg_options *o, struct mfg_result *res, struct mfg
 			     strerror(errno));
 		goto out;
 	}
-	for (unsigned t = 1; t < nw; t++) {
-		if (pthread_create(&w[t].thread, NULL, worker_main, &w[t]) == 0) {
-			w[t].started = true;
-			continue;
-		}
-		/* no thread: this one takes its share after its own */
-		w[t].step = 0;
-	}
+	for (unsigned t = 1; t < nw; t++)
+		w[t].started = pthread_create(&w[t].thread, NULL, worker_main, &w[t]) == 0;
+	/* this thread works too; a worker that could not start leaves its share
+	 * in the queues for the others */
 	worker_main(&w[0]);
-	for (unsigned t = 1; t < nw; t++) {
+	for (unsigned t = 1; t < nw; t++)
 		if (w[t].started)
 			pthread_join(w[t].thread, NULL);
-		else if (w[t].step == 0) {
-			w[t].step = nw;
-			worker_main(&w[t]);
-		}
-	}
 	if (r.rc) {
 		rc = r.rc;
 		if (err)
@@ -712,7 +750,8 @@ out:
 	free(r.dir_csv);
 	free(r.dir_bin);
 	free(r.dir_keys);
-	free(r.made);
+	free(r.made_csv);
+	free(r.made_bin);
 	for (unsigned t = 0; t < MFG_MAX_WORKERS; t++)
 		if (w[t].r)
 			worker_deinit(&w[t]);

@@ -532,14 +532,58 @@ static int cmp_page_order(const void *a, const void *b)
 	return x->index < y->index ? -1 : (x->index > y->index);
 }
 
-static bool same_key(const struct nvs_decode_item *a, const struct nvs_decode_item *b)
+/* Every good BLOB_DATA item, sorted by (namespace, key, chunk index, image
+ * position), so that a blob index finds each of its chunks by binary search
+ * (a crafted image may hold thousands of indices and chunks). */
+struct chunk_ref {
+	const struct nvs_decode_item *it;
+	size_t pos; /* index in d->items */
+};
+
+static int cmp_chunk(const struct nvs_decode_item *a, size_t apos, const struct nvs_decode_item *b, size_t bpos)
 {
-	return a->ns_index == b->ns_index && strcmp(a->key, b->key) == 0;
+	int c;
+	if (a->ns_index != b->ns_index)
+		return a->ns_index < b->ns_index ? -1 : 1;
+	c = strcmp(a->key, b->key);
+	if (c)
+		return c;
+	if (a->chunk_index != b->chunk_index)
+		return a->chunk_index < b->chunk_index ? -1 : 1;
+	return apos < bpos ? -1 : (apos > bpos);
+}
+
+static int cmp_chunk_ref(const void *x, const void *y)
+{
+	const struct chunk_ref *a = x, *b = y;
+	return cmp_chunk(a->it, a->pos, b->it, b->pos);
+}
+
+/* First chunk_ref not ordered before (ns, key, chunk) of probe. */
+static size_t chunk_lower_bound(const struct chunk_ref *refs, size_t n, const struct nvs_decode_item *probe,
+				uint8_t chunk)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct nvs_decode_item *it = refs[mid].it;
+		int c;
+		if (it->ns_index != probe->ns_index)
+			c = it->ns_index < probe->ns_index ? -1 : 1;
+		else if ((c = strcmp(it->key, probe->key)) == 0)
+			c = it->chunk_index < chunk ? -1 : (it->chunk_index > chunk);
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
 }
 
 /* V2 blobs: chunk k of an index lives in a BLOB_DATA item of the same
  * namespace and key whose chunk_index is chunk_start + k. */
-static int reassemble(struct decoder *dc, struct nvs_decode_value *v, bool *used)
+static int reassemble(struct decoder *dc, struct nvs_decode_value *v, bool *used, const struct chunk_ref *refs,
+		      size_t nrefs)
 {
 	struct nvs_decode *d = dc->d;
 	const struct nvs_decode_item *idx = v->item;
@@ -552,19 +596,22 @@ static int reassemble(struct decoder *dc, struct nvs_decode_value *v, bool *used
 	for (unsigned k = 0; k < idx->chunk_count; k++) {
 		uint8_t want = (uint8_t)(idx->chunk_start + k);
 		const struct nvs_decode_item *hit = NULL;
-		size_t hi = 0;
+		size_t hi = 0, first = chunk_lower_bound(refs, nrefs, idx, want), end = first;
+		while (end < nrefs && refs[end].it->ns_index == idx->ns_index && refs[end].it->chunk_index == want &&
+		       !strcmp(refs[end].it->key, idx->key))
+			end++;
 		/* A rewritten blob leaves older chunks with the same key and chunk
 		 * index behind: take the first one no earlier index has claimed,
 		 * else the first one. */
-		for (int fresh = 1; fresh >= 0 && !hit; fresh--)
-			for (size_t j = 0; j < d->item_count && !hit; j++) {
-				const struct nvs_decode_item *c = &d->items[j];
-				if (c->type == NVS_DECODE_BLOB_DATA && c->crc_ok && c->chunk_index == want &&
-				    same_key(c, idx) && (!fresh || !used[j])) {
-					hit = c;
-					hi = j;
-				}
+		for (size_t j = first; j < end && !hit; j++)
+			if (!used[refs[j].pos]) {
+				hit = refs[j].it;
+				hi = refs[j].pos;
 			}
+		if (!hit && first < end) {
+			hit = refs[first].it;
+			hi = refs[first].pos;
+		}
 		hits[k] = hit;
 		if (!hit) {
 			complete = false;
@@ -629,6 +676,8 @@ static int build_values(struct decoder *dc)
 	struct nvs_decode *d = dc->d;
 	bool *used = NULL;
 	struct value_order *order = NULL;
+	struct chunk_ref *refs = NULL;
+	size_t nrefs = 0;
 	int rc = 0;
 
 	d->namespaces = calloc(NS_COUNT, sizeof(*d->namespaces));
@@ -653,10 +702,18 @@ static int build_values(struct decoder *dc)
 	}
 
 	used = calloc(d->item_count ? d->item_count : 1, sizeof(*used));
-	if (!used) {
+	refs = malloc((d->item_count ? d->item_count : 1) * sizeof(*refs));
+	if (!used || !refs) {
 		rc = NVS_ENOMEM;
 		goto out;
 	}
+	for (size_t j = 0; j < d->item_count; j++)
+		if (d->items[j].type == NVS_DECODE_BLOB_DATA && d->items[j].crc_ok) {
+			refs[nrefs].it = &d->items[j];
+			refs[nrefs].pos = j;
+			nrefs++;
+		}
+	qsort(refs, nrefs, sizeof(*refs), cmp_chunk_ref);
 	for (size_t j = 0; j < d->item_count; j++) {
 		const struct nvs_decode_item *it = &d->items[j];
 		struct nvs_decode_value *v;
@@ -681,7 +738,7 @@ static int build_values(struct decoder *dc)
 		if (it->type == NVS_DECODE_STR || it->type == NVS_DECODE_BLOB) {
 			v->data = it->data;
 			v->len = it->len;
-		} else if (it->type == NVS_DECODE_BLOB_IDX && (rc = reassemble(dc, v, used))) {
+		} else if (it->type == NVS_DECODE_BLOB_IDX && (rc = reassemble(dc, v, used, refs, nrefs))) {
 			goto out;
 		}
 	}
@@ -743,6 +800,7 @@ static int build_values(struct decoder *dc)
 		}
 	}
 out:
+	free(refs);
 	free(order);
 	free(used);
 	return rc;

@@ -115,7 +115,7 @@ static int decode(const uint8_t *text, size_t len, struct span *out, char **owne
 {
 	struct buf b = {0};
 	unsigned unit = 0;
-	int be = 0;
+	int be = 0, rc;
 
 	*owned = NULL;
 	if (len >= 3 && text[0] == 0xEF && text[1] == 0xBB && text[2] == 0xBF) {
@@ -144,12 +144,12 @@ static int decode(const uint8_t *text, size_t len, struct span *out, char **owne
 		out->len = len;
 		return 0;
 	}
+	rc = PART_ESYNTAX;
 	for (size_t i = unit; i < len; i += unit) {
 		uint32_t cp;
 		if (len - i < unit) {
-			part_err_set(err, PART_ESYNTAX, 0, -1, "'utf-%u' codec can't decode: truncated data at byte %zu",
-				     unit * 8, i);
-			goto fail;
+			part_err_set(err, rc, 0, -1, "'utf-%u' codec can't decode: truncated data at byte %zu", unit * 8, i);
+			goto out;
 		}
 		if (unit == 4) {
 			cp = (uint32_t)text[i] << 24 | (uint32_t)text[i + 1] << 16 | (uint32_t)text[i + 2] << 8 | text[i + 3];
@@ -165,27 +165,29 @@ static int decode(const uint8_t *text, size_t len, struct span *out, char **owne
 			}
 		}
 		if ((cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) {
-			part_err_set(err, PART_ESYNTAX, 0, -1, "'utf-%u' codec can't decode code point 0x%x at byte %zu",
-				     unit * 8, cp, i);
-			goto fail;
+			part_err_set(err, rc, 0, -1, "'utf-%u' codec can't decode code point 0x%x at byte %zu", unit * 8,
+				     cp, i);
+			goto out;
 		}
 		if (buf_add_cp(&b, cp)) {
-			part_err_set(err, PART_ENOMEM, 0, -1, "out of memory");
-			free(b.p);
-			return PART_ENOMEM;
+			rc = PART_ENOMEM;
+			part_err_set(err, rc, 0, -1, "out of memory");
+			goto out;
 		}
 	}
 	if (!b.p && buf_add(&b, "", 0)) {
-		part_err_set(err, PART_ENOMEM, 0, -1, "out of memory");
-		return PART_ENOMEM;
+		rc = PART_ENOMEM;
+		part_err_set(err, rc, 0, -1, "out of memory");
+		goto out;
 	}
 	*owned = b.p;
 	out->p = b.p;
 	out->len = b.len;
-	return 0;
-fail:
+	b.p = NULL;
+	rc = 0;
+out:
 	free(b.p);
-	return PART_ESYNTAX;
+	return rc;
 }
 
 /* str.splitlines() separators: returns the separator's length at s, or 0. */
@@ -289,61 +291,65 @@ static void kw_list(char *out, size_t cap, const struct part_kw *kw, size_t n)
 	}
 }
 
-/* parse_int(): int(v, 0) with k/m suffixes (case-insensitive, applied from
- * the right, recursively) and a case-insensitive keyword lookup. */
+/* parse_int(): int(v, 0) with k/m suffixes (case-insensitive; the reference
+ * strips one from the right and recurses, so "1kk" is 1 MiB and an error
+ * names what is left once every suffix is gone) and a case-insensitive
+ * keyword lookup when int() fails. */
 static int parse_int(const char *v, const struct part_kw *kw, size_t nkw, int64_t *out, unsigned line,
 		     struct part_err *err)
 {
-	size_t len = strlen(v);
-	int rc;
+	char *work = strdup(v), known[200];
+	size_t len = strlen(v), k;
+	int64_t value = 0;
+	int rc = PART_ENOMEM;
+	int nk = 0, nm = 0;
 
-	if (len && (v[len - 1] == 'k' || v[len - 1] == 'K' || v[len - 1] == 'm' || v[len - 1] == 'M')) {
-		int64_t mult = (v[len - 1] == 'k' || v[len - 1] == 'K') ? 1024 : 1024 * 1024, inner;
-		char *head = strndup(v, len - 1);
-		if (!head) {
-			part_err_set(err, PART_ENOMEM, line, -1, "out of memory");
-			return PART_ENOMEM;
+	if (!work) {
+		part_err_set(err, rc, line, -1, "out of memory");
+		goto out;
+	}
+	for (; len && strchr("kKmM", work[len - 1]); len--)
+		*(work[len - 1] == 'k' || work[len - 1] == 'K' ? &nk : &nm) += 1;
+	work[len] = '\0';
+	rc = PART_ESYNTAX;
+	switch (part_pyint(work, 0, &value)) {
+	case 0:
+		break;
+	case -2:
+		part_err_set(err, rc, line, -1, "Value %s is too large", v);
+		goto out;
+	default:
+		if (nkw == 0) {
+			part_err_set(err, rc, line, -1, "Invalid field value %s", work);
+			goto out;
 		}
-		rc = parse_int(head, kw, nkw, &inner, line, err);
-		free(head);
-		if (rc)
-			return rc;
-		if (inner > INT64_MAX / mult || inner < INT64_MIN / mult) {
-			part_err_set(err, PART_ESYNTAX, line, -1, "Value %s is too large", v);
-			return PART_ESYNTAX;
+		for (char *c = work; *c; c++)
+			if (*c >= 'A' && *c <= 'Z')
+				*c = (char)(*c - 'A' + 'a');
+		for (k = 0; k < nkw && strcmp(kw[k].name, work); k++)
+			;
+		if (k == nkw) {
+			memcpy(work, v, len); /* the message quotes the text, not its lower case */
+			kw_list(known, sizeof(known), kw, nkw);
+			part_err_set(err, rc, line, -1, "Value '%s' is not valid. Known keywords: %s", work, known);
+			goto out;
 		}
-		*out = inner * mult;
-		return 0;
+		value = kw[k].value;
+		break;
 	}
-	rc = part_pyint(v, 0, out);
-	if (rc == 0)
-		return 0;
-	if (rc == -2) {
-		part_err_set(err, PART_ESYNTAX, line, -1, "Value %s is too large", v);
-		return PART_ESYNTAX;
-	}
-	if (nkw == 0) {
-		part_err_set(err, PART_ESYNTAX, line, -1, "Invalid field value %s", v);
-		return PART_ESYNTAX;
-	}
-	{
-		char lower[128], known[200];
-		size_t i;
-		for (i = 0; v[i] && i + 1 < sizeof(lower); i++)
-			lower[i] = (v[i] >= 'A' && v[i] <= 'Z') ? (char)(v[i] - 'A' + 'a') : v[i];
-		lower[i] = '\0';
-		if (!v[i]) {
-			for (size_t k = 0; k < nkw; k++) {
-				if (!strcmp(kw[k].name, lower)) {
-					*out = kw[k].value;
-					return 0;
-				}
-			}
+	for (int i = 0; i < nk + nm; i++) {
+		int64_t mult = i < nk ? 1024 : 1024 * 1024;
+		if (value > INT64_MAX / mult || value < INT64_MIN / mult) {
+			part_err_set(err, rc, line, -1, "Value %s is too large", v);
+			goto out;
 		}
-		kw_list(known, sizeof(known), kw, nkw);
-		part_err_set(err, PART_ESYNTAX, line, -1, "Value '%s' is not valid. Known keywords: %s", v, known);
-		return PART_ESYNTAX;
+		value *= mult;
 	}
+	*out = value;
+	rc = 0;
+out:
+	free(work);
+	return rc;
 }
 
 /* The subtype keyword's value for a type, or -1 (SUBTYPES[t][name]). */
@@ -385,7 +391,9 @@ static int parse_line(const char *line, size_t len, unsigned line_no, const stru
 		const char *s = part_strip(p, &flen);
 		if (memchr(s, '\0', flen)) {
 			rc = PART_ESYNTAX;
-			part_err_set(err, rc, line_no, -1, "field %zu contains a NUL character", nf + 1);
+			static const char *const what[] = {"name", "type", "subtype", "offset", "size", "flags"};
+			part_err_set(err, rc, line_no, -1, "the %s field contains a NUL character (UTF-32 or binary data?)",
+				     what[nf]);
 			goto out;
 		}
 		memmove(p, s, flen);
@@ -682,12 +690,13 @@ out:
 }
 
 /* PartitionDefinition.to_csv(): sizes as M or K when they divide evenly. */
-void part_csv_row(const struct part_entry *e, const struct part_names *n, char *buf, size_t cap)
+size_t part_csv_row(const struct part_entry *e, const struct part_names *n, char *buf, size_t cap)
 {
 	const char *tn = part_type_name(n, e->type);
 	const char *sn = part_subtype_name(n, e->type, e->subtype);
 	char tbuf[8], sbuf[8], size[16];
 	const char *flags;
+	int w;
 
 	if (!tn) {
 		snprintf(tbuf, sizeof(tbuf), "%u", e->type);
@@ -709,14 +718,16 @@ void part_csv_row(const struct part_entry *e, const struct part_names *n, char *
 	case PART_FLAG_ENCRYPTED | PART_FLAG_READONLY: flags = "encrypted:readonly"; break;
 	default: flags = ""; break;
 	}
-	snprintf(buf, cap, "%s,%s,%s,0x%x,%s,%s", e->name, tn, sn, e->offset, size, flags);
+	w = snprintf(buf, cap, "%s,%s,%s,0x%x,%s,%s", e->name, tn, sn, e->offset, size, flags);
+	return w < 0 ? 0 : (size_t)w;
 }
 
 int part_csv_write(const struct part_table *t, const struct part_opts *o, char **out, struct part_err *err)
 {
 	static const char head[] = "# ESP-IDF Partition Table\n# Name, Type, SubType, Offset, Size, Flags\n";
 	struct buf b = {0};
-	char row[128];
+	char row[128], *big = NULL;
+	int rc = PART_ENOMEM;
 
 	if (out)
 		*out = NULL;
@@ -726,16 +737,29 @@ int part_csv_write(const struct part_table *t, const struct part_opts *o, char *
 		return PART_EINVAL;
 	}
 	if (buf_add(&b, head, sizeof(head) - 1))
-		goto nomem;
+		goto out;
 	for (size_t i = 0; i < t->count; i++) {
-		part_csv_row(&t->entries[i], o ? o->names : NULL, row, sizeof(row));
-		if (buf_add(&b, row, strlen(row)) || buf_addc(&b, '\n'))
-			goto nomem;
+		size_t need = part_csv_row(&t->entries[i], o ? o->names : NULL, row, sizeof(row));
+		const char *text = row;
+		if (need >= sizeof(row)) {
+			/* an --extra-partition-subtypes name can be long */
+			free(big);
+			big = malloc(need + 1);
+			if (!big)
+				goto out;
+			part_csv_row(&t->entries[i], o ? o->names : NULL, big, need + 1);
+			text = big;
+		}
+		if (buf_add(&b, text, need) || buf_addc(&b, '\n'))
+			goto out;
 	}
 	*out = b.p;
-	return 0;
-nomem:
+	b.p = NULL;
+	rc = 0;
+out:
+	if (rc)
+		part_err_set(err, rc, 0, -1, "out of memory");
+	free(big);
 	free(b.p);
-	part_err_set(err, PART_ENOMEM, 0, -1, "out of memory");
-	return PART_ENOMEM;
+	return rc;
 }

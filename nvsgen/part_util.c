@@ -76,9 +76,10 @@ int part_opts_check(const struct part_opts *o, struct part_err *err)
 
 /* str.isspace() for the code point starting at s (UTF-8); returns its byte
  * length when it is whitespace, else 0. */
-static size_t space_at(const unsigned char *s, size_t avail)
+static size_t space_at(const unsigned char *s, size_t avail, int for_int)
 {
-	if (avail >= 1 && ((s[0] >= 0x09 && s[0] <= 0x0D) || (s[0] >= 0x1C && s[0] <= 0x20)))
+	/* int() skips Py_UNICODE_ISSPACE but not 0x1C-0x1F, which str.strip() removes */
+	if (avail >= 1 && ((s[0] >= 0x09 && s[0] <= 0x0D) || s[0] == 0x20 || (!for_int && s[0] >= 0x1C && s[0] <= 0x1F)))
 		return 1;
 	if (avail >= 2 && s[0] == 0xC2 && (s[1] == 0x85 || s[1] == 0xA0))
 		return 2;
@@ -95,29 +96,34 @@ static size_t space_at(const unsigned char *s, size_t avail)
 }
 
 /* Length of the whitespace code point ending at s[len-1], or 0. */
-static size_t space_before(const unsigned char *s, size_t len)
+static size_t space_before(const unsigned char *s, size_t len, int for_int)
 {
 	for (size_t k = 1; k <= 3 && k <= len; k++) {
-		size_t n = space_at(s + len - k, k);
+		size_t n = space_at(s + len - k, k, for_int);
 		if (n == k)
 			return k;
 	}
 	return 0;
 }
 
-const char *part_strip(const char *s, size_t *len)
+static const char *strip(const char *s, size_t *len, int for_int)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t n = *len, k;
 
-	while (n && (k = space_at(p, n)) != 0) {
+	while (n && (k = space_at(p, n, for_int)) != 0) {
 		p += k;
 		n -= k;
 	}
-	while (n && (k = space_before(p, n)) != 0)
+	while (n && (k = space_before(p, n, for_int)) != 0)
 		n -= k;
 	*len = n;
 	return (const char *)p;
+}
+
+const char *part_strip(const char *s, size_t *len)
+{
+	return strip(s, len, 0);
 }
 
 const char *part_hex(char buf[24], int64_t v)
@@ -143,7 +149,7 @@ static int digit_value(char c)
 int part_pyint(const char *s, int base, int64_t *out)
 {
 	size_t len = strlen(s), i = 0;
-	const char *p = part_strip(s, &len);
+	const char *p = strip(s, &len, 1);
 	int neg = 0, prefixed = 0, base0 = base == 0, nonzero = 0, last_us;
 	uint64_t v = 0, limit;
 	size_t ndigits = 0, first;

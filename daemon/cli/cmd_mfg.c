@@ -15,6 +15,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +48,7 @@ enum opt_id {
 	OPT_KP_HMAC_INPUTKEY,
 	OPT_INPUT,
 	OPT_OUTPUT,
+	OPT_JOBS,
 	OPT_HELP,
 };
 
@@ -70,6 +73,7 @@ static const struct opt_def opt_defs[] = {
 	{"--kp_hmac_inputkey", OPT_KP_HMAC_INPUTKEY, 1, true, true},
 	{"--input", OPT_INPUT, 1, true, false},
 	{"--output", OPT_OUTPUT, 1, true, false},
+	{"--jobs", OPT_JOBS, 1, true, false},
 	{"--help", OPT_HELP, 0, true, true},
 };
 
@@ -89,7 +93,8 @@ static void usage(FILE *f)
 		   "           [--kp_hmac_keygen] [--kp_hmac_keyfile NAME] [--kp_hmac_inputkey FILE]\n"
 		   "  One CSV (DIR/csv/PREFIX-ID.csv), one NVS image (DIR/bin/PREFIX-ID.bin) and with --keygen one\n"
 		   "  key file (DIR/keys/keys-PREFIX-ID.bin) per row of VALUES, as ESP-IDF's mfg_gen.py.\n"
-		   "  All or nothing: a bad row or a failed write leaves no file of the batch behind.\n");
+		   "  All or nothing: a bad row or a failed write leaves no file of the batch behind.\n"
+		   "  --jobs N (espfab only): threads writing files, default one per CPU (at most 4).\n");
 }
 
 /* argparse takes "-5" as a value, not an option, when it looks like a number. */
@@ -172,8 +177,17 @@ static int parse_args(int argc, char **argv, bool generate, struct parsed *p)
 	return 0;
 }
 
+static atomic_int interrupted;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	atomic_store(&interrupted, 1);
+}
+
 static int cmd_generate(int argc, char **argv)
 {
+	struct sigaction sa, old_int, old_term, old_hup;
 	struct parsed p;
 	struct mfg_options o = {0};
 	struct mfg_result res;
@@ -217,6 +231,13 @@ static int cmd_generate(int argc, char **argv)
 		o.prefix_num = true;
 		o.prefix_digits = (int)digits;
 	}
+	if (p.set[OPT_JOBS]) {
+		if (mfg_parse_int(p.val[OPT_JOBS][0], &v) || v < 1 || v > 4) {
+			fprintf(stderr, "espfab mfg generate: --jobs needs a number from 1 to 4\n");
+			return MFG_EXIT_USAGE;
+		}
+		o.jobs = (unsigned)v;
+	}
 	if (p.set[OPT_KEYGEN] && p.set[OPT_INPUTKEY]) {
 		fprintf(stderr, "espfab mfg generate: --keygen and --inputkey both are not allowed\n");
 		return MFG_EXIT_USAGE;
@@ -234,10 +255,22 @@ static int cmd_generate(int argc, char **argv)
 				"every device (they go to keys/hmac-keys-PREFIX-ID.bin)\n");
 		return MFG_EXIT_USAGE;
 	}
+	/* Ctrl-C half-way through a batch removes what was written, like any
+	 * other failure, instead of leaving part of the set behind. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	sigaction(SIGHUP, &sa, &old_hup);
+	o.cancel = &interrupted;
 	rc = mfg_generate(&o, &res, &err);
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	sigaction(SIGHUP, &old_hup, NULL);
 	if (rc) {
 		fprintf(stderr, "espfab mfg: %s\n", err.msg);
-		return MFG_EXIT_ERROR;
+		return rc == MFG_ECANCELED ? 130 : MFG_EXIT_ERROR;
 	}
 	printf("Created %zu CSV files in %s/csv, %zu NVS images (%s%s) in %s/bin", res.devices,
 	       o.outdir ? o.outdir : ".", res.devices, o.version == NVS_VERSION_1 ? "V1" : "V2",

@@ -254,6 +254,10 @@ static void print_listing(FILE *f, const char *path, const struct nvs_decode *d)
 			}
 			if (it->ns_index == 0 && it->type == NVS_DECODE_U8)
 				fprintf(f, "  namespace index %u", (unsigned)it->u);
+			else if (nvs_decode_type_is_int(it->type) && (it->type & 0x10))
+				fprintf(f, "  = %" PRId64, it->i);
+			else if (nvs_decode_type_is_int(it->type))
+				fprintf(f, "  = %" PRIu64, it->u);
 			if (it->type == NVS_DECODE_STR || it->type == NVS_DECODE_BLOB || it->type == NVS_DECODE_BLOB_DATA)
 				fprintf(f, "  %zu bytes, data crc %s", it->len, it->data_crc_ok ? "ok" : "MISMATCH");
 			if (it->type == NVS_DECODE_BLOB_IDX)
@@ -271,6 +275,33 @@ static void print_listing(FILE *f, const char *path, const struct nvs_decode *d)
 	fprintf(f, "problems:%s\n", d->problem_count ? "" : " none");
 	for (k = 0; k < d->problem_count; k++)
 		fprintf(f, "  %s: %s\n", nvs_decode_problem_name(d->problems[k].kind), d->problems[k].msg);
+}
+
+/* A JSON string for text read from the image (names, messages quoting
+ * keys): as is when it is UTF-8, else with each stray byte as U+FFFD, so
+ * the field is never silently dropped. */
+static json_t *json_text(const char *s)
+{
+	size_t n = strlen(s);
+	json_t *j;
+	char *copy;
+	size_t o = 0;
+	if (utf8_valid((const uint8_t *)s, n))
+		return json_stringn(s, n);
+	copy = malloc(3 * n + 1);
+	if (!copy)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		if ((unsigned char)s[i] < 0x80) {
+			copy[o++] = s[i];
+		} else {
+			memcpy(copy + o, "\xEF\xBF\xBD", 3);
+			o += 3;
+		}
+	}
+	j = json_stringn(copy, o);
+	free(copy);
+	return j;
 }
 
 static char *hex_string(const uint8_t *p, size_t n)
@@ -300,6 +331,18 @@ static int json_bytes(json_t *o, const char *field, const uint8_t *p, size_t n)
 	return rc;
 }
 
+/* JSON integers are int64 in jansson: an u64 above that is a string. */
+static json_t *json_int(uint8_t type, uint64_t u, int64_t i)
+{
+	char buf[32];
+	if (type & 0x10)
+		return json_integer((json_int_t)i);
+	if (u <= (uint64_t)INT64_MAX)
+		return json_integer((json_int_t)u);
+	snprintf(buf, sizeof(buf), "%" PRIu64, u);
+	return json_string(buf);
+}
+
 static json_t *json_value(const struct nvs_decode_value *v)
 {
 	json_t *o = json_object();
@@ -309,7 +352,7 @@ static json_t *json_value(const struct nvs_decode_value *v)
 		json_decref(key);
 		return NULL;
 	}
-	json_object_set_new(o, "namespace", v->ns ? json_string(v->ns) : json_null());
+	json_object_set_new(o, "namespace", v->ns ? json_text(v->ns) : json_null());
 	json_object_set_new(o, "ns_index", json_integer(v->ns_index));
 	/* keys are not always valid UTF-8 (the reference cuts bytes, not characters) */
 	if (key)
@@ -320,14 +363,7 @@ static json_t *json_value(const struct nvs_decode_value *v)
 		json_object_set_new(o, "format", json_string(v->type == NVS_DECODE_BLOB ? "v1" : "v2"));
 	json_object_set_new(o, "type", json_string(tn ? tn : "unknown"));
 	if (nvs_decode_type_is_int(v->type)) {
-		/* JSON integers are int64 in jansson: an u64 above that is a string. */
-		if (!(v->type & 0x10) && v->u > (uint64_t)INT64_MAX) {
-			char buf[32];
-			snprintf(buf, sizeof(buf), "%" PRIu64, v->u);
-			json_object_set_new(o, "value", json_string(buf));
-		} else {
-			json_object_set_new(o, "value", json_integer((json_int_t)((v->type & 0x10) ? v->i : (int64_t)v->u)));
-		}
+		json_object_set_new(o, "value", json_int(v->type, v->u, v->i));
 	} else {
 		size_t tl = v->type == NVS_DECODE_STR ? text_len(v) : 0;
 		json_object_set_new(o, "size", json_integer((json_int_t)v->len));
@@ -369,6 +405,8 @@ static json_t *json_item(const struct nvs_decode_item *it)
 	else
 		json_bytes(o, "key_hex", (const uint8_t *)it->key, strlen(it->key));
 	json_object_set_new(o, "crc_ok", json_boolean(it->crc_ok));
+	if (it->crc_ok && nvs_decode_type_is_int(it->type))
+		json_object_set_new(o, "value", json_int(it->type, it->u, it->i));
 	if (it->type == NVS_DECODE_STR || it->type == NVS_DECODE_BLOB || it->type == NVS_DECODE_BLOB_DATA) {
 		json_object_set_new(o, "size", json_integer((json_int_t)it->len));
 		json_object_set_new(o, "data_crc_ok", json_boolean(it->data_crc_ok));
@@ -388,7 +426,7 @@ static int print_json(FILE *f, const char *path, const struct nvs_decode *d)
 	int rc = -1;
 	if (!root || !pages || !items || !nss || !values || !probs)
 		goto out;
-	json_object_set_new(root, "image", json_string(path));
+	json_object_set_new(root, "image", json_text(path));
 	json_object_set_new(root, "size", json_integer((json_int_t)d->size));
 	json_object_set_new(root, "encrypted", json_boolean(d->encrypted));
 	json_object_set_new(root, "version", d->version ? json_integer(d->version) : json_null());
@@ -419,7 +457,7 @@ static int print_json(FILE *f, const char *path, const struct nvs_decode *d)
 		if (!o)
 			goto out;
 		json_object_set_new(o, "index", json_integer(d->namespaces[k].index));
-		json_object_set_new(o, "name", json_stringn(d->namespaces[k].name, strlen(d->namespaces[k].name)));
+		json_object_set_new(o, "name", json_text(d->namespaces[k].name));
 		json_array_append_new(nss, o);
 	}
 	for (size_t k = 0; k < d->value_count; k++)
@@ -432,7 +470,7 @@ static int print_json(FILE *f, const char *path, const struct nvs_decode *d)
 		json_object_set_new(o, "page", json_integer(d->problems[k].page));
 		json_object_set_new(o, "entry", d->problems[k].slot < 0 ? json_null() : json_integer(d->problems[k].slot));
 		json_object_set_new(o, "offset", json_integer(d->problems[k].offset));
-		json_object_set_new(o, "message", json_string(d->problems[k].msg));
+		json_object_set_new(o, "message", json_text(d->problems[k].msg));
 		json_array_append_new(probs, o);
 	}
 	json_object_set(root, "pages", pages);

@@ -142,24 +142,29 @@ static int parse_u32(const char *what, const char *s, uint32_t *out)
 	return 0;
 }
 
-static const struct part_cli_opt *find_long(const char *arg, size_t len)
+/* argparse's allow_abbrev: an exact name, or a prefix of exactly one. 0 and
+ * *out (NULL: unknown), or -1 when the prefix is ambiguous. */
+static int find_long(const char *arg, size_t len, const struct part_cli_opt **out)
 {
-	const struct part_cli_opt *hit = NULL;
 	int n = 0;
 
+	*out = NULL;
 	for (size_t i = 0; i < NOPTS; i++) {
-		if (strlen(part_cli_opts[i].name) == len && !strncmp(part_cli_opts[i].name, arg, len))
-			return &part_cli_opts[i];
-		if (!strncmp(part_cli_opts[i].name, arg, len)) {
-			hit = &part_cli_opts[i];
-			n++;
+		if (strncmp(part_cli_opts[i].name, arg, len))
+			continue;
+		if (strlen(part_cli_opts[i].name) == len) {
+			*out = &part_cli_opts[i];
+			return 0;
 		}
+		*out = &part_cli_opts[i];
+		n++;
 	}
 	if (n > 1) {
 		fprintf(stderr, PROG ": ambiguous option: %.*s could match several options\n", (int)len, arg);
-		return (const struct part_cli_opt *)-1;
+		*out = NULL;
+		return -1;
 	}
-	return hit;
+	return 0;
 }
 
 /* Apply one option; val may be NULL for PART_CLI_ARG_OPTIONAL / PART_CLI_ARG_NONE. */
@@ -267,8 +272,7 @@ static int parse_args(int argc, char **argv, struct part_cli_args *a)
 		}
 		if (arg[1] == '-') {
 			eq = strchr(arg, '=');
-			d = find_long(arg, eq ? (size_t)(eq - arg) : strlen(arg));
-			if (d == (const struct part_cli_opt *)-1)
+			if (find_long(arg, eq ? (size_t)(eq - arg) : strlen(arg), &d))
 				return -1;
 			if (!d) {
 				fprintf(stderr, PROG ": unrecognized arguments: %s\n", arg);

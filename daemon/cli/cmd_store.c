@@ -397,6 +397,24 @@ void cmd_store_render(FILE *f, const char *cmd, json_t *reply)
 	}
 }
 
+/* Revealed values live in the reply's strings: wipe them before freeing. */
+static void wipe_reply(json_t *reply)
+{
+	size_t i;
+	json_t *r;
+	json_array_foreach(json_object_get(reply, "records"), i, r)
+	{
+		const char *k;
+		json_t *v;
+		json_object_foreach(json_object_get(r, "values"), k, v)
+		{
+			json_t *h = json_is_object(v) ? json_object_get(v, "hex") : v;
+			if (json_is_string(h))
+				OPENSSL_cleanse((char *)json_string_value(h), json_string_length(h));
+		}
+	}
+}
+
 /* Runs one query request locally or through the daemon and prints it. */
 static int run_request(const struct cli_globals *g, const struct opts *o, json_t *req, unsigned open_flags)
 {
@@ -439,6 +457,8 @@ static int run_request(const struct cli_globals *g, const struct opts *o, json_t
 	}
 	rc = fflush(stdout) ? 1 : 0;
 out:
+	if (reply)
+		wipe_reply(reply);
 	json_decref(reply);
 	json_decref(req);
 	return rc;

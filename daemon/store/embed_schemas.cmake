@@ -1,6 +1,7 @@
-# cmake -DOUT=file.c -DFILES="a.sql;b.sql" -P embed_schemas.cmake
+# cmake -DOUT=file.c -DFILES="a.sql|b.sql" -P embed_schemas.cmake
 # Writes a C table of the migrations: {version, name, sql}. The version is the
 # file name's leading number, so 001_initial.sql is user_version 1.
+string(REPLACE "|" ";" FILES "${FILES}")
 set(body "/* Generated from the schemas/ migrations by embed_schemas.cmake: do not edit. */\n#include \"store_int.h\"\n\n")
 set(table "")
 set(n 0)
@@ -8,6 +9,10 @@ foreach(f IN LISTS FILES)
   get_filename_component(base ${f} NAME)
   string(REGEX MATCH "^[0-9]+" ver ${base})
   math(EXPR ver "${ver}")
+  math(EXPR want "${n} + 1")
+  if(NOT ver EQUAL want)
+    message(FATAL_ERROR "schemas: ${base} should be version ${want}: migrations are numbered 001, 002, ... without gaps")
+  endif()
   file(READ ${f} hex HEX)
   string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," hex "${hex}")
   string(REGEX REPLACE "(0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,)" "\\1\n" hex "${hex}")

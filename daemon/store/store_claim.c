@@ -184,7 +184,7 @@ int store_claim(struct store *s, const struct store_claim_req *req, struct store
 	sqlite3_stmt *st = NULL;
 	char mac[STORE_MAC_LEN + 1], now[32];
 	char rec_state[16] = "";
-	int64_t pid, rowid = 0, old_job = 0;
+	int64_t pid, rowid = 0;
 	int rc, sealed = 0;
 
 	*out = NULL;
@@ -200,7 +200,7 @@ int store_claim(struct store *s, const struct store_claim_req *req, struct store
 	if (rc)
 		goto out;
 	if (req->batch_id) {
-		rc = store_prep(s, &st, "SELECT product_id, state FROM batches WHERE id = ?", err);
+		rc = store_prep(s, &st, "SELECT product_id, state, ports FROM batches WHERE id = ?", err);
 		if (rc)
 			goto out;
 		sqlite3_bind_int64(st, 1, req->batch_id);
@@ -218,12 +218,26 @@ int store_claim(struct store *s, const struct store_claim_req *req, struct store
 					    sqlite3_column_text(st, 1));
 			goto out;
 		}
+		/* The batch's port filter, compared with the name the caller
+		 * gives its port (the daemon's port name). */
+		if (sqlite3_column_type(st, 2) == SQLITE_TEXT) {
+			json_t *ports = json_loads((const char *)sqlite3_column_text(st, 2), 0, NULL);
+			int ok = !json_array_size(ports);
+			for (size_t i = 0; !ok && i < json_array_size(ports); i++)
+				ok = json_is_string(json_array_get(ports, i)) &&
+				     !strcmp(json_string_value(json_array_get(ports, i)), req->port);
+			json_decref(ports);
+			if (!ok) {
+				rc = store_fail_err(err, STORE_EBATCH, "port %s is not one of batch %lld's ports", req->port,
+						    (long long)req->batch_id);
+				goto out;
+			}
+		}
 		sqlite3_finalize(st);
 		st = NULL;
 	}
 	/* Does this device hold a record of the product already? */
-	rc = store_prep(s, &st, "SELECT id, state, coalesce(job_id, 0) FROM records WHERE product_id = ? AND mac = ?",
-			err);
+	rc = store_prep(s, &st, "SELECT id, state FROM records WHERE product_id = ? AND mac = ?", err);
 	if (rc)
 		goto out;
 	sqlite3_bind_int64(st, 1, pid);
@@ -232,7 +246,6 @@ int store_claim(struct store *s, const struct store_claim_req *req, struct store
 	if (rc == SQLITE_ROW) {
 		rowid = sqlite3_column_int64(st, 0);
 		copy_col(rec_state, sizeof(rec_state), st, 1);
-		old_job = sqlite3_column_int64(st, 2);
 	} else if (rc != SQLITE_DONE) {
 		rc = store_db_err(s, err, "records");
 		goto out;
@@ -305,13 +318,15 @@ int store_claim(struct store *s, const struct store_claim_req *req, struct store
 		if (!rc && sqlite3_changes(s->db) != 1)
 			rc = store_fail_err(err, STORE_EDB, "record changed under the write lock");
 	} else {
-		/* The same MAC again: idempotent. A reservation it still held
-		 * (its station crashed or lost track) is superseded by this one. */
-		if (old_job && !strcmp(rec_state, "reserved"))
-			rc = run(s, err,
-				 "UPDATE jobs SET state = 'released', error = 'superseded by a new claim of the same MAC', "
-				 "finished = ? WHERE id = ? AND state = 'reserved'",
-				 "si", now, old_job);
+		/* The same MAC again: idempotent. Jobs it still had open (its
+		 * station crashed, hung or lost track) are superseded by this one:
+		 * a reserved one is released, a sent one interrupted, so their late
+		 * mark_sent/verified calls are refused. */
+		rc = run(s, err,
+			 "UPDATE jobs SET state = CASE state WHEN 'reserved' THEN 'released' ELSE 'interrupted' END, "
+			 "error = 'superseded by a new claim of the same MAC', finished = ? "
+			 "WHERE record_id = ? AND id <> ? AND state IN ('reserved', 'sent')",
+			 "sii", now, rowid, job);
 		if (!rc)
 			rc = run(s, err, "UPDATE records SET station = ?, port = ?, job_id = ? WHERE id = ?", "ssii",
 				 req->station, req->port, job, rowid);

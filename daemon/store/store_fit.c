@@ -157,32 +157,30 @@ int store_fit_value(const struct store_field *f, int nvs_version, const uint8_t 
 	return 0;
 }
 
-int store_fit_record(const struct store_product *p, const uint8_t *const *values, const size_t *lens, char *why,
-		     size_t wl)
+int store_nvs_image(const struct store_product *p, const uint8_t *const *values, const size_t *lens,
+		    const uint8_t *xts_key, uint8_t *buf, size_t cap, size_t *out_len, char *why, size_t wl)
 {
 	struct nvs_gen *g = NULL;
 	struct nvs_err ne = {0};
-	uint8_t *img = NULL;
-	size_t img_len = 0;
 	const char *ns = NULL;
 	int rc = STORE_EINPUT;
 
-	/* The real generator at the product's partition size: the only way to
-	 * know the whole record fits (pages, blob chunks, namespaces). */
+	/* The row order is mfg_gen's per-device CSV: the config's rows in file
+	 * order, each data/file row with this record's value. */
 	if (nvs_gen_new(&g, p->part_size, p->nvs_version == 1 ? NVS_VERSION_1 : NVS_VERSION_2, &ne)) {
 		snprintf(why, wl, "NVS generator: %s", ne.msg);
 		goto out;
 	}
 	for (size_t f = 0; f < p->n_fields; f++) {
 		const struct store_field *fd = &p->fields[f];
-		/* Namespace rows may be implied: the template keeps each field's
-		 * namespace, so emit one whenever it changes. */
 		if (!strcmp(fd->type, "namespace")) {
 			if (nvs_gen_add_row(g, fd->key, "namespace", "", "", 0, &ne))
 				goto gen_fail;
 			ns = fd->key;
 			continue;
 		}
+		/* Stored templates always start with their namespace row; this
+		 * only guards a template built by hand. */
 		if (!ns || strcmp(ns, fd->namespace_)) {
 			if (nvs_gen_add_row(g, fd->namespace_, "namespace", "", "", 0, &ne))
 				goto gen_fail;
@@ -191,12 +189,7 @@ int store_fit_record(const struct store_product *p, const uint8_t *const *values
 		if (nvs_gen_add_row(g, fd->key, fd->type, fd->encoding, (const char *)values[f], lens[f], &ne))
 			goto gen_fail;
 	}
-	img = malloc(p->part_size);
-	if (!img) {
-		snprintf(why, wl, "out of memory");
-		goto out;
-	}
-	if (nvs_gen_finish(g, NULL, img, p->part_size, &img_len, &ne))
+	if (nvs_gen_finish(g, xts_key, buf, cap, out_len, &ne))
 		goto gen_fail;
 	rc = 0;
 	goto out;
@@ -204,10 +197,24 @@ gen_fail:
 	/* The generator's messages name the key, never the value. */
 	snprintf(why, wl, "does not fit NVS: %s", ne.msg);
 out:
-	if (img) {
-		OPENSSL_cleanse(img, p->part_size);
-		free(img);
-	}
 	nvs_gen_free(g);
+	return rc;
+}
+
+int store_fit_record(const struct store_product *p, const uint8_t *const *values, const size_t *lens, char *why,
+		     size_t wl)
+{
+	size_t len = 0;
+	int rc;
+	/* The real generator at the product's partition size: the only way to
+	 * know the whole record fits (pages, blob chunks, namespaces). */
+	uint8_t *img = malloc(p->part_size);
+	if (!img) {
+		snprintf(why, wl, "out of memory");
+		return STORE_ENOMEM;
+	}
+	rc = store_nvs_image(p, values, lens, NULL, img, p->part_size, &len, why, wl);
+	OPENSSL_cleanse(img, p->part_size);
+	free(img);
 	return rc;
 }

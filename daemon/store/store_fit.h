@@ -16,4 +16,8 @@ int store_fit_value(const struct store_field *f, int nvs_version, const uint8_t 
 int store_fit_record(const struct store_product *p, const uint8_t *const *values, const size_t *lens, char *why,
 		     size_t why_len);
 
+/* The record's NVS partition image (xts_key NULL: plain). values as above. */
+int store_nvs_image(const struct store_product *p, const uint8_t *const *values, const size_t *lens,
+		    const uint8_t *xts_key, uint8_t *buf, size_t cap, size_t *out_len, char *why, size_t why_len);
+
 #endif

@@ -55,18 +55,22 @@ static int read_file_value(const char *base, const char *name, uint8_t **out, si
 	f = fopen(path, "rb");
 	if (!f)
 		return -1;
-	b = malloc(FILE_VALUE_MAX + 1);
+	/* Sized from the file, capped: a device's NVS holds far less anyway. */
+	long size = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+	if (size < 0 || size > (long)FILE_VALUE_MAX || fseek(f, 0, SEEK_SET))
+		goto out;
+	b = malloc((size_t)size + 1);
 	if (!b)
 		goto out;
-	n = fread(b, 1, FILE_VALUE_MAX + 1, f);
-	if (ferror(f) || n > FILE_VALUE_MAX)
+	n = fread(b, 1, (size_t)size + 1, f);
+	if (ferror(f) || n != (size_t)size)
 		goto out;
 	*out = b;
 	*len = n;
 	b = NULL;
 	rc = 0;
 out:
-	wipe_free(b, FILE_VALUE_MAX + 1);
+	wipe_free(b, n);
 	fclose(f);
 	return rc;
 }

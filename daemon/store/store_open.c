@@ -410,10 +410,12 @@ int store_open(struct store **out, const char *path, unsigned flags, const uint8
 		if (rc)
 			goto out;
 		int v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+		int newest = store_n_migrations ? store_migrations[store_n_migrations - 1].version : 0;
 		sqlite3_finalize(st);
-		if (v != STORE_SCHEMA_VERSION) {
-			rc = store_fail_err(err, STORE_ESCHEMA, "%s: schema version %d, expected %d", path, v,
-					    STORE_SCHEMA_VERSION);
+		/* Read-only cannot migrate: the file must be exactly this program's schema. */
+		if (v != newest) {
+			rc = store_fail_err(err, STORE_ESCHEMA, "%s: schema version %d, this program needs %d", path, v,
+					    newest);
 			goto out;
 		}
 	}

@@ -5,3 +5,10 @@ espfab_fuzz_target(nvs_decode
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_nvs_decode.c ${PROJECT_SOURCE_DIR}/nvsgen/nvs_decode.c
   LIBS espfab_nvsgen
   CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/nvs_decode)
+
+# libFuzzer harness for the mfg batch parser (config + values CSVs). The
+# mfg sources are compiled in for coverage, like the decoder above.
+espfab_fuzz_target(mfg_batch
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_mfg_batch.c ${PROJECT_SOURCE_DIR}/nvsgen/mfg.c
+  LIBS espfab_nvsgen
+  CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/mfg_batch)

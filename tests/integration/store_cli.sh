@@ -32,6 +32,12 @@ grep -q "partition mfg at 0xf000, 0x4000 bytes" out || fail "product add output:
 [ "$(stat -c %a t.db)" = 600 ] || fail "database mode $(stat -c %a t.db)"; ok
 "$E" --db t.db product add lamp2 config.csv --table parts.csv --partition factory > out 2>&1
 [ $? -eq 1 ] && grep -q "not a data/nvs partition" out || fail "non-nvs partition accepted: $(cat out)"; ok
+"$E" part parts.csv parts.bin > /dev/null 2>&1 || fail "espfab part"
+"$E" --db b.db product add lampb config.csv --table parts.bin --version 1 > out 2>&1 || fail "binary table: $(cat out)"
+grep -q "partition nvs at 0x9000, 0x6000 bytes, NVS version 1" out || fail "binary table: $(cat out)"; ok
+printf 'nvs, data, nvs, 0x9000, zzz\n' > bad.csv
+"$E" --db b.db product add bad config.csv --table bad.csv > out 2>&1
+[ $? -eq 1 ] && grep -q "^espfab product add: bad.csv" out || fail "bad table: $(cat out)"; ok
 "$E" --db t.db product add x config.csv > out 2>&1
 [ $? -eq 2 ] || fail "missing --table not a usage error"; ok
 

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <stdatomic.h>
 
 #include "espfab/mfg.h"
 #include "espfab/nvs_decode.h"
@@ -431,16 +432,22 @@ static void test_mfg_generate_bad_row_leaves_nothing(void **state)
 	assert_int_not_equal(stat(outdir, &st), 0); /* not even the folder */
 }
 
+/* The write seam runs on several threads at once. */
 struct fail_after {
-	int calls, fail_at;
+	atomic_int calls;
+	int fail_at;
+	atomic_int *cancel_flag; /* set instead of failing */
 };
 
 static int failing_write(void *ctx, int dirfd, const char *name, const void *data, size_t len, unsigned mode)
 {
 	struct fail_after *f = ctx;
 	int fd;
-	if (++f->calls == f->fail_at)
-		return -ENOSPC;
+	if (atomic_fetch_add(&f->calls, 1) + 1 == f->fail_at) {
+		if (!f->cancel_flag)
+			return -ENOSPC;
+		atomic_store(f->cancel_flag, 1);
+	}
 	fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL, (mode_t)mode);
 	if (fd < 0)
 		return -errno;
@@ -458,7 +465,7 @@ static void test_mfg_generate_rolls_back_a_failed_write(void **state)
 	struct mfg_options o = {0};
 	struct mfg_result res;
 	struct mfg_err err;
-	struct fail_after fa = {0, 0};
+	struct fail_after fa = {0, 0, NULL};
 	struct stat st;
 	FILE *f;
 	(void)state;
@@ -486,11 +493,21 @@ static void test_mfg_generate_rolls_back_a_failed_write(void **state)
 	fa.fail_at = 777; /* half-way: the disk fills up */
 	assert_int_equal(mfg_generate(&o, &res, &err), MFG_EIO);
 	assert_non_null(strstr(err.msg, strerror(ENOSPC)));
-	assert_true(fa.calls >= 777);
+	assert_true(atomic_load(&fa.calls) >= 777);
 	assert_int_equal(count_files(outdir), 1);
 	assert_int_equal(stat(keep, &st), 0);
 	snprintf(line, sizeof(line), "%s/csv", outdir);
 	assert_int_not_equal(stat(line, &st), 0);
+	/* interrupted half-way (Ctrl-C): the same clean-up */
+	{
+		static atomic_int cancel;
+		struct fail_after fc = {0, 500, &cancel};
+		o.write_ctx = &fc;
+		o.cancel = &cancel;
+		assert_int_equal(mfg_generate(&o, &res, &err), MFG_ECANCELED);
+		assert_int_equal(count_files(outdir), 1);
+		o.cancel = NULL;
+	}
 	/* and the same run without the fault writes all 1200 files */
 	o.write_file = NULL;
 	if (mfg_generate(&o, &res, &err))

@@ -9,6 +9,10 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <dirent.h>
+#include <jansson.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "espfab/nvs_decode.h"
@@ -404,6 +408,93 @@ static void test_nvs_decode_every_golden_image(void **state)
 	}
 }
 
+/* The key a golden case's image was encrypted with, from its cmd line:
+ * --inputkey FILE, or keys/nvs_keys.bin written by --keygen. NULL: plain. */
+static uint8_t *golden_key(const char *dir)
+{
+	char path[600], cmd[1024], *p;
+	size_t len;
+	uint8_t *key = NULL;
+	FILE *f;
+	snprintf(path, sizeof(path), GOLDEN "%s/cmd", dir);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	if (!fgets(cmd, sizeof(cmd), f))
+		cmd[0] = '\0';
+	fclose(f);
+	if (strncmp(cmd, "encrypt ", 8))
+		return NULL;
+	if ((p = strstr(cmd, "--inputkey "))) {
+		char name[256];
+		assert_int_equal(sscanf(p + 11, "%255s", name), 1);
+		snprintf(path, sizeof(path), GOLDEN "%s/%s", dir, name);
+	} else {
+		snprintf(path, sizeof(path), GOLDEN "%s/keys/nvs_keys.bin", dir);
+	}
+	key = load(path, &len);
+	assert_true(len >= NVS_XTS_KEY_LEN);
+	return key;
+}
+
+static void test_nvs_decode_all_golden_images(void **state)
+{
+	/* Every image the reference wrote decodes (encrypted ones with their
+	 * key) and is clean, except where the reference itself is wrong. */
+	static const struct {
+		const char *prefix;
+		enum nvs_decode_problem_kind kind;
+		size_t count;
+	} quirks[] = {
+		{"027-", NVS_DECODE_P_DATA_CRC, 1},  /* size counts characters */
+		{"034-", NVS_DECODE_P_DUPLICATE, 2}, /* the same key three times */
+		{"063-", NVS_DECODE_P_DUPLICATE, 1}, /* two long keys cut to the same 16 bytes */
+		{"065-", NVS_DECODE_P_NAMESPACE, 1}, /* namespace index 255 */
+		{"070-", NVS_DECODE_P_DUPLICATE, 2}, /* ap.* written again */
+	};
+	DIR *dir = opendir(GOLDEN);
+	struct dirent *e;
+	unsigned images = 0, encrypted = 0;
+	(void)state;
+	assert_non_null(dir);
+	while ((e = readdir(dir))) {
+		char path[600];
+		size_t len, want = 0;
+		uint8_t *img, *key;
+		struct nvs_decode *d;
+		int quirk = -1;
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), GOLDEN "%s/expected.bin", e->d_name);
+		if (access(path, R_OK))
+			continue;
+		img = load(path, &len);
+		key = golden_key(e->d_name);
+		d = decode_ok(img, len, key);
+		for (size_t q = 0; q < sizeof(quirks) / sizeof(quirks[0]); q++)
+			if (!strncmp(e->d_name, quirks[q].prefix, 4))
+				quirk = (int)q;
+		if (quirk >= 0) {
+			want = quirks[quirk].count;
+			if (count_kind(d, quirks[quirk].kind) < want)
+				fail_msg("%s: expected %zu %s problems", e->d_name, want,
+					 nvs_decode_problem_name(quirks[quirk].kind));
+		} else if (d->problem_count) {
+			fail_msg("%s: %s", e->d_name, d->problems[0].msg);
+		}
+		/* only the header-only and empty CSVs give an image without values */
+		if (!d->value_count && strncmp(e->d_name, "080-", 4) && strncmp(e->d_name, "081-", 4))
+			fail_msg("%s: no values decoded", e->d_name);
+		images++;
+		encrypted += key != NULL;
+		nvs_decode_free(d);
+		free(key);
+		free(img);
+	}
+	closedir(dir);
+	assert_true(images >= 60);
+	assert_true(encrypted >= 10);
+}
+
 static void test_nvs_decode_names(void **state)
 {
 	(void)state;
@@ -415,6 +506,147 @@ static void test_nvs_decode_names(void **state)
 	assert_string_equal(nvs_decode_page_state_name(NVS_DECODE_PAGE_FREEING), "FREEING");
 	assert_string_equal(nvs_decode_problem_name(NVS_DECODE_P_DATA_CRC), "data_crc");
 	nvs_decode_free(NULL);
+}
+
+/* ---- espfab nvs dump ---------------------------------------------------- */
+
+/* Runs `espfab nvs dump ARGS`, stdout to *out (malloc'd), stderr to *errout. */
+static int dump_cli(const char *args, char **out, char **errout)
+{
+	char cmd[2048], opath[] = "/tmp/test_nvs_dump.XXXXXX", epath[] = "/tmp/test_nvs_dump_err.XXXXXX";
+	int ofd = mkstemp(opath), efd = mkstemp(epath), st;
+	size_t len;
+	assert_true(ofd >= 0 && efd >= 0);
+	close(ofd);
+	close(efd);
+	snprintf(cmd, sizeof(cmd), "'" ESPFAB_BIN_DIR "/espfab' nvs dump %s >%s 2>%s", args, opath, epath);
+	st = system(cmd);
+	*out = (char *)load(opath, &len);
+	(*out)[len] = '\0';
+	*errout = (char *)load(epath, &len);
+	(*errout)[len] = '\0';
+	unlink(opath);
+	unlink(epath);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static json_t *find_value(json_t *root, const char *key)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach(json_object_get(root, "values"), i, v)
+		if (!strcmp(json_string_value(json_object_get(v, "key")), key))
+			return v;
+	fail_msg("no value %s in the JSON", key);
+	return NULL;
+}
+
+static void test_nvs_decode_cli_json(void **state)
+{
+	char *out, *errout;
+	json_error_t jerr;
+	json_t *root, *v;
+	size_t blen;
+	uint8_t *blob = load(GOLDEN "036-blob-v2-multipage/blob.bin", &blen);
+	char *hex = malloc(2 * blen + 1);
+	(void)state;
+	assert_int_equal(dump_cli("--json " GOLDEN "036-blob-v2-multipage/expected.bin", &out, &errout), 0);
+	root = json_loads(out, 0, &jerr);
+	if (!root)
+		fail_msg("not JSON: %s", jerr.text);
+	assert_int_equal(json_integer_value(json_object_get(root, "version")), 2);
+	assert_int_equal(json_array_size(json_object_get(root, "pages")), 6);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(root, "pages"), 0), "state")),
+			    "FULL");
+	assert_int_equal(json_array_size(json_object_get(root, "problems")), 0);
+	v = find_value(root, "pre");
+	assert_int_equal(json_integer_value(json_object_get(v, "value")), 1);
+	assert_string_equal(json_string_value(json_object_get(v, "namespace")), "storage");
+	v = find_value(root, "blob");
+	assert_string_equal(json_string_value(json_object_get(v, "type")), "blob");
+	assert_int_equal(json_integer_value(json_object_get(v, "chunks")), 3);
+	for (size_t i = 0; i < blen; i++)
+		sprintf(hex + 2 * i, "%02x", blob[i]);
+	assert_string_equal(json_string_value(json_object_get(v, "hex")), hex);
+	json_decref(root);
+	free(out);
+	free(errout);
+
+	/* unsigned 64-bit maximum does not fit a JSON integer: a string */
+	assert_int_equal(dump_cli("--json " GOLDEN "001-prim-unsigned-minmax/expected.bin", &out, &errout), 0);
+	root = json_loads(out, 0, &jerr);
+	assert_non_null(root);
+	assert_string_equal(json_string_value(json_object_get(find_value(root, "u64max"), "value")),
+			    "18446744073709551615");
+	assert_int_equal(json_integer_value(json_object_get(find_value(root, "u32max"), "value")), 4294967295ll);
+	json_decref(root);
+	free(out);
+	free(errout);
+	free(hex);
+	free(blob);
+}
+
+static void test_nvs_decode_cli_listing_and_status(void **state)
+{
+	char *out, *errout;
+	char tmp[] = "/tmp/test_nvs_dump_img.XXXXXX";
+	size_t len;
+	uint8_t *img;
+	FILE *f;
+	int fd;
+	(void)state;
+	/* encrypted: values only with the key file */
+	assert_int_equal(dump_cli(GOLDEN "087-enc-v2-small/expected.bin --keyfile " GOLDEN
+				  "087-enc-v2-small/nvs_keys.bin",
+				  &out, &errout),
+			 0);
+	assert_non_null(strstr(out, "encrypted"));
+	assert_non_null(strstr(out, "problems: none"));
+	free(out);
+	free(errout);
+	assert_int_equal(dump_cli(GOLDEN "087-enc-v2-small/expected.bin", &out, &errout), 3);
+	assert_non_null(strstr(errout, "try --keyfile"));
+	free(out);
+	free(errout);
+
+	/* strings shown, damage reported with exit status 3 */
+	img = load(GOLDEN "050-size-0x1000-readonly/expected.bin", &len);
+	assert_int_equal(dump_cli(GOLDEN "050-size-0x1000-readonly/expected.bin", &out, &errout), 0);
+	assert_non_null(strstr(out, "storage/s  string  \"hi\""));
+	assert_non_null(strstr(out, "page 0: ACTIVE (0xfffffffe) seq 0"));
+	free(out);
+	free(errout);
+	entry_at(img, 0, 3)[1] ^= 0x20;
+	fd = mkstemp(tmp);
+	assert_true(fd >= 0);
+	f = fdopen(fd, "wb");
+	fwrite(img, 1, len, f);
+	fclose(f);
+	{
+		char args[256];
+		snprintf(args, sizeof(args), "%s", tmp);
+		assert_int_equal(dump_cli(args, &out, &errout), 3);
+		assert_non_null(strstr(out, "data_crc: page 0 entry 2 key 's'"));
+		assert_non_null(strstr(errout, "1 problem"));
+		free(out);
+		free(errout);
+		/* truncated: one line naming the size, exit 1 */
+		assert_int_equal(truncate(tmp, 4000), 0);
+		assert_int_equal(dump_cli(args, &out, &errout), 1);
+		assert_non_null(strstr(errout, "4000 bytes"));
+		assert_int_equal(strchr(errout, '\n') - errout + 1, (long)strlen(errout));
+		free(out);
+		free(errout);
+	}
+	unlink(tmp);
+	free(img);
+	assert_int_equal(dump_cli("/nonexistent.bin", &out, &errout), 1);
+	assert_non_null(strstr(errout, "No such file"));
+	free(out);
+	free(errout);
+	assert_int_equal(dump_cli("", &out, &errout), 2);
+	free(out);
+	free(errout);
 }
 
 int main(void)
@@ -434,7 +666,10 @@ int main(void)
 		cmocka_unit_test(test_nvs_decode_duplicates_active_page),
 		cmocka_unit_test(test_nvs_decode_reference_quirks_reported),
 		cmocka_unit_test(test_nvs_decode_every_golden_image),
+		cmocka_unit_test(test_nvs_decode_all_golden_images),
 		cmocka_unit_test(test_nvs_decode_names),
+		cmocka_unit_test(test_nvs_decode_cli_json),
+		cmocka_unit_test(test_nvs_decode_cli_listing_and_status),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -395,6 +396,25 @@ static void test_part_csv_extra_subtypes(void **state)
 	free(text);
 	part_table_free(t);
 	part_names_free((struct part_names *)o.names);
+	/* a long extra name still maps both ways (no fixed-size buffers) */
+	{
+		char spec[300], line[160];
+		memset(line, 0, sizeof(line));
+		memset(line, 'y', 150);
+		snprintf(spec, sizeof(spec), "data,%s,0x41", line);
+		o.names = part_names_new();
+		assert_int_equal(part_names_add_extra((struct part_names *)o.names, spec, &err), 0);
+		snprintf(spec, sizeof(spec), "c,data,%s,,4K\n", line);
+		t = parse_o(spec, &o, &err);
+		assert_non_null(t);
+		assert_int_equal(t->entries[0].subtype, 0x41);
+		assert_int_equal(part_csv_write(t, &o, &text, &err), 0);
+		assert_non_null(strstr(text, line));
+		assert_non_null(strstr(text, ",0x9000,4K,\n"));
+		free(text);
+		part_table_free(t);
+		part_names_free((struct part_names *)o.names);
+	}
 }
 
 static void test_part_csv_write_exact_text(void **state)

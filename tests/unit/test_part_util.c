@@ -54,7 +54,10 @@ static void test_part_util_pyint_rejects(void **state)
 	assert_int_equal(part_pyint("- 5", 0, &v), -1);
 	assert_int_equal(part_pyint("N/A", 0, &v), -1);
 	assert_int_equal(part_pyint("12x", 0, &v), -1);
+	assert_int_equal(part_pyint("5\x1f", 0, &v), -1); /* str.strip() whitespace, not int()'s */
 	assert_int_equal(v, 77);
+	assert_int_equal(part_pyint("\xc2\xa0" "5\x0b", 0, &v), 0);
+	assert_int_equal(v, 5);
 	assert_int_equal(part_pyint("99999999999999999999", 0, &v), -2);
 }
 

@@ -205,7 +205,13 @@ static void test_store_claim_batch_rules(void **state)
 	struct fx *f = *state;
 	struct store_err err = {0};
 	int64_t b;
-	assert_int_equal(store_batch_add(f->s, "lamp", 2, (const char *const[]){"p0", "p1"}, 2, &b, &err), 0);
+	assert_int_equal(store_batch_add(f->s, "lamp", 2, (const char *const[]){"p0", "/dev/ttyUSB0"}, 2, &b, &err), 0);
+	/* a port outside the batch's filter */
+	struct store_claim_req other = {.product = "lamp", .batch_id = b, .station = "st1", .port = "/dev/ttyUSB7",
+					.mac = "aa:00:00:00:00:07"};
+	struct store_record *none = NULL;
+	assert_int_equal(store_claim(f->s, &other, &none, &err), STORE_EBATCH);
+	assert_non_null(strstr(err.msg, "not one of batch"));
 	struct store_record *r1 = claim(f, "aa:00:00:00:00:01", b, 0);
 	struct store_record *r2 = claim(f, "aa:00:00:00:00:02", b, 0);
 	/* two in flight fill a batch of two */
@@ -228,7 +234,7 @@ static void test_store_claim_batch_rules(void **state)
 	assert_string_equal(json_string_value(json_object_get(o, "state")), "cancelled");
 	assert_int_equal(json_integer_value(json_object_get(o, "failed")), 1);
 	assert_int_equal(json_integer_value(json_object_get(o, "in_flight")), 1);
-	assert_string_equal(json_string_value(json_array_get(json_object_get(o, "ports"), 1)), "p1");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(o, "ports"), 1)), "/dev/ttyUSB0");
 	json_decref(j);
 	assert_int_equal(store_batch_set(f->s, 999, STORE_BATCH_PAUSE, &err), STORE_ENOTFOUND);
 	/* a batch of another product */
@@ -288,6 +294,14 @@ static void test_store_claim_reserved_cannot_be_retired_and_mac_rules(void **sta
 	assert_int_equal(store_mark_sent(f->s, r->job_id, &err), STORE_ESTATE);
 	assert_int_equal(store_mark_sent(f->s, again->job_id, &err), 0);
 	store_record_free(r);
+	/* ... and so is a job that had sent bytes when its station lost track */
+	struct store_record *third = claim(f, "aa:00:00:00:00:01", 0, 0);
+	assert_string_equal(third->record_id, "1");
+	assert_int_equal(store_mark_verified(f->s, again->job_id, NULL, &err), STORE_ESTATE);
+	assert_int_equal(store_mark_sent(f->s, third->job_id, &err), 0);
+	assert_int_equal(store_mark_verified(f->s, third->job_id, NULL, &err), 0);
+	assert_int_equal(store_check(f->s, &err), 0);
+	store_record_free(third);
 	store_record_free(again);
 	claim(f, "not-a-mac", 0, STORE_EINPUT);
 	struct store_claim_req req = {.product = "nope", .station = "s", .port = "p", .mac = "aa:00:00:00:00:09"};

@@ -208,11 +208,109 @@ static void test_store_concurrency_two_processes(void **state)
 	tu_rmrf(dir);
 }
 
+/* Every thread sees the same 24 devices again and again, as when a device
+ * is re-seated on another port or shows up at two stations: each MAC keeps
+ * one record, each record one MAC, superseded jobs are refused. */
+struct shared_worker {
+	const char *db;
+	int id, errors;
+	char msg[320];
+};
+
+static void *run_shared(void *arg)
+{
+	struct shared_worker *w = arg;
+	struct store *s = NULL;
+	struct store_err err = {0};
+	unsigned seed = (unsigned)w->id * 7919u;
+	if (store_open(&s, w->db, 0, NULL, &err)) {
+		snprintf(w->msg, sizeof(w->msg), "open: %s", err.msg);
+		w->errors++;
+	}
+	pthread_barrier_wait(&start_line);
+	for (int i = 0; s && i < 150; i++) {
+		char mac[32];
+		seed = seed * 1103515245u + 12345u;
+		snprintf(mac, sizeof(mac), "0a:00:00:00:00:%02x", (seed >> 16) % 24);
+		struct store_claim_req req = {.product = "lamp", .station = "st", .port = "p", .mac = mac};
+		struct store_record *r = NULL;
+		int rc = store_claim(s, &req, &r, &err);
+		if (rc) {
+			snprintf(w->msg, sizeof(w->msg), "claim: %s", err.msg);
+			w->errors++;
+			break;
+		}
+		switch ((seed >> 8) % 4) {
+		case 0:
+			rc = store_release(s, r->job_id, "no sync", NULL, &err);
+			break;
+		case 1:
+			rc = store_mark_sent(s, r->job_id, &err);
+			if (!rc)
+				rc = store_fail(s, r->job_id, "verify", NULL, &err);
+			break;
+		default:
+			rc = store_mark_sent(s, r->job_id, &err);
+			if (!rc)
+				rc = store_mark_verified(s, r->job_id, NULL, &err);
+			break;
+		}
+		store_record_free(r);
+		if (rc && rc != STORE_ESTATE) {
+			snprintf(w->msg, sizeof(w->msg), "transition: %s", err.msg);
+			w->errors++;
+			break;
+		}
+	}
+	store_close(s);
+	return NULL;
+}
+
+static void test_store_concurrency_same_devices_everywhere(void **state)
+{
+	(void)state;
+	char *dir;
+	char *db = make_db(&dir);
+	struct shared_worker w[4];
+	pthread_t t[4];
+	struct store *s = NULL;
+	struct store_err err = {0};
+	json_t *j = NULL;
+
+	pthread_barrier_init(&start_line, NULL, 4);
+	for (int i = 0; i < 4; i++) {
+		w[i] = (struct shared_worker){.db = db, .id = i + 1};
+		assert_int_equal(pthread_create(&t[i], NULL, run_shared, &w[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(t[i], NULL);
+		if (w[i].errors)
+			fail_msg("worker %d: %s", i, w[i].msg);
+	}
+	pthread_barrier_destroy(&start_line);
+	assert_int_equal(store_open(&s, db, 0, NULL, &err), 0);
+	struct store_recovery rep;
+	assert_int_equal(store_recover(s, NULL, &rep, &err), 0);
+	if (store_check(s, &err))
+		fail_msg("%s", err.msg);
+	/* 24 devices hold at most 24 records; every other record is untouched */
+	assert_int_equal(store_query_stats(s, "lamp", &j, &err), 0);
+	json_t *st = json_array_get(json_object_get(j, "stats"), 0);
+	int64_t bound = json_integer_value(json_object_get(st, "sent")) + json_integer_value(json_object_get(st, "verified"));
+	assert_true(bound > 0 && bound <= 24);
+	assert_int_equal(json_integer_value(json_object_get(st, "available")), N_RECORDS - bound);
+	json_decref(j);
+	store_close(s);
+	free(db);
+	tu_rmrf(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_store_concurrency_threads),
 		cmocka_unit_test(test_store_concurrency_two_processes),
+		cmocka_unit_test(test_store_concurrency_same_devices_everywhere),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -121,6 +121,51 @@ static void test_store_open_mac_normalise(void **state)
 	assert_int_not_equal(store_mac_normalise("a:abbcc00112f", out), 0);
 }
 
+static int pragma_int(const char *db, const char *pragma)
+{
+	sqlite3 *raw;
+	sqlite3_stmt *st;
+	int v = -1;
+	if (sqlite3_open(db, &raw) != SQLITE_OK)
+		return -1;
+	if (sqlite3_prepare_v2(raw, pragma, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(raw);
+	return v;
+}
+
+/* Both durability modes run the same lifecycle; the default is group commit
+ * (WAL synchronous=NORMAL + a WAL sync before returning), SYNC_FULL is FULL. */
+static void test_store_open_durability_modes(void **state)
+{
+	(void)state;
+	char *dir = tu_tmpdir(), *db = tu_path(dir, "a.db");
+	for (int full = 0; full < 2; full++) {
+		struct store *s = NULL;
+		struct store_err err = {0};
+		char *csv = tu_values(1 + 10 * full, 2);
+		unsigned flags = STORE_OPEN_CREATE | (full ? STORE_OPEN_SYNC_FULL : 0);
+		assert_int_equal(store_open(&s, db, flags, NULL, &err), 0);
+		if (!full)
+			assert_int_equal(tu_add_product(s, "lamp", NULL, 0, &err), 0);
+		assert_int_equal(tu_import(s, "lamp", csv, &err), 0);
+		struct store_claim_req req = {.product = "lamp", .station = "s", .port = "p",
+					      .mac = full ? "aa:00:00:00:00:02" : "aa:00:00:00:00:01"};
+		struct store_record *r = NULL;
+		assert_int_equal(store_claim(s, &req, &r, &err), 0);
+		assert_int_equal(store_mark_sent(s, r->job_id, &err), 0);
+		assert_int_equal(store_mark_verified(s, r->job_id, NULL, &err), 0);
+		store_record_free(r);
+		/* visible to a separate connection at once */
+		assert_int_equal(pragma_int(db, "SELECT count(*) FROM records WHERE state = 'verified'"), 1 + full);
+		store_close(s);
+		free(csv);
+	}
+	free(db);
+	tu_rmrf(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -129,6 +174,7 @@ int main(void)
 		cmocka_unit_test(test_store_open_missing_file_without_create),
 		cmocka_unit_test(test_store_open_audit_is_append_only),
 		cmocka_unit_test(test_store_open_mac_normalise),
+		cmocka_unit_test(test_store_open_durability_modes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -137,6 +137,24 @@ static void test_store_query_retire_through_request(void **state)
 	json_decref(j);
 }
 
+static void test_store_query_batches_through_request(void **state)
+{
+	struct fx *f = *state;
+	struct store_err err = {0};
+	int64_t id;
+	assert_int_equal(store_batch_add(f->s, "lamp", 3, (const char *const[]){"p0"}, 1, &id, &err), 0);
+	json_t *j = request(f, "{\"cmd\":\"batch.list\"}", 0);
+	json_t *b = json_array_get(json_object_get(j, "batches"), 0);
+	assert_int_equal(json_integer_value(json_object_get(b, "id")), id);
+	assert_int_equal(json_integer_value(json_object_get(b, "remaining")), 3);
+	assert_string_equal(json_string_value(json_object_get(b, "state")), "active");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(b, "ports"), 0)), "p0");
+	json_decref(j);
+	request(f, "{\"cmd\":\"batch.show\",\"id\":99}", STORE_ENOTFOUND);
+	assert_int_equal(store_batch_add(f->s, "lamp", 0, NULL, 0, &id, &err), STORE_EINPUT);
+	assert_int_equal(store_batch_add(f->s, "nope", 1, NULL, 0, &id, &err), STORE_ENOTFOUND);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -144,6 +162,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_store_query_stats_and_products, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_query_audit_filters, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_query_retire_through_request, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_query_batches_through_request, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

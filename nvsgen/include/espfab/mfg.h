@@ -21,6 +21,7 @@
 #ifndef ESPFAB_MFG_H
 #define ESPFAB_MFG_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -35,6 +36,7 @@ enum mfg_error {
 	MFG_ECRYPTO = -4,
 	MFG_EEXIST = -5,  /* an output file already exists */
 	MFG_EIO = -6,     /* reading inputs or writing outputs failed */
+	MFG_ECANCELED = -7, /* *cancel became non-zero: the files written so far were removed */
 };
 
 /* msg is one line, "FILE:LINE: reason" when a place is known; it names
@@ -118,8 +120,14 @@ struct mfg_options {
 	bool key_protect_hmac;        /* MFG_KEYS_GENERATE: derive from an HMAC key */
 	bool kp_hmac_keygen;          /* ... a new random HMAC key per device */
 	const char *kp_hmac_inputkey; /* ... or this HMAC key for all devices */
-	/* Test seam: creates one output file (O_EXCL) in dirfd and writes it.
-	 * NULL: the real one. Returns 0 or a negative errno. */
+	unsigned jobs; /* write threads; 0: one per CPU, at most 4 */
+	/* Checked between files by every write thread (a signal handler may set
+	 * it; lock-free atomics are signal-safe): the run stops, removes what it
+	 * wrote and returns MFG_ECANCELED. NULL: never. */
+	const atomic_int *cancel;
+	/* Test seam: creates one output file (O_EXCL) in dirfd and writes it;
+	 * called from several threads at once. NULL: the real one. Returns 0
+	 * or a negative errno. */
 	int (*write_file)(void *ctx, int dirfd, const char *name, const void *data, size_t len, unsigned mode);
 	void *write_ctx;
 };

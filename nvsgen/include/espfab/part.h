@@ -183,9 +183,10 @@ int part_bin_write(const struct part_table *t, const struct part_opts *o, uint8_
 /* The CSV text the reference writes for a table (keywords, K/M sizes).
  * *out is a NUL-terminated heap string the caller frees with free(). */
 int part_csv_write(const struct part_table *t, const struct part_opts *o, char **out, struct part_err *err);
-/* One row of that text without newline, into buf (at least 96 bytes is
- * always enough). Used in messages. */
-void part_csv_row(const struct part_entry *e, const struct part_names *n, char *buf, size_t cap);
+/* One row of that text without newline, into buf (snprintf-style: cut to
+ * cap, returns the length the whole row needs; 128 bytes always do with the
+ * built-in keywords). Used in messages. */
+size_t part_csv_row(const struct part_entry *e, const struct part_names *n, char *buf, size_t cap);
 
 /* --- Lookup and the device-readback path (part_find.c) --- */
 
@@ -204,7 +205,8 @@ const struct part_entry *part_find_type(const struct part_table *t, unsigned typ
  * 0x1000 read with its trailing 0xFF (or signature) area is fine. The MD5
  * entry is always checked when present (o->md5 is ignored here, as the
  * bootloader does); erased flash gives PART_EEMPTY; then the reference's
- * verify runs unless PART_RB_NO_VERIFY. *out owned by the caller. */
+ * verify runs unless PART_RB_NO_VERIFY. *out owned by the caller. On error
+ * err->pos counts from buf[0] (add the table offset for a flash address). */
 int part_readback_parse(const uint8_t *buf, size_t len, const struct part_opts *o, unsigned rb_flags,
 			struct part_table **out, struct part_err *err);
 

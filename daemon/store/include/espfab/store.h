@@ -6,7 +6,8 @@
  * and never reaches two devices:
  *   - store_claim() reserves an available record for a MAC (or hands back the
  *     record that MAC already holds: idempotent re-provisioning, across
- *     batches of the same product too).
+ *     batches of the same product too; jobs that MAC still had open are
+ *     superseded: reserved -> released, sent -> interrupted).
  *   - store_mark_sent() MUST succeed before the first byte of the record's
  *     image is written. From then on the record is bound to that MAC forever
  *     (a trigger in the schema refuses any change of a bound record's MAC).
@@ -194,10 +195,18 @@ struct store_record {
 /* Claims a record for req->mac in one transaction and opens a job. *out
  * holds the unsealed values in memory: the caller frees it with
  * store_record_free(), which wipes them. Errors: STORE_EEMPTY, STORE_ERETIRED,
- * STORE_EBATCH (batch not active / full), STORE_ENOTFOUND. */
+ * STORE_EBATCH (batch not active, of another product, full, or req->port not
+ * in its port filter), STORE_ENOTFOUND, STORE_ESEAL. */
 int store_claim(struct store *s, const struct store_claim_req *req, struct store_record **out,
 		struct store_err *err);
 void store_record_free(struct store_record *r); /* wipes values; NULL is fine */
+
+/* The record's NVS partition image, as mfg_gen lays it out for the same
+ * config and values row (the config's rows in order, namespaces included):
+ * buf holds at least r->product->part_size bytes; xts_key is NULL (plain) or
+ * NVS_XTS_KEY_LEN bytes. The image holds the secrets: the caller wipes buf. */
+int store_record_image(const struct store_record *r, const uint8_t *xts_key, uint8_t *buf, size_t cap,
+		       size_t *out_len, struct store_err *err);
 
 /* What the daemon knows about an attempt, appended to the audit trail in
  * the same transaction as the state change. Strings may be NULL. */
