@@ -126,14 +126,9 @@ int store_batch_set(struct store *s, int64_t id, enum store_batch_op op, struct 
 	}
 	struct store_audit_entry a = {.batch_id = id, .baud = -1, .retries = -1, .duration_ms = -1};
 	rc = store_audit_insert(s, &a, "batch", to, err);
-	if (rc)
-		goto out;
-	rc = store_commit(s, err);
 out:
 	sqlite3_finalize(st);
-	if (rc)
-		store_rollback(s);
-	return rc;
+	return store_end(s, rc, err);
 }
 
 int store_batch_query(struct store *s, int64_t id, json_t **out, struct store_err *err)
@@ -165,16 +160,10 @@ int store_batch_query(struct store *s, int64_t id, json_t **out, struct store_er
 						     "created", store_col_json(st, 9), "finished",
 						     store_col_json(st, 10)));
 	}
-	if (r != SQLITE_DONE) {
-		rc = store_db_err(s, err, "batches");
-		goto out;
-	}
-	if (id && !json_array_size(arr)) {
+	if (r == SQLITE_DONE && id && !json_array_size(arr))
 		rc = store_fail_err(err, STORE_ENOTFOUND, "no batch %lld", (long long)id);
-		goto out;
-	}
-	*out = json_pack("{s:O}", "batches", arr);
-	rc = *out ? 0 : store_fail_err(err, STORE_ENOMEM, "out of memory");
+	else
+		rc = store_json_wrap(s, r, "batches", arr, out, err);
 out:
 	sqlite3_finalize(st);
 	json_decref(arr);

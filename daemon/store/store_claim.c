@@ -102,6 +102,44 @@ static int audit_job(struct store *s, const struct job_row *j, const struct stor
 	return store_audit_insert(s, &a, event, result, err);
 }
 
+/* Opens a job transition: one BEGIN IMMEDIATE transaction holding the job's
+ * row as it is now. On failure nothing is left open. */
+static int job_begin(struct store *s, int64_t job_id, struct job_row *j, char *now, size_t now_len,
+		     struct store_err *err)
+{
+	store_now(now, now_len);
+	int rc = store_begin(s, err);
+	if (rc)
+		return rc;
+	rc = load_job(s, job_id, j, err);
+	if (rc)
+		store_rollback(s);
+	return rc;
+}
+
+/* The record this job reserved is bound to its MAC for good: bytes may have
+ * left the station. */
+static int job_bind_record(struct store *s, const struct job_row *j, const char *now, struct store_err *err)
+{
+	return run(s, err, "UPDATE records SET state = 'sent', bound = 1, bound_at = ?, job_id = NULL WHERE id = ?",
+		   "si", now, j->record_rowid);
+}
+
+/* Undoes only what this job did to its record: its own reservation returns
+ * the record to 'available'; a record bound by an earlier job stays bound
+ * (the trigger would refuse anyway) and just forgets this job. */
+static int job_unreserve_record(struct store *s, const struct job_row *j, struct store_err *err)
+{
+	if (j->rec_job_id != j->id)
+		return 0;
+	if (!strcmp(j->rec_state, "reserved"))
+		return run(s, err,
+			   "UPDATE records SET state = 'available', mac = NULL, station = NULL, port = NULL, "
+			   "job_id = NULL WHERE id = ?",
+			   "i", j->record_rowid);
+	return run(s, err, "UPDATE records SET job_id = NULL WHERE id = ?", "i", j->record_rowid);
+}
+
 void store_record_free(struct store_record *r)
 {
 	if (!r)
@@ -378,13 +416,9 @@ int store_mark_sent(struct store *s, int64_t job_id, struct store_err *err)
 	char now[32];
 	int rc;
 
-	store_now(now, sizeof(now));
-	rc = store_begin(s, err);
+	rc = job_begin(s, job_id, &j, now, sizeof(now), err);
 	if (rc)
 		return rc;
-	rc = load_job(s, job_id, &j, err);
-	if (rc)
-		goto out;
 	if (strcmp(j.state, "reserved")) {
 		rc = store_fail_err(err, STORE_ESTATE, "job %lld is %s, not reserved: write nothing",
 				    (long long)job_id, j.state);
@@ -398,16 +432,9 @@ int store_mark_sent(struct store *s, int64_t job_id, struct store_err *err)
 	}
 	rc = run(s, err, "UPDATE jobs SET state = 'sent', sent_at = ? WHERE id = ?", "si", now, job_id);
 	if (!rc && !strcmp(j.rec_state, "reserved"))
-		rc = run(s, err,
-			 "UPDATE records SET state = 'sent', bound = 1, bound_at = ?, job_id = NULL WHERE id = ?", "si",
-			 now, j.record_rowid);
-	if (rc)
-		goto out;
-	rc = store_commit(s, err);
+		rc = job_bind_record(s, &j, now, err);
 out:
-	if (rc)
-		store_rollback(s);
-	return rc;
+	return store_end(s, rc, err);
 }
 
 static int batch_count(struct store *s, int64_t batch, const char *col, const char *now, struct store_err *err)
@@ -425,6 +452,21 @@ static int batch_count(struct store *s, int64_t batch, const char *col, const ch
 	return run(s, err, "UPDATE batches SET n_failed = n_failed + 1 WHERE id = ?", "i", batch);
 }
 
+/* Ends a job in state with its reason (NULL keeps none), counts it in its
+ * batch (count: "verified", "failed" or NULL) and audits the attempt. */
+static int job_close(struct store *s, const struct job_row *j, const char *state, const char *reason,
+		     const char *now, const char *count, const struct store_audit_entry *audit, const char *event,
+		     const char *result, struct store_err *err)
+{
+	int rc = run(s, err, "UPDATE jobs SET state = ?, error = ?, finished = ? WHERE id = ?", "sssi", state, reason,
+		     now, j->id);
+	if (!rc && count)
+		rc = batch_count(s, j->batch_id, count, now, err);
+	if (!rc)
+		rc = audit_job(s, j, audit, event, result, reason, err);
+	return rc;
+}
+
 int store_mark_verified(struct store *s, int64_t job_id, const struct store_audit_entry *audit,
 			struct store_err *err)
 {
@@ -432,32 +474,20 @@ int store_mark_verified(struct store *s, int64_t job_id, const struct store_audi
 	char now[32];
 	int rc;
 
-	store_now(now, sizeof(now));
-	rc = store_begin(s, err);
+	rc = job_begin(s, job_id, &j, now, sizeof(now), err);
 	if (rc)
 		return rc;
-	rc = load_job(s, job_id, &j, err);
-	if (rc)
-		goto out;
 	if (strcmp(j.state, "sent")) {
 		rc = store_fail_err(err, STORE_ESTATE, "job %lld is %s, not sent", (long long)job_id, j.state);
 		goto out;
 	}
-	rc = run(s, err, "UPDATE jobs SET state = 'verified', finished = ? WHERE id = ?", "si", now, job_id);
-	if (!rc && strcmp(j.rec_state, "retired"))
+	if (strcmp(j.rec_state, "retired"))
 		rc = run(s, err, "UPDATE records SET state = 'verified', verified_at = ? WHERE id = ?", "si", now,
 			 j.record_rowid);
 	if (!rc)
-		rc = batch_count(s, j.batch_id, "verified", now, err);
-	if (!rc)
-		rc = audit_job(s, &j, audit, "provision", "ok", NULL, err);
-	if (rc)
-		goto out;
-	rc = store_commit(s, err);
+		rc = job_close(s, &j, "verified", NULL, now, "verified", audit, "provision", "ok", err);
 out:
-	if (rc)
-		store_rollback(s);
-	return rc;
+	return store_end(s, rc, err);
 }
 
 int store_release(struct store *s, int64_t job_id, const char *reason, const struct store_audit_entry *audit,
@@ -467,40 +497,19 @@ int store_release(struct store *s, int64_t job_id, const char *reason, const str
 	char now[32];
 	int rc;
 
-	store_now(now, sizeof(now));
-	rc = store_begin(s, err);
+	rc = job_begin(s, job_id, &j, now, sizeof(now), err);
 	if (rc)
 		return rc;
-	rc = load_job(s, job_id, &j, err);
-	if (rc)
-		goto out;
 	if (strcmp(j.state, "reserved")) {
 		rc = store_fail_err(err, STORE_ESTATE, "job %lld is %s: only a reserved job can be released",
 				    (long long)job_id, j.state);
 		goto out;
 	}
-	rc = run(s, err, "UPDATE jobs SET state = 'released', error = ?, finished = ? WHERE id = ?", "ssi", reason,
-		 now, job_id);
-	/* Only the reservation this job made is undone; a record bound by an
-	 * earlier job stays bound (the trigger would refuse anyway). */
-	if (!rc && !strcmp(j.rec_state, "reserved") && j.rec_job_id == job_id)
-		rc = run(s, err,
-			 "UPDATE records SET state = 'available', mac = NULL, station = NULL, port = NULL, "
-			 "job_id = NULL WHERE id = ?",
-			 "i", j.record_rowid);
-	else if (!rc && j.rec_job_id == job_id)
-		rc = run(s, err, "UPDATE records SET job_id = NULL WHERE id = ?", "i", j.record_rowid);
+	rc = job_unreserve_record(s, &j, err);
 	if (!rc)
-		rc = batch_count(s, j.batch_id, "failed", now, err);
-	if (!rc)
-		rc = audit_job(s, &j, audit, "provision", "released", reason, err);
-	if (rc)
-		goto out;
-	rc = store_commit(s, err);
+		rc = job_close(s, &j, "released", reason, now, "failed", audit, "provision", "released", err);
 out:
-	if (rc)
-		store_rollback(s);
-	return rc;
+	return store_end(s, rc, err);
 }
 
 int store_fail(struct store *s, int64_t job_id, const char *reason, const struct store_audit_entry *audit,
@@ -510,13 +519,9 @@ int store_fail(struct store *s, int64_t job_id, const char *reason, const struct
 	char now[32];
 	int rc;
 
-	store_now(now, sizeof(now));
-	rc = store_begin(s, err);
+	rc = job_begin(s, job_id, &j, now, sizeof(now), err);
 	if (rc)
 		return rc;
-	rc = load_job(s, job_id, &j, err);
-	if (rc)
-		goto out;
 	if (strcmp(j.state, "reserved") && strcmp(j.state, "sent")) {
 		rc = store_fail_err(err, STORE_ESTATE, "job %lld is %s already", (long long)job_id, j.state);
 		goto out;
@@ -525,25 +530,13 @@ int store_fail(struct store *s, int64_t job_id, const char *reason, const struct
 	 * without asking: bind, which can never hand the record to another
 	 * device, rather than guess that nothing left the station. */
 	if (!strcmp(j.rec_state, "reserved") && j.rec_job_id == job_id)
-		rc = run(s, err,
-			 "UPDATE records SET state = 'sent', bound = 1, bound_at = ?, job_id = NULL WHERE id = ?", "si",
-			 now, j.record_rowid);
+		rc = job_bind_record(s, &j, now, err);
 	else if (j.rec_job_id == job_id)
 		rc = run(s, err, "UPDATE records SET job_id = NULL WHERE id = ?", "i", j.record_rowid);
 	if (!rc)
-		rc = run(s, err, "UPDATE jobs SET state = 'failed', error = ?, finished = ? WHERE id = ?", "ssi",
-			 reason, now, job_id);
-	if (!rc)
-		rc = batch_count(s, j.batch_id, "failed", now, err);
-	if (!rc)
-		rc = audit_job(s, &j, audit, "provision", "failed", reason, err);
-	if (rc)
-		goto out;
-	rc = store_commit(s, err);
+		rc = job_close(s, &j, "failed", reason, now, "failed", audit, "provision", "failed", err);
 out:
-	if (rc)
-		store_rollback(s);
-	return rc;
+	return store_end(s, rc, err);
 }
 
 int store_retire(struct store *s, const char *product, const char *record_id, const char *reason,
@@ -605,14 +598,9 @@ int store_retire(struct store *s, const char *product, const char *record_id, co
 	struct store_audit_entry a = {.mac = mac[0] ? mac : NULL, .product = pname, .record_id = record_id,
 				      .baud = -1, .retries = -1, .duration_ms = -1, .error = reason};
 	rc = store_audit_insert(s, &a, "retire", "retired", err);
-	if (rc)
-		goto out;
-	rc = store_commit(s, err);
 out:
 	sqlite3_finalize(st);
-	if (rc)
-		store_rollback(s);
-	return rc;
+	return store_end(s, rc, err);
 }
 
 int store_recover(struct store *s, const char *station, struct store_recovery *rep, struct store_err *err)
@@ -660,40 +648,25 @@ int store_recover(struct store *s, const char *station, struct store_recovery *r
 		if (!strcmp(j.state, "reserved")) {
 			/* Never marked sent: by the mark_sent-before-write rule no
 			 * byte of the image left the station. */
-			rc = run(s, err,
-				 "UPDATE jobs SET state = 'released', error = 'interrupted before send', finished = ? "
-				 "WHERE id = ?",
-				 "si", now, j.id);
-			if (!rc && !strcmp(j.rec_state, "reserved") && j.rec_job_id == j.id)
-				rc = run(s, err,
-					 "UPDATE records SET state = 'available', mac = NULL, station = NULL, "
-					 "port = NULL, job_id = NULL WHERE id = ?",
-					 "i", j.record_rowid);
-			else if (!rc && j.rec_job_id == j.id)
-				rc = run(s, err, "UPDATE records SET job_id = NULL WHERE id = ?", "i", j.record_rowid);
+			rc = job_unreserve_record(s, &j, err);
 			if (!rc)
-				rc = audit_job(s, &j, NULL, "recover", "interrupted", "interrupted before send", err);
+				rc = job_close(s, &j, "released", "interrupted before send", now, NULL, NULL, "recover",
+					       "interrupted", err);
 			r.released++;
 		} else {
 			/* Bytes may be on the device: it keeps its record. */
-			rc = run(s, err,
-				 "UPDATE jobs SET state = 'interrupted', error = 'interrupted after send', finished = ? "
-				 "WHERE id = ?",
-				 "si", now, j.id);
-			if (!rc)
-				rc = audit_job(s, &j, NULL, "recover", "interrupted", "interrupted after send", err);
+			rc = job_close(s, &j, "interrupted", "interrupted after send", now, NULL, NULL, "recover",
+				       "interrupted", err);
 			r.interrupted++;
 		}
 		if (rc)
 			goto out;
 	}
-	rc = store_commit(s, err);
-	if (!rc && rep)
-		*rep = r;
 out:
 	free(ids);
 	sqlite3_finalize(st);
-	if (rc)
-		store_rollback(s);
+	rc = store_end(s, rc, err);
+	if (!rc && rep)
+		*rep = r;
 	return rc;
 }

@@ -38,6 +38,13 @@ int store_db_err(struct store *s, struct store_err *err, const char *what);
 int store_begin(struct store *s, struct store_err *err);
 int store_commit(struct store *s, struct store_err *err);
 void store_rollback(struct store *s);
+/* Ends the open transaction by the body's result rc: COMMIT when 0 (and
+ * durable before returning), ROLLBACK otherwise. Returns the final code. */
+int store_end(struct store *s, int rc, struct store_err *err);
+/* Ends a query loop: step_rc is the last sqlite3_step result, which must be
+ * SQLITE_DONE; then *out = {key: arr} (arr gets a new reference). */
+int store_json_wrap(struct store *s, int step_rc, const char *key, json_t *arr, json_t **out,
+		    struct store_err *err);
 
 /* Prepare with an error message. */
 int store_prep(struct store *s, sqlite3_stmt **st, const char *sql, struct store_err *err);

@@ -134,12 +134,7 @@ int store_query_records(struct store *s, const struct store_record_filter *f, js
 				goto out;
 		}
 	}
-	if (r != SQLITE_DONE) {
-		rc = store_db_err(s, err, "records");
-		goto out;
-	}
-	*out = json_pack("{s:O}", "records", arr);
-	rc = *out ? 0 : store_fail_err(err, STORE_ENOMEM, "out of memory");
+	rc = store_json_wrap(s, r, "records", arr, out, err);
 out:
 	sqlite3_finalize(st);
 	json_decref(arr);
@@ -176,12 +171,7 @@ int store_query_stats(struct store *s, const char *product, json_t **out, struct
 						     "reserved", store_col_json(st, 3), "sent", store_col_json(st, 4),
 						     "verified", store_col_json(st, 5), "retired",
 						     store_col_json(st, 6)));
-	if (r != SQLITE_DONE) {
-		rc = store_db_err(s, err, "stats");
-		goto out;
-	}
-	*out = json_pack("{s:O}", "stats", arr);
-	rc = *out ? 0 : store_fail_err(err, STORE_ENOMEM, "out of memory");
+	rc = store_json_wrap(s, r, "stats", arr, out, err);
 out:
 	sqlite3_finalize(st);
 	json_decref(arr);
@@ -223,12 +213,7 @@ int store_query_audit(struct store *s, const struct store_audit_filter *f, json_
 			json_object_set_new(o, cols[i], store_col_json(st, i));
 		json_array_append_new(arr, o);
 	}
-	if (r != SQLITE_DONE) {
-		rc = store_db_err(s, err, "audit");
-		goto out;
-	}
-	*out = json_pack("{s:O}", "audit", arr);
-	rc = *out ? 0 : store_fail_err(err, STORE_ENOMEM, "out of memory");
+	rc = store_json_wrap(s, r, "audit", arr, out, err);
 out:
 	sqlite3_finalize(st);
 	json_decref(arr);

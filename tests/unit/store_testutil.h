@@ -78,4 +78,46 @@ static inline int tu_import(struct store *s, const char *product, const char *cs
 	return store_import_csv(s, &o, csv, strlen(csv), NULL, err);
 }
 
+/* The fixture the lifecycle, query and import tests share: a fresh database
+ * in its own directory holding product "lamp" (uniq as its unique fields)
+ * and records "1".."n_records". */
+struct tu_fx {
+	char *dir, *db;
+	struct store *s;
+};
+
+static inline void tu_fx_free(struct tu_fx *f)
+{
+	if (!f)
+		return;
+	store_close(f->s);
+	free(f->db);
+	if (f->dir)
+		tu_rmrf(f->dir);
+	free(f);
+}
+
+/* NULL on failure, after printing why. */
+static inline struct tu_fx *tu_fx_new(const char *const *uniq, size_t n_uniq, int n_records)
+{
+	struct tu_fx *f = calloc(1, sizeof(*f));
+	struct store_err err = {0};
+	char *csv = n_records > 0 ? tu_values(1, n_records) : NULL;
+	if (!f || !(f->dir = tu_tmpdir()) || !(f->db = tu_path(f->dir, "t.db")) ||
+	    store_open(&f->s, f->db, STORE_OPEN_CREATE, NULL, &err) ||
+	    tu_add_product(f->s, "lamp", uniq, n_uniq, &err) || (csv && tu_import(f->s, "lamp", csv, &err))) {
+		fprintf(stderr, "setup: %s\n", err.msg);
+		tu_fx_free(f);
+		f = NULL;
+	}
+	free(csv);
+	return f;
+}
+
+static inline int tu_teardown(void **state)
+{
+	tu_fx_free(*state);
+	return 0;
+}
+
 #endif

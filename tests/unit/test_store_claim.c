@@ -8,44 +8,25 @@
 
 #include "store_testutil.h"
 
-struct fx {
-	char *dir, *db;
-	struct store *s;
-};
-
 static int setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof(*f));
-	struct store_err err = {0};
-	char *csv = tu_values(1, 5);
-	f->dir = tu_tmpdir();
-	f->db = tu_path(f->dir, "t.db");
-	if (store_open(&f->s, f->db, STORE_OPEN_CREATE, NULL, &err) || tu_add_product(f->s, "lamp", NULL, 0, &err) ||
-	    tu_import(f->s, "lamp", csv, &err)) {
-		fprintf(stderr, "setup: %s\n", err.msg);
-		return -1;
-	}
-	free(csv);
-	*state = f;
-	return 0;
+	*state = tu_fx_new(NULL, 0, 5);
+	return *state ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
-	struct fx *f = *state;
+	struct tu_fx *f = *state;
 	struct store_err err = {0};
 	/* Every test leaves a database that satisfies the invariant. */
 	int rc = store_check(f->s, &err);
 	if (rc)
 		fprintf(stderr, "check: %s\n", err.msg);
-	store_close(f->s);
-	free(f->db);
-	tu_rmrf(f->dir);
-	free(f);
+	tu_fx_free(f);
 	return rc ? -1 : 0;
 }
 
-static struct store_record *claim(struct fx *f, const char *mac, int64_t batch, int expect)
+static struct store_record *claim(struct tu_fx *f, const char *mac, int64_t batch, int expect)
 {
 	struct store_claim_req req = {.product = "lamp", .batch_id = batch, .station = "st1", .port = "/dev/ttyUSB0",
 				      .mac = mac, .chip = "ESP32"};
@@ -57,7 +38,7 @@ static struct store_record *claim(struct fx *f, const char *mac, int64_t batch, 
 	return r;
 }
 
-static const char *record_state(struct fx *f, const char *record_id)
+static const char *record_state(struct tu_fx *f, const char *record_id)
 {
 	static char buf[32];
 	json_t *j = NULL;
@@ -76,7 +57,7 @@ static const char *record_state(struct fx *f, const char *record_id)
 
 static void test_store_claim_full_lifecycle(void **state)
 {
-	struct fx *f = *state;
+	struct tu_fx *f = *state;
 	struct store_err err = {0};
 	struct store_record *r = claim(f, "AA:00:00:00:00:01", 0, 0);
 	assert_string_equal(r->record_id, "1");
@@ -118,7 +99,7 @@ static void test_store_claim_full_lifecycle(void **state)
 
 static void test_store_claim_release_before_send_returns_record(void **state)
 {
-	struct fx *f = *state;
+	struct tu_fx *f = *state;
 	struct store_err err = {0};
 	struct store_record *r = claim(f, "aa:00:00:00:00:01", 0, 0);
 	assert_int_equal(store_release(f->s, r->job_id, "no sync", NULL, &err), 0);
@@ -135,7 +116,7 @@ static void test_store_claim_release_before_send_returns_record(void **state)
 
 static void test_store_claim_bound_after_send_is_forever(void **state)
 {
-	struct fx *f = *state;
+	struct tu_fx *f = *state;
 	struct store_err err = {0};
 	struct store_record *r = claim(f, "aa:00:00:00:00:01", 0, 0);
 	assert_int_equal(store_mark_sent(f->s, r->job_id, &err), 0);
@@ -173,7 +154,7 @@ static void test_store_claim_bound_after_send_is_forever(void **state)
 
 static void test_store_claim_same_mac_across_batches(void **state)
 {
-	struct fx *f = *state;
+	struct tu_fx *f = *state;
 	struct store_err err = {0};
 	int64_t b1, b2;
 	assert_int_equal(store_batch_add(f->s, "lamp", 1, NULL, 0, &b1, &err), 0);
@@ -202,7 +183,7 @@ static void test_store_claim_same_mac_across_batches(void **state)
 
 static void test_store_claim_batch_rules(void **state)
 {
-	struct fx *f = *state;
+	struct tu_fx *f = *state;
 	struct store_err err = {0};
 	int64_t b;
 	assert_int_equal(store_batch_add(f->s, "lamp", 2, (const char *const[]){"p0", "/dev/ttyUSB0"}, 2, &b, &err), 0);
@@ -250,7 +231,7 @@ static void test_store_claim_batch_rules(void **state)
 
 static void test_store_claim_empty_and_retired(void **state)
 {
-	struct fx *f = *state;
+	struct tu_fx *f = *state;
 	struct store_err err = {0};
 	char mac[32];
 	for (int i = 1; i <= 5; i++) {
@@ -284,7 +265,7 @@ static void test_store_claim_empty_and_retired(void **state)
 
 static void test_store_claim_reserved_cannot_be_retired_and_mac_rules(void **state)
 {
-	struct fx *f = *state;
+	struct tu_fx *f = *state;
 	struct store_err err = {0};
 	struct store_record *r = claim(f, "aa:00:00:00:00:01", 0, 0);
 	assert_int_equal(store_retire(f->s, "lamp", "1", "x", &err), STORE_ESTATE);
@@ -309,9 +290,61 @@ static void test_store_claim_reserved_cannot_be_retired_and_mac_rules(void **sta
 	assert_null(r);
 }
 
+/* The triggers hold against raw SQL too: REPLACE removes rows without
+ * firing DELETE triggers, so it must be refused outright. */
+static void test_store_claim_raw_sql_cannot_replace_or_rebind(void **state)
+{
+	struct tu_fx *f = *state;
+	struct store_err err = {0};
+	struct store_record *r = claim(f, "aa:00:00:00:00:77", 0, 0);
+	assert_int_equal(store_mark_sent(f->s, r->job_id, &err), 0);
+	char rid[64];
+	snprintf(rid, sizeof(rid), "%s", r->record_id);
+	store_record_free(r);
+
+	sqlite3 *raw;
+	assert_int_equal(sqlite3_open(f->db, &raw), SQLITE_OK);
+	/* A plain sqlite3 session: foreign keys off, as SQLite defaults. */
+	static const char *const forged[] = {
+		/* a bound record swapped for a fresh 'available' one, same id */
+		"INSERT OR REPLACE INTO records (id, product_id, record_id, import_id) "
+		"SELECT id, product_id, record_id, import_id FROM records WHERE state = 'sent'",
+		"REPLACE INTO records (id, product_id, record_id, import_id) "
+		"SELECT id + 1000, product_id, record_id, import_id FROM records WHERE state = 'sent'",
+		/* ... or pushed out by its unique MAC, inserting or updating */
+		"INSERT OR REPLACE INTO records (product_id, record_id, import_id, mac, state, job_id) "
+		"SELECT product_id, 'other', import_id, mac, 'reserved', 1 FROM records WHERE state = 'sent'",
+		"UPDATE OR REPLACE records SET mac = (SELECT mac FROM records WHERE state = 'sent'), "
+		"state = 'reserved', job_id = 1 WHERE state = 'available'",
+		"UPDATE OR REPLACE records SET record_id = (SELECT record_id FROM records WHERE state = 'sent') "
+		"WHERE state = 'available'",
+		/* an audit row overwritten */
+		"INSERT OR REPLACE INTO audit (id, time, event, result) SELECT id, time, 'forged', 'ok' FROM audit",
+		/* what the device received, changed or dropped */
+		"UPDATE record_values SET value = X'00'",
+		"DELETE FROM record_values",
+		"INSERT OR REPLACE INTO record_values (record_id, pos, value) SELECT record_id, pos, X'00' "
+		"FROM record_values",
+	};
+	for (size_t i = 0; i < sizeof(forged) / sizeof(forged[0]); i++)
+		if (sqlite3_exec(raw, forged[i], NULL, NULL, NULL) == SQLITE_OK)
+			fail_msg("accepted: %s", forged[i]);
+	sqlite3_close(raw);
+	assert_string_equal(record_state(f, rid), "sent");
+	/* The record stays with its device: another MAC cannot get it. */
+	for (int i = 0; i < 4; i++) {
+		char mac[32];
+		snprintf(mac, sizeof(mac), "bb:00:00:00:00:%02x", i);
+		r = claim(f, mac, 0, 0);
+		assert_string_not_equal(r->record_id, rid);
+		store_record_free(r);
+	}
+	claim(f, "bb:00:00:00:00:ff", 0, STORE_EEMPTY);
+}
+
 static void test_store_claim_recover(void **state)
 {
-	struct fx *f = *state;
+	struct tu_fx *f = *state;
 	struct store_err err = {0};
 	struct store_recovery rep;
 	struct store_record *a = claim(f, "aa:00:00:00:00:01", 0, 0); /* reserved only */
@@ -345,7 +378,7 @@ static void test_store_claim_recover(void **state)
 
 static void test_store_claim_check_detects_violation(void **state)
 {
-	struct fx *f = *state;
+	struct tu_fx *f = *state;
 	struct store_err err = {0};
 	struct store_record *r = claim(f, "aa:00:00:00:00:01", 0, 0);
 	assert_int_equal(store_mark_sent(f->s, r->job_id, &err), 0);
@@ -382,6 +415,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_store_claim_reserved_cannot_be_retired_and_mac_rules, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_store_claim_recover, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_claim_raw_sql_cannot_replace_or_rebind, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_claim_check_detects_violation, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,37 +4,15 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "store_testutil.h"
 
-struct fx {
-	char *dir, *db;
-	struct store *s;
-};
-
 static int setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof(*f));
-	struct store_err err = {0};
 	static const char *const uniq[] = {"DeviceSecret"};
-	f->dir = tu_tmpdir();
-	f->db = tu_path(f->dir, "t.db");
-	if (store_open(&f->s, f->db, STORE_OPEN_CREATE, NULL, &err) || tu_add_product(f->s, "lamp", uniq, 1, &err)) {
-		fprintf(stderr, "setup: %s\n", err.msg);
-		return -1;
-	}
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-	store_close(f->s);
-	free(f->db);
-	tu_rmrf(f->dir);
-	free(f);
-	return 0;
+	*state = tu_fx_new(uniq, 1, 0);
+	return *state ? 0 : -1;
 }
 
 static int64_t count_state(struct store *s, const char *product, const char *st)
@@ -48,7 +26,7 @@ static int64_t count_state(struct store *s, const char *product, const char *st)
 	return n;
 }
 
-static void expect_reject(struct fx *f, const char *csv, unsigned line, const char *needle, const char *secret)
+static void expect_reject(struct tu_fx *f, const char *csv, unsigned line, const char *needle, const char *secret)
 {
 	struct store_err err = {0};
 	assert_int_equal(tu_import(f->s, "lamp", csv, &err), STORE_EINPUT);
@@ -61,11 +39,22 @@ static void expect_reject(struct fx *f, const char *csv, unsigned line, const ch
 		fail_msg("message '%s' lacks '%s'", err.msg, where);
 	if (secret && strstr(err.msg, secret))
 		fail_msg("message '%s' leaks the secret", err.msg);
+	for (const char *c = err.msg; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			fail_msg("message '%s' is not one line", err.msg);
+}
+
+/* Errors are one line even when they quote input that is not. */
+static void test_store_import_errors_are_one_line(void **state)
+{
+	struct tu_fx *f = *state;
+	expect_reject(f, "id,ProductID,DeviceSecret,DeviceName,\"a\nb\",\"a\nb\"\n1,P1,s1,d1,x,y\n", 1,
+		      "column 'a?b' appears twice", NULL);
 }
 
 static void test_store_import_adds_all_rows(void **state)
 {
-	struct fx *f = *state;
+	struct tu_fx *f = *state;
 	struct store_err err = {0};
 	char *csv = tu_values(1, 50);
 	struct store_import_opts o = {.product = "lamp", .source = "values.csv"};
@@ -79,7 +68,7 @@ static void test_store_import_adds_all_rows(void **state)
 
 static void test_store_import_duplicate_id_in_file_rejects_all(void **state)
 {
-	struct fx *f = *state;
+	struct tu_fx *f = *state;
 	expect_reject(f,
 		      "id,ProductID,DeviceSecret,DeviceName\n1,P1,s-one,d1\n2,P2,s-two,d2\n1,P3,s-three,d3\n", 4,
 		      "duplicate record id '1'", "s-three");
@@ -88,7 +77,7 @@ static void test_store_import_duplicate_id_in_file_rejects_all(void **state)
 
 static void test_store_import_duplicate_id_across_imports(void **state)
 {
-	struct fx *f = *state;
+	struct tu_fx *f = *state;
 	struct store_err err = {0};
 	assert_int_equal(tu_import(f->s, "lamp", "id,ProductID,DeviceSecret,DeviceName\n1,P1,s-one,d1\n", &err), 0);
 	expect_reject(f, "id,ProductID,DeviceSecret,DeviceName\n7,P7,s-seven,d7\n1,P1,s-other,d1\n", 3,
@@ -98,7 +87,7 @@ static void test_store_import_duplicate_id_across_imports(void **state)
 
 static void test_store_import_unique_value_repeated(void **state)
 {
-	struct fx *f = *state;
+	struct tu_fx *f = *state;
 	struct store_err err = {0};
 	/* within the file */
 	expect_reject(f, "id,ProductID,DeviceSecret,DeviceName\n1,P1,topsecret,d1\n2,P2,topsecret,d2\n", 3,
@@ -114,7 +103,7 @@ static void test_store_import_unique_value_repeated(void **state)
 
 static void test_store_import_malformed_row(void **state)
 {
-	struct fx *f = *state;
+	struct tu_fx *f = *state;
 	expect_reject(f, "id,ProductID,DeviceSecret,DeviceName\n1,P1,s1,d1\n2,P2,s2\n", 3, "malformed row: 3 columns", NULL);
 	expect_reject(f, "id,ProductID,DeviceSecret\n1,P1,s1\n", 1, "no column for field 'DeviceName'", NULL);
 	expect_reject(f, "id,ProductID,DeviceSecret,DeviceName\n,P1,s1,d1\n", 2, "record id", NULL);
@@ -130,7 +119,7 @@ static void test_store_import_malformed_row(void **state)
 
 static void test_store_import_over_long_value(void **state)
 {
-	struct fx *f = *state;
+	struct tu_fx *f = *state;
 	size_t n = 5000;
 	char *csv = malloc(n + 128);
 	int k = sprintf(csv, "id,ProductID,DeviceSecret,DeviceName\n1,P1,s1,d1\n2,P2,");
@@ -152,7 +141,7 @@ static void test_store_import_over_long_value(void **state)
 
 static void test_store_import_nvs_types(void **state)
 {
-	struct fx *f = *state;
+	struct tu_fx *f = *state;
 	struct store_err err = {0};
 	static const char cfg[] = "ns,namespace,\nsn,data,string\nhw,data,u8\nboots,data,i16\nkey,data,hex2bin\n"
 				  "cert,data,base64\n";
@@ -189,7 +178,7 @@ static void test_store_import_nvs_types(void **state)
 
 static void test_store_import_repeat_file_and_id_column(void **state)
 {
-	struct fx *f = *state;
+	struct tu_fx *f = *state;
 	struct store_err err = {0};
 	static const char cfg[] = "mass_prod,namespace,\nserial,data,string\nmodel,data,string,REPEAT\n"
 				  "cert,file,binary\n";
@@ -233,7 +222,7 @@ static void test_store_import_repeat_file_and_id_column(void **state)
 
 static void test_store_import_quoting_and_blank_lines(void **state)
 {
-	struct fx *f = *state;
+	struct tu_fx *f = *state;
 	struct store_err err = {0};
 	const char *csv = "id,ProductID,DeviceSecret,DeviceName\r\n\r\n\"1\",\"P,1\",\"s\"\"q\",\"multi\nline\"\r\n"
 			  "\n2,P2,s2,d2";
@@ -251,7 +240,7 @@ static void test_store_import_quoting_and_blank_lines(void **state)
 
 static void test_store_import_product_config_errors(void **state)
 {
-	struct fx *f = *state;
+	struct tu_fx *f = *state;
 	struct store_err err = {0};
 	static const struct {
 		const char *cfg;
@@ -288,26 +277,49 @@ static void test_store_import_product_config_errors(void **state)
 
 static void test_store_import_unknown_product(void **state)
 {
-	struct fx *f = *state;
+	struct tu_fx *f = *state;
 	struct store_err err = {0};
 	assert_int_equal(tu_import(f->s, "nope", "id,a\n1,2\n", &err), STORE_ENOTFOUND);
 	assert_non_null(strstr(err.msg, "no product 'nope'"));
 }
 
+/* The digests behind --unique cannot be dropped behind the store's back. */
+static void test_store_import_unique_digests_are_fixed(void **state)
+{
+	struct tu_fx *f = *state;
+	struct store_err err = {0};
+	char *csv = tu_values(1, 3);
+	assert_int_equal(tu_import(f->s, "lamp", csv, &err), 0);
+	free(csv);
+	sqlite3 *raw;
+	assert_int_equal(sqlite3_open(f->db, &raw), SQLITE_OK);
+	assert_int_not_equal(sqlite3_exec(raw, "DELETE FROM unique_values", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_not_equal(sqlite3_exec(raw, "UPDATE unique_values SET digest = X'00'", NULL, NULL, NULL),
+			     SQLITE_OK);
+	sqlite3_close(raw);
+	/* So a repeated secret is still refused. */
+	assert_int_equal(tu_import(f->s, "lamp", "id,ProductID,DeviceSecret,DeviceName\n9,P9,secret-00000002,d9\n",
+				   &err),
+			 STORE_EINPUT);
+	assert_non_null(strstr(err.msg, "must be unique"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_store_import_adds_all_rows, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_store_import_duplicate_id_in_file_rejects_all, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_store_import_duplicate_id_across_imports, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_store_import_unique_value_repeated, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_store_import_malformed_row, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_store_import_over_long_value, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_store_import_nvs_types, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_store_import_repeat_file_and_id_column, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_store_import_quoting_and_blank_lines, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_store_import_product_config_errors, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_store_import_unknown_product, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_import_adds_all_rows, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_store_import_duplicate_id_in_file_rejects_all, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_store_import_duplicate_id_across_imports, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_store_import_unique_value_repeated, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_store_import_malformed_row, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_store_import_over_long_value, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_store_import_nvs_types, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_store_import_repeat_file_and_id_column, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_store_import_quoting_and_blank_lines, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_store_import_product_config_errors, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_store_import_unknown_product, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_store_import_errors_are_one_line, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_store_import_unique_digests_are_fixed, setup, tu_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -44,6 +44,40 @@ static void test_store_open_creates_0600_and_migrates(void **state)
 	tu_rmrf(dir);
 }
 
+/* SQLite creates -wal and -shm itself; they hold the same secrets as the
+ * database (WAL frames are pages), so they must be 0600 too, whatever the
+ * umask, and a claim from a second connection must not widen them. */
+static void test_store_open_wal_and_shm_are_0600(void **state)
+{
+	(void)state;
+	static const mode_t masks[] = {0, 022, 077};
+	for (size_t m = 0; m < sizeof(masks) / sizeof(masks[0]); m++) {
+		struct tu_fx *f = NULL;
+		mode_t old = umask(masks[m]);
+		f = tu_fx_new(NULL, 0, 2);
+		assert_non_null(f);
+		struct store *other = NULL;
+		struct store_err err = {0};
+		assert_int_equal(store_open(&other, f->db, 0, NULL, &err), 0);
+		struct store_claim_req req = {.product = "lamp", .station = "s", .port = "p", .mac = "aa:00:00:00:00:01"};
+		struct store_record *r = NULL;
+		assert_int_equal(store_claim(other, &req, &r, &err), 0);
+		umask(old);
+		static const char *const sfx[] = {"", "-wal", "-shm"};
+		for (size_t i = 0; i < 3; i++) {
+			char p[4200];
+			struct stat sb;
+			snprintf(p, sizeof(p), "%s%s", f->db, sfx[i]);
+			assert_int_equal(stat(p, &sb), 0);
+			if ((sb.st_mode & 0777) != 0600)
+				fail_msg("umask %03o: %s is %03o", (unsigned)masks[m], p, (unsigned)(sb.st_mode & 0777));
+		}
+		store_record_free(r);
+		store_close(other);
+		tu_fx_free(f);
+	}
+}
+
 static void test_store_open_refuses_newer_schema(void **state)
 {
 	(void)state;
@@ -135,23 +169,26 @@ static int pragma_int(const char *db, const char *pragma)
 	return v;
 }
 
-/* Both durability modes run the same lifecycle; the default is group commit
- * (WAL synchronous=NORMAL + a WAL sync before returning), SYNC_FULL is FULL. */
+/* Every durability mode runs the same lifecycle: the default and SYNC_FULL
+ * are WAL synchronous=FULL, GROUP_COMMIT (opt-in) is synchronous=NORMAL + a
+ * shared WAL sync before returning (test_store_durable covers its failures). */
 static void test_store_open_durability_modes(void **state)
 {
 	(void)state;
 	char *dir = tu_tmpdir(), *db = tu_path(dir, "a.db");
-	for (int full = 0; full < 2; full++) {
+	for (int full = 0; full < 3; full++) {
 		struct store *s = NULL;
 		struct store_err err = {0};
 		char *csv = tu_values(1 + 10 * full, 2);
-		unsigned flags = STORE_OPEN_CREATE | (full ? STORE_OPEN_SYNC_FULL : 0);
+		static const unsigned mode[] = {STORE_OPEN_GROUP_COMMIT, STORE_OPEN_SYNC_FULL, 0};
+		unsigned flags = STORE_OPEN_CREATE | mode[full];
 		assert_int_equal(store_open(&s, db, flags, NULL, &err), 0);
 		if (!full)
 			assert_int_equal(tu_add_product(s, "lamp", NULL, 0, &err), 0);
 		assert_int_equal(tu_import(s, "lamp", csv, &err), 0);
 		struct store_claim_req req = {.product = "lamp", .station = "s", .port = "p",
-					      .mac = full ? "aa:00:00:00:00:02" : "aa:00:00:00:00:01"};
+					      .mac = full == 2 ? "aa:00:00:00:00:03"
+							   : full ? "aa:00:00:00:00:02" : "aa:00:00:00:00:01"};
 		struct store_record *r = NULL;
 		assert_int_equal(store_claim(s, &req, &r, &err), 0);
 		assert_int_equal(store_mark_sent(s, r->job_id, &err), 0);
@@ -170,6 +207,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_store_open_creates_0600_and_migrates),
+		cmocka_unit_test(test_store_open_wal_and_shm_are_0600),
 		cmocka_unit_test(test_store_open_refuses_newer_schema),
 		cmocka_unit_test(test_store_open_missing_file_without_create),
 		cmocka_unit_test(test_store_open_audit_is_append_only),

@@ -7,45 +7,26 @@
 
 #include "store_testutil.h"
 
-struct fx {
-	char *dir, *db;
-	struct store *s;
-};
-
 static int setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof(*f));
+	struct tu_fx *f = tu_fx_new(NULL, 0, 4);
 	struct store_err err = {0};
-	char *csv = tu_values(1, 4);
-	f->dir = tu_tmpdir();
-	f->db = tu_path(f->dir, "t.db");
-	if (store_open(&f->s, f->db, STORE_OPEN_CREATE, NULL, &err) || tu_add_product(f->s, "lamp", NULL, 0, &err) ||
-	    tu_import(f->s, "lamp", csv, &err)) {
-		fprintf(stderr, "setup: %s\n", err.msg);
+	if (!f)
 		return -1;
-	}
-	free(csv);
 	struct store_claim_req req = {.product = "lamp", .station = "st", .port = "p0", .mac = "aa:00:00:00:00:01"};
 	struct store_record *r = NULL;
 	if (store_claim(f->s, &req, &r, &err) || store_mark_sent(f->s, r->job_id, &err) ||
-	    store_mark_verified(f->s, r->job_id, NULL, &err))
+	    store_mark_verified(f->s, r->job_id, NULL, &err)) {
+		store_record_free(r);
+		tu_fx_free(f);
 		return -1;
+	}
 	store_record_free(r);
 	*state = f;
 	return 0;
 }
 
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-	store_close(f->s);
-	free(f->db);
-	tu_rmrf(f->dir);
-	free(f);
-	return 0;
-}
-
-static json_t *request(struct fx *f, const char *text, int expect)
+static json_t *request(struct tu_fx *f, const char *text, int expect)
 {
 	json_error_t je;
 	json_t *req = json_loads(text, 0, &je), *out = NULL;
@@ -60,7 +41,7 @@ static json_t *request(struct fx *f, const char *text, int expect)
 
 static void test_store_query_records_hide_values_unless_revealed(void **state)
 {
-	struct fx *f = *state;
+	struct tu_fx *f = *state;
 	json_t *j = request(f, "{\"cmd\":\"records.list\",\"product\":\"lamp\"}", 0);
 	json_t *recs = json_object_get(j, "records");
 	assert_int_equal(json_array_size(recs), 4);
@@ -85,7 +66,7 @@ static void test_store_query_records_hide_values_unless_revealed(void **state)
 
 static void test_store_query_stats_and_products(void **state)
 {
-	struct fx *f = *state;
+	struct tu_fx *f = *state;
 	json_t *j = request(f, "{\"cmd\":\"records.stats\"}", 0);
 	json_t *s = json_array_get(json_object_get(j, "stats"), 0);
 	assert_int_equal(json_integer_value(json_object_get(s, "total")), 4);
@@ -105,7 +86,7 @@ static void test_store_query_stats_and_products(void **state)
 
 static void test_store_query_audit_filters(void **state)
 {
-	struct fx *f = *state;
+	struct tu_fx *f = *state;
 	json_t *j = request(f, "{\"cmd\":\"audit\"}", 0);
 	size_t all = json_array_size(json_object_get(j, "audit"));
 	assert_true(all >= 3); /* product, import, provision */
@@ -124,7 +105,7 @@ static void test_store_query_audit_filters(void **state)
 
 static void test_store_query_retire_through_request(void **state)
 {
-	struct fx *f = *state;
+	struct tu_fx *f = *state;
 	json_t *j = request(f, "{\"cmd\":\"records.retire\",\"product\":\"lamp\",\"id\":\"2\",\"reason\":\"lost\"}", 0);
 	assert_string_equal(json_string_value(json_object_get(j, "retired")), "2");
 	json_decref(j);
@@ -139,7 +120,7 @@ static void test_store_query_retire_through_request(void **state)
 
 static void test_store_query_batches_through_request(void **state)
 {
-	struct fx *f = *state;
+	struct tu_fx *f = *state;
 	struct store_err err = {0};
 	int64_t id;
 	assert_int_equal(store_batch_add(f->s, "lamp", 3, (const char *const[]){"p0"}, 1, &id, &err), 0);
@@ -158,11 +139,11 @@ static void test_store_query_batches_through_request(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_store_query_records_hide_values_unless_revealed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_store_query_stats_and_products, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_store_query_audit_filters, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_store_query_retire_through_request, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_store_query_batches_through_request, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_query_records_hide_values_unless_revealed, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_store_query_stats_and_products, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_store_query_audit_filters, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_store_query_retire_through_request, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_store_query_batches_through_request, setup, tu_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,12 +21,16 @@
  * Every transition is one BEGIN IMMEDIATE transaction, durable (WAL synced
  * to the disk) before the function returns, so a crash or power loss leaves
  * either the old or the new state and never loses an acknowledged change.
- * DURABILITY AND SPEED: by default the store commits with WAL
- * synchronous=NORMAL and then waits for an fdatasync of the WAL that began
- * after its commit; concurrent callers in one process share that sync (group
- * commit). The guarantee equals synchronous=FULL; the throughput scales with
- * the number of threads claiming at once instead of being capped by the
- * disk's fsync rate. STORE_OPEN_SYNC_FULL selects plain FULL.
+ * DURABILITY: by default (and with STORE_OPEN_SYNC_FULL) the store commits
+ * in WAL mode with synchronous=FULL: SQLite syncs the WAL inside COMMIT,
+ * before any other connection can see the change, so what anyone sees is on
+ * the disk and a commit whose sync fails is reported failed and never seen.
+ * STORE_OPEN_GROUP_COMMIT opts into synchronous=NORMAL plus a WAL sync shared
+ * by the process's concurrent callers before each call returns: faster with
+ * many threads, still durable before returning, but a change is visible to
+ * other connections before it is on the disk, and after a failed sync every
+ * later commit of the file in this process fails (STORE_EIO) until all its
+ * handles are closed. store_open.c explains why FULL is the default.
  *
  * RECOVERY (store_recover(), called by the daemon at startup, never by the
  * CLI: another process may be mid-job): every open job of the station
@@ -51,7 +55,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 #define STORE_SEAL_KEY_LEN 32 /* AES-256-GCM */
 #define STORE_MAC_LEN 17      /* "aa:bb:cc:dd:ee:ff" */
 
@@ -67,7 +71,7 @@ enum store_error {
 	STORE_EDB = -8,       /* SQLite failed (msg has its message) */
 	STORE_ESEAL = -9,     /* seal key missing, wrong, or crypto failure */
 	STORE_ENOMEM = -10,
-	STORE_EIO = -11,      /* file I/O */
+	STORE_EIO = -11,      /* file I/O: a write or sync of the disk failed */
 	STORE_ESCHEMA = -12,  /* database is newer than this program */
 	STORE_EBUSY = -13,    /* database locked longer than the busy timeout */
 };
@@ -85,7 +89,8 @@ struct store;
 enum store_open_flags {
 	STORE_OPEN_CREATE = 1 << 0,   /* create the file (mode 0600) if missing */
 	STORE_OPEN_READONLY = 1 << 1, /* queries only */
-	STORE_OPEN_SYNC_FULL = 1 << 2, /* plain synchronous=FULL, no group commit */
+	STORE_OPEN_SYNC_FULL = 1 << 2, /* synchronous=FULL (the default; kept for callers) */
+	STORE_OPEN_GROUP_COMMIT = 1 << 3, /* opt-in group commit (see DURABILITY); SYNC_FULL wins */
 };
 
 /* Opens (or creates) the database, applies pending migrations in order,
