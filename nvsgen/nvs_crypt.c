@@ -13,6 +13,7 @@ void nvs_xts_init(struct nvs_xts *x)
 {
 	x->ctx = NULL;
 	x->enc = -1;
+	x->key_len = 0;
 	memset(x->key, 0, sizeof(x->key));
 }
 
@@ -24,8 +25,12 @@ void nvs_xts_deinit(struct nvs_xts *x)
 	OPENSSL_cleanse(x->key, sizeof(x->key));
 }
 
-int nvs_xts_setkey(struct nvs_xts *x, const uint8_t key[NVS_XTS_KEY_LEN], int enc, struct nvs_err *err)
+/* AES-XTS with a 32-byte key is AES-128-XTS, with 64 bytes AES-256-XTS: the
+ * two sizes cryptography's modes.XTS accepts. */
+static int nvs_xts_setkey_len(struct nvs_xts *x, const uint8_t *key, size_t key_len, int enc, struct nvs_err *err)
 {
+	if (key_len != 32 && key_len != NVS_XTS_KEY_LEN)
+		return nvs_fail(err, NVS_ECRYPTO, "an AES-XTS key has 32 or 64 bytes, this one %zu", key_len);
 	if (!x->ctx) {
 		x->ctx = EVP_CIPHER_CTX_new();
 		if (!x->ctx)
@@ -33,15 +38,22 @@ int nvs_xts_setkey(struct nvs_xts *x, const uint8_t key[NVS_XTS_KEY_LEN], int en
 	}
 	/* The key schedule is kept between images while the key stays the
 	 * same; per entry only the tweak (IV) changes. */
-	if (x->enc == enc && !CRYPTO_memcmp(x->key, key, NVS_XTS_KEY_LEN))
+	if (x->enc == enc && x->key_len == key_len && !CRYPTO_memcmp(x->key, key, key_len))
 		return 0;
 	x->enc = -1;
-	if (!EVP_CipherInit_ex(x->ctx, EVP_aes_256_xts(), NULL, key, NULL, enc))
-		/* OpenSSL refuses XTS keys whose two halves are equal. */
+	if (!EVP_CipherInit_ex(x->ctx, key_len == 32 ? EVP_aes_128_xts() : EVP_aes_256_xts(), NULL, key, NULL, enc))
+		/* OpenSSL refuses XTS keys whose two halves are equal (so does
+		 * cryptography: "duplicated keys are not allowed"). */
 		return nvs_fail(err, NVS_ECRYPTO, "the XTS key was refused (are its two halves equal?)");
-	memcpy(x->key, key, NVS_XTS_KEY_LEN);
+	memcpy(x->key, key, key_len);
+	x->key_len = key_len;
 	x->enc = enc;
 	return 0;
+}
+
+int nvs_xts_setkey(struct nvs_xts *x, const uint8_t key[NVS_XTS_KEY_LEN], int enc, struct nvs_err *err)
+{
+	return nvs_xts_setkey_len(x, key, NVS_XTS_KEY_LEN, enc, err);
 }
 
 int nvs_xts_run(struct nvs_xts *x, uint64_t offset, const uint8_t *in, uint8_t *out, size_t len, struct nvs_err *err)
@@ -101,8 +113,8 @@ int nvs_key_from_hmac(const uint8_t *hmac_key, size_t hmac_len, uint8_t key[NVS_
 	return rc;
 }
 
-int nvs_decrypt_image(const uint8_t *in, size_t len, const uint8_t key[NVS_XTS_KEY_LEN], uint8_t *out,
-		      size_t *out_len, struct nvs_err *err)
+int nvs_decrypt_image_key(const uint8_t *in, size_t len, const uint8_t *key, size_t key_len, uint8_t *out,
+			  size_t *out_len, struct nvs_err *err)
 {
 	static const uint8_t empty[32] = {0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
 					  0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
@@ -114,9 +126,6 @@ int nvs_decrypt_image(const uint8_t *in, size_t len, const uint8_t key[NVS_XTS_K
 
 	*out_len = 0;
 	nvs_xts_init(&x);
-	rc = nvs_xts_setkey(&x, key, 0, err);
-	if (rc < 0)
-		goto out;
 	if (len == 0) {
 		/* The reference's output buffer starts as one 0xFF byte. */
 		out[0] = 0xFF;
@@ -133,6 +142,11 @@ int nvs_decrypt_image(const uint8_t *in, size_t len, const uint8_t key[NVS_XTS_K
 		/* The tweak counts only the entries decrypted so far in the page:
 		 * right as long as the written entries are contiguous. */
 		if (file_entry >= 2 && !(n == 32 && !memcmp(in + pos, empty, 32))) {
+			/* Like the reference, a key is only needed (and checked) once
+			 * there is something to decrypt. */
+			rc = nvs_xts_setkey_len(&x, key, key_len, 0, err);
+			if (rc < 0)
+				goto out;
 			rc = nvs_xts_run(&x, page * NVS_PAGE_SIZE + NVS_FIRST_ENTRY + decrypted * 32u, in + pos,
 					 out + pos, n, err);
 			if (rc < 0)
@@ -147,4 +161,10 @@ int nvs_decrypt_image(const uint8_t *in, size_t len, const uint8_t key[NVS_XTS_K
 out:
 	nvs_xts_deinit(&x);
 	return rc;
+}
+
+int nvs_decrypt_image(const uint8_t *in, size_t len, const uint8_t key[NVS_XTS_KEY_LEN], uint8_t *out,
+		      size_t *out_len, struct nvs_err *err)
+{
+	return nvs_decrypt_image_key(in, len, key, NVS_XTS_KEY_LEN, out, out_len, err);
 }

@@ -109,9 +109,17 @@ void nvs_gen_free(struct nvs_gen *g)
 	free(g);
 }
 
+size_t nvs_gen_entry_count(const struct nvs_gen *g)
+{
+	size_t n = 0;
+	for (uint32_t p = 0; p < g->l.npages; p++)
+		n += g->l.entries[p];
+	return n;
+}
+
 size_t nvs_gen_image_len(const struct nvs_gen *g)
 {
-	return nvs_layout_image_len(&g->l);
+	return nvs_layout_image_len(&g->l) + g->l.growth_bytes;
 }
 
 /* The first 24 bytes of an entry plus the data field's initial state.
@@ -145,13 +153,18 @@ static size_t nvs_entry_template(uint8_t e[32], uint8_t ns, uint8_t type, uint8_
 /* Write an entry header. With a key grown by more than 8 bytes the
  * reference's 32+g-byte struct also puts g-8 zero bytes at the start of the
  * next slot (plain images only: encryption takes the first 32 bytes). A
- * header in the page's last slot would make the page longer than 4096
- * bytes there; the port does not reproduce that. */
-static void nvs_put_header(struct nvs_layout *l, const uint8_t e[32], size_t grow)
+ * header in the page's last slot runs past the page's end instead, and the
+ * reference's page (a bytearray) becomes 4096+g bytes long. */
+static int nvs_put_header(struct nvs_layout *l, const uint8_t e[32], size_t grow, struct nvs_err *err)
 {
+	bool last = l->entry_num == NVS_PAGE_ENTRIES - 1;
+
 	nvs_page_write(l, e, 32, 1);
+	if (grow && last)
+		return nvs_page_grow(l, grow, err);
 	if (grow > 8)
 		nvs_page_spill_zeros(l, grow - 8);
+	return 0;
 }
 
 static int nvs_write_prim(struct nvs_gen *g, const char *key, size_t key_len, uint8_t ns, uint8_t type,
@@ -169,8 +182,7 @@ static int nvs_write_prim(struct nvs_gen *g, const char *key, size_t key_len, ui
 	for (unsigned i = 0; i < width; i++)
 		e[24 + i] = (uint8_t)(bits >> (8 * i));
 	nvs_entry_set_crc(e);
-	nvs_put_header(&g->l, e, grow);
-	return 0;
+	return nvs_put_header(&g->l, e, grow, err);
 }
 
 static bool nvs_varlen_fits(const struct nvs_gen *g, bool multipage, unsigned total)
@@ -203,7 +215,9 @@ static int nvs_write_blob_chunks(struct nvs_gen *g, uint8_t e[32], size_t grow, 
 		nvs_le16(e + 24, (uint32_t)chunk);
 		nvs_le32(e + 28, nvs_crc32(data + offset, chunk));
 		nvs_entry_set_crc(e);
-		nvs_put_header(&g->l, e, grow);
+		rc = nvs_put_header(&g->l, e, grow, err);
+		if (rc < 0)
+			return rc;
 		nvs_page_write(&g->l, data + offset, chunk, count);
 		chunks++;
 		/* A chunk that leaves no slot for the index (or a chunk started in
@@ -225,8 +239,7 @@ static int nvs_write_blob_chunks(struct nvs_gen *g, uint8_t e[32], size_t grow, 
 	e[28] = (uint8_t)chunks;
 	e[29] = 0; /* chunk start */
 	nvs_entry_set_crc(e);
-	nvs_put_header(&g->l, e, grow);
-	return 0;
+	return nvs_put_header(&g->l, e, grow, err);
 }
 
 static int nvs_write_varlen(struct nvs_gen *g, const char *key, size_t key_len, uint8_t ns, enum nvs_kind kind,
@@ -262,7 +275,9 @@ static int nvs_write_varlen(struct nvs_gen *g, const char *key, size_t key_len, 
 	nvs_le16(e + 24, (uint32_t)len);
 	nvs_le32(e + 28, nvs_crc32(data, len));
 	nvs_entry_set_crc(e);
-	nvs_put_header(&g->l, e, grow);
+	rc = nvs_put_header(&g->l, e, grow, err);
+	if (rc < 0)
+		return rc;
 	nvs_page_write(&g->l, data, len, count);
 	return 0;
 }
@@ -288,18 +303,30 @@ static int nvs_write_value(struct nvs_gen *g, const char *key, size_t key_len, c
 static int nvs_write_entry(struct nvs_gen *g, const char *key, size_t key_len, const char *enc, size_t enc_len,
 			   const uint8_t *value, size_t len, bool from_file, bool missing, struct nvs_err *err)
 {
-	char lower[64];
+	char local[64], *lower = local;
 	struct nvs_value v;
 	int rc;
 
 	if (!enc)
 		return nvs_fail(err, NVS_EINPUT, "no encoding");
-	if (enc_len >= sizeof(lower) || memchr(enc, '\0', enc_len))
-		return nvs_fail(err, NVS_EINPUT, "unsupported encoding");
+	if (enc_len >= sizeof(local)) {
+		/* Only blob_fill(...) can be this long: re.match() ignores what
+		 * follows its ")". */
+		lower = malloc(enc_len + 1);
+		if (!lower)
+			return nvs_fail(err, NVS_ENOMEM, "out of memory");
+	}
 	for (size_t i = 0; i < enc_len; i++)
 		lower[i] = (enc[i] >= 'A' && enc[i] <= 'Z') ? (char)(enc[i] + 32) : enc[i];
 	lower[enc_len] = '\0';
-	rc = nvs_value_convert(lower, value, len, from_file, missing, g->size, &g->scratch, &v, err);
+	/* A NUL would cut the name short ("u8\0x" is not "u8"); after the ")" of
+	 * blob_fill(...) it is ignored like any other character. */
+	if (memchr(enc, '\0', enc_len) && strncmp(lower, "blob_fill(", 10) && strncmp(lower, "blob_sz_fill(", 13))
+		rc = nvs_fail(err, NVS_EINPUT, "unsupported encoding");
+	else
+		rc = nvs_value_convert(lower, value, len, from_file, missing, g->size, &g->scratch, &v, err);
+	if (lower != local)
+		free(lower);
 	if (rc < 0)
 		return rc;
 	return nvs_write_value(g, key, key_len, &v, err);
@@ -557,36 +584,53 @@ int nvs_parse_size(const char *text, int64_t *out)
 	return nvs_parse_int0(text, out) == 0 ? 0 : NVS_EINPUT;
 }
 
+int nvs_parse_int(const char *text, int64_t *out)
+{
+	bool neg = false;
+	uint64_t mag = 0;
+
+	if (nvs_parse_int10((const uint8_t *)text, strlen(text), false, &neg, &mag) < 0 ||
+	    mag > (uint64_t)INT64_MAX + neg)
+		return NVS_EINPUT;
+	*out = neg ? (int64_t)(0 - mag) : (int64_t)mag;
+	return 0;
+}
+
 int nvs_gen_finish(struct nvs_gen *g, const uint8_t *xts_key, uint8_t *buf, size_t cap, size_t *out_len,
 		   struct nvs_err *err)
 {
 	const struct nvs_layout *l = &g->l;
 	size_t n = nvs_layout_image_len(l);
 	size_t used = (size_t)l->npages * NVS_PAGE_SIZE;
+	size_t want = xts_key ? n : n + l->growth_bytes;
 	int rc;
 
 	*out_len = 0;
-	if (cap < n)
-		return nvs_fail(err, NVS_ESIZE, "buffer of %zu bytes is smaller than the %zu-byte image", cap, n);
+	if (cap < want)
+		return nvs_fail(err, NVS_ESIZE, "buffer of %zu bytes is smaller than the %zu-byte image", cap, want);
 	if (!xts_key) {
 		/* Everything past the last written byte is 0xFF: copy only up to it. */
 		memcpy(buf, l->img, l->dirty);
 		memset(buf + l->dirty, 0xFF, n - l->dirty);
 		nvs_layout_apply_spills(l, buf);
-		*out_len = n;
+		if (l->ngrowth)
+			nvs_layout_apply_growth(l, buf);
+		*out_len = want;
 		return 0;
 	}
 	/* Each written entry is encrypted on its own, its tweak being its byte
 	 * offset in the partition; headers, bitmaps and unused entries stay as
 	 * they are. */
 	memset(buf, 0xFF, used);
-	rc = nvs_xts_setkey(&g->xts, xts_key, 1, err);
-	if (rc < 0)
-		return rc;
 	for (uint32_t p = 0; p < l->npages; p++) {
 		size_t base = (size_t)p * NVS_PAGE_SIZE;
 		unsigned count = l->entries[p];
 		memcpy(buf + base, l->img + base, NVS_FIRST_ENTRY);
+		/* The key is first used (and checked) by the first entry: an
+		 * image without entries is written whatever the key, as by the
+		 * reference. */
+		if (count && (rc = nvs_xts_setkey(&g->xts, xts_key, 1, err)) < 0)
+			return rc;
 		for (unsigned e = 0; e < count; e++) {
 			size_t off = base + NVS_FIRST_ENTRY + (size_t)e * NVS_ENTRY_SIZE;
 			rc = nvs_xts_run(&g->xts, off, l->img + off, buf + off, NVS_ENTRY_SIZE, err);

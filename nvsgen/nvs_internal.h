@@ -61,6 +61,15 @@ struct nvs_spill {
 	uint8_t len;  /* zero bytes left there in plain images */
 };
 
+/* A page the reference made longer than 4096 bytes: an entry header with a
+ * grown key (see nvs_gen.c) written to the page's last slot runs past the
+ * page's end, and Python's bytearray slice assignment inserts the excess. */
+struct nvs_growth {
+	uint32_t page;
+	uint8_t zeros; /* then ffs bytes of 0xFF */
+	uint8_t ffs;
+};
+
 struct nvs_layout {
 	uint8_t *img;         /* max_pages pages, all 0xFF where nothing was written */
 	uint16_t *entries;    /* entries written, per page */
@@ -72,6 +81,9 @@ struct nvs_layout {
 	struct nvs_spill *spills; /* see nvs_page_spill_zeros() */
 	size_t nspills, spills_cap;
 	bool spill_pending;   /* the last spill is at the next slot to be written */
+	struct nvs_growth *growth; /* see nvs_page_grow() */
+	size_t ngrowth, growth_cap;
+	size_t growth_bytes;  /* their total */
 	uint8_t version_byte; /* 0xFF (V1) or 0xFE (V2) */
 	bool read_only;
 };
@@ -91,10 +103,20 @@ void nvs_page_write(struct nvs_layout *l, const uint8_t *data, size_t len, unsig
  * covers them. */
 void nvs_page_spill_zeros(struct nvs_layout *l, size_t n);
 void nvs_layout_apply_spills(const struct nvs_layout *l, uint8_t *buf);
+/* A header of a key grown by g bytes was just written to the last slot of
+ * the current page: the plain image gets g more bytes after this page,
+ * max(g - 8, 0) zeros then min(g, 8) bytes 0xFF (the tail of the grown
+ * entry struct). Encrypted images never have them (the reference encrypts
+ * the first 32 bytes only). NVS_ENOMEM. */
+int nvs_page_grow(struct nvs_layout *l, size_t g, struct nvs_err *err);
+/* Insert the growth bytes into a plain image of nvs_layout_image_len()
+ * bytes that buf holds; buf needs room for growth_bytes more. */
+void nvs_layout_apply_growth(const struct nvs_layout *l, uint8_t *buf);
 /* The entry header CRC: crc32 over bytes 0..3 and 8..31, stored at 4..7. */
 void nvs_entry_set_crc(uint8_t e[32]);
 uint32_t nvs_crc32(const uint8_t *data, size_t len);
-/* Bytes of the finished image (read/write: the whole partition). */
+/* Bytes of the finished image (read/write: the whole partition), without
+ * growth_bytes. */
 size_t nvs_layout_image_len(const struct nvs_layout *l);
 
 /* ---- nvs_value.c: CSV text -> bytes ---- */
@@ -122,8 +144,14 @@ int nvs_value_convert(const char *encoding, const uint8_t *value, size_t len, bo
 		      size_t max_len, struct nvs_scratch *s, struct nvs_value *out, struct nvs_err *err);
 /* Python int(text, 0) (size arguments). */
 int nvs_parse_int0(const char *text, int64_t *out);
-/* Python int(text) in base 10, range-checked by the caller: sets *neg and *mag. */
+/* Python int(text) in base 10, range-checked by the caller: sets *neg and
+ * *mag. -1 not an integer, -2 beyond 64 bits, -3 out of memory. */
 int nvs_parse_int10(const uint8_t *s, size_t len, bool from_file, bool *neg, uint64_t *mag);
+/* The value 0..9 of a non-ASCII Unicode decimal digit (category Nd), or -1. */
+int nvs_unicode_digit(uint32_t cp);
+/* int()'s view of a str (CPython's _PyUnicode_TransformDecimalAndSpaceToASCII):
+ * UTF-8 s to ASCII in out (len bytes suffice); returns the length. */
+size_t nvs_int_ascii(const uint8_t *s, size_t len, uint8_t *out);
 /* Python's binascii.a2b_base64 (non-strict). out must hold len*3/4+3 bytes. */
 int nvs_base64_decode(const uint8_t *in, size_t len, uint8_t *out, size_t *out_len);
 
@@ -131,6 +159,7 @@ int nvs_base64_decode(const uint8_t *in, size_t len, uint8_t *out, size_t *out_l
 struct nvs_xts {
 	EVP_CIPHER_CTX *ctx;
 	uint8_t key[NVS_XTS_KEY_LEN];
+	size_t key_len; /* 32 (AES-128-XTS) or 64 (AES-256-XTS) */
 	int enc; /* 1 encrypt, 0 decrypt, -1 no key loaded */
 };
 void nvs_xts_init(struct nvs_xts *x);

@@ -69,7 +69,9 @@ void nvs_layout_deinit(struct nvs_layout *l)
 	free(l->img);
 	free(l->entries);
 	free(l->spills);
+	free(l->growth);
 	l->spills = NULL;
+	l->growth = NULL;
 	l->img = NULL;
 	l->entries = NULL;
 }
@@ -96,6 +98,8 @@ void nvs_layout_clear(struct nvs_layout *l)
 	l->dirty = 0;
 	l->nspills = 0;
 	l->spill_pending = false;
+	l->ngrowth = 0;
+	l->growth_bytes = 0;
 	l->npages = 0;
 	l->budget = (l->read_only ? l->max_pages : l->max_pages - 1) * NVS_PAGE_SIZE;
 	/* NVS.__init__ creates page 0 at once; the budget always allows it. */
@@ -172,6 +176,44 @@ void nvs_layout_apply_spills(const struct nvs_layout *l, uint8_t *buf)
 	for (size_t i = 0; i < l->nspills; i++)
 		if (l->spills[i].len)
 			memset(buf + l->spills[i].off, 0, l->spills[i].len);
+}
+
+int nvs_page_grow(struct nvs_layout *l, size_t g, struct nvs_err *err)
+{
+	struct nvs_growth *gr;
+
+	if (l->ngrowth == l->growth_cap) {
+		size_t cap = l->growth_cap ? l->growth_cap * 2 : 4;
+		gr = realloc(l->growth, cap * sizeof(*gr));
+		if (!gr)
+			return nvs_fail(err, NVS_ENOMEM, "out of memory");
+		l->growth = gr;
+		l->growth_cap = cap;
+	}
+	gr = &l->growth[l->ngrowth++];
+	gr->page = l->npages - 1;
+	gr->zeros = (uint8_t)(g > 8 ? g - 8 : 0);
+	gr->ffs = (uint8_t)(g > 8 ? 8 : g);
+	l->growth_bytes += g;
+	return 0;
+}
+
+void nvs_layout_apply_growth(const struct nvs_layout *l, uint8_t *buf)
+{
+	size_t end = nvs_layout_image_len(l), shift = l->growth_bytes;
+
+	/* From the last grown page back: move what follows the page up by the
+	 * growth of this page and of every page before it, then fill the gap. */
+	for (size_t i = l->ngrowth; i-- > 0;) {
+		const struct nvs_growth *gr = &l->growth[i];
+		size_t at = ((size_t)gr->page + 1) * NVS_PAGE_SIZE;
+
+		memmove(buf + at + shift, buf + at, end - at);
+		shift -= (size_t)gr->zeros + gr->ffs;
+		memset(buf + at + shift, 0, gr->zeros);
+		memset(buf + at + shift + gr->zeros, 0xFF, gr->ffs);
+		end = at;
+	}
 }
 
 size_t nvs_layout_image_len(const struct nvs_layout *l)

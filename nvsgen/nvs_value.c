@@ -8,12 +8,11 @@
 
 /* Which characters count as whitespace differs between Python's calls:
  * str.strip() takes every str.isspace() character (ASCII 0x1C-0x1F too),
- * int(str) takes ASCII " \t\n\v\f\r" plus the non-ASCII str.isspace()
- * characters but not 0x1C-0x1F, and bytes (type "file" values) only the
- * ASCII six. */
+ * bytes (type "file" values) only ASCII " \t\n\v\f\r". int(str) turns the
+ * non-ASCII str.isspace() characters into ' ' first (nvs_int_ascii), then
+ * takes the ASCII six: 0x1C-0x1F are refused. */
 enum nvs_space {
 	NVS_SPACE_STRIP,
-	NVS_SPACE_INT,
 	NVS_SPACE_BYTES,
 };
 
@@ -63,12 +62,95 @@ static void nvs_strip(const uint8_t **s, size_t *n, enum nvs_space kind)
 		*n -= k;
 }
 
-int nvs_parse_int10(const uint8_t *s, size_t len, bool from_file, bool *neg, uint64_t *mag)
+/* Python's decimal digits (Unicode category Nd, Unicode 14.0 as in CPython
+ * 3.11): each range holds the digits 0..9 in order, so the table keeps only
+ * the code point of each range's zero. int() and the regex "\d" of the
+ * reference take all of them: int("١٢") == 12. */
+static const uint32_t nvs_digit_zero[] = {
+	0x660,	 0x6F0,	  0x7C0,   0x966,   0x9E6,   0xA66,   0xAE6,   0xB66,   0xBE6,   0xC66,   0xCE6,
+	0xD66,	 0xDE6,	  0xE50,   0xED0,   0xF20,   0x1040,  0x1090,  0x17E0,  0x1810,  0x1946,  0x19D0,
+	0x1A80,	 0x1A90,  0x1B50,  0x1BB0,  0x1C40,  0x1C50,  0xA620,  0xA8D0,  0xA900,  0xA9D0,  0xA9F0,
+	0xAA50,	 0xABF0,  0xFF10,  0x104A0, 0x10D30, 0x11066, 0x110F0, 0x11136, 0x111D0, 0x112F0, 0x11450,
+	0x114D0, 0x11650, 0x116C0, 0x11730, 0x118E0, 0x11950, 0x11C50, 0x11D50, 0x11DA0, 0x16A60, 0x16AC0,
+	0x16B50, 0x1D7CE, 0x1D7D8, 0x1D7E2, 0x1D7EC, 0x1D7F6, 0x1E140, 0x1E2F0, 0x1E950, 0x1FBF0,
+};
+
+/* One UTF-8 character at s (n > 0 bytes left): its code point and length.
+ * Bytes that do not form a character give U+FFFD and length 1. */
+static size_t nvs_utf8_next(const uint8_t *s, size_t n, uint32_t *cp)
+{
+	size_t len = s[0] >= 0xF0 ? 4 : s[0] >= 0xE0 ? 3 : s[0] >= 0xC0 ? 2 : 1;
+
+	if (s[0] < 0x80) {
+		*cp = s[0];
+		return 1;
+	}
+	if (len == 1 || len > n)
+		goto bad;
+	*cp = s[0] & (0x3Fu >> (len - 1));
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xC0) != 0x80)
+			goto bad;
+		*cp = *cp << 6 | (s[i] & 0x3Fu);
+	}
+	return len;
+bad:
+	*cp = 0xFFFD;
+	return 1;
+}
+
+/* The decimal value of a non-ASCII Nd digit, or -1. */
+int nvs_unicode_digit(uint32_t cp)
+{
+	for (size_t i = 0; i < sizeof(nvs_digit_zero) / sizeof(nvs_digit_zero[0]); i++)
+		if (cp >= nvs_digit_zero[i] && cp < nvs_digit_zero[i] + 10)
+			return (int)(cp - nvs_digit_zero[i]);
+	return -1;
+}
+
+size_t nvs_int_ascii(const uint8_t *s, size_t len, uint8_t *out)
+{
+	size_t o = 0;
+
+	/* CPython's _PyUnicode_TransformDecimalAndSpaceToASCII(), which int()
+	 * applies to a str before parsing it: ASCII stays, other whitespace
+	 * becomes ' ', other decimal digits become '0'..'9', anything else
+	 * ends the text with '?' (never valid). */
+	for (size_t i = 0; i < len;) {
+		uint32_t cp;
+		size_t k = nvs_utf8_next(s + i, len - i, &cp);
+		int d;
+
+		if (cp < 0x7F) {
+			out[o++] = (uint8_t)cp;
+		} else if (cp != 0x7F && nvs_space_len(s + i, len - i, NVS_SPACE_STRIP) == k) {
+			out[o++] = ' ';
+		} else if ((d = nvs_unicode_digit(cp)) >= 0) {
+			out[o++] = (uint8_t)('0' + d);
+		} else {
+			out[o++] = '?';
+			break;
+		}
+		i += k;
+	}
+	return o;
+}
+
+static bool nvs_is_ascii(const uint8_t *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] >= 0x80)
+			return false;
+	return true;
+}
+
+/* The ASCII digits parser after the transformation above. */
+static int nvs_parse_int10_ascii(const uint8_t *s, size_t len, bool *neg, uint64_t *mag)
 {
 	uint64_t v = 0;
 	bool digit_before = false, any = false;
 
-	nvs_strip(&s, &len, from_file ? NVS_SPACE_BYTES : NVS_SPACE_INT);
+	nvs_strip(&s, &len, NVS_SPACE_BYTES);
 	*neg = false;
 	if (len && (s[0] == '+' || s[0] == '-')) {
 		*neg = s[0] == '-';
@@ -96,16 +178,33 @@ int nvs_parse_int10(const uint8_t *s, size_t len, bool from_file, bool *neg, uin
 	return 0;
 }
 
-int nvs_parse_int0(const char *text, int64_t *out)
+int nvs_parse_int10(const uint8_t *s, size_t len, bool from_file, bool *neg, uint64_t *mag)
 {
-	const uint8_t *s = (const uint8_t *)text;
-	size_t len = strlen(text);
+	uint8_t local[128], *tmp = local;
+	int rc;
+
+	/* int(bytes) (a "file" value) knows ASCII only. */
+	if (from_file || nvs_is_ascii(s, len))
+		return nvs_parse_int10_ascii(s, len, neg, mag);
+	if (len > sizeof(local)) {
+		tmp = malloc(len);
+		if (!tmp)
+			return -3;
+	}
+	rc = nvs_parse_int10_ascii(tmp, nvs_int_ascii(s, len, tmp), neg, mag);
+	if (tmp != local)
+		free(tmp);
+	return rc;
+}
+
+static int nvs_parse_int0_ascii(const uint8_t *s, size_t len, int64_t *out)
+{
 	unsigned base = 10;
 	bool neg = false, digit_before = false, any = false, leading_zero = false;
 	uint64_t v = 0;
 	size_t i = 0;
 
-	nvs_strip(&s, &len, NVS_SPACE_INT);
+	nvs_strip(&s, &len, NVS_SPACE_BYTES);
 	if (len && (s[0] == '+' || s[0] == '-')) {
 		neg = s[0] == '-';
 		s++;
@@ -149,6 +248,24 @@ int nvs_parse_int0(const char *text, int64_t *out)
 		return -1;
 	*out = neg ? -(int64_t)v : (int64_t)v;
 	return 0;
+}
+
+int nvs_parse_int0(const char *text, int64_t *out)
+{
+	const uint8_t *s = (const uint8_t *)text;
+	size_t len = strlen(text);
+	uint8_t *tmp;
+	int rc;
+
+	/* int(text, 0) transforms the text as int(text) does (see nvs_int_ascii). */
+	if (nvs_is_ascii(s, len))
+		return nvs_parse_int0_ascii(s, len, out);
+	tmp = malloc(len);
+	if (!tmp)
+		return -3;
+	rc = nvs_parse_int0_ascii(tmp, nvs_int_ascii(s, len, tmp), out);
+	free(tmp);
+	return rc;
 }
 
 int nvs_base64_decode(const uint8_t *in, size_t len, uint8_t *out, size_t *out_len)
@@ -234,14 +351,6 @@ static int nvs_hexval(uint8_t c)
 	return -1;
 }
 
-static bool nvs_is_ascii(const uint8_t *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (s[i] >= 0x80)
-			return false;
-	return true;
-}
-
 static size_t nvs_utf8_chars(const uint8_t *s, size_t n)
 {
 	size_t c = 0;
@@ -270,6 +379,8 @@ static int nvs_convert_prim(const struct nvs_prim_info *p, const uint8_t *value,
 	uint64_t mag = 0, max;
 	int rc = nvs_parse_int10(value, len, from_file, &neg, &mag);
 
+	if (rc == -3)
+		return nvs_fail(err, NVS_ENOMEM, "out of memory");
 	if (rc == -1)
 		return nvs_fail(err, NVS_EINPUT, "%s value is not a base-10 integer", p->name);
 	max = p->width == 8 ? UINT64_MAX : (UINT64_C(1) << (8 * p->width)) - 1;
@@ -299,28 +410,38 @@ static int nvs_convert_fill(const char *enc, const uint8_t *value, size_t len, b
 	unsigned long long n = 0;
 	int hi, lo;
 	uint8_t pad, *buf;
-	size_t vlen = missing ? 0 : len, total, o = 0;
+	size_t vlen = missing ? 0 : len, total, o = 0, digits = 0;
 
-	if (*p++ != '(' || *p < '0' || *p > '9')
+	if (*p++ != '(')
 		goto bad;
-	while (*p >= '0' && *p <= '9') {
+	/* "\d+": the regex of a str pattern takes every Unicode decimal digit
+	 * and int() reads them ("blob_fill(１６;0xff)" is 16 bytes). */
+	for (;;) {
+		uint32_t cp;
+		size_t k = nvs_utf8_next((const uint8_t *)p, strlen(p), &cp);
+		int d = cp >= '0' && cp <= '9' ? (int)(cp - '0') : cp >= 0x80 ? nvs_unicode_digit(cp) : -1;
+
+		if (!*p || d < 0)
+			break;
 		if (n > max_len)
-			return nvs_fail(err, NVS_EINPUT, "%s: length is larger than the partition", enc);
-		n = n * 10 + (unsigned)(*p++ - '0');
+			return nvs_fail(err, NVS_EINPUT, "%.40s: length is larger than the partition", enc);
+		n = n * 10 + (unsigned)d;
+		p += k;
+		digits++;
 	}
-	if (p[0] != ';' || p[1] != '0' || p[2] != 'x')
+	if (!digits || p[0] != ';' || p[1] != '0' || p[2] != 'x')
 		goto bad;
 	hi = nvs_hexval((uint8_t)p[3]);
 	lo = hi < 0 ? -1 : nvs_hexval((uint8_t)p[4]);
 	if (lo < 0 || p[5] != ')')
 		goto bad;
 	if (n > max_len)
-		return nvs_fail(err, NVS_EINPUT, "%s: length is larger than the partition", enc);
+		return nvs_fail(err, NVS_EINPUT, "%.40s: length is larger than the partition", enc);
 	pad = (uint8_t)(hi << 4 | lo);
 	if (from_file && vlen)
-		return nvs_fail(err, NVS_EINPUT, "%s cannot take its value from a file", enc);
+		return nvs_fail(err, NVS_EINPUT, "%.40s cannot take its value from a file", enc);
 	if (vlen > n)
-		return nvs_fail(err, NVS_EINPUT, "value longer than the %llu bytes of %s", n, enc);
+		return nvs_fail(err, NVS_EINPUT, "value longer than the %llu bytes of %.40s", n, enc);
 	total = (size_t)n + (sz ? 4 : 0);
 	buf = nvs_scratch_get(s, total ? total : 1);
 	if (!buf)
@@ -337,7 +458,7 @@ static int nvs_convert_fill(const char *enc, const uint8_t *value, size_t len, b
 	out->len = total;
 	return 0;
 bad:
-	return nvs_fail(err, NVS_EINPUT, "%s: invalid encoding format (want blob_fill(N;0xPP))", enc);
+	return nvs_fail(err, NVS_EINPUT, "%.40s: invalid encoding format (want blob_fill(N;0xPP))", enc);
 }
 
 int nvs_value_convert(const char *enc, const uint8_t *value, size_t len, bool from_file, bool missing,

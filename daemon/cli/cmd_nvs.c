@@ -56,6 +56,7 @@ static const struct nvs_cli_opt nvs_cli_opts[NVS_CLI_OPT_COUNT] = {
 
 struct nvs_cli_args {
 	enum nvs_cli_sub sub;
+	enum nvs_version version; /* --version, checked while parsing */
 	const char *opt[NVS_CLI_OPT_COUNT]; /* value, or "" for a flag given, NULL if absent */
 	const char **pos;
 	int npos;
@@ -73,70 +74,269 @@ static void nvs_cli_usage(FILE *f)
 		   "       espfab nvs dump IMAGE [--json] [--keyfile KEYS]\n");
 }
 
-/* argparse: options anywhere, "--opt=value", unique prefixes, "--" ends options. */
-static int nvs_cli_parse(int argc, char **argv, struct nvs_cli_args *a)
+/* The positional arguments of each sub-command, as argparse declares them:
+ * nargs '+' (input) or exactly one. */
+static const char *const nvs_cli_positionals[4][4] = {
+	[NVS_CLI_SUB_GENERATE] = {"+input", "output", "size", NULL},
+	[NVS_CLI_SUB_ENCRYPT] = {"+input", "output", "size", NULL},
+	[NVS_CLI_SUB_GENKEY] = {NULL},
+	[NVS_CLI_SUB_DECRYPT] = {"input", "key", "output", NULL},
+};
+
+#define NVS_CLI_HELP (-2) /* option id of -h/--help */
+#define NVS_CLI_UNKNOWN (-3)
+
+/* argparse's _parse_optional(): is arg an option ('O') or a positional
+ * ('A')? Sets *id (an option, NVS_CLI_HELP or NVS_CLI_UNKNOWN) and *eq (the
+ * explicit "=value", or NULL). Returns 'A', 'O' or 0 for an ambiguous prefix
+ * (argparse stops right there). */
+static int nvs_cli_classify(enum nvs_cli_sub sub, const char *arg, int *id, const char **eq)
 {
-	bool only_pos = false;
+	size_t nlen;
+	int matches = 0;
 
-	a->pos = calloc((size_t)argc + 1, sizeof(*a->pos));
-	if (!a->pos) {
-		fprintf(stderr, "espfab nvs: out of memory\n");
-		return 1;
+	*id = NVS_CLI_UNKNOWN;
+	*eq = NULL;
+	if (arg[0] != '-')
+		return 'A';
+	if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
+		*id = NVS_CLI_HELP;
+		return 'O';
 	}
-	for (int i = 2; i < argc; i++) {
-		const char *arg = argv[i], *eq, *val = NULL;
-		size_t nlen;
-		int found = -1, matches = 0;
-
-		if (only_pos || arg[0] != '-' || !strcmp(arg, "-")) {
-			a->pos[a->npos++] = arg;
-			continue;
+	for (int o = 0; o < NVS_CLI_OPT_COUNT; o++) {
+		if ((nvs_cli_opts[o].subs & SUB(sub)) && !strcmp(arg, nvs_cli_opts[o].name)) {
+			*id = o;
+			return 'O';
 		}
-		if (!strcmp(arg, "--")) {
-			only_pos = true;
-			continue;
-		}
-		if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
-			nvs_cli_usage(stdout);
-			return -1;
-		}
-		eq = strchr(arg, '=');
-		nlen = eq ? (size_t)(eq - arg) : strlen(arg);
+	}
+	if (!arg[1])
+		return 'A';
+	if (arg[1] == '-') {
+		/* "--name=value" with an exact name, else a unique prefix of one. */
+		const char *e = strchr(arg, '=');
+		nlen = e ? (size_t)(e - arg) : strlen(arg);
 		for (int o = 0; o < NVS_CLI_OPT_COUNT; o++) {
-			if (!(nvs_cli_opts[o].subs & SUB(a->sub)) || strncmp(nvs_cli_opts[o].name, arg, nlen))
+			if (!(nvs_cli_opts[o].subs & SUB(sub)))
 				continue;
-			if (strlen(nvs_cli_opts[o].name) == nlen) {
-				found = o;
-				matches = 1;
-				break;
+			if (e && strlen(nvs_cli_opts[o].name) == nlen && !strncmp(nvs_cli_opts[o].name, arg, nlen)) {
+				*id = o;
+				*eq = e + 1;
+				return 'O';
 			}
-			found = o;
+		}
+		if (e && nlen == 6 && !strncmp(arg, "--help", 6)) {
+			*id = NVS_CLI_HELP;
+			*eq = e + 1;
+			return 'O';
+		}
+		for (int o = 0; o < NVS_CLI_OPT_COUNT; o++) {
+			if ((nvs_cli_opts[o].subs & SUB(sub)) && !strncmp(nvs_cli_opts[o].name, arg, nlen)) {
+				*id = o;
+				matches++;
+			}
+		}
+		if (!strncmp("--help", arg, nlen)) {
+			*id = NVS_CLI_HELP;
 			matches++;
 		}
-		if (matches != 1 || nlen < 3) {
-			fprintf(stderr, "espfab nvs %s: %s option '%.*s'\n", argv[1],
-				matches > 1 ? "ambiguous" : "unrecognized", (int)nlen, arg);
-			return 2;
+		if (matches > 1)
+			return 0;
+		if (matches == 1) {
+			*eq = e ? e + 1 : NULL;
+			return 'O';
 		}
-		if (nvs_cli_opts[found].has_value) {
-			if (eq)
-				val = eq + 1;
-			else if (i + 1 < argc)
-				val = argv[++i];
-			else {
-				fprintf(stderr, "espfab nvs %s: option %s needs a value\n", argv[1], nvs_cli_opts[found].name);
-				return 2;
-			}
-		} else {
-			if (eq) {
-				fprintf(stderr, "espfab nvs %s: option %s takes no value\n", argv[1], nvs_cli_opts[found].name);
-				return 2;
-			}
-			val = "";
-		}
-		a->opt[found] = val;
+		*id = NVS_CLI_UNKNOWN;
+	} else if (arg[1] == 'h') {
+		/* "-hX": -h with an explicit argument */
+		*id = NVS_CLI_HELP;
+		*eq = arg + 2;
+		return 'O';
 	}
+	/* A negative number ("-12", "-1.5") or anything with a space is a
+	 * positional; every other "-..." is an (unknown) option. */
+	{
+		const char *d = arg + 1;
+		bool digits = false, dot = false;
+		while (*d >= '0' && *d <= '9')
+			d++, digits = true;
+		if (*d == '.') {
+			dot = true;
+			d++;
+			digits = false;
+			while (*d >= '0' && *d <= '9')
+				d++, digits = true;
+		}
+		if (!*d && digits && (dot || d > arg + 1))
+			return 'A';
+	}
+	if (strchr(arg, ' '))
+		return 'A';
+	return 'O';
+}
+
+/* --version takes type=int, choices=[1, 2]: int(" 01 ") is 1 too. */
+static int nvs_cli_version(const char *v, enum nvs_version *out)
+{
+	int64_t n = 0;
+
+	if (nvs_parse_int(v, &n) < 0 || (n != 1 && n != 2)) {
+		fprintf(stderr, "espfab nvs: --version: invalid choice '%s' (choose from 1, 2)\n", v);
+		return -1;
+	}
+	*out = n == 1 ? NVS_VERSION_1 : NVS_VERSION_2;
 	return 0;
+}
+
+/* Python 3.11 argparse, as nvs_partition_gen.py's sub-parsers use it:
+ * options anywhere, "--opt=value", unique prefixes, "--" ends options, and
+ * positionals taken in runs between options (an input list cut by an option
+ * does not resume after it: "a.csv --version 1 b.csv out.bin 0x3000" gives
+ * input=[a.csv], output=b.csv, size=out.bin and "0x3000" is unrecognized).
+ * Returns 0, -1 after help was printed, or 2 after an error message. */
+static int nvs_cli_parse(int argc, char **argv, struct nvs_cli_args *a)
+{
+	const char *const *posdef = nvs_cli_positionals[a->sub];
+	int n = argc - 2, start = 0, pi = 0, nextras = 0, rc = 2;
+	const char **args = NULL, *first_extra = NULL;
+	char *pat = NULL;
+	int *ids = NULL;
+	const char **eqs = NULL;
+
+	a->pos = calloc((size_t)argc + 1, sizeof(*a->pos));
+	args = calloc((size_t)argc + 1, sizeof(*args));
+	pat = calloc((size_t)argc + 1, 1);
+	ids = calloc((size_t)argc + 1, sizeof(*ids));
+	eqs = calloc((size_t)argc + 1, sizeof(*eqs));
+	if (!a->pos || !args || !pat || !ids || !eqs) {
+		fprintf(stderr, "espfab nvs: out of memory\n");
+		rc = 1;
+		goto out;
+	}
+	/* Classify every argument first, as argparse does. */
+	{
+		bool only_pos = false;
+		int k = 0;
+		for (int i = 0; i < n; i++) {
+			const char *arg = argv[i + 2];
+			int c;
+			if (!only_pos && !strcmp(arg, "--")) {
+				/* '-' in argparse's pattern: positionals next to it absorb
+				 * it, otherwise it is an unrecognized argument. */
+				only_pos = true;
+				args[k] = arg;
+				pat[k++] = '-';
+				continue;
+			}
+			c = only_pos ? 'A' : nvs_cli_classify(a->sub, arg, &ids[k], &eqs[k]);
+			if (!c) {
+				fprintf(stderr, "espfab nvs %s: ambiguous option: %s\n", argv[1], arg);
+				goto out;
+			}
+			args[k] = arg;
+			pat[k++] = (char)c;
+		}
+		n = k;
+	}
+	for (;;) {
+		int next = start, run = 0;
+
+		while (next < n && pat[next] != 'O')
+			next++;
+		/* consume_positionals(): the longest head of the remaining
+		 * positionals that the run of positionals here can fill; an
+		 * nargs '+' one (always first) takes what the others leave. */
+		for (int j = start; j < next; j++)
+			run += pat[j] == 'A';
+		if (run && posdef[pi]) {
+			int left = 0, take, used = 0, seen = 0;
+			while (posdef[pi + left])
+				left++;
+			take = left < run ? left : run;
+			for (int j = 0; j < take; j++)
+				used += (posdef[pi + j][0] == '+') ? run - take + 1 : 1;
+			/* the first `used` positionals of the run are taken, and a
+			 * "--" among or right after them */
+			for (; start < next; start++) {
+				if (pat[start] == 'A') {
+					if (seen == used)
+						break;
+					a->pos[a->npos++] = args[start];
+					seen++;
+				}
+			}
+			pi += take;
+		}
+		/* whatever is left before the next option is unrecognized */
+		while (start < next) {
+			if (!first_extra)
+				first_extra = args[start];
+			nextras++;
+			start++;
+		}
+		if (start >= n)
+			break;
+		/* consume_optional() */
+		{
+			int id = ids[start];
+			const char *val = eqs[start];
+			const char *name = args[start];
+			start++;
+			if (id == NVS_CLI_UNKNOWN) {
+				if (!first_extra)
+					first_extra = name;
+				nextras++;
+				continue;
+			}
+			if (id == NVS_CLI_HELP) {
+				if (val) {
+					fprintf(stderr, "espfab nvs %s: argument -h/--help: ignored explicit argument '%s'\n",
+						argv[1], val);
+					goto out;
+				}
+				nvs_cli_usage(stdout);
+				rc = -1;
+				goto out;
+			}
+			if (!nvs_cli_opts[id].has_value) {
+				if (val) {
+					fprintf(stderr, "espfab nvs %s: argument %s: ignored explicit argument '%s'\n", argv[1],
+						nvs_cli_opts[id].name, val);
+					goto out;
+				}
+				val = "";
+			} else if (!val) {
+				if (start >= n || pat[start] != 'A') {
+					fprintf(stderr, "espfab nvs %s: argument %s: expected one argument\n", argv[1],
+						nvs_cli_opts[id].name);
+					goto out;
+				}
+				val = args[start++];
+			}
+			/* type and choices are checked when the option is taken */
+			if (id == NVS_CLI_OPT_VERSION && nvs_cli_version(val, &a->version) < 0)
+				goto out;
+			a->opt[id] = val;
+		}
+	}
+	if (posdef[pi]) {
+		fprintf(stderr, "espfab nvs %s: the following arguments are required:", argv[1]);
+		for (int j = pi; posdef[j]; j++)
+			fprintf(stderr, "%s %s", j > pi ? "," : "", posdef[j] + (posdef[j][0] == '+'));
+		fprintf(stderr, "\n");
+		goto out;
+	}
+	if (nextras) {
+		fprintf(stderr, "espfab nvs %s: unrecognized arguments: %s%s\n", argv[1], first_extra,
+			nextras > 1 ? " ..." : "");
+		goto out;
+	}
+	rc = 0;
+out:
+	free(args);
+	free(pat);
+	free(ids);
+	free(eqs);
+	return rc;
 }
 
 /* os.path.splitext()'s extension: from the last '.' of the base name,
@@ -270,19 +470,24 @@ static char *nvs_cli_cwd(void)
 	return cwd;
 }
 
-/* A key file named by --inputkey / KEY: the first 64 bytes. */
-static int nvs_cli_read_key(const char *path, uint8_t key[NVS_XTS_KEY_LEN])
+/* A key file named by --inputkey / KEY: the reference reads its first 64
+ * bytes (read(64)), whatever the file holds; *key_len tells how many there
+ * were. Whether a shorter key is usable is the caller's business. */
+static int nvs_cli_read_key(const char *path, uint8_t key[NVS_XTS_KEY_LEN], size_t *key_len)
 {
 	struct nvs_err err = {0};
 	uint8_t *data = NULL;
 	size_t len = 0;
 	int rc = nvs_file_read(path, &data, &len, &err);
 
-	if (rc == 0)
-		rc = nvs_keyfile_parse(data, len, key, &err);
-	if (rc < 0)
-		fprintf(stderr, "espfab nvs: %s%s%s\n", rc == NVS_EINPUT ? path : "", rc == NVS_EINPUT ? ": " : "",
-			err.msg);
+	memset(key, 0, NVS_XTS_KEY_LEN);
+	*key_len = 0;
+	if (rc < 0) {
+		fprintf(stderr, "espfab nvs: %s\n", err.msg);
+	} else {
+		*key_len = len < NVS_XTS_KEY_LEN ? len : NVS_XTS_KEY_LEN;
+		memcpy(key, data, *key_len);
+	}
 	if (data) {
 		OPENSSL_cleanse(data, len);
 		free(data);
@@ -412,9 +617,10 @@ static int nvs_cli_generate(const struct nvs_cli_args *a, bool encrypt)
 	char *cwd = NULL, *out_path = NULL;
 	const char *outdir, *output, *size_text;
 	uint8_t *img = NULL;
-	uint8_t key[NVS_XTS_KEY_LEN];
-	bool have_keys = false, keys_written = false;
-	enum nvs_version version = NVS_VERSION_2;
+	uint8_t key[NVS_XTS_KEY_LEN] = {0};
+	size_t key_len = 0;
+	bool have_keys = false, keys_written = false, keygen = a->opt[NVS_CLI_OPT_KEYGEN] != NULL;
+	enum nvs_version version;
 	uint32_t size;
 	size_t img_len = 0;
 	int ninputs = a->npos - 2, rc = 1;
@@ -427,15 +633,7 @@ static int nvs_cli_generate(const struct nvs_cli_args *a, bool encrypt)
 	}
 	output = a->pos[a->npos - 2];
 	size_text = a->pos[a->npos - 1];
-	if (a->opt[NVS_CLI_OPT_VERSION]) {
-		const char *v = a->opt[NVS_CLI_OPT_VERSION];
-		if (strcmp(v, "1") && strcmp(v, "2")) {
-			fprintf(stderr, "espfab nvs: --version: invalid choice '%s' (choose from 1, 2)\n", v);
-			rc = 2;
-			goto out;
-		}
-		version = v[0] == '1' ? NVS_VERSION_1 : NVS_VERSION_2;
-	}
+	version = a->version;
 	size = nvs_cli_size(size_text);
 	if (!size)
 		goto out;
@@ -456,8 +654,12 @@ static int nvs_cli_generate(const struct nvs_cli_args *a, bool encrypt)
 					a->opt[NVS_CLI_OPT_INPUTKEY]);
 				goto out;
 			}
-			if (nvs_cli_read_key(a->opt[NVS_CLI_OPT_INPUTKEY], key) < 0)
+			if (nvs_cli_read_key(a->opt[NVS_CLI_OPT_INPUTKEY], key, &key_len) < 0)
 				goto out;
+			/* The reference: generate(args, encr_key=key) does "if not
+			 * encr_key: encr_key = generate_key(args)", so an EMPTY key
+			 * file makes a new key exactly as --keygen does. */
+			keygen = key_len == 0;
 		}
 		(void)nvs_cli_size(size_text); /* the reference checks (and warns) twice */
 	}
@@ -472,12 +674,13 @@ static int nvs_cli_generate(const struct nvs_cli_args *a, bool encrypt)
 	out_path = nvs_cli_target(outdir, output);
 	if (!out_path)
 		goto out;
-	if (encrypt && a->opt[NVS_CLI_OPT_KEYGEN]) {
+	if (encrypt && keygen) {
 		/* Keys go under <outdir>/keys/, outdir being '' when OUTPUT is absolute. */
 		if (nvs_cli_make_keys(a, output[0] == '/' ? "" : outdir, &keys) != 0)
 			goto out;
 		have_keys = true;
 		memcpy(key, keys.key, sizeof(key));
+		key_len = sizeof(key);
 	}
 
 	printf("\nCreating NVS binary with version: %s\n", version == NVS_VERSION_1
@@ -489,6 +692,13 @@ static int nvs_cli_generate(const struct nvs_cli_args *a, bool encrypt)
 	for (int i = 0; i < ninputs; i++)
 		if (nvs_gen_add_csv_file(g, a->pos[i], &files, &err) < 0)
 			goto fail;
+	if (encrypt && key_len != NVS_XTS_KEY_LEN && nvs_gen_entry_count(g)) {
+		/* A shorter key fails at the first entry the reference encrypts
+		 * (it would hex-decode it); an image without entries needs none. */
+		fprintf(stderr, "espfab nvs: %s: the key file holds %zu bytes, the XTS key needs 64\n",
+			a->opt[NVS_CLI_OPT_INPUTKEY], key_len);
+		goto out;
+	}
 	img = malloc(nvs_gen_image_len(g));
 	if (!img) {
 		fprintf(stderr, "espfab nvs: out of memory\n");
@@ -556,7 +766,7 @@ static int nvs_cli_decrypt(const struct nvs_cli_args *a)
 	struct nvs_err err = {0};
 	uint8_t key[NVS_XTS_KEY_LEN];
 	uint8_t *in = NULL, *out = NULL;
-	size_t in_len = 0, out_len = 0;
+	size_t in_len = 0, out_len = 0, key_len = 0;
 	char *cwd = NULL, *out_path = NULL;
 	int rc = 1;
 
@@ -570,7 +780,7 @@ static int nvs_cli_decrypt(const struct nvs_cli_args *a)
 			return 1;
 		}
 	}
-	if (nvs_cli_read_key(a->pos[1], key) < 0)
+	if (nvs_cli_read_key(a->pos[1], key, &key_len) < 0)
 		goto out;
 	cwd = nvs_cli_cwd();
 	if (!cwd)
@@ -585,7 +795,7 @@ static int nvs_cli_decrypt(const struct nvs_cli_args *a)
 		fprintf(stderr, "espfab nvs: out of memory\n");
 		goto out;
 	}
-	if (nvs_decrypt_image(in, in_len, key, out, &out_len, &err) < 0)
+	if (nvs_decrypt_image_key(in, in_len, key, key_len, out, &out_len, &err) < 0)
 		goto fail;
 	if (nvs_cli_write(out_path, out, out_len, 0644) < 0)
 		goto out;
@@ -613,6 +823,7 @@ int cmd_nvs(int argc, char **argv, const struct cli_globals *g)
 	int rc = -1;
 
 	memset(&a, 0, sizeof(a));
+	a.version = NVS_VERSION_2;
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
 		nvs_cli_usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;

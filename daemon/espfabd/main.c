@@ -1,8 +1,382 @@
-/* Placeholder until espfabd lands. */
+/* espfabd: the provisioning station daemon.
+ *
+ * The main thread owns the event loop (epoll + signalfd + timerfd), the
+ * control socket and SQLite; one worker thread per port does the device work.
+ * It never forks: systemd (Type=notify) or the operator's terminal
+ * supervises it; --foreground is accepted for clarity.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 
-int main(void)
+#include <openssl/crypto.h>
+#include <systemd/sd-daemon.h>
+
+#include "espfab/store.h"
+#include "config.h"
+#include "control.h"
+#include "log.h"
+#include "loop.h"
+#include "notify.h"
+#include "ports.h"
+#include "station.h"
+
+struct daemon {
+	struct config cfg;
+	struct loop *loop;
+	struct store *store;
+	struct control *ctl;
+	struct station *station;
+	int sigfd, tfd;
+	unsigned ticks;
+	uint64_t wd_ms;
+	int stopping;
+};
+
+static void usage(FILE *f)
 {
-	fprintf(stderr, "espfabd: not built yet\n");
-	return 2;
+	fprintf(f,
+		"usage: espfabd [--foreground] [--config PATH] [--db PATH] [--socket PATH]\n"
+		"               [--port PORT ...] [--before default_reset|usb_reset|no_reset] [--baud B]\n"
+		"               [--station NAME] [--verify readback|md5] [--table-offset OFF]\n"
+		"               [--autodiscover] [--debug] [--check-config]\n"
+		"PORT is a device path (prefer /dev/serial/by-path/...) or socket://HOST:PORT,\n"
+		"optionally NAME=PATH to name the fixture slot. See espfabd(8), espfabd.conf(5).\n");
+}
+
+static void on_stopped(void *ctx)
+{
+	struct daemon *d = ctx;
+
+	loop_quit(d->loop);
+}
+
+static void begin_stop(struct daemon *d, const char *why)
+{
+	if (d->stopping)
+		return;
+	d->stopping = 1;
+	log_info("%s: finishing in-flight devices (grace %us)", why, d->cfg.shutdown_grace_s);
+	notify_stopping();
+	station_stop(d->station);
+}
+
+static void signal_cb(void *ctx, int fd, uint32_t events)
+{
+	struct daemon *d = ctx;
+	struct signalfd_siginfo si;
+
+	(void)events;
+	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+			begin_stop(d, si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+	}
+}
+
+static void discover(struct daemon *d)
+{
+	struct ports_found found[32];
+	int n = ports_discover(found, 32);
+
+	for (int i = 0; i < n; i++) {
+		if (station_has_path(d->station, found[i].path))
+			continue;
+		station_add_port(d->station, found[i].name, found[i].path, 0,
+				 found[i].usb_jtag ? (int)CONFIG_BEFORE_USB_RESET : -1);
+	}
+}
+
+static void timer_cb(void *ctx, int fd, uint32_t events)
+{
+	struct daemon *d = ctx;
+	uint64_t n;
+
+	(void)events;
+	if (read(fd, &n, sizeof(n)) != (ssize_t)sizeof(n))
+		return;
+	d->ticks++;
+	/* The loop itself pings: a wedged main thread stops the keep-alives
+	 * and systemd restarts us. */
+	notify_watchdog();
+	station_tick(d->station);
+	if (d->cfg.autodiscover && !d->stopping && d->ticks % 2 == 0)
+		discover(d);
+}
+
+static int parse_args(struct daemon *d, int argc, char **argv, int *check_only, int *debug)
+{
+	static const struct option opts[] = {
+		{"foreground", no_argument, NULL, 'f'}, {"config", required_argument, NULL, 'c'},
+		{"db", required_argument, NULL, 'd'},	{"socket", required_argument, NULL, 's'},
+		{"port", required_argument, NULL, 'p'}, {"before", required_argument, NULL, 'B'},
+		{"baud", required_argument, NULL, 'b'}, {"station", required_argument, NULL, 'S'},
+		{"verify", required_argument, NULL, 'V'}, {"table-offset", required_argument, NULL, 'T'},
+		{"autodiscover", no_argument, NULL, 'A'}, {"debug", no_argument, NULL, 'D'},
+		{"check-config", no_argument, NULL, 'C'}, {"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'v'},	{NULL, 0, NULL, 0},
+	};
+	const char *config_path = CONFIG_DEFAULT_PATH;
+	int explicit_config = 0, c;
+	struct config_err err;
+
+	/* First pass: only --config, so the file is read before the other
+	 * options override it. */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1)
+		if (c == 'c') {
+			config_path = optarg;
+			explicit_config = 1;
+		}
+	config_defaults(&d->cfg);
+	if (config_load(&d->cfg, config_path, !explicit_config, &err)) {
+		fprintf(stderr, "espfabd: %s\n", err.msg);
+		return 2;
+	}
+	optind = 0;
+	opterr = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+		case 'c':
+			break;
+		case 'd':
+			if (optarg[0] != '/' && optarg[0] != '.') {
+				fprintf(stderr, "espfabd: --db: expected a path\n");
+				return 2;
+			}
+			snprintf(d->cfg.db_path, sizeof(d->cfg.db_path), "%s", optarg);
+			break;
+		case 's':
+			if (strlen(optarg) >= 108) {
+				fprintf(stderr, "espfabd: --socket: path longer than 107 bytes\n");
+				return 2;
+			}
+			snprintf(d->cfg.socket_path, sizeof(d->cfg.socket_path), "%s", optarg);
+			break;
+		case 'p': {
+			char *eq = strchr(optarg, '=');
+			char name[CONFIG_NAME_MAX] = "";
+			const char *path = optarg;
+			if (eq && eq - optarg < (long)sizeof(name) && strncmp(optarg, "socket:", 7)) {
+				memcpy(name, optarg, (size_t)(eq - optarg));
+				name[eq - optarg] = '\0';
+				path = eq + 1;
+			}
+			if (config_add_port(&d->cfg, name[0] ? name : NULL, path, &err)) {
+				fprintf(stderr, "espfabd: --port: %s\n", err.msg);
+				return 2;
+			}
+			break;
+		}
+		case 'B':
+			if (config_parse_before(optarg, &d->cfg.before)) {
+				fprintf(stderr, "espfabd: --before: expected default_reset, usb_reset or no_reset\n");
+				return 2;
+			}
+			break;
+		case 'b':
+			if (config_parse_baud(optarg, &d->cfg.baud)) {
+				fprintf(stderr, "espfabd: --baud: expected 300..4000000, got '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 'S':
+			snprintf(d->cfg.station, sizeof(d->cfg.station), "%s", optarg);
+			break;
+		case 'V':
+			if (strcmp(optarg, "readback") && strcmp(optarg, "md5")) {
+				fprintf(stderr, "espfabd: --verify: expected readback or md5\n");
+				return 2;
+			}
+			d->cfg.verify_readback = !strcmp(optarg, "readback");
+			break;
+		case 'T':
+			if (config_parse_offset(optarg, &d->cfg.table_offset)) {
+				fprintf(stderr, "espfabd: --table-offset: expected a 4 KiB-aligned offset\n");
+				return 2;
+			}
+			break;
+		case 'A':
+			d->cfg.autodiscover = 1;
+			break;
+		case 'D':
+			*debug = 1;
+			break;
+		case 'C':
+			*check_only = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return -1;
+		case 'v':
+			printf("espfabd 0.1.0\n");
+			return -1;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "espfabd: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	return 0;
+}
+
+/* The seal key: the configured file, else systemd's credential
+ * (LoadCredential=seal-key:...), else none. */
+static int load_seal_key(const struct config *cfg, uint8_t *key, int *have)
+{
+	char path[CONFIG_PATH_MAX + 32];
+	const char *credir = getenv("CREDENTIALS_DIRECTORY");
+	struct store_err serr;
+
+	*have = 0;
+	if (cfg->seal_key[0])
+		snprintf(path, sizeof(path), "%s", cfg->seal_key);
+	else if (credir && snprintf(path, sizeof(path), "%s/seal-key", credir) > 0 && access(path, R_OK) == 0)
+		;
+	else
+		return 0;
+	if (store_seal_key_read(path, key, &serr)) {
+		fprintf(stderr, "espfabd: seal key: %s\n", serr.msg);
+		return -1;
+	}
+	*have = 1;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct daemon d;
+	struct control_err cerr;
+	struct store_err serr;
+	struct store_recovery rep = {0};
+	struct station_opts so = {0};
+	struct control_opts co = {0};
+	struct itimerspec its = {{1, 0}, {1, 0}};
+	uint8_t key[STORE_SEAL_KEY_LEN];
+	char msg[256];
+	sigset_t mask;
+	int rc = 1, check_only = 0, debug = 0, have_key = 0, r;
+
+	memset(&d, 0, sizeof(d));
+	d.sigfd = d.tfd = -1;
+	r = parse_args(&d, argc, argv, &check_only, &debug);
+	if (r)
+		return r < 0 ? 0 : r;
+	if (check_only) {
+		printf("espfabd: configuration OK (%zu ports, database %s, socket %s)\n", d.cfg.nports, d.cfg.db_path,
+		       d.cfg.socket_path);
+		return 0;
+	}
+	log_init("espfabd", 0);
+	if (debug)
+		log_set_level(LOG_DEBUG);
+	if (!d.cfg.nports && !d.cfg.autodiscover)
+		log_warn("no ports configured and autodiscover off: nothing will be provisioned");
+
+	/* Signals become file descriptor events; workers inherit the mask. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (loop_new(&d.loop)) {
+		fprintf(stderr, "espfabd: cannot create the event loop\n");
+		goto out;
+	}
+	d.sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	d.tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (d.sigfd < 0 || d.tfd < 0 || timerfd_settime(d.tfd, 0, &its, NULL) ||
+	    loop_add(d.loop, d.sigfd, EPOLLIN, signal_cb, &d) || loop_add(d.loop, d.tfd, EPOLLIN, timer_cb, &d)) {
+		fprintf(stderr, "espfabd: cannot set up signals and timers: %s\n", strerror(errno));
+		goto out;
+	}
+
+	if (load_seal_key(&d.cfg, key, &have_key))
+		goto out;
+	if (store_open(&d.store, d.cfg.db_path, STORE_OPEN_CREATE, have_key ? key : NULL, &serr)) {
+		fprintf(stderr, "espfabd: %s: %s\n", d.cfg.db_path, serr.msg);
+		goto out;
+	}
+	/* Jobs a previous run left open (kill -9, power loss) are settled
+	 * before any device is touched. */
+	if (store_recover(d.store, d.cfg.station, &rep, &serr)) {
+		fprintf(stderr, "espfabd: recovery: %s\n", serr.msg);
+		goto out;
+	}
+	if (rep.released || rep.interrupted)
+		log_warn("recovered %u unsent job(s) (records back to available) and %u interrupted one(s) "
+			 "(records stay bound to their MAC)",
+			 rep.released, rep.interrupted);
+
+	so.cfg = &d.cfg;
+	so.loop = d.loop;
+	so.store = d.store;
+	so.verify_readback = d.cfg.verify_readback;
+	so.table_offset = d.cfg.table_offset;
+	so.shutdown_grace_ms = d.cfg.shutdown_grace_s * 1000u;
+	so.on_stopped = on_stopped;
+	so.ctx = &d;
+	if (station_new(&so, &d.station, msg, sizeof(msg))) {
+		fprintf(stderr, "espfabd: %s\n", msg);
+		goto out;
+	}
+
+	co.path = d.cfg.socket_path;
+	co.listen_fd = -1;
+	if (sd_listen_fds(1) == 1)
+		co.listen_fd = SD_LISTEN_FDS_START; /* espfabd.socket */
+	co.group = d.cfg.group;
+	co.max_clients = d.cfg.max_clients;
+	co.handler = station_handle_request;
+	co.ctx = d.station;
+	if (control_new(d.loop, &co, &d.ctl, &cerr)) {
+		fprintf(stderr, "espfabd: %s\n", cerr.msg);
+		goto out;
+	}
+	station_set_control(d.station, d.ctl);
+
+	for (size_t i = 0; i < d.cfg.nports; i++) {
+		const struct config_port *p = &d.cfg.ports[i];
+		if (station_add_port(d.station, p->name, p->path, p->baud, p->before))
+			log_error("port %s: cannot start its worker", p->name);
+	}
+	if (d.cfg.autodiscover)
+		discover(&d);
+
+	log_info("station %s ready: %zu port(s), database %s, socket %s", d.cfg.station, d.cfg.nports,
+		 d.cfg.db_path, d.cfg.socket_path);
+	notify_ready();
+	notify_status("ready: %zu ports", d.cfg.nports);
+	if (loop_run(d.loop) < 0) {
+		log_error("event loop failed: %s", strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	station_set_control(d.station, NULL);
+	control_free(d.ctl);
+	station_free(d.station); /* joins workers; their last results reach the audit */
+	store_close(d.store);    /* checkpoints the WAL: the audit is on disk */
+	if (d.tfd >= 0)
+		close(d.tfd);
+	if (d.sigfd >= 0)
+		close(d.sigfd);
+	loop_free(d.loop);
+	OPENSSL_cleanse(key, sizeof(key));
+	if (!rc)
+		log_info("stopped cleanly");
+	return rc;
 }

@@ -10,6 +10,12 @@
  * every client closed it, or a new TCP connection), or SIGUSR1, power-cycles
  * the chip back into download mode at the ROM's baud rate, as opening a real
  * USB-UART bridge usually does through DTR/RTS.
+ *
+ * New pty clients are seen through inotify on the slave node, not by
+ * sampling the master's POLLHUP: a client that closes and reopens within
+ * microseconds (flashop's hard reset, then the next job) never lets the
+ * master show a hang-up, but the kernel queues IN_CLOSE and IN_OPEN for it
+ * before the client's first byte can reach us.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +27,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <termios.h>
@@ -54,6 +62,8 @@ struct server {
 	struct simdev *dev;
 	int master;          /* pty */
 	int pty_idle;        /* no client has the slave open (POLLHUP) */
+	int ino_fd;          /* inotify on the slave node; -1: sample POLLHUP */
+	int pty_closed;      /* a client closed the slave since this session began */
 	int listen_fd, conn; /* tcp */
 	uint64_t t0;
 	uint8_t out[OUT_MAX];
@@ -81,7 +91,8 @@ static void usage(FILE *f)
 		"                  [--usb-jtag [--wdt-ms MS]] [--verbose]\n"
 		"Serves a virtual ESP32 ROM serial loader on a new pty (first output line:\n"
 		"its path) or on 127.0.0.1:PORT (first line: socket://127.0.0.1:PORT;\n"
-		"--tcp 0 picks a free port). SIGTERM/SIGINT stop it; SIGUSR1 re-enters\n"
+		"--tcp 0 picks a free port). SIGTERM/SIGINT/SIGHUP and the death of its\n"
+		"parent stop it; SIGUSR1 re-enters\n"
 		"download mode. --usb-jtag (esp32s3/esp32c3): the ROM reports its USB-Serial/JTAG\n"
 		"console and the RTC/super watchdogs reset the chip (into the app) MS ms after\n"
 		"each boot unless the client disables them as esptool does (default 2000).\n");
@@ -284,6 +295,14 @@ static int open_pty(struct server *s, const char *link)
 	}
 	s->pty_idle = 1;
 	fcntl(s->master, F_SETFL, fcntl(s->master, F_GETFL) | O_NONBLOCK);
+	s->ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (s->ino_fd >= 0 && inotify_add_watch(s->ino_fd, s->slave_path, IN_OPEN | IN_CLOSE) < 0) {
+		close(s->ino_fd);
+		s->ino_fd = -1;
+	}
+	if (s->ino_fd < 0)
+		fprintf(stderr, "espfab-sim: %s: no inotify (%s): new clients seen by polling\n",
+			s->slave_path, strerror(errno));
 	if (link) {
 		struct stat st;
 
@@ -379,27 +398,85 @@ static void feed_in(struct server *s, const uint8_t *buf, size_t n)
 	simdev_rx(s->dev, now_rel(s), buf, n);
 }
 
-static int serve(struct server *s, const struct opts *o)
+/* The slave's hang-up state now: 1 if no client has it open. */
+static int pty_hung_up(const struct server *s)
 {
-	sigset_t mask, old;
+	struct pollfd peek = { .fd = s->master, .events = POLLIN };
+
+	return poll(&peek, 1, 0) == 1 && (peek.revents & POLLHUP);
+}
+
+static void new_pty_client(struct server *s, const struct opts *o)
+{
+	s->pty_idle = 0; /* a client opened the pty: fresh chip, strapped for download */
+	s->pty_closed = 0;
+	s->out_len = 0;  /* bytes meant for the previous client */
+	simdev_power_cycle(s->dev, now_rel(s), 1);
+	if (o->verbose)
+		fprintf(stderr, "espfab-sim: client opened %s\n", s->slave_path);
+}
+
+/* Drain the inotify queue before any byte of the master is read. inotify
+ * merges identical consecutive events, so opens are not counted: an open
+ * while idle or after a close is a new session, and the master's POLLHUP
+ * (level state, read after the queue) says whether anyone is left. */
+static void pty_watch(struct server *s, const struct opts *o)
+{
+	union {
+		struct inotify_event ev;
+		char raw[4096];
+	} u;
+	int fresh = 0;
+	ssize_t n;
+
+	while ((n = read(s->ino_fd, u.raw, sizeof(u.raw))) > 0) {
+		for (ssize_t off = 0; off + (ssize_t)sizeof(struct inotify_event) <= n;) {
+			const struct inotify_event *ev = (const struct inotify_event *)(u.raw + off);
+
+			if (ev->mask & IN_CLOSE)
+				s->pty_closed = 1;
+			if ((ev->mask & IN_OPEN) && (s->pty_closed || s->pty_idle))
+				fresh = 1;
+			off += (ssize_t)sizeof(struct inotify_event) + (ssize_t)ev->len;
+		}
+	}
+	if (fresh && !pty_hung_up(s)) {
+		new_pty_client(s, o);
+	} else if (s->pty_closed && !s->pty_idle && pty_hung_up(s)) {
+		s->pty_idle = 1; /* the last client closed the slave */
+		s->out_len = 0;
+	}
+}
+
+/* Installed before the first output line: whoever reads that line may
+ * signal us at once. The stop signals stay blocked outside ppoll(). */
+static void block_signals(sigset_t *old)
+{
+	sigset_t mask;
 	struct sigaction sa;
-	uint8_t buf[4096];
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGUSR1, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGUSR1);
-	sigprocmask(SIG_BLOCK, &mask, &old);
+	sigprocmask(SIG_BLOCK, &mask, old);
+}
+
+static int serve(struct server *s, const struct opts *o, const sigset_t *old)
+{
+	uint8_t buf[4096];
 
 	while (!stop_sig) {
-		struct pollfd pf[2];
+		struct pollfd pf[3];
 		nfds_t nf = 0;
 		int io_fd = s->master >= 0 ? (s->pty_idle ? -1 : s->master) : s->conn;
 		uint64_t next, now;
@@ -417,15 +494,21 @@ static int serve(struct server *s, const struct opts *o)
 			s->conn = -1;
 			continue;
 		}
-		if (s->master >= 0 && s->pty_idle) {
-			/* POLLHUP would be level-triggered here: peek, never spin */
-			struct pollfd peek = { .fd = s->master, .events = POLLIN };
+		if (s->ino_fd >= 0) {
+			int was_idle = s->pty_idle;
 
-			if (poll(&peek, 1, 0) == 1 && !(peek.revents & POLLHUP)) {
-				s->pty_idle = 0; /* a client opened the pty: fresh chip, strapped for download */
-				simdev_power_cycle(s->dev, now_rel(s), 1);
-				if (o->verbose)
-					fprintf(stderr, "espfab-sim: client opened %s\n", s->slave_path);
+			pty_watch(s, o);
+			if (was_idle != s->pty_idle)
+				continue;
+			pf[nf].fd = s->ino_fd;
+			pf[nf].events = POLLIN;
+			nf++;
+		}
+		if (s->master >= 0 && s->pty_idle) {
+			/* POLLHUP would be level-triggered here: without inotify,
+			 * peek, never spin */
+			if (s->ino_fd < 0 && !pty_hung_up(s)) {
+				new_pty_client(s, o);
 				continue;
 			}
 		} else if (s->master >= 0) {
@@ -443,7 +526,8 @@ static int serve(struct server *s, const struct opts *o)
 		}
 		next = simdev_next_event_ns(s->dev);
 		now = now_rel(s);
-		if (s->master >= 0 && s->pty_idle && (next == UINT64_MAX || next > now + 20000000ull))
+		if (s->master >= 0 && s->pty_idle && s->ino_fd < 0 &&
+		    (next == UINT64_MAX || next > now + 20000000ull))
 			next = now + 20000000ull; /* POLLHUP stays up: look again for a client */
 		if (next != UINT64_MAX) {
 			uint64_t d = next > now ? next - now : 0;
@@ -452,13 +536,14 @@ static int serve(struct server *s, const struct opts *o)
 			ts.tv_nsec = (long)(d % 1000000000ull);
 			tsp = &ts;
 		}
-		r = ppoll(pf, nf, tsp, &old);
+		r = ppoll(pf, nf, tsp, old);
 		{
 			/* ppoll returning ready fds restores the mask without delivering
 			 * a pending signal: under steady traffic look for it ourselves */
 			sigset_t pend;
 
-			if (sigpending(&pend) == 0 && (sigismember(&pend, SIGTERM) || sigismember(&pend, SIGINT)))
+			if (sigpending(&pend) == 0 &&
+			    (sigismember(&pend, SIGTERM) || sigismember(&pend, SIGINT) || sigismember(&pend, SIGHUP)))
 				stop_sig = SIGTERM;
 		}
 		if (r < 0) {
@@ -468,8 +553,8 @@ static int serve(struct server *s, const struct opts *o)
 			return -1;
 		}
 		for (nfds_t i = 0; i < nf; i++) {
-			if (!pf[i].revents)
-				continue;
+			if (!pf[i].revents || pf[i].fd == s->ino_fd)
+				continue; /* inotify: drained at the top of the loop */
 			if (pf[i].fd == s->listen_fd) {
 				int c = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 				int one = 1;
@@ -484,8 +569,14 @@ static int serve(struct server *s, const struct opts *o)
 				continue;
 			}
 			if (pf[i].fd == s->master && (pf[i].revents & POLLHUP) && !(pf[i].revents & POLLIN)) {
-				s->pty_idle = 1; /* the last client closed the slave */
-				s->out_len = 0;
+				/* with inotify a reopen may already be queued:
+				 * it counts as a new session */
+				if (s->ino_fd >= 0)
+					pty_watch(s, o);
+				if (pty_hung_up(s)) {
+					s->pty_idle = 1; /* the last client closed the slave */
+					s->out_len = 0;
+				}
 				continue;
 			}
 			if (pf[i].revents & (POLLIN | POLLHUP | POLLERR)) {
@@ -514,11 +605,15 @@ int main(int argc, char **argv)
 	struct opts o;
 	struct server s;
 	struct simdev_err err;
+	sigset_t old;
 	uint8_t *mapped = NULL;
 	int rc = 2;
 
 	memset(&s, 0, sizeof(s));
-	s.master = s.listen_fd = s.conn = -1;
+	s.master = s.listen_fd = s.conn = s.ino_fd = -1;
+	/* never outlive the test or daemon that started us: a leaked simulator
+	 * keeps its pty and flash file busy */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (parse_opts(argc, argv, &o))
 		goto out;
@@ -534,12 +629,13 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	s.t0 = mono_ns();
+	block_signals(&old);
 	if (o.tcp_port >= 0 ? open_tcp(&s, o.tcp_port) : open_pty(&s, o.link))
 		goto out;
 	fprintf(stderr, "espfab-sim: %s, %zu KiB flash%s%s, %u baud, timing %s, ready\n",
 		simdev_chip_name(o.cfg.chip), o.cfg.flash_size / 1024, o.flash_path ? " in " : "",
 		o.flash_path ? o.flash_path : "", o.cfg.baud, o.cfg.timing ? "on" : "off");
-	if (serve(&s, &o))
+	if (serve(&s, &o, &old))
 		goto out;
 	rc = 0;
 	if (o.verbose) {
@@ -555,6 +651,8 @@ out:
 		close(s.conn);
 	if (s.listen_fd >= 0)
 		close(s.listen_fd);
+	if (s.ino_fd >= 0)
+		close(s.ino_fd);
 	if (s.master >= 0)
 		close(s.master);
 	simdev_free(s.dev);

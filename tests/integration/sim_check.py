@@ -291,6 +291,74 @@ def test_pty():
         check(f.read(len(image)) == image, "pty: flash file holds the image after exit")
 
 
+def test_reopen_after_hard_reset():
+    # The ROM helper's race: flashop's hard reset on a pty (FLASH_BEGIN of
+    # nothing, FLASH_END "run user code") leaves the chip in the application;
+    # a client that closes and reopens at once must still find a fresh chip
+    # in download mode, however short the gap.
+    p, path = start("--chip", "esp32", "--no-timing")
+    bad = 0
+    for i in range(20):
+        link = Link(path)
+        try:
+            r = []
+            for _ in range(3):  # esptool and rom.c retry SYNC too
+                r = sync(link)
+                if r:
+                    break
+            if not r:
+                bad += 1
+                print("reopen %d: no SYNC reply" % i, flush=True)
+                continue
+            link.drain(0.01)
+            ok(link, 0x02, struct.pack("<IIII", 0, 0, 0x400, 0))
+            link.write(slip(struct.pack("<BBHI", 0, 0x04, 4, 0) + struct.pack("<I", 1)))
+            link.frame(0.2)
+        finally:
+            link.close()
+    check(bad == 0, "pty: reopened at once after a hard reset 20 times, %d without SYNC" % bad)
+    check(stop(p) == 0, "pty: exits 0 on SIGTERM after the reopen loop")
+
+
+def test_exit_paths():
+    # SIGHUP stops it like SIGTERM; so does the death of its parent, so a
+    # killed test can never leak a simulator.
+    p, _ = start("--no-timing")
+    p.send_signal(signal.SIGHUP)
+    try:
+        rc = p.wait(10)
+    except subprocess.TimeoutExpired:
+        rc = None
+    check(rc == 0, "exits 0 on SIGHUP (%s)" % rc)
+    pidfile = os.path.join(WORK, "orphan.pid")
+    if os.path.exists(pidfile):
+        os.unlink(pidfile)
+    # a shell starts the simulator in the background, notes its pid and is
+    # SIGKILLed: the orphan must go away by itself
+    sh = subprocess.Popen(["sh", "-c", '"$0" --no-timing >/dev/null 2>&1 & echo $! > "$1"; wait', SIM, pidfile])
+    PROCS.append(sh)
+    deadline = time.monotonic() + 10
+    while not (os.path.exists(pidfile) and os.path.getsize(pidfile)) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    with open(pidfile) as f:
+        pid = int(f.read())
+    time.sleep(0.2)  # let it reach prctl()
+    sh.kill()
+    sh.wait()
+    gone = False
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            gone = True
+            break
+        time.sleep(0.05)
+    if not gone:
+        os.kill(pid, signal.SIGKILL)
+    check(gone, "exits when the process that started it dies")
+
+
 def test_tcp():
     flash = os.path.join(WORK, "tcp_flash.bin")
     if os.path.exists(flash):
@@ -420,6 +488,8 @@ def main():
     os.makedirs(WORK, exist_ok=True)
     try:
         test_pty()
+        test_reopen_after_hard_reset()
+        test_exit_paths()
         test_tcp()
         test_faults()
         test_usb_jtag()

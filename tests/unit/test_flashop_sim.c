@@ -325,6 +325,39 @@ static void test_flashop_sim_uart_console_is_not_usb_jtag(void **state)
 	rig_free(r);
 }
 
+static void secure_download(struct simdev_config *c)
+{
+	c->security_flags = SIMDEV_SEC_SECURE_DOWNLOAD | SIMDEV_SEC_SECURE_BOOT;
+	c->flash_crypt_cnt = 1;
+}
+
+/* Secure download mode: no register, MD5 or flash reads; identification
+ * stays within what the ROM allows, writes work, reads fail clearly. */
+static void test_flashop_sim_secure_download_mode(void **state)
+{
+	(void)state;
+	struct rig *r = rig_new(SIMDEV_CHIP_ESP32S3, secure_download);
+	uint8_t buf[64];
+
+	r->o.flash_size = 4u * 1024 * 1024;
+	r->o.baud = 921600;
+	assert_int_equal(rig_open(r), 0);
+	assert_true(flashop_info(r->f)->secure_download);
+	assert_true(flashop_info(r->f)->secure_boot);
+	assert_true(flashop_info(r->f)->flash_encrypted);
+	assert_false(flashop_info(r->f)->mac_valid);
+	assert_int_equal(simdev_stats(r->dev)->by_cmd[0x0a], 0); /* no READ_REG tried */
+	assert_int_equal(flashop_write(r->f, NVS_OFF, r->img, IMG_LEN, 0, NULL, NULL), 0);
+	assert_true(flash_equals(r, NVS_OFF, r->img, IMG_LEN));
+	assert_int_equal(flashop_verify(r->f, NVS_OFF, r->img, IMG_LEN), ROM_ESECURE);
+	assert_int_equal(flashop_read(r->f, 0x8000, buf, sizeof(buf), NULL, NULL), ROM_EUNSUPPORTED);
+	rig_free(r);
+
+	r = rig_new(SIMDEV_CHIP_ESP32S3, secure_download);
+	assert_int_equal(rig_open(r), ROM_ESECURE); /* no RDID: the size must be given */
+	rig_free(r);
+}
+
 static void test_flashop_sim_usb_port_never_back_is_enodev(void **state)
 {
 	(void)state;
@@ -545,6 +578,7 @@ int main(void)
 		cmocka_unit_test(test_flashop_sim_usb_jtag_full_cycle),
 		cmocka_unit_test(test_flashop_sim_usb_jtag_console_detected_without_usb_reset),
 		cmocka_unit_test(test_flashop_sim_uart_console_is_not_usb_jtag),
+		cmocka_unit_test(test_flashop_sim_secure_download_mode),
 		cmocka_unit_test(test_flashop_sim_lost_reply_retried_with_same_seq),
 		cmocka_unit_test(test_flashop_sim_rom_error_bytes_reach_the_caller),
 		cmocka_unit_test(test_flashop_sim_garbage_between_responses_is_skipped),

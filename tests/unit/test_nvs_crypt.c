@@ -9,6 +9,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <openssl/evp.h>
+
 #include "espfab/nvs.h"
 
 #define GOLDEN ESPFAB_SHARED_DIR "/golden/nvs/"
@@ -132,6 +134,76 @@ static void test_nvs_crypt_decrypt_image(void **state)
 	free(out);
 }
 
+static void sha256_hex(const uint8_t *data, size_t len, char out[65])
+{
+	uint8_t md[32];
+	unsigned int mdlen = 0;
+
+	assert_int_equal(EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL), 1);
+	for (unsigned i = 0; i < 32; i++)
+		sprintf(out + 2 * i, "%02x", md[i]);
+}
+
+/* The reference's `decrypt` reads 64 bytes of the key file and hands what
+ * it got to cryptography's AES/XTS: 32 bytes are an AES-128-XTS key, other
+ * lengths fail at the first entry to decrypt, and an image with nothing to
+ * decrypt needs no valid key at all. SHA-256 below: nvs_partition_gen.py
+ * 0.2.0 `decrypt encrypted.bin k32.bin out.bin` with the 104 case's image and
+ * a key file holding bytes 00..1f. */
+static void test_nvs_crypt_decrypt_key_lengths(void **state)
+{
+	(void)state;
+	struct nvs_err err = {0};
+	size_t in_len, out_len;
+	uint8_t key[32], blank[0x2000];
+	uint8_t *in = slurp("104-enc-decrypt-roundtrip/encrypted.bin", &in_len);
+	uint8_t *out = malloc(in_len > sizeof(blank) ? in_len : sizeof(blank));
+	char hex[65];
+
+	for (unsigned i = 0; i < sizeof(key); i++)
+		key[i] = (uint8_t)i;
+	assert_int_equal(nvs_decrypt_image_key(in, in_len, key, 32, out, &out_len, &err), 0);
+	assert_int_equal(out_len, in_len);
+	sha256_hex(out, out_len, hex);
+	assert_string_equal(hex, "d168247ad5fb46081e08e057f52c62c64f8287e7ba6ecebc2f01cb0bfcb6f896");
+	assert_int_equal(nvs_decrypt_image_key(in, in_len, key, 10, out, &out_len, &err), NVS_ECRYPTO);
+	assert_int_equal(nvs_decrypt_image_key(in, in_len, key, 0, out, &out_len, &err), NVS_ECRYPTO);
+	/* nothing but 0xFF and page headers: no key needed */
+	memset(blank, 0xFF, sizeof(blank));
+	memcpy(blank, in, 64);
+	assert_int_equal(nvs_decrypt_image_key(blank, sizeof(blank), key, 10, out, &out_len, &err), 0);
+	assert_int_equal(out_len, sizeof(blank));
+	assert_memory_equal(out, blank, sizeof(blank));
+	free(in);
+	free(out);
+}
+
+/* An image without a single entry (a CSV with only its header) is written
+ * by the reference's `encrypt` whatever the key: no entry is ever
+ * encrypted, so cryptography never sees it (even a key with equal halves). */
+static void test_nvs_crypt_no_entries_needs_no_valid_key(void **state)
+{
+	(void)state;
+	struct nvs_gen *g = NULL;
+	struct nvs_err err = {0};
+	uint8_t key[NVS_XTS_KEY_LEN];
+	static uint8_t plain[0x3000], enc[0x3000];
+	size_t lp, le;
+
+	memset(key, 0x42, sizeof(key));
+	assert_int_equal(nvs_gen_new(&g, sizeof(plain), NVS_VERSION_2, &err), 0);
+	assert_int_equal(nvs_gen_add_csv(g, "key,type,encoding,value\n", 24, "h.csv", NULL, &err), 0);
+	assert_int_equal(nvs_gen_entry_count(g), 0);
+	assert_int_equal(nvs_gen_finish(g, NULL, plain, sizeof(plain), &lp, &err), 0);
+	assert_int_equal(nvs_gen_finish(g, key, enc, sizeof(enc), &le, &err), 0);
+	assert_int_equal(lp, le);
+	assert_memory_equal(plain, enc, lp);
+	assert_int_equal(nvs_gen_add_row(g, "ns", "namespace", "", "", 0, &err), 0);
+	assert_int_equal(nvs_gen_entry_count(g), 1);
+	assert_int_equal(nvs_gen_finish(g, key, enc, sizeof(enc), &le, &err), NVS_ECRYPTO);
+	nvs_gen_free(g);
+}
+
 static void test_nvs_crypt_rejects_equal_key_halves(void **state)
 {
 	(void)state;
@@ -167,6 +239,8 @@ int main(void)
 		cmocka_unit_test(test_nvs_crypt_encrypted_images),
 		cmocka_unit_test(test_nvs_crypt_decrypt_image),
 		cmocka_unit_test(test_nvs_crypt_rejects_equal_key_halves),
+		cmocka_unit_test(test_nvs_crypt_decrypt_key_lengths),
+		cmocka_unit_test(test_nvs_crypt_no_entries_needs_no_valid_key),
 		cmocka_unit_test(test_nvs_crypt_random_keys_differ),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,6 +11,8 @@
 #include <pthread.h>
 #include <cmocka.h>
 
+#include <openssl/evp.h>
+
 #include "espfab/nvs.h"
 
 #define GOLDEN ESPFAB_SHARED_DIR "/golden/nvs/"
@@ -271,6 +273,108 @@ static void test_nvs_gen_multibyte_key_entry_growth(void **state)
 	nvs_gen_free(g);
 }
 
+static void sha256_hex(const uint8_t *data, size_t len, char out[65])
+{
+	uint8_t md[32];
+	unsigned int mdlen = 0;
+
+	assert_int_equal(EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL), 1);
+	for (unsigned i = 0; i < 32; i++)
+		sprintf(out + 2 * i, "%02x", md[i]);
+}
+
+/* A grown-key header in a page's last slot (slot 125) runs past the page:
+ * the reference's page bytearray becomes 4096 + g bytes and the plain image
+ * grows. Expected image: nvs_partition_gen.py 0.2.0 `generate g.csv ref.bin
+ * 0x4000` (and `encrypt ... --inputkey` with key 00..3f) on the same rows as
+ * a CSV (header, "ns,namespace,,", k0..k123 u8, ключ u8 5, m0..m124 u16,
+ * 日本語です i32 -2, z string end): 16398 bytes, SHA-256 below; encrypted:
+ * 16384 bytes. */
+static void test_nvs_gen_grown_key_in_last_slot(void **state)
+{
+	(void)state;
+	struct nvs_gen *g = NULL;
+	struct nvs_err err = {0};
+	static uint8_t img[0x4000 + 14];
+	uint8_t key[NVS_XTS_KEY_LEN];
+	char k[16], v[16], hex[65];
+	size_t len;
+
+	assert_int_equal(nvs_gen_new(&g, 0x4000, NVS_VERSION_2, &err), 0);
+	assert_int_equal(nvs_gen_add_row(g, "ns", "namespace", "", "", 0, &err), 0);
+	for (int i = 0; i < 124; i++) {
+		snprintf(k, sizeof(k), "k%d", i);
+		snprintf(v, sizeof(v), "%d", i);
+		assert_int_equal(nvs_gen_add_row(g, k, "data", "u8", v, strlen(v), &err), 0);
+	}
+	/* "ключ": 4 characters, 8 bytes: g = 4 */
+	assert_int_equal(nvs_gen_add_row(g, "\xd0\xba\xd0\xbb\xd1\x8e\xd1\x87", "data", "u8", "5", 1, &err), 0);
+	for (int i = 0; i < 125; i++) {
+		snprintf(k, sizeof(k), "m%d", i);
+		snprintf(v, sizeof(v), "%d", i);
+		assert_int_equal(nvs_gen_add_row(g, k, "data", "u16", v, strlen(v), &err), 0);
+	}
+	/* "日本語です": 5 characters, 15 bytes: g = 10 */
+	assert_int_equal(nvs_gen_add_row(g, "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e\xe3\x81\xa7\xe3\x81\x99", "data",
+					 "i32", "-2", 2, &err),
+			 0);
+	assert_int_equal(nvs_gen_add_row(g, "z", "data", "string", "end", 3, &err), 0);
+	assert_int_equal(nvs_gen_image_len(g), 0x4000 + 14);
+	assert_int_equal(nvs_gen_finish(g, NULL, img, sizeof(img) - 1, &len, &err), NVS_ESIZE);
+	assert_int_equal(nvs_gen_finish(g, NULL, img, sizeof(img), &len, &err), 0);
+	assert_int_equal(len, 0x4000 + 14);
+	/* page 0 is followed by 4 x 0xFF, page 1 by 2 zeros and 8 x 0xFF */
+	assert_memory_equal(img + 0x1000, "\xff\xff\xff\xff\xfc\xff\xff\xff\x01\x00\x00\x00", 12);
+	assert_memory_equal(img + 0x2004, "\x00\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff\x02", 15);
+	sha256_hex(img, len, hex);
+	assert_string_equal(hex, "664b2462221d2b0b214cd865d7519d4f287063297885a686ac64f16bafd41822");
+	for (unsigned i = 0; i < sizeof(key); i++)
+		key[i] = (uint8_t)i;
+	assert_int_equal(nvs_gen_finish(g, key, img, 0x4000, &len, &err), 0);
+	assert_int_equal(len, 0x4000);
+	sha256_hex(img, len, hex);
+	assert_string_equal(hex, "3ee6e985466342a9654128cf533d263df5accfdba58f077baffa25d5c50e3558");
+	/* reset forgets the growth */
+	nvs_gen_reset(g);
+	assert_int_equal(nvs_gen_image_len(g), 0x4000);
+	nvs_gen_free(g);
+}
+
+/* re.match() anchors blob_fill(N;0xPP) at the start only: leading zeros in
+ * N and text after ")" may make the encoding column as long as it likes
+ * (nvs_partition_gen.py 0.2.0 accepts "blob_fill(" + "0" * 60 + "3;0xab)xyz"
+ * and stores the same 3 bytes as for "blob_fill(3;0xab)"). */
+static void test_nvs_gen_long_blob_fill_encoding(void **state)
+{
+	(void)state;
+	struct nvs_gen *g = NULL;
+	struct nvs_err err = {0};
+	static uint8_t a[0x3000], b[0x3000];
+	char enc[128];
+	size_t la, lb;
+
+	snprintf(enc, sizeof(enc), "BLOB_FILL(%060d;0xAB)xyz and more", 3);
+	assert_true(strlen(enc) > 64);
+	assert_int_equal(nvs_gen_new(&g, sizeof(a), NVS_VERSION_2, &err), 0);
+	assert_int_equal(nvs_gen_add_row(g, "ns", "namespace", "", "", 0, &err), 0);
+	assert_int_equal(nvs_gen_add_row(g, "k", "data", "blob_fill(3;0xab)", "", 0, &err), 0);
+	assert_int_equal(nvs_gen_finish(g, NULL, a, sizeof(a), &la, &err), 0);
+	nvs_gen_reset(g);
+	assert_int_equal(nvs_gen_add_row(g, "ns", "namespace", "", "", 0, &err), 0);
+	if (nvs_gen_add_row(g, "k", "data", enc, "", 0, &err) != 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(nvs_gen_finish(g, NULL, b, sizeof(b), &lb, &err), 0);
+	assert_int_equal(la, lb);
+	assert_memory_equal(a, b, la);
+	/* the data chunk after the namespace entry and the chunk header */
+	assert_memory_equal(a + 64 + 64, "\xab\xab\xab\xff", 4);
+	/* a long encoding that is not blob_fill is still unsupported */
+	assert_int_equal(nvs_gen_add_row(g, "k", "data", "string                                                                 ",
+					 "x", 1, &err),
+			 NVS_EINPUT);
+	nvs_gen_free(g);
+}
+
 /* Generators share nothing: threads building images at the same time get
  * the same bytes as one thread alone. */
 struct thread_job {
@@ -355,6 +459,8 @@ int main(void)
 		cmocka_unit_test(test_nvs_gen_errors),
 		cmocka_unit_test(test_nvs_gen_multibyte_key_entry_growth),
 		cmocka_unit_test(test_nvs_gen_threads_share_nothing),
+		cmocka_unit_test(test_nvs_gen_long_blob_fill_encoding),
+		cmocka_unit_test(test_nvs_gen_grown_key_in_last_slot),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -176,6 +176,61 @@ static void test_nvs_value_blob_fill(void **state)
 	free(s.buf);
 }
 
+/* int() reads every Unicode decimal digit (category Nd) and treats Unicode
+ * whitespace as spaces; so does the reference's regex "\d" in
+ * blob_fill(N;0xPP). Expected values from CPython 3.11.2: int('١٢') == 12,
+ * int('\uff11\uff16') == 16, int(' \u0967\u0966\u0966 ') == 100,
+ * int('-\U0001d7d5') == -7, int('1_\u0663') == 13, int('\uff10x6000', 0) ==
+ * int('\uff12\uff14\uff15\uff17\uff16', 0) == 24576, int(b'\xd9\xa1')
+ * raises, re.match(r'...\((\d+);...', 'blob_fill(\uff11\uff16;0xff)') matches. */
+static void test_nvs_value_unicode_digits(void **state)
+{
+	(void)state;
+	struct nvs_scratch s = {0};
+	struct nvs_value v;
+	struct nvs_err err;
+	bool neg;
+	uint64_t mag;
+	int64_t size;
+
+	assert_int_equal(nvs_parse_int10((const uint8_t *)"\xd9\xa1\xd9\xa2", 4, false, &neg, &mag), 0);
+	assert_int_equal(mag, 12);
+	assert_int_equal(nvs_parse_int10((const uint8_t *)"\xef\xbc\x91\xef\xbc\x96", 6, false, &neg, &mag), 0);
+	assert_int_equal(mag, 16);
+	assert_int_equal(nvs_parse_int10((const uint8_t *)" \xe0\xa5\xa7\xe0\xa5\xa6\xe0\xa5\xa6 ", 11, false, &neg, &mag), 0);
+	assert_int_equal(mag, 100);
+	assert_int_equal(nvs_parse_int10((const uint8_t *)"-\xf0\x9d\x9f\x95", 5, false, &neg, &mag), 0);
+	assert_true(neg);
+	assert_int_equal(mag, 7);
+	assert_int_equal(nvs_parse_int10((const uint8_t *)"1_\xd9\xa3", 4, false, &neg, &mag), 0);
+	assert_int_equal(mag, 13);
+	/* bytes (file rows) know ASCII digits only; other letters stay invalid */
+	assert_int_equal(nvs_parse_int10((const uint8_t *)"\xd9\xa1", 2, true, &neg, &mag), -1);
+	assert_int_equal(nvs_parse_int10((const uint8_t *)"1\xc3\xa9", 3, false, &neg, &mag), -1);
+	assert_int_equal(nvs_parse_int10((const uint8_t *)"\xe2\x85\xa0", 3, false, &neg, &mag), -1); /* U+2160, Nl */
+	/* a long value goes through the heap, not the stack buffer */
+	{
+		char big[300];
+		memset(big, ' ', sizeof(big));
+		memcpy(big + 100, "\xd9\xa5", 2);
+		assert_int_equal(nvs_parse_int10((const uint8_t *)big, sizeof(big), false, &neg, &mag), 0);
+		assert_int_equal(mag, 5);
+	}
+	assert_int_equal(nvs_parse_int0("\xef\xbc\x90x6000", &size), 0);
+	assert_int_equal(size, 0x6000);
+	assert_int_equal(nvs_parse_int0("\xef\xbc\x92\xef\xbc\x94\xef\xbc\x95\xef\xbc\x97\xef\xbc\x96", &size), 0);
+	assert_int_equal(size, 24576);
+	assert_int_equal(conv("u8", "\xd9\xa2\xd9\xa5\xd9\xa5", false, &s, &v, &err), 0);
+	assert_int_equal(v.bits, 255);
+	assert_int_equal(conv("u8", "\xd9\xa2\xd9\xa5\xd9\xa6", false, &s, &v, &err), NVS_EINPUT);
+	assert_int_equal(conv("blob_fill(\xef\xbc\x91\xef\xbc\x96;0xff)", "ab", false, &s, &v, &err), 0);
+	assert_int_equal(v.len, 16);
+	assert_memory_equal(v.data, "ab\xff\xff", 4);
+	assert_int_equal(conv("blob_sz_fill(\xe0\xa5\xa8;0x00)", "", false, &s, &v, &err), 0);
+	assert_int_equal(v.len, 6);
+	free(s.buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -185,6 +240,7 @@ int main(void)
 		cmocka_unit_test(test_nvs_value_primitives_pack_little_endian),
 		cmocka_unit_test(test_nvs_value_string_hex_binary),
 		cmocka_unit_test(test_nvs_value_blob_fill),
+		cmocka_unit_test(test_nvs_value_unicode_digits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

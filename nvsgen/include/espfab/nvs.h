@@ -60,10 +60,14 @@ void nvs_gen_reset(struct nvs_gen *g);
 int nvs_gen_add_row(struct nvs_gen *g, const char *key, const char *type, const char *encoding,
 		    const char *value, size_t value_len, struct nvs_err *err);
 
-/* Lay out the image into buf (cap >= the partition size). xts_key is NULL for
- * a plain image, else NVS_XTS_KEY_LEN bytes. *out_len is the image length
- * (smaller than the size only in read-only mode). The generator may be reset
- * and reused afterwards. */
+/* Lay out the image into buf (cap >= nvs_gen_image_len()). xts_key is NULL
+ * for a plain image, else NVS_XTS_KEY_LEN bytes. *out_len is the image
+ * length: the partition size, or less in read-only mode (only the pages
+ * used). Like the reference, a plain image can also be a few bytes LONGER:
+ * an entry whose key has multibyte characters, written to a page's last
+ * slot, makes that page 4096 + (bytes - characters of the key) bytes long
+ * (never in encrypted images). The generator may be reset and reused
+ * afterwards. */
 int nvs_gen_finish(struct nvs_gen *g, const uint8_t *xts_key, uint8_t *buf, size_t cap, size_t *out_len,
 		   struct nvs_err *err);
 
@@ -93,12 +97,19 @@ int nvs_gen_add_fields(struct nvs_gen *g, const char *key, size_t key_len, const
 		       const char *encoding, size_t encoding_len, const char *value, size_t value_len,
 		       const struct nvs_file_source *files, struct nvs_err *err);
 
-/* Partition image length nvs_gen_finish() will produce right now. */
+/* Entries (32-byte slots) written so far, over all pages. */
+size_t nvs_gen_entry_count(const struct nvs_gen *g);
+
+/* Length of the plain image nvs_gen_finish() would produce right now (an
+ * encrypted one may be shorter, see there): the buffer size it needs. */
 size_t nvs_gen_image_len(const struct nvs_gen *g);
 
 /* Python int(text, 0), as the reference parses SIZE: "0x6000", "24576",
  * "0o...", "0b...", underscores, surrounding spaces. 0 or NVS_EINPUT. */
 int nvs_parse_size(const char *text, int64_t *out);
+/* Python int(text) (base 10, as argparse's type=int): " 01", "+2", "1_0",
+ * Unicode digits. 0 or NVS_EINPUT (also beyond 64 bits). */
+int nvs_parse_int(const char *text, int64_t *out);
 
 /* ---- keys (nvs_crypt.c) ------------------------------------------------- */
 
@@ -121,6 +132,12 @@ int nvs_key_from_hmac(const uint8_t *hmac_key, size_t hmac_len, uint8_t key[NVS_
  * gives a single 0xFF, as the reference writes). */
 int nvs_decrypt_image(const uint8_t *in, size_t len, const uint8_t key[NVS_XTS_KEY_LEN], uint8_t *out,
 		      size_t *out_len, struct nvs_err *err);
+/* The same with the key as the reference's `decrypt` reads it: the first
+ * key_len (<= 64) bytes of the key file. 32 bytes are an AES-128-XTS key,
+ * 64 an AES-256-XTS key; any other length fails (NVS_ECRYPTO) only when an
+ * entry has to be decrypted, as in the reference. */
+int nvs_decrypt_image_key(const uint8_t *in, size_t len, const uint8_t *key, size_t key_len, uint8_t *out,
+			  size_t *out_len, struct nvs_err *err);
 
 /* ---- files (nvs_file.c): the only functions of this library doing I/O --- */
 

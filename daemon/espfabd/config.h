@@ -1,0 +1,93 @@
+/* espfabd's configuration: /etc/espfab/espfabd.conf, then the command line.
+ *
+ * Format (espfabd.conf(5)): "key = value" lines, '#' comments, and
+ * "[port NAME]" sections whose keys (path, baud, before) describe one fixture
+ * slot. Top-level "port = PATH" lines add unnamed ports. Parsing is a pure
+ * function over a buffer (fuzzed); errors are one line "file:line: reason".
+ * A struct config is plain data: no heap, copied freely.
+ */
+#ifndef ESPFABD_CONFIG_H
+#define ESPFABD_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_MAX_PORTS 64
+#define CONFIG_PATH_MAX 256
+#define CONFIG_NAME_MAX 64
+#define CONFIG_DEFAULT_PATH "/etc/espfab/espfabd.conf"
+#define CONFIG_DEFAULT_SOCKET "/run/espfab/espfabd.sock"
+#define CONFIG_DEFAULT_DB "/var/lib/espfab/espfab.db"
+
+enum config_error {
+	CONFIG_OK = 0,
+	CONFIG_ESYNTAX = -1, /* malformed line */
+	CONFIG_EKEY = -2,    /* unknown key or section */
+	CONFIG_EVALUE = -3,  /* bad value for a known key */
+	CONFIG_EIO = -4,     /* the file could not be read */
+	CONFIG_EUSAGE = -5,  /* bad command line */
+};
+
+/* How a device is put into download mode; names as in esptool's --before. */
+enum config_before {
+	CONFIG_BEFORE_DEFAULT_RESET = 0,
+	CONFIG_BEFORE_USB_RESET,
+	CONFIG_BEFORE_NO_RESET,
+};
+
+struct config_err {
+	int code;
+	unsigned line; /* 1-based line in the file, 0 for the command line */
+	char msg[320]; /* "file:line: reason" */
+};
+
+struct config_port {
+	char name[CONFIG_NAME_MAX]; /* slot name shown to operators (defaults to the path) */
+	char path[CONFIG_PATH_MAX]; /* device path or socket://HOST:PORT */
+	uint32_t baud;              /* 0: the global baud */
+	int before;                 /* enum config_before, or -1: the global one */
+};
+
+struct config {
+	char db_path[CONFIG_PATH_MAX];
+	char socket_path[CONFIG_PATH_MAX];
+	char station[CONFIG_NAME_MAX];
+	char group[CONFIG_NAME_MAX];     /* control socket group ("espfab") */
+	char seal_key[CONFIG_PATH_MAX];  /* file with the store's sealing key, or "" */
+	char uplink_url[CONFIG_PATH_MAX];/* "" = no uplink */
+	uint32_t baud;                   /* flashing baud rate (sync is always 115200) */
+	enum config_before before;
+	int autodiscover;                /* 1: also watch USB bridges by VID:PID */
+	unsigned poll_ms;                /* port watcher period */
+	unsigned max_clients;
+	int verify_readback;             /* 1: verify by MD5 and by reading back + decoding */
+	uint32_t table_offset;           /* where devices' partition tables are read */
+	unsigned shutdown_grace_s;       /* SIGTERM: time in-flight writes get to finish */
+	size_t nports;
+	struct config_port ports[CONFIG_MAX_PORTS];
+};
+
+/* Compiled-in defaults. */
+void config_defaults(struct config *c);
+
+/* Parse a whole file held in text[0..len) into c (which holds defaults or
+ * earlier values); fname is only used in messages. On error c may be partly
+ * updated: callers discard it. */
+int config_parse(struct config *c, const char *text, size_t len, const char *fname, struct config_err *err);
+
+/* Read and parse path. missing_ok: a missing file is not an error. */
+int config_load(struct config *c, const char *path, int missing_ok, struct config_err *err);
+
+/* Add a port by path (and optional slot name); CONFIG_EVALUE when full or bad. */
+int config_add_port(struct config *c, const char *name, const char *path, struct config_err *err);
+
+int config_parse_before(const char *s, enum config_before *out);
+const char *config_before_name(enum config_before b);
+
+/* A flash offset: 4 KiB-aligned, decimal or 0x hex, at most 16 MiB. */
+int config_parse_offset(const char *s, uint32_t *out);
+
+/* Parse a baud rate (300..4000000). */
+int config_parse_baud(const char *s, uint32_t *out);
+
+#endif

@@ -1,0 +1,88 @@
+/* See ports.h. */
+#include "ports.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libserialport.h>
+
+static const struct {
+	uint16_t vid, pid;
+} known_ids[] = {
+	{0x10c4, 0xea60}, /* Silicon Labs CP210x */
+	{0x1a86, 0x7523}, /* WCH CH340 */
+	{0x1a86, 0x55d4}, /* WCH CH9102 */
+	{0x0403, 0x6001}, /* FTDI FT232R */
+	{0x0403, 0x6010}, /* FTDI FT2232 (ESP-Prog) */
+	{0x0403, 0x6014}, /* FTDI FT232H */
+	{0x0403, 0x6015}, /* FTDI FT-X */
+	{0x303a, 0x1001}, /* Espressif USB-Serial/JTAG */
+};
+
+int ports_known_usb_id(uint16_t vid, uint16_t pid)
+{
+	for (size_t i = 0; i < sizeof(known_ids) / sizeof(known_ids[0]); i++)
+		if (known_ids[i].vid == vid && known_ids[i].pid == pid)
+			return 1;
+	return 0;
+}
+
+int ports_by_path(const char *dir, const char *dev, char *out, size_t cap)
+{
+	char want[PATH_MAX], link[PATH_MAX + 300], real[PATH_MAX];
+	DIR *d;
+	struct dirent *e;
+	int rc = -1;
+
+	if (!realpath(dev, want))
+		return -1;
+	d = opendir(dir);
+	if (!d)
+		return -1;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(link, sizeof(link), "%s/%s", dir, e->d_name);
+		if (realpath(link, real) && !strcmp(real, want) && strlen(link) < cap) {
+			snprintf(out, cap, "%s", link);
+			rc = 0;
+			break;
+		}
+	}
+	closedir(d);
+	return rc;
+}
+
+int ports_discover(struct ports_found *out, size_t cap)
+{
+	struct sp_port **list = NULL;
+	size_t n = 0;
+
+	if (sp_list_ports(&list) != SP_OK)
+		return -EIO;
+	for (size_t i = 0; list[i] && n < cap; i++) {
+		int vid = 0, pid = 0;
+		const char *dev = sp_get_port_name(list[i]);
+		struct ports_found *f = &out[n];
+		const char *slash;
+		if (sp_get_port_transport(list[i]) != SP_TRANSPORT_USB ||
+		    sp_get_port_usb_vid_pid(list[i], &vid, &pid) != SP_OK ||
+		    !ports_known_usb_id((uint16_t)vid, (uint16_t)pid) || !dev)
+			continue;
+		memset(f, 0, sizeof(*f));
+		f->vid = (uint16_t)vid;
+		f->pid = (uint16_t)pid;
+		f->usb_jtag = vid == 0x303a && pid == 0x1001;
+		if (ports_by_path("/dev/serial/by-path", dev, f->path, sizeof(f->path)))
+			snprintf(f->path, sizeof(f->path), "%s", dev);
+		slash = strrchr(f->path, '/');
+		snprintf(f->name, sizeof(f->name), "%.63s", slash ? slash + 1 : f->path);
+		n++;
+	}
+	sp_free_port_list(list);
+	return (int)n;
+}

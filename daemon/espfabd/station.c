@@ -1,0 +1,791 @@
+/* The station's main-thread logic. See station.h. */
+#include "station.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "espfab/nvs.h"
+#include "espfab/store.h"
+#include "jobq.h"
+#include "log.h"
+#include "notify.h"
+#include "pipeline.h"
+#include "worker.h"
+
+#define STATION_VERSION "0.1.0"
+
+struct station_port {
+	char name[CONFIG_NAME_MAX];
+	char path[CONFIG_PATH_MAX];
+	struct worker *worker;
+	int exited;
+	char state[16];
+	char mac[18];
+	char chip[16];
+	char step[16];
+	uint64_t done, total;
+	int64_t batch_id, job_id;
+	char record[64];
+	char last_result[16];
+	char last_error[512];
+	char last_mac[18];
+	char last_record[64];
+	uint32_t last_ms;
+	unsigned n_ok, n_failed;
+};
+
+struct station {
+	struct config cfg;
+	struct loop *loop;
+	struct store *store;
+	struct control *ctl;
+	struct jobq *inbox;
+	int verify_readback;
+	uint32_t table_offset;
+	unsigned grace_ms;
+	void (*on_stopped)(void *ctx);
+	void *ctx;
+	int stopping;
+	uint64_t stop_at_ms;
+	int cancelled;
+	int stopped_reported;
+	size_t nports;
+	struct station_port ports[CONFIG_MAX_PORTS * 2];
+	unsigned n_ok, n_failed;
+};
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void broadcast(struct station *s, json_t *ev)
+{
+	if (s->ctl)
+		control_broadcast(s->ctl, ev);
+	else
+		json_decref(ev);
+}
+
+static json_t *port_json(const struct station_port *p)
+{
+	json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I}", "name", p->name, "path", p->path, "state", p->state, "ok",
+			      (json_int_t)p->n_ok, "failed", (json_int_t)p->n_failed);
+
+	if (p->mac[0])
+		json_object_set_new(o, "mac", json_string(p->mac));
+	if (p->chip[0])
+		json_object_set_new(o, "chip", json_string(p->chip));
+	if (!strcmp(p->state, "busy")) {
+		json_object_set_new(o, "step", json_string(p->step));
+		json_object_set_new(o, "progress", json_pack("{s:I, s:I}", "done", (json_int_t)p->done, "total",
+							     (json_int_t)p->total));
+		if (p->batch_id)
+			json_object_set_new(o, "batch", json_integer(p->batch_id));
+		if (p->record[0])
+			json_object_set_new(o, "record", json_string(p->record));
+	}
+	if (p->last_result[0])
+		json_object_set_new(o, "last",
+				    json_pack("{s:s, s:s, s:s, s:s, s:I}", "result", p->last_result, "mac", p->last_mac,
+					      "record", p->last_record, "error", p->last_error, "duration_ms",
+					      (json_int_t)p->last_ms));
+	return o;
+}
+
+static json_t *status_json(struct station *s)
+{
+	json_t *ports = json_array(), *batches = NULL, *o;
+	struct store_err serr;
+
+	for (size_t i = 0; i < s->nports; i++)
+		json_array_append_new(ports, port_json(&s->ports[i]));
+	if (store_batch_query(s->store, 0, &batches, &serr))
+		batches = json_pack("{s:[]}", "batches");
+	o = json_pack("{s:s, s:s, s:i, s:b, s:o, s:O, s:{s:i, s:i}}", "station", s->cfg.station, "version",
+		      STATION_VERSION, "pid", (int)getpid(), "stopping", s->stopping, "ports", ports, "batches",
+		      json_object_get(batches, "batches"), "counts", "verified", (int)s->n_ok, "failed",
+		      (int)s->n_failed);
+	json_decref(batches);
+	return o;
+}
+
+static void store_error_reply(struct control_client *cl, json_t *id, const struct store_err *e)
+{
+	const char *code = "failed";
+
+	if (e->code == STORE_ENOTFOUND)
+		code = "not_found";
+	else if (e->code == STORE_EINPUT || e->code == STORE_EEXIST)
+		code = "arg";
+	else if (e->code == STORE_ESTATE || e->code == STORE_EBATCH)
+		code = "state";
+	else if (e->code == STORE_EBUSY)
+		code = "busy";
+	control_reply_error(cl, id, code, e->msg);
+}
+
+static void wake_workers(struct station *s)
+{
+	for (size_t i = 0; i < s->nports; i++) {
+		struct jobq_msg m;
+		if (s->ports[i].exited || !s->ports[i].worker)
+			continue;
+		memset(&m, 0, sizeof(m));
+		m.kind = JOBQ_WAKE;
+		worker_post(s->ports[i].worker, &m);
+	}
+}
+
+void station_handle_request(void *ctx, struct control_client *cl, const struct proto_request *req)
+{
+	struct station *s = ctx;
+	struct store_err serr = {0};
+	json_t *out = NULL;
+	int rc = 0;
+
+	switch (req->op) {
+	case PROTO_OP_STATUS:
+		control_reply(cl, req->id, status_json(s));
+		return;
+	case PROTO_OP_SUBSCRIBE: {
+		/* A new watcher gets the whole picture first, then deltas. */
+		json_t *ev = status_json(s);
+		char *line;
+		json_object_set_new(ev, "event", json_string("snapshot"));
+		line = proto_event_line(ev);
+		control_send(cl, line);
+		free(line);
+		return;
+	}
+	case PROTO_OP_UNSUBSCRIBE:
+		return;
+	case PROTO_OP_BATCH_ADD: {
+		const char *ports[PROTO_MAX_PORTS];
+		int64_t id = 0;
+		if (s->stopping) {
+			control_reply_error(cl, req->id, "busy", "the station is shutting down");
+			return;
+		}
+		for (size_t i = 0; i < req->nports; i++) {
+			int known = 0;
+			for (size_t j = 0; j < s->nports; j++)
+				known |= !strcmp(s->ports[j].name, req->ports[i]);
+			if (!known) {
+				char m[160];
+				snprintf(m, sizeof(m), "no port named '%s' on this station", req->ports[i]);
+				control_reply_error(cl, req->id, "arg", m);
+				return;
+			}
+			ports[i] = req->ports[i];
+		}
+		rc = store_batch_add(s->store, req->product, req->count, req->nports ? ports : NULL, req->nports, &id,
+				     &serr);
+		if (rc)
+			break;
+		log_msg(LOG_INFO, &(struct log_fields){.batch = id}, "batch %lld: %lld x %s queued by uid %d",
+			(long long)id, (long long)req->count, req->product, (int)control_client_uid(cl));
+		broadcast(s, json_pack("{s:s, s:I, s:s, s:I}", "event", "batch", "batch", (json_int_t)id, "state",
+				       "active", "count", (json_int_t)req->count));
+		control_reply(cl, req->id, json_pack("{s:I}", "batch", (json_int_t)id));
+		wake_workers(s);
+		return;
+	}
+	case PROTO_OP_BATCH_LIST:
+		rc = store_batch_query(s->store, 0, &out, &serr);
+		break;
+	case PROTO_OP_BATCH_SHOW:
+		rc = store_batch_query(s->store, req->batch, &out, &serr);
+		break;
+	case PROTO_OP_BATCH_PAUSE:
+	case PROTO_OP_BATCH_RESUME:
+	case PROTO_OP_BATCH_CANCEL: {
+		enum store_batch_op op = req->op == PROTO_OP_BATCH_PAUSE	? STORE_BATCH_PAUSE
+					 : req->op == PROTO_OP_BATCH_RESUME ? STORE_BATCH_RESUME
+									     : STORE_BATCH_CANCEL;
+		rc = store_batch_set(s->store, req->batch, op, &serr);
+		if (!rc)
+			rc = store_batch_query(s->store, req->batch, &out, &serr);
+		if (!rc) {
+			json_t *b = json_array_get(json_object_get(out, "batches"), 0);
+			broadcast(s, json_pack("{s:s, s:I, s:O}", "event", "batch", "batch", (json_int_t)req->batch,
+					       "state", json_object_get(b, "state")));
+			if (op == STORE_BATCH_RESUME)
+				wake_workers(s);
+		}
+		break;
+	}
+	case PROTO_OP_RECORDS_LIST: {
+		struct store_record_filter f = {.product = req->product[0] ? req->product : NULL,
+						.state = req->state[0] ? req->state : NULL,
+						.limit = req->limit};
+		/* Values never leave the daemon: --reveal is for the database owner. */
+		rc = store_query_records(s->store, &f, &out, &serr);
+		break;
+	}
+	case PROTO_OP_RECORDS_STATS:
+		rc = store_query_stats(s->store, req->product[0] ? req->product : NULL, &out, &serr);
+		break;
+	case PROTO_OP_AUDIT: {
+		struct store_audit_filter f = {.since = req->since[0] ? req->since : NULL,
+					       .mac = req->mac[0] ? req->mac : NULL,
+					       .limit = req->limit};
+		rc = store_query_audit(s->store, &f, &out, &serr);
+		break;
+	}
+	case PROTO_OP_STORE: {
+		json_t *reveal = json_object_get(req->store_req, "reveal");
+		if (json_is_true(reveal)) {
+			control_reply_error(cl, req->id, "denied", "values are not revealed over the socket");
+			return;
+		}
+		rc = store_request(s->store, req->store_req, &out, &serr);
+		break;
+	}
+	case PROTO_OP_COUNT_:
+		control_reply_error(cl, req->id, "op", "unknown op");
+		return;
+	}
+	if (rc) {
+		store_error_reply(cl, req->id, &serr);
+		return;
+	}
+	control_reply(cl, req->id, out);
+}
+
+/* ---- worker messages ---- */
+
+static struct station_port *port_of(struct station *s, const struct jobq_msg *m)
+{
+	return m->worker < s->nports ? &s->ports[m->worker] : NULL;
+}
+
+static void reply_worker(struct station *s, unsigned w, struct jobq_msg *m)
+{
+	m->worker = w;
+	if (w < s->nports && s->ports[w].worker && !s->ports[w].exited)
+		worker_post(s->ports[w].worker, m);
+	else
+		jobq_msg_clear(m);
+}
+
+/* Is there an active batch with room that may use this port? */
+static int pick_batch(struct station *s, const char *port, int64_t *batch_id, char *product, size_t cap)
+{
+	json_t *all = NULL, *arr;
+	struct store_err serr;
+	size_t i;
+	int found = 0;
+
+	if (store_batch_query(s->store, 0, &all, &serr))
+		return 0;
+	arr = json_object_get(all, "batches");
+	for (i = 0; i < json_array_size(arr) && !found; i++) {
+		json_t *b = json_array_get(arr, i), *ports = json_object_get(b, "ports");
+		const char *state = json_string_value(json_object_get(b, "state"));
+		json_int_t remaining = json_integer_value(json_object_get(b, "remaining"));
+		json_int_t in_flight = json_integer_value(json_object_get(b, "in_flight"));
+		int port_ok = !json_is_array(ports) || !json_array_size(ports);
+		if (!state || strcmp(state, "active") || remaining <= in_flight)
+			continue;
+		for (size_t j = 0; !port_ok && j < json_array_size(ports); j++)
+			port_ok = !strcmp(json_string_value(json_array_get(ports, j)) ?: "", port);
+		if (!port_ok)
+			continue;
+		*batch_id = json_integer_value(json_object_get(b, "id"));
+		snprintf(product, cap, "%s", json_string_value(json_object_get(b, "product")) ?: "");
+		found = 1;
+	}
+	json_decref(all);
+	return found;
+}
+
+static void on_work_req(struct station *s, struct jobq_msg *m)
+{
+	struct station_port *p = port_of(s, m);
+	struct jobq_msg rep;
+	struct store_product *prod = NULL;
+	struct store_err serr;
+
+	memset(&rep, 0, sizeof(rep));
+	rep.kind = JOBQ_WORK_REP;
+	rep.rc = -1;
+	if (!p || s->stopping || !pick_batch(s, p->name, &rep.batch_id, rep.text, sizeof(rep.text)))
+		goto out;
+	if (store_product_get(s->store, rep.text, &prod, &serr)) {
+		log_msg(LOG_ERR, &(struct log_fields){.port = p->name, .batch = rep.batch_id}, "product %s: %s",
+			rep.text, serr.msg);
+		goto out;
+	}
+	rep.data = malloc(prod->part_table_len);
+	if (!rep.data)
+		goto out;
+	memcpy(rep.data, prod->part_table, prod->part_table_len);
+	rep.len = prod->part_table_len;
+	rep.a = prod->part_offset;
+	rep.b = prod->part_size;
+	snprintf(rep.label, sizeof(rep.label), "%s", prod->part_label);
+	rep.sent = !s->verify_readback;
+	rep.rc = 0;
+out:
+	store_product_free(prod);
+	reply_worker(s, m->worker, &rep);
+}
+
+/* The record's NVS image: the product's rows in template order with the
+ * record's values. The image holds secrets: it is wiped wherever it dies. */
+static int build_image(const struct store_record *r, uint8_t **out, size_t *len, char *sha_hex, char *msg,
+		       size_t cap)
+{
+	const struct store_product *p = r->product;
+	struct nvs_gen *g = NULL;
+	struct nvs_err nerr = {0};
+	uint8_t *buf = NULL, sha[32];
+	size_t vi = 0;
+	int rc = -1;
+
+	*out = NULL;
+	if (nvs_gen_new(&g, p->part_size, p->nvs_version == 2 ? NVS_VERSION_2 : NVS_VERSION_1, &nerr)) {
+		snprintf(msg, cap, "NVS generator: %s", nerr.msg);
+		goto out;
+	}
+	for (size_t i = 0; i < p->n_fields; i++) {
+		const struct store_field *f = &p->fields[i];
+		if (!strcmp(f->type, "namespace")) {
+			if (nvs_gen_add_row(g, f->key, "namespace", "", "", 0, &nerr)) {
+				snprintf(msg, cap, "NVS row '%s': %s", f->key, nerr.msg);
+				goto out;
+			}
+			continue;
+		}
+		if (vi >= r->n_values || r->values[vi].field != f) {
+			snprintf(msg, cap, "record %s has no value for '%s'", r->record_id, f->key);
+			goto out;
+		}
+		if (nvs_gen_add_row(g, f->key, f->type, f->encoding, (const char *)r->values[vi].data,
+				    r->values[vi].len, &nerr)) {
+			snprintf(msg, cap, "NVS row '%s': %s", f->key, nerr.msg);
+			goto out;
+		}
+		vi++;
+	}
+	buf = malloc(p->part_size);
+	if (!buf) {
+		snprintf(msg, cap, "out of memory");
+		goto out;
+	}
+	if (nvs_gen_finish(g, NULL, buf, p->part_size, len, &nerr)) {
+		snprintf(msg, cap, "NVS image: %s", nerr.msg);
+		goto out;
+	}
+	if (!EVP_Digest(buf, *len, sha, NULL, EVP_sha256(), NULL)) {
+		snprintf(msg, cap, "sha256 failed");
+		goto out;
+	}
+	for (int i = 0; i < 32; i++)
+		snprintf(sha_hex + 2 * i, 3, "%02x", sha[i]);
+	*out = buf;
+	buf = NULL;
+	rc = 0;
+out:
+	if (buf) {
+		OPENSSL_cleanse(buf, p->part_size);
+		free(buf);
+	}
+	nvs_gen_free(g);
+	return rc;
+}
+
+static void on_claim_req(struct station *s, struct jobq_msg *m)
+{
+	struct station_port *p = port_of(s, m);
+	struct jobq_msg rep;
+	struct store_record *r = NULL;
+	struct store_err serr = {0};
+	char product[PROTO_NAME_MAX] = "";
+	uint64_t t;
+	int64_t b;
+
+	memset(&rep, 0, sizeof(rep));
+	rep.kind = JOBQ_CLAIM_REP;
+	rep.rc = -1;
+	if (!p)
+		goto out;
+	if (s->stopping) {
+		snprintf(rep.text, sizeof(rep.text), "the station is shutting down");
+		goto out;
+	}
+	/* The batch may have filled or been paused since the work reply. */
+	if (!pick_batch(s, p->name, &b, product, sizeof(product)) || b != m->batch_id) {
+		snprintf(rep.text, sizeof(rep.text), "batch %lld has no work left for this port",
+			 (long long)m->batch_id);
+		goto out;
+	}
+	{
+		struct store_claim_req cr = {.product = product, .batch_id = m->batch_id, .station = s->cfg.station,
+					     .port = p->name, .mac = m->mac, .chip = m->chip};
+		if (store_claim(s->store, &cr, &r, &serr)) {
+			snprintf(rep.text, sizeof(rep.text), "%s", serr.msg);
+			goto out;
+		}
+	}
+	rep.job_id = r->job_id;
+	p->job_id = r->job_id;
+	p->batch_id = m->batch_id;
+	snprintf(rep.record, sizeof(rep.record), "%s", r->record_id);
+	snprintf(p->record, sizeof(p->record), "%s", r->record_id);
+	t = mono_ms();
+	if (build_image(r, &rep.data, &rep.len, rep.digest, rep.text, sizeof(rep.text))) {
+		/* Nothing was sent: the record goes back to the pool. */
+		struct store_audit_entry a = {.station = s->cfg.station, .port = p->name, .chip = m->chip,
+					      .mac = m->mac, .product = product, .record_id = r->record_id,
+					      .batch_id = m->batch_id, .job_id = r->job_id, .baud = -1,
+					      .retries = -1, .duration_ms = -1, .error = rep.text};
+		store_release(s->store, r->job_id, rep.text, &a, &serr);
+		rep.job_id = 0;
+		p->job_id = 0;
+		goto out;
+	}
+	rep.a = mono_ms() - t;
+	rep.rc = 0;
+	log_msg(LOG_INFO, &(struct log_fields){.port = p->name, .mac = m->mac, .batch = m->batch_id},
+		"claimed record %s (job %lld%s)", r->record_id, (long long)r->job_id, r->reused ? ", same MAC again" : "");
+out:
+	store_record_free(r);
+	reply_worker(s, m->worker, &rep);
+}
+
+static void on_sent_req(struct station *s, struct jobq_msg *m)
+{
+	struct jobq_msg rep;
+	struct store_err serr = {0};
+
+	memset(&rep, 0, sizeof(rep));
+	rep.kind = JOBQ_SENT_REP;
+	rep.job_id = m->job_id;
+	/* Even while stopping: the worker already holds the image; refusing
+	 * here keeps the record unbound. */
+	if (s->stopping) {
+		rep.rc = -1;
+		snprintf(rep.text, sizeof(rep.text), "the station is shutting down");
+	} else if (store_mark_sent(s->store, m->job_id, &serr)) {
+		rep.rc = -1;
+		snprintf(rep.text, sizeof(rep.text), "%s", serr.msg);
+	}
+	reply_worker(s, m->worker, &rep);
+}
+
+static void on_result(struct station *s, struct jobq_msg *m)
+{
+	struct station_port *p = port_of(s, m);
+	struct store_err serr = {0};
+	json_t *steps = json_object();
+	const char *result;
+	uint64_t t_audit;
+	int rc = 0;
+
+	if (!p)
+		return;
+	t_audit = mono_ms();
+	{
+		struct store_audit_entry a = {
+			.station = s->cfg.station, .port = p->name, .chip = m->chip, .mac = m->mac,
+			.record_id = m->record[0] ? m->record : NULL, .batch_id = m->batch_id, .job_id = m->job_id,
+			.flash_md5 = m->digest[0] ? m->digest : NULL, .baud = m->baud, .retries = m->retries,
+			.duration_ms = m->duration_ms, .error = m->text[0] ? m->text : NULL};
+		if (m->rc == 0) {
+			result = "verified";
+			rc = store_mark_verified(s->store, m->job_id, &a, &serr);
+		} else if (m->sent) {
+			result = "failed";
+			rc = store_fail(s->store, m->job_id, m->text, &a, &serr);
+		} else if (m->job_id) {
+			result = "released";
+			rc = store_release(s->store, m->job_id, m->text, &a, &serr);
+		} else {
+			result = "failed";
+			a.event = "attempt";
+			a.result = "failed";
+			rc = store_audit_append(s->store, &a, &serr);
+		}
+	}
+	m->step_ms[PIPELINE_STEP_AUDIT] = (uint32_t)(mono_ms() - t_audit);
+	if (rc)
+		log_msg(LOG_ERR, &(struct log_fields){.port = p->name, .mac = m->mac, .batch = m->batch_id},
+			"store: %s", serr.msg);
+	if (m->rc == 0) {
+		p->n_ok++;
+		s->n_ok++;
+	} else {
+		p->n_failed++;
+		s->n_failed++;
+	}
+	snprintf(p->last_result, sizeof(p->last_result), "%s", result);
+	snprintf(p->last_error, sizeof(p->last_error), "%s", m->text);
+	snprintf(p->last_mac, sizeof(p->last_mac), "%s", m->mac);
+	snprintf(p->last_record, sizeof(p->last_record), "%s", m->record);
+	p->last_ms = m->duration_ms;
+	p->job_id = 0;
+	p->record[0] = '\0';
+	for (int i = 0; i < PIPELINE_STEP_COUNT_; i++)
+		if (m->step_ms[i])
+			json_object_set_new(steps, pipeline_step_name((enum pipeline_step)i),
+					    json_integer(m->step_ms[i]));
+	log_msg(m->rc ? LOG_WARNING : LOG_INFO,
+		&(struct log_fields){.port = p->name, .mac = m->mac, .batch = m->batch_id, .result = result},
+		"record %s: %s in %u ms%s%.400s", m->record[0] ? m->record : "-", result, m->duration_ms,
+		m->text[0] ? " - " : "", m->text);
+	broadcast(s, json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:I, s:o}", "event", "result", "port",
+			       p->name, "mac", m->mac, "chip", m->chip, "record", m->record, "batch",
+			       (json_int_t)m->batch_id, "job", (json_int_t)m->job_id, "result", result, "error",
+			       m->text, "duration_ms", (json_int_t)m->duration_ms, "steps", steps));
+	/* A batch that just reached its count. */
+	if (m->batch_id) {
+		json_t *b = NULL;
+		if (!store_batch_query(s->store, m->batch_id, &b, &serr)) {
+			json_t *o = json_array_get(json_object_get(b, "batches"), 0);
+			broadcast(s, json_pack("{s:s, s:I, s:O, s:O, s:O, s:O}", "event", "batch", "batch",
+					       (json_int_t)m->batch_id, "state", json_object_get(o, "state"),
+					       "verified", json_object_get(o, "verified"), "failed",
+					       json_object_get(o, "failed"), "remaining",
+					       json_object_get(o, "remaining")));
+		}
+		json_decref(b);
+	}
+}
+
+static void check_stopped(struct station *s)
+{
+	for (size_t i = 0; i < s->nports; i++)
+		if (!s->ports[i].exited)
+			return;
+	if (!s->stopped_reported && s->on_stopped) {
+		s->stopped_reported = 1;
+		s->on_stopped(s->ctx);
+	}
+}
+
+static void on_message(struct station *s, struct jobq_msg *m)
+{
+	struct station_port *p = port_of(s, m);
+
+	if (!p) {
+		jobq_msg_clear(m);
+		return;
+	}
+	switch (m->kind) {
+	case JOBQ_PORT_STATE:
+		snprintf(p->state, sizeof(p->state), "%.15s", m->text);
+		if (strcmp(p->state, "busy"))
+			p->step[0] = '\0';
+		broadcast(s, json_pack("{s:s, s:s, s:s}", "event", "port", "port", p->name, "state", p->state));
+		break;
+	case JOBQ_ARRIVED:
+		snprintf(p->mac, sizeof(p->mac), "%s", m->mac);
+		snprintf(p->chip, sizeof(p->chip), "%s", m->chip);
+		log_msg(LOG_INFO, &(struct log_fields){.port = p->name, .mac = m->mac}, "%s arrived (%llu MiB flash)",
+			m->chip, (unsigned long long)(m->a >> 20));
+		broadcast(s, json_pack("{s:s, s:s, s:s, s:s, s:I}", "event", "device.arrived", "port", p->name, "mac",
+				       m->mac, "chip", m->chip, "flash_size", (json_int_t)m->a));
+		break;
+	case JOBQ_LEFT:
+		log_msg(LOG_INFO, &(struct log_fields){.port = p->name, .mac = m->mac}, "device left");
+		broadcast(s, json_pack("{s:s, s:s, s:s}", "event", "device.left", "port", p->name, "mac", m->mac));
+		p->mac[0] = p->chip[0] = '\0';
+		break;
+	case JOBQ_STEP:
+		snprintf(p->step, sizeof(p->step), "%.15s", m->text);
+		p->done = p->total = 0;
+		broadcast(s, json_pack("{s:s, s:s, s:s, s:s}", "event", "step", "port", p->name, "mac", p->mac, "step",
+				       p->step));
+		break;
+	case JOBQ_PROGRESS:
+		p->done = m->a;
+		p->total = m->b;
+		broadcast(s, json_pack("{s:s, s:s, s:s, s:I, s:I}", "event", "progress", "port", p->name, "step",
+				       p->step, "done", (json_int_t)m->a, "total", (json_int_t)m->b));
+		break;
+	case JOBQ_WORK_REQ:
+		on_work_req(s, m);
+		break;
+	case JOBQ_CLAIM_REQ:
+		on_claim_req(s, m);
+		break;
+	case JOBQ_SENT_REQ:
+		on_sent_req(s, m);
+		break;
+	case JOBQ_RESULT:
+		on_result(s, m);
+		break;
+	case JOBQ_EXITED:
+		p->exited = 1;
+		snprintf(p->state, sizeof(p->state), "stopped");
+		check_stopped(s);
+		break;
+	case JOBQ_WORK_REP:
+	case JOBQ_CLAIM_REP:
+	case JOBQ_SENT_REP:
+	case JOBQ_STOP:
+	case JOBQ_WAKE:
+		break;
+	}
+	jobq_msg_clear(m);
+}
+
+static void inbox_cb(void *ctx, int fd, uint32_t events)
+{
+	struct station *s = ctx;
+	struct jobq_msg m;
+
+	(void)fd;
+	(void)events;
+	/* Bounded batch so a flood of progress events cannot starve the
+	 * control socket. */
+	for (int i = 0; i < 256 && jobq_pop(s->inbox, &m, 0) == 0; i++)
+		on_message(s, &m);
+}
+
+int station_new(const struct station_opts *o, struct station **out, char *msg, size_t cap)
+{
+	struct station *s;
+
+	*out = NULL;
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		snprintf(msg, cap, "out of memory");
+		return -ENOMEM;
+	}
+	s->cfg = *o->cfg;
+	s->loop = o->loop;
+	s->store = o->store;
+	s->verify_readback = o->verify_readback;
+	s->table_offset = o->table_offset;
+	s->grace_ms = o->shutdown_grace_ms;
+	s->on_stopped = o->on_stopped;
+	s->ctx = o->ctx;
+	if (jobq_new(&s->inbox, 1) || loop_add(s->loop, jobq_fd(s->inbox), EPOLLIN, inbox_cb, s)) {
+		snprintf(msg, cap, "cannot create the worker queue");
+		jobq_free(s->inbox);
+		free(s);
+		return -ENOMEM;
+	}
+	*out = s;
+	return 0;
+}
+
+void station_set_control(struct station *s, struct control *c)
+{
+	s->ctl = c;
+}
+
+int station_has_path(const struct station *s, const char *path)
+{
+	for (size_t i = 0; i < s->nports; i++)
+		if (!strcmp(s->ports[i].path, path))
+			return 1;
+	return 0;
+}
+
+int station_add_port(struct station *s, const char *name, const char *path, uint32_t baud, int before)
+{
+	struct station_port *p;
+	struct worker_cfg wc = {0};
+	int rc;
+
+	if (s->nports >= sizeof(s->ports) / sizeof(s->ports[0]) || s->stopping)
+		return -ENOSPC;
+	for (size_t i = 0; i < s->nports; i++)
+		if (!strcmp(s->ports[i].name, name) || !strcmp(s->ports[i].path, path))
+			return -EEXIST;
+	p = &s->ports[s->nports];
+	memset(p, 0, sizeof(*p));
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	snprintf(p->path, sizeof(p->path), "%s", path);
+	snprintf(p->state, sizeof(p->state), "absent");
+	wc.index = (unsigned)s->nports;
+	snprintf(wc.name, sizeof(wc.name), "%s", name);
+	snprintf(wc.path, sizeof(wc.path), "%s", path);
+	wc.baud = baud ? baud : s->cfg.baud;
+	wc.before = before >= 0 ? (enum config_before)before : s->cfg.before;
+	wc.poll_ms = s->cfg.poll_ms;
+	wc.probe_ms = s->cfg.poll_ms * 4 > 2000 ? s->cfg.poll_ms * 4 : 2000;
+	wc.request_ms = 30000;
+	wc.table_offset = s->table_offset;
+	s->nports++;
+	rc = worker_start(&wc, s->inbox, &p->worker);
+	if (rc) {
+		s->nports--;
+		return rc;
+	}
+	log_msg(LOG_INFO, &(struct log_fields){.port = name}, "watching %s", path);
+	return 0;
+}
+
+void station_tick(struct station *s)
+{
+	unsigned busy = 0, present = 0;
+
+	for (size_t i = 0; i < s->nports; i++) {
+		busy += !strcmp(s->ports[i].state, "busy");
+		present += s->ports[i].mac[0] != '\0';
+	}
+	notify_status("%s%zu ports, %u devices, %u busy; verified %u, failed %u", s->stopping ? "stopping: " : "",
+		      s->nports, present, busy, s->n_ok, s->n_failed);
+	if (s->stopping && !s->cancelled && mono_ms() >= s->stop_at_ms) {
+		/* Grace is over: abort in-flight writes; their records stay bound. */
+		s->cancelled = 1;
+		log_warn("shutdown grace over: aborting in-flight device operations");
+		for (size_t i = 0; i < s->nports; i++)
+			if (!s->ports[i].exited)
+				worker_cancel(s->ports[i].worker);
+	}
+}
+
+void station_stop(struct station *s)
+{
+	if (s->stopping)
+		return;
+	s->stopping = 1;
+	s->stop_at_ms = mono_ms() + s->grace_ms;
+	for (size_t i = 0; i < s->nports; i++) {
+		struct jobq_msg m;
+		memset(&m, 0, sizeof(m));
+		m.kind = JOBQ_STOP;
+		worker_post(s->ports[i].worker, &m);
+		/* A worker with nothing claimed has nothing to finish: cut its
+		 * blocking connect attempt short. */
+		if (strcmp(s->ports[i].state, "busy"))
+			worker_cancel(s->ports[i].worker);
+	}
+	check_stopped(s);
+}
+
+void station_free(struct station *s)
+{
+	struct jobq_msg m;
+
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->nports; i++) {
+		worker_join_free(s->ports[i].worker);
+		s->ports[i].worker = NULL;
+		s->ports[i].exited = 1;
+	}
+	/* Results that arrived after on_stopped still reach the audit. */
+	while (jobq_pop(s->inbox, &m, 0) == 0)
+		on_message(s, &m);
+	loop_del(s->loop, jobq_fd(s->inbox));
+	jobq_free(s->inbox);
+	free(s);
+}

@@ -1,0 +1,52 @@
+/* The station: the main thread's state and decisions.
+ *
+ * It owns the store (SQLite is touched only here), the port table and the
+ * workers; it answers control requests and worker requests (work, claim,
+ * mark sent, result), builds each device's NVS image from its claimed record,
+ * audits every attempt and turns worker messages into live events.
+ */
+#ifndef ESPFABD_STATION_H
+#define ESPFABD_STATION_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "control.h"
+#include "loop.h"
+#include "proto.h"
+
+struct store;
+struct station;
+
+struct station_opts {
+	const struct config *cfg;
+	struct loop *loop;
+	struct store *store;     /* not owned; used from the main thread only */
+	int verify_readback;     /* 1: verify by reading back and decoding too */
+	uint32_t table_offset;   /* where devices' partition tables are read */
+	unsigned shutdown_grace_ms;
+	void (*on_stopped)(void *ctx); /* every worker has exited after station_stop() */
+	void *ctx;
+};
+
+int station_new(const struct station_opts *o, struct station **out, char *msg, size_t cap);
+/* Joins the workers (call after on_stopped) and frees. NULL is fine. */
+void station_free(struct station *s);
+
+/* The control socket this station answers and broadcasts on. */
+void station_set_control(struct station *s, struct control *c);
+/* control_handler for control_new(). */
+void station_handle_request(void *ctx, struct control_client *cl, const struct proto_request *req);
+
+/* Start a worker for a port (configured or discovered). Name unique. */
+int station_add_port(struct station *s, const char *name, const char *path, uint32_t baud, int before);
+int station_has_path(const struct station *s, const char *path);
+
+/* Once a second from the main loop: STATUS=, shutdown grace. */
+void station_tick(struct station *s);
+
+/* SIGTERM: no new claims; workers finish or abort; in-flight writes get
+ * shutdown_grace_ms, then their ports are cancelled. on_stopped follows. */
+void station_stop(struct station *s);
+
+#endif

@@ -1,0 +1,335 @@
+/* A port's worker thread. See worker.h. */
+#include "worker.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "pipeline.h"
+#include "romio.h"
+
+struct worker {
+	struct worker_cfg cfg;
+	struct jobq *to_main;
+	struct jobq *inbox;
+	pthread_t thread;
+	int started;
+	int stopping;            /* worker thread only */
+	struct romio *dev;       /* created before the thread, freed after it */
+	char state[16];
+};
+
+static void emit(struct worker *w, struct jobq_msg *m)
+{
+	m->worker = w->cfg.index;
+	jobq_push(w->to_main, m);
+}
+
+static void set_state(struct worker *w, const char *state)
+{
+	struct jobq_msg m;
+
+	if (!strcmp(w->state, state))
+		return;
+	snprintf(w->state, sizeof(w->state), "%s", state);
+	memset(&m, 0, sizeof(m));
+	m.kind = JOBQ_PORT_STATE;
+	snprintf(m.text, sizeof(m.text), "%s", state);
+	emit(w, &m);
+}
+
+/* Wait up to ms for a message; only STOP matters here (stray replies of an
+ * abandoned request are dropped). Returns 1 when told to stop. */
+static int idle_wait(struct worker *w, unsigned ms)
+{
+	struct jobq_msg m;
+
+	if (w->stopping)
+		return 1;
+	while (jobq_pop(w->inbox, &m, (int)ms) == 0) {
+		enum jobq_kind k = m.kind;
+		jobq_msg_clear(&m);
+		if (k == JOBQ_STOP) {
+			w->stopping = 1;
+			return 1;
+		}
+		/* A batch was added or resumed: a waiting device need not sit out
+		 * the rest of its poll period. */
+		if (k == JOBQ_WAKE)
+			break;
+		ms = 0;
+	}
+	return 0;
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void io_emit(void *ctx, struct jobq_msg *m)
+{
+	emit(ctx, m);
+}
+
+static int io_ask(void *ctx, struct jobq_msg *req, enum jobq_kind want, struct jobq_msg *rep, int timeout_ms)
+{
+	struct worker *w = ctx;
+	struct timespec t0, t1;
+
+	memset(rep, 0, sizeof(*rep));
+	if (w->stopping)
+		return -ECANCELED;
+	emit(w, req);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		long el;
+		struct jobq_msg m;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		el = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+		if (el >= timeout_ms)
+			return -ETIMEDOUT;
+		if (jobq_pop(w->inbox, &m, (int)(timeout_ms - el)))
+			return -ETIMEDOUT;
+		if (m.kind == JOBQ_STOP) {
+			w->stopping = 1;
+			jobq_msg_clear(&m);
+			return -ECANCELED;
+		}
+		if (m.kind == want) {
+			*rep = m;
+			return 0;
+		}
+		jobq_msg_clear(&m);
+	}
+}
+
+/* The port's identity: a replugged USB bridge or a restarted simulator gets
+ * a new device node or link (new inode, change time or device number) even
+ * when its path is the same. */
+struct port_ident {
+	unsigned long long ino, lino, rdev;
+	long long ctime_ns, lctime_ns;
+};
+
+static void port_ident_get(const char *path, struct port_ident *id)
+{
+	struct stat st;
+
+	memset(id, 0, sizeof(*id));
+	if (!strncmp(path, "socket://", 9))
+		return;
+	if (lstat(path, &st) == 0) {
+		id->lino = st.st_ino;
+		id->lctime_ns = (long long)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec;
+	}
+	if (stat(path, &st) == 0) {
+		id->ino = st.st_ino;
+		id->rdev = st.st_rdev;
+		id->ctime_ns = (long long)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec;
+	}
+}
+
+static int path_present(const char *path)
+{
+	struct stat st;
+
+	if (!strncmp(path, "socket://", 9))
+		return 1;
+	return stat(path, &st) == 0;
+}
+
+
+static void device_left(struct worker *w, char *mac)
+{
+	struct jobq_msg m;
+
+	if (!mac[0])
+		return;
+	memset(&m, 0, sizeof(m));
+	m.kind = JOBQ_LEFT;
+	snprintf(m.mac, sizeof(m.mac), "%s", mac);
+	emit(w, &m);
+	mac[0] = '\0';
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct pipeline_io io = {.ctx = w, .emit = io_emit, .ask = io_ask};
+	struct pipeline_params pp = {
+		.worker = w->cfg.index,
+		.before = w->cfg.before,
+		.table_offset = w->cfg.table_offset,
+		.timeout_ms = (int)w->cfg.request_ms,
+	};
+	char present_mac[18] = ""; /* the device we last identified on this port */
+	char finished_mac[18] = ""; /* provisioned or failed: wait for it to leave */
+	char msg[256];
+	uint64_t t_connect, t_probe;
+	struct port_ident ident, finished_ident, present_ident;
+
+	set_state(w, "absent");
+	while (!w->stopping) {
+		struct romio_ident id;
+		struct jobq_msg req, work, result;
+		int rc;
+
+		if (!path_present(w->cfg.path)) {
+			set_state(w, "absent");
+			device_left(w, present_mac);
+			finished_mac[0] = '\0';
+			idle_wait(w, w->cfg.poll_ms);
+			continue;
+		}
+		t_connect = mono_ms();
+		rc = romio_connect(w->dev, w->cfg.before, w->cfg.baud, &id, msg, sizeof(msg));
+		t_connect = mono_ms() - t_connect;
+		if (rc == ROMIO_ECANCELED)
+			break;
+		if (rc) {
+			/* Nothing in download mode answers (the board left, runs its
+			 * application, or the port went away): whatever answers next
+			 * is a new device. */
+			device_left(w, present_mac);
+			finished_mac[0] = '\0';
+			set_state(w, rc == ROMIO_ENODEV ? "absent" : "idle");
+			idle_wait(w, w->cfg.poll_ms);
+			continue;
+		}
+		port_ident_get(w->cfg.path, &ident);
+		/* The same MAC on a port that was re-created since (replugged,
+		 * simulator restarted) is the board coming back, not one that
+		 * never left: provision it again (it gets its bound record). */
+		if (finished_mac[0] && memcmp(&ident, &finished_ident, sizeof(ident)))
+			finished_mac[0] = '\0';
+		if (present_mac[0] && memcmp(&ident, &present_ident, sizeof(ident)))
+			device_left(w, present_mac);
+		present_ident = ident;
+		if (finished_mac[0] && !strcmp(finished_mac, id.mac)) {
+			/* Still the board we finished: leave it alone. */
+			romio_disconnect(w->dev);
+			set_state(w, "done");
+			idle_wait(w, w->cfg.probe_ms);
+			continue;
+		}
+		if (strcmp(present_mac, id.mac)) {
+			struct jobq_msg m;
+			device_left(w, present_mac);
+			memset(&m, 0, sizeof(m));
+			m.kind = JOBQ_ARRIVED;
+			snprintf(m.mac, sizeof(m.mac), "%s", id.mac);
+			snprintf(m.chip, sizeof(m.chip), "%s", id.chip);
+			m.a = id.flash_size;
+			emit(w, &m);
+			snprintf(present_mac, sizeof(present_mac), "%s", id.mac);
+		}
+		finished_mac[0] = '\0';
+		/* Keep the session while no batch wants this device: asking the
+		 * main thread is cheap, reconnecting is not. A read every probe
+		 * period notices the board leaving. */
+		t_probe = mono_ms();
+		for (;;) {
+			memset(&req, 0, sizeof(req));
+			req.kind = JOBQ_WORK_REQ;
+			snprintf(req.mac, sizeof(req.mac), "%s", id.mac);
+			snprintf(req.chip, sizeof(req.chip), "%s", id.chip);
+			if (io_ask(w, &req, JOBQ_WORK_REP, &work, (int)w->cfg.request_ms) == 0 && work.rc == 0)
+				break;
+			jobq_msg_clear(&work);
+			set_state(w, "waiting");
+			if (idle_wait(w, w->cfg.poll_ms))
+				break;
+			if (mono_ms() - t_probe >= w->cfg.probe_ms) {
+				t_probe = mono_ms();
+				if (romio_ping(w->dev, msg, sizeof(msg)))
+					break;
+			}
+		}
+		if (w->stopping || work.kind != JOBQ_WORK_REP || work.rc) {
+			jobq_msg_clear(&work);
+			romio_disconnect(w->dev);
+			continue;
+		}
+		set_state(w, "busy");
+		pipeline_provision(w->dev, &id, &work, &pp, &io, &result);
+		result.step_ms[PIPELINE_STEP_CONNECT] = (uint32_t)t_connect;
+		jobq_msg_clear(&work);
+		romio_disconnect(w->dev);
+		emit(w, &result);
+		snprintf(finished_mac, sizeof(finished_mac), "%s", id.mac);
+		finished_ident = ident;
+		set_state(w, "done");
+		idle_wait(w, w->cfg.probe_ms);
+	}
+	romio_disconnect(w->dev);
+	{
+		struct jobq_msg m;
+		memset(&m, 0, sizeof(m));
+		m.kind = JOBQ_EXITED;
+		emit(w, &m);
+	}
+	return NULL;
+}
+
+int worker_start(const struct worker_cfg *cfg, struct jobq *to_main, struct worker **out)
+{
+	struct worker *w;
+	int rc;
+
+	*out = NULL;
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->cfg = *cfg;
+	w->to_main = to_main;
+	rc = romio_new(cfg->path, &w->dev);
+	if (rc) {
+		free(w);
+		return rc;
+	}
+	rc = jobq_new(&w->inbox, 0);
+	if (rc) {
+		romio_free(w->dev);
+		free(w);
+		return rc;
+	}
+	rc = pthread_create(&w->thread, NULL, worker_main, w);
+	if (rc) {
+		jobq_free(w->inbox);
+		romio_free(w->dev);
+		free(w);
+		return -rc;
+	}
+	w->started = 1;
+	*out = w;
+	return 0;
+}
+
+void worker_post(struct worker *w, struct jobq_msg *m)
+{
+	jobq_push(w->inbox, m);
+}
+
+void worker_cancel(struct worker *w)
+{
+	romio_cancel(w->dev);
+}
+
+void worker_join_free(struct worker *w)
+{
+	if (!w)
+		return;
+	if (w->started)
+		pthread_join(w->thread, NULL);
+	jobq_free(w->inbox);
+	romio_free(w->dev);
+	free(w);
+}

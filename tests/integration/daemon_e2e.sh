@@ -1,0 +1,173 @@
+#!/bin/sh
+# End-to-end tests of espfabd with real processes: the daemon, the espfab
+# command and several espfab-sim devices on ptys.
+#   daemon_e2e.sh BIN_DIR SCENARIO
+# Scenarios: batch, drop, kill9, control, sigterm. Each is bounded in time
+# and stops every process it started (by PID).
+set -eu
+BIN=$(cd "$1" && pwd)
+SCENARIO=$2
+EX=$(cd "$(dirname "$0")/../../examples/lamp" && pwd)
+. "$(dirname "$0")/daemon_lib.sh"
+
+ef_setup
+ef_db_init "$ef_dir/db"
+
+check_store() {
+	"$BIN/espfab" --db "$ef_dir/db" records check >/dev/null || ef_die "records check: invariant broken"
+	# No record on two MACs and no MAC with two records.
+	"$BIN/espfab" --db "$ef_dir/db" records list --json | python3 -c "
+import json, sys
+r = [x for x in json.load(sys.stdin)['records'] if x['mac']]
+macs = [x['mac'] for x in r]
+assert len(macs) == len(set(macs)), macs
+print(len(r))" >/dev/null || ef_die "a MAC holds two records"
+}
+
+case "$SCENARIO" in
+batch)
+	# Three devices, one batch of three: every flash holds exactly its record.
+	ef_sim d1 24:0a:c4:00:01:01
+	ef_sim d2 24:0a:c4:00:01:02
+	ef_sim d3 24:0a:c4:00:01:03
+	ef_daemon --port s1="$ef_dir/d1" --port s2="$ef_dir/d2" --port s3="$ef_dir/d3"
+	id=$(ef_cli batch add --product lamp --count 3 | awk '{ print $2 }')
+	ef_wait_batch "$id" 60
+	v=$(ef_cli batch show "$id" --json | ef_py 'j["batches"][0]["verified"]')
+	[ "$v" = 3 ] || ef_die "batch verified $v, want 3"
+	for n in 1 2 3; do
+		ef_check_device d$n 24:0a:c4:00:01:0$n
+	done
+	check_store
+	# The audit names every device once as provisioned.
+	n=$("$BIN/espfab" --db "$ef_dir/db" audit --json |
+		ef_py 'sum(1 for a in j["audit"] if a.get("event") == "provision" and a.get("result") == "ok")')
+	[ "$n" = 3 ] || ef_die "audit has $n provisioned rows, want 3"
+	# status --json is well-formed and shows the three ports done.
+	ef_cli status --json | ef_py 'sorted(p["ok"] for p in j["ports"])' | grep -q '\[1, 1, 1\]' ||
+		ef_die "status does not show one device per port"
+	;;
+drop)
+	# A device that stops answering mid-write fails cleanly; its record stays
+	# bound to its MAC; the same MAC returning gets the same record.
+	# The board goes silent in the middle of the erase/write (SIGSTOP: the
+	# pty stays open, nothing answers), like a pulled pogo-pin contact.
+	ef_sim d1 24:0a:c4:00:02:01 --erase-ms 400
+	sim=$ef_last_pid
+	ef_daemon --port s1="$ef_dir/d1"
+	id=$(ef_cli batch add --product lamp --count 1 | awk '{ print $2 }')
+	ef_wait_log "claimed record" 30
+	sleep 0.3
+	kill -STOP "$sim"
+	ef_wait_log "result=failed" 60
+	grep "result=failed" "$ef_dir/daemon.log" | grep -q "write:" || ef_die "the failure was not in the write step"
+	rec=$(ef_record_of 24:0a:c4:00:02:01)
+	case "$rec" in
+	*" sent") ;;
+	*) ef_die "after the drop the record is '$rec', want one bound in state sent" ;;
+	esac
+	first=${rec%% *}
+	grep -q "result=failed" "$ef_dir/daemon.log" || ef_die "no failed result logged"
+	# The board comes back (same MAC, healthy now).
+	kill -KILL "$sim"
+	ef_forget "$sim"
+	wait "$sim" 2>/dev/null || true
+	ef_sim d1 24:0a:c4:00:02:01
+	ef_wait_batch "$id" 60
+	rec=$(ef_record_of 24:0a:c4:00:02:01)
+	[ "$rec" = "$first verified" ] || ef_die "returning MAC got '$rec', want '$first verified'"
+	ef_check_device d1 24:0a:c4:00:02:01
+	check_store
+	;;
+kill9)
+	# kill -9 mid-batch, restart: the batch finishes, nothing lost or duplicated.
+	for n in 1 2 3 4; do
+		ef_sim d$n 24:0a:c4:00:03:0$n --erase-ms 400
+	done
+	ef_daemon --port s1="$ef_dir/d1" --port s2="$ef_dir/d2" --port s3="$ef_dir/d3" --port s4="$ef_dir/d4"
+	id=$(ef_cli batch add --product lamp --count 4 | awk '{ print $2 }')
+	ef_wait_log "claimed record" 30
+	sleep 0.5
+	kill -9 "$ef_daemon_pid"
+	ef_forget "$ef_daemon_pid"
+	wait "$ef_daemon_pid" 2>/dev/null || true
+	check_store
+	# The devices that were mid-write are still in the loader: they answer
+	# the restarted daemon with the same MAC and get the same record.
+	ef_daemon --port s1="$ef_dir/d1" --port s2="$ef_dir/d2" --port s3="$ef_dir/d3" --port s4="$ef_dir/d4"
+	grep -q "recovered" "$ef_dir/daemon.log" || ef_die "no recovery reported after kill -9"
+	ef_wait_batch "$id" 90
+	v=$(ef_cli batch show "$id" --json | ef_py 'j["batches"][0]["verified"]')
+	[ "$v" = 4 ] || ef_die "batch verified $v after restart, want 4"
+	for n in 1 2 3 4; do
+		ef_check_device d$n 24:0a:c4:00:03:0$n
+	done
+	used=$("$BIN/espfab" --db "$ef_dir/db" records list --json | ef_py 'sum(1 for r in j["records"] if r["mac"])')
+	[ "$used" = 4 ] || ef_die "$used records bound for 4 devices"
+	check_store
+	;;
+control)
+	# Malformed, oversized, versionless and unauthorised requests are refused
+	# without harm; a second daemon refuses to take the socket.
+	ef_daemon
+	S=$ef_dir/sock
+	out=$(printf 'not json\n{"v":1,"id":2,"op":"status"}\n' | socat -t 2 - UNIX-CONNECT:"$S")
+	echo "$out" | head -1 | grep -q '"code":"malformed"' || ef_die "malformed line not refused: $out"
+	echo "$out" | sed -n 2p | grep -q '"ok":true' || ef_die "client not served after a malformed line"
+	out=$(printf '{"id":3,"op":"status"}\n' | socat -t 2 - UNIX-CONNECT:"$S")
+	echo "$out" | grep -q '"code":"version"' || ef_die "missing version not refused: $out"
+	out=$(printf '{"v":1,"id":4,"op":"batch.add","product":"lamp","count":-1}\n' | socat -t 2 - UNIX-CONNECT:"$S")
+	echo "$out" | grep -q '"code":"arg"' || ef_die "bad count not refused: $out"
+	out=$(python3 -c 'import sys; sys.stdout.write("x" * 100000 + "\n")' | socat -t 3 - UNIX-CONNECT:"$S" || true)
+	echo "$out" | grep -q '"code":"too_long"' || ef_die "oversized line not refused"
+	if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+		chmod 0755 "$ef_dir"
+		chmod 0666 "$S" # let the kernel pass nobody: the daemon's own check must refuse
+		out=$(printf '{"v":1,"id":5,"op":"status"}\n' |
+			setpriv --reuid=65534 --regid=65534 --clear-groups socat -t 2 - UNIX-CONNECT:"$S" || true)
+		echo "$out" | grep -q '"code":"denied"' || ef_die "unauthorised client not refused: $out"
+		echo "$out" | grep -q '"ok":true' && ef_die "unauthorised client was served"
+		grep -q "refused uid 65534" "$ef_dir/daemon.log" || ef_die "refusal not logged"
+		chmod 0660 "$S"
+	else
+		echo "note: not root, permission check skipped"
+	fi
+	# Still healthy.
+	ef_cli status >/dev/null || ef_die "daemon unhealthy after bad clients"
+	if "$BIN/espfabd" --foreground --db "$ef_dir/db2" --socket "$S" >"$ef_dir/second.log" 2>&1; then
+		ef_die "a second espfabd started on a live socket"
+	fi
+	grep -q "another espfabd is already listening" "$ef_dir/second.log" || ef_die "second instance: $(cat "$ef_dir/second.log")"
+	ef_cli status >/dev/null || ef_die "the second instance disturbed the first"
+	;;
+sigterm)
+	# SIGTERM mid-write: exit 0, and the record is verified or stays bound.
+	ef_sim d1 24:0a:c4:00:04:01 --erase-ms 300
+	ef_daemon --port s1="$ef_dir/d1"
+	id=$(ef_cli batch add --product lamp --count 1 | awk '{ print $2 }')
+	ef_wait_log "claimed record" 30
+	sleep 0.3
+	kill -TERM "$ef_daemon_pid"
+	rc=0
+	for _ in $(seq 300); do
+		kill -0 "$ef_daemon_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -0 "$ef_daemon_pid" 2>/dev/null && ef_die "espfabd still running 30 s after SIGTERM"
+	wait "$ef_daemon_pid" || rc=$?
+	ef_forget "$ef_daemon_pid"
+	[ "$rc" = 0 ] || ef_die "espfabd exited $rc after SIGTERM"
+	grep -q "stopped cleanly" "$ef_dir/daemon.log" || ef_die "no clean stop logged"
+	[ ! -e "$ef_dir/sock" ] || ef_die "socket left behind"
+	rec=$(ef_record_of 24:0a:c4:00:04:01)
+	case "$rec" in
+	*" verified" | *" sent") ;;
+	*) ef_die "record after SIGTERM: '$rec'" ;;
+	esac
+	check_store
+	;;
+*)
+	ef_die "unknown scenario $SCENARIO"
+	;;
+esac
+echo "ok: $SCENARIO"

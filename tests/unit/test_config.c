@@ -1,0 +1,171 @@
+/* Unit tests of the espfabd.conf parser. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+
+static int parse(struct config *c, const char *text, struct config_err *err)
+{
+	config_defaults(c);
+	memset(err, 0, sizeof(*err));
+	return config_parse(c, text, strlen(text), "espfabd.conf", err);
+}
+
+static void test_config_defaults(void **state)
+{
+	struct config c;
+
+	(void)state;
+	config_defaults(&c);
+	assert_string_equal(c.socket_path, "/run/espfab/espfabd.sock");
+	assert_string_equal(c.db_path, "/var/lib/espfab/espfab.db");
+	assert_int_equal(c.baud, 921600);
+	assert_int_equal(c.before, CONFIG_BEFORE_DEFAULT_RESET);
+	assert_int_equal(c.nports, 0);
+}
+
+static void test_config_full_file(void **state)
+{
+	static const char text[] =
+		"# a station\n"
+		"database = /var/lib/espfab/line2.db\n"
+		"socket=/run/espfab/x.sock\n"
+		"  station = line2-pc  \r\n"
+		"baud = 460800\n"
+		"before = no_reset\n"
+		"autodiscover = yes\n"
+		"port = /dev/ttyUSB9\n"
+		"\n"
+		"[port slot1]\n"
+		"path = /dev/serial/by-path/pci-0000:00:14.0-usb-0:1.1:1.0-port0\n"
+		"baud = 115200\n"
+		"before = usb_reset\n"
+		"[ port slot2 ]\n"
+		"path = socket://10.0.0.5:4000\n";
+	struct config c;
+	struct config_err err;
+
+	(void)state;
+	assert_int_equal(parse(&c, text, &err), 0);
+	assert_string_equal(c.db_path, "/var/lib/espfab/line2.db");
+	assert_string_equal(c.socket_path, "/run/espfab/x.sock");
+	assert_string_equal(c.station, "line2-pc");
+	assert_int_equal(c.baud, 460800);
+	assert_int_equal(c.before, CONFIG_BEFORE_NO_RESET);
+	assert_int_equal(c.autodiscover, 1);
+	assert_int_equal(c.nports, 3);
+	assert_string_equal(c.ports[0].path, "/dev/ttyUSB9");
+	assert_string_equal(c.ports[0].name, "/dev/ttyUSB9");
+	assert_int_equal(c.ports[0].before, -1);
+	assert_string_equal(c.ports[1].name, "slot1");
+	assert_int_equal(c.ports[1].baud, 115200);
+	assert_int_equal(c.ports[1].before, CONFIG_BEFORE_USB_RESET);
+	assert_string_equal(c.ports[2].name, "slot2");
+	assert_string_equal(c.ports[2].path, "socket://10.0.0.5:4000");
+}
+
+static void expect_error(const char *text, int code, const char *msg)
+{
+	struct config c;
+	struct config_err err;
+
+	assert_int_equal(parse(&c, text, &err), code);
+	assert_string_equal(err.msg, msg);
+}
+
+static void test_config_errors_name_file_and_line(void **state)
+{
+	(void)state;
+	expect_error("baud = 9600\nbaud = fast\n", CONFIG_EVALUE,
+		     "espfabd.conf:2: baud: expected 300..4000000, got 'fast'");
+	expect_error("\n\ncolour = blue\n", CONFIG_EKEY, "espfabd.conf:3: unknown key 'colour'");
+	expect_error("just words\n", CONFIG_ESYNTAX, "espfabd.conf:1: expected 'key = value'");
+	expect_error("[slot 1]\n", CONFIG_EKEY, "espfabd.conf:1: unknown section '[slot 1]' (only [port NAME])");
+	expect_error("[port a]\nbaud = 115200\n", CONFIG_EVALUE, "espfabd.conf:1: [port a] has no path");
+	expect_error("[port a]\npath = /dev/x\n[port a]\n", CONFIG_EVALUE,
+		     "espfabd.conf:3: port name 'a' given twice");
+	expect_error("before = sometimes\n", CONFIG_EVALUE,
+		     "espfabd.conf:1: before: expected default_reset, usb_reset or no_reset, got 'sometimes'");
+	expect_error("port = ttyUSB0\n", CONFIG_EVALUE,
+		     "espfabd.conf:1: port 'ttyUSB0': expected an absolute device path or socket://HOST:PORT");
+	expect_error("port = socket://host\n", CONFIG_EVALUE,
+		     "espfabd.conf:1: port 'socket://host': expected an absolute device path or socket://HOST:PORT");
+	expect_error("port = /dev/a\nport = /dev/a\n", CONFIG_EVALUE, "espfabd.conf:2: port '/dev/a' given twice");
+	expect_error("database =\n", CONFIG_EVALUE, "espfabd.conf:1: database: missing value");
+	expect_error("[port a]\nspeed = 1\n", CONFIG_EKEY, "espfabd.conf:2: unknown key 'speed' in a [port] section");
+}
+
+static void test_config_nul_and_long_lines(void **state)
+{
+	struct config c;
+	struct config_err err;
+	char buf[2048];
+
+	(void)state;
+	config_defaults(&c);
+	assert_int_equal(config_parse(&c, "baud = 1\0\n", 10, "f", &err), CONFIG_ESYNTAX);
+	assert_string_equal(err.msg, "f:1: NUL byte in line");
+	memset(buf, 'a', sizeof(buf));
+	buf[sizeof(buf) - 1] = '\n';
+	assert_int_equal(config_parse(&c, buf, sizeof(buf), "f", &err), CONFIG_ESYNTAX);
+	assert_int_equal(err.line, 1);
+}
+
+static void test_config_too_many_ports(void **state)
+{
+	struct config c;
+	struct config_err err;
+	char path[32];
+
+	(void)state;
+	config_defaults(&c);
+	for (int i = 0; i < CONFIG_MAX_PORTS; i++) {
+		snprintf(path, sizeof(path), "/dev/ttyUSB%d", i);
+		assert_int_equal(config_add_port(&c, NULL, path, &err), 0);
+	}
+	assert_int_equal(config_add_port(&c, NULL, "/dev/ttyACM0", &err), CONFIG_EVALUE);
+	assert_string_equal(err.msg, "too many ports (at most 64)");
+}
+
+static void test_config_load_missing(void **state)
+{
+	struct config c;
+	struct config_err err;
+	char path[] = "/tmp/espfab-test-confXXXXXX";
+	int fd;
+
+	(void)state;
+	config_defaults(&c);
+	assert_int_equal(config_load(&c, "/nonexistent/espfabd.conf", 1, &err), 0);
+	assert_int_equal(config_load(&c, "/nonexistent/espfabd.conf", 0, &err), CONFIG_EIO);
+	assert_string_equal(err.msg, "/nonexistent/espfabd.conf: No such file or directory");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "station = s9\nbaud = x\n", 22), 22);
+	close(fd);
+	assert_int_equal(config_load(&c, path, 0, &err), CONFIG_EVALUE);
+	assert_int_equal(err.line, 2);
+	assert_non_null(strstr(err.msg, ":2: baud"));
+	unlink(path);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_config_defaults),
+		cmocka_unit_test(test_config_full_file),
+		cmocka_unit_test(test_config_errors_name_file_and_line),
+		cmocka_unit_test(test_config_nul_and_long_lines),
+		cmocka_unit_test(test_config_too_many_ports),
+		cmocka_unit_test(test_config_load_missing),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
