@@ -315,6 +315,10 @@ struct run {
 	struct file_cache cache;
 	struct nvs_file_source files;
 	uint32_t size;
+	/* Image buffer size: like the reference, a plain image may be a few
+	 * bytes longer than the partition (a multibyte key in a page's last
+	 * slot grows that page by bytes - characters, at most 15 - 1). */
+	size_t img_cap;
 	uint8_t input_key[NVS_XTS_KEY_LEN]; /* --inputkey, or the HMAC-derived key */
 	bool have_key;
 	char *dir_csv, *dir_bin, *dir_keys;
@@ -403,7 +407,7 @@ static int pass_check(struct run *r, struct worker *w, struct mfg_err *err)
 			if ((rc = check_exists(dkeys, hname, "", "HMAC key", line, r->o, err)))
 				return rc;
 		}
-		if ((rc = mfg_batch_image(r->b, i, w->g, &r->files, NULL, w->img, r->size, &len, err)))
+		if ((rc = mfg_batch_image(r->b, i, w->g, &r->files, NULL, w->img, r->img_cap, &len, err)))
 			return rc;
 	}
 	return 0;
@@ -498,7 +502,7 @@ static int write_image(struct worker *w, size_t i, struct mfg_err *err)
 		w->bytes += sizeof(kfile);
 		xts = key;
 	}
-	if ((rc = mfg_batch_image(r->b, i, w->g, &r->files, xts, w->img, r->size, &img_len, err)))
+	if ((rc = mfg_batch_image(r->b, i, w->g, &r->files, xts, w->img, r->img_cap, &img_len, err)))
 		goto out;
 	snprintf(name, sizeof(name), "%s.bin", stem);
 	if ((rc = r->write(r->o->write_ctx, r->cr.dfd[1], name, w->img, img_len, 0666))) {
@@ -559,7 +563,7 @@ static int worker_init(struct worker *w, struct run *r, enum nvs_version version
 	rc = nvs_gen_new(&w->g, r->size, version, &nerr);
 	if (rc)
 		return io_fail(err, rc == NVS_ENOMEM ? MFG_ENOMEM : MFG_ESIZE, 0, "%s", nerr.msg);
-	w->img = malloc(r->size);
+	w->img = malloc(r->img_cap);
 	if (!w->img)
 		return io_fail(err, MFG_ENOMEM, 0, "out of memory");
 	return 0;
@@ -569,7 +573,7 @@ static void worker_deinit(struct worker *w)
 {
 	nvs_gen_free(w->g);
 	if (w->img) {
-		OPENSSL_cleanse(w->img, w->r->size);
+		OPENSSL_cleanse(w->img, w->r->img_cap);
 		free(w->img);
 	}
 	if (w->csv) {
@@ -644,6 +648,7 @@ int mfg_generate(const struct mfg_options *o, struct mfg_result *res, struct mfg
 		goto out;
 	if ((rc = mfg_parse_size(o->size, &r.size, err)))
 		goto out;
+	r.img_cap = (size_t)r.size + (size_t)(r.size / NVS_PAGE_SIZE) * (NVS_KEY_MAX - 1);
 	if (o->keys == MFG_KEYS_INPUT ||
 	    (o->keys == MFG_KEYS_GENERATE && o->key_protect_hmac && !o->kp_hmac_keygen)) {
 		const char *kp = o->keys == MFG_KEYS_INPUT ? o->inputkey : o->kp_hmac_inputkey;

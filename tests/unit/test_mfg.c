@@ -408,6 +408,54 @@ static void test_mfg_generate_writes_the_set(void **state)
 	assert_int_equal(count_files(outdir), 6);
 }
 
+/* The reference grows a page by (bytes - characters) when a multibyte key
+ * lands in a page's last slot, so its plain image is longer than the
+ * partition; mfg must size its buffer for that, as nvs_gen_image_len() does. */
+static void test_mfg_generate_grown_last_slot_key(void **state)
+{
+	char config[512], values[512], outdir[512], bin[600];
+	struct mfg_options o = {0};
+	struct mfg_result res;
+	struct mfg_err err;
+	size_t len, off = 0, voff = 0;
+	char *cfg = calloc(1, 8192), *val = calloc(1, 8192), *img;
+	(void)state;
+	assert_non_null(cfg);
+	assert_non_null(val);
+	/* namespace entry in slot 0, 124 u8 in slots 1..124, the 5-character,
+	 * 10-byte key in slot 125: the page grows by 5 bytes */
+	off += (size_t)snprintf(cfg + off, 8192 - off, "ns,namespace,\n");
+	voff += (size_t)snprintf(val + voff, 8192 - voff, "id");
+	for (int i = 0; i < 124; i++) {
+		off += (size_t)snprintf(cfg + off, 8192 - off, "k%d,data,u8\n", i);
+		voff += (size_t)snprintf(val + voff, 8192 - voff, ",k%d", i);
+	}
+	off += (size_t)snprintf(cfg + off, 8192 - off, "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9,data,u8\n");
+	voff += (size_t)snprintf(val + voff, 8192 - voff, ",\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\n1");
+	for (int i = 0; i < 125; i++)
+		voff += (size_t)snprintf(val + voff, 8192 - voff, ",7");
+	snprintf(val + voff, 8192 - voff, "\n");
+	put("config.csv", cfg);
+	put("values.csv", val);
+	free(cfg);
+	free(val);
+	scratch_path(config, sizeof(config), "config.csv");
+	scratch_path(values, sizeof(values), "values.csv");
+	scratch_path(outdir, sizeof(outdir), "out");
+	o.config_path = config;
+	o.values_path = values;
+	o.prefix = "t";
+	o.size = "0x3000";
+	o.outdir = outdir;
+	o.version = NVS_VERSION_2;
+	if (mfg_generate(&o, &res, &err))
+		fail_msg("%s", err.msg);
+	snprintf(bin, sizeof(bin), "%s/bin/t-1.bin", outdir);
+	img = load(bin, &len);
+	assert_int_equal(len, 0x3000 + 5);
+	free(img);
+}
+
 static void test_mfg_generate_bad_row_leaves_nothing(void **state)
 {
 	char config[512], values[512], outdir[512];
@@ -607,6 +655,7 @@ int main(void)
 		cmocka_unit_test(test_mfg_bad_value_names_row),
 		cmocka_unit_test(test_mfg_parse_size_and_int),
 		cmocka_unit_test_setup_teardown(test_mfg_generate_writes_the_set, setup_scratch, teardown_scratch),
+		cmocka_unit_test_setup_teardown(test_mfg_generate_grown_last_slot_key, setup_scratch, teardown_scratch),
 		cmocka_unit_test_setup_teardown(test_mfg_generate_bad_row_leaves_nothing, setup_scratch,
 						teardown_scratch),
 		cmocka_unit_test_setup_teardown(test_mfg_generate_rolls_back_a_failed_write, setup_scratch,
