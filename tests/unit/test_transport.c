@@ -101,6 +101,26 @@ static void test_transport_pty_other_side_gone_is_enodev(void **state)
 	port_close(p);
 }
 
+/* reopen() retries every 100 ms while a USB-JTAG device re-enumerates;
+ * the last wait must be cut to the deadline, not run 100 ms past it. */
+static void test_transport_reopen_stops_at_its_deadline(void **state)
+{
+	(void)state;
+	char name[64];
+	int m = open_pty(name, sizeof(name));
+	struct port *p = NULL;
+	uint64_t t0, dt;
+
+	assert_int_equal(port_open(name, 115200, &p, NULL, 0), PORT_OK);
+	close(m); /* the slave node goes away with its master */
+	t0 = now_ms();
+	assert_int_equal(p->ops->reopen(p, p->ops->now_ms(p) + 150), PORT_ENODEV);
+	dt = now_ms() - t0;
+	assert_true(dt >= 140);
+	assert_true(dt < 185);
+	port_close(p);
+}
+
 struct canceller {
 	struct port *p;
 	unsigned delay_ms;
@@ -254,6 +274,7 @@ int main(void)
 		cmocka_unit_test(test_transport_pty_uses_termios_and_moves_bytes),
 		cmocka_unit_test(test_transport_read_deadline_is_honoured),
 		cmocka_unit_test(test_transport_pty_other_side_gone_is_enodev),
+		cmocka_unit_test(test_transport_reopen_stops_at_its_deadline),
 		cmocka_unit_test(test_transport_cancel_from_another_thread_wakes_read_and_sleep),
 		cmocka_unit_test(test_transport_tcp_roundtrip_no_lines_peer_close),
 		cmocka_unit_test(test_transport_bad_names_give_one_line_errors),
