@@ -729,6 +729,14 @@ int rom_read_flash_slow(struct rom *r, uint32_t addr, uint8_t *buf, size_t len)
 	r->dec.noise_muted = 1;
 	e = rom_command(r, ROM_CMD_READ_FLASH_SLOW, d, sizeof(d), 0, ROM_READ_SLOW_BLOCK,
 			ROM_DEFAULT_TIMEOUT_MS, &resp);
+	if (e && r->dirty) {
+		/* its late reply would reach the next command's drain unmuted:
+		 * drain it now (as that drain would), keeping this failure's diag */
+		struct rom_diag keep = r->diag;
+
+		(void)rom_drain(r, 15, 300);
+		r->diag = keep;
+	}
 	r->dec.noise_muted = 0;
 	if (e)
 		return e;

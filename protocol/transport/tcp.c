@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,11 +51,24 @@ static int tcp_flush_input(struct port *p)
 {
 	struct fdport *f = F(p);
 	uint8_t junk[512];
+	int queued = 0;
+	size_t left;
 
+	/* Drop what is queued now, no more: a peer that streams faster than
+	 * we drain (ser2net at 3 Mbaud, a simulator without timing) must not
+	 * keep this call, which has no deadline, running. */
+	if (ioctl(f->fd, FIONREAD, &queued) < 0 || queued < 0)
+		queued = 0;
+	left = (size_t)queued;
 	for (;;) {
-		ssize_t n = recv(f->fd, junk, sizeof(junk), MSG_DONTWAIT);
-		if (n > 0)
+		size_t want = left && left < sizeof(junk) ? left : sizeof(junk);
+		ssize_t n = recv(f->fd, junk, want, MSG_DONTWAIT);
+		if (n > 0) {
+			if (left <= (size_t)n)
+				return PORT_OK;
+			left -= (size_t)n;
 			continue;
+		}
 		if (n == 0)
 			return PORT_ENODEV;
 		if (errno == EAGAIN || errno == EWOULDBLOCK)

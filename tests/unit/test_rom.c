@@ -444,6 +444,17 @@ static void test_rom_read_flash_payload_never_becomes_boot_log(void **state)
 	assert_int_equal(rom_read_reg(x->r, 0x40001000, &v), ROM_ETIMEDOUT);
 	assert_non_null(strstr(rom_diag(x->r)->boot_log, "waiting for download"));
 	assert_null(strstr(rom_diag(x->r)->boot_log, "DeviceSecret"));
+	/* the same reply arriving after the timeout is drained before the next
+	 * command: still not text */
+	x->s.silent = 0;
+	x->s.lose_flash_end = 1;
+	x->fp->latency_ms = ROM_DEFAULT_TIMEOUT_MS + 100;
+	assert_int_equal(rom_read_flash_slow(x->r, 0x9000, buf, 64), ROM_ETIMEDOUT);
+	x->fp->latency_ms = 0;
+	x->s.silent = 1;
+	assert_int_equal(rom_read_reg(x->r, 0x40001000, &v), ROM_ETIMEDOUT);
+	assert_null(strstr(rom_diag(x->r)->boot_log, "DeviceSecret"));
+	assert_null(strstr(rom_diag(x->r)->boot_log, "0123456789abcdef"));
 }
 
 static void test_rom_security_info_20_and_12_bytes(void **state)
