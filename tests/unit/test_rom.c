@@ -82,7 +82,6 @@ static void respond(struct fakeport *fp, const uint8_t *req, size_t len)
 	case ROM_CMD_READ_FLASH_SLOW: {
 		static const char secret[] = "DeviceSecret=0123456789abcdef";
 		uint8_t d[64];
-		size_t at = fp->rx_len;
 
 		for (int i = 0; i < 64; i++)
 			d[i] = (uint8_t)(get32(req + 8) + (uint32_t)i);
@@ -90,6 +89,14 @@ static void respond(struct fakeport *fp, const uint8_t *req, size_t len)
 			memcpy(d, secret, sizeof(secret) - 1); /* an NVS string, as on a provisioned chip */
 		fp_reply(fp, cmd, 0, d, sizeof(d), s->fail_status, s->fail_err);
 		if (s->lose_flash_end) {
+			/* fp_queue may compact rx: find the reply's opening END
+			 * (escaped bytes hold none) back from its closing one */
+			size_t at = fp->rx_len - 1;
+
+			while (at > fp->rx_pos && fp->rx[at - 1] != 0xC0)
+				at--;
+			assert_true(at > fp->rx_pos);
+			at--;
 			memmove(fp->rx + at, fp->rx + at + 1, fp->rx_len - at - 1);
 			fp->rx_len--;
 		}
