@@ -12,6 +12,7 @@ RUNS=${2:-5}
 ESPFAB=$B/bin/espfab
 SIM=$B/bin/espfab-sim
 PAR=$B/bench/bench_flash_parallel
+. "$(dirname "$0")/../tests/integration/sim_port.sh"
 T=$(mktemp -d /tmp/espfab-bench.XXXXXX)
 PIDS=()
 cleanup() {
@@ -26,12 +27,8 @@ trap 'exit 1' INT TERM
 start_sim() { # name -> sets PORT (not in a subshell: PIDS must reach cleanup)
 	"$SIM" --chip esp32s3 --flash "$T/$1.flash" >"$T/$1.out" 2>"$T/$1.err" &
 	PIDS+=($!)
-	PORT=
-	for _ in $(seq 1 50); do
-		PORT=$(head -n1 "$T/$1.out" 2>/dev/null)
-		[ -n "$PORT" ] && return
-		sleep 0.1
-	done
+	PORT=$(sim_first_line "$T/$1.out")
+	[ -n "$PORT" ] && return
 	echo "espfab-sim did not start" >&2
 	exit 1
 }
@@ -50,9 +47,6 @@ for baud in 115200 921600; do
 	start_sim single$baud
 	port=$PORT
 	for r in $(seq 1 "$RUNS"); do
-		# not timed: let espfab-sim notice that the last client closed the
-		# pty (it polls every 20 ms), so this run finds a fresh chip
-		sleep 0.1
 		t0=$(date +%s.%N)
 		"$ESPFAB" flash --port "$port" --baud "$baud" --json write 0x9000 "$T/nvs.bin" --verify >"$T/run.json" || exit 1
 		t1=$(date +%s.%N)

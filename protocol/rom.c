@@ -723,9 +723,21 @@ int rom_read_flash_slow(struct rom *r, uint32_t addr, uint8_t *buf, size_t len)
 		return rom_fail(r, ROM_EINVAL, "READ_FLASH_SLOW: %zu bytes per request (1..64)", len);
 	le_put32(d, addr);
 	le_put32(d + 4, (uint32_t)len);
-	/* The ROM always returns a 64-byte buffer, whatever was asked. */
+	/* The ROM always returns a 64-byte buffer, whatever was asked. Flash
+	 * holds NVS values: a reply whose opening END is lost must not end up
+	 * in boot_log (errors, --json). */
+	r->dec.noise_muted = 1;
 	e = rom_command(r, ROM_CMD_READ_FLASH_SLOW, d, sizeof(d), 0, ROM_READ_SLOW_BLOCK,
 			ROM_DEFAULT_TIMEOUT_MS, &resp);
+	if (e && r->dirty) {
+		/* its late reply would reach the next command's drain unmuted:
+		 * drain it now (as that drain would), keeping this failure's diag */
+		struct rom_diag keep = r->diag;
+
+		(void)rom_drain(r, 15, 300);
+		r->diag = keep;
+	}
+	r->dec.noise_muted = 0;
 	if (e)
 		return e;
 	if (resp.data_len < len)

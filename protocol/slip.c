@@ -38,6 +38,8 @@ void slip_decoder_reset(struct slip_decoder *d)
 
 static void keep_noise(struct slip_decoder *d, uint8_t byte)
 {
+	if (d->noise_muted)
+		return;
 	d->noise[d->noise_head] = (char)byte;
 	d->noise_head = (d->noise_head + 1) % SLIP_NOISE_MAX;
 	if (d->noise_len < (size_t)-1)

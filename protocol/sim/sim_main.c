@@ -505,9 +505,10 @@ static int serve(struct server *s, const struct opts *o, const sigset_t *old)
 			nf++;
 		}
 		if (s->master >= 0 && s->pty_idle) {
-			/* POLLHUP would be level-triggered here: without inotify,
-			 * peek, never spin */
-			if (s->ino_fd < 0 && !pty_hung_up(s)) {
+			/* POLLHUP would be level-triggered here: peek, never
+			 * spin. With inotify this is only a backstop: a client
+			 * open while we think none is must get its session. */
+			if (!pty_hung_up(s)) {
 				new_pty_client(s, o);
 				continue;
 			}
@@ -526,8 +527,7 @@ static int serve(struct server *s, const struct opts *o, const sigset_t *old)
 		}
 		next = simdev_next_event_ns(s->dev);
 		now = now_rel(s);
-		if (s->master >= 0 && s->pty_idle && s->ino_fd < 0 &&
-		    (next == UINT64_MAX || next > now + 20000000ull))
+		if (s->master >= 0 && s->pty_idle && (next == UINT64_MAX || next > now + 20000000ull))
 			next = now + 20000000ull; /* POLLHUP stays up: look again for a client */
 		if (next != UINT64_MAX) {
 			uint64_t d = next > now ? next - now : 0;

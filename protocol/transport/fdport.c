@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
@@ -45,6 +46,39 @@ void fdport_release(struct fdport *f)
 	if (f->base.wake_fd >= 0)
 		close(f->base.wake_fd);
 	f->base.wake_fd = -1;
+}
+
+struct fdport *fdport_new(enum fdport_kind kind, const struct port_ops *ops, const char *name,
+			  uint32_t baud, char *msg, size_t msgsz)
+{
+	struct fdport *f = calloc(1, sizeof(*f));
+
+	if (!f) {
+		if (msg)
+			snprintf(msg, msgsz, "%s: out of memory", name);
+		return NULL;
+	}
+	f->kind = kind;
+	if (fdport_init(f, ops, name, baud)) {
+		if (msg)
+			snprintf(msg, msgsz, "%s: eventfd: %s", name, strerror(f->base.last_errno));
+		fdport_release(f);
+		free(f);
+		return NULL;
+	}
+	return f;
+}
+
+void fdport_close(struct port *p)
+{
+	fdport_release((struct fdport *)p);
+	free(p);
+}
+
+uint64_t fdport_now(struct port *p)
+{
+	(void)p;
+	return fdport_now_ms();
 }
 
 static int is_cancelled(const struct port *p)
@@ -106,6 +140,29 @@ void fdport_sleep_ms(struct port *p, uint32_t ms)
 	}
 }
 
+int fdport_reattach(struct fdport *f, int (*attach)(struct fdport *f, uint64_t deadline_ms),
+		    uint64_t deadline_ms)
+{
+	if (f->fd >= 0)
+		close(f->fd);
+	f->fd = -1;
+	/* USB-Serial/JTAG re-enumerates during a reset (and ser2net may
+	 * restart): retry by the same name until it is back */
+	for (;;) {
+		uint64_t now;
+
+		if (is_cancelled(&f->base))
+			return PORT_ECANCELED;
+		if (attach(f, deadline_ms) == PORT_OK)
+			return PORT_OK;
+		now = fdport_now_ms();
+		if (now >= deadline_ms)
+			return PORT_ENODEV;
+		/* never sleep past the deadline */
+		fdport_sleep_ms(&f->base, deadline_ms - now < 100 ? (uint32_t)(deadline_ms - now) : 100);
+	}
+}
+
 int fdport_read_fd(struct fdport *f, uint8_t *buf, size_t len, size_t *got, uint64_t deadline_ms)
 {
 	*got = 0;
@@ -120,8 +177,18 @@ int fdport_read_fd(struct fdport *f, uint8_t *buf, size_t len, size_t *got, uint
 			*got = (size_t)n;
 			return PORT_OK;
 		}
-		if (n == 0)
-			return PORT_ENODEV; /* TCP peer closed */
+		if (n == 0) {
+			struct pollfd pfd = {.fd = f->fd, .events = POLLIN};
+
+			if (f->kind == FDPORT_TCP)
+				return PORT_ENODEV; /* peer closed */
+			/* a raw tty reads 0 when nothing is there; a USB
+			 * device that vanished (or a hung-up pty) reports
+			 * POLLHUP/POLLERR forever */
+			if (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLHUP | POLLERR | POLLNVAL)))
+				return PORT_ENODEV;
+			continue;
+		}
 		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 			continue;
 		f->base.last_errno = errno;

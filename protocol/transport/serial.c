@@ -33,55 +33,16 @@ static int sp_err(struct fdport *f, enum sp_return r)
 	return PORT_EIO;
 }
 
+/* sp_nonblocking_read/write are read()/write() on this fd on POSIX: the
+ * shared loops serve libserialport's fd as they serve a pty's. */
 static int serial_read(struct port *p, uint8_t *buf, size_t len, size_t *got, uint64_t deadline_ms)
 {
-	struct fdport *f = F(p);
-
-	*got = 0;
-	for (;;) {
-		int e = fdport_wait(f, POLLIN, deadline_ms);
-		enum sp_return n;
-
-		if (e)
-			return e;
-		n = sp_nonblocking_read(f->sp, buf, len);
-		if (n > 0) {
-			*got = (size_t)n;
-			return PORT_OK;
-		}
-		if (n == 0) {
-			/* readable but nothing: a USB device that vanished
-			 * reports POLLHUP/POLLERR forever */
-			struct pollfd pfd = {.fd = f->fd, .events = POLLIN};
-			if (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLHUP | POLLERR | POLLNVAL)))
-				return PORT_ENODEV;
-			continue;
-		}
-		return sp_err(f, n);
-	}
+	return fdport_read_fd(F(p), buf, len, got, deadline_ms);
 }
 
 static int serial_write(struct port *p, const uint8_t *buf, size_t len, uint64_t deadline_ms)
 {
-	struct fdport *f = F(p);
-	size_t off = 0;
-
-	while (off < len) {
-		enum sp_return n;
-
-		if (p->cancelled)
-			return PORT_ECANCELED;
-		n = sp_nonblocking_write(f->sp, buf + off, len - off);
-		if (n < 0)
-			return sp_err(f, n);
-		off += (size_t)n;
-		if (off < len) {
-			int e = fdport_wait(f, POLLOUT, deadline_ms);
-			if (e)
-				return e;
-		}
-	}
-	return PORT_OK;
+	return fdport_write_fd(F(p), buf, len, deadline_ms);
 }
 
 static int serial_set_baud(struct port *p, uint32_t baud)
@@ -169,37 +130,22 @@ static void serial_detach(struct fdport *f)
 	f->fd = -1; /* owned by libserialport */
 }
 
+static int serial_reattach(struct fdport *f, uint64_t deadline_ms)
+{
+	(void)deadline_ms;
+	return serial_attach(f, f->base.name, NULL, 0);
+}
+
 static int serial_reopen(struct port *p, uint64_t deadline_ms)
 {
-	struct fdport *f = F(p);
-
-	serial_detach(f);
-	/* USB-Serial/JTAG re-enumerates during a reset: retry by the same
-	 * path until it is back or the deadline passes */
-	for (;;) {
-		if (p->cancelled)
-			return PORT_ECANCELED;
-		if (serial_attach(f, p->name, NULL, 0) == PORT_OK)
-			return PORT_OK;
-		if (fdport_now_ms() >= deadline_ms)
-			return PORT_ENODEV;
-		fdport_sleep_ms(p, 100);
-	}
+	serial_detach(F(p));
+	return fdport_reattach(F(p), serial_reattach, deadline_ms);
 }
 
 static void serial_close(struct port *p)
 {
-	struct fdport *f = F(p);
-
-	serial_detach(f);
-	fdport_release(f);
-	free(f);
-}
-
-static uint64_t serial_now(struct port *p)
-{
-	(void)p;
-	return fdport_now_ms();
+	serial_detach(F(p));
+	fdport_close(p);
 }
 
 static const struct port_ops serial_ops = {
@@ -210,28 +156,22 @@ static const struct port_ops serial_ops = {
 	.flush_input = serial_flush_input,
 	.reopen = serial_reopen,
 	.sleep_ms = fdport_sleep_ms,
-	.now_ms = serial_now,
+	.now_ms = fdport_now,
 	.close = serial_close,
 };
 
 int serial_open(const char *path, uint32_t baud, struct port **out, char *msg, size_t msgsz)
 {
-	struct fdport *f = calloc(1, sizeof(*f));
+	struct fdport *f;
 	int e;
 
 	*out = NULL;
-	if (!f) {
-		if (msg)
-			snprintf(msg, msgsz, "%s: out of memory", path);
+	f = fdport_new(FDPORT_SERIAL, &serial_ops, path, baud, msg, msgsz);
+	if (!f)
 		return PORT_EIO;
-	}
-	f->kind = FDPORT_SERIAL;
-	e = fdport_init(f, &serial_ops, path, baud);
-	if (!e)
-		e = serial_attach(f, path, msg, msgsz);
+	e = serial_attach(f, path, msg, msgsz);
 	if (e) {
-		fdport_release(f);
-		free(f);
+		fdport_close(&f->base);
 		return e;
 	}
 	*out = &f->base;

@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,11 +51,24 @@ static int tcp_flush_input(struct port *p)
 {
 	struct fdport *f = F(p);
 	uint8_t junk[512];
+	int queued = 0;
+	size_t left;
 
+	/* Drop what is queued now, no more: a peer that streams faster than
+	 * we drain (ser2net at 3 Mbaud, a simulator without timing) must not
+	 * keep this call, which has no deadline, running. */
+	if (ioctl(f->fd, FIONREAD, &queued) < 0 || queued < 0)
+		queued = 0;
+	left = (size_t)queued;
 	for (;;) {
-		ssize_t n = recv(f->fd, junk, sizeof(junk), MSG_DONTWAIT);
-		if (n > 0)
+		size_t want = left && left < sizeof(junk) ? left : sizeof(junk);
+		ssize_t n = recv(f->fd, junk, want, MSG_DONTWAIT);
+		if (n > 0) {
+			if (left <= (size_t)n)
+				return PORT_OK;
+			left -= (size_t)n;
 			continue;
+		}
 		if (n == 0)
 			return PORT_ENODEV;
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
@@ -121,34 +135,14 @@ static int tcp_connect(struct fdport *f, uint64_t deadline_ms, char *msg, size_t
 	return PORT_OK;
 }
 
+static int tcp_reattach(struct fdport *f, uint64_t deadline_ms)
+{
+	return tcp_connect(f, deadline_ms, NULL, 0);
+}
+
 static int tcp_reopen(struct port *p, uint64_t deadline_ms)
 {
-	struct fdport *f = F(p);
-
-	if (f->fd >= 0)
-		close(f->fd);
-	f->fd = -1;
-	for (;;) {
-		if (p->cancelled)
-			return PORT_ECANCELED;
-		if (tcp_connect(f, deadline_ms, NULL, 0) == PORT_OK)
-			return PORT_OK;
-		if (fdport_now_ms() >= deadline_ms)
-			return PORT_ENODEV;
-		fdport_sleep_ms(p, 100);
-	}
-}
-
-static void tcp_close(struct port *p)
-{
-	fdport_release(F(p));
-	free(p);
-}
-
-static uint64_t tcp_now(struct port *p)
-{
-	(void)p;
-	return fdport_now_ms();
+	return fdport_reattach(F(p), tcp_reattach, deadline_ms);
 }
 
 static const struct port_ops tcp_ops = {
@@ -159,8 +153,8 @@ static const struct port_ops tcp_ops = {
 	.flush_input = tcp_flush_input,
 	.reopen = tcp_reopen,
 	.sleep_ms = fdport_sleep_ms,
-	.now_ms = tcp_now,
-	.close = tcp_close,
+	.now_ms = fdport_now,
+	.close = fdport_close,
 };
 
 int tcpport_open(const char *hostport, uint32_t baud, struct port **out, char *msg, size_t msgsz)
@@ -178,19 +172,16 @@ int tcpport_open(const char *hostport, uint32_t baud, struct port **out, char *m
 		return PORT_EINVAL;
 	}
 	hl = (size_t)(colon - hostport);
-	f = calloc(1, sizeof(*f));
-	if (!f) {
-		if (msg)
-			snprintf(msg, msgsz, "socket://%s: out of memory", hostport);
+	f = fdport_new(FDPORT_TCP, &tcp_ops, "socket://", baud, msg, msgsz);
+	if (!f)
 		return PORT_EIO;
-	}
 	/* [v6addr]:port */
 	if (hostport[0] == '[' && hl >= 2 && hostport[hl - 1] == ']') {
 		hostport++;
 		hl -= 2;
 	}
 	if (hl >= sizeof(f->host)) {
-		free(f);
+		fdport_close(&f->base);
 		if (msg)
 			snprintf(msg, msgsz, "socket://%s: host name too long", hostport);
 		return PORT_EINVAL;
@@ -198,15 +189,10 @@ int tcpport_open(const char *hostport, uint32_t baud, struct port **out, char *m
 	memcpy(f->host, hostport, hl);
 	f->host[hl] = '\0';
 	snprintf(f->service, sizeof(f->service), "%s", colon + 1);
-	f->kind = FDPORT_TCP;
-	e = fdport_init(f, &tcp_ops, "", baud);
-	if (!e) {
-		snprintf(f->base.name, sizeof(f->base.name), "socket://%s:%s", f->host, f->service);
-		e = tcp_connect(f, fdport_now_ms() + TCP_CONNECT_MS, msg, msgsz);
-	}
+	snprintf(f->base.name, sizeof(f->base.name), "socket://%s:%s", f->host, f->service);
+	e = tcp_connect(f, fdport_now_ms() + TCP_CONNECT_MS, msg, msgsz);
 	if (e) {
-		fdport_release(f);
-		free(f);
+		fdport_close(&f->base);
 		return e;
 	}
 	*out = &f->base;

@@ -78,34 +78,15 @@ static int tty_attach(struct fdport *f, const char *path, char *msg, size_t msgs
 	return PORT_OK;
 }
 
+static int tty_reattach(struct fdport *f, uint64_t deadline_ms)
+{
+	(void)deadline_ms;
+	return tty_attach(f, f->base.name, NULL, 0);
+}
+
 static int tty_reopen(struct port *p, uint64_t deadline_ms)
 {
-	struct fdport *f = F(p);
-
-	if (f->fd >= 0)
-		close(f->fd);
-	f->fd = -1;
-	for (;;) {
-		if (p->cancelled)
-			return PORT_ECANCELED;
-		if (tty_attach(f, p->name, NULL, 0) == PORT_OK)
-			return PORT_OK;
-		if (fdport_now_ms() >= deadline_ms)
-			return PORT_ENODEV;
-		fdport_sleep_ms(p, 100);
-	}
-}
-
-static void tty_close(struct port *p)
-{
-	fdport_release(F(p));
-	free(p);
-}
-
-static uint64_t tty_now(struct port *p)
-{
-	(void)p;
-	return fdport_now_ms();
+	return fdport_reattach(F(p), tty_reattach, deadline_ms);
 }
 
 static const struct port_ops tty_ops = {
@@ -116,28 +97,22 @@ static const struct port_ops tty_ops = {
 	.flush_input = tty_flush_input,
 	.reopen = tty_reopen,
 	.sleep_ms = fdport_sleep_ms,
-	.now_ms = tty_now,
-	.close = tty_close,
+	.now_ms = fdport_now,
+	.close = fdport_close,
 };
 
 int ttyport_open(const char *path, uint32_t baud, struct port **out, char *msg, size_t msgsz)
 {
-	struct fdport *f = calloc(1, sizeof(*f));
+	struct fdport *f;
 	int e;
 
 	*out = NULL;
-	if (!f) {
-		if (msg)
-			snprintf(msg, msgsz, "%s: out of memory", path);
+	f = fdport_new(FDPORT_TERMIOS, &tty_ops, path, baud, msg, msgsz);
+	if (!f)
 		return PORT_EIO;
-	}
-	f->kind = FDPORT_TERMIOS;
-	e = fdport_init(f, &tty_ops, path, baud);
-	if (!e)
-		e = tty_attach(f, path, msg, msgsz);
+	e = tty_attach(f, path, msg, msgsz);
 	if (e) {
-		fdport_release(f);
-		free(f);
+		fdport_close(&f->base);
 		return e;
 	}
 	*out = &f->base;

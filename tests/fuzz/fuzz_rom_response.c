@@ -37,14 +37,32 @@ static void chunk_responder(struct fakeport *fp, const uint8_t *req, size_t len)
 	c->left -= n;
 }
 
+/* The operations layer over the scripted port: connect, identify, read,
+ * write with and without compression, verify, (erase,) leave. */
+static void run_flashop(struct fakeport *fp, const struct flashop_options *o, int erase)
+{
+	struct flashop *f = NULL;
+	struct rom_diag d;
+	uint8_t buf[64], img[300];
+
+	if (flashop_attach(&fp->base, o, &f, &d))
+		return;
+	memset(img, 0x5A, sizeof(img));
+	(void)flashop_read(f, 0x8000, buf, sizeof(buf), NULL, NULL);
+	(void)flashop_write(f, 0x9000, img, sizeof(img), FLASHOP_VERIFY, NULL, NULL);
+	(void)flashop_write(f, 0x9000, img, sizeof(img), FLASHOP_NO_COMPRESS, NULL, NULL);
+	if (erase)
+		(void)flashop_erase(f, 0x9000, 0x1000, NULL, NULL);
+	(void)flashop_hard_reset(f);
+	flashop_close(f);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct rom_response resp;
 	struct fakeport *fp;
 	struct rom *r = NULL;
-	struct flashop *f = NULL;
 	struct flashop_options o;
-	struct rom_diag d;
 	struct rom_security sec;
 	uint8_t buf[64], md5[16];
 	uint32_t v;
@@ -58,16 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		o.before = RESET_MODE_NONE;
 		o.connect_attempts = 1;
 		o.baud = size > 1 && (data[1] & 1) ? 921600 : 115200;
-		if (flashop_attach(&fp->base, &o, &f, &d) == 0) {
-			uint8_t img[300];
-			memset(img, 0x5A, sizeof(img));
-			(void)flashop_read(f, 0x8000, buf, sizeof(buf), NULL, NULL);
-			(void)flashop_write(f, 0x9000, img, sizeof(img), FLASHOP_VERIFY, NULL, NULL);
-			(void)flashop_write(f, 0x9000, img, sizeof(img), FLASHOP_NO_COMPRESS, NULL, NULL);
-			(void)flashop_erase(f, 0x9000, 0x1000, NULL, NULL);
-			(void)flashop_hard_reset(f);
-			flashop_close(f);
-		}
+		run_flashop(fp, &o, 1);
 		return 0;
 	}
 	/* the pure parser with every data length a command uses */
@@ -96,14 +105,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	flashop_options_init(&o);
 	o.before = RESET_MODE_NONE;
 	o.connect_attempts = 1;
-	if (flashop_attach(&fp->base, &o, &f, &d) == 0) {
-		uint8_t img[300];
-		memset(img, 0x5A, sizeof(img));
-		(void)flashop_read(f, 0x8000, buf, sizeof(buf), NULL, NULL);
-		(void)flashop_write(f, 0x9000, img, sizeof(img), FLASHOP_VERIFY, NULL, NULL);
-		(void)flashop_write(f, 0x9000, img, sizeof(img), FLASHOP_NO_COMPRESS, NULL, NULL);
-		(void)flashop_hard_reset(f);
-		flashop_close(f);
-	}
+	run_flashop(fp, &o, 0);
 	return 0;
 }

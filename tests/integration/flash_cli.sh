@@ -6,6 +6,7 @@ set -u
 ESPFAB=$1
 SIM=$2
 MODE=$3
+. "$(dirname "$0")/sim_port.sh"
 T=$(mktemp -d /tmp/espfab-flash-it.XXXXXX)
 SIM_PID=
 fails=0
@@ -43,12 +44,7 @@ start_sim() {
 	SIM_N=$((${SIM_N:-0} + 1))
 	"$SIM" --chip esp32s3 --mac 24:0a:c4:12:34:56 --flash "$T/flash.bin" "${where[@]}" "$@" >"$T/sim$SIM_N.out" 2>"$T/sim.err" &
 	SIM_PID=$!
-	PORT=
-	for _ in $(seq 1 50); do
-		PORT=$(head -n1 "$T/sim$SIM_N.out" 2>/dev/null)
-		[ -n "$PORT" ] && break
-		sleep 0.1
-	done
+	PORT=$(sim_first_line "$T/sim$SIM_N.out")
 	[ -n "$PORT" ] || { echo "espfab-sim did not start: $(cat "$T/sim.err")"; exit 1; }
 }
 

@@ -23,6 +23,7 @@ struct script {
 	int stale_before;       /* queue a stale SYNC reply, a request-direction frame and text first */
 	unsigned rejects_left;
 	int booting;            /* the first SYNC is lost; the banner follows */
+	int lose_flash_end;     /* READ_FLASH_SLOW: the reply's opening END is lost on the wire */
 };
 
 static uint32_t get32(const uint8_t *p)
@@ -79,10 +80,26 @@ static void respond(struct fakeport *fp, const uint8_t *req, size_t len)
 		return;
 	}
 	case ROM_CMD_READ_FLASH_SLOW: {
+		static const char secret[] = "DeviceSecret=0123456789abcdef";
 		uint8_t d[64];
+
 		for (int i = 0; i < 64; i++)
 			d[i] = (uint8_t)(get32(req + 8) + (uint32_t)i);
+		if (s->lose_flash_end)
+			memcpy(d, secret, sizeof(secret) - 1); /* an NVS string, as on a provisioned chip */
 		fp_reply(fp, cmd, 0, d, sizeof(d), s->fail_status, s->fail_err);
+		if (s->lose_flash_end) {
+			/* fp_queue may compact rx: find the reply's opening END
+			 * (escaped bytes hold none) back from its closing one */
+			size_t at = fp->rx_len - 1;
+
+			while (at > fp->rx_pos && fp->rx[at - 1] != 0xC0)
+				at--;
+			assert_true(at > fp->rx_pos);
+			at--;
+			memmove(fp->rx + at, fp->rx + at + 1, fp->rx_len - at - 1);
+			fp->rx_len--;
+		}
 		return;
 	}
 	default:
@@ -412,6 +429,41 @@ static void test_rom_read_flash_slow_request_and_data(void **state)
 	assert_int_equal(rom_diag(x->r)->rom_error, 0x09);
 }
 
+/* A lost opening END turns a reply into "text the chip printed": flash
+ * bytes read back (NVS values) must not reach boot_log, which operators
+ * see in errors and in `espfab flash --json`. */
+static void test_rom_read_flash_payload_never_becomes_boot_log(void **state)
+{
+	struct fx *x = *state;
+	uint8_t buf[64];
+	uint32_t v;
+
+	x->s.lose_flash_end = 1;
+	assert_int_not_equal(rom_read_flash_slow(x->r, 0x9000, buf, 64), 0);
+	assert_null(strstr(rom_diag(x->r)->boot_log, "0123456789abcdef"));
+	assert_null(strstr(rom_diag(x->r)->boot_log, "DeviceSecret"));
+	/* text outside frames is kept again for the next command */
+	x->s.lose_flash_end = 0;
+	x->s.stale_before = 1;
+	assert_int_equal(rom_read_reg(x->r, 0x40001000, &v), 0);
+	x->s.stale_before = 0;
+	x->s.silent = 1;
+	assert_int_equal(rom_read_reg(x->r, 0x40001000, &v), ROM_ETIMEDOUT);
+	assert_non_null(strstr(rom_diag(x->r)->boot_log, "waiting for download"));
+	assert_null(strstr(rom_diag(x->r)->boot_log, "DeviceSecret"));
+	/* the same reply arriving after the timeout is drained before the next
+	 * command: still not text */
+	x->s.silent = 0;
+	x->s.lose_flash_end = 1;
+	x->fp->latency_ms = ROM_DEFAULT_TIMEOUT_MS + 100;
+	assert_int_equal(rom_read_flash_slow(x->r, 0x9000, buf, 64), ROM_ETIMEDOUT);
+	x->fp->latency_ms = 0;
+	x->s.silent = 1;
+	assert_int_equal(rom_read_reg(x->r, 0x40001000, &v), ROM_ETIMEDOUT);
+	assert_null(strstr(rom_diag(x->r)->boot_log, "DeviceSecret"));
+	assert_null(strstr(rom_diag(x->r)->boot_log, "0123456789abcdef"));
+}
+
 static void test_rom_security_info_20_and_12_bytes(void **state)
 {
 	struct fx *x = *state;
@@ -542,6 +594,7 @@ int main(void)
 		T(test_rom_flash_data_header_seq_and_payload_checksum),
 		T(test_rom_md5_hex_reply),
 		T(test_rom_read_flash_slow_request_and_data),
+		T(test_rom_read_flash_payload_never_becomes_boot_log),
 		T(test_rom_security_info_20_and_12_bytes),
 		T(test_rom_attach_and_set_params_exact_bytes),
 		T(test_rom_change_baud_switches_host_after_reply),

@@ -68,6 +68,13 @@ static int count_frames(struct port *p, uint64_t deadline, uint8_t cmd)
 	return frames;
 }
 
+/* SYNC, then the number of SYNC replies within ms of virtual time. */
+static int sync_replies(struct port *p, uint32_t ms)
+{
+	send_sync(p);
+	return count_frames(p, p->ops->now_ms(p) + ms, 0x08);
+}
+
 static void test_simdev_fakeport_sync_on_virtual_time(void **state)
 {
 	struct rig r;
@@ -145,8 +152,7 @@ static void test_simdev_fakeport_reset_lines_recorded(void **state)
 	assert_int_equal(simdev_state(r.dev), SIMDEV_STATE_DOWNLOAD);
 	/* the boot log is waiting; flush_input drops it */
 	assert_int_equal(r.p->ops->flush_input(r.p), PORT_OK);
-	send_sync(r.p);
-	assert_int_equal(count_frames(r.p, r.p->ops->now_ms(r.p) + 200, 0x08), 8);
+	assert_int_equal(sync_replies(r.p, 200), 8);
 	rig_down(&r);
 }
 
@@ -238,8 +244,7 @@ static void test_simdev_fakeport_usb_reset_reenumerates(void **state)
 	assert_int_equal(r.p->ops->reopen(r.p, r.p->ops->now_ms(r.p) + 100), PORT_ENODEV);
 	assert_int_equal(r.p->ops->reopen(r.p, r.p->ops->now_ms(r.p) + 2000), PORT_OK);
 	assert_true(r.p->ops->now_ms(r.p) >= 300 + 301);
-	send_sync(r.p);
-	assert_int_equal(count_frames(r.p, r.p->ops->now_ms(r.p) + 200, 0x08), 8);
+	assert_int_equal(sync_replies(r.p, 200), 8);
 	/* a plain RTS pulse (esptool HardReset) boots the app */
 	assert_int_equal(r.p->ops->set_lines(r.p, 0, 1), PORT_OK);
 	r.p->ops->sleep_ms(r.p, 200);
@@ -247,8 +252,7 @@ static void test_simdev_fakeport_usb_reset_reenumerates(void **state)
 	r.p->ops->sleep_ms(r.p, 200);
 	assert_int_equal(simdev_state(r.dev), SIMDEV_STATE_APP);
 	assert_int_equal(r.p->ops->reopen(r.p, r.p->ops->now_ms(r.p) + 2000), PORT_OK);
-	send_sync(r.p);
-	assert_int_equal(count_frames(r.p, r.p->ops->now_ms(r.p) + 200, 0x08), 0);
+	assert_int_equal(sync_replies(r.p, 200), 0);
 	rig_down(&r);
 }
 
@@ -281,8 +285,7 @@ static void test_simdev_fakeport_usb_watchdog(void **state)
 	r.p->ops->sleep_ms(r.p, 5);
 	assert_int_equal(r.p->ops->flush_input(r.p), PORT_OK);
 	assert_int_equal(simdev_reg_read(r.dev, 0x3FCEF14Cu), 4); /* console: USB-Serial/JTAG */
-	send_sync(r.p);
-	assert_int_equal(count_frames(r.p, r.p->ops->now_ms(r.p) + 100, 0x08), 8);
+	assert_int_equal(sync_replies(r.p, 100), 8);
 	/* without the key the write does not stick */
 	write_reg_port(r.p, 0x60008098u, 0);
 	assert_int_not_equal(simdev_reg_read(r.dev, 0x60008098u), 0);
@@ -302,8 +305,7 @@ static void test_simdev_fakeport_usb_watchdog(void **state)
 	write_reg_port(r.p, 0x600080B4u, 1u << 31);
 	write_reg_port(r.p, 0x600080B8u, 0);
 	r.p->ops->sleep_ms(r.p, 10000);
-	send_sync(r.p);
-	assert_int_equal(count_frames(r.p, r.p->ops->now_ms(r.p) + 100, 0x08), 8);
+	assert_int_equal(sync_replies(r.p, 100), 8);
 	assert_int_equal(simdev_stats(r.dev)->wdt_resets, 0);
 	rig_down(&r);
 }

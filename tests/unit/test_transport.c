@@ -101,6 +101,26 @@ static void test_transport_pty_other_side_gone_is_enodev(void **state)
 	port_close(p);
 }
 
+/* reopen() retries every 100 ms while a USB-JTAG device re-enumerates;
+ * the last wait must be cut to the deadline, not run 100 ms past it. */
+static void test_transport_reopen_stops_at_its_deadline(void **state)
+{
+	(void)state;
+	char name[64];
+	int m = open_pty(name, sizeof(name));
+	struct port *p = NULL;
+	uint64_t t0, dt;
+
+	assert_int_equal(port_open(name, 115200, &p, NULL, 0), PORT_OK);
+	close(m); /* the slave node goes away with its master */
+	t0 = now_ms();
+	assert_int_equal(p->ops->reopen(p, p->ops->now_ms(p) + 150), PORT_ENODEV);
+	dt = now_ms() - t0;
+	assert_true(dt >= 140);
+	assert_true(dt < 185);
+	port_close(p);
+}
+
 struct canceller {
 	struct port *p;
 	unsigned delay_ms;
@@ -187,6 +207,52 @@ static void test_transport_tcp_roundtrip_no_lines_peer_close(void **state)
 	close(ls);
 }
 
+struct streamer {
+	int fd;
+	volatile int stop;
+};
+
+static void *stream_bytes(void *arg)
+{
+	struct streamer *st = arg;
+	static uint8_t junk[65536];
+
+	while (!st->stop)
+		if (send(st->fd, junk, sizeof(junk), MSG_NOSIGNAL) < 0)
+			break;
+	return NULL;
+}
+
+/* flush_input has no deadline: it drops what is queued, then returns,
+ * even while the peer keeps streaming. */
+static void test_transport_tcp_flush_input_is_bounded_under_streaming(void **state)
+{
+	(void)state;
+	uint16_t lp;
+	int ls = listen_tcp(&lp);
+	char name[64];
+	struct port *p = NULL;
+	struct streamer st = {.fd = -1, .stop = 0};
+	pthread_t th;
+	uint64_t t0, dt;
+
+	snprintf(name, sizeof(name), "socket://127.0.0.1:%u", lp);
+	assert_int_equal(port_open(name, 115200, &p, NULL, 0), PORT_OK);
+	st.fd = accept(ls, NULL, NULL);
+	assert_true(st.fd >= 0);
+	assert_int_equal(pthread_create(&th, NULL, stream_bytes, &st), 0);
+	p->ops->sleep_ms(p, 50);
+	t0 = now_ms();
+	assert_int_equal(p->ops->flush_input(p), PORT_OK);
+	dt = now_ms() - t0;
+	st.stop = 1;
+	port_close(p); /* the writer sees EPIPE/ECONNRESET and ends */
+	pthread_join(th, NULL);
+	close(st.fd);
+	close(ls);
+	assert_true(dt < 500);
+}
+
 static void test_transport_bad_names_give_one_line_errors(void **state)
 {
 	(void)state;
@@ -254,9 +320,11 @@ int main(void)
 		cmocka_unit_test(test_transport_pty_uses_termios_and_moves_bytes),
 		cmocka_unit_test(test_transport_read_deadline_is_honoured),
 		cmocka_unit_test(test_transport_pty_other_side_gone_is_enodev),
+		cmocka_unit_test(test_transport_reopen_stops_at_its_deadline),
 		cmocka_unit_test(test_transport_cancel_from_another_thread_wakes_read_and_sleep),
 		cmocka_unit_test(test_transport_tcp_roundtrip_no_lines_peer_close),
 		cmocka_unit_test(test_transport_bad_names_give_one_line_errors),
+		cmocka_unit_test(test_transport_tcp_flush_input_is_bounded_under_streaming),
 		cmocka_unit_test(test_transport_cancel_interrupts_a_connect_in_progress),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

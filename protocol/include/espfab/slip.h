@@ -42,6 +42,10 @@ struct slip_decoder {
 	char noise[SLIP_NOISE_MAX];
 	size_t noise_len;  /* total bytes ever seen outside frames (saturating) */
 	size_t noise_head; /* next write position in noise[] */
+	/* Set by the caller while a reply may carry secrets (flash read back):
+	 * a lost opening END would make the frame's bytes look like text
+	 * outside frames, so none is kept meanwhile. */
+	int noise_muted;
 };
 
 void slip_decoder_init(struct slip_decoder *d, uint8_t *buf, size_t cap);
