@@ -29,63 +29,6 @@
 #define MFG_MAX_INPUT (1024ull * 1024 * 1024)  /* a CSV larger than 1 GiB is a mistake */
 #define MFG_CACHE_LIMIT (256ull * 1024 * 1024) /* `file` rows kept in memory */
 
-/* Whole file into a malloc'd buffer (NUL-terminated). Returns 0 or -errno. */
-static int slurp(const char *path, size_t max, uint8_t **out, size_t *out_len)
-{
-	int fd = -1, rc = 0;
-	uint8_t *buf = NULL;
-	size_t len = 0, cap = 0;
-
-	*out = NULL;
-	*out_len = 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	for (;;) {
-		ssize_t n;
-		if (len + 1 >= cap) {
-			size_t ncap = cap ? cap * 2 : 65536;
-			uint8_t *nb;
-			if (cap > max + 1) {
-				rc = -EFBIG;
-				goto out;
-			}
-			nb = realloc(buf, ncap);
-			if (!nb) {
-				rc = -ENOMEM;
-				goto out;
-			}
-			buf = nb;
-			cap = ncap;
-		}
-		n = read(fd, buf + len, cap - len - 1);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			rc = -errno;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	if (len > max) {
-		rc = -EFBIG;
-		goto out;
-	}
-	buf[len] = '\0';
-	*out = buf;
-	*out_len = len;
-	buf = NULL;
-out:
-	if (buf) {
-		OPENSSL_cleanse(buf, cap);
-		free(buf);
-	}
-	close(fd);
-	return rc;
-}
-
 /* `file` rows: each path read once per run (the same certificate is often
  * named by every device) up to MFG_CACHE_LIMIT bytes in all. */
 struct file_cache_entry {
@@ -115,7 +58,7 @@ static int cache_get(struct file_cache *c, const char *path, const uint8_t **dat
 			*len = c->e[i].len;
 			return 0;
 		}
-	if ((rc = slurp(path, MFG_MAX_INPUT, &buf, &blen)))
+	if ((rc = nvs_file_read_max(path, MFG_MAX_INPUT, &buf, &blen)))
 		return rc;
 	if (c->bytes + blen <= MFG_CACHE_LIMIT && c->n < 4096) {
 		if (c->n == c->cap) {
@@ -635,7 +578,7 @@ int mfg_generate(const struct mfg_options *o, struct mfg_result *res, struct mfg
 	if (o->keys == MFG_KEYS_INPUT ||
 	    (o->keys == MFG_KEYS_GENERATE && o->key_protect_hmac && !o->kp_hmac_keygen)) {
 		const char *kp = o->keys == MFG_KEYS_INPUT ? o->inputkey : o->kp_hmac_inputkey;
-		if ((rc = slurp(kp, 1024 * 1024, &keybuf, &key_len))) {
+		if ((rc = nvs_file_read_max(kp, 1024 * 1024, &keybuf, &key_len))) {
 			rc = mfg_fail(err, MFG_EIO, 0, "%s: %s", kp, strerror(-rc));
 			goto out;
 		}
@@ -653,11 +596,11 @@ int mfg_generate(const struct mfg_options *o, struct mfg_result *res, struct mfg
 		}
 		r.have_key = true;
 	}
-	if ((rc = slurp(o->config_path, MFG_MAX_INPUT, &config, &config_len))) {
+	if ((rc = nvs_file_read_max(o->config_path, MFG_MAX_INPUT, &config, &config_len))) {
 		rc = mfg_fail(err, MFG_EIO, 0, "%s: %s", o->config_path, strerror(-rc));
 		goto out;
 	}
-	if ((rc = slurp(o->values_path, MFG_MAX_INPUT, &values, &values_len))) {
+	if ((rc = nvs_file_read_max(o->values_path, MFG_MAX_INPUT, &values, &values_len))) {
 		rc = mfg_fail(err, MFG_EIO, 0, "%s: %s", o->values_path, strerror(-rc));
 		goto out;
 	}
