@@ -201,15 +201,22 @@ static unsigned orig_line(const unsigned *map, size_t nlines, unsigned l)
 	return l;
 }
 
+/* Append n bytes and a NUL to a string pool; *off gets where they start
+ * (offsets, not pointers: the pool moves when it grows). */
+static int pool_add(char **pool, size_t *len, size_t *cap, const char *s, size_t n, size_t *off)
+{
+	if (grow((void **)pool, cap, *len + n + 1, 1))
+		return MFG_ENOMEM;
+	memcpy(*pool + *len, s, n);
+	(*pool)[*len + n] = '\0';
+	*off = *len;
+	*len += n + 1;
+	return 0;
+}
+
 static int arena_add(struct mfg_batch *b, const char *p, size_t n, size_t *off)
 {
-	if (grow((void **)&b->arena, &b->arena_cap, b->arena_len + n + 1, 1))
-		return MFG_ENOMEM;
-	memcpy(b->arena + b->arena_len, p, n);
-	b->arena[b->arena_len + n] = '\0';
-	*off = b->arena_len;
-	b->arena_len += n + 1;
-	return 0;
+	return pool_add(&b->arena, &b->arena_len, &b->arena_cap, p, n, off);
 }
 
 /* Parse a whole (normalised) file into rows. */
@@ -285,13 +292,7 @@ static int load_text(struct mfg_batch *b, const char *name, const char *text, si
 
 static int names_add(struct mfg_batch *b, const char *s, size_t n, size_t *off)
 {
-	if (grow((void **)&b->names, &b->names_cap, b->names_len + n + 1, 1))
-		return MFG_ENOMEM;
-	memcpy(b->names + b->names_len, s, n);
-	b->names[b->names_len + n] = '\0';
-	*off = b->names_len;
-	b->names_len += n + 1;
-	return 0;
+	return pool_add(&b->names, &b->names_len, &b->names_cap, s, n, off);
 }
 
 /* os.path.splitext() extension of a file name without '/': from the last
