@@ -18,6 +18,7 @@
 
 #include "espfab/csv.h"
 #include "espfab/mfg.h"
+#include "mfg_priv.h"
 
 struct mfg_field {
 	size_t off, len; /* into the batch's arena; NUL-terminated there */
@@ -54,8 +55,7 @@ struct mfg_batch {
 	char *config_name, *values_name;
 };
 
-__attribute__((format(printf, 4, 5))) static int fail(struct mfg_err *err, int code, unsigned line, const char *fmt,
-						      ...)
+int mfg_fail(struct mfg_err *err, int code, unsigned line, const char *fmt, ...)
 {
 	if (err) {
 		va_list ap;
@@ -201,15 +201,22 @@ static unsigned orig_line(const unsigned *map, size_t nlines, unsigned l)
 	return l;
 }
 
+/* Append n bytes and a NUL to a string pool; *off gets where they start
+ * (offsets, not pointers: the pool moves when it grows). */
+static int pool_add(char **pool, size_t *len, size_t *cap, const char *s, size_t n, size_t *off)
+{
+	if (grow((void **)pool, cap, *len + n + 1, 1))
+		return MFG_ENOMEM;
+	memcpy(*pool + *len, s, n);
+	(*pool)[*len + n] = '\0';
+	*off = *len;
+	*len += n + 1;
+	return 0;
+}
+
 static int arena_add(struct mfg_batch *b, const char *p, size_t n, size_t *off)
 {
-	if (grow((void **)&b->arena, &b->arena_cap, b->arena_len + n + 1, 1))
-		return MFG_ENOMEM;
-	memcpy(b->arena + b->arena_len, p, n);
-	b->arena[b->arena_len + n] = '\0';
-	*off = b->arena_len;
-	b->arena_len += n + 1;
-	return 0;
+	return pool_add(&b->arena, &b->arena_len, &b->arena_cap, p, n, off);
 }
 
 /* Parse a whole (normalised) file into rows. */
@@ -223,8 +230,8 @@ static int parse_rows(struct mfg_batch *b, const char *name, const char *text, s
 
 	rc = csv_reader_new(&r, text, len, 0, 0, &cerr);
 	if (rc) {
-		rc = rc == CSV_ENOMEM ? fail(err, MFG_ENOMEM, 0, "out of memory")
-				      : fail(err, MFG_EINPUT, orig_line(map, nlines, cerr.line), "%s:%u: %s", name,
+		rc = rc == CSV_ENOMEM ? mfg_fail(err, MFG_ENOMEM, 0, "out of memory")
+				      : mfg_fail(err, MFG_EINPUT, orig_line(map, nlines, cerr.line), "%s:%u: %s", name,
 					     orig_line(map, nlines, cerr.line), cerr.msg);
 		goto out;
 	}
@@ -232,7 +239,7 @@ static int parse_rows(struct mfg_batch *b, const char *name, const char *text, s
 		struct mfg_row *row;
 		if (grow((void **)rows, cap, *nrows + 1, sizeof(**rows)) ||
 		    grow((void **)&b->fields, &b->fields_cap, b->nfields + rec.nfields, sizeof(*b->fields))) {
-			rc = fail(err, MFG_ENOMEM, 0, "out of memory");
+			rc = mfg_fail(err, MFG_ENOMEM, 0, "out of memory");
 			goto out;
 		}
 		row = &(*rows)[(*nrows)++];
@@ -242,15 +249,15 @@ static int parse_rows(struct mfg_batch *b, const char *name, const char *text, s
 		for (size_t k = 0; k < rec.nfields; k++) {
 			struct mfg_field *f = &b->fields[b->nfields++];
 			if (arena_add(b, rec.fields[k].ptr, rec.fields[k].len, &f->off)) {
-				rc = fail(err, MFG_ENOMEM, 0, "out of memory");
+				rc = mfg_fail(err, MFG_ENOMEM, 0, "out of memory");
 				goto out;
 			}
 			f->len = rec.fields[k].len;
 		}
 	}
 	if (rc < 0) {
-		rc = rc == CSV_ENOMEM ? fail(err, MFG_ENOMEM, 0, "out of memory")
-				      : fail(err, MFG_EINPUT, orig_line(map, nlines, cerr.line), "%s:%u: %s", name,
+		rc = rc == CSV_ENOMEM ? mfg_fail(err, MFG_ENOMEM, 0, "out of memory")
+				      : mfg_fail(err, MFG_EINPUT, orig_line(map, nlines, cerr.line), "%s:%u: %s", name,
 					     orig_line(map, nlines, cerr.line), cerr.msg);
 		goto out;
 	}
@@ -271,11 +278,11 @@ static int load_text(struct mfg_batch *b, const char *name, const char *text, si
 
 	/* The reference opens both files as strict utf-8. */
 	if (csv_utf8_check(text, len, &bad))
-		return fail(err, MFG_EINPUT, bad, "%s:%u: not valid UTF-8", name, bad);
+		return mfg_fail(err, MFG_EINPUT, bad, "%s:%u: not valid UTF-8", name, bad);
 	if ((rc = normalise(text, len, &norm, &nlen, &map, &nlines)))
-		return fail(err, MFG_ENOMEM, 0, "out of memory");
+		return mfg_fail(err, MFG_ENOMEM, 0, "out of memory");
 	if (nlen == 0)
-		rc = fail(err, MFG_EINPUT, 0, "%s: file is empty (or holds only blank lines)", name);
+		rc = mfg_fail(err, MFG_EINPUT, 0, "%s: file is empty (or holds only blank lines)", name);
 	else
 		rc = parse_rows(b, name, norm, nlen, map, nlines, rows, nrows, cap, err);
 	free(norm);
@@ -285,13 +292,7 @@ static int load_text(struct mfg_batch *b, const char *name, const char *text, si
 
 static int names_add(struct mfg_batch *b, const char *s, size_t n, size_t *off)
 {
-	if (grow((void **)&b->names, &b->names_cap, b->names_len + n + 1, 1))
-		return MFG_ENOMEM;
-	memcpy(b->names + b->names_len, s, n);
-	b->names[b->names_len + n] = '\0';
-	*off = b->names_len;
-	b->names_len += n + 1;
-	return 0;
+	return pool_add(&b->names, &b->names_len, &b->names_cap, s, n, off);
 }
 
 /* os.path.splitext() extension of a file name without '/': from the last
@@ -356,7 +357,7 @@ static int check_config(struct mfg_batch *b, const struct mfg_batch_params *p, s
 
 	b->cfg = calloc(b->ncrows ? b->ncrows : 1, sizeof(*b->cfg));
 	if (!b->cfg)
-		return fail(err, MFG_ENOMEM, 0, "out of memory");
+		return mfg_fail(err, MFG_ENOMEM, 0, "out of memory");
 	for (size_t i = 0; i < b->ncrows; i++) {
 		const struct mfg_row *r = &b->crows[i];
 		struct mfg_config_row *c = &b->cfg[i];
@@ -381,28 +382,28 @@ static int check_config(struct mfg_batch *b, const struct mfg_batch_params *p, s
 				     fld_len(b, &b->crows[j], 0) == fld_len(b, r, 0) &&
 				     !memcmp(fld(b, &b->crows[j], 0), fld(b, r, 0), fld_len(b, r, 0));
 		if (!repeat_key)
-			return fail(err, MFG_EINPUT, r->line, "%s:%u: %zu fields, expected key,type,encoding",
+			return mfg_fail(err, MFG_EINPUT, r->line, "%s:%u: %zu fields, expected key,type,encoding",
 				    p->config_name, r->line, r->n);
 	}
 	for (size_t i = 0; i < b->ncrows; i++) {
 		const struct mfg_row *r = &b->crows[i];
 		bool ok = false;
 		if (r->n < 2)
-			return fail(err, MFG_EINPUT, r->line, "%s:%u: no type field", p->config_name, r->line);
+			return mfg_fail(err, MFG_EINPUT, r->line, "%s:%u: no type field", p->config_name, r->line);
 		for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++)
 			ok = ok || fld_is(b, r, 1, types[t]);
 		if (!ok)
-			return fail(err, MFG_EINPUT, r->line, "%s:%u: invalid type '%.40s' (file, data or namespace)",
+			return mfg_fail(err, MFG_EINPUT, r->line, "%s:%u: invalid type '%.40s' (file, data or namespace)",
 				    p->config_name, r->line, fld(b, r, 1));
 		if (b->cfg[i].is_ns)
 			continue;
 		ok = false;
 		if (r->n < 3)
-			return fail(err, MFG_EINPUT, r->line, "%s:%u: no encoding field", p->config_name, r->line);
+			return mfg_fail(err, MFG_EINPUT, r->line, "%s:%u: no encoding field", p->config_name, r->line);
 		for (size_t t = 0; t < sizeof(encodings) / sizeof(encodings[0]); t++)
 			ok = ok || fld_is(b, r, 2, encodings[t]);
 		if (!ok)
-			return fail(err, MFG_EINPUT, r->line,
+			return mfg_fail(err, MFG_EINPUT, r->line,
 				    "%s:%u: invalid encoding '%.40s' (string, binary, hex2bin, u8, i8, u16, u32, i32, "
 				    "u64, i64 or base64)",
 				    p->config_name, r->line, fld(b, r, 2));
@@ -429,7 +430,7 @@ static int check_config(struct mfg_batch *b, const struct mfg_batch_params *p, s
 			vk++;
 		}
 		if (!found)
-			return fail(err, MFG_EINPUT, r->line,
+			return mfg_fail(err, MFG_EINPUT, r->line,
 				    "%s:%u: key '%.40s' is not a column of %s (config keys must appear there, in the "
 				    "same order)",
 				    p->config_name, r->line, fld(b, r, 0), p->values_name);
@@ -516,7 +517,7 @@ static int name_devices(struct mfg_batch *b, const struct mfg_batch_params *p, s
 	b->stem_off = calloc(b->ndev ? b->ndev : 1, sizeof(size_t));
 	b->key_off = calloc(b->ndev ? b->ndev : 1, sizeof(size_t));
 	if (!b->stem_off || !b->key_off)
-		return fail(err, MFG_ENOMEM, 0, "out of memory");
+		return mfg_fail(err, MFG_ENOMEM, 0, "out of memory");
 	for (size_t d = 0; d < b->ndev; d++) {
 		const struct mfg_row *r = &b->vrows[d + 1];
 		const char *id = NULL;
@@ -536,13 +537,13 @@ static int name_devices(struct mfg_batch *b, const struct mfg_batch_params *p, s
 			idlen = strlen(cnt_buf);
 		}
 		if (memchr(id, '/', idlen) || memchr(id, '\0', idlen)) {
-			rc = fail(err, MFG_EINPUT, r->line, "%s:%u: file id '%.40s' (column '%s') holds '/' or NUL",
+			rc = mfg_fail(err, MFG_EINPUT, r->line, "%s:%u: file id '%.40s' (column '%s') holds '/' or NUL",
 				  p->values_name, r->line, id, by_column ? p->fileid : "");
 			goto out;
 		}
 		if (p->prefix_num) {
 			if (d && num == LLONG_MAX) {
-				rc = fail(err, MFG_EINPUT, r->line, "%s:%u: --prefix_num counter overflows", p->values_name,
+				rc = mfg_fail(err, MFG_EINPUT, r->line, "%s:%u: --prefix_num counter overflows", p->values_name,
 					  r->line);
 				goto out;
 			}
@@ -550,21 +551,21 @@ static int name_devices(struct mfg_batch *b, const struct mfg_batch_params *p, s
 		}
 		need = strlen(p->prefix) + 1 + (size_t)nlen + idlen + 1;
 		if (grow((void **)&stem, &cap, need, 1)) {
-			rc = fail(err, MFG_ENOMEM, 0, "out of memory");
+			rc = mfg_fail(err, MFG_ENOMEM, 0, "out of memory");
 			goto out;
 		}
 		snprintf(stem, cap, "%s-%s", p->prefix, p->prefix_num ? num_buf : "");
 		memcpy(stem + strlen(stem), id, idlen);
 		stem[need - 1] = '\0';
 		if (names_add(b, stem, need - 1, &b->stem_off[d])) {
-			rc = fail(err, MFG_ENOMEM, 0, "out of memory");
+			rc = mfg_fail(err, MFG_ENOMEM, 0, "out of memory");
 			goto out;
 		}
 		/* generate_key() via set_target_filepath(): "keys-STEM" gets ".bin"
 		 * when it has no extension, and is refused when its extension does
 		 * not contain ".bin". */
 		if (grow((void **)&stem, &cap, need + 16, 1)) {
-			rc = fail(err, MFG_ENOMEM, 0, "out of memory");
+			rc = mfg_fail(err, MFG_ENOMEM, 0, "out of memory");
 			goto out;
 		}
 		memmove(stem + 5, stem, need);
@@ -572,13 +573,13 @@ static int name_devices(struct mfg_batch *b, const struct mfg_batch_params *p, s
 		if (!*py_ext(stem))
 			strcat(stem, ".bin");
 		else if (p->keygen && !strstr(py_ext(stem), ".bin")) {
-			rc = fail(err, MFG_EINPUT, r->line,
+			rc = mfg_fail(err, MFG_EINPUT, r->line,
 				  "%s:%u: key file name '%.60s' has an extension other than .bin (the reference refuses it)",
 				  p->values_name, r->line, stem);
 			goto out;
 		}
 		if (names_add(b, stem, strlen(stem), &b->key_off[d])) {
-			rc = fail(err, MFG_ENOMEM, 0, "out of memory");
+			rc = mfg_fail(err, MFG_ENOMEM, 0, "out of memory");
 			goto out;
 		}
 	}
@@ -586,11 +587,11 @@ static int name_devices(struct mfg_batch *b, const struct mfg_batch_params *p, s
 	 * before anything is written. */
 	if ((rc = find_duplicates(b, b->stem_off, b->ndev, &da, &db)) ||
 	    (da == SIZE_MAX && p->keygen && (rc = find_duplicates(b, b->key_off, b->ndev, &da, &db)))) {
-		rc = fail(err, MFG_ENOMEM, 0, "out of memory");
+		rc = mfg_fail(err, MFG_ENOMEM, 0, "out of memory");
 		goto out;
 	}
 	if (da != SIZE_MAX)
-		rc = fail(err, MFG_EINPUT, b->vrows[db + 1].line, "%s:%u: device file name '%.60s' repeats line %u",
+		rc = mfg_fail(err, MFG_EINPUT, b->vrows[db + 1].line, "%s:%u: device file name '%.60s' repeats line %u",
 			  p->values_name, b->vrows[db + 1].line, b->names + b->stem_off[db], b->vrows[da + 1].line);
 out:
 	free(stem);
@@ -608,19 +609,19 @@ int mfg_batch_new(struct mfg_batch **out, const char *config, size_t config_len,
 	if (err)
 		memset(err, 0, sizeof(*err));
 	if (!p || !p->prefix || !p->config_name || !p->values_name)
-		return fail(err, MFG_EINPUT, 0, "mfg_batch_new: missing parameters");
+		return mfg_fail(err, MFG_EINPUT, 0, "mfg_batch_new: missing parameters");
 	if (strchr(p->prefix, '/'))
-		return fail(err, MFG_EINPUT, 0, "prefix '%.60s' holds '/': it names files in out/csv and out/bin",
+		return mfg_fail(err, MFG_EINPUT, 0, "prefix '%.60s' holds '/': it names files in out/csv and out/bin",
 			    p->prefix);
 	if (p->prefix_num && p->prefix_digits < 0)
-		return fail(err, MFG_EINPUT, 0, "--prefix_num: the number of digits cannot be negative");
+		return mfg_fail(err, MFG_EINPUT, 0, "--prefix_num: the number of digits cannot be negative");
 	b = calloc(1, sizeof(*b));
 	if (!b)
-		return fail(err, MFG_ENOMEM, 0, "out of memory");
+		return mfg_fail(err, MFG_ENOMEM, 0, "out of memory");
 	b->config_name = strdup(p->config_name);
 	b->values_name = strdup(p->values_name);
 	if (!b->config_name || !b->values_name) {
-		rc = fail(err, MFG_ENOMEM, 0, "out of memory");
+		rc = mfg_fail(err, MFG_ENOMEM, 0, "out of memory");
 		goto out;
 	}
 	if ((rc = load_text(b, p->config_name, config, config_len, &b->crows, &b->ncrows, &ccap, err)) ||
@@ -628,7 +629,7 @@ int mfg_batch_new(struct mfg_batch **out, const char *config, size_t config_len,
 		goto out;
 	/* verify_file_format(): the --fileid column must exist. */
 	if (p->fileid && p->fileid[0] && !row_has(b, &b->vrows[0], p->fileid)) {
-		rc = fail(err, MFG_EINPUT, b->vrows[0].line, "%s:%u: --fileid column '%.40s' is not in the header",
+		rc = mfg_fail(err, MFG_EINPUT, b->vrows[0].line, "%s:%u: --fileid column '%.40s' is not in the header",
 			  p->values_name, b->vrows[0].line, p->fileid);
 		goto out;
 	}
@@ -637,14 +638,14 @@ int mfg_batch_new(struct mfg_batch **out, const char *config, size_t config_len,
 	/* verify_values_exist(): every row as wide as the header. */
 	for (size_t i = 1; i < b->nvrows; i++)
 		if (b->vrows[i].n != b->vrows[0].n) {
-			rc = fail(err, MFG_EINPUT, b->vrows[i].line, "%s:%u: %zu values for %zu columns", p->values_name,
+			rc = mfg_fail(err, MFG_EINPUT, b->vrows[i].line, "%s:%u: %zu values for %zu columns", p->values_name,
 				  b->vrows[i].line, b->vrows[i].n, b->vrows[0].n);
 			goto out;
 		}
 	/* set_repeat_value() reads a first data row unconditionally. */
 	for (size_t i = 0; i < b->ncrows; i++)
 		if (b->cfg[i].repeat_at >= 0 && b->nvrows < 2) {
-			rc = fail(err, MFG_EINPUT, b->crows[i].line,
+			rc = mfg_fail(err, MFG_EINPUT, b->crows[i].line,
 				  "%s:%u: REPEAT needs a first device row in %s, which has none", p->config_name,
 				  b->crows[i].line, p->values_name);
 			goto out;
@@ -761,7 +762,7 @@ int mfg_batch_csv(const struct mfg_batch *b, size_t i, char **buf, size_t *cap, 
 
 	*len = 0;
 	if (!b || i >= b->ndev)
-		return fail(err, MFG_EINPUT, 0, "no device %zu", i);
+		return mfg_fail(err, MFG_EINPUT, 0, "no device %zu", i);
 	if (csv_put(buf, cap, len, header, sizeof(header) - 1))
 		goto nomem;
 	for (size_t c = 0; c < b->ncrows; c++) {
@@ -769,7 +770,7 @@ int mfg_batch_csv(const struct mfg_batch *b, size_t i, char **buf, size_t *cap, 
 		const char *v = "";
 		size_t vlen = 0, nout = 0;
 		if (!b->cfg[c].is_ns && device_value(b, i, cr, &cursor, &v, &vlen))
-			return fail(err, MFG_EINPUT, b->vrows[i + 1].line, "%s:%u: no value for key '%.40s'",
+			return mfg_fail(err, MFG_EINPUT, b->vrows[i + 1].line, "%s:%u: no value for key '%.40s'",
 				    b->values_name, b->vrows[i + 1].line, fld(b, cr, 0));
 		for (size_t k = 0; k < cr->n; k++) {
 			if ((int)k == b->cfg[c].repeat_at)
@@ -785,7 +786,7 @@ int mfg_batch_csv(const struct mfg_batch *b, size_t i, char **buf, size_t *cap, 
 	(*buf)[*len] = '\0';
 	return 0;
 nomem:
-	return fail(err, MFG_ENOMEM, 0, "out of memory");
+	return mfg_fail(err, MFG_ENOMEM, 0, "out of memory");
 }
 
 int mfg_batch_image(const struct mfg_batch *b, size_t i, struct nvs_gen *g, const struct nvs_file_source *files,
@@ -797,7 +798,7 @@ int mfg_batch_image(const struct mfg_batch *b, size_t i, struct nvs_gen *g, cons
 	int rc;
 
 	if (!b || i >= b->ndev)
-		return fail(err, MFG_EINPUT, 0, "no device %zu", i);
+		return mfg_fail(err, MFG_EINPUT, 0, "no device %zu", i);
 	line = b->vrows[i + 1].line;
 	nvs_gen_reset(g);
 	for (size_t c = 0; c < b->ncrows; c++) {
@@ -806,7 +807,7 @@ int mfg_batch_image(const struct mfg_batch *b, size_t i, struct nvs_gen *g, cons
 		size_t flen[4] = {0, 0, 0, 0}, vlen = 0, n = 0;
 
 		if (!b->cfg[c].is_ns && device_value(b, i, cr, &cursor, &v, &vlen))
-			return fail(err, MFG_EINPUT, line, "%s:%u: no value for key '%.40s'", b->values_name, line,
+			return mfg_fail(err, MFG_EINPUT, line, "%s:%u: no value for key '%.40s'", b->values_name, line,
 				    fld(b, cr, 0));
 		if (b->cfg[c].nvs_skips)
 			continue;
@@ -826,14 +827,14 @@ int mfg_batch_image(const struct mfg_batch *b, size_t i, struct nvs_gen *g, cons
 		}
 		rc = nvs_gen_add_fields(g, f[0], flen[0], f[1], flen[1], f[2], flen[2], f[3], flen[3], files, &nerr);
 		if (rc)
-			return fail(err, rc == NVS_ENOMEM ? MFG_ENOMEM : rc == NVS_ESIZE ? MFG_ESIZE
+			return mfg_fail(err, rc == NVS_ENOMEM ? MFG_ENOMEM : rc == NVS_ESIZE ? MFG_ESIZE
 								    : rc == NVS_EIO	 ? MFG_EIO
 											 : MFG_EINPUT,
 				    line, "%s:%u: %s", b->values_name, line, nerr.msg);
 	}
 	rc = nvs_gen_finish(g, xts_key, img, cap, img_len, &nerr);
 	if (rc)
-		return fail(err, rc == NVS_ENOMEM ? MFG_ENOMEM : rc == NVS_ESIZE ? MFG_ESIZE
+		return mfg_fail(err, rc == NVS_ENOMEM ? MFG_ENOMEM : rc == NVS_ESIZE ? MFG_ESIZE
 							  : rc == NVS_ECRYPTO ? MFG_ECRYPTO : MFG_EINPUT,
 			    line, "%s:%u: %s", b->values_name, line, nerr.msg);
 	return 0;
@@ -844,16 +845,16 @@ int mfg_parse_size(const char *text, uint32_t *size, struct mfg_err *err)
 {
 	int64_t v;
 	if (nvs_parse_size(text, &v))
-		return fail(err, MFG_ESIZE, 0, "size '%.40s' is not a number (write it like 0x6000 or 24576)", text);
+		return mfg_fail(err, MFG_ESIZE, 0, "size '%.40s' is not a number (write it like 0x6000 or 24576)", text);
 	if (v < 0)
-		return fail(err, MFG_ESIZE, 0, "size '%.40s' is negative", text);
+		return mfg_fail(err, MFG_ESIZE, 0, "size '%.40s' is negative", text);
 	if (v % NVS_PAGE_SIZE)
-		return fail(err, MFG_ESIZE, 0, "size %.40s is not a multiple of 4096", text);
+		return mfg_fail(err, MFG_ESIZE, 0, "size %.40s is not a multiple of 4096", text);
 	if (v < NVS_PAGE_SIZE)
-		return fail(err, MFG_ESIZE, 0,
+		return mfg_fail(err, MFG_ESIZE, 0,
 			    "size %.40s is too small: read/write NVS needs 0x3000 bytes, read-only NVS 0x1000", text);
 	if (v > 0xFFFFF000ll)
-		return fail(err, MFG_ESIZE, 0, "size %.40s is larger than 4 GiB", text);
+		return mfg_fail(err, MFG_ESIZE, 0, "size %.40s is larger than 4 GiB", text);
 	*size = (uint32_t)v;
 	return 0;
 }

@@ -15,7 +15,6 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,83 +24,10 @@
 #include <openssl/crypto.h>
 
 #include "espfab/mfg.h"
+#include "mfg_priv.h"
 
 #define MFG_MAX_INPUT (1024ull * 1024 * 1024)  /* a CSV larger than 1 GiB is a mistake */
 #define MFG_CACHE_LIMIT (256ull * 1024 * 1024) /* `file` rows kept in memory */
-
-__attribute__((format(printf, 4, 5))) static int io_fail(struct mfg_err *err, int code, unsigned line,
-							 const char *fmt, ...)
-{
-	if (err) {
-		va_list ap;
-		err->code = code;
-		err->line = line;
-		va_start(ap, fmt);
-		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-		va_end(ap);
-		for (char *p = err->msg; *p; p++)
-			if ((unsigned char)*p < 0x20 || *p == 0x7F)
-				*p = '?';
-	}
-	return code;
-}
-
-/* Whole file into a malloc'd buffer (NUL-terminated). Returns 0 or -errno. */
-static int slurp(const char *path, size_t max, uint8_t **out, size_t *out_len)
-{
-	int fd = -1, rc = 0;
-	uint8_t *buf = NULL;
-	size_t len = 0, cap = 0;
-
-	*out = NULL;
-	*out_len = 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	for (;;) {
-		ssize_t n;
-		if (len + 1 >= cap) {
-			size_t ncap = cap ? cap * 2 : 65536;
-			uint8_t *nb;
-			if (cap > max + 1) {
-				rc = -EFBIG;
-				goto out;
-			}
-			nb = realloc(buf, ncap);
-			if (!nb) {
-				rc = -ENOMEM;
-				goto out;
-			}
-			buf = nb;
-			cap = ncap;
-		}
-		n = read(fd, buf + len, cap - len - 1);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			rc = -errno;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	if (len > max) {
-		rc = -EFBIG;
-		goto out;
-	}
-	buf[len] = '\0';
-	*out = buf;
-	*out_len = len;
-	buf = NULL;
-out:
-	if (buf) {
-		OPENSSL_cleanse(buf, cap);
-		free(buf);
-	}
-	close(fd);
-	return rc;
-}
 
 /* `file` rows: each path read once per run (the same certificate is often
  * named by every device) up to MFG_CACHE_LIMIT bytes in all. */
@@ -132,7 +58,7 @@ static int cache_get(struct file_cache *c, const char *path, const uint8_t **dat
 			*len = c->e[i].len;
 			return 0;
 		}
-	if ((rc = slurp(path, MFG_MAX_INPUT, &buf, &blen)))
+	if ((rc = nvs_file_read_max(path, MFG_MAX_INPUT, &buf, &blen)))
 		return rc;
 	if (c->bytes + blen <= MFG_CACHE_LIMIT && c->n < 4096) {
 		if (c->n == c->cap) {
@@ -263,7 +189,7 @@ static int make_dirs(struct created *cr, const char *dir, struct mfg_err *err)
 	char *path = strdup(dir);
 	int rc = 0;
 	if (!path)
-		return io_fail(err, MFG_ENOMEM, 0, "out of memory");
+		return mfg_fail(err, MFG_ENOMEM, 0, "out of memory");
 	for (char *p = path + 1;; p++) {
 		char c = *p;
 		if (c != '/' && c != '\0')
@@ -273,12 +199,12 @@ static int make_dirs(struct created *cr, const char *dir, struct mfg_err *err)
 			if (cr->ndirs < (int)(sizeof(cr->dirs) / sizeof(cr->dirs[0])))
 				cr->dirs[cr->ndirs++] = strdup(path);
 		} else if (errno != EEXIST) {
-			rc = io_fail(err, MFG_EIO, 0, "cannot create directory %s: %s", path, strerror(errno));
+			rc = mfg_fail(err, MFG_EIO, 0, "cannot create directory %s: %s", path, strerror(errno));
 			break;
 		} else {
 			struct stat st;
 			if (stat(path, &st) || !S_ISDIR(st.st_mode)) {
-				rc = io_fail(err, MFG_EIO, 0, "%s exists and is not a directory", path);
+				rc = mfg_fail(err, MFG_EIO, 0, "%s exists and is not a directory", path);
 				break;
 			}
 		}
@@ -367,14 +293,14 @@ static int check_exists(const char *dir, const char *name, const char *ext, cons
 	char path[4096];
 	struct stat st;
 	if (strlen(name) + strlen(ext) > NAME_MAX)
-		return io_fail(err, MFG_EINPUT, line, "%s:%u: %s file name %.40s...%s is longer than %d bytes",
+		return mfg_fail(err, MFG_EINPUT, line, "%s:%u: %s file name %.40s...%s is longer than %d bytes",
 			       o->values_path, line, what, name, ext, NAME_MAX);
 	if (!dir)
 		return 0;
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s%s", dir, name, ext) >= sizeof(path))
-		return io_fail(err, MFG_EINPUT, line, "%s:%u: output path too long", o->values_path, line);
+		return mfg_fail(err, MFG_EINPUT, line, "%s:%u: output path too long", o->values_path, line);
 	if (lstat(path, &st) == 0)
-		return io_fail(err, MFG_EEXIST, line, "%s:%u: target %s file %s already exists", o->values_path, line,
+		return mfg_fail(err, MFG_EEXIST, line, "%s:%u: target %s file %s already exists", o->values_path, line,
 			       what, path);
 	return 0;
 }
@@ -451,7 +377,7 @@ static int write_csv(struct worker *w, size_t i, struct mfg_err *err)
 		return rc;
 	snprintf(name, sizeof(name), "%s.csv", mfg_batch_stem(r->b, i));
 	if ((rc = r->write(r->o->write_ctx, r->cr.dfd[0], name, w->csv, csv_len, 0666)))
-		return io_fail(err, MFG_EIO, mfg_batch_line(r->b, i), "%s/%s: %s", r->dir_csv, name, strerror(-rc));
+		return mfg_fail(err, MFG_EIO, mfg_batch_line(r->b, i), "%s/%s: %s", r->dir_csv, name, strerror(-rc));
 	r->made_csv[i] = 1;
 	w->bytes += csv_len;
 	return 0;
@@ -476,12 +402,12 @@ static int write_image(struct worker *w, size_t i, struct mfg_err *err)
 		 * or HMAC-derived ones. Key files are private: mode 0600. */
 		if (r->o->kp_hmac_keygen) {
 			if (nvs_key_random(hkey, sizeof(hkey), NULL) || nvs_key_from_hmac(hkey, sizeof(hkey), key, NULL)) {
-				rc = io_fail(err, MFG_ECRYPTO, line, "cannot generate an HMAC key");
+				rc = mfg_fail(err, MFG_ECRYPTO, line, "cannot generate an HMAC key");
 				goto out;
 			}
 			snprintf(name, sizeof(name), "hmac-%s", mfg_batch_keyfile(r->b, i));
 			if ((rc = r->write(r->o->write_ctx, r->cr.dfd[2], name, hkey, sizeof(hkey), 0600))) {
-				rc = io_fail(err, MFG_EIO, line, "%s/%s: %s", r->dir_keys, name, strerror(-rc));
+				rc = mfg_fail(err, MFG_EIO, line, "%s/%s: %s", r->dir_keys, name, strerror(-rc));
 				goto out;
 			}
 			r->made_bin[i] |= CUR_HMAC;
@@ -489,12 +415,12 @@ static int write_image(struct worker *w, size_t i, struct mfg_err *err)
 		} else if (r->have_key) {
 			memcpy(key, r->input_key, sizeof(key));
 		} else if (nvs_key_random(key, sizeof(key), NULL)) {
-			rc = io_fail(err, MFG_ECRYPTO, line, "cannot generate a key");
+			rc = mfg_fail(err, MFG_ECRYPTO, line, "cannot generate a key");
 			goto out;
 		}
 		nvs_keyfile_build(key, kfile);
 		if ((rc = r->write(r->o->write_ctx, r->cr.dfd[2], mfg_batch_keyfile(r->b, i), kfile, sizeof(kfile), 0600))) {
-			rc = io_fail(err, MFG_EIO, line, "%s/%s: %s", r->dir_keys, mfg_batch_keyfile(r->b, i),
+			rc = mfg_fail(err, MFG_EIO, line, "%s/%s: %s", r->dir_keys, mfg_batch_keyfile(r->b, i),
 				     strerror(-rc));
 			goto out;
 		}
@@ -506,7 +432,7 @@ static int write_image(struct worker *w, size_t i, struct mfg_err *err)
 		goto out;
 	snprintf(name, sizeof(name), "%s.bin", stem);
 	if ((rc = r->write(r->o->write_ctx, r->cr.dfd[1], name, w->img, img_len, 0666))) {
-		rc = io_fail(err, MFG_EIO, line, "%s/%s: %s", r->dir_bin, name, strerror(-rc));
+		rc = mfg_fail(err, MFG_EIO, line, "%s/%s: %s", r->dir_bin, name, strerror(-rc));
 		goto out;
 	}
 	r->made_bin[i] |= CUR_BIN;
@@ -539,7 +465,7 @@ static void *worker_main(void *arg)
 		if (kind < 0)
 			break;
 		if (r->o->cancel && atomic_load(r->o->cancel))
-			rc = io_fail(&err, MFG_ECANCELED, 0, "interrupted: the files of this batch were removed");
+			rc = mfg_fail(&err, MFG_ECANCELED, 0, "interrupted: the files of this batch were removed");
 		else
 			rc = kind ? write_image(w, i, &err) : write_csv(w, i, &err);
 		if (rc) {
@@ -562,10 +488,10 @@ static int worker_init(struct worker *w, struct run *r, enum nvs_version version
 	w->r = r;
 	rc = nvs_gen_new(&w->g, r->size, version, &nerr);
 	if (rc)
-		return io_fail(err, rc == NVS_ENOMEM ? MFG_ENOMEM : MFG_ESIZE, 0, "%s", nerr.msg);
+		return mfg_fail(err, rc == NVS_ENOMEM ? MFG_ENOMEM : MFG_ESIZE, 0, "%s", nerr.msg);
 	w->img = malloc(r->img_cap);
 	if (!w->img)
-		return io_fail(err, MFG_ENOMEM, 0, "out of memory");
+		return mfg_fail(err, MFG_ENOMEM, 0, "out of memory");
 	return 0;
 }
 
@@ -585,24 +511,24 @@ static void worker_deinit(struct worker *w)
 static int check_options(const struct mfg_options *o, struct mfg_err *err)
 {
 	if (!o->config_path || !o->values_path || !o->prefix || !o->size)
-		return io_fail(err, MFG_EINPUT, 0, "CONFIG, VALUES, PREFIX and SIZE are needed");
+		return mfg_fail(err, MFG_EINPUT, 0, "CONFIG, VALUES, PREFIX and SIZE are needed");
 	if (!has_csv_ext(o->config_path))
-		return io_fail(err, MFG_EINPUT, 0, "config file %s does not have the .csv extension", o->config_path);
+		return mfg_fail(err, MFG_EINPUT, 0, "config file %s does not have the .csv extension", o->config_path);
 	if (!has_csv_ext(o->values_path))
-		return io_fail(err, MFG_EINPUT, 0, "values file %s does not have the .csv extension", o->values_path);
+		return mfg_fail(err, MFG_EINPUT, 0, "values file %s does not have the .csv extension", o->values_path);
 	if (o->version != NVS_VERSION_1 && o->version != NVS_VERSION_2)
-		return io_fail(err, MFG_EINPUT, 0, "--version must be 1 or 2");
+		return mfg_fail(err, MFG_EINPUT, 0, "--version must be 1 or 2");
 	if (o->keys == MFG_KEYS_INPUT) {
 		const char *base = strrchr(o->inputkey ? o->inputkey : "", '/'), *dot;
 		base = base ? base + 1 : o->inputkey;
 		dot = base ? strrchr(base, '.') : NULL;
 		/* encrypt(): `'.bin' not in ext` */
 		if (!o->inputkey || !dot || dot == base || !strstr(dot, ".bin"))
-			return io_fail(err, MFG_EINPUT, 0, "--inputkey %s: only a .bin key file is accepted",
+			return mfg_fail(err, MFG_EINPUT, 0, "--inputkey %s: only a .bin key file is accepted",
 				       o->inputkey ? o->inputkey : "");
 	}
 	if (o->keys == MFG_KEYS_GENERATE && o->key_protect_hmac && !o->kp_hmac_keygen && !o->kp_hmac_inputkey)
-		return io_fail(err, MFG_EINPUT, 0,
+		return mfg_fail(err, MFG_EINPUT, 0,
 			       "--key_protect_hmac needs --kp_hmac_keygen or --kp_hmac_inputkey FILE (the HMAC key)");
 	return 0;
 }
@@ -652,30 +578,30 @@ int mfg_generate(const struct mfg_options *o, struct mfg_result *res, struct mfg
 	if (o->keys == MFG_KEYS_INPUT ||
 	    (o->keys == MFG_KEYS_GENERATE && o->key_protect_hmac && !o->kp_hmac_keygen)) {
 		const char *kp = o->keys == MFG_KEYS_INPUT ? o->inputkey : o->kp_hmac_inputkey;
-		if ((rc = slurp(kp, 1024 * 1024, &keybuf, &key_len))) {
-			rc = io_fail(err, MFG_EIO, 0, "%s: %s", kp, strerror(-rc));
+		if ((rc = nvs_file_read_max(kp, 1024 * 1024, &keybuf, &key_len))) {
+			rc = mfg_fail(err, MFG_EIO, 0, "%s: %s", kp, strerror(-rc));
 			goto out;
 		}
 		if (o->keys == MFG_KEYS_INPUT) {
 			/* encrypt() reads the first 64 bytes; the CRC is not checked */
 			if (key_len < NVS_XTS_KEY_LEN) {
-				rc = io_fail(err, MFG_EINPUT, 0, "%s: %zu bytes, a key file starts with the 64-byte XTS key",
+				rc = mfg_fail(err, MFG_EINPUT, 0, "%s: %zu bytes, a key file starts with the 64-byte XTS key",
 					     kp, key_len);
 				goto out;
 			}
 			memcpy(r.input_key, keybuf, NVS_XTS_KEY_LEN);
 		} else if (nvs_key_from_hmac(keybuf, key_len, r.input_key, NULL)) {
-			rc = io_fail(err, MFG_ECRYPTO, 0, "%s: cannot derive keys from the HMAC key", kp);
+			rc = mfg_fail(err, MFG_ECRYPTO, 0, "%s: cannot derive keys from the HMAC key", kp);
 			goto out;
 		}
 		r.have_key = true;
 	}
-	if ((rc = slurp(o->config_path, MFG_MAX_INPUT, &config, &config_len))) {
-		rc = io_fail(err, MFG_EIO, 0, "%s: %s", o->config_path, strerror(-rc));
+	if ((rc = nvs_file_read_max(o->config_path, MFG_MAX_INPUT, &config, &config_len))) {
+		rc = mfg_fail(err, MFG_EIO, 0, "%s: %s", o->config_path, strerror(-rc));
 		goto out;
 	}
-	if ((rc = slurp(o->values_path, MFG_MAX_INPUT, &values, &values_len))) {
-		rc = io_fail(err, MFG_EIO, 0, "%s: %s", o->values_path, strerror(-rc));
+	if ((rc = nvs_file_read_max(o->values_path, MFG_MAX_INPUT, &values, &values_len))) {
+		rc = mfg_fail(err, MFG_EIO, 0, "%s: %s", o->values_path, strerror(-rc));
 		goto out;
 	}
 	bp.config_name = o->config_path;
@@ -704,7 +630,7 @@ int mfg_generate(const struct mfg_options *o, struct mfg_result *res, struct mfg
 	r.dir_bin = join(outdir, "bin");
 	r.dir_keys = join(outdir, "keys");
 	if (!r.made_csv || !r.made_bin || !r.dir_csv || !r.dir_bin || !r.dir_keys) {
-		rc = io_fail(err, MFG_ENOMEM, 0, "out of memory");
+		rc = mfg_fail(err, MFG_ENOMEM, 0, "out of memory");
 		goto out;
 	}
 	if ((rc = pass_check(&r, &w[0], err)))
@@ -720,7 +646,7 @@ int mfg_generate(const struct mfg_options *o, struct mfg_result *res, struct mfg
 	if (o->keys == MFG_KEYS_GENERATE)
 		r.cr.dfd[2] = open(r.dir_keys, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (r.cr.dfd[0] < 0 || r.cr.dfd[1] < 0 || (o->keys == MFG_KEYS_GENERATE && r.cr.dfd[2] < 0)) {
-		rc = io_fail(err, MFG_EIO, 0, "cannot open the output directories under %s: %s", outdir,
+		rc = mfg_fail(err, MFG_EIO, 0, "cannot open the output directories under %s: %s", outdir,
 			     strerror(errno));
 		goto out;
 	}

@@ -2,6 +2,7 @@
  * rows, atomic output). */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,60 +13,89 @@
 
 #include "nvs_internal.h"
 
-int nvs_file_read(const char *path, uint8_t **data, size_t *len, struct nvs_err *err)
+int nvs_file_read_max(const char *path, size_t max, uint8_t **data, size_t *len)
 {
 	uint8_t *buf = NULL;
 	size_t cap = 0, n = 0;
-	int fd = -1, rc = 0;
+	int fd, rc = 0;
 	struct stat st;
 
 	*data = NULL;
 	*len = 0;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		rc = nvs_fail(err, NVS_EIO, "cannot read '%s': %s", path, strerror(errno));
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
 		goto out;
 	}
 	if (S_ISDIR(st.st_mode)) {
-		rc = nvs_fail(err, NVS_EIO, "cannot read '%s': is a directory", path);
+		rc = -EISDIR;
 		goto out;
 	}
-	cap = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size + 1 : 4096;
+	if (S_ISREG(st.st_mode) && (uintmax_t)st.st_size > max) {
+		rc = -EFBIG;
+		goto out;
+	}
+	/* room for the whole file, one byte to see EOF without growing, the NUL */
+	cap = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size + 2 : 4096;
 	buf = malloc(cap);
 	if (!buf) {
-		rc = nvs_fail(err, NVS_ENOMEM, "out of memory reading '%s'", path);
+		rc = -ENOMEM;
 		goto out;
 	}
 	for (;;) {
 		ssize_t r;
-		if (n == cap) {
+		if (n + 1 == cap) {
 			uint8_t *nb = realloc(buf, cap * 2);
 			if (!nb) {
-				rc = nvs_fail(err, NVS_ENOMEM, "out of memory reading '%s'", path);
+				rc = -ENOMEM;
 				goto out;
 			}
 			buf = nb;
 			cap *= 2;
 		}
-		r = read(fd, buf + n, cap - n);
+		r = read(fd, buf + n, cap - n - 1);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
-			rc = nvs_fail(err, NVS_EIO, "cannot read '%s': %s", path, strerror(errno));
+			rc = -errno;
 			goto out;
 		}
 		if (r == 0)
 			break;
 		n += (size_t)r;
+		/* pipes and growing files: stop as soon as the limit is passed */
+		if (n > max) {
+			rc = -EFBIG;
+			goto out;
+		}
 	}
+	buf[n] = '\0';
 	*data = buf;
 	*len = n;
 	buf = NULL;
 out:
-	free(buf);
-	if (fd >= 0)
-		close(fd);
+	if (buf) {
+		/* a key file or an image read half-way still holds secrets */
+		OPENSSL_cleanse(buf, cap);
+		free(buf);
+	}
+	close(fd);
 	return rc;
+}
+
+int nvs_file_read(const char *path, uint8_t **data, size_t *len, struct nvs_err *err)
+{
+	int rc = nvs_file_read_max(path, SIZE_MAX, data, len);
+
+	if (rc == -ENOMEM)
+		return nvs_fail(err, NVS_ENOMEM, "out of memory reading '%s'", path);
+	if (rc == -EISDIR)
+		return nvs_fail(err, NVS_EIO, "cannot read '%s': is a directory", path);
+	if (rc)
+		return nvs_fail(err, NVS_EIO, "cannot read '%s': %s", path, strerror(-rc));
+	return 0;
 }
 
 int nvs_file_write_atomic(const char *path, const uint8_t *data, size_t len, unsigned mode, struct nvs_err *err)

@@ -38,63 +38,6 @@ static void dump_usage(FILE *f)
 		   "  Exit status: 0 clean, 3 decoded with problems (listed), 1 unreadable or malformed.\n");
 }
 
-/* Reads a whole file; *out is malloc'd. Returns 0 or -errno / -EFBIG. */
-static int read_file(const char *path, size_t max, uint8_t **out, size_t *out_len)
-{
-	FILE *f = NULL;
-	uint8_t *buf = NULL;
-	size_t len = 0, cap = 0;
-	int rc = 0;
-
-	*out = NULL;
-	*out_len = 0;
-	f = fopen(path, "rb");
-	if (!f) {
-		rc = -errno;
-		goto out;
-	}
-	for (;;) {
-		size_t n;
-		if (len == cap) {
-			size_t ncap = cap ? cap * 2 : 65536;
-			uint8_t *nb;
-			if (cap >= max + 1) {
-				rc = -EFBIG;
-				goto out;
-			}
-			nb = realloc(buf, ncap);
-			if (!nb) {
-				rc = -ENOMEM;
-				goto out;
-			}
-			buf = nb;
-			cap = ncap;
-		}
-		n = fread(buf + len, 1, cap - len, f);
-		len += n;
-		if (n == 0) {
-			if (ferror(f))
-				rc = -EIO;
-			break;
-		}
-	}
-	if (!rc && len > max)
-		rc = -EFBIG;
-	if (!rc) {
-		*out = buf;
-		*out_len = len;
-		buf = NULL;
-	}
-out:
-	if (buf) {
-		OPENSSL_cleanse(buf, cap);
-		free(buf);
-	}
-	if (f)
-		fclose(f);
-	return rc;
-}
-
 static bool utf8_valid(const uint8_t *p, size_t n)
 {
 	size_t i = 0;
@@ -532,7 +475,7 @@ int cmd_nvs_dump(int argc, char **argv, const struct cli_globals *g)
 	}
 	status = DUMP_EXIT_ERROR;
 	if (key_path) {
-		rc = read_file(key_path, 1024 * 1024, &keybuf, &key_len);
+		rc = nvs_file_read_max(key_path, 1024 * 1024, &keybuf, &key_len);
 		if (rc) {
 			fprintf(stderr, "espfab nvs dump: %s: %s\n", key_path,
 				rc == -EFBIG ? "too large for a key file" : strerror(-rc));
@@ -544,7 +487,7 @@ int cmd_nvs_dump(int argc, char **argv, const struct cli_globals *g)
 			goto out;
 		}
 	}
-	rc = read_file(image_path, DUMP_MAX_IMAGE, &image, &image_len);
+	rc = nvs_file_read_max(image_path, DUMP_MAX_IMAGE, &image, &image_len);
 	if (rc) {
 		fprintf(stderr, "espfab nvs dump: %s: %s\n", image_path,
 			rc == -EFBIG ? "larger than any NVS partition" : strerror(-rc));

@@ -355,6 +355,22 @@ static void scratch_path(char *out, size_t cap, const char *name)
 	snprintf(out, cap, "%s/%s", scratch, name);
 }
 
+/* The options the mfg_generate tests share: config.csv and values.csv in the
+ * scratch folder, output to outdir_name there, 0x3000 bytes, NVS v2. */
+static void gen_options(struct mfg_options *o, char config[512], char values[512], char outdir[512],
+			const char *prefix, const char *outdir_name)
+{
+	scratch_path(config, 512, "config.csv");
+	scratch_path(values, 512, "values.csv");
+	scratch_path(outdir, 512, outdir_name);
+	o->config_path = config;
+	o->values_path = values;
+	o->prefix = prefix;
+	o->size = "0x3000";
+	o->outdir = outdir;
+	o->version = NVS_VERSION_2;
+}
+
 static void test_mfg_generate_writes_the_set(void **state)
 {
 	char config[512], values[512], outdir[512], bin[600];
@@ -368,15 +384,7 @@ static void test_mfg_generate_writes_the_set(void **state)
 	(void)state;
 	put("config.csv", "mass_prod,namespace,\nProductID,data,string\nDeviceSecret,data,string\n");
 	put("values.csv", "id,ProductID,DeviceSecret\n1,PRD-1,s3cret-1\n2,PRD-2,s3cret-2\n");
-	scratch_path(config, sizeof(config), "config.csv");
-	scratch_path(values, sizeof(values), "values.csv");
-	scratch_path(outdir, sizeof(outdir), "out/deeper");
-	o.config_path = config;
-	o.values_path = values;
-	o.prefix = "dev";
-	o.size = "0x3000";
-	o.outdir = outdir;
-	o.version = NVS_VERSION_2;
+	gen_options(&o, config, values, outdir, "dev", "out/deeper");
 	o.keys = MFG_KEYS_GENERATE;
 	if (mfg_generate(&o, &res, &err))
 		fail_msg("%s", err.msg);
@@ -439,15 +447,7 @@ static void test_mfg_generate_grown_last_slot_key(void **state)
 	put("values.csv", val);
 	free(cfg);
 	free(val);
-	scratch_path(config, sizeof(config), "config.csv");
-	scratch_path(values, sizeof(values), "values.csv");
-	scratch_path(outdir, sizeof(outdir), "out");
-	o.config_path = config;
-	o.values_path = values;
-	o.prefix = "t";
-	o.size = "0x3000";
-	o.outdir = outdir;
-	o.version = NVS_VERSION_2;
+	gen_options(&o, config, values, outdir, "t", "out");
 	if (mfg_generate(&o, &res, &err))
 		fail_msg("%s", err.msg);
 	snprintf(bin, sizeof(bin), "%s/bin/t-1.bin", outdir);
@@ -466,15 +466,7 @@ static void test_mfg_generate_bad_row_leaves_nothing(void **state)
 	(void)state;
 	put("config.csv", "ns,namespace,\nn,data,u8\n");
 	put("values.csv", "n\n1\n2\n256\n4\n");
-	scratch_path(config, sizeof(config), "config.csv");
-	scratch_path(values, sizeof(values), "values.csv");
-	scratch_path(outdir, sizeof(outdir), "out");
-	o.config_path = config;
-	o.values_path = values;
-	o.prefix = "dev";
-	o.size = "0x3000";
-	o.outdir = outdir;
-	o.version = NVS_VERSION_2;
+	gen_options(&o, config, values, outdir, "dev", "out");
 	assert_int_equal(mfg_generate(&o, &res, &err), MFG_EINPUT);
 	assert_non_null(strstr(err.msg, "values.csv:4:"));
 	assert_int_not_equal(stat(outdir, &st), 0); /* not even the folder */
@@ -524,18 +516,11 @@ static void test_mfg_generate_rolls_back_a_failed_write(void **state)
 	for (int i = 0; i < 600; i++)
 		fprintf(f, "%d\n", i % 200);
 	fclose(f);
-	scratch_path(config, sizeof(config), "config.csv");
-	scratch_path(outdir, sizeof(outdir), "out");
+	gen_options(&o, config, values, outdir, "dev", "out");
 	/* a file that was there before must survive the rollback */
 	assert_int_equal(mkdir(outdir, 0777), 0);
 	snprintf(keep, sizeof(keep), "%s/keep.txt", outdir);
 	put("out/keep.txt", "mine");
-	o.config_path = config;
-	o.values_path = values;
-	o.prefix = "dev";
-	o.size = "0x3000";
-	o.outdir = outdir;
-	o.version = NVS_VERSION_2;
 	o.write_file = failing_write;
 	o.write_ctx = &fa;
 	fa.fail_at = 777; /* half-way: the disk fills up */

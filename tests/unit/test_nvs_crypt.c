@@ -9,9 +9,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include <openssl/evp.h>
-
 #include "espfab/nvs.h"
+#include "nvs_testutil.h"
 
 #define GOLDEN ESPFAB_SHARED_DIR "/golden/nvs/"
 
@@ -134,16 +133,6 @@ static void test_nvs_crypt_decrypt_image(void **state)
 	free(out);
 }
 
-static void sha256_hex(const uint8_t *data, size_t len, char out[65])
-{
-	uint8_t md[32];
-	unsigned int mdlen = 0;
-
-	assert_int_equal(EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL), 1);
-	for (unsigned i = 0; i < 32; i++)
-		sprintf(out + 2 * i, "%02x", md[i]);
-}
-
 /* The reference's `decrypt` reads 64 bytes of the key file and hands what
  * it got to cryptography's AES/XTS: 32 bytes are an AES-128-XTS key, other
  * lengths fail at the first entry to decrypt, and an image with nothing to
@@ -164,7 +153,7 @@ static void test_nvs_crypt_decrypt_key_lengths(void **state)
 		key[i] = (uint8_t)i;
 	assert_int_equal(nvs_decrypt_image_key(in, in_len, key, 32, out, &out_len, &err), 0);
 	assert_int_equal(out_len, in_len);
-	sha256_hex(out, out_len, hex);
+	tu_sha256_hex(out, out_len, hex);
 	assert_string_equal(hex, "d168247ad5fb46081e08e057f52c62c64f8287e7ba6ecebc2f01cb0bfcb6f896");
 	assert_int_equal(nvs_decrypt_image_key(in, in_len, key, 10, out, &out_len, &err), NVS_ECRYPTO);
 	assert_int_equal(nvs_decrypt_image_key(in, in_len, key, 0, out, &out_len, &err), NVS_ECRYPTO);

@@ -11,9 +11,8 @@
 #include <pthread.h>
 #include <cmocka.h>
 
-#include <openssl/evp.h>
-
 #include "espfab/nvs.h"
+#include "nvs_testutil.h"
 
 #define GOLDEN ESPFAB_SHARED_DIR "/golden/nvs/"
 
@@ -273,16 +272,6 @@ static void test_nvs_gen_multibyte_key_entry_growth(void **state)
 	nvs_gen_free(g);
 }
 
-static void sha256_hex(const uint8_t *data, size_t len, char out[65])
-{
-	uint8_t md[32];
-	unsigned int mdlen = 0;
-
-	assert_int_equal(EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL), 1);
-	for (unsigned i = 0; i < 32; i++)
-		sprintf(out + 2 * i, "%02x", md[i]);
-}
-
 /* A grown-key header in a page's last slot (slot 125) runs past the page:
  * the reference's page bytearray becomes 4096 + g bytes and the plain image
  * grows. Expected image: nvs_partition_gen.py 0.2.0 `generate g.csv ref.bin
@@ -326,13 +315,13 @@ static void test_nvs_gen_grown_key_in_last_slot(void **state)
 	/* page 0 is followed by 4 x 0xFF, page 1 by 2 zeros and 8 x 0xFF */
 	assert_memory_equal(img + 0x1000, "\xff\xff\xff\xff\xfc\xff\xff\xff\x01\x00\x00\x00", 12);
 	assert_memory_equal(img + 0x2004, "\x00\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff\x02", 15);
-	sha256_hex(img, len, hex);
+	tu_sha256_hex(img, len, hex);
 	assert_string_equal(hex, "664b2462221d2b0b214cd865d7519d4f287063297885a686ac64f16bafd41822");
 	for (unsigned i = 0; i < sizeof(key); i++)
 		key[i] = (uint8_t)i;
 	assert_int_equal(nvs_gen_finish(g, key, img, 0x4000, &len, &err), 0);
 	assert_int_equal(len, 0x4000);
-	sha256_hex(img, len, hex);
+	tu_sha256_hex(img, len, hex);
 	assert_string_equal(hex, "3ee6e985466342a9654128cf533d263df5accfdba58f077baffa25d5c50e3558");
 	/* reset forgets the growth */
 	nvs_gen_reset(g);
