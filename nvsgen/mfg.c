@@ -84,9 +84,16 @@ static int grow(void **arr, size_t *cap, size_t need, size_t elem)
 			return MFG_ENOMEM;
 		ncap *= 2;
 	}
-	n = realloc(*arr, ncap * elem);
+	/* Not realloc: the value arena holds device secrets, and realloc may
+	 * leave the old block unwiped in the heap. Move and wipe instead. */
+	n = malloc(ncap * elem);
 	if (!n)
 		return MFG_ENOMEM;
+	if (*arr) {
+		memcpy(n, *arr, *cap * elem);
+		OPENSSL_cleanse(*arr, *cap * elem);
+		free(*arr);
+	}
 	*arr = n;
 	*cap = ncap;
 	return 0;
