@@ -127,6 +127,11 @@ int nvs_file_write_atomic(const char *path, const uint8_t *data, size_t len, uns
 		}
 		off += (size_t)w;
 	}
+	/* on disk before the name appears: a crash leaves the old file or the new one */
+	if (fsync(fd) < 0) {
+		rc = nvs_fail(err, NVS_EIO, "cannot write '%s': %s", path, strerror(errno));
+		goto out;
+	}
 	if (close(fd) < 0) {
 		fd = -1;
 		rc = nvs_fail(err, NVS_EIO, "cannot write '%s': %s", path, strerror(errno));

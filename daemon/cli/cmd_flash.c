@@ -15,6 +15,7 @@
 
 #include "cli.h"
 #include "espfab/flashop.h"
+#include "espfab/nvs.h"
 #include "espfab/part.h"
 
 #define MAX_FILES 16
@@ -290,34 +291,13 @@ static void wipe_free(uint8_t *p, size_t n)
 	}
 }
 
-/* Write buf to path atomically: a temp file beside it, renamed on success. */
+/* Flash contents may hold secrets (NVS values): the file is private (0600). */
 static int save_file(const struct fl_args *a, const char *path, const uint8_t *buf, size_t len)
 {
-	char tmp[4096];
-	int fd;
-	FILE *f;
+	struct nvs_err err;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= (int)sizeof(tmp))
-		return fail_local(a, "%s: path too long", path);
-	fd = mkstemp(tmp);
-	if (fd < 0)
-		return fail_local(a, "%s: %s", path, strerror(errno));
-	f = fdopen(fd, "wb");
-	if (!f || fwrite(buf, 1, len, f) != len || fflush(f) || fsync(fileno(f))) {
-		int err = errno;
-		if (f)
-			fclose(f);
-		else
-			close(fd);
-		unlink(tmp);
-		return fail_local(a, "%s: %s", path, strerror(err));
-	}
-	fclose(f);
-	if (rename(tmp, path)) {
-		int err = errno;
-		unlink(tmp);
-		return fail_local(a, "%s: %s", path, strerror(err));
-	}
+	if (nvs_file_write_atomic(path, buf, len, 0600, &err) < 0)
+		return fail_local(a, "%s", err.msg);
 	return 0;
 }
 

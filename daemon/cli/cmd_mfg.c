@@ -320,69 +320,14 @@ static int mkdir_p(const char *dir)
 	return 0;
 }
 
-/* Write a whole file through a temporary name and rename (the reference
- * overwrites key files; a half-written key file is never left behind). */
-static int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
-{
-	char tmp[4200];
-	int fd, rc = 0;
-	const unsigned char *p = data;
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp-XXXXXX", path) >= sizeof(tmp))
-		return -ENAMETOOLONG;
-	fd = mkstemp(tmp);
-	if (fd < 0)
-		return -errno;
-	while (len && !rc) {
-		ssize_t w = write(fd, p, len);
-		if (w < 0 && errno != EINTR)
-			rc = -errno;
-		else if (w > 0) {
-			p += w;
-			len -= (size_t)w;
-		}
-	}
-	if (!rc && fchmod(fd, mode))
-		rc = -errno;
-	if (close(fd) && !rc)
-		rc = -errno;
-	if (!rc && rename(tmp, path))
-		rc = -errno;
-	if (rc)
-		unlink(tmp);
-	return rc;
-}
-
-static int read_small(const char *path, unsigned char **out, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	unsigned char *buf;
-	size_t n;
-	*out = NULL;
-	if (!f)
-		return -errno;
-	buf = malloc(1024 * 1024 + 1);
-	if (!buf) {
-		fclose(f);
-		return -ENOMEM;
-	}
-	n = fread(buf, 1, 1024 * 1024 + 1, f);
-	fclose(f);
-	if (n > 1024 * 1024) {
-		free(buf);
-		return -EFBIG;
-	}
-	*out = buf;
-	*len = n;
-	return 0;
-}
-
 /* generate_key() of nvs_partition_gen 0.2.0, which `mfg_gen.py generate-key` calls. */
 static int cmd_generate_key(int argc, char **argv)
 {
 	struct parsed p;
 	const char *outdir, *keyfile;
 	char defname[64], kname[4096], keys_dir[4096], path[8300], hname[4096], hpath[8300];
-	unsigned char key[NVS_XTS_KEY_LEN], hkey[32], kbuf[NVS_PAGE_SIZE], *in = NULL;
+	uint8_t key[NVS_XTS_KEY_LEN], hkey[32], kbuf[NVS_PAGE_SIZE], *in = NULL;
+	struct nvs_err nerr;
 	size_t in_len = 0;
 	int status = MFG_EXIT_ERROR, rc;
 
@@ -441,7 +386,7 @@ static int cmd_generate_key(int argc, char **argv)
 			}
 			in_len = sizeof(hkey);
 		} else {
-			rc = read_small(p.val[OPT_KP_HMAC_INPUTKEY][0], &in, &in_len);
+			rc = nvs_file_read_max(p.val[OPT_KP_HMAC_INPUTKEY][0], 1024 * 1024, &in, &in_len);
 			if (rc) {
 				fprintf(stderr, "espfab mfg generate-key: %s: %s\n", p.val[OPT_KP_HMAC_INPUTKEY][0],
 					strerror(-rc));
@@ -481,13 +426,13 @@ static int cmd_generate_key(int argc, char **argv)
 				goto out;
 			}
 		}
-		if ((rc = write_file_atomic(hpath, hkey, sizeof(hkey), 0600))) {
-			fprintf(stderr, "espfab mfg generate-key: %s: %s\n", hpath, strerror(-rc));
+		if (nvs_file_write_atomic(hpath, hkey, sizeof(hkey), 0600, &nerr) < 0) {
+			fprintf(stderr, "espfab mfg generate-key: %s\n", nerr.msg);
 			goto out;
 		}
 	}
-	if ((rc = write_file_atomic(path, kbuf, sizeof(kbuf), 0600))) {
-		fprintf(stderr, "espfab mfg generate-key: %s: %s\n", path, strerror(-rc));
+	if (nvs_file_write_atomic(path, kbuf, sizeof(kbuf), 0600, &nerr) < 0) {
+		fprintf(stderr, "espfab mfg generate-key: %s\n", nerr.msg);
 		goto out;
 	}
 	printf("Created encryption keys: ===> %s\n", path);

@@ -28,6 +28,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "espfab/nvs.h"
 #include "espfab/part.h"
 
 #define PROG "espfab part"
@@ -472,8 +473,9 @@ out:
  * os.makedirs does. */
 static int write_output(const char *path, const void *data, size_t len)
 {
-	char *copy = NULL, *tmp = NULL, *dir;
-	int fd = -1, rc = -1;
+	char *copy = NULL, *dir;
+	struct nvs_err err;
+	int rc = -1;
 	mode_t mask;
 
 	if (!path || !strcmp(path, "-")) {
@@ -484,8 +486,7 @@ static int write_output(const char *path, const void *data, size_t len)
 		return 0;
 	}
 	copy = strdup(path);
-	if (!copy || asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0) {
-		tmp = NULL;
+	if (!copy) {
 		fprintf(stderr, PROG ": out of memory\n");
 		goto out;
 	}
@@ -494,45 +495,15 @@ static int write_output(const char *path, const void *data, size_t len)
 		fprintf(stderr, PROG ": %s: cannot create folder %s: %s\n", path, dir, strerror(errno));
 		goto out;
 	}
-	fd = mkstemp(tmp);
-	if (fd < 0) {
-		fprintf(stderr, PROG ": %s: cannot create a temporary file: %s\n", path, strerror(errno));
-		goto out;
-	}
-	/* the reference's open() gives 0666 & ~umask, not mkstemp's 0600 */
+	/* the reference's open() gives 0666 & ~umask */
 	mask = umask(0);
 	umask(mask);
-	if (fchmod(fd, 0666 & ~mask)) {
-		fprintf(stderr, PROG ": %s: %s\n", tmp, strerror(errno));
-		goto out;
-	}
-	for (size_t off = 0; off < len;) {
-		ssize_t w = write(fd, (const char *)data + off, len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			fprintf(stderr, PROG ": %s: write failed: %s\n", path, strerror(errno));
-			goto out;
-		}
-		off += (size_t)w;
-	}
-	if (close(fd)) {
-		fd = -1;
-		fprintf(stderr, PROG ": %s: write failed: %s\n", path, strerror(errno));
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp, path)) {
-		fprintf(stderr, PROG ": %s: %s\n", path, strerror(errno));
+	if (nvs_file_write_atomic(path, data, len, 0666 & ~mask, &err) < 0) {
+		fprintf(stderr, PROG ": %s\n", err.msg);
 		goto out;
 	}
 	rc = 0;
 out:
-	if (fd >= 0)
-		close(fd);
-	if (rc && tmp)
-		unlink(tmp);
-	free(tmp);
 	free(copy);
 	return rc;
 }

@@ -149,8 +149,8 @@ int nvs_file_read(const char *path, uint8_t **data, size_t *len, struct nvs_err 
  * bytes plus a terminating NUL (so text can be parsed in place); caller frees.
  * On failure nothing is returned and the partial buffer is wiped. */
 int nvs_file_read_max(const char *path, size_t max, uint8_t **data, size_t *len);
-/* Write via a temporary file in the same folder and rename(): either the
- * whole file appears or nothing. mode: permission bits (0644, 0600). */
+/* Write via a temporary file in the same folder, fsync and rename(): either
+ * the whole file appears or nothing. mode: permission bits (0644, 0600). */
 int nvs_file_write_atomic(const char *path, const uint8_t *data, size_t len, unsigned mode, struct nvs_err *err);
 /* A file source reading paths relative to base_dir (NULL: the current
  * directory, as the reference does). base_dir must outlive the source. */
