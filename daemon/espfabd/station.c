@@ -22,6 +22,10 @@
 
 #define STATION_VERSION "0.1.0"
 
+/* Worker messages handled per round of the inbox; also the most replies a
+ * round can hold back (one per message at most). */
+#define ROUND_MAX 64
+
 struct station_port {
 	char name[CONFIG_NAME_MAX];
 	char path[CONFIG_PATH_MAX];
@@ -60,6 +64,16 @@ struct station {
 	size_t nports;
 	struct station_port ports[CONFIG_MAX_PORTS * 2];
 	unsigned n_ok, n_failed;
+	/* Group commit of one inbox round: see txn_open(). */
+	int txn;
+	size_t nheld;
+	struct jobq_msg held[ROUND_MAX];
+	json_t *held_ev;
+	/* Read once per round, not once per worker message (32 workers ask
+	 * for work together): the active batches (dropped by any store write)
+	 * and the last product loaded. */
+	json_t *round_batches;
+	struct store_product *round_prod;
 };
 
 static uint64_t mono_ms(void)
@@ -72,6 +86,10 @@ static uint64_t mono_ms(void)
 
 static void broadcast(struct station *s, json_t *ev)
 {
+	if (s->txn && ev && s->held_ev) {
+		json_array_append_new(s->held_ev, ev);
+		return;
+	}
 	if (s->ctl)
 		control_broadcast(s->ctl, ev);
 	else
@@ -271,26 +289,108 @@ static struct station_port *port_of(struct station *s, const struct jobq_msg *m)
 	return m->worker < s->nports ? &s->ports[m->worker] : NULL;
 }
 
-static void reply_worker(struct station *s, unsigned w, struct jobq_msg *m)
+static void post_worker(struct station *s, struct jobq_msg *m)
 {
-	m->worker = w;
+	unsigned w = m->worker;
+
 	if (w < s->nports && s->ports[w].worker && !s->ports[w].exited)
 		worker_post(s->ports[w].worker, m);
 	else
 		jobq_msg_clear(m);
 }
 
+/* GROUP COMMIT. The main thread takes the workers' messages in rounds
+ * (inbox_cb); the store calls of a round share one transaction and one sync
+ * (store_txn_begin). What acknowledges a store write to a worker (a claimed
+ * record's image, "marked sent") and every event of the round wait for that
+ * commit: no worker writes, and no watcher hears of, anything a crash could
+ * still take back. With 32 boards starting together the claims no longer
+ * queue behind ~3 syncs per device one after another. If the transaction
+ * cannot be opened, each call commits on its own as before. */
+static void txn_open(struct station *s)
+{
+	struct store_err serr = {0};
+
+	if (s->txn)
+		return;
+	if (!s->held_ev)
+		s->held_ev = json_array();
+	if (s->held_ev && store_txn_begin(s->store, &serr) == 0)
+		s->txn = 1;
+}
+
+static void round_forget(struct station *s)
+{
+	json_decref(s->round_batches);
+	s->round_batches = NULL;
+	store_product_free(s->round_prod);
+	s->round_prod = NULL;
+}
+
+/* Before each store write of a round. */
+static void round_write(struct station *s)
+{
+	json_decref(s->round_batches);
+	s->round_batches = NULL;
+	txn_open(s);
+}
+
+static void txn_close(struct station *s)
+{
+	struct store_err serr = {0};
+	json_t *ev;
+	size_t i;
+	int failed = 0;
+
+	if (!s->txn)
+		return;
+	s->txn = 0;
+	if (store_txn_commit(s->store, &serr)) {
+		failed = 1;
+		log_msg(LOG_ERR, NULL, "store: commit of this round failed, its claims and results are undone: %s",
+			serr.msg);
+	}
+	for (i = 0; i < s->nheld; i++) {
+		struct jobq_msg *m = &s->held[i];
+		if (failed && m->rc == 0) {
+			m->rc = -1;
+			snprintf(m->text, sizeof(m->text), "store: %s", serr.msg);
+			if (m->kind == JOBQ_CLAIM_REP && m->worker < s->nports) {
+				s->ports[m->worker].job_id = 0;
+				s->ports[m->worker].record[0] = '\0';
+			}
+		}
+		post_worker(s, m);
+	}
+	s->nheld = 0;
+	json_array_foreach(s->held_ev, i, ev)
+		broadcast(s, json_incref(ev));
+	json_array_clear(s->held_ev);
+}
+
+static void reply_worker(struct station *s, unsigned w, struct jobq_msg *m)
+{
+	m->worker = w;
+	/* nheld < ROUND_MAX: one reply per message of the round at most. */
+	if (s->txn && (m->kind == JOBQ_CLAIM_REP || m->kind == JOBQ_SENT_REP) && s->nheld < ROUND_MAX) {
+		s->held[s->nheld++] = *m;
+		m->data = NULL;
+		return;
+	}
+	post_worker(s, m);
+}
+
 /* Is there an active batch with room that may use this port? */
 static int pick_batch(struct station *s, const char *port, int64_t *batch_id, char *product, size_t cap)
 {
-	json_t *all = NULL, *arr;
+	json_t *arr;
 	struct store_err serr;
 	size_t i;
 	int found = 0;
 
-	if (store_batch_query(s->store, 0, &all, &serr))
+	if (!s->round_batches && store_batch_active(s->store, &s->round_batches, &serr))
 		return 0;
-	arr = json_object_get(all, "batches");
+	arr = json_object_get(s->round_batches, "batches");
 	for (i = 0; i < json_array_size(arr) && !found; i++) {
 		json_t *b = json_array_get(arr, i), *ports = json_object_get(b, "ports");
 		const char *state = json_string_value(json_object_get(b, "state"));
@@ -307,7 +407,6 @@ static int pick_batch(struct station *s, const char *port, int64_t *batch_id, ch
 		snprintf(product, cap, "%s", json_string_value(json_object_get(b, "product")) ?: "");
 		found = 1;
 	}
-	json_decref(all);
 	return found;
 }
 
@@ -323,7 +422,9 @@ static void on_work_req(struct station *s, struct jobq_msg *m)
 	rep.rc = -1;
 	if (!p || s->stopping || !pick_batch(s, p->name, &rep.batch_id, rep.text, sizeof(rep.text)))
 		goto out;
-	if (store_product_get(s->store, rep.text, &prod, &serr)) {
+	if (s->round_prod && !strcmp(s->round_prod->name, rep.text)) {
+		prod = s->round_prod;
+	} else if (store_product_get(s->store, rep.text, &prod, &serr)) {
 		log_msg(LOG_ERR, &(struct log_fields){.port = p->name, .batch = rep.batch_id}, "product %s: %s",
 			rep.text, serr.msg);
 		goto out;
@@ -339,7 +440,10 @@ static void on_work_req(struct station *s, struct jobq_msg *m)
 	rep.sent = !s->verify_readback;
 	rep.rc = 0;
 out:
-	store_product_free(prod);
+	if (prod && prod != s->round_prod) {
+		store_product_free(s->round_prod);
+		s->round_prod = prod;
+	}
 	reply_worker(s, m->worker, &rep);
 }
 
@@ -432,6 +536,7 @@ static void on_claim_req(struct station *s, struct jobq_msg *m)
 			 (long long)m->batch_id);
 		goto out;
 	}
+	round_write(s);
 	{
 		struct store_claim_req cr = {.product = product, .batch_id = m->batch_id, .station = s->cfg.station,
 					     .port = p->name, .mac = m->mac, .chip = m->chip};
@@ -476,6 +581,7 @@ static void on_sent_req(struct station *s, struct jobq_msg *m)
 	rep.job_id = m->job_id;
 	/* Even while stopping: the worker already holds the image; refusing
 	 * here keeps the record unbound. */
+	round_write(s);
 	if (s->stopping) {
 		rep.rc = -1;
 		snprintf(rep.text, sizeof(rep.text), "the station is shutting down");
@@ -497,6 +603,7 @@ static void on_result(struct station *s, struct jobq_msg *m)
 
 	if (!p)
 		return;
+	round_write(s);
 	t_audit = mono_ms();
 	{
 		struct store_audit_entry a = {
@@ -652,8 +759,10 @@ static void inbox_cb(void *ctx, int fd, uint32_t events)
 	(void)events;
 	/* Bounded batch so a flood of progress events cannot starve the
 	 * control socket. */
-	for (int i = 0; i < 256 && jobq_pop(s->inbox, &m, 0) == 0; i++)
+	for (int i = 0; i < ROUND_MAX && jobq_pop(s->inbox, &m, 0) == 0; i++)
 		on_message(s, &m);
+	txn_close(s);
+	round_forget(s);
 }
 
 int station_new(const struct station_opts *o, struct station **out, char *msg, size_t cap)
@@ -785,6 +894,9 @@ void station_free(struct station *s)
 	/* Results that arrived after on_stopped still reach the audit. */
 	while (jobq_pop(s->inbox, &m, 0) == 0)
 		on_message(s, &m);
+	txn_close(s);
+	round_forget(s);
+	json_decref(s->held_ev);
 	loop_del(s->loop, jobq_fd(s->inbox));
 	jobq_free(s->inbox);
 	free(s);

@@ -37,7 +37,7 @@ int store_audit_insert(struct store *s, const struct store_audit_entry *a, const
 	store_bind_text(st, 16, a->result ? a->result : result ? result : "unknown");
 	store_bind_text(st, 17, a->error);
 	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : store_db_err(s, err, "audit");
-	sqlite3_finalize(st);
+	store_unprep(s, st);
 	return rc;
 }
 

@@ -58,7 +58,7 @@ int store_batch_add(struct store *s, const char *product, int64_t count, const c
 	if (!rc && id_out)
 		*id_out = id;
 out:
-	sqlite3_finalize(st);
+	store_unprep(s, st);
 	if (rc)
 		store_rollback(s);
 	free(ptxt);
@@ -103,7 +103,7 @@ int store_batch_set(struct store *s, int64_t id, enum store_batch_op op, struct 
 		goto out;
 	}
 	snprintf(state, sizeof(state), "%s", sqlite3_column_text(st, 0));
-	sqlite3_finalize(st);
+	store_unprep(s, st);
 	st = NULL;
 	if (from ? strcmp(state, from) != 0 : (strcmp(state, "active") && strcmp(state, "paused"))) {
 		rc = store_fail_err(err, STORE_ESTATE, "cannot %s batch %lld: it is %s", word, (long long)id, state);
@@ -127,11 +127,12 @@ int store_batch_set(struct store *s, int64_t id, enum store_batch_op op, struct 
 	struct store_audit_entry a = {.batch_id = id, .baud = -1, .retries = -1, .duration_ms = -1};
 	rc = store_audit_insert(s, &a, "batch", to, err);
 out:
-	sqlite3_finalize(st);
+	store_unprep(s, st);
 	return store_end(s, rc, err);
 }
 
-int store_batch_query(struct store *s, int64_t id, json_t **out, struct store_err *err)
+/* id > 0: that batch; 0: every batch; -1: the active ones. */
+static int batch_query(struct store *s, int64_t id, json_t **out, struct store_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	json_t *arr = json_array();
@@ -142,7 +143,8 @@ int store_batch_query(struct store *s, int64_t id, json_t **out, struct store_er
 			"SELECT b.id, p.name, b.count, b.ports, b.state, b.n_verified, b.n_failed, "
 			"(SELECT count(*) FROM jobs j WHERE j.batch_id = b.id AND j.state IN ('reserved', 'sent')), "
 			"max(b.count - b.n_verified, 0), b.created, b.finished "
-			"FROM batches b JOIN products p ON p.id = b.product_id WHERE ?1 = 0 OR b.id = ?1 ORDER BY b.id",
+			"FROM batches b JOIN products p ON p.id = b.product_id "
+			"WHERE ?1 = 0 OR b.id = ?1 OR (?1 = -1 AND b.state = 'active') ORDER BY b.id",
 			err);
 	if (rc)
 		goto out;
@@ -160,12 +162,26 @@ int store_batch_query(struct store *s, int64_t id, json_t **out, struct store_er
 						     "created", store_col_json(st, 9), "finished",
 						     store_col_json(st, 10)));
 	}
-	if (r == SQLITE_DONE && id && !json_array_size(arr))
+	if (r == SQLITE_DONE && id > 0 && !json_array_size(arr))
 		rc = store_fail_err(err, STORE_ENOTFOUND, "no batch %lld", (long long)id);
 	else
 		rc = store_json_wrap(s, r, "batches", arr, out, err);
 out:
-	sqlite3_finalize(st);
+	store_unprep(s, st);
 	json_decref(arr);
 	return rc;
+}
+
+int store_batch_query(struct store *s, int64_t id, json_t **out, struct store_err *err)
+{
+	if (id < 0) {
+		*out = NULL;
+		return store_fail_err(err, STORE_ENOTFOUND, "no batch %lld", (long long)id);
+	}
+	return batch_query(s, id, out, err);
+}
+
+int store_batch_active(struct store *s, json_t **out, struct store_err *err)
+{
+	return batch_query(s, -1, out, err);
 }

@@ -45,10 +45,10 @@ int store_check(struct store *s, struct store_err *err)
 		if (rc == SQLITE_ROW) {
 			store_fail_err(err, STORE_ESTATE, "invariant broken: %s (record '%s')", rules[i].what,
 				       sqlite3_column_text(st, 0));
-			sqlite3_finalize(st);
+			store_unprep(s, st);
 			return STORE_ESTATE;
 		}
-		sqlite3_finalize(st);
+		store_unprep(s, st);
 		if (rc != SQLITE_DONE)
 			return store_db_err(s, err, "check");
 	}

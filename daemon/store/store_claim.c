@@ -56,7 +56,7 @@ static int load_job(struct store *s, int64_t job_id, struct job_row *j, struct s
 	} else {
 		rc = store_db_err(s, err, "jobs");
 	}
-	sqlite3_finalize(st);
+	store_unprep(s, st);
 	return rc;
 }
 
@@ -78,7 +78,7 @@ static int run(struct store *s, struct store_err *err, const char *sql, const ch
 	}
 	va_end(ap);
 	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : store_db_err(s, err, "update");
-	sqlite3_finalize(st);
+	store_unprep(s, st);
 	return rc;
 }
 
@@ -211,7 +211,7 @@ static int load_values(struct store *s, struct store_record *r, int sealed, stru
 out:
 	/* SQLite's copy of a plaintext value lives in its page cache, like
 	 * every row it reads; nothing more to wipe on this side. */
-	sqlite3_finalize(st);
+	store_unprep(s, st);
 	return rc;
 }
 
@@ -271,7 +271,7 @@ int store_claim(struct store *s, const struct store_claim_req *req, struct store
 				goto out;
 			}
 		}
-		sqlite3_finalize(st);
+		store_unprep(s, st);
 		st = NULL;
 	}
 	/* Does this device hold a record of the product already? */
@@ -288,7 +288,7 @@ int store_claim(struct store *s, const struct store_claim_req *req, struct store
 		rc = store_db_err(s, err, "records");
 		goto out;
 	}
-	sqlite3_finalize(st);
+	store_unprep(s, st);
 	st = NULL;
 	if (rowid && !strcmp(rec_state, "retired")) {
 		rc = store_fail_err(err, STORE_ERETIRED, "the record of %s was retired: refusing to provision it", mac);
@@ -310,7 +310,7 @@ int store_claim(struct store *s, const struct store_claim_req *req, struct store
 						    (long long)req->batch_id);
 				goto out;
 			}
-			sqlite3_finalize(st);
+			store_unprep(s, st);
 			st = NULL;
 		}
 		rc = store_prep(s, &st,
@@ -325,7 +325,7 @@ int store_claim(struct store *s, const struct store_claim_req *req, struct store
 			goto out;
 		}
 		rowid = sqlite3_column_int64(st, 0);
-		sqlite3_finalize(st);
+		store_unprep(s, st);
 		st = NULL;
 	}
 	rc = store_prep(s, &st,
@@ -346,7 +346,7 @@ int store_claim(struct store *s, const struct store_claim_req *req, struct store
 		goto out;
 	}
 	int64_t job = sqlite3_last_insert_rowid(s->db);
-	sqlite3_finalize(st);
+	store_unprep(s, st);
 	st = NULL;
 	if (!rec_state[0]) {
 		rc = run(s, err,
@@ -389,7 +389,7 @@ int store_claim(struct store *s, const struct store_claim_req *req, struct store
 		goto out;
 	}
 	sealed = sqlite3_column_int(st, 1);
-	sqlite3_finalize(st);
+	store_unprep(s, st);
 	st = NULL;
 	rc = store_product_load(s, pid, &r->product, err);
 	if (rc)
@@ -403,7 +403,7 @@ int store_claim(struct store *s, const struct store_claim_req *req, struct store
 	*out = r;
 	r = NULL;
 out:
-	sqlite3_finalize(st);
+	store_unprep(s, st);
 	if (rc)
 		store_rollback(s);
 	store_record_free(r);
@@ -576,7 +576,7 @@ int store_retire(struct store *s, const char *product, const char *record_id, co
 		copy_col(mac, sizeof(mac), st, 2);
 		copy_col(pname, sizeof(pname), st, 3);
 	}
-	sqlite3_finalize(st);
+	store_unprep(s, st);
 	st = NULL;
 	if (n == 0) {
 		rc = store_fail_err(err, STORE_ENOTFOUND, "no record '%s'", record_id);
@@ -599,7 +599,7 @@ int store_retire(struct store *s, const char *product, const char *record_id, co
 				      .baud = -1, .retries = -1, .duration_ms = -1, .error = reason};
 	rc = store_audit_insert(s, &a, "retire", "retired", err);
 out:
-	sqlite3_finalize(st);
+	store_unprep(s, st);
 	return store_end(s, rc, err);
 }
 
@@ -638,7 +638,7 @@ int store_recover(struct store *s, const char *station, struct store_recovery *r
 		}
 		ids[n++] = sqlite3_column_int64(st, 0);
 	}
-	sqlite3_finalize(st);
+	store_unprep(s, st);
 	st = NULL;
 	for (size_t i = 0; i < n; i++) {
 		struct job_row j;
@@ -664,7 +664,7 @@ int store_recover(struct store *s, const char *station, struct store_recovery *r
 	}
 out:
 	free(ids);
-	sqlite3_finalize(st);
+	store_unprep(s, st);
 	rc = store_end(s, rc, err);
 	if (!rc && rep)
 		*rep = r;

@@ -324,7 +324,7 @@ int store_import_csv(struct store *s, const struct store_import_opts *o, const c
 		goto out;
 	}
 	c.import_id = sqlite3_last_insert_rowid(s->db);
-	sqlite3_finalize(st);
+	store_unprep(s, st);
 	st = NULL;
 	rc = prepare(&c, err);
 	if (rc)
@@ -389,12 +389,12 @@ int store_import_csv(struct store *s, const struct store_import_opts *o, const c
 out:
 	if (rc)
 		store_rollback(s);
-	sqlite3_finalize(st);
-	sqlite3_finalize(c.ins_rec);
-	sqlite3_finalize(c.ins_val);
-	sqlite3_finalize(c.ins_uniq);
-	sqlite3_finalize(c.find_id);
-	sqlite3_finalize(c.find_uniq);
+	store_unprep(s, st);
+	store_unprep(s, c.ins_rec);
+	store_unprep(s, c.ins_val);
+	store_unprep(s, c.ins_uniq);
+	store_unprep(s, c.find_id);
+	store_unprep(s, c.find_uniq);
 	for (size_t f = 0; c.p && f < c.p->n_fields; f++) {
 		if (c.val)
 			wipe_free(c.val[f], c.val_len[f]);

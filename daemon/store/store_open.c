@@ -57,10 +57,64 @@ int store_db_err(struct store *s, struct store_err *err, const char *what)
 
 int store_prep(struct store *s, sqlite3_stmt **st, const char *sql, struct store_err *err)
 {
+	struct store_stmt *slot = NULL;
+
 	*st = NULL;
-	if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK)
+	for (unsigned i = 0; i < STORE_STMT_CACHE; i++) {
+		struct store_stmt *c = &s->stmts[i];
+		if (c->st && !c->busy && (c->sql == sql || !strcmp(c->sql, sql))) {
+			c->busy = 1;
+			*st = c->st;
+			return 0;
+		}
+	}
+	if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) != SQLITE_OK) {
+		*st = NULL;
 		return store_db_err(s, err, "prepare");
+	}
+	/* Keep it: a free slot, else a victim that is not handed out. */
+	for (unsigned i = 0; i < STORE_STMT_CACHE && !slot; i++)
+		if (!s->stmts[i].st)
+			slot = &s->stmts[i];
+	for (unsigned n = 0; n < STORE_STMT_CACHE && !slot; n++) {
+		struct store_stmt *c = &s->stmts[s->stmt_next++ % STORE_STMT_CACHE];
+		if (!c->busy) {
+			sqlite3_finalize(c->st);
+			free(c->sql);
+			c->st = NULL;
+			c->sql = NULL;
+			slot = c;
+		}
+	}
+	if (slot && (slot->sql = strdup(sql))) {
+		slot->st = *st;
+		slot->busy = 1;
+	}
 	return 0;
+}
+
+void store_unprep(struct store *s, sqlite3_stmt *st)
+{
+	if (!st)
+		return;
+	for (unsigned i = 0; i < STORE_STMT_CACHE; i++)
+		if (s->stmts[i].st == st) {
+			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			s->stmts[i].busy = 0;
+			return;
+		}
+	sqlite3_finalize(st);
+}
+
+static void stmts_free(struct store *s)
+{
+	for (unsigned i = 0; i < STORE_STMT_CACHE; i++) {
+		sqlite3_finalize(s->stmts[i].st);
+		free(s->stmts[i].sql);
+		s->stmts[i].st = NULL;
+		s->stmts[i].sql = NULL;
+	}
 }
 
 int store_bind_text(sqlite3_stmt *st, int i, const char *v)
@@ -275,19 +329,87 @@ static int store_durable(struct store *s, struct store_err *err)
 			      s->path, sys_errno ? ": " : "", sys_errno ? strerror(sys_errno) : "");
 }
 
+/* SQLite ends the whole transaction by itself on some errors (SQLITE_FULL,
+ * SQLITE_IOERR, SQLITE_NOMEM...): then every operation of the outer one is
+ * gone, and nothing more may pretend to join it. */
+static int txn_check(struct store *s, struct store_err *err)
+{
+	if (!s->txn_lost && sqlite3_get_autocommit(s->db))
+		s->txn_lost = 1;
+	if (s->txn_lost)
+		return store_fail_err(err, STORE_EDB, "%s: the enclosing transaction was rolled back", s->path);
+	return 0;
+}
+
 int store_begin(struct store *s, struct store_err *err)
 {
-	return exec(s, "BEGIN IMMEDIATE", err);
+	int rc;
+
+	if (!s->txn)
+		return exec(s, "BEGIN IMMEDIATE", err);
+	if ((rc = txn_check(s, err)))
+		return rc;
+	if ((rc = exec(s, "SAVEPOINT op", err)))
+		return rc;
+	s->txn_sp = 1;
+	return 0;
 }
 
 int store_commit(struct store *s, struct store_err *err)
 {
-	int rc = exec(s, "COMMIT", err);
+	int rc;
+
+	if (s->txn) {
+		rc = s->txn_sp ? exec(s, "RELEASE op", err) : 0;
+		if (rc) {
+			store_rollback(s);
+			return rc;
+		}
+		s->txn_sp = 0;
+		return txn_check(s, err);
+	}
+	rc = exec(s, "COMMIT", err);
 	if (rc) {
 		store_rollback(s);
 		return rc;
 	}
 	return store_durable(s, err);
+}
+
+int store_txn_begin(struct store *s, struct store_err *err)
+{
+	int rc;
+
+	if (s->txn || !sqlite3_get_autocommit(s->db))
+		return store_fail_err(err, STORE_EINPUT, "%s: a transaction is already open", s->path);
+	if ((rc = exec(s, "BEGIN IMMEDIATE", err)))
+		return rc;
+	s->txn = 1;
+	s->txn_sp = 0;
+	s->txn_lost = 0;
+	return 0;
+}
+
+int store_txn_commit(struct store *s, struct store_err *err)
+{
+	int rc;
+
+	if (!s->txn)
+		return store_fail_err(err, STORE_EINPUT, "%s: no transaction is open", s->path);
+	rc = txn_check(s, err);
+	s->txn = s->txn_sp = 0;
+	if (!rc && (rc = exec(s, "COMMIT", err)) == 0)
+		return store_durable(s, err);
+	store_rollback(s);
+	return rc;
+}
+
+void store_txn_rollback(struct store *s)
+{
+	if (!s->txn)
+		return;
+	s->txn = s->txn_sp = 0;
+	store_rollback(s);
 }
 
 int store_end(struct store *s, int rc, struct store_err *err)
@@ -310,6 +432,15 @@ int store_json_wrap(struct store *s, int step_rc, const char *key, json_t *arr, 
 
 void store_rollback(struct store *s)
 {
+	if (s->txn) {
+		/* Undo this operation only; the outer transaction goes on. */
+		if (s->txn_sp && !sqlite3_get_autocommit(s->db))
+			sqlite3_exec(s->db, "ROLLBACK TO op; RELEASE op", NULL, NULL, NULL);
+		s->txn_sp = 0;
+		if (sqlite3_get_autocommit(s->db))
+			s->txn_lost = 1;
+		return;
+	}
 	if (!sqlite3_get_autocommit(s->db))
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 }
@@ -371,7 +502,7 @@ static int migrate(struct store *s, struct store_err *err)
 		return rc;
 	if (sqlite3_step(st) == SQLITE_ROW)
 		version = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
+	store_unprep(s, st);
 
 	int newest = store_n_migrations ? store_migrations[store_n_migrations - 1].version : 0;
 	if (version > newest)
@@ -392,7 +523,7 @@ static int migrate(struct store *s, struct store_err *err)
 			goto fail;
 		if (sqlite3_step(st) == SQLITE_ROW)
 			version = sqlite3_column_int(st, 0);
-		sqlite3_finalize(st);
+		store_unprep(s, st);
 		if (m->version <= version) {
 			store_rollback(s);
 			continue;
@@ -503,7 +634,7 @@ int store_open(struct store **out, const char *path, unsigned flags, const uint8
 			goto out;
 		int v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
 		int newest = store_n_migrations ? store_migrations[store_n_migrations - 1].version : 0;
-		sqlite3_finalize(st);
+		store_unprep(s, st);
 		/* Read-only cannot migrate: the file must be exactly this program's schema. */
 		if (v != newest) {
 			rc = store_fail_err(err, STORE_ESCHEMA, "%s: schema version %d, this program needs %d", path, v,
@@ -528,6 +659,7 @@ void store_close(struct store *s)
 {
 	if (!s)
 		return;
+	stmts_free(s);
 	if (s->db)
 		sqlite3_close_v2(s->db);
 	group_put(s->group);

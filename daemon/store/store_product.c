@@ -55,7 +55,7 @@ int store_product_id(struct store *s, const char *name, int64_t *id, struct stor
 	} else {
 		rc = store_db_err(s, err, "products");
 	}
-	sqlite3_finalize(st);
+	store_unprep(s, st);
 	return rc;
 }
 
@@ -123,7 +123,7 @@ int store_product_add(struct store *s, const struct store_product_spec *spec, st
 		goto out;
 	}
 	pid = sqlite3_last_insert_rowid(s->db);
-	sqlite3_finalize(st);
+	store_unprep(s, st);
 	rc = store_prep(s, &st,
 			"INSERT INTO product_fields (product_id, pos, namespace, key, type, encoding, is_repeat, "
 			"is_unique) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -194,7 +194,7 @@ int store_product_add(struct store *s, const struct store_product_spec *spec, st
 		rc = store_fail_err(err, STORE_EINPUT, "%s: no data or file fields", src);
 		goto out;
 	}
-	sqlite3_finalize(st);
+	store_unprep(s, st);
 	st = NULL;
 	/* Values files name their columns by key, so a key may appear once
 	 * among the data/file rows even across namespaces. */
@@ -211,7 +211,7 @@ int store_product_add(struct store *s, const struct store_product_spec *spec, st
 		goto out;
 	}
 	for (size_t i = 0; i < spec->n_unique; i++) {
-		sqlite3_finalize(st);
+		store_unprep(s, st);
 		rc = store_prep(s, &st,
 				"SELECT 1 FROM product_fields WHERE product_id = ? AND key = ? AND type <> 'namespace'",
 				err);
@@ -235,7 +235,7 @@ line_err:
 	if (err)
 		err->line = line;
 out:
-	sqlite3_finalize(st);
+	store_unprep(s, st);
 	if (rc)
 		store_rollback(s);
 	store_csv_close(&csv);
@@ -276,7 +276,7 @@ int store_product_load(struct store *s, int64_t id, struct store_product **out, 
 		goto nomem;
 	if (p->part_table_len)
 		memcpy(p->part_table, sqlite3_column_blob(st, 5), p->part_table_len);
-	sqlite3_finalize(st);
+	store_unprep(s, st);
 	rc = store_prep(s, &st,
 			"SELECT namespace, key, type, encoding, is_repeat, is_unique FROM product_fields "
 			"WHERE product_id = ? ORDER BY pos",
@@ -315,7 +315,7 @@ int store_product_load(struct store *s, int64_t id, struct store_product **out, 
 nomem:
 	rc = store_fail_err(err, STORE_ENOMEM, "out of memory");
 out:
-	sqlite3_finalize(st);
+	store_unprep(s, st);
 	store_product_free(p);
 	return rc;
 }
@@ -404,9 +404,9 @@ int store_product_query(struct store *s, const char *name, json_t **out, struct 
 	root = NULL;
 	rc = 0;
 out:
-	sqlite3_finalize(cs);
-	sqlite3_finalize(fs);
-	sqlite3_finalize(st);
+	store_unprep(s, cs);
+	store_unprep(s, fs);
+	store_unprep(s, st);
 	json_decref(arr);
 	json_decref(root);
 	return rc;

@@ -76,7 +76,7 @@ static int reveal(struct store *s, json_t *rec, int64_t rowid, int64_t pid, cons
 	json_object_set(rec, "values", vals);
 	rc = 0;
 out:
-	sqlite3_finalize(st);
+	store_unprep(s, st);
 	json_decref(vals);
 	return rc;
 }
@@ -136,7 +136,7 @@ int store_query_records(struct store *s, const struct store_record_filter *f, js
 	}
 	rc = store_json_wrap(s, r, "records", arr, out, err);
 out:
-	sqlite3_finalize(st);
+	store_unprep(s, st);
 	json_decref(arr);
 	return rc;
 }
@@ -173,7 +173,7 @@ int store_query_stats(struct store *s, const char *product, json_t **out, struct
 						     store_col_json(st, 6)));
 	rc = store_json_wrap(s, r, "stats", arr, out, err);
 out:
-	sqlite3_finalize(st);
+	store_unprep(s, st);
 	json_decref(arr);
 	return rc;
 }
@@ -215,7 +215,7 @@ int store_query_audit(struct store *s, const struct store_audit_filter *f, json_
 	}
 	rc = store_json_wrap(s, r, "audit", arr, out, err);
 out:
-	sqlite3_finalize(st);
+	store_unprep(s, st);
 	json_decref(arr);
 	return rc;
 }

@@ -153,7 +153,7 @@ int store_db_sealed(struct store *s, int *sealed, struct store_err *err)
 		return rc;
 	rc = sqlite3_step(st);
 	*sealed = rc == SQLITE_ROW;
-	sqlite3_finalize(st);
+	store_unprep(s, st);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_db_err(s, err, "meta");
 }
 
@@ -175,14 +175,14 @@ int store_seal_check(struct store *s, int need, struct store_err *err)
 			ok = !derive(s->key, "espfab seal check v1", check) && sqlite3_column_bytes(st, 0) == 32 &&
 			     CRYPTO_memcmp(check, sqlite3_column_blob(st, 0), 32) == 0;
 		}
-		sqlite3_finalize(st);
+		store_unprep(s, st);
 		if (!s->has_key)
 			return need ? store_fail_err(err, STORE_ESEAL,
 						     "the records are sealed: a seal key is needed (--seal-key)")
 				    : 0;
 		return ok ? 0 : store_fail_err(err, STORE_ESEAL, "the seal key does not match this database");
 	}
-	sqlite3_finalize(st);
+	store_unprep(s, st);
 	if (rc != SQLITE_DONE)
 		return store_db_err(s, err, "meta");
 	if (!s->has_key || !need)
@@ -193,7 +193,7 @@ int store_seal_check(struct store *s, int need, struct store_err *err)
 	if (rc)
 		return rc;
 	int64_t n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
-	sqlite3_finalize(st);
+	store_unprep(s, st);
 	if (n != 0)
 		return store_fail_err(err, STORE_ESEAL,
 				      "this database already holds unsealed records: sealing must start empty");
@@ -204,7 +204,7 @@ int store_seal_check(struct store *s, int need, struct store_err *err)
 		return rc;
 	sqlite3_bind_blob(st, 1, check, sizeof(check), SQLITE_TRANSIENT);
 	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : store_db_err(s, err, "meta");
-	sqlite3_finalize(st);
+	store_unprep(s, st);
 	return rc;
 }
 

@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 
 #include "store_testutil.h"
+/* white box: the statement cache */
+#include "../../daemon/store/store_int.h"
 
 static void test_store_open_creates_0600_and_migrates(void **state)
 {
@@ -203,6 +205,150 @@ static void test_store_open_durability_modes(void **state)
 	tu_rmrf(dir);
 }
 
+static struct store_record *txn_claim(struct store *s, const char *mac, int expect)
+{
+	struct store_claim_req req = {.product = "lamp", .station = "s", .port = "p", .mac = mac};
+	struct store_record *r = NULL;
+	struct store_err err = {0};
+	int rc = store_claim(s, &req, &r, &err);
+	if (rc != expect)
+		fail_msg("claim %s: %d (%s), expected %d", mac, rc, err.msg, expect);
+	return r;
+}
+
+/* One outer transaction: every call inside is invisible to other
+ * connections until store_txn_commit(), then all of them are there. */
+static void test_store_open_txn_commit_publishes_all_at_once(void **state)
+{
+	(void)state;
+	struct tu_fx *f = tu_fx_new(NULL, 0, 4);
+	struct store_err err = {0};
+	assert_non_null(f);
+	assert_int_equal(store_txn_begin(f->s, &err), 0);
+	/* not nestable */
+	assert_int_not_equal(store_txn_begin(f->s, &err), 0);
+	struct store_record *a = txn_claim(f->s, "aa:00:00:00:00:01", 0);
+	struct store_record *b = txn_claim(f->s, "aa:00:00:00:00:02", 0);
+	assert_non_null(a);
+	assert_non_null(b);
+	/* the connection sees its own claims: no record twice */
+	assert_string_not_equal(a->record_id, b->record_id);
+	assert_int_equal(store_mark_sent(f->s, a->job_id, &err), 0);
+	assert_int_equal(pragma_int(f->db, "SELECT count(*) FROM records WHERE state = 'available'"), 4);
+	assert_int_equal(store_txn_commit(f->s, &err), 0);
+	assert_int_equal(pragma_int(f->db, "SELECT count(*) FROM records WHERE state = 'available'"), 2);
+	assert_int_equal(pragma_int(f->db, "SELECT count(*) FROM records WHERE state = 'sent'"), 1);
+	/* back to one transaction per call */
+	assert_int_equal(store_mark_sent(f->s, b->job_id, &err), 0);
+	assert_int_equal(pragma_int(f->db, "SELECT count(*) FROM records WHERE state = 'sent'"), 2);
+	assert_int_not_equal(store_txn_commit(f->s, &err), 0);
+	store_record_free(a);
+	store_record_free(b);
+	assert_int_equal(store_check(f->s, &err), 0);
+	tu_fx_free(f);
+}
+
+/* A call that fails inside the outer transaction undoes only itself; a
+ * rollback of the outer one undoes every call. */
+static void test_store_open_txn_failed_call_and_rollback(void **state)
+{
+	(void)state;
+	struct tu_fx *f = tu_fx_new(NULL, 0, 3);
+	struct store_err err = {0};
+	assert_non_null(f);
+	assert_int_equal(store_txn_begin(f->s, &err), 0);
+	struct store_record *a = txn_claim(f->s, "aa:00:00:00:00:01", 0);
+	assert_non_null(a);
+	assert_int_equal(store_mark_sent(f->s, a->job_id + 100, &err), STORE_ENOTFOUND);
+	assert_int_equal(store_mark_verified(f->s, a->job_id, NULL, &err), STORE_ESTATE); /* not sent yet */
+	assert_int_equal(store_mark_sent(f->s, a->job_id, &err), 0);
+	assert_int_equal(store_txn_commit(f->s, &err), 0);
+	assert_int_equal(pragma_int(f->db, "SELECT count(*) FROM jobs WHERE state = 'sent'"), 1);
+
+	assert_int_equal(store_txn_begin(f->s, &err), 0);
+	struct store_record *b = txn_claim(f->s, "aa:00:00:00:00:02", 0);
+	assert_non_null(b);
+	assert_int_equal(store_mark_verified(f->s, a->job_id, NULL, &err), 0);
+	store_txn_rollback(f->s);
+	store_txn_rollback(f->s); /* no-op now */
+	assert_int_equal(pragma_int(f->db, "SELECT count(*) FROM records WHERE state = 'available'"), 2);
+	assert_int_equal(pragma_int(f->db, "SELECT count(*) FROM jobs"), 1);
+	assert_int_equal(pragma_int(f->db, "SELECT count(*) FROM jobs WHERE state = 'sent'"), 1);
+	/* the same claim again, now for real */
+	struct store_record *c = txn_claim(f->s, "aa:00:00:00:00:02", 0);
+	assert_non_null(c);
+	assert_int_equal(pragma_int(f->db, "SELECT count(*) FROM records WHERE state = 'available'"), 1);
+	store_record_free(a);
+	store_record_free(b);
+	store_record_free(c);
+	assert_int_equal(store_check(f->s, &err), 0);
+	tu_fx_free(f);
+}
+
+/* The statement cache: store_prep() hands out a cached statement only when
+ * it is not in use, evicts when full, and past 48 statements in use at
+ * once prepares uncached ones that store_unprep() finalizes. */
+static int prep_value(struct store *s, sqlite3_stmt *st)
+{
+	(void)s;
+	return sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+}
+
+static void test_store_open_statement_cache(void **state)
+{
+	(void)state;
+	struct tu_fx *f = tu_fx_new(NULL, 0, 2);
+	struct store_err err = {0};
+	sqlite3_stmt *held[STORE_STMT_CACHE + 8];
+	char sql[64];
+	assert_non_null(f);
+	/* many texts: eviction keeps answers right */
+	for (int round = 0; round < 2; round++)
+		for (int i = 0; i < 3 * STORE_STMT_CACHE; i++) {
+			sqlite3_stmt *st = NULL;
+			snprintf(sql, sizeof(sql), "SELECT %d + ?1", i);
+			assert_int_equal(store_prep(f->s, &st, sql, &err), 0);
+			sqlite3_bind_int(st, 1, round);
+			assert_int_equal(prep_value(f->s, st), i + round);
+			store_unprep(f->s, st);
+		}
+	/* the same text in use twice at once: two statements */
+	sqlite3_stmt *a = NULL, *b = NULL;
+	assert_int_equal(store_prep(f->s, &a, "SELECT ?1", &err), 0);
+	assert_int_equal(store_prep(f->s, &b, "SELECT ?1", &err), 0);
+	assert_ptr_not_equal(a, b);
+	sqlite3_bind_int(a, 1, 7);
+	sqlite3_bind_int(b, 1, 9);
+	assert_int_equal(prep_value(f->s, a), 7);
+	assert_int_equal(prep_value(f->s, b), 9);
+	store_unprep(f->s, a);
+	store_unprep(f->s, b);
+	/* given back: reset and unbound */
+	assert_int_equal(store_prep(f->s, &a, "SELECT ?1", &err), 0);
+	assert_int_equal(sqlite3_step(a), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_type(a, 0), SQLITE_NULL);
+	store_unprep(f->s, a);
+	/* more in use than the cache holds */
+	for (int i = 0; i < STORE_STMT_CACHE + 8; i++) {
+		snprintf(sql, sizeof(sql), "SELECT %d", 1000 + i);
+		assert_int_equal(store_prep(f->s, &held[i], sql, &err), 0);
+	}
+	for (int i = 0; i < STORE_STMT_CACHE + 8; i++) {
+		assert_int_equal(prep_value(f->s, held[i]), 1000 + i);
+		store_unprep(f->s, held[i]);
+	}
+	store_unprep(f->s, NULL);
+	/* a bad statement is an error, not a cache entry */
+	assert_int_equal(store_prep(f->s, &a, "SELEKT 1", &err), STORE_EDB);
+	assert_null(a);
+	/* the store still works end to end */
+	struct store_record *r = txn_claim(f->s, "aa:00:00:00:00:09", 0);
+	assert_non_null(r);
+	store_record_free(r);
+	assert_int_equal(store_check(f->s, &err), 0);
+	tu_fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -213,6 +359,9 @@ int main(void)
 		cmocka_unit_test(test_store_open_audit_is_append_only),
 		cmocka_unit_test(test_store_open_mac_normalise),
 		cmocka_unit_test(test_store_open_durability_modes),
+		cmocka_unit_test(test_store_open_txn_commit_publishes_all_at_once),
+		cmocka_unit_test(test_store_open_txn_failed_call_and_rollback),
+		cmocka_unit_test(test_store_open_statement_cache),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -100,6 +100,19 @@ enum store_open_flags {
 int store_open(struct store **out, const char *path, unsigned flags, const uint8_t *seal_key,
 	       struct store_err *err);
 void store_close(struct store *s); /* NULL is fine */
+/* GROUP COMMIT ON ONE CONNECTION. Between store_txn_begin() and
+ * store_txn_commit() every store call's transaction becomes a savepoint of
+ * one outer BEGIN IMMEDIATE transaction: each call still succeeds or fails
+ * as a whole, but nothing is durable (or visible to other connections)
+ * until store_txn_commit() returns 0, which syncs once for all of them.
+ * The caller must not act on any of those calls (send a claimed image,
+ * acknowledge a transition) before that. A failed store_txn_commit(), or
+ * store_txn_rollback(), undoes every call made since store_txn_begin(). The
+ * write lock is held meanwhile: keep the span short. Not nestable. */
+int store_txn_begin(struct store *s, struct store_err *err);
+int store_txn_commit(struct store *s, struct store_err *err);
+void store_txn_rollback(struct store *s); /* no-op outside a transaction */
+
 /* Reads a seal key file: exactly 32 raw bytes, or 64 hex digits (+ newline).
  * key must hold STORE_SEAL_KEY_LEN bytes; the caller wipes it. */
 int store_seal_key_read(const char *path, uint8_t *key, struct store_err *err);
@@ -266,6 +279,9 @@ int store_batch_set(struct store *s, int64_t id, enum store_batch_op op, struct 
 /* {"batches":[{"id","product","count","ports","state","verified","failed",
  *  "in_flight","remaining","created","finished"}]}; id 0 = all. */
 int store_batch_query(struct store *s, int64_t id, json_t **out, struct store_err *err);
+/* The same for the active batches only (what a station looks at per device,
+ * however long the history). */
+int store_batch_active(struct store *s, json_t **out, struct store_err *err);
 
 /* ---- audit (store_audit.c) ---- */
 
