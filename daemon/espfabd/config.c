@@ -230,6 +230,9 @@ static int global_key(struct config *c, const char *k, const char *v, const char
 		if ((strncmp(v, "http://", 7) && strncmp(v, "https://", 8)) ||
 		    set_string(c->uplink_url, sizeof(c->uplink_url), v))
 			return fail(err, CONFIG_EVALUE, fname, ln, "uplink: expected an http:// or https:// URL");
+	} else if (!strcmp(k, "uplink_token")) {
+		if (v[0] != '/' || set_string(c->uplink_token, sizeof(c->uplink_token), v))
+			return fail(err, CONFIG_EVALUE, fname, ln, "uplink_token: expected an absolute path");
 	} else if (!strcmp(k, "baud")) {
 		if (config_parse_baud(v, &c->baud))
 			return fail(err, CONFIG_EVALUE, fname, ln, "baud: expected 300..4000000, got '%.40s'", v);

@@ -54,7 +54,8 @@ struct config {
 	char station[CONFIG_NAME_MAX];
 	char group[CONFIG_NAME_MAX];     /* control socket group ("espfab") */
 	char seal_key[CONFIG_PATH_MAX];  /* file with the store's sealing key, or "" */
-	char uplink_url[CONFIG_PATH_MAX];/* "" = no uplink */
+	char uplink_url[CONFIG_PATH_MAX];/* "" = no uplink (see uplink.h) */
+	char uplink_token[CONFIG_PATH_MAX]; /* file with a bearer token, or "" */
 	uint32_t baud;                   /* flashing baud rate (sync is always 115200) */
 	enum config_before before;
 	int autodiscover;                /* 1: also watch USB bridges by VID:PID */

@@ -28,6 +28,7 @@
 #include "notify.h"
 #include "ports.h"
 #include "station.h"
+#include "uplink.h"
 
 struct daemon {
 	struct config cfg;
@@ -35,6 +36,7 @@ struct daemon {
 	struct store *store;
 	struct control *ctl;
 	struct station *station;
+	struct uplink *uplink;
 	int sigfd, tfd;
 	unsigned ticks;     /* whole seconds of station housekeeping */
 	unsigned tick_ms;   /* timer period: 1 s, shorter if the watchdog needs it */
@@ -259,6 +261,42 @@ static int load_seal_key(const struct config *cfg, uint8_t *key, int *have)
 	return 0;
 }
 
+/* The uplink's bearer token: the configured file, else systemd's
+ * credential (LoadCredential=uplink-token:...), else none. First line,
+ * without its newline. */
+static int load_uplink_token(const struct config *cfg, char *tok, size_t cap)
+{
+	char path[CONFIG_PATH_MAX + 32];
+	const char *credir = getenv("CREDENTIALS_DIRECTORY");
+	FILE *f;
+	int rc = -1;
+
+	tok[0] = '\0';
+	if (cfg->uplink_token[0])
+		snprintf(path, sizeof(path), "%s", cfg->uplink_token);
+	else if (credir && snprintf(path, sizeof(path), "%s/uplink-token", credir) > 0 && access(path, R_OK) == 0)
+		;
+	else
+		return 0;
+	f = fopen(path, "r");
+	if (!f) {
+		fprintf(stderr, "espfabd: uplink token %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	if (fgets(tok, (int)cap, f)) {
+		tok[strcspn(tok, "\r\n")] = '\0';
+		if (tok[0] && strlen(tok) < cap - 1 && !strpbrk(tok, " \t"))
+			rc = 0;
+	}
+	fclose(f);
+	if (rc) {
+		OPENSSL_cleanse(tok, cap);
+		fprintf(stderr, "espfabd: uplink token %s: expected one line with the token (no spaces, under %zu "
+			"bytes)\n", path, cap - 1);
+	}
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct daemon d;
@@ -362,6 +400,21 @@ int main(int argc, char **argv)
 	}
 	station_set_control(d.station, d.ctl);
 
+	if (d.cfg.uplink_url[0]) {
+		struct uplink_cfg uc = {.url = d.cfg.uplink_url, .db_path = d.cfg.db_path, .station = d.cfg.station};
+		char tok[512];
+		if (load_uplink_token(&d.cfg, tok, sizeof(tok)))
+			goto out;
+		uc.token = tok[0] ? tok : NULL;
+		r = uplink_start(&uc, &d.uplink, msg, sizeof(msg));
+		OPENSSL_cleanse(tok, sizeof(tok));
+		if (r) {
+			fprintf(stderr, "espfabd: %s\n", msg);
+			goto out;
+		}
+		station_set_uplink(d.station, d.uplink);
+	}
+
 	for (size_t i = 0; i < d.cfg.nports; i++) {
 		const struct config_port *p = &d.cfg.ports[i];
 		if (station_add_port(d.station, p->name, p->path, p->baud, p->before))
@@ -383,6 +436,7 @@ out:
 	station_set_control(d.station, NULL);
 	control_free(d.ctl);
 	station_free(d.station); /* joins workers; their last results reach the audit */
+	uplink_free(d.uplink);   /* what it has not delivered waits in the audit */
 	store_close(d.store);    /* checkpoints the WAL: the audit is on disk */
 	if (d.tfd >= 0)
 		close(d.tfd);

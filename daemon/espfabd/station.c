@@ -18,6 +18,7 @@
 #include "log.h"
 #include "notify.h"
 #include "pipeline.h"
+#include "uplink.h"
 #include "worker.h"
 
 #define STATION_VERSION "0.1.0"
@@ -51,6 +52,7 @@ struct station {
 	struct loop *loop;
 	struct store *store;
 	struct control *ctl;
+	struct uplink *uplink;
 	struct jobq *inbox;
 	int verify_readback;
 	uint32_t table_offset;
@@ -136,6 +138,8 @@ static json_t *status_json(struct station *s)
 		      json_object_get(batches, "batches"), "counts", "verified", (int)s->n_ok, "failed",
 		      (int)s->n_failed);
 	json_decref(batches);
+	if (s->uplink)
+		json_object_set_new(o, "uplink", uplink_status(s->uplink));
 	return o;
 }
 
@@ -791,6 +795,11 @@ int station_new(const struct station_opts *o, struct station **out, char *msg, s
 	}
 	*out = s;
 	return 0;
+}
+
+void station_set_uplink(struct station *s, struct uplink *u)
+{
+	s->uplink = u;
 }
 
 void station_set_control(struct station *s, struct control *c)

@@ -35,6 +35,9 @@ void station_free(struct station *s);
 
 /* The control socket this station answers and broadcasts on. */
 void station_set_control(struct station *s, struct control *c);
+/* Shown in status (may be NULL); the caller keeps it alive longer. */
+struct uplink;
+void station_set_uplink(struct station *s, struct uplink *u);
 /* control_handler for control_new(). */
 void station_handle_request(void *ctx, struct control_client *cl, const struct proto_request *req);
 

@@ -2,7 +2,7 @@
 # End-to-end tests of espfabd with real processes: the daemon, the espfab
 # command and several espfab-sim devices on ptys.
 #   daemon_e2e.sh BIN_DIR SCENARIO
-# Scenarios: batch, drop, kill9, control, sigterm. Each is bounded in time
+# Scenarios: batch, drop, kill9, control, sigterm, uplink. Each is bounded in time
 # and stops every process it started (by PID).
 set -eu
 BIN=$(cd "$1" && pwd)
@@ -165,6 +165,89 @@ sigterm)
 	*) ef_die "record after SIGTERM: '$rec'" ;;
 	esac
 	check_store
+	;;
+uplink)
+	# The audit trail reaches a plant system over HTTP: every row exactly
+	# once and in order, through refusals (503), the system being down and
+	# a daemon restart; the URL's password and the token never reach a log.
+	mes() { # [--fail N] [--port P]
+		rm -f "$ef_dir/mes.port"
+		python3 "$(dirname "$0")/fake_mes.py" "$ef_dir/mes.port" "$ef_dir/mes.rows" "$@" &
+		mes_pid=$!
+		ef_pids="$ef_pids $mes_pid"
+		for _ in $(seq 100); do
+			[ -s "$ef_dir/mes.port" ] && break
+			sleep 0.1
+		done
+		port=$(cat "$ef_dir/mes.port")
+	}
+	# Every audit row of the database arrived once, in id order.
+	delivered() { # timeout
+		end=$(($(date +%s) + $1))
+		while :; do
+			"$BIN/espfab" --db "$ef_dir/db" audit --json >"$ef_dir/audit.json"
+			python3 - "$ef_dir/audit.json" "$ef_dir/mes.rows" <<'EOF' && return 0
+import json, sys
+want = [r['id'] for r in json.load(open(sys.argv[1]))['audit']]
+try:
+    got = [json.loads(l) for l in open(sys.argv[2])]
+except FileNotFoundError:
+    got = []
+ids = [g['row']['id'] for g in got]
+if ids != sorted(ids) or len(ids) != len(set(ids)):
+    print('out of order or twice: %s' % ids, file=sys.stderr)
+    sys.exit(2)
+sys.exit(0 if ids == want else 1)
+EOF
+			rc=$?
+			[ "$rc" = 1 ] || ef_die "the plant system got rows twice or out of order"
+			[ "$(date +%s)" -lt "$end" ] || ef_die "audit rows not all delivered after $1 s"
+			sleep 0.3
+		done
+	}
+	printf 'tok-5f1e2d\n' >"$ef_dir/token"
+	mes --fail 2
+	cat >"$ef_dir/espfabd.conf" <<EOF
+uplink = http://mes:s3cret-pw@127.0.0.1:$port/espfab/audit
+uplink_token = $ef_dir/token
+EOF
+	ef_sim d1 24:0a:c4:00:05:01
+	ef_sim d2 24:0a:c4:00:05:02
+	ef_daemon --config "$ef_dir/espfabd.conf" --port u1="$ef_dir/d1" --port u2="$ef_dir/d2"
+	id=$(ef_cli batch add --product lamp --count 2 | awk '{ print $2 }')
+	ef_wait_batch "$id" 60
+	delivered 30
+	grep -q "uplink to http://127.0.0.1:$port: answered HTTP 503" "$ef_dir/daemon.log" ||
+		ef_die "the refusal was not logged"
+	grep -q "delivering again after 2 failed attempts" "$ef_dir/daemon.log" || ef_die "no recovery logged"
+	python3 - "$ef_dir/mes.rows" <<'EOF' || ef_die "rows arrived without station, path, type or token"
+import json, sys
+got = [json.loads(l) for l in open(sys.argv[1])]
+assert all(g['station'] == 'e2e' and g['v'] == 1 and g['path'] == '/espfab/audit' for g in got), got[0]
+assert all(g['auth'] == 'Bearer tok-5f1e2d' and g['type'] == 'application/json' for g in got)
+assert sum(1 for g in got if g['row']['event'] == 'provision' and g['row']['result'] == 'ok') == 2
+EOF
+	ef_cli status --json | ef_py "j['uplink']['state'] + ' ' + str(j['uplink']['pending'])" | grep -qx "ok 0" ||
+		ef_die "status does not show the uplink delivered"
+
+	# The plant system goes down: rows wait in the trail, across a restart.
+	kill "$mes_pid"
+	wait "$mes_pid" 2>/dev/null || true
+	ef_forget "$mes_pid"
+	ef_sim d3 24:0a:c4:00:05:03
+	kill -TERM "$ef_daemon_pid"
+	wait "$ef_daemon_pid" 2>/dev/null || true
+	ef_forget "$ef_daemon_pid"
+	ef_daemon --config "$ef_dir/espfabd.conf" --port u3="$ef_dir/d3"
+	id=$(ef_cli batch add --product lamp --count 1 | awk '{ print $2 }')
+	ef_wait_batch "$id" 60
+	ef_wait_log "uplink to http://127.0.0.1:$port: .*connect.*audit rows wait, retrying" 20
+	ef_cli status --json | ef_py "j['uplink']['state'] == 'retrying' and j['uplink']['pending'] > 0" |
+		grep -qx True || ef_die "status does not show rows waiting"
+	mes --port "$port"
+	delivered 40
+	# Neither the URL's password nor the token is in the log.
+	! grep -q -e s3cret-pw -e tok-5f1e2d "$ef_dir/daemon.log" || ef_die "a credential reached the log"
 	;;
 *)
 	ef_die "unknown scenario $SCENARIO"

@@ -101,6 +101,24 @@ static void test_config_errors_name_file_and_line(void **state)
 	expect_error("port = /dev/a\nport = /dev/a\n", CONFIG_EVALUE, "espfabd.conf:2: port '/dev/a' given twice");
 	expect_error("database =\n", CONFIG_EVALUE, "espfabd.conf:1: database: missing value");
 	expect_error("[port a]\nspeed = 1\n", CONFIG_EKEY, "espfabd.conf:2: unknown key 'speed' in a [port] section");
+	expect_error("uplink = ftp://mes/x\n", CONFIG_EVALUE,
+		     "espfabd.conf:1: uplink: expected an http:// or https:// URL");
+	expect_error("uplink_token = token.txt\n", CONFIG_EVALUE,
+		     "espfabd.conf:1: uplink_token: expected an absolute path");
+}
+
+static void test_config_uplink(void **state)
+{
+	struct config c;
+	struct config_err err;
+
+	(void)state;
+	assert_int_equal(parse(&c, "uplink = https://mes.plant:8443/espfab/audit\nuplink_token = /etc/espfab/t\n", &err),
+			 0);
+	assert_string_equal(c.uplink_url, "https://mes.plant:8443/espfab/audit");
+	assert_string_equal(c.uplink_token, "/etc/espfab/t");
+	assert_int_equal(parse(&c, "station = a\n", &err), 0);
+	assert_string_equal(c.uplink_url, "");
 }
 
 static void test_config_nul_and_long_lines(void **state)
@@ -166,6 +184,7 @@ int main(void)
 		cmocka_unit_test(test_config_nul_and_long_lines),
 		cmocka_unit_test(test_config_too_many_ports),
 		cmocka_unit_test(test_config_load_missing),
+		cmocka_unit_test(test_config_uplink),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -308,10 +308,23 @@ struct store_audit_filter {
 	const char *mac;   /* NULL = all */
 	const char *product;
 	int64_t limit;     /* 0 = no limit */
+	int64_t after_id;  /* only rows with a greater id (0 = all) */
 };
 /* {"audit":[{"id","time","event","station",...,"result","error"}]} */
 int store_query_audit(struct store *s, const struct store_audit_filter *f, json_t **out,
 		      struct store_err *err);
+
+/* ---- uplink cursors (store_uplink.c) ----
+ * Where delivery of the audit trail to an upstream system (named by the
+ * caller, e.g. its URL) got to: the id of the last audit row it
+ * acknowledged. The trail is append-only with growing ids, so "every row
+ * after the cursor" is exactly what is still owed. */
+int store_uplink_cursor(struct store *s, const char *name, int64_t *last, struct store_err *err);
+/* Durably moves the cursor forward to last (never back: a smaller value is
+ * ignored). */
+int store_uplink_advance(struct store *s, const char *name, int64_t last, struct store_err *err);
+/* Audit rows after the cursor, not yet delivered. */
+int store_uplink_pending(struct store *s, int64_t after, int64_t *count, struct store_err *err);
 
 /* ---- requests (store_request.c) ---- */
 
