@@ -261,6 +261,13 @@ static void show_status(json_t *res)
 	}
 	if (json_array_size(json_object_get(res, "batches")))
 		show_batches(res);
+	{
+		json_t *u = json_object_get(res, "uplink");
+		if (u)
+			printf("uplink to %s: %s, delivered up to audit #%lld, %lld pending%s%s\n", jstr(u, "url"),
+			       jstr(u, "state"), jint(u, "delivered"), jint(u, "pending"),
+			       jint(u, "failures") ? "; last error: " : "", jint(u, "failures") ? jstr(u, "last_error") : "");
+	}
 }
 
 int cmd_status(int argc, char **argv, const struct cli_globals *g)

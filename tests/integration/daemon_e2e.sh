@@ -229,6 +229,8 @@ assert sum(1 for g in got if g['row']['event'] == 'provision' and g['row']['resu
 EOF
 	ef_cli status --json | ef_py "j['uplink']['state'] + ' ' + str(j['uplink']['pending'])" | grep -qx "ok 0" ||
 		ef_die "status does not show the uplink delivered"
+	ef_cli status | grep -q "^uplink to http://127.0.0.1:$port: ok, delivered up to audit #[0-9]*, 0 pending$" ||
+		ef_die "status (text) does not show the uplink"
 
 	# The plant system goes down: rows wait in the trail, across a restart.
 	kill "$mes_pid"
