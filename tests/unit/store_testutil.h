@@ -114,6 +114,20 @@ static inline struct tu_fx *tu_fx_new(const char *const *uniq, size_t n_uniq, in
 	return f;
 }
 
+/* Claims a record of "lamp" for mac on station "st1"; fails the running
+ * cmocka test unless store_claim() returns expect. Includers include
+ * cmocka.h first. */
+static inline struct store_record *tu_claim(struct store *s, const char *mac, int expect)
+{
+	struct store_claim_req req = {.product = "lamp", .station = "st1", .port = "p0", .mac = mac};
+	struct store_record *r = NULL;
+	struct store_err err = {0};
+	int rc = store_claim(s, &req, &r, &err);
+	if (rc != expect)
+		fail_msg("claim %s: %d (%s), expected %d", mac, rc, err.msg, expect);
+	return r;
+}
+
 static inline int tu_teardown(void **state)
 {
 	tu_fx_free(*state);

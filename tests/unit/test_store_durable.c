@@ -49,17 +49,6 @@ static int64_t stat_of(struct store *s, const char *what)
 	return n;
 }
 
-static struct store_record *claim(struct store *s, const char *mac, int expect)
-{
-	struct store_claim_req req = {.product = "lamp", .station = "st1", .port = "p0", .mac = mac};
-	struct store_record *r = NULL;
-	struct store_err err = {0};
-	int rc = store_claim(s, &req, &r, &err);
-	if (rc != expect)
-		fail_msg("claim %s: %d (%s), expected %d", mac, rc, err.msg, expect);
-	return r;
-}
-
 /* Default open: every acknowledged state change synced the WAL itself. */
 static void test_store_durable_each_change_syncs_the_wal(void **state)
 {
@@ -67,7 +56,7 @@ static void test_store_durable_each_change_syncs_the_wal(void **state)
 	struct store_err err = {0};
 
 	int before = wal_syncs;
-	struct store_record *r = claim(f->s, "aa:00:00:00:00:01", 0);
+	struct store_record *r = tu_claim(f->s, "aa:00:00:00:00:01", 0);
 	assert_true(wal_syncs > before);
 	before = wal_syncs;
 	assert_int_equal(store_mark_sent(f->s, r->job_id, &err), 0);
@@ -92,7 +81,7 @@ static void test_store_durable_failed_sync_leaves_nothing_visible(void **state)
 	struct store_err err = {0};
 
 	wal_sync_fail = 1;
-	struct store_record *r = claim(f->s, "aa:00:00:00:00:02", STORE_EIO);
+	struct store_record *r = tu_claim(f->s, "aa:00:00:00:00:02", STORE_EIO);
 	wal_sync_fail = 0;
 	assert_null(r);
 	assert_int_equal(store_open(&other, f->db, 0, NULL, &err), 0);
@@ -100,7 +89,7 @@ static void test_store_durable_failed_sync_leaves_nothing_visible(void **state)
 	assert_int_equal(stat_of(other, "available"), 5);
 	assert_int_equal(stat_of(f->s, "reserved"), 0);
 	/* The store goes on working once the disk does. */
-	r = claim(f->s, "aa:00:00:00:00:02", 0);
+	r = tu_claim(f->s, "aa:00:00:00:00:02", 0);
 	assert_int_equal(stat_of(other, "reserved"), 1);
 	store_record_free(r);
 	store_close(other);
@@ -119,20 +108,20 @@ static void test_store_durable_group_commit_sync_failure_is_sticky(void **state)
 	assert_int_equal(store_open(&g1, f->db, STORE_OPEN_GROUP_COMMIT, NULL, &err), 0);
 	assert_int_equal(store_open(&g2, f->db, STORE_OPEN_GROUP_COMMIT, NULL, &err), 0);
 	int before = wal_syncs;
-	struct store_record *r = claim(g1, "aa:00:00:00:00:03", 0);
+	struct store_record *r = tu_claim(g1, "aa:00:00:00:00:03", 0);
 	assert_true(wal_syncs > before);
 	store_record_free(r);
 
 	wal_sync_fail = 1;
-	assert_null(claim(g1, "aa:00:00:00:00:04", STORE_EIO));
+	assert_null(tu_claim(g1, "aa:00:00:00:00:04", STORE_EIO));
 	wal_sync_fail = 0;
-	assert_null(claim(g2, "aa:00:00:00:00:05", STORE_EIO));
-	assert_null(claim(g1, "aa:00:00:00:00:06", STORE_EIO));
+	assert_null(tu_claim(g2, "aa:00:00:00:00:05", STORE_EIO));
+	assert_null(tu_claim(g1, "aa:00:00:00:00:06", STORE_EIO));
 	store_close(g1);
 	store_close(g2);
 	/* A fresh open (the daemon restarting) starts a new group. */
 	assert_int_equal(store_open(&g1, f->db, STORE_OPEN_GROUP_COMMIT, NULL, &err), 0);
-	r = claim(g1, "aa:00:00:00:00:07", 0);
+	r = tu_claim(g1, "aa:00:00:00:00:07", 0);
 	store_record_free(r);
 	store_close(g1);
 }

@@ -205,17 +205,6 @@ static void test_store_open_durability_modes(void **state)
 	tu_rmrf(dir);
 }
 
-static struct store_record *txn_claim(struct store *s, const char *mac, int expect)
-{
-	struct store_claim_req req = {.product = "lamp", .station = "s", .port = "p", .mac = mac};
-	struct store_record *r = NULL;
-	struct store_err err = {0};
-	int rc = store_claim(s, &req, &r, &err);
-	if (rc != expect)
-		fail_msg("claim %s: %d (%s), expected %d", mac, rc, err.msg, expect);
-	return r;
-}
-
 /* One outer transaction: every call inside is invisible to other
  * connections until store_txn_commit(), then all of them are there. */
 static void test_store_open_txn_commit_publishes_all_at_once(void **state)
@@ -227,8 +216,8 @@ static void test_store_open_txn_commit_publishes_all_at_once(void **state)
 	assert_int_equal(store_txn_begin(f->s, &err), 0);
 	/* not nestable */
 	assert_int_not_equal(store_txn_begin(f->s, &err), 0);
-	struct store_record *a = txn_claim(f->s, "aa:00:00:00:00:01", 0);
-	struct store_record *b = txn_claim(f->s, "aa:00:00:00:00:02", 0);
+	struct store_record *a = tu_claim(f->s, "aa:00:00:00:00:01", 0);
+	struct store_record *b = tu_claim(f->s, "aa:00:00:00:00:02", 0);
 	assert_non_null(a);
 	assert_non_null(b);
 	/* the connection sees its own claims: no record twice */
@@ -257,7 +246,7 @@ static void test_store_open_txn_failed_call_and_rollback(void **state)
 	struct store_err err = {0};
 	assert_non_null(f);
 	assert_int_equal(store_txn_begin(f->s, &err), 0);
-	struct store_record *a = txn_claim(f->s, "aa:00:00:00:00:01", 0);
+	struct store_record *a = tu_claim(f->s, "aa:00:00:00:00:01", 0);
 	assert_non_null(a);
 	assert_int_equal(store_mark_sent(f->s, a->job_id + 100, &err), STORE_ENOTFOUND);
 	assert_int_equal(store_mark_verified(f->s, a->job_id, NULL, &err), STORE_ESTATE); /* not sent yet */
@@ -266,7 +255,7 @@ static void test_store_open_txn_failed_call_and_rollback(void **state)
 	assert_int_equal(pragma_int(f->db, "SELECT count(*) FROM jobs WHERE state = 'sent'"), 1);
 
 	assert_int_equal(store_txn_begin(f->s, &err), 0);
-	struct store_record *b = txn_claim(f->s, "aa:00:00:00:00:02", 0);
+	struct store_record *b = tu_claim(f->s, "aa:00:00:00:00:02", 0);
 	assert_non_null(b);
 	assert_int_equal(store_mark_verified(f->s, a->job_id, NULL, &err), 0);
 	store_txn_rollback(f->s);
@@ -275,7 +264,7 @@ static void test_store_open_txn_failed_call_and_rollback(void **state)
 	assert_int_equal(pragma_int(f->db, "SELECT count(*) FROM jobs"), 1);
 	assert_int_equal(pragma_int(f->db, "SELECT count(*) FROM jobs WHERE state = 'sent'"), 1);
 	/* the same claim again, now for real */
-	struct store_record *c = txn_claim(f->s, "aa:00:00:00:00:02", 0);
+	struct store_record *c = tu_claim(f->s, "aa:00:00:00:00:02", 0);
 	assert_non_null(c);
 	assert_int_equal(pragma_int(f->db, "SELECT count(*) FROM records WHERE state = 'available'"), 1);
 	store_record_free(a);
@@ -342,7 +331,7 @@ static void test_store_open_statement_cache(void **state)
 	assert_int_equal(store_prep(f->s, &a, "SELEKT 1", &err), STORE_EDB);
 	assert_null(a);
 	/* the store still works end to end */
-	struct store_record *r = txn_claim(f->s, "aa:00:00:00:00:09", 0);
+	struct store_record *r = tu_claim(f->s, "aa:00:00:00:00:09", 0);
 	assert_non_null(r);
 	store_record_free(r);
 	assert_int_equal(store_check(f->s, &err), 0);
