@@ -366,6 +366,37 @@ static void test_fwimg_empty_and_mismatched_images(void **state)
 	fwimg_set_unref(set);
 }
 
+/* examples/lamp/firmware stays a valid set for examples/lamp/partitions.csv. */
+static void test_fwimg_example_set_fits_lamp(void **state)
+{
+	struct fixture *f = *state;
+	char path[4096], *csv;
+	const char *slash = strrchr(__FILE__, '/');
+	struct fwimg_set *set = NULL;
+	uint8_t table[PART_TABLE_MAX_LEN];
+	FILE *fp;
+	long n;
+
+	assert_non_null(slash);
+	snprintf(path, sizeof(path), "%.*s/../../examples/lamp/partitions.csv", (int)(slash - __FILE__), __FILE__);
+	assert_non_null(fp = fopen(path, "rb"));
+	fseek(fp, 0, SEEK_END);
+	n = ftell(fp);
+	fseek(fp, 0, SEEK_SET);
+	csv = calloc(1, (size_t)n + 1);
+	assert_int_equal(fread(csv, 1, (size_t)n, fp), (size_t)n);
+	fclose(fp);
+	make_table(csv, table);
+	free(csv);
+	snprintf(path, sizeof(path), "%.*s/../../examples/lamp/firmware/flasher_args.json", (int)(slash - __FILE__),
+		 __FILE__);
+	assert_int_equal(fwimg_load(path, &set, &f->err), 0);
+	assert_int_equal(set->n, 3);
+	assert_string_equal(set->chip, "esp32s3");
+	assert_int_equal(fwimg_check_product(set, path, table, sizeof(table), 0x8000, 0x9000, 0x6000, &f->err), 0);
+	fwimg_set_unref(set);
+}
+
 static void test_fwimg_chip_names(void **state)
 {
 	(void)state;
@@ -387,6 +418,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fwimg_encrypted_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fwimg_wrong_types, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fwimg_empty_and_mismatched_images, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fwimg_example_set_fits_lamp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fwimg_chip_names, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
