@@ -228,6 +228,7 @@ int fwimg_parse(const char *json, size_t len, const char *source, fwimg_load_fn 
 	json_error_t jerr;
 	struct fwimg_set *set = NULL;
 	const char *key;
+	uint64_t loaded = 0;
 	int rc;
 
 	*out = NULL;
@@ -280,9 +281,11 @@ int fwimg_parse(const char *json, size_t len, const char *source, fwimg_load_fn 
 			rc = fail(err, FWIMG_EIO, "%s: flash_files.%.40s: %.100s: %s", source, key, file, strerror(-e));
 			goto out;
 		}
-		if (dlen > FWIMG_MAX_TOTAL) {
+		/* Stop reading as soon as the set is too large, not after. */
+		loaded += dlen;
+		if (loaded > FWIMG_MAX_TOTAL) {
 			free(data);
-			rc = fail(err, FWIMG_EINPUT, "%s: flash_files.%.40s: %.100s is larger than %u MiB", source, key,
+			rc = fail(err, FWIMG_EINPUT, "%s: flash_files.%.40s: %.100s: images exceed %u MiB", source, key,
 				  file, FWIMG_MAX_TOTAL >> 20);
 			goto out;
 		}

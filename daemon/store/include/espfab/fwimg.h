@@ -89,7 +89,8 @@ int fwimg_parse(const char *json, size_t len, const char *source, fwimg_load_fn 
 int fwimg_load(const char *path, struct fwimg_set **out, struct fwimg_err *err);
 
 /* An empty set to fill (the store's loader): images are added with
- * fwimg_set_add(), which takes data (malloc'd) and computes its SHA-256;
+ * fwimg_set_add(), which takes data (malloc'd; freed by it on failure too) and
+ * computes its SHA-256;
  * call fwimg_set_check() when done (sorts, checks alignment, sizes, overlaps). */
 int fwimg_set_new(const char *chip, struct fwimg_set **out, struct fwimg_err *err);
 int fwimg_set_add(struct fwimg_set *set, uint32_t offset, const char *name, const char *file, uint8_t *data,
