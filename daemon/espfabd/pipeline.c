@@ -218,6 +218,18 @@ static void step(const struct pipeline_io *io, unsigned worker, enum pipeline_st
 	io->emit(io->ctx, &m);
 }
 
+static int firmware_step(struct romio *dev, const struct fwimg_set *fw, const struct pipeline_params *pp,
+			 const struct pipeline_io *io, struct progress_ctx *pc, struct jobq_msg *result)
+{
+	uint64_t t = mono_ms();
+
+	step(io, pp->worker, PIPELINE_STEP_FIRMWARE);
+	if (write_firmware(dev, fw, pc, result->text, sizeof(result->text)))
+		return -1;
+	result->step_ms[PIPELINE_STEP_FIRMWARE] = (uint32_t)(mono_ms() - t);
+	return 0;
+}
+
 static void hex(const uint8_t *b, size_t n, char *out)
 {
 	static const char digits[] = "0123456789abcdef";
@@ -293,13 +305,10 @@ int pipeline_provision(struct romio *dev, const struct romio_ident *id, const st
 			goto out;
 		}
 	}
-	if (fw && fw_table) {
-		step(io, pp->worker, PIPELINE_STEP_FIRMWARE);
-		t = mono_ms();
-		if (write_firmware(dev, fw, &pc, result->text, sizeof(result->text)))
-			goto out;
-		result->step_ms[PIPELINE_STEP_FIRMWARE] = (uint32_t)(mono_ms() - t);
-	}
+	/* Images that bring the partition table go first: the device's old
+	 * table (or none, fresh from the reel) does not matter then. */
+	if (fw && fw_table && firmware_step(dev, fw, pp, io, &pc, result))
+		goto out;
 
 	/* 1. The device's own partition table must agree with the product's:
 	 * writing NVS where the firmware does not look for it is worse than
@@ -314,13 +323,8 @@ int pipeline_provision(struct romio *dev, const struct romio_ident *id, const st
 				 (uint32_t)work->a, (uint32_t)work->b, result->text, sizeof(result->text)))
 		goto out;
 	result->step_ms[PIPELINE_STEP_TABLE] = (uint32_t)(mono_ms() - t);
-	if (fw && !fw_table) {
-		step(io, pp->worker, PIPELINE_STEP_FIRMWARE);
-		t = mono_ms();
-		if (write_firmware(dev, fw, &pc, result->text, sizeof(result->text)))
-			goto out;
-		result->step_ms[PIPELINE_STEP_FIRMWARE] = (uint32_t)(mono_ms() - t);
-	}
+	if (fw && !fw_table && firmware_step(dev, fw, pp, io, &pc, result))
+		goto out;
 
 	/* 2. Claim: the main thread owns the store; it also builds the image. */
 	step(io, pp->worker, PIPELINE_STEP_CLAIM);
