@@ -5,11 +5,16 @@
 # whole pipeline through espfabd, with per-step timings; next to the bare
 # `espfab flash write 0x9000 nvs.bin --verify` time for the same 24 KiB image.
 #   bench/daemon_bench.sh BIN_DIR [N ...]      (default N: 1 8 32)
+# Each figure is the median of REPEAT runs (default 3; one device per board
+# per run, all boards identified and waiting when the batch is queued), so
+# one run disturbed by another process does not decide it. Ends with the
+# scaling against N times the one-board rate (target: 90% for 32).
 # Prints figures; never a test. Stops every process it started.
 set -eu
 BIN=$(cd "$1" && pwd)
 shift
 COUNTS=${*:-1 8 32}
+REPEAT=${REPEAT:-3}
 EX=$(cd "$(dirname "$0")/../examples/lamp" && pwd)
 . "$(dirname "$0")/../tests/integration/daemon_lib.sh"
 
@@ -84,12 +89,14 @@ run() { # N verify
 		kill "$p"
 		ef_forget "$p"
 	done
-	python3 - "$ef_dir/events.json" "$n" "$wall" "$verify" <<'EOF'
+	python3 - "$ef_dir/events.json" "$n" "$wall" "$verify" "$ef_dir/runs.tsv" <<'EOF'
 import json, sys
 ev = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 res = [e for e in ev if e.get('event') == 'result']
 n, wall, verify = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 ok = sum(1 for r in res if r['result'] == 'verified')
+with open(sys.argv[5], 'a') as f:
+    f.write('%d\t%s\t%d\t%d\n' % (n, verify, ok, wall))
 steps = {}
 for r in res:
     for k, v in r['steps'].items():
@@ -107,6 +114,27 @@ echo "espfabd throughput, espfab-sim ESP32-S3 boards on ptys, 921600 baud, defau
 b=$(bare)
 echo "bare 'espfab flash write 0x9000 nvs.bin --verify' (24 KiB, same board model): ${b} ms (best of 3, whole process)"
 for n in $COUNTS; do
-	run "$n" md5
-	run "$n" readback
+	for _ in $(seq "$REPEAT"); do
+		run "$n" md5
+		run "$n" readback
+	done
 done
+python3 - "$ef_dir/runs.tsv" "$REPEAT" <<'EOF'
+import statistics, sys
+runs = {}
+for line in open(sys.argv[1]):
+    n, verify, ok, wall = line.split('\t')
+    if int(ok) == int(n):  # a run that lost a device has no rate
+        runs.setdefault((int(n), verify), []).append(int(wall))
+print('median of %s runs per line (devices/hour; scaling = rate / (N x the one-board rate)):' % sys.argv[2])
+for verify in ('md5', 'readback'):
+    one = runs.get((1, verify))
+    base = 3600 * 1000 / statistics.median(one) if one else None
+    for (n, v), walls in sorted(runs.items()):
+        if v != verify:
+            continue
+        rate = n * 3600 * 1000 / statistics.median(walls)
+        scale = ' scaling %5.1f%%' % (100 * rate / (n * base)) if base and n > 1 else ''
+        print('  %3d boards, verify=%-8s median %6.2f s -> %7.0f devices/hour%s' % (
+            n, v, statistics.median(walls) / 1000, rate, scale))
+EOF

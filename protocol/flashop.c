@@ -602,10 +602,9 @@ static int retryable(int e)
 	return e == ROM_ETIMEDOUT || e == ROM_EPROTO || e == ROM_EFAILED;
 }
 
-int flashop_read(struct flashop *f, uint32_t off, uint8_t *buf, uint32_t len, flashop_progress_fn cb,
-		 void *ctx)
+static int read_blocks(struct flashop *f, uint32_t off, uint8_t *buf, uint32_t len, flashop_progress_fn cb,
+		       void *ctx)
 {
-	uint8_t want[16], got[16];
 	int e;
 
 	if (len == 0)
@@ -626,6 +625,22 @@ int flashop_read(struct flashop *f, uint32_t off, uint8_t *buf, uint32_t len, fl
 		if (cb)
 			cb(ctx, done, len);
 	}
+	return ROM_OK;
+}
+
+int flashop_read_unchecked(struct flashop *f, uint32_t off, uint8_t *buf, uint32_t len)
+{
+	return read_blocks(f, off, buf, len, NULL, NULL);
+}
+
+int flashop_read(struct flashop *f, uint32_t off, uint8_t *buf, uint32_t len, flashop_progress_fn cb,
+		 void *ctx)
+{
+	uint8_t want[16], got[16];
+	int e;
+
+	if ((e = read_blocks(f, off, buf, len, cb, ctx)))
+		return e;
 	/* The ROM's replies carry no checksum: compare with its own MD5 so a
 	 * corrupted reply never passes as flash content. */
 	if (off % 4 == 0 && len % 4 == 0 && !f->info.secure_download) {

@@ -36,8 +36,9 @@ struct daemon {
 	struct control *ctl;
 	struct station *station;
 	int sigfd, tfd;
-	unsigned ticks;
-	uint64_t wd_ms;
+	unsigned ticks;     /* whole seconds of station housekeeping */
+	unsigned tick_ms;   /* timer period: 1 s, shorter if the watchdog needs it */
+	unsigned elapsed_ms;
 	int stopping;
 };
 
@@ -102,10 +103,14 @@ static void timer_cb(void *ctx, int fd, uint32_t events)
 	(void)events;
 	if (read(fd, &n, sizeof(n)) != (ssize_t)sizeof(n))
 		return;
-	d->ticks++;
 	/* The loop itself pings: a wedged main thread stops the keep-alives
 	 * and systemd restarts us. */
 	notify_watchdog();
+	d->elapsed_ms += d->tick_ms * (unsigned)n;
+	if (d->elapsed_ms < 1000)
+		return;
+	d->elapsed_ms = 0;
+	d->ticks++;
 	station_tick(d->station);
 	if (d->cfg.autodiscover && !d->stopping && d->ticks % 2 == 0)
 		discover(d);
@@ -262,7 +267,7 @@ int main(int argc, char **argv)
 	struct store_recovery rep = {0};
 	struct station_opts so = {0};
 	struct control_opts co = {0};
-	struct itimerspec its = {{1, 0}, {1, 0}};
+	struct itimerspec its;
 	uint8_t key[STORE_SEAL_KEY_LEN];
 	char msg[256];
 	sigset_t mask;
@@ -295,6 +300,15 @@ int main(int argc, char **argv)
 	if (loop_new(&d.loop)) {
 		fprintf(stderr, "espfabd: cannot create the event loop\n");
 		goto out;
+	}
+	/* Keep-alives at half of WatchdogSec= (systemd's advice), at least
+	 * every second; the station's housekeeping stays once a second. */
+	{
+		uint64_t wd = notify_watchdog_period_ms();
+		d.tick_ms = wd && wd < 1000 ? (wd < 10 ? 10 : (unsigned)wd) : 1000;
+		its.it_interval.tv_sec = d.tick_ms / 1000;
+		its.it_interval.tv_nsec = (long)(d.tick_ms % 1000) * 1000000L;
+		its.it_value = its.it_interval;
 	}
 	d.sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	d.tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);

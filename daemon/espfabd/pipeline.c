@@ -101,26 +101,31 @@ out:
 }
 
 /* The ROM loader reads 64 bytes per READ_FLASH_SLOW round trip, so the
- * table is read in small steps up to its end marker (an entry starting with
- * FF FF) instead of all 0xC00 bytes: 3-4 round trips for a usual table
- * rather than 48. */
+ * table is read 64 bytes at a time up to its end marker (an entry starting
+ * with FF FF) instead of all 0xC00 bytes, then checked once against the
+ * ROM's MD5 of what was read: 4 round trips for a 3-partition table rather
+ * than 48 (or 6 with a check per step). */
 static int read_table(struct romio *dev, uint32_t off, uint8_t *table, size_t *len, char *msg, size_t cap)
 {
-	size_t have = 0;
+	size_t have = 0, end = 0;
+	int rc;
 
-	while (have < PART_TABLE_MAX_LEN) {
-		size_t n = PART_TABLE_MAX_LEN - have < 128 ? PART_TABLE_MAX_LEN - have : 128;
-		if (romio_read(dev, off + (uint32_t)have, table + have, n, msg, cap))
+	while (have < PART_TABLE_MAX_LEN && !end) {
+		size_t n = PART_TABLE_MAX_LEN - have < 64 ? PART_TABLE_MAX_LEN - have : 64;
+		if (romio_read_unchecked(dev, off + (uint32_t)have, table + have, n, msg, cap))
 			return -1;
 		for (size_t e = have; e + 1 < have + n; e += PART_ENTRY_LEN)
 			if (table[e] == 0xFF && table[e + 1] == 0xFF) {
-				*len = e + PART_ENTRY_LEN <= have + n ? e + PART_ENTRY_LEN : have + n;
-				return 0;
+				end = e + PART_ENTRY_LEN <= have + n ? e + PART_ENTRY_LEN : have + n;
+				break;
 			}
 		have += n;
 	}
-	*len = have;
-	return 0;
+	*len = end ? end : have;
+	/* Secure download mode has no MD5: the bytes stand as read (as
+	 * flashop_read() does there). */
+	rc = romio_verify(dev, off, table, have, msg, cap);
+	return rc == 0 || rc == ROMIO_ESECURE ? 0 : -1;
 }
 
 /* Read back every byte of the image that carries data: in each 4 KiB NVS
@@ -143,7 +148,9 @@ static int read_back(struct romio *dev, uint32_t off, const uint8_t *img, size_t
 		used = page + ((used - page + 63) & ~(size_t)63);
 		if (used > end)
 			used = end;
-		if (romio_read(dev, off + (uint32_t)page, out + page, used - page, msg, cap))
+		/* No MD5 per read: the caller compares every byte with the image,
+		 * which the ROM's MD5 of the whole region already matched. */
+		if (romio_read_unchecked(dev, off + (uint32_t)page, out + page, used - page, msg, cap))
 			return -1;
 	}
 	return 0;

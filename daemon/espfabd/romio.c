@@ -169,6 +169,13 @@ int romio_read(struct romio *r, uint32_t off, uint8_t *buf, size_t len, char *ms
 	return map(flashop_read(r->f, off, buf, (uint32_t)len, NULL, NULL), flashop_diag(r->f), msg, cap);
 }
 
+int romio_read_unchecked(struct romio *r, uint32_t off, uint8_t *buf, size_t len, char *msg, size_t cap)
+{
+	if (!r->f)
+		return no_session(msg, cap);
+	return map(flashop_read_unchecked(r->f, off, buf, (uint32_t)len), flashop_diag(r->f), msg, cap);
+}
+
 int romio_ping(struct romio *r, char *msg, size_t cap)
 {
 	uint8_t b[4];

@@ -65,6 +65,8 @@ void romio_disconnect(struct romio *r);
 /* Is the device of this session still answering? (a 4-byte flash read) */
 int romio_ping(struct romio *r, char *msg, size_t cap);
 int romio_read(struct romio *r, uint32_t off, uint8_t *buf, size_t len, char *msg, size_t cap);
+/* Without the MD5 check: the caller checks the whole with romio_verify(). */
+int romio_read_unchecked(struct romio *r, uint32_t off, uint8_t *buf, size_t len, char *msg, size_t cap);
 int romio_write(struct romio *r, uint32_t off, const uint8_t *data, size_t len, romio_progress cb, void *ctx,
 		char *msg, size_t cap);
 /* The same, then the ROM's MD5 of the region against data's in one go

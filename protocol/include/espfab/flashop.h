@@ -88,6 +88,10 @@ struct port *flashop_port(const struct flashop *f);
  * region: the ROM's replies carry no checksum. */
 int flashop_read(struct flashop *f, uint32_t off, uint8_t *buf, uint32_t len, flashop_progress_fn cb,
 		 void *ctx);
+/* The same without the MD5 check, for a caller that reads in steps until
+ * it knows how much it needs and then checks the whole with
+ * flashop_verify() (one MD5 round trip instead of one per step). */
+int flashop_read_unchecked(struct flashop *f, uint32_t off, uint8_t *buf, uint32_t len);
 
 #define FLASHOP_NO_COMPRESS 0x1u /* plain FLASH_DATA even when zlib would be smaller */
 #define FLASHOP_VERIFY 0x2u      /* SPI_FLASH_MD5 of the written region afterwards */
