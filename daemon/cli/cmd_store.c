@@ -27,7 +27,7 @@ extern int cli_daemon_request(const struct cli_globals *g, json_t *req, json_t *
 
 struct opts {
 	const char *word;     /* "records import", for messages */
-	const char *product, *state, *id_col, *reason, *since, *mac, *table, *partition, *seal_key;
+	const char *product, *state, *id_col, *reason, *since, *mac, *table, *partition, *seal_key, *firmware;
 	int json, reveal, version;
 	long long limit;
 	const char *unique[MAX_UNIQUE];
@@ -57,7 +57,7 @@ static int parse(struct opts *o, int argc, char **argv, int first, const char *a
 		const char *name;
 		int has_arg;
 	} known[] = {{"product", 1}, {"state", 1},    {"id", 1},      {"reason", 1},   {"since", 1},
-		     {"mac", 1},     {"table", 1},    {"partition", 1}, {"seal-key", 1}, {"version", 1},
+		     {"mac", 1},     {"table", 1},    {"firmware", 1},    {"partition", 1}, {"seal-key", 1}, {"version", 1},
 		     {"unique", 1},  {"limit", 1},    {"json", 0},    {"reveal", 0}};
 	for (int i = first; i < argc; i++) {
 		const char *a = argv[i], *val = NULL;
@@ -110,6 +110,8 @@ static int parse(struct opts *o, int argc, char **argv, int first, const char *a
 			o->table = val;
 		else if (!strcmp(name, "partition"))
 			o->partition = val;
+		else if (!strcmp(name, "firmware"))
+			o->firmware = val;
 		else if (!strcmp(name, "seal-key"))
 			o->seal_key = val;
 		else if (!strcmp(name, "json"))
@@ -378,6 +380,18 @@ void cmd_store_render(FILE *f, const char *cmd, json_t *reply)
 			}
 			table(f, fields, k, h, 6);
 			json_decref(fields);
+			json_t *fw = json_object_get(p, "firmware"), *im;
+			if (json_is_object(fw)) {
+				fprintf(f, "firmware:   %s\n", jstr(fw, "chip", tmp, sizeof(tmp)));
+				fprintf(f, "  %-10s %-10s %-24s %s\n", "OFFSET", "SIZE", "NAME", "SHA256 / FILE");
+				json_array_foreach(json_object_get(fw, "images"), j, im)
+					fprintf(f, "  0x%-8llx %-10lld %-24s %s %s\n",
+						(long long)json_integer_value(json_object_get(im, "offset")),
+						(long long)json_integer_value(json_object_get(im, "size")),
+						json_string_value(json_object_get(im, "name")) ?: "",
+						json_string_value(json_object_get(im, "sha256")) ?: "",
+						json_string_value(json_object_get(im, "file")) ?: "");
+			}
 		}
 	} else if (!strcmp(cmd, "records.retire")) {
 		char tmp[32];
@@ -505,12 +519,14 @@ static int product_add(const struct cli_globals *g, struct opts *o)
 	struct part_err pe = {0};
 	struct store *s = NULL;
 	struct store_err err = {0};
+	struct fwimg_set *fw = NULL;
+	struct fwimg_err ferr = {0};
 	uint8_t bin[PART_TABLE_MAX_LEN];
 	int rc = 1;
 
 	if (o->npos != 2 || !o->table)
 		return usage_err(o, "usage: espfab product add NAME CONFIG.csv --table PARTITIONS.(csv|bin) "
-				    "[--partition LABEL] [--version 1|2] [--unique FIELD]...");
+				    "[--partition LABEL] [--version 1|2] [--unique FIELD]... [--firmware FLASHER_ARGS.json]");
 	if (read_file(o->pos[1], &cfg, &cfg_len)) {
 		fprintf(stderr, "espfab %s: %s: %s\n", o->word, o->pos[1], strerror(errno));
 		goto out;
@@ -549,6 +565,11 @@ static int product_add(const struct cli_globals *g, struct opts *o)
 		fprintf(stderr, "espfab %s: %s: %s\n", o->word, o->table, pe.msg);
 		goto out;
 	}
+	/* The images are read and checked before the database is touched. */
+	if (o->firmware && fwimg_load(o->firmware, &fw, &ferr)) {
+		fprintf(stderr, "espfab %s: %s\n", o->word, ferr.msg);
+		goto out;
+	}
 	if (open_store(g, o, STORE_OPEN_CREATE, &s))
 		goto out;
 	struct store_product_spec spec = {
@@ -564,6 +585,9 @@ static int product_add(const struct cli_globals *g, struct opts *o)
 		.nvs_version = o->version ? o->version : 2,
 		.unique = o->unique,
 		.n_unique = o->n_unique,
+		.firmware = fw,
+		.firmware_source = o->firmware,
+		.table_offset = po.table_offset,
 	};
 	if (store_product_add(s, &spec, &err)) {
 		fprintf(stderr, "espfab %s: %s\n", o->word, err.msg);
@@ -571,8 +595,11 @@ static int product_add(const struct cli_globals *g, struct opts *o)
 	}
 	printf("product %s: partition %s at 0x%x, 0x%x bytes, NVS version %d\n", spec.name, spec.part_label,
 	       (unsigned)spec.part_offset, (unsigned)spec.part_size, spec.nvs_version);
+	if (fw)
+		printf("product %s: %zu firmware image(s) for %s, %zu bytes\n", spec.name, fw->n, fw->chip, fw->total);
 	rc = 0;
 out:
+	fwimg_set_unref(fw);
 	store_close(s);
 	part_table_free(t);
 	free(tbl);
@@ -589,13 +616,14 @@ int cmd_product(int argc, char **argv, const struct cli_globals *g)
 		fprintf(sub ? stdout : stderr,
 			"usage: espfab [--db PATH] product add NAME CONFIG.csv --table PARTITIONS.(csv|bin)\n"
 			"                 [--partition LABEL] [--version 1|2] [--unique FIELD]...\n"
+			"                 [--firmware BUILD/flasher_args.json]\n"
 			"       espfab [--db PATH] product list [--json]\n"
 			"       espfab [--db PATH] product show NAME [--json]\n");
 		return sub ? 0 : 2;
 	}
 	if (!strcmp(sub, "add")) {
 		o.word = "product add";
-		int r = parse(&o, argc, argv, 2, "table partition version unique seal-key", 2);
+		int r = parse(&o, argc, argv, 2, "table partition version unique seal-key firmware", 2);
 		return r ? r : product_add(g, &o);
 	}
 	if (!strcmp(sub, "list") || !strcmp(sub, "show")) {

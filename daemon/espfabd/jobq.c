@@ -58,6 +58,8 @@ void jobq_msg_clear(struct jobq_msg *m)
 	}
 	m->data = NULL;
 	m->len = 0;
+	fwimg_set_unref(m->fw);
+	m->fw = NULL;
 }
 
 void jobq_free(struct jobq *q)
@@ -89,6 +91,7 @@ int jobq_push(struct jobq *q, struct jobq_msg *m)
 	n->next = NULL;
 	m->data = NULL;
 	m->len = 0;
+	m->fw = NULL;
 	pthread_mutex_lock(&q->lock);
 	if (q->tail)
 		q->tail->next = n;

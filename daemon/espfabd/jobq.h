@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "espfab/fwimg.h"
+
 enum jobq_kind {
 	/* worker -> main */
 	JOBQ_PORT_STATE = 1, /* text = state name (absent, idle, busy, done, waiting) */
@@ -27,7 +29,8 @@ enum jobq_kind {
 	JOBQ_RESULT,         /* job_id, rc, sent, text = error, timings, md5 */
 	JOBQ_EXITED,         /* the worker thread is about to return */
 	/* main -> worker */
-	JOBQ_WORK_REP,       /* rc 0: batch_id, text = product, data = partition table, a = offset, b = size, label */
+	JOBQ_WORK_REP,       /* rc 0: batch_id, text = product, data = partition table, a = offset, b = size, label,
+			      * fw = the product's firmware images (NULL: none) */
 	JOBQ_CLAIM_REP,      /* rc 0: job_id, record (id), data = NVS image (secret), digest = sha256 hex */
 	JOBQ_SENT_REP,       /* rc 0: go ahead; else write nothing */
 	JOBQ_STOP,           /* finish or abort and exit */
@@ -53,6 +56,9 @@ struct jobq_msg {
 	char text[512];
 	uint8_t *data;        /* owned by the message; see the top */
 	size_t len;
+	/* A reference owned by the message like data (jobq_msg_clear drops
+	 * it): the set is immutable, so every worker shares the same bytes. */
+	struct fwimg_set *fw;
 };
 
 struct jobq;
@@ -68,7 +74,7 @@ int jobq_pop(struct jobq *q, struct jobq_msg *m, int timeout_ms);
 /* The eventfd (or -1); jobq_pop() resets it when the queue empties. */
 int jobq_fd(const struct jobq *q);
 
-/* Wipe and free m->data. */
+/* Wipe and free m->data; drop m->fw. */
 void jobq_msg_clear(struct jobq_msg *m);
 
 #endif

@@ -15,11 +15,14 @@
 
 static const char *const step_names[PIPELINE_STEP_COUNT_] = {
 	[PIPELINE_STEP_CONNECT] = "connect",   [PIPELINE_STEP_IDENTIFY] = "identify",
+	[PIPELINE_STEP_FIRMWARE] = "firmware",
 	[PIPELINE_STEP_TABLE] = "table",       [PIPELINE_STEP_CLAIM] = "claim",
 	[PIPELINE_STEP_GENERATE] = "generate", [PIPELINE_STEP_WRITE] = "write",
 	[PIPELINE_STEP_VERIFY] = "verify",     [PIPELINE_STEP_RESET] = "reset",
 	[PIPELINE_STEP_AUDIT] = "audit",
 };
+
+_Static_assert(PIPELINE_STEP_COUNT_ <= JOBQ_NSTEPS, "a result carries one timing per step");
 
 const char *pipeline_step_name(enum pipeline_step s)
 {
@@ -177,6 +180,40 @@ static void on_progress(void *ctx, uint64_t done, uint64_t total)
 	pc->io->emit(pc->io->ctx, &m);
 }
 
+/* One progress bar over all images: done counts from the first image. */
+struct fw_progress {
+	struct progress_ctx *pc;
+	uint64_t base, total;
+};
+
+static void on_fw_progress(void *ctx, uint64_t done, uint64_t total)
+{
+	struct fw_progress *fp = ctx;
+
+	(void)total;
+	on_progress(fp->pc, fp->base + done, fp->total);
+}
+
+/* Every image, compressed, each checked by the ROM's MD5 of its region
+ * (esptool's write_flash does the same per file). They hold no secrets, so
+ * no read-back: the MD5 covers every byte. */
+static int write_firmware(struct romio *dev, const struct fwimg_set *fw, struct progress_ctx *pc, char *msg,
+			  size_t cap)
+{
+	struct fw_progress fp = {.pc = pc, .total = fw->total};
+	char emsg[256];
+
+	for (size_t i = 0; i < fw->n; i++) {
+		const struct fwimg *im = &fw->images[i];
+		if (romio_write_verify(dev, im->offset, im->data, im->len, on_fw_progress, &fp, emsg, sizeof(emsg))) {
+			snprintf(msg, cap, "firmware %.60s at 0x%x: %s", im->name, im->offset, emsg);
+			return -1;
+		}
+		fp.base += im->len;
+	}
+	return 0;
+}
+
 static void step(const struct pipeline_io *io, unsigned worker, enum pipeline_step s)
 {
 	struct jobq_msg m;
@@ -186,6 +223,18 @@ static void step(const struct pipeline_io *io, unsigned worker, enum pipeline_st
 	m.worker = worker;
 	snprintf(m.text, sizeof(m.text), "%s", pipeline_step_name(s));
 	io->emit(io->ctx, &m);
+}
+
+static int firmware_step(struct romio *dev, const struct fwimg_set *fw, const struct pipeline_params *pp,
+			 const struct pipeline_io *io, struct progress_ctx *pc, struct jobq_msg *result)
+{
+	uint64_t t = mono_ms();
+
+	step(io, pp->worker, PIPELINE_STEP_FIRMWARE);
+	if (write_firmware(dev, fw, pc, result->text, sizeof(result->text)))
+		return -1;
+	result->step_ms[PIPELINE_STEP_FIRMWARE] = (uint32_t)(mono_ms() - t);
+	return 0;
 }
 
 static void hex(const uint8_t *b, size_t n, char *out)
@@ -234,6 +283,8 @@ int pipeline_provision(struct romio *dev, const struct romio_ident *id, const st
 	struct progress_ctx pc = {.io = io, .worker = pp->worker};
 	struct romio_stats st;
 	uint64_t t0 = mono_ms(), t;
+	const struct fwimg_set *fw = work->fw && work->fw->n ? work->fw : NULL;
+	int fw_table = fw && fwimg_find(fw, pp->table_offset);
 	int rc = -1;
 
 	memset(result, 0, sizeof(*result));
@@ -243,6 +294,28 @@ int pipeline_provision(struct romio *dev, const struct romio_ident *id, const st
 	result->batch_id = work->batch_id;
 	snprintf(result->mac, sizeof(result->mac), "%s", id->mac);
 	snprintf(result->chip, sizeof(result->chip), "%s", id->chip);
+
+	/* 0. Firmware images: the device must be the chip they were built for
+	 * (another chip's bootloader does not boot) and hold them all. */
+	if (fw) {
+		const struct fwimg *last = &fw->images[fw->n - 1];
+		if (!fwimg_chip_equal(id->chip, fw->chip)) {
+			snprintf(result->text, sizeof(result->text),
+				 "chip mismatch: the device is an %s, the product's firmware is built for %s", id->chip,
+				 fw->chip);
+			goto out;
+		}
+		if (id->flash_size && (uint64_t)last->offset + last->len > id->flash_size) {
+			snprintf(result->text, sizeof(result->text),
+				 "firmware needs 0x%llx bytes of flash (%.60s ends there), the device has 0x%x",
+				 (unsigned long long)last->offset + last->len, last->name, id->flash_size);
+			goto out;
+		}
+	}
+	/* Images that bring the partition table go first: the device's old
+	 * table (or none, fresh from the reel) does not matter then. */
+	if (fw && fw_table && firmware_step(dev, fw, pp, io, &pc, result))
+		goto out;
 
 	/* 1. The device's own partition table must agree with the product's:
 	 * writing NVS where the firmware does not look for it is worse than
@@ -257,6 +330,8 @@ int pipeline_provision(struct romio *dev, const struct romio_ident *id, const st
 				 (uint32_t)work->a, (uint32_t)work->b, result->text, sizeof(result->text)))
 		goto out;
 	result->step_ms[PIPELINE_STEP_TABLE] = (uint32_t)(mono_ms() - t);
+	if (fw && !fw_table && firmware_step(dev, fw, pp, io, &pc, result))
+		goto out;
 
 	/* 2. Claim: the main thread owns the store; it also builds the image. */
 	step(io, pp->worker, PIPELINE_STEP_CLAIM);

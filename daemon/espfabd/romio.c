@@ -195,6 +195,18 @@ int romio_write(struct romio *r, uint32_t off, const uint8_t *data, size_t len, 
 	return map(rc, flashop_diag(r->f), msg, cap);
 }
 
+int romio_write_verify(struct romio *r, uint32_t off, const uint8_t *data, size_t len, romio_progress cb,
+		       void *ctx, char *msg, size_t cap)
+{
+	int rc;
+
+	if (!r->f)
+		return no_session(msg, cap);
+	rc = flashop_write(r->f, off, data, len, FLASHOP_VERIFY, cb, ctx);
+	r->stats.retries = flashop_stats(r->f)->retries;
+	return map(rc, flashop_diag(r->f), msg, cap);
+}
+
 int romio_verify(struct romio *r, uint32_t off, const uint8_t *data, size_t len, char *msg, size_t cap)
 {
 	if (!r->f)

@@ -69,6 +69,11 @@ int romio_read(struct romio *r, uint32_t off, uint8_t *buf, size_t len, char *ms
 int romio_read_unchecked(struct romio *r, uint32_t off, uint8_t *buf, size_t len, char *msg, size_t cap);
 int romio_write(struct romio *r, uint32_t off, const uint8_t *data, size_t len, romio_progress cb, void *ctx,
 		char *msg, size_t cap);
+/* The same, then the ROM's MD5 of the region against data's in one go
+ * (flashop's FLASHOP_VERIFY): firmware images, which carry no secrets and
+ * need no read-back. */
+int romio_write_verify(struct romio *r, uint32_t off, const uint8_t *data, size_t len, romio_progress cb,
+		       void *ctx, char *msg, size_t cap);
 /* The ROM's MD5 of the region against data's. */
 int romio_verify(struct romio *r, uint32_t off, const uint8_t *data, size_t len, char *msg, size_t cap);
 /* Leave the loader and run the application; ends the session. */

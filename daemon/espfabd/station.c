@@ -76,6 +76,10 @@ struct station {
 	 * and the last product loaded. */
 	json_t *round_batches;
 	struct store_product *round_prod;
+	/* A product's firmware images never change (schema 003): read once,
+	 * kept across rounds, shared with the workers by reference. */
+	struct fwimg_set *fw;
+	int64_t fw_product;
 };
 
 static uint64_t mono_ms(void)
@@ -379,6 +383,7 @@ static void reply_worker(struct station *s, unsigned w, struct jobq_msg *m)
 	if (s->txn && (m->kind == JOBQ_CLAIM_REP || m->kind == JOBQ_SENT_REP) && s->nheld < ROUND_MAX) {
 		s->held[s->nheld++] = *m;
 		m->data = NULL;
+		m->fw = NULL;
 		return;
 	}
 	post_worker(s, m);
@@ -441,6 +446,18 @@ static void on_work_req(struct station *s, struct jobq_msg *m)
 	rep.a = prod->part_offset;
 	rep.b = prod->part_size;
 	snprintf(rep.label, sizeof(rep.label), "%s", prod->part_label);
+	if (prod->n_images && (!s->fw || s->fw_product != prod->id)) {
+		struct fwimg_set *fw = NULL;
+		if (store_product_firmware(s->store, prod->id, &fw, &serr)) {
+			log_msg(LOG_ERR, &(struct log_fields){.port = p->name, .batch = rep.batch_id},
+				"product %s: firmware: %s", rep.text, serr.msg);
+			goto out;
+		}
+		fwimg_set_unref(s->fw);
+		s->fw = fw;
+		s->fw_product = prod->id;
+	}
+	rep.fw = prod->n_images ? fwimg_set_ref(s->fw) : NULL;
 	rep.sent = !s->verify_readback;
 	rep.rc = 0;
 out:
@@ -905,6 +922,7 @@ void station_free(struct station *s)
 		on_message(s, &m);
 	txn_close(s);
 	round_forget(s);
+	fwimg_set_unref(s->fw);
 	json_decref(s->held_ev);
 	loop_del(s->loop, jobq_fd(s->inbox));
 	jobq_free(s->inbox);

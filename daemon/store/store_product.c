@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "espfab/part.h"
 #include "store_csv.h"
 #include "store_int.h"
 
@@ -36,6 +37,7 @@ void store_product_free(struct store_product *p)
 	free(p->name);
 	free(p->part_label);
 	free(p->part_table);
+	free(p->chip);
 	free(p);
 }
 
@@ -67,6 +69,108 @@ static int spec_has_unique(const struct store_product_spec *spec, const char *ke
 	return 0;
 }
 
+/* The images, inside the product's transaction: the schema's trigger
+ * admits exactly the n_images the products row announced. */
+static int images_add(struct store *s, int64_t pid, const struct fwimg_set *fw, struct store_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (!fw)
+		return 0;
+	rc = store_prep(s, &st,
+			"INSERT INTO product_images (product_id, flash_offset, name, file, size, sha256, data) "
+			"VALUES (?, ?, ?, ?, ?, ?, ?)",
+			err);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < fw->n; i++) {
+		const struct fwimg *im = &fw->images[i];
+		sqlite3_reset(st);
+		sqlite3_bind_int64(st, 1, pid);
+		sqlite3_bind_int64(st, 2, im->offset);
+		store_bind_text(st, 3, im->name);
+		store_bind_text(st, 4, im->file);
+		sqlite3_bind_int64(st, 5, (int64_t)im->len);
+		store_bind_text(st, 6, im->sha256);
+		sqlite3_bind_blob64(st, 7, im->data, im->len, SQLITE_STATIC);
+		if (sqlite3_step(st) != SQLITE_DONE) {
+			rc = store_db_err(s, err, "product_images");
+			break;
+		}
+	}
+	store_unprep(s, st);
+	return rc;
+}
+
+int store_product_firmware(struct store *s, int64_t product_id, struct fwimg_set **out, struct store_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	struct fwimg_set *set = NULL;
+	struct fwimg_err ferr = {0};
+	uint8_t *data = NULL;
+	int rc, r;
+
+	*out = NULL;
+	rc = store_prep(s, &st, "SELECT chip, n_images FROM products WHERE id = ?", err);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, product_id);
+	r = sqlite3_step(st);
+	if (r != SQLITE_ROW) {
+		rc = r == SQLITE_DONE ? store_fail_err(err, STORE_ENOTFOUND, "no product #%lld", (long long)product_id)
+				      : store_db_err(s, err, "products");
+		goto out;
+	}
+	if (sqlite3_column_int64(st, 1) == 0)
+		goto out;
+	if (fwimg_set_new((const char *)sqlite3_column_text(st, 0), &set, &ferr)) {
+		rc = store_fail_err(err, STORE_ENOMEM, "%s", ferr.msg);
+		goto out;
+	}
+	store_unprep(s, st);
+	rc = store_prep(s, &st,
+			"SELECT flash_offset, name, file, data FROM product_images WHERE product_id = ? "
+			"ORDER BY flash_offset",
+			err);
+	if (rc)
+		goto out;
+	sqlite3_bind_int64(st, 1, product_id);
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		size_t len = (size_t)sqlite3_column_bytes(st, 3);
+		data = malloc(len ? len : 1);
+		if (!data) {
+			rc = store_fail_err(err, STORE_ENOMEM, "out of memory");
+			goto out;
+		}
+		if (len)
+			memcpy(data, sqlite3_column_blob(st, 3), len);
+		/* fwimg_set_add takes data, also on failure. */
+		rc = fwimg_set_add(set, (uint32_t)sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
+				   (const char *)sqlite3_column_text(st, 2), data, len, &ferr);
+		data = NULL;
+		if (rc) {
+			rc = store_fail_err(err, STORE_ENOMEM, "product_images: %s", ferr.msg);
+			goto out;
+		}
+	}
+	if (r != SQLITE_DONE) {
+		rc = store_db_err(s, err, "product_images");
+		goto out;
+	}
+	if (fwimg_set_check(set, "product_images", &ferr)) {
+		rc = store_fail_err(err, STORE_EDB, "%s", ferr.msg);
+		goto out;
+	}
+	*out = set;
+	set = NULL;
+	rc = 0;
+out:
+	store_unprep(s, st);
+	fwimg_set_unref(set);
+	return rc;
+}
+
 int store_product_add(struct store *s, const struct store_product_spec *spec, struct store_err *err)
 {
 	struct store_csv csv;
@@ -91,6 +195,15 @@ int store_product_add(struct store *s, const struct store_product_spec *spec, st
 		rc = store_fail_err(err, STORE_EINPUT, "the NVS partition (label, table, size multiple of 4096) is required");
 		goto out;
 	}
+	if (spec->firmware) {
+		struct fwimg_err ferr = {0};
+		if (fwimg_check_product(spec->firmware, spec->firmware_source, spec->part_table, spec->part_table_len,
+					spec->table_offset ? spec->table_offset : PART_TABLE_OFFSET_DEFAULT,
+					spec->part_offset, spec->part_size, &ferr)) {
+			rc = store_fail_err(err, STORE_EINPUT, "%s", ferr.msg);
+			goto out;
+		}
+	}
 	/* mfg_gen's config: '#' comment lines dropped, blank lines skipped. */
 	if (store_csv_open(&csv, spec->config_csv, spec->config_len,
 			   CSV_SKIP_HASH_LINES | CSV_SKIP_BLANK | CSV_SKIP_BOM | CSV_UTF8)) {
@@ -103,7 +216,7 @@ int store_product_add(struct store *s, const struct store_product_spec *spec, st
 		goto out;
 	rc = store_prep(s, &st,
 			"INSERT INTO products (name, nvs_version, part_table, part_label, part_offset, part_size, "
-			"config_csv, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+			"config_csv, created, chip, n_images) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 			err);
 	if (rc)
 		goto out;
@@ -115,6 +228,8 @@ int store_product_add(struct store *s, const struct store_product_spec *spec, st
 	sqlite3_bind_int64(st, 6, spec->part_size);
 	sqlite3_bind_text(st, 7, spec->config_csv, (int)spec->config_len, SQLITE_TRANSIENT);
 	store_bind_text(st, 8, now);
+	store_bind_text(st, 9, spec->firmware ? spec->firmware->chip : "");
+	sqlite3_bind_int64(st, 10, spec->firmware ? (int64_t)spec->firmware->n : 0);
 	r = sqlite3_step(st);
 	if (r != SQLITE_DONE) {
 		rc = sqlite3_errcode(s->db) == SQLITE_CONSTRAINT
@@ -124,6 +239,10 @@ int store_product_add(struct store *s, const struct store_product_spec *spec, st
 	}
 	pid = sqlite3_last_insert_rowid(s->db);
 	store_unprep(s, st);
+	st = NULL;
+	rc = images_add(s, pid, spec->firmware, err);
+	if (rc)
+		goto out;
 	rc = store_prep(s, &st,
 			"INSERT INTO product_fields (product_id, pos, namespace, key, type, encoding, is_repeat, "
 			"is_unique) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -251,8 +370,8 @@ int store_product_load(struct store *s, int64_t id, struct store_product **out, 
 
 	*out = NULL;
 	rc = store_prep(s, &st,
-			"SELECT name, nvs_version, part_label, part_offset, part_size, part_table FROM products "
-			"WHERE id = ?",
+			"SELECT name, nvs_version, part_label, part_offset, part_size, part_table, chip, n_images "
+			"FROM products WHERE id = ?",
 			err);
 	if (rc)
 		return rc;
@@ -272,7 +391,9 @@ int store_product_load(struct store *s, int64_t id, struct store_product **out, 
 	p->part_size = (uint32_t)sqlite3_column_int64(st, 4);
 	p->part_table_len = (size_t)sqlite3_column_bytes(st, 5);
 	p->part_table = malloc(p->part_table_len ? p->part_table_len : 1);
-	if (!p->name || !p->part_label || !p->part_table)
+	p->chip = store_col_strdup(st, 6);
+	p->n_images = (size_t)sqlite3_column_int64(st, 7);
+	if (!p->name || !p->part_label || !p->part_table || !p->chip)
 		goto nomem;
 	if (p->part_table_len)
 		memcpy(p->part_table, sqlite3_column_blob(st, 5), p->part_table_len);
@@ -332,7 +453,7 @@ int store_product_get(struct store *s, const char *name, struct store_product **
 
 int store_product_query(struct store *s, const char *name, json_t **out, struct store_err *err)
 {
-	sqlite3_stmt *st = NULL, *fs = NULL, *cs = NULL;
+	sqlite3_stmt *st = NULL, *fs = NULL, *cs = NULL, *is = NULL;
 	json_t *root = json_object(), *arr = json_array();
 	int rc, r;
 
@@ -342,8 +463,8 @@ int store_product_query(struct store *s, const char *name, json_t **out, struct 
 		goto out;
 	}
 	rc = store_prep(s, &st,
-			"SELECT id, name, nvs_version, part_label, part_offset, part_size, created FROM products "
-			"WHERE ?1 IS NULL OR name = ?1 ORDER BY name",
+			"SELECT id, name, nvs_version, part_label, part_offset, part_size, created, chip, n_images "
+			"FROM products WHERE ?1 IS NULL OR name = ?1 ORDER BY name",
 			err);
 	if (rc)
 		goto out;
@@ -354,6 +475,13 @@ int store_product_query(struct store *s, const char *name, json_t **out, struct 
 	if (rc)
 		goto out;
 	rc = store_prep(s, &cs, "SELECT state, count(*) FROM records WHERE product_id = ? GROUP BY state", err);
+	if (rc)
+		goto out;
+	/* Never the bytes: what the operator checks against the build. */
+	rc = store_prep(s, &is,
+			"SELECT flash_offset, name, file, size, sha256 FROM product_images WHERE product_id = ? "
+			"ORDER BY flash_offset",
+			err);
 	if (rc)
 		goto out;
 	store_bind_text(st, 1, name);
@@ -389,6 +517,22 @@ int store_product_query(struct store *s, const char *name, json_t **out, struct 
 		}
 		json_object_set_new(o, "fields", fields);
 		json_object_set_new(o, "records", counts);
+		if (sqlite3_column_int64(st, 8) > 0) {
+			json_t *imgs = json_array();
+			sqlite3_reset(is);
+			sqlite3_bind_int64(is, 1, id);
+			while (sqlite3_step(is) == SQLITE_ROW)
+				json_array_append_new(imgs, json_pack("{s:o s:o s:o s:o s:o}", "offset",
+								      store_col_json(is, 0), "name",
+								      store_col_json(is, 1), "file",
+								      store_col_json(is, 2), "size",
+								      store_col_json(is, 3), "sha256",
+								      store_col_json(is, 4)));
+			json_object_set_new(o, "firmware",
+					    json_pack("{s:o s:o}", "chip", store_col_json(st, 7), "images", imgs));
+		} else {
+			json_object_set_new(o, "firmware", json_null());
+		}
 		json_array_append_new(arr, o);
 	}
 	if (r != SQLITE_DONE) {
@@ -404,6 +548,7 @@ int store_product_query(struct store *s, const char *name, json_t **out, struct 
 	root = NULL;
 	rc = 0;
 out:
+	store_unprep(s, is);
 	store_unprep(s, cs);
 	store_unprep(s, fs);
 	store_unprep(s, st);

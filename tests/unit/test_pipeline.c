@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "espfab/fwimg.h"
 #include "espfab/nvs.h"
 #include "espfab/nvs_decode.h"
 #include "espfab/part.h"
@@ -40,6 +41,12 @@ struct fixture {
 	uint8_t image[NVS_SIZE];
 	size_t image_len;
 	int events;
+	/* firmware images for the product (NULL: none) */
+	struct fwimg_set *fw;
+	long long drop_after_connect; /* >= 0: arm drop-after right after connecting */
+	char steps[256];              /* the step events, comma separated */
+	uint64_t fw_done, fw_total;   /* the last progress event of the firmware step */
+	uint8_t boot[4096], app[8192];
 };
 
 static void make_table(const char *csv, uint8_t *out)
@@ -85,6 +92,11 @@ static int setup(void **state)
 	memcpy(flash + 0x8000, f->table, sizeof(f->table));
 	make_image(f);
 	f->drop_after_sent = -1;
+	f->drop_after_connect = -1;
+	for (size_t i = 0; i < sizeof(f->boot); i++)
+		f->boot[i] = (uint8_t)(i * 7 + 1);
+	for (size_t i = 0; i < sizeof(f->app); i++)
+		f->app[i] = (uint8_t)(i * 13 + 5);
 	assert_int_equal(romio_new("fake", &f->rio), 0);
 	*state = f;
 	return 0;
@@ -94,6 +106,7 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
+	fwimg_set_unref(f->fw);
 	romio_free(f->rio); /* closes the fake port before its engine goes */
 	simdev_free(f->dev);
 	free(f);
@@ -105,6 +118,14 @@ static void fake_emit(void *ctx, struct jobq_msg *m)
 	struct fixture *f = ctx;
 
 	f->events++;
+	if (m->kind == JOBQ_STEP) {
+		size_t n = strlen(f->steps);
+		snprintf(f->steps + n, sizeof(f->steps) - n, "%s%s", n ? "," : "", m->text);
+	}
+	if (m->kind == JOBQ_PROGRESS && strstr(f->steps, "firmware") && !strstr(f->steps, "claim")) {
+		f->fw_done = m->a;
+		f->fw_total = m->b;
+	}
 	jobq_msg_clear(m);
 }
 
@@ -164,6 +185,7 @@ static void work_for(struct fixture *f, struct jobq_msg *w, const uint8_t *table
 	w->b = NVS_SIZE;
 	w->sent = md5_only;
 	snprintf(w->label, sizeof(w->label), "nvs");
+	w->fw = fwimg_set_ref(f->fw);
 }
 
 static int run(struct fixture *f, const uint8_t *table, int md5_only, struct jobq_msg *res)
@@ -178,6 +200,8 @@ static int run(struct fixture *f, const uint8_t *table, int md5_only, struct job
 	assert_int_equal(connect(f, &id), 0);
 	assert_string_equal(id.mac, "24:0a:c4:12:34:56");
 	assert_string_equal(id.chip, "ESP32-S3");
+	if (f->drop_after_connect >= 0)
+		simdev_set_drop_after(f->dev, f->drop_after_connect);
 	work_for(f, &w, table, md5_only);
 	rc = pipeline_provision(f->rio, &id, &w, &pp, &io, res);
 	jobq_msg_clear(&w);
@@ -298,6 +322,121 @@ static void test_pipeline_check_table_pure(void **state)
 			     0);
 }
 
+/* The product's images: bootloader 4 KiB at 0, the product's table at
+ * 0x8000 (with_table), app 8 KiB at 0x10000. */
+static void make_fw(struct fixture *f, const char *chip, int with_table)
+{
+	struct fwimg_err err;
+	uint8_t *b = malloc(sizeof(f->boot)), *a = malloc(sizeof(f->app));
+
+	memcpy(b, f->boot, sizeof(f->boot));
+	memcpy(a, f->app, sizeof(f->app));
+	assert_int_equal(fwimg_set_new(chip, &f->fw, &err), 0);
+	assert_int_equal(fwimg_set_add(f->fw, 0x0, "bootloader", "bootloader/bootloader.bin", b, sizeof(f->boot), &err),
+			 0);
+	assert_int_equal(fwimg_set_add(f->fw, 0x10000, "app", "app.bin", a, sizeof(f->app), &err), 0);
+	if (with_table) {
+		uint8_t *t = malloc(sizeof(f->table));
+		memcpy(t, f->table, sizeof(f->table));
+		assert_int_equal(fwimg_set_add(f->fw, 0x8000, "partition-table", "partition-table.bin", t,
+					       sizeof(f->table), &err),
+				 0);
+	}
+	assert_int_equal(fwimg_set_check(f->fw, "flasher_args.json", &err), 0);
+}
+
+static unsigned flash_begins(struct fixture *f)
+{
+	return simdev_stats(f->dev)->by_cmd[SIMDEV_CMD_FLASH_BEGIN] +
+	       simdev_stats(f->dev)->by_cmd[SIMDEV_CMD_FLASH_DEFL_BEGIN];
+}
+
+static void test_pipeline_firmware_on_blank_device(void **state)
+{
+	struct fixture *f = *state;
+	struct jobq_msg res;
+	size_t size;
+	uint8_t *flash = simdev_flash(f->dev, &size);
+
+	/* A device fresh from the reel: nothing at all in its flash. The
+	 * images carry the table, so the old one does not matter. */
+	memset(flash, 0xFF, size);
+	make_fw(f, "esp32s3", 1);
+	assert_int_equal(run(f, f->table, 0, &res), 0);
+	assert_int_equal(res.rc, 0);
+	assert_int_equal(res.job_id, 42);
+	assert_int_equal(f->claims, 1);
+	assert_true(f->flash_blank_at_sent);
+	assert_memory_equal(flash + 0x0, f->boot, sizeof(f->boot));
+	assert_memory_equal(flash + 0x8000, f->table, sizeof(f->table));
+	assert_memory_equal(flash + 0x10000, f->app, sizeof(f->app));
+	assert_memory_equal(flash + NVS_OFF, f->image, NVS_SIZE);
+	/* Firmware first, then the table read back, then the claim. */
+	assert_non_null(strstr(f->steps, "firmware,table,claim,write,verify"));
+	assert_int_equal(f->fw_total, sizeof(f->boot) + sizeof(f->app) + sizeof(f->table));
+	assert_int_equal(f->fw_done, f->fw_total);
+	/* Each image checked by the ROM's MD5 (3), and the NVS (1). */
+	assert_true(simdev_stats(f->dev)->by_cmd[SIMDEV_CMD_SPI_FLASH_MD5] >= 4);
+	assert_int_equal(flash_begins(f), 4);
+}
+
+static void test_pipeline_firmware_without_table_checks_table_first(void **state)
+{
+	struct fixture *f = *state;
+	struct jobq_msg res;
+	size_t size;
+	uint8_t *flash = simdev_flash(f->dev, &size);
+
+	make_fw(f, "ESP32-S3", 0);
+	assert_int_equal(run(f, f->table, 0, &res), 0);
+	assert_non_null(strstr(f->steps, "table,firmware,claim"));
+	assert_memory_equal(flash + 0x0, f->boot, sizeof(f->boot));
+	assert_memory_equal(flash + 0x10000, f->app, sizeof(f->app));
+	assert_memory_equal(flash + NVS_OFF, f->image, NVS_SIZE);
+}
+
+static void test_pipeline_firmware_table_mismatch_writes_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct jobq_msg res;
+
+	make_fw(f, "esp32s3", 0);
+	assert_int_not_equal(run(f, f->moved, 0, &res), 0);
+	assert_int_equal(f->claims, 0);
+	assert_int_equal(flash_begins(f), 0);
+	assert_non_null(strstr(res.text, "partition table mismatch"));
+}
+
+static void test_pipeline_firmware_other_chip_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct jobq_msg res;
+
+	make_fw(f, "esp32c3", 1);
+	assert_int_not_equal(run(f, f->table, 0, &res), 0);
+	assert_int_equal(res.job_id, 0);
+	assert_int_equal(f->claims, 0);
+	assert_int_equal(flash_begins(f), 0);
+	assert_string_equal(res.text, "chip mismatch: the device is an ESP32-S3, the product's firmware is built for "
+				      "esp32c3");
+}
+
+static void test_pipeline_firmware_write_failure_claims_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct jobq_msg res;
+
+	make_fw(f, "esp32s3", 1);
+	f->drop_after_connect = 1; /* answer the first FLASH_DEFL_BEGIN, then go silent */
+	assert_int_not_equal(run(f, f->table, 0, &res), 0);
+	assert_int_equal(res.sent, 0);
+	assert_int_equal(res.job_id, 0); /* nothing claimed: nothing to release */
+	assert_int_equal(f->claims, 0);
+	assert_int_equal(f->sents, 0);
+	assert_non_null(strstr(res.text, "firmware bootloader at 0x0: "));
+	assert_null(strstr(f->steps, "claim"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -307,6 +446,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pipeline_blank_device_fails_before_claim, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pipeline_device_drops_mid_write, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pipeline_check_table_pure, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pipeline_firmware_on_blank_device, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pipeline_firmware_without_table_checks_table_first, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pipeline_firmware_table_mismatch_writes_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pipeline_firmware_other_chip_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pipeline_firmware_write_failure_claims_nothing, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -55,7 +55,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_SCHEMA_VERSION 2
+#include "espfab/fwimg.h"
+
+#define STORE_SCHEMA_VERSION 3
 #define STORE_SEAL_KEY_LEN 32 /* AES-256-GCM */
 #define STORE_MAC_LEN 17      /* "aa:bb:cc:dd:ee:ff" */
 
@@ -132,6 +134,12 @@ struct store_product_spec {
 	int nvs_version;            /* 1 or 2 */
 	const char *const *unique;  /* fields whose values never repeat; may be NULL */
 	size_t n_unique;
+	/* Firmware images written before the record (fwimg.h); NULL = none.
+	 * Checked again here (fwimg_check_product against this table and NVS
+	 * partition) and stored in the same transaction; fixed from then on. */
+	const struct fwimg_set *firmware;
+	const char *firmware_source; /* "build/flasher_args.json", for messages */
+	uint32_t table_offset;       /* where the table lives; 0 = 0x8000 */
 };
 
 int store_product_add(struct store *s, const struct store_product_spec *spec, struct store_err *err);
@@ -157,13 +165,20 @@ struct store_product {
 	size_t part_table_len;
 	struct store_field *fields; /* the NVS row template, config order */
 	size_t n_fields;
+	char *chip;                 /* the firmware's chip ("esp32s3"), "" without images */
+	size_t n_images;            /* firmware images: store_product_firmware() */
 };
 
 /* *out is the caller's: store_product_free(). */
 int store_product_get(struct store *s, const char *name, struct store_product **out, struct store_err *err);
 void store_product_free(struct store_product *p);
+/* The product's firmware images with their bytes (store_product_get leaves
+ * them out: a claim needs none of them). *out is NULL when the product has
+ * none, else the caller's reference (fwimg_set_unref). */
+int store_product_firmware(struct store *s, int64_t product_id, struct fwimg_set **out, struct store_err *err);
 /* {"products":[{"name","nvs_version","partition":{label,offset,size},"fields":[...],
- *  "records":{state:count}}]}; name NULL = all. *out is the caller's (json_decref). */
+ *  "records":{state:count},"firmware":null|{"chip","images":[{"offset","name","file",
+ *  "size","sha256"}]}}]}; name NULL = all. *out is the caller's (json_decref). */
 int store_product_query(struct store *s, const char *name, json_t **out, struct store_err *err);
 
 /* ---- import (store_import.c) ---- */
