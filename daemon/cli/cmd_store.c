@@ -30,6 +30,7 @@ struct opts {
 	const char *product, *state, *id_col, *reason, *since, *mac, *table, *partition, *seal_key, *firmware;
 	int json, reveal, version;
 	long long limit;
+	long long after;
 	const char *unique[MAX_UNIQUE];
 	size_t n_unique;
 	const char *pos[4];
@@ -58,7 +59,7 @@ static int parse(struct opts *o, int argc, char **argv, int first, const char *a
 		int has_arg;
 	} known[] = {{"product", 1}, {"state", 1},    {"id", 1},      {"reason", 1},   {"since", 1},
 		     {"mac", 1},     {"table", 1},    {"firmware", 1},    {"partition", 1}, {"seal-key", 1}, {"version", 1},
-		     {"unique", 1},  {"limit", 1},    {"json", 0},    {"reveal", 0}};
+		     {"unique", 1},  {"limit", 1},    {"json", 0},    {"reveal", 0},   {"after", 1}};
 	for (int i = first; i < argc; i++) {
 		const char *a = argv[i], *val = NULL;
 		if (a[0] != '-' || a[1] != '-' || !a[2]) {
@@ -132,6 +133,12 @@ static int parse(struct opts *o, int argc, char **argv, int first, const char *a
 			o->limit = strtoll(val, &end, 10);
 			if (errno || *end || o->limit <= 0)
 				return usage_err(o, "--limit needs a positive number, not '%s'", val);
+		} else if (!strcmp(name, "after")) {
+			char *end;
+			errno = 0;
+			o->after = strtoll(val, &end, 10);
+			if (errno || *end || end == val || o->after < 0)
+				return usage_err(o, "--after needs an audit row id (0 or more), not '%s'", val);
 		}
 	}
 	return 0;
@@ -742,11 +749,13 @@ int cmd_audit(int argc, char **argv, const struct cli_globals *g)
 	char since[64];
 
 	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		printf("usage: espfab [--db PATH] audit [--since TIME|AGE] [--mac MAC] [--product P] [--limit N] [--json]\n"
+		printf("usage: espfab [--db PATH] audit [--since TIME|AGE] [--mac MAC] [--product P] [--after ID] [--limit N]\n"
+		       "                  [--json]\n"
+		       "--after ID: only rows after that id (a MES polling for what is new)\n"
 		       "TIME: 2026-11-21, 2026-11-21T06:30, ... (UTC); AGE: 90s, 30m, 12h, 7d\n");
 		return 0;
 	}
-	int r = parse(&o, argc, argv, 1, "since mac product limit json", 0);
+	int r = parse(&o, argc, argv, 1, "since mac product limit after json", 0);
 	if (r)
 		return r;
 	if (o.since && since_arg(o.since, since, sizeof(since)))
@@ -755,5 +764,7 @@ int cmd_audit(int argc, char **argv, const struct cli_globals *g)
 				"product", o.product);
 	if (o.limit)
 		json_object_set_new(req, "limit", json_integer(o.limit));
+	if (o.after)
+		json_object_set_new(req, "after", json_integer(o.after));
 	return run_request(g, &o, req, 0);
 }

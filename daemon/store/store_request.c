@@ -48,6 +48,7 @@ int store_request(struct store *s, json_t *req, json_t **out, struct store_err *
 			.mac = str(req, "mac"),
 			.product = str(req, "product"),
 			.limit = json_integer_value(json_object_get(req, "limit")),
+			.after_id = json_integer_value(json_object_get(req, "after")),
 		};
 		return store_query_audit(s, &f, out, err);
 	}

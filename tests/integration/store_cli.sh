@@ -82,6 +82,16 @@ grep -q "retire" out && grep -q "RMA 42" out || fail "audit of retire: $(cat out
 "$E" --db t.db audit --since tomorrow > out 2>&1
 [ $? -eq 2 ] || fail "bad --since accepted"; ok
 "$E" --db t.db audit --json | grep -q "s3cr3t" && fail "secret in audit"; ok
+# --after: what is new since the last row a MES saw, oldest first
+"$E" --db t.db audit --json > all.json || fail "audit --json"
+n=$(python3 -c "import json; print(len(json.load(open('all.json'))['audit']))")
+first=$(python3 -c "import json; print(json.load(open('all.json'))['audit'][0]['id'])")
+"$E" --db t.db audit --after "$first" --limit 2 --json | python3 -c "
+import json, sys
+ids = [r['id'] for r in json.load(sys.stdin)['audit']]
+assert ids == [$first + 1, $first + 2][:min(2, $n - 1)], ids" || fail "audit --after"; ok
+"$E" --db t.db audit --after -3 > out 2>&1 && fail "audit --after -3 accepted"
+grep -q "after" out || fail "audit --after -3: $(cat out)"; ok
 
 # the default database comes from the daemon's config file
 printf '# espfabd\ndb = %s/t.db\n' "$DIR" > espfabd.conf
