@@ -221,6 +221,60 @@ static int is_target(json_t *v)
 	return json_is_object(v) && (json_object_get(v, "offset") || json_object_get(v, "file"));
 }
 
+/* esptool's write_flash rewrites the flash mode and size bytes of the image
+ * header at the bootloader's offset (bytes 2 and 3) with flasher_args.json's
+ * settings. espfab writes images as they are, so it refuses a set where that
+ * rewrite would change them: an ESP-IDF build always agrees with itself.
+ * Frequency is left alone (its code differs per chip); "keep" and "detect"
+ * (decided at flashing time) are not checked. */
+static int check_flash_settings(const struct fwimg_set *set, json_t *fs, const char *source, struct fwimg_err *err)
+{
+	static const char *const modes[] = {"qio", "qout", "dio", "dout"};
+	static const char *const sizes[] = {"1MB", "2MB", "4MB", "8MB", "16MB", "32MB", "64MB", "128MB"};
+	const struct fwimg *boot = NULL;
+	const char *mode, *size;
+
+	if (!fs)
+		return 0;
+	if (!json_is_object(fs))
+		return fail(err, FWIMG_EINPUT, "%s: flash_settings: must be an object", source);
+	for (size_t i = 0; i < set->n && !boot; i++)
+		if (set->images[i].name && !strcmp(set->images[i].name, "bootloader"))
+			boot = &set->images[i];
+	/* Not an image header: esptool leaves it alone too. */
+	if (!boot || boot->len < 24 || boot->data[0] != 0xE9)
+		return 0;
+	mode = json_string_value(json_object_get(fs, "flash_mode"));
+	size = json_string_value(json_object_get(fs, "flash_size"));
+	if (mode && strcmp(mode, "keep")) {
+		size_t m = 0;
+		while (m < 4 && strcmp(modes[m], mode))
+			m++;
+		if (m == 4)
+			return fail(err, FWIMG_EINPUT, "%s: flash_settings.flash_mode: '%.20s' is not qio, qout, dio or dout",
+				    source, mode);
+		if (boot->data[2] != m)
+			return fail(err, FWIMG_ECONFLICT,
+				    "%s: flash_settings.flash_mode is %s but %.100s's header says %s: esptool would "
+				    "rewrite it, espfab writes images as they are",
+				    source, mode, boot->file, boot->data[2] < 4 ? modes[boot->data[2]] : "unknown");
+	}
+	if (size && strcmp(size, "keep") && strcmp(size, "detect")) {
+		size_t z = 0;
+		while (z < 8 && strcmp(sizes[z], size))
+			z++;
+		if (z == 8)
+			return fail(err, FWIMG_EINPUT, "%s: flash_settings.flash_size: '%.20s' is not a flash size like 4MB",
+				    source, size);
+		if ((boot->data[3] >> 4) != z)
+			return fail(err, FWIMG_ECONFLICT,
+				    "%s: flash_settings.flash_size is %s but %.100s's header says %s: esptool would "
+				    "rewrite it, espfab writes images as they are",
+				    source, size, boot->file, (boot->data[3] >> 4) < 8 ? sizes[boot->data[3] >> 4] : "unknown");
+	}
+	return 0;
+}
+
 int fwimg_parse(const char *json, size_t len, const char *source, fwimg_load_fn load, void *ctx,
 		struct fwimg_set **out, struct fwimg_err *err)
 {
@@ -339,7 +393,9 @@ int fwimg_parse(const char *json, size_t len, const char *source, fwimg_load_fn 
 		free(im->name);
 		im->name = name;
 	}
-	rc = fwimg_set_check(set, source, err);
+	rc = check_flash_settings(set, json_object_get(root, "flash_settings"), source, err);
+	if (!rc)
+		rc = fwimg_set_check(set, source, err);
 	if (rc)
 		goto out;
 	*out = set;

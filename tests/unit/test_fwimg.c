@@ -407,6 +407,43 @@ static void test_fwimg_chip_names(void **state)
 	assert_false(fwimg_chip_equal("", "esp32"));
 }
 
+/* esptool would rewrite the bootloader header's mode and size with
+ * flash_settings; espfab writes images as they are, so they must agree. */
+static void test_fwimg_flash_settings_match_bootloader_header(void **state)
+{
+	struct fixture *f = *state;
+	struct fwimg_set *set = NULL;
+	char *j;
+
+	f->boot[0] = 0xE9;
+	f->boot[2] = 2;    /* dio */
+	f->boot[3] = 0x1F; /* 2MB, 80m */
+	assert_int_equal(parse(f, good_json, &set), 0);
+	fwimg_set_unref(set);
+	set = NULL;
+
+	f->boot[2] = 0; /* qio */
+	expect_fail(f, good_json, FWIMG_ECONFLICT, "flash_settings.flash_mode is dio", "says qio");
+	f->boot[2] = 2;
+	f->boot[3] = 0x2F; /* 4MB */
+	expect_fail(f, good_json, FWIMG_ECONFLICT, "flash_settings.flash_size is 2MB", "says 4MB");
+	/* decided when flashing: not checked */
+	j = edit("\"flash_size\": \"2MB\"", "\"flash_size\": \"detect\"");
+	assert_int_equal(parse(f, j, &set), 0);
+	fwimg_set_unref(set);
+	set = NULL;
+	free(j);
+	j = edit("\"flash_mode\": \"dio\"", "\"flash_mode\": \"fast\"");
+	f->boot[3] = 0x1F;
+	expect_fail(f, j, FWIMG_EINPUT, "flash_settings.flash_mode", "'fast'");
+	free(j);
+	/* not an image header (no 0xE9): esptool leaves it alone, so do we */
+	f->boot[0] = 0x00;
+	f->boot[2] = 0;
+	assert_int_equal(parse(f, good_json, &set), 0);
+	fwimg_set_unref(set);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -420,6 +457,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fwimg_empty_and_mismatched_images, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fwimg_example_set_fits_lamp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fwimg_chip_names, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fwimg_flash_settings_match_bootloader_header, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
