@@ -408,6 +408,20 @@ static int pty_hung_up(const struct server *s)
 
 static void new_pty_client(struct server *s, const struct opts *o)
 {
+	uint8_t buf[4096];
+	ssize_t n;
+
+	/* A client closed and the next one opened before we read the first
+	 * one's last bytes (a hard reset's FLASH_END, say): they reached the
+	 * chip before the new client's reset did, so they go to the old
+	 * session. Fed to the new one, a FLASH_END left the fresh loader for
+	 * the application and every SYNC after it went unanswered (seen under
+	 * load). Bytes the new client already sent go the same way and are
+	 * lost, as bytes sent into a reset are; clients retry SYNC. With no
+	 * client before (idle), everything queued is the new client's. */
+	if (!s->pty_idle)
+		while ((n = read(s->master, buf, sizeof(buf))) > 0)
+			feed_in(s, buf, (size_t)n);
 	s->pty_idle = 0; /* a client opened the pty: fresh chip, strapped for download */
 	s->pty_closed = 0;
 	s->out_len = 0;  /* bytes meant for the previous client */

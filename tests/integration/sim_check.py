@@ -320,6 +320,37 @@ def test_reopen_after_hard_reset():
     check(stop(p) == 0, "pty: exits 0 on SIGTERM after the reopen loop")
 
 
+def test_reopen_with_unread_bytes():
+    # The last bytes of a client (a hard reset's FLASH_END) may still sit
+    # unread in the pty when the next client opens it: they belong to the old
+    # session. Fed to the new one they used to send the fresh loader to the
+    # application, and every SYNC after went unanswered (seen under load).
+    # That order is made certain: the simulator is stopped while the first
+    # client writes FLASH_END and closes and the second opens, and a pending
+    # SIGUSR1 wakes it at the top of its loop (where it looks for new
+    # clients) before it reads the pty.
+    p, path = start("--chip", "esp32s3", "--no-timing")
+    link = Link(path)
+    check(len(sync(link)) == 8, "unread bytes: first session syncs")
+    link.drain(0.05)
+    os.kill(p.pid, signal.SIGSTOP)
+    try:
+        link.write(slip(struct.pack("<BBHI", 0, 0x04, 4, 0) + struct.pack("<I", 0)))
+        link.close()
+        link = Link(path)
+        os.kill(p.pid, signal.SIGUSR1)
+    finally:
+        os.kill(p.pid, signal.SIGCONT)
+    r = []
+    for _ in range(3):
+        r = sync(link)
+        if r:
+            break
+    check(len(r) == 8, "unread bytes: the next client's SYNC is answered")
+    link.close()
+    check(stop(p) == 0, "unread bytes: exits 0 on SIGTERM")
+
+
 def test_exit_paths():
     # SIGHUP stops it like SIGTERM; so does the death of its parent, so a
     # killed test can never leak a simulator.
@@ -489,6 +520,7 @@ def main():
     try:
         test_pty()
         test_reopen_after_hard_reset()
+        test_reopen_with_unread_bytes()
         test_exit_paths()
         test_tcp()
         test_faults()
