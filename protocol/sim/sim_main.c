@@ -406,22 +406,28 @@ static int pty_hung_up(const struct server *s)
 	return poll(&peek, 1, 0) == 1 && (peek.revents & POLLHUP);
 }
 
-static void new_pty_client(struct server *s, const struct opts *o)
+/* The last bytes a client wrote before it closed (a hard reset's FLASH_END,
+ * say) reached the chip before anything that follows: feed what is still
+ * unread to the current session. Fed to the next client's fresh session, a
+ * FLASH_END left the loader for the application and every SYNC after it
+ * went unanswered (seen under load). */
+static void old_session_tail(struct server *s)
 {
 	uint8_t buf[4096];
 	ssize_t n;
 
-	/* A client closed and the next one opened before we read the first
-	 * one's last bytes (a hard reset's FLASH_END, say): they reached the
-	 * chip before the new client's reset did, so they go to the old
-	 * session. Fed to the new one, a FLASH_END left the fresh loader for
-	 * the application and every SYNC after it went unanswered (seen under
-	 * load). Bytes the new client already sent go the same way and are
-	 * lost, as bytes sent into a reset are; clients retry SYNC. With no
-	 * client before (idle), everything queued is the new client's. */
+	while ((n = read(s->master, buf, sizeof(buf))) > 0)
+		feed_in(s, buf, (size_t)n);
+}
+
+static void new_pty_client(struct server *s, const struct opts *o)
+{
+	/* Opened before we saw the previous client close: what is queued may
+	 * be its tail, and then also the new client's first bytes, which are
+	 * lost as bytes sent into a reset are (clients retry SYNC). Idle, we
+	 * took the tail when the close was seen: all of it is the new one's. */
 	if (!s->pty_idle)
-		while ((n = read(s->master, buf, sizeof(buf))) > 0)
-			feed_in(s, buf, (size_t)n);
+		old_session_tail(s);
 	s->pty_idle = 0; /* a client opened the pty: fresh chip, strapped for download */
 	s->pty_closed = 0;
 	s->out_len = 0;  /* bytes meant for the previous client */
@@ -457,6 +463,7 @@ static void pty_watch(struct server *s, const struct opts *o)
 	if (fresh && !pty_hung_up(s)) {
 		new_pty_client(s, o);
 	} else if (s->pty_closed && !s->pty_idle && pty_hung_up(s)) {
+		old_session_tail(s);
 		s->pty_idle = 1; /* the last client closed the slave */
 		s->out_len = 0;
 	}
