@@ -7,11 +7,13 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/ioctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "transport.h"
@@ -80,18 +82,132 @@ static int tcp_flush_input(struct port *p)
 	}
 }
 
-static int tcp_connect(struct fdport *f, uint64_t deadline_ms, char *msg, size_t msgsz)
-{
-	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
-	struct addrinfo *res = NULL, *ai;
-	int err = 0, rc;
+/* A host name is resolved by getaddrinfo() in a helper thread, so the
+ * port's deadline and port_cancel() bound the wait: a resolver that never
+ * answers would otherwise hold the caller (a daemon worker at shutdown) for
+ * as long as resolv.conf's timeouts add up to. The job is shared by the
+ * two threads and freed by whichever lets go of it last. */
+struct resolve_job {
+	pthread_mutex_t m;
+	pthread_cond_t c;
+	int refs, done, rc;
+	struct addrinfo *res;
+	char host[200], service[32];
+};
 
-	rc = getaddrinfo(f->host, f->service, &hints, &res);
+static void job_put(struct resolve_job *j)
+{
+	int last;
+
+	pthread_mutex_lock(&j->m);
+	last = --j->refs == 0;
+	pthread_mutex_unlock(&j->m);
+	if (!last)
+		return;
+	if (j->res)
+		freeaddrinfo(j->res);
+	pthread_cond_destroy(&j->c);
+	pthread_mutex_destroy(&j->m);
+	free(j);
+}
+
+static void *resolve_thread(void *arg)
+{
+	struct resolve_job *j = arg;
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+	struct addrinfo *res = NULL;
+	int rc = getaddrinfo(j->host, j->service, &hints, &res);
+
+	pthread_mutex_lock(&j->m);
+	j->rc = rc;
+	j->res = res;
+	j->done = 1;
+	pthread_cond_signal(&j->c);
+	pthread_mutex_unlock(&j->m);
+	job_put(j);
+	return NULL;
+}
+
+static int resolve(struct fdport *f, uint64_t deadline_ms, struct addrinfo **out, char *msg, size_t msgsz)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV};
+	struct resolve_job *j;
+	pthread_condattr_t ca;
+	pthread_attr_t ta;
+	pthread_t t;
+	int rc, started;
+
+	*out = NULL;
+	/* An address needs no resolver. */
+	rc = getaddrinfo(f->host, f->service, &hints, out);
+	if (rc != EAI_NONAME)
+		goto out;
+	j = calloc(1, sizeof(*j));
+	if (!j) {
+		rc = EAI_MEMORY;
+		goto out;
+	}
+	pthread_mutex_init(&j->m, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&j->c, &ca);
+	pthread_condattr_destroy(&ca);
+	snprintf(j->host, sizeof(j->host), "%s", f->host);
+	snprintf(j->service, sizeof(j->service), "%s", f->service);
+	j->refs = 2;
+	pthread_attr_init(&ta);
+	pthread_attr_setdetachstate(&ta, PTHREAD_CREATE_DETACHED);
+	started = pthread_create(&t, &ta, resolve_thread, j) == 0;
+	pthread_attr_destroy(&ta);
+	if (!started)
+		resolve_thread(j); /* no thread to spare: wait in this one (it drops its share) */
+	rc = 0;
+	pthread_mutex_lock(&j->m);
+	while (!j->done && !f->base.cancelled && fdport_now_ms() < deadline_ms) {
+		/* Short waits: port_cancel() only sets a flag and an eventfd. */
+		uint64_t now = fdport_now_ms(), until = deadline_ms - now < 50 ? deadline_ms : now + 50;
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += (time_t)((until - now) / 1000);
+		ts.tv_nsec += (long)((until - now) % 1000) * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&j->c, &j->m, &ts);
+	}
+	if (j->done) {
+		rc = j->rc;
+		*out = j->res;
+		j->res = NULL;
+	}
+	pthread_mutex_unlock(&j->m);
+	job_put(j);
+	if (*out || rc)
+		goto out;
+	if (f->base.cancelled)
+		return PORT_ECANCELED;
+	if (msg)
+		snprintf(msg, msgsz, "%s: cannot resolve '%s': no answer before the deadline", f->base.name, f->host);
+	return PORT_ENODEV;
+out:
 	if (rc) {
 		if (msg)
 			snprintf(msg, msgsz, "%s: cannot resolve: %s", f->base.name, gai_strerror(rc));
 		return PORT_ENODEV;
 	}
+	return PORT_OK;
+}
+
+static int tcp_connect(struct fdport *f, uint64_t deadline_ms, char *msg, size_t msgsz)
+{
+	struct addrinfo *res = NULL, *ai;
+	int err = 0, rc;
+
+	rc = resolve(f, deadline_ms, &res, msg, msgsz);
+	if (rc)
+		return rc;
 	for (ai = res; ai; ai = ai->ai_next) {
 		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
 		int one = 1;
