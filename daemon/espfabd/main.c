@@ -238,20 +238,27 @@ static int parse_args(struct daemon *d, int argc, char **argv, int *check_only, 
 	return 0;
 }
 
-/* The seal key: the configured file, else systemd's credential
- * (LoadCredential=seal-key:...), else none. */
+/* Where a secret comes from: the configured file, else systemd's credential
+ * NAME (LoadCredential=NAME:...) when there is one. 0: neither. */
+static int credential_path(const char *configured, const char *name, char *path, size_t cap)
+{
+	const char *credir = getenv("CREDENTIALS_DIRECTORY");
+
+	if (configured[0]) {
+		snprintf(path, cap, "%s", configured);
+		return 1;
+	}
+	return credir && (size_t)snprintf(path, cap, "%s/%s", credir, name) < cap && access(path, R_OK) == 0;
+}
+
+/* The seal key (credential seal-key), or none. */
 static int load_seal_key(const struct config *cfg, uint8_t *key, int *have)
 {
 	char path[CONFIG_PATH_MAX + 32];
-	const char *credir = getenv("CREDENTIALS_DIRECTORY");
 	struct store_err serr;
 
 	*have = 0;
-	if (cfg->seal_key[0])
-		snprintf(path, sizeof(path), "%s", cfg->seal_key);
-	else if (credir && snprintf(path, sizeof(path), "%s/seal-key", credir) > 0 && access(path, R_OK) == 0)
-		;
-	else
+	if (!credential_path(cfg->seal_key, "seal-key", path, sizeof(path)))
 		return 0;
 	if (store_seal_key_read(path, key, &serr)) {
 		fprintf(stderr, "espfabd: seal key: %s\n", serr.msg);
@@ -261,22 +268,16 @@ static int load_seal_key(const struct config *cfg, uint8_t *key, int *have)
 	return 0;
 }
 
-/* The uplink's bearer token: the configured file, else systemd's
- * credential (LoadCredential=uplink-token:...), else none. First line,
- * without its newline. */
+/* The uplink's bearer token (credential uplink-token), or none: the first
+ * line, without its newline. */
 static int load_uplink_token(const struct config *cfg, char *tok, size_t cap)
 {
 	char path[CONFIG_PATH_MAX + 32];
-	const char *credir = getenv("CREDENTIALS_DIRECTORY");
 	FILE *f;
 	int rc = -1;
 
 	tok[0] = '\0';
-	if (cfg->uplink_token[0])
-		snprintf(path, sizeof(path), "%s", cfg->uplink_token);
-	else if (credir && snprintf(path, sizeof(path), "%s/uplink-token", credir) > 0 && access(path, R_OK) == 0)
-		;
-	else
+	if (!credential_path(cfg->uplink_token, "uplink-token", path, sizeof(path)))
 		return 0;
 	f = fopen(path, "r");
 	if (!f) {

@@ -166,11 +166,10 @@ static int resolve(struct fdport *f, uint64_t deadline_ms, struct addrinfo **out
 	pthread_mutex_lock(&j->m);
 	while (!j->done && !f->base.cancelled && fdport_now_ms() < deadline_ms) {
 		/* Short waits: port_cancel() only sets a flag and an eventfd. */
-		uint64_t now = fdport_now_ms(), until = deadline_ms - now < 50 ? deadline_ms : now + 50;
+		uint64_t left = deadline_ms - fdport_now_ms();
 		struct timespec ts;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += (time_t)((until - now) / 1000);
-		ts.tv_nsec += (long)((until - now) % 1000) * 1000000L;
+		ts.tv_nsec += (long)(left < 50 ? left : 50) * 1000000L;
 		if (ts.tv_nsec >= 1000000000L) {
 			ts.tv_sec++;
 			ts.tv_nsec -= 1000000000L;
