@@ -1,7 +1,12 @@
-# cmake -DOUT=file.c -DFILES="a.sql|b.sql" -P embed_schemas.cmake
+# cmake -DOUT=file.c -DFILES="a.sql|b.sql" [-DTABLE=name -DCOUNT=name] -P embed_schemas.cmake
 # Writes a C table of the migrations: {version, name, sql}. The version is the
-# file name's leading number, so 001_initial.sql is user_version 1.
+# file name's leading number, so 001_initial.sql is user_version 1. TABLE
+# names the table (store_migrations; store_pg_migrations for schemas/pg).
 string(REPLACE "|" ";" FILES "${FILES}")
+if(NOT TABLE)
+  set(TABLE store_migrations)
+  set(COUNT store_n_migrations)
+endif()
 set(body "/* Generated from the schemas/ migrations by embed_schemas.cmake: do not edit. */\n#include \"store_int.h\"\n\n")
 set(table "")
 set(n 0)
@@ -20,6 +25,6 @@ foreach(f IN LISTS FILES)
   string(APPEND table "\t{${ver}, \"${base}\", sql_${n}},\n")
   math(EXPR n "${n} + 1")
 endforeach()
-string(APPEND body "\nconst struct store_migration store_migrations[] = {\n${table}};\nconst size_t store_n_migrations = ${n};\n")
+string(APPEND body "\nconst struct store_migration ${TABLE}[] = {\n${table}};\nconst size_t ${COUNT} = ${n};\n")
 file(WRITE ${OUT}.tmp "${body}")
 file(RENAME ${OUT}.tmp ${OUT})

@@ -2,6 +2,7 @@
  * DELETE), one row per attempt and per operator action, never a value. */
 #include <string.h>
 
+#include "store_backend.h"
 #include "store_int.h"
 
 int store_audit_insert(struct store *s, const struct store_audit_entry *a, const char *event,
@@ -43,6 +44,7 @@ int store_audit_insert(struct store *s, const struct store_audit_entry *a, const
 
 int store_audit_append(struct store *s, const struct store_audit_entry *a, struct store_err *err)
 {
+	STORE_VIA_BACKEND(s, audit_append, (s, a, err));
 	char mac[STORE_MAC_LEN + 1];
 	struct store_audit_entry e = *a;
 	int rc;

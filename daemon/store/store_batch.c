@@ -3,11 +3,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store_backend.h"
 #include "store_int.h"
 
 int store_batch_add(struct store *s, const char *product, int64_t count, const char *const *ports,
 		    size_t n_ports, int64_t *id_out, struct store_err *err)
 {
+	STORE_VIA_BACKEND(s, batch_add, (s, product, count, ports, n_ports, id_out, err));
 	sqlite3_stmt *st = NULL;
 	json_t *pj = NULL;
 	char *ptxt = NULL, now[32];
@@ -68,6 +70,7 @@ out:
 
 int store_batch_set(struct store *s, int64_t id, enum store_batch_op op, struct store_err *err)
 {
+	STORE_VIA_BACKEND(s, batch_set, (s, id, op, err));
 	sqlite3_stmt *st = NULL;
 	const char *from = NULL, *to = NULL, *word = NULL;
 	char state[16] = "", now[32];
@@ -174,6 +177,7 @@ out:
 
 int store_batch_query(struct store *s, int64_t id, json_t **out, struct store_err *err)
 {
+	STORE_VIA_BACKEND(s, batch_query, (s, id, out, err));
 	if (id < 0) {
 		*out = NULL;
 		return store_fail_err(err, STORE_ENOTFOUND, "no batch %lld", (long long)id);
@@ -183,5 +187,6 @@ int store_batch_query(struct store *s, int64_t id, json_t **out, struct store_er
 
 int store_batch_active(struct store *s, json_t **out, struct store_err *err)
 {
+	STORE_VIA_BACKEND(s, batch_active, (s, out, err));
 	return batch_query(s, -1, out, err);
 }

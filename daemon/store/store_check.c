@@ -2,6 +2,7 @@
  * `espfab records check`). Each query returns the first offending record. */
 #include <string.h>
 
+#include "store_backend.h"
 #include "store_int.h"
 
 static const struct {
@@ -36,6 +37,7 @@ static const struct {
 
 int store_check(struct store *s, struct store_err *err)
 {
+	STORE_VIA_BACKEND(s, check, (s, err));
 	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
 		sqlite3_stmt *st = NULL;
 		int rc = store_prep(s, &st, rules[i].sql, err);

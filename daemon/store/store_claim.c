@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store_backend.h"
 #include "store_int.h"
 
 struct job_row {
@@ -218,6 +219,7 @@ out:
 int store_claim(struct store *s, const struct store_claim_req *req, struct store_record **out,
 		struct store_err *err)
 {
+	STORE_VIA_BACKEND(s, claim, (s, req, out, err));
 	struct store_record *r = NULL;
 	sqlite3_stmt *st = NULL;
 	char mac[STORE_MAC_LEN + 1], now[32];
@@ -412,6 +414,7 @@ out:
 
 int store_mark_sent(struct store *s, int64_t job_id, struct store_err *err)
 {
+	STORE_VIA_BACKEND(s, mark_sent, (s, job_id, err));
 	struct job_row j;
 	char now[32];
 	int rc;
@@ -470,6 +473,7 @@ static int job_close(struct store *s, const struct job_row *j, const char *state
 int store_mark_verified(struct store *s, int64_t job_id, const struct store_audit_entry *audit,
 			struct store_err *err)
 {
+	STORE_VIA_BACKEND(s, mark_verified, (s, job_id, audit, err));
 	struct job_row j;
 	char now[32];
 	int rc;
@@ -493,6 +497,7 @@ out:
 int store_release(struct store *s, int64_t job_id, const char *reason, const struct store_audit_entry *audit,
 		  struct store_err *err)
 {
+	STORE_VIA_BACKEND(s, release, (s, job_id, reason, audit, err));
 	struct job_row j;
 	char now[32];
 	int rc;
@@ -515,6 +520,7 @@ out:
 int store_fail(struct store *s, int64_t job_id, const char *reason, const struct store_audit_entry *audit,
 	       struct store_err *err)
 {
+	STORE_VIA_BACKEND(s, fail, (s, job_id, reason, audit, err));
 	struct job_row j;
 	char now[32];
 	int rc;
@@ -542,6 +548,7 @@ out:
 int store_retire(struct store *s, const char *product, const char *record_id, const char *reason,
 		 struct store_err *err)
 {
+	STORE_VIA_BACKEND(s, retire, (s, product, record_id, reason, err));
 	sqlite3_stmt *st = NULL;
 	char state[16] = "", mac[STORE_MAC_LEN + 1] = "";
 	int64_t pid, rowid = 0;
@@ -605,6 +612,7 @@ out:
 
 int store_recover(struct store *s, const char *station, struct store_recovery *rep, struct store_err *err)
 {
+	STORE_VIA_BACKEND(s, recover, (s, station, rep, err));
 	sqlite3_stmt *st = NULL;
 	struct store_recovery r = {0};
 	int64_t *ids = NULL;

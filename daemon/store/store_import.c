@@ -9,6 +9,7 @@
 
 #include "store_csv.h"
 #include "store_fit.h"
+#include "store_backend.h"
 #include "store_int.h"
 
 #define RECORD_ID_MAX 128
@@ -279,6 +280,7 @@ static int row(struct import_ctx *c, struct store_csv *csv, unsigned line, int i
 int store_import_csv(struct store *s, const struct store_import_opts *o, const char *buf, size_t len,
 		     size_t *n_out, struct store_err *err)
 {
+	STORE_VIA_BACKEND(s, import_csv, (s, o, buf, len, n_out, err));
 	struct import_ctx c = {.s = s, .o = o};
 	struct store_csv csv;
 	sqlite3_stmt *st = NULL;

@@ -16,6 +16,7 @@ extern const struct store_migration store_migrations[];
 extern const size_t store_n_migrations;
 
 struct store_group; /* processes' share of one database file's WAL syncs */
+struct store_backend; /* another backend's table of the public calls (store_backend.h) */
 
 /* Prepared statements kept for the connection's life: compiling the SQL
  * took a third of the daemon's CPU before (a claim runs ~15 statements). */
@@ -27,6 +28,10 @@ struct store_stmt {
 };
 
 struct store {
+	/* NULL: this SQLite store; else every public call goes to be (db is
+	 * NULL then) and conn is that backend's own state. */
+	const struct store_backend *be;
+	void *conn;
 	sqlite3 *db;
 	struct store_stmt stmts[STORE_STMT_CACHE];
 	unsigned stmt_next; /* round-robin victim when the cache is full */
@@ -90,6 +95,8 @@ int store_unique_digest(const struct store *s, int pos, const uint8_t *v, size_t
  * use. need: fail if the database is sealed and no key was given. */
 int store_seal_check(struct store *s, int need, struct store_err *err);
 int store_db_sealed(struct store *s, int *sealed, struct store_err *err);
+/* The value kept in meta 'seal_check' for s->key (0, or -1 on failure). */
+int store_seal_check_value(const struct store *s, uint8_t out[32]);
 
 /* Product id by name (STORE_ENOTFOUND). */
 int store_product_id(struct store *s, const char *name, int64_t *id, struct store_err *err);

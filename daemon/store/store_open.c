@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "store_backend.h"
 #include "store_int.h"
 
 /* Long enough to ride out another station's burst of commits, short enough
@@ -378,6 +379,7 @@ int store_commit(struct store *s, struct store_err *err)
 
 int store_txn_begin(struct store *s, struct store_err *err)
 {
+	STORE_VIA_BACKEND(s, txn_begin, (s, err));
 	int rc;
 
 	if (s->txn || !sqlite3_get_autocommit(s->db))
@@ -392,6 +394,7 @@ int store_txn_begin(struct store *s, struct store_err *err)
 
 int store_txn_commit(struct store *s, struct store_err *err)
 {
+	STORE_VIA_BACKEND(s, txn_commit, (s, err));
 	int rc;
 
 	if (!s->txn)
@@ -406,6 +409,10 @@ int store_txn_commit(struct store *s, struct store_err *err)
 
 void store_txn_rollback(struct store *s)
 {
+	if (s && s->be) {
+		s->be->txn_rollback(s);
+		return;
+	}
 	if (!s->txn)
 		return;
 	s->txn = s->txn_sp = 0;
@@ -575,6 +582,8 @@ int store_open(struct store **out, const char *path, unsigned flags, const uint8
 	*out = NULL;
 	if (!path || !*path)
 		return store_fail_err(err, STORE_EINPUT, "no database path");
+	if (store_pg_is_uri(path))
+		return store_pg_open(out, path, flags, seal_key, err);
 	s = calloc(1, sizeof(*s));
 	if (!s || !(s->path = strdup(path))) {
 		rc = store_fail_err(err, STORE_ENOMEM, "out of memory");
@@ -659,6 +668,10 @@ void store_close(struct store *s)
 {
 	if (!s)
 		return;
+	if (s->be) {
+		s->be->close(s);
+		return;
+	}
 	stmts_free(s);
 	if (s->db)
 		sqlite3_close_v2(s->db);

@@ -4,6 +4,7 @@
 
 #include "espfab/part.h"
 #include "store_csv.h"
+#include "store_backend.h"
 #include "store_int.h"
 
 /* nvs_partition_gen's key limit (NVS_KEY_MAX: 15 bytes without the NUL). */
@@ -105,6 +106,7 @@ static int images_add(struct store *s, int64_t pid, const struct fwimg_set *fw, 
 
 int store_product_firmware(struct store *s, int64_t product_id, struct fwimg_set **out, struct store_err *err)
 {
+	STORE_VIA_BACKEND(s, product_firmware, (s, product_id, out, err));
 	sqlite3_stmt *st = NULL;
 	struct fwimg_set *set = NULL;
 	struct fwimg_err ferr = {0};
@@ -173,6 +175,7 @@ out:
 
 int store_product_add(struct store *s, const struct store_product_spec *spec, struct store_err *err)
 {
+	STORE_VIA_BACKEND(s, product_add, (s, spec, err));
 	struct store_csv csv;
 	sqlite3_stmt *st = NULL;
 	char now[32], ns[64] = "";
@@ -443,6 +446,7 @@ out:
 
 int store_product_get(struct store *s, const char *name, struct store_product **out, struct store_err *err)
 {
+	STORE_VIA_BACKEND(s, product_get, (s, name, out, err));
 	int64_t id;
 	int rc;
 
@@ -453,6 +457,7 @@ int store_product_get(struct store *s, const char *name, struct store_product **
 
 int store_product_query(struct store *s, const char *name, json_t **out, struct store_err *err)
 {
+	STORE_VIA_BACKEND(s, product_query, (s, name, out, err));
 	sqlite3_stmt *st = NULL, *fs = NULL, *cs = NULL, *is = NULL;
 	json_t *root = json_object(), *arr = json_array();
 	int rc, r;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store_backend.h"
 #include "store_int.h"
 
 static const char *const record_states[] = {"available", "reserved", "sent", "verified", "retired"};
@@ -84,6 +85,7 @@ out:
 int store_query_records(struct store *s, const struct store_record_filter *f, json_t **out,
 			struct store_err *err)
 {
+	STORE_VIA_BACKEND(s, query_records, (s, f, out, err));
 	sqlite3_stmt *st = NULL;
 	json_t *arr = json_array();
 	int rc, r;
@@ -143,6 +145,7 @@ out:
 
 int store_query_stats(struct store *s, const char *product, json_t **out, struct store_err *err)
 {
+	STORE_VIA_BACKEND(s, query_stats, (s, product, out, err));
 	sqlite3_stmt *st = NULL;
 	json_t *arr = json_array();
 	int rc, r;
@@ -181,6 +184,7 @@ out:
 int store_query_audit(struct store *s, const struct store_audit_filter *f, json_t **out,
 		      struct store_err *err)
 {
+	STORE_VIA_BACKEND(s, query_audit, (s, f, out, err));
 	static const char *const cols[] = {"id",        "time",      "event",        "station",   "port",
 					   "chip",      "mac",       "product",      "record_id", "batch_id",
 					   "job_id",    "image_sha256", "flash_md5", "baud",      "retries",

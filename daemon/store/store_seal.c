@@ -145,6 +145,11 @@ out:
 	return rc;
 }
 
+int store_seal_check_value(const struct store *s, uint8_t out[32])
+{
+	return derive(s->key, "espfab seal check v1", out);
+}
+
 int store_db_sealed(struct store *s, int *sealed, struct store_err *err)
 {
 	sqlite3_stmt *st = NULL;

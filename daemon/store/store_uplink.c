@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store_backend.h"
 #include "store_int.h"
 
 static int cursor_key(const char *name, char *key, size_t cap, struct store_err *err)
@@ -41,6 +42,7 @@ static int read_cursor(struct store *s, const char *key, int64_t *last, struct s
 
 int store_uplink_cursor(struct store *s, const char *name, int64_t *last, struct store_err *err)
 {
+	STORE_VIA_BACKEND(s, uplink_cursor, (s, name, last, err));
 	char key[512];
 	int rc;
 
@@ -52,6 +54,7 @@ int store_uplink_cursor(struct store *s, const char *name, int64_t *last, struct
 
 int store_uplink_advance(struct store *s, const char *name, int64_t last, struct store_err *err)
 {
+	STORE_VIA_BACKEND(s, uplink_advance, (s, name, last, err));
 	sqlite3_stmt *st = NULL;
 	char key[512], val[32];
 	int64_t now;
@@ -83,6 +86,7 @@ out:
 
 int store_uplink_pending(struct store *s, int64_t after, int64_t *count, struct store_err *err)
 {
+	STORE_VIA_BACKEND(s, uplink_pending, (s, after, count, err));
 	sqlite3_stmt *st = NULL;
 	int rc;
 

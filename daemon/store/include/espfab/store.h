@@ -76,6 +76,8 @@ enum store_error {
 	STORE_EIO = -11,      /* file I/O: a write or sync of the disk failed */
 	STORE_ESCHEMA = -12,  /* database is newer than this program */
 	STORE_EBUSY = -13,    /* database locked longer than the busy timeout */
+	STORE_EOFFLINE = -14, /* database server unreachable (PostgreSQL): the change is not
+			       * stored, or, when the link broke during COMMIT, unknown */
 };
 
 struct store_err {
@@ -95,7 +97,13 @@ enum store_open_flags {
 	STORE_OPEN_GROUP_COMMIT = 1 << 3, /* opt-in group commit (see DURABILITY); SYNC_FULL wins */
 };
 
-/* Opens (or creates) the database, applies pending migrations in order,
+/* path is a file (SQLite) or a PostgreSQL database: "postgresql://...",
+ * "postgres://..." (libpq URIs) or "service=NAME" (pg_service.conf); see
+ * docs/postgresql.md. The same calls work on both; on PostgreSQL,
+ * STORE_OPEN_CREATE, SYNC_FULL and GROUP_COMMIT change nothing (every
+ * COMMIT waits for the server's WAL flush; synchronous_commit is forced
+ * on), and a lost connection is re-established by the next call.
+ * Opens (or creates) the database, applies pending migrations in order,
  * sets WAL, foreign_keys, synchronous=FULL, busy_timeout. seal_key is NULL
  * or STORE_SEAL_KEY_LEN bytes (copied; wiped on close). On success *out is
  * the caller's; free it with store_close(). */

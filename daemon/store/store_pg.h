@@ -1,0 +1,107 @@
+/* Private to the store's PostgreSQL backend (store_pg*.c). */
+#ifndef ESPFAB_STORE_PG_H
+#define ESPFAB_STORE_PG_H
+
+#include <libpq-fe.h>
+
+#include "store_backend.h"
+
+extern const struct store_migration store_pg_migrations[];
+extern const size_t store_pg_n_migrations;
+extern const struct store_backend store_pg_backend;
+
+/* One libpq connection, in struct store's conn. */
+struct store_pg {
+	PGconn *c;
+	char *uri;       /* the setting as given: may hold a password, never printed */
+	char where[160]; /* "db@host:port" for messages */
+	int readonly;
+	int txn;         /* inside store_txn_begin(): calls become savepoints */
+	int txn_sp;      /* that savepoint is open */
+	int txn_lost;    /* the outer transaction is gone (error, connection) */
+	int call;        /* a call's own transaction is open */
+};
+
+static inline struct store_pg *pg_of(struct store *s)
+{
+	return s->conn;
+}
+
+/* Runs sql with parameters described by types, one letter each:
+ *   'i' int64_t   's' const char * (NULL = NULL)
+ *   'I' int64_t, NULL when <= 0 (ids)   'N' int64_t, NULL when < 0
+ *   'b' const void *, size_t (bytea)
+ * Returns the result (the caller PQclear()s it) or NULL with err filled:
+ * what names the table or step in the message. */
+PGresult *pg_q(struct store *s, struct store_err *err, const char *what, const char *sql, const char *types, ...);
+/* The same for a statement whose rows nobody reads: 0 or the error;
+ * *n (may be NULL) gets the number of rows it touched. */
+int pg_x(struct store *s, struct store_err *err, int64_t *n, const char *what, const char *sql, const char *types,
+	 ...);
+/* err from a failed result (NULL: the connection's own message). */
+int pg_err(struct store *s, const PGresult *r, struct store_err *err, const char *what);
+
+/* A call's transaction (BEGIN, or a savepoint inside store_txn_begin()). */
+int pg_begin(struct store *s, struct store_err *err);
+int pg_commit(struct store *s, struct store_err *err);
+void pg_rollback(struct store *s);
+/* COMMIT when rc is 0, else ROLLBACK; returns the final code. */
+int pg_end(struct store *s, int rc, struct store_err *err);
+
+/* Column helpers: a text result's field as int64, a string (NULL for
+ * NULL), a JSON value by the column's type, a bytea copy (malloc, the
+ * caller wipes and frees it; NUL-terminated). */
+int64_t pg_i64(const PGresult *r, int row, int col);
+const char *pg_str(const PGresult *r, int row, int col);
+json_t *pg_json(const PGresult *r, int row, int col);
+int pg_bytea(const PGresult *r, int row, int col, uint8_t **out, size_t *len, struct store_err *err);
+
+/* Product id by name (STORE_ENOTFOUND), and the product itself. */
+int pg_product_id(struct store *s, const char *name, int64_t *id, struct store_err *err);
+int pg_product_load(struct store *s, int64_t id, struct store_product **out, struct store_err *err);
+/* The seal key check against meta (see store_seal_check()). */
+int pg_seal_check(struct store *s, int need, struct store_err *err);
+int pg_db_sealed(struct store *s, int *sealed, struct store_err *err);
+/* An audit row inside the caller's transaction. */
+int pg_audit_insert(struct store *s, const struct store_audit_entry *a, const char *event, const char *result,
+		    struct store_err *err);
+
+/* The public calls (store_backend.h), by file. */
+int pg_txn_begin(struct store *s, struct store_err *err);
+int pg_txn_commit(struct store *s, struct store_err *err);
+void pg_txn_rollback(struct store *s);
+int pg_audit_append(struct store *s, const struct store_audit_entry *a, struct store_err *err);
+int pg_uplink_cursor(struct store *s, const char *name, int64_t *last, struct store_err *err);
+int pg_uplink_advance(struct store *s, const char *name, int64_t last, struct store_err *err);
+int pg_uplink_pending(struct store *s, int64_t after, int64_t *count, struct store_err *err);
+int pg_check(struct store *s, struct store_err *err);
+/* store_pg_claim.c */
+int pg_claim(struct store *s, const struct store_claim_req *req, struct store_record **out, struct store_err *err);
+int pg_mark_sent(struct store *s, int64_t job_id, struct store_err *err);
+int pg_mark_verified(struct store *s, int64_t job_id, const struct store_audit_entry *audit, struct store_err *err);
+int pg_release(struct store *s, int64_t job_id, const char *reason, const struct store_audit_entry *audit,
+	       struct store_err *err);
+int pg_fail(struct store *s, int64_t job_id, const char *reason, const struct store_audit_entry *audit,
+	    struct store_err *err);
+int pg_retire(struct store *s, const char *product, const char *record_id, const char *reason,
+	      struct store_err *err);
+int pg_recover(struct store *s, const char *station, struct store_recovery *rep, struct store_err *err);
+/* store_pg_product.c */
+int pg_product_add(struct store *s, const struct store_product_spec *spec, struct store_err *err);
+int pg_product_get(struct store *s, const char *name, struct store_product **out, struct store_err *err);
+int pg_product_firmware(struct store *s, int64_t product_id, struct fwimg_set **out, struct store_err *err);
+int pg_product_query(struct store *s, const char *name, json_t **out, struct store_err *err);
+/* store_pg_import.c */
+int pg_import_csv(struct store *s, const struct store_import_opts *o, const char *csv, size_t len, size_t *n_out,
+		  struct store_err *err);
+/* store_pg_query.c */
+int pg_batch_add(struct store *s, const char *product, int64_t count, const char *const *ports, size_t n_ports,
+		 int64_t *id_out, struct store_err *err);
+int pg_batch_set(struct store *s, int64_t id, enum store_batch_op op, struct store_err *err);
+int pg_batch_query(struct store *s, int64_t id, json_t **out, struct store_err *err);
+int pg_batch_active(struct store *s, json_t **out, struct store_err *err);
+int pg_query_records(struct store *s, const struct store_record_filter *f, json_t **out, struct store_err *err);
+int pg_query_stats(struct store *s, const char *product, json_t **out, struct store_err *err);
+int pg_query_audit(struct store *s, const struct store_audit_filter *f, json_t **out, struct store_err *err);
+
+#endif
