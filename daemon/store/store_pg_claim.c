@@ -24,10 +24,19 @@ static void copy_str(char *dst, size_t n, const PGresult *r, int col)
 	snprintf(dst, n, "%s", t ? t : "");
 }
 
-/* The job and its record, both locked until the transaction ends. */
+/* The job and its record, both locked until the transaction ends: the
+ * record first, then the job, the order a claim takes them in (a claim of
+ * a known MAC locks the record, then supersedes its jobs), so a claim and
+ * a transition of one record never deadlock. A job's record never changes. */
 static int load_job(struct store *s, int64_t job_id, struct job_row *j, struct store_err *err)
 {
 	PGresult *r = pg_q(s, err, "jobs",
+			   "SELECT r.id FROM records r WHERE r.id = (SELECT record_id FROM jobs WHERE id = $1) FOR UPDATE",
+			   "i", job_id);
+	if (!r)
+		return RC(err);
+	PQclear(r);
+	r = pg_q(s, err, "jobs",
 			   "SELECT j.state, j.record_id, coalesce(j.batch_id, 0), j.mac, j.station, j.port, j.chip, "
 			   "r.state, r.mac, coalesce(r.job_id, 0), p.name, r.record_id "
 			   "FROM jobs j JOIN records r ON r.id = j.record_id JOIN products p ON p.id = r.product_id "
@@ -218,7 +227,10 @@ out:
 	return rc;
 }
 
-int pg_claim(struct store *s, const struct store_claim_req *req, struct store_record **out, struct store_err *err)
+#define CLAIM_MAC_RACE 1 /* claim_once: lost a race for a new MAC; try again */
+
+static int claim_once(struct store *s, const struct store_claim_req *req, struct store_record **out,
+		      struct store_err *err)
 {
 	struct store_record *r = NULL;
 	PGresult *res = NULL;
@@ -293,9 +305,12 @@ int pg_claim(struct store *s, const struct store_claim_req *req, struct store_re
 		if (!rc && n != 1)
 			rc = store_fail_err(err, STORE_EDB, "record changed under its row lock");
 		/* Two stations claiming one new MAC at once: the unique index
-		 * stops the second; its retry finds the first one's record. */
-		if (rc == STORE_EDB && err && strstr(err->msg, "records_mac"))
-			rc = store_fail_err(err, STORE_EBUSY, "another station claimed %s at the same moment: retry", mac);
+		 * stops the second (after the first committed); its retry
+		 * finds the first one's record, as SQLite's lock would. */
+		if (rc == STORE_EDB && err && strstr(err->msg, "records_mac")) {
+			store_fail_err(err, STORE_EBUSY, "another station claimed %s at the same moment: retry", mac);
+			rc = CLAIM_MAC_RACE;
+		}
 	} else {
 		rc = pg_x(s, err, NULL, "jobs",
 			  "UPDATE jobs SET state = CASE state WHEN 'reserved' THEN 'released' ELSE 'interrupted' END, "
@@ -341,6 +356,16 @@ out:
 		pg_rollback(s);
 	store_record_free(r);
 	return rc;
+}
+
+int pg_claim(struct store *s, const struct store_claim_req *req, struct store_record **out, struct store_err *err)
+{
+	int rc, tries = 0;
+
+	do
+		rc = claim_once(s, req, out, err);
+	while (rc == CLAIM_MAC_RACE && ++tries < 5);
+	return rc == CLAIM_MAC_RACE ? STORE_EBUSY : rc;
 }
 
 int pg_mark_sent(struct store *s, int64_t job_id, struct store_err *err)

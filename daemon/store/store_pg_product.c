@@ -32,7 +32,7 @@ static int copy_product(struct store *s, struct store *m, const char *name, stru
 		 "INSERT INTO products (name, nvs_version, part_table, part_label, part_offset, part_size, config_csv, "
 		 "created, chip, n_images) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
 		 "ON CONFLICT (name) DO NOTHING RETURNING id",
-		 "sibsiissis", name, (int64_t)sqlite3_column_int64(st, 0), sqlite3_column_blob(st, 1),
+		 "sibsiisssi", name, (int64_t)sqlite3_column_int64(st, 0), sqlite3_column_blob(st, 1),
 		 (size_t)sqlite3_column_bytes(st, 1), (const char *)sqlite3_column_text(st, 2),
 		 (int64_t)sqlite3_column_int64(st, 3), (int64_t)sqlite3_column_int64(st, 4),
 		 (const char *)sqlite3_column_text(st, 5), (const char *)sqlite3_column_text(st, 6),

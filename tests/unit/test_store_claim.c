@@ -116,6 +116,7 @@ static void test_store_claim_release_before_send_returns_record(void **state)
 
 static void test_store_claim_bound_after_send_is_forever(void **state)
 {
+	TU_SQLITE_ONLY();
 	struct tu_fx *f = *state;
 	struct store_err err = {0};
 	struct store_record *r = claim(f, "aa:00:00:00:00:01", 0, 0);
@@ -231,6 +232,7 @@ static void test_store_claim_batch_rules(void **state)
 
 static void test_store_claim_empty_and_retired(void **state)
 {
+	TU_SQLITE_ONLY();
 	struct tu_fx *f = *state;
 	struct store_err err = {0};
 	char mac[32];
@@ -294,6 +296,7 @@ static void test_store_claim_reserved_cannot_be_retired_and_mac_rules(void **sta
  * firing DELETE triggers, so it must be refused outright. */
 static void test_store_claim_raw_sql_cannot_replace_or_rebind(void **state)
 {
+	TU_SQLITE_ONLY();
 	struct tu_fx *f = *state;
 	struct store_err err = {0};
 	struct store_record *r = claim(f, "aa:00:00:00:00:77", 0, 0);
@@ -378,6 +381,7 @@ static void test_store_claim_recover(void **state)
 
 static void test_store_claim_check_detects_violation(void **state)
 {
+	TU_SQLITE_ONLY();
 	struct tu_fx *f = *state;
 	struct store_err err = {0};
 	struct store_record *r = claim(f, "aa:00:00:00:00:01", 0, 0);

@@ -84,7 +84,7 @@ static char *make_db(char **dir)
 	struct store_err err = {0};
 	char *csv = tu_values(1, N_RECORDS);
 	*dir = tu_tmpdir();
-	char *db = tu_path(*dir, "c.db");
+	char *db = tu_db(*dir, "c.db");
 	assert_int_equal(store_open(&s, db, STORE_OPEN_CREATE, NULL, &err), 0);
 	assert_int_equal(tu_add_product(s, "lamp", NULL, 0, &err), 0);
 	assert_int_equal(tu_import(s, "lamp", csv, &err), 0);

@@ -286,6 +286,7 @@ static void test_store_import_unknown_product(void **state)
 /* The digests behind --unique cannot be dropped behind the store's back. */
 static void test_store_import_unique_digests_are_fixed(void **state)
 {
+	TU_SQLITE_ONLY();
 	struct tu_fx *f = *state;
 	struct store_err err = {0};
 	char *csv = tu_values(1, 3);

@@ -50,7 +50,7 @@ static char *slurp(const char *path, size_t *len)
 static void run_case(const struct mfg_case *c)
 {
 	char dir[1024], path[1200];
-	char *tmp = tu_tmpdir(), *db = tu_path(tmp, "m.db");
+	char *tmp = tu_tmpdir(), *db = tu_db(tmp, "m.db");
 	struct store *s = NULL;
 	struct store_err err = {0};
 	size_t len;

@@ -37,6 +37,7 @@ static int file_has(const char *path, const char *needle)
 
 static void test_store_seal_values_never_plain_on_disk(void **state)
 {
+	TU_SQLITE_ONLY();
 	(void)state;
 	char *dir = tu_tmpdir(), *db = tu_path(dir, "s.db");
 	struct store *s = NULL;
@@ -93,6 +94,7 @@ static void test_store_seal_values_never_plain_on_disk(void **state)
 
 static void test_store_seal_tampered_value_fails(void **state)
 {
+	TU_SQLITE_ONLY();
 	(void)state;
 	char *dir = tu_tmpdir(), *db = tu_path(dir, "s.db");
 	struct store *s = NULL;
@@ -127,7 +129,7 @@ static void test_store_seal_tampered_value_fails(void **state)
 static void test_store_seal_cannot_start_on_plain_records(void **state)
 {
 	(void)state;
-	char *dir = tu_tmpdir(), *db = tu_path(dir, "s.db");
+	char *dir = tu_tmpdir(), *db = tu_db(dir, "s.db");
 	struct store *s = NULL;
 	struct store_err err = {0};
 	char *csv = tu_values(1, 2), *csv2 = tu_values(10, 2);
