@@ -417,11 +417,17 @@ static int migrate(struct store *s, struct store_err *err)
 	if (pg->readonly)
 		return store_fail_err(err, STORE_ESCHEMA, "%s: schema version %d, this program needs %d", pg->where,
 				      version, newest);
-	if ((rc = pg_begin(s, err)))
+	if (pg->txn)
+		return store_fail_err(err, STORE_EINPUT, "%s: cannot migrate inside a transaction", pg->where);
+	/* A session lock taken before the transaction: the transaction that
+	 * follows then starts after the previous holder committed and sees its
+	 * tables (a lock taken inside it would leave this session's catalog
+	 * cache as it was when the transaction began). */
+	if ((rc = pg_x(s, err, NULL, "migration lock", "SELECT pg_advisory_lock($1)", "i", (int64_t)PG_MIGRATE_LOCK)))
 		return rc;
-	if ((rc = pg_x(s, err, NULL, "migration lock", "SELECT pg_advisory_xact_lock($1)", "i",
-		       (int64_t)PG_MIGRATE_LOCK)) ||
-	    (rc = schema_version(s, &version, err)))
+	if ((rc = pg_begin(s, err)))
+		goto unlock;
+	if ((rc = schema_version(s, &version, err)))
 		goto out;
 	if (version == 0 &&
 	    (rc = simple(s, "CREATE TABLE espfab_schema (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
@@ -449,7 +455,12 @@ static int migrate(struct store *s, struct store_err *err)
 			goto out;
 	}
 out:
-	return pg_end(s, rc, err);
+	rc = pg_end(s, rc, err);
+unlock:
+	/* On a broken connection the server dropped the lock with it. */
+	if (PQstatus(pg->c) == CONNECTION_OK)
+		pg_x(s, NULL, NULL, "migration lock", "SELECT pg_advisory_unlock($1)", "i", (int64_t)PG_MIGRATE_LOCK);
+	return rc;
 }
 
 static void pg_close(struct store *s)
@@ -630,71 +641,44 @@ int pg_audit_append(struct store *s, const struct store_audit_entry *a, struct s
 	return pg_end(s, pg_audit_insert(s, &e, NULL, NULL, err), err);
 }
 
-/* ---- uplink cursors: meta ("uplink:" NAME, decimal id), as on SQLite ---- */
+/* ---- uplink cursors: the uplink table (a name's last delivered audit id) ---- */
 
-static int cursor_key(const char *name, char *key, size_t cap, struct store_err *err)
+static int cursor_check(const char *name, struct store_err *err)
 {
-	if (!name || !name[0] || (size_t)snprintf(key, cap, "uplink:%s", name) >= cap)
+	if (!name || !name[0] || strlen(name) > 500)
 		return store_fail_err(err, STORE_EINPUT, "uplink name empty or too long");
 	return 0;
 }
 
-static int read_cursor(struct store *s, const char *key, int64_t *last, int lock, struct store_err *err)
-{
-	PGresult *r = pg_q(s, err, "uplink cursor",
-			   lock ? "SELECT convert_from(value, 'UTF8') FROM meta WHERE name = $1 FOR UPDATE"
-				: "SELECT convert_from(value, 'UTF8') FROM meta WHERE name = $1",
-			   "s", key);
-	int rc = 0;
-
-	*last = 0;
-	if (!r)
-		return err ? err->code : STORE_EDB;
-	if (PQntuples(r) > 0) {
-		const char *v = PQgetvalue(r, 0, 0);
-		char *end = NULL;
-		long long n = strtoll(v, &end, 10);
-		if (end == v || *end || n < 0)
-			rc = store_fail_err(err, STORE_EDB, "uplink cursor '%s' is not a row id", key);
-		else
-			*last = n;
-	}
-	PQclear(r);
-	return rc;
-}
-
 int pg_uplink_cursor(struct store *s, const char *name, int64_t *last, struct store_err *err)
 {
-	char key[512];
+	PGresult *r;
 	int rc;
 
 	*last = 0;
-	if ((rc = cursor_key(name, key, sizeof(key), err)))
+	if ((rc = cursor_check(name, err)))
 		return rc;
-	return read_cursor(s, key, last, 0, err);
+	if (!(r = pg_q(s, err, "uplink cursor", "SELECT last_id FROM uplink WHERE name = $1", "s", name)))
+		return err ? err->code : STORE_EDB;
+	if (PQntuples(r) == 1)
+		*last = pg_i64(r, 0, 0);
+	PQclear(r);
+	return 0;
 }
 
 int pg_uplink_advance(struct store *s, const char *name, int64_t last, struct store_err *err)
 {
-	char key[512], val[32];
-	int64_t now;
 	int rc;
 
-	if ((rc = cursor_key(name, key, sizeof(key), err)))
+	if ((rc = cursor_check(name, err)))
 		return rc;
 	if (last < 0)
 		return store_fail_err(err, STORE_EINPUT, "uplink cursor %lld is not a row id", (long long)last);
-	if ((rc = pg_begin(s, err)))
-		return rc;
-	if ((rc = read_cursor(s, key, &now, 1, err)) || last <= now)
-		goto out;
-	snprintf(val, sizeof(val), "%lld", (long long)last);
-	rc = pg_x(s, err, NULL, "uplink cursor",
-		  "INSERT INTO meta (name, value) VALUES ($1, convert_to($2, 'UTF8')) "
-		  "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-		  "ss", key, val);
-out:
-	return pg_end(s, rc, err);
+	/* Never back: one statement, atomic without a transaction of its own. */
+	return pg_x(s, err, NULL, "uplink cursor",
+		    "INSERT INTO uplink (name, last_id) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE "
+		    "SET last_id = greatest(uplink.last_id, excluded.last_id)",
+		    "si", name, last);
 }
 
 int pg_uplink_pending(struct store *s, int64_t after, int64_t *count, struct store_err *err)

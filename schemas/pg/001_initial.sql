@@ -12,6 +12,14 @@ CREATE TABLE meta (
 	value BYTEA NOT NULL
 );
 
+-- Uplink cursors (store_uplink_*): how far each upstream system got in the
+-- audit trail. Their own table, not meta as on SQLite, so a station's role
+-- may move them without being able to touch the seal key check in meta.
+CREATE TABLE uplink (
+	name TEXT PRIMARY KEY,
+	last_id BIGINT NOT NULL CHECK (last_id >= 0)
+);
+
 CREATE TABLE products (
 	id BIGSERIAL PRIMARY KEY,
 	name TEXT NOT NULL UNIQUE CHECK (length(name) BETWEEN 1 AND 64),

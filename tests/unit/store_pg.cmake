@@ -6,3 +6,12 @@ foreach(m store_claim store_import store_query store_concurrency store_uplink st
   add_test(NAME unit_${m}_pg COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/pg/run_unit.sh $<TARGET_FILE:test_${m}>)
   set_tests_properties(unit_${m}_pg PROPERTIES LABELS "unit;pg" TIMEOUT 300)
 endforeach()
+
+# The PostgreSQL backend's own tests (raw libpq behind the store's back).
+add_executable(test_store_pg ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_store_pg.c)
+target_link_libraries(test_store_pg PRIVATE espfab_store PkgConfig::LIBPQ PkgConfig::CMOCKA espfab_warnings)
+target_include_directories(test_store_pg PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/unit)
+target_compile_definitions(test_store_pg PRIVATE ESPFAB_TEST_DATA="${CMAKE_CURRENT_SOURCE_DIR}/data")
+set_target_properties(test_store_pg PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+add_test(NAME unit_store_pg COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/pg/run_unit.sh $<TARGET_FILE:test_store_pg>)
+set_tests_properties(unit_store_pg PROPERTIES LABELS "unit;pg" TIMEOUT 300)

@@ -1,0 +1,62 @@
+-- espfab on PostgreSQL: least-privilege roles. Not a migration (store_open
+-- never runs it): a DBA runs it with psql once the schema exists, and again
+-- after an espfab upgrade that brings a new schemas/pg migration, e.g.
+--   psql "postgresql://dba@db.plant/espfab" -v ON_ERROR_STOP=1 -f roles.sql
+-- It is idempotent. Three group roles (NOLOGIN); give each login role one:
+--   espfab_owner    owns the tables, applies migrations: the first
+--                   `espfab --db URI product list` run as it creates the
+--                   schema. Never used by a station.
+--   espfab_admin    products, imports, batches, retire, reading everything:
+--                   what `espfab product|records|batch ...` need.
+--   espfab_station  what espfabd needs on the line: read products and
+--                   records, claim, mark sent/verified/failed, append audit
+--                   rows, move uplink cursors. It cannot import, define
+--                   products, retire, delete anything or rewrite the audit.
+-- The triggers of the schema (append-only audit, bound records, fixed
+-- values) hold for every role, the owner included; these grants keep a
+-- station from even trying.
+--   CREATE ROLE line1 LOGIN PASSWORD '...' IN ROLE espfab_station;
+
+DO $$
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'espfab_owner') THEN
+		CREATE ROLE espfab_owner NOLOGIN;
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'espfab_admin') THEN
+		CREATE ROLE espfab_admin NOLOGIN;
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'espfab_station') THEN
+		CREATE ROLE espfab_station NOLOGIN;
+	END IF;
+END $$;
+
+REVOKE ALL ON ALL TABLES IN SCHEMA public FROM PUBLIC;
+REVOKE ALL ON ALL TABLES IN SCHEMA public FROM espfab_admin, espfab_station;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM espfab_admin, espfab_station;
+GRANT USAGE ON SCHEMA public TO espfab_admin, espfab_station;
+
+-- Both read everything (the values only as stored: sealed when sealed).
+GRANT SELECT ON ALL TABLES IN SCHEMA public TO espfab_admin, espfab_station;
+
+-- Admin: define products, import, batches, retire, the seal key check.
+GRANT INSERT ON products, product_fields, product_images, imports, records, record_values, unique_values,
+	batches, audit TO espfab_admin;
+GRANT UPDATE (rows) ON imports TO espfab_admin;
+GRANT UPDATE (state, retired_reason) ON records TO espfab_admin;
+GRANT UPDATE (state, finished) ON batches TO espfab_admin;
+GRANT INSERT ON meta TO espfab_admin;
+GRANT INSERT, UPDATE ON uplink TO espfab_admin;
+-- An import locks its product row (FOR NO KEY UPDATE needs an UPDATE grant).
+GRANT UPDATE (name) ON products TO espfab_admin;
+GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO espfab_admin;
+
+-- Station: the lifecycle and the audit, nothing else.
+GRANT INSERT, UPDATE (state, error, sent_at, finished) ON jobs TO espfab_station;
+GRANT UPDATE (state, mac, station, port, job_id, bound, bound_at, verified_at) ON records TO espfab_station;
+GRANT UPDATE (n_verified, n_failed, state, finished) ON batches TO espfab_station;
+GRANT INSERT ON audit TO espfab_station;
+GRANT INSERT, UPDATE ON uplink TO espfab_station;
+GRANT USAGE ON SEQUENCE jobs_id_seq, audit_id_seq TO espfab_station;
+
+-- The admin may also do what a station does (a bench station, recovery).
+GRANT espfab_station TO espfab_admin;
