@@ -1,0 +1,8 @@
+# Stations sharing one PostgreSQL inventory: concurrency, kill -9, server
+# restart (tests/pg/stations.sh starts its own server).
+add_executable(pg_station ${CMAKE_CURRENT_SOURCE_DIR}/pg/pg_station.c)
+target_link_libraries(pg_station PRIVATE espfab_store espfab_warnings)
+set_target_properties(pg_station PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+add_test(NAME integration_store_pg_stations
+  COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/pg/stations.sh $<TARGET_FILE:espfab> $<TARGET_FILE:pg_station>)
+set_tests_properties(integration_store_pg_stations PROPERTIES LABELS "integration;pg" TIMEOUT 300)
