@@ -10,9 +10,16 @@ extern const struct store_migration store_pg_migrations[];
 extern const size_t store_pg_n_migrations;
 extern const struct store_backend store_pg_backend;
 
+/* Statements prepared on the session, keyed by the SQL text's address
+ * (every statement here is a literal): parsing and planning each time cost
+ * more than the round trip. A new session (reconnect) starts empty. */
+#define PG_STMT_CACHE 96
+
 /* One libpq connection, in struct store's conn. */
 struct store_pg {
 	PGconn *c;
+	const char *stmts[PG_STMT_CACHE]; /* stmts[i] is prepared as "e<i>" */
+	int n_stmts;
 	char *uri;       /* the setting as given: may hold a password, never printed */
 	char where[160]; /* "db@host:port" for messages */
 	int readonly;
@@ -66,10 +73,12 @@ int pg_db_sealed(struct store *s, int *sealed, struct store_err *err);
 int pg_audit_insert(struct store *s, const struct store_audit_entry *a, const char *event, const char *result,
 		    struct store_err *err);
 
-/* The public calls (store_backend.h), by file. */
+/* The public calls (store_backend.h), by file. store_pg.c: */
+void pg_close(struct store *s);
 int pg_txn_begin(struct store *s, struct store_err *err);
 int pg_txn_commit(struct store *s, struct store_err *err);
 void pg_txn_rollback(struct store *s);
+/* store_pg_audit.c */
 int pg_audit_append(struct store *s, const struct store_audit_entry *a, struct store_err *err);
 int pg_uplink_cursor(struct store *s, const char *name, int64_t *last, struct store_err *err);
 int pg_uplink_advance(struct store *s, const char *name, int64_t last, struct store_err *err);
