@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "store_pg.h"
 
@@ -115,11 +116,22 @@ static int pg_alive(struct store *s, struct store_err *err)
 		return store_fail_err(err, STORE_EOFFLINE, "%s: database server unreachable inside a transaction",
 				      pg->where);
 	}
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t now = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	if (now < pg->retry_at_ms)
+		return store_fail_err(err, STORE_EOFFLINE, "%s: database server unreachable (next try in %u ms)",
+				      pg->where, (unsigned)(pg->retry_at_ms - now));
 	PQreset(pg->c);
 	pg->n_stmts = 0; /* the new session has none of them */
-	if (PQstatus(pg->c) != CONNECTION_OK)
+	if (PQstatus(pg->c) != CONNECTION_OK) {
+		pg->retry_wait_ms = pg->retry_wait_ms ? (pg->retry_wait_ms * 2 > 2000 ? 2000 : pg->retry_wait_ms * 2) : 100;
+		pg->retry_at_ms = now + pg->retry_wait_ms;
 		return store_fail_err(err, STORE_EOFFLINE, "%s: database server unreachable: %s", pg->where,
 				      first_line(PQerrorMessage(pg->c), line, sizeof(line)));
+	}
+	pg->retry_wait_ms = 0;
+	pg->retry_at_ms = 0;
 	return session_setup(s, err);
 }
 

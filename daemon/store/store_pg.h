@@ -27,6 +27,11 @@ struct store_pg {
 	int txn_sp;      /* that savepoint is open */
 	int txn_lost;    /* the outer transaction is gone (error, connection) */
 	int call;        /* a call's own transaction is open */
+	/* After a failed reconnect, calls fail at once until then (monotonic
+	 * ms): a station polling its status must not block on a dead host's
+	 * connect_timeout every time. The wait doubles to 2 s. */
+	uint64_t retry_at_ms;
+	unsigned retry_wait_ms;
 };
 
 static inline struct store_pg *pg_of(struct store *s)
