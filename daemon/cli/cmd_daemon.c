@@ -268,6 +268,14 @@ static void show_status(json_t *res)
 			       jstr(u, "state"), jint(u, "delivered"), jint(u, "pending"),
 			       jint(u, "failures") ? "; last error: " : "", jint(u, "failures") ? jstr(u, "last_error") : "");
 	}
+	{
+		json_t *st = json_object_get(res, "store");
+		if (st && strcmp(jstr(st, "state"), "ok"))
+			printf("store: UNREACHABLE since %s, no device is written; %lld results held: %s\n",
+			       jstr(st, "since"), jint(st, "held_results"), jstr(st, "error"));
+		else if (st && jint(st, "held_results"))
+			printf("store: ok, delivering %lld held results\n", jint(st, "held_results"));
+	}
 }
 
 int cmd_status(int argc, char **argv, const struct cli_globals *g)

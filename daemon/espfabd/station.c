@@ -17,6 +17,7 @@
 #include "jobq.h"
 #include "log.h"
 #include "notify.h"
+#include "outbox.h"
 #include "pipeline.h"
 #include "uplink.h"
 #include "worker.h"
@@ -80,7 +81,23 @@ struct station {
 	 * kept across rounds, shared with the workers by reference. */
 	struct fwimg_set *fw;
 	int64_t fw_product;
+	/* The database unreachable (a PostgreSQL server down or restarting):
+	 * claims fail, so no device is written, and results wait in outbox,
+	 * delivered in order when the store answers again (station_tick, with
+	 * a doubling wait). round_res: this round's results, re-queued if the
+	 * round's commit fails. */
+	struct outbox *outbox;
+	int store_down;
+	char store_error[256];
+	char store_down_since[32];
+	uint64_t outbox_retry_ms;
+	unsigned outbox_wait_ms;
+	size_t n_round_res;
+	struct outbox_item round_res[ROUND_MAX];
 };
+
+static int store_seen(struct station *s, int rc, const struct store_err *serr);
+static void hold_result(struct station *s, const struct jobq_msg *m, const char *port, int front);
 
 static uint64_t mono_ms(void)
 {
@@ -144,6 +161,13 @@ static json_t *status_json(struct station *s)
 	json_decref(batches);
 	if (s->uplink)
 		json_object_set_new(o, "uplink", uplink_status(s->uplink));
+	json_t *st = json_pack("{s:s, s:I}", "state", s->store_down ? "unreachable" : "ok", "held_results",
+			       (json_int_t)outbox_len(s->outbox));
+	if (s->store_down) {
+		json_object_set_new(st, "since", json_string(s->store_down_since));
+		json_object_set_new(st, "error", json_string(s->store_error));
+	}
+	json_object_set_new(o, "store", st);
 	return o;
 }
 
@@ -357,7 +381,13 @@ static void txn_close(struct station *s)
 		failed = 1;
 		log_msg(LOG_ERR, NULL, "store: commit of this round failed, its claims and results are undone: %s",
 			serr.msg);
+		/* The database went away under the round: its results are held,
+		 * in their order, ahead of any held meanwhile. */
+		if (store_seen(s, serr.code, &serr))
+			for (size_t k = s->n_round_res; k-- > 0;)
+				hold_result(s, &s->round_res[k].m, s->round_res[k].port, 1);
 	}
+	s->n_round_res = 0;
 	for (i = 0; i < s->nheld; i++) {
 		struct jobq_msg *m = &s->held[i];
 		if (failed && m->rc == 0) {
@@ -532,6 +562,28 @@ out:
 	return rc;
 }
 
+/* The store's answer to one call: an unreachable database is an outage
+ * (logged once when it starts and once when it ends), anything else says
+ * the store is there. Returns 1 for an outage. */
+static int store_seen(struct station *s, int rc, const struct store_err *serr)
+{
+	if (rc == STORE_EOFFLINE) {
+		snprintf(s->store_error, sizeof(s->store_error), "%s", serr->msg);
+		if (!s->store_down) {
+			s->store_down = 1;
+			store_now(s->store_down_since, sizeof(s->store_down_since));
+			log_msg(LOG_ERR, NULL, "store: %s; no device is written until it is back, results are held",
+				serr->msg);
+		}
+		return 1;
+	}
+	if (s->store_down) {
+		s->store_down = 0;
+		log_msg(LOG_NOTICE, NULL, "store: reachable again; %zu held results to deliver", outbox_len(s->outbox));
+	}
+	return 0;
+}
+
 static void on_claim_req(struct station *s, struct jobq_msg *m)
 {
 	struct station_port *p = port_of(s, m);
@@ -561,7 +613,9 @@ static void on_claim_req(struct station *s, struct jobq_msg *m)
 	{
 		struct store_claim_req cr = {.product = product, .batch_id = m->batch_id, .station = s->cfg.station,
 					     .port = p->name, .mac = m->mac, .chip = m->chip};
-		if (store_claim(s->store, &cr, &r, &serr)) {
+		int crc = store_claim(s->store, &cr, &r, &serr);
+		store_seen(s, crc, &serr);
+		if (crc) {
 			snprintf(rep.text, sizeof(rep.text), "%s", serr.msg);
 			goto out;
 		}
@@ -606,11 +660,59 @@ static void on_sent_req(struct station *s, struct jobq_msg *m)
 	if (s->stopping) {
 		rep.rc = -1;
 		snprintf(rep.text, sizeof(rep.text), "the station is shutting down");
-	} else if (store_mark_sent(s->store, m->job_id, &serr)) {
+	} else if ((rep.rc = store_mark_sent(s->store, m->job_id, &serr)) != 0) {
+		store_seen(s, rep.rc, &serr);
 		rep.rc = -1;
 		snprintf(rep.text, sizeof(rep.text), "%s", serr.msg);
 	}
 	reply_worker(s, m->worker, &rep);
+}
+
+/* Hands a device's result to the store (its job's end and audit row). */
+static int result_store(struct station *s, const struct jobq_msg *m, const char *port, struct store_err *serr)
+{
+	struct store_audit_entry a = {
+		.station = s->cfg.station, .port = port, .chip = m->chip, .mac = m->mac,
+		.record_id = m->record[0] ? m->record : NULL, .batch_id = m->batch_id, .job_id = m->job_id,
+		.flash_md5 = m->digest[0] ? m->digest : NULL, .baud = m->baud, .retries = m->retries,
+		.duration_ms = m->duration_ms, .error = m->text[0] ? m->text : NULL};
+	if (m->rc == 0)
+		return store_mark_verified(s->store, m->job_id, &a, serr);
+	if (m->sent)
+		return store_fail(s->store, m->job_id, m->text, &a, serr);
+	if (m->job_id)
+		return store_release(s->store, m->job_id, m->text, &a, serr);
+	a.event = "attempt";
+	a.result = "failed";
+	return store_audit_append(s->store, &a, serr);
+}
+
+static void hold_result(struct station *s, const struct jobq_msg *m, const char *port, int front)
+{
+	if ((front ? outbox_push_front : outbox_push)(s->outbox, m, port))
+		log_msg(LOG_ERR, &(struct log_fields){.port = port, .mac = m->mac},
+			"store: %d results held already: the result of record %s is dropped (its record stays bound)",
+			OUTBOX_MAX, m->record[0] ? m->record : "-");
+}
+
+/* Held results, oldest first, while the store takes them. */
+static void outbox_flush(struct station *s)
+{
+	const struct outbox_item *it;
+	struct store_err serr = {0};
+
+	while ((it = outbox_peek(s->outbox))) {
+		int rc = result_store(s, &it->m, it->port, &serr);
+		if (store_seen(s, rc, &serr))
+			return;
+		if (rc)
+			log_msg(LOG_ERR, &(struct log_fields){.port = it->port, .mac = it->m.mac, .batch = it->m.batch_id},
+				"store: held result of record %s: %s", it->m.record[0] ? it->m.record : "-", serr.msg);
+		else
+			log_msg(LOG_INFO, &(struct log_fields){.port = it->port, .mac = it->m.mac, .batch = it->m.batch_id},
+				"store: held result of record %s delivered", it->m.record[0] ? it->m.record : "-");
+		outbox_pop(s->outbox);
+	}
 }
 
 static void on_result(struct station *s, struct jobq_msg *m)
@@ -624,28 +726,23 @@ static void on_result(struct station *s, struct jobq_msg *m)
 
 	if (!p)
 		return;
-	round_write(s);
+	result = m->rc == 0 ? "verified" : m->sent ? "failed" : m->job_id ? "released" : "failed";
 	t_audit = mono_ms();
-	{
-		struct store_audit_entry a = {
-			.station = s->cfg.station, .port = p->name, .chip = m->chip, .mac = m->mac,
-			.record_id = m->record[0] ? m->record : NULL, .batch_id = m->batch_id, .job_id = m->job_id,
-			.flash_md5 = m->digest[0] ? m->digest : NULL, .baud = m->baud, .retries = m->retries,
-			.duration_ms = m->duration_ms, .error = m->text[0] ? m->text : NULL};
-		if (m->rc == 0) {
-			result = "verified";
-			rc = store_mark_verified(s->store, m->job_id, &a, &serr);
-		} else if (m->sent) {
-			result = "failed";
-			rc = store_fail(s->store, m->job_id, m->text, &a, &serr);
-		} else if (m->job_id) {
-			result = "released";
-			rc = store_release(s->store, m->job_id, m->text, &a, &serr);
-		} else {
-			result = "failed";
-			a.event = "attempt";
-			a.result = "failed";
-			rc = store_audit_append(s->store, &a, &serr);
+	if (outbox_len(s->outbox)) {
+		/* Held results go first: this one waits behind them. */
+		hold_result(s, m, p->name, 0);
+	} else {
+		round_write(s);
+		rc = result_store(s, m, p->name, &serr);
+		if (store_seen(s, rc, &serr)) {
+			hold_result(s, m, p->name, 0);
+			rc = 0;
+		} else if (s->txn && s->n_round_res < ROUND_MAX) {
+			struct outbox_item *it = &s->round_res[s->n_round_res++];
+			it->m = *m;
+			it->m.data = NULL;
+			it->m.fw = NULL;
+			memcpy(it->port, p->name, sizeof(it->port)); /* both CONFIG_NAME_MAX, NUL-terminated */
 		}
 	}
 	m->step_ms[PIPELINE_STEP_AUDIT] = (uint32_t)(mono_ms() - t_audit);
@@ -804,9 +901,11 @@ int station_new(const struct station_opts *o, struct station **out, char *msg, s
 	s->grace_ms = o->shutdown_grace_ms;
 	s->on_stopped = o->on_stopped;
 	s->ctx = o->ctx;
-	if (jobq_new(&s->inbox, 1) || loop_add(s->loop, jobq_fd(s->inbox), EPOLLIN, inbox_cb, s)) {
+	if (outbox_new(&s->outbox) || jobq_new(&s->inbox, 1) ||
+	    loop_add(s->loop, jobq_fd(s->inbox), EPOLLIN, inbox_cb, s)) {
 		snprintf(msg, cap, "cannot create the worker queue");
 		jobq_free(s->inbox);
+		outbox_free(s->outbox);
 		free(s);
 		return -ENOMEM;
 	}
@@ -875,8 +974,20 @@ void station_tick(struct station *s)
 		busy += !strcmp(s->ports[i].state, "busy");
 		present += s->ports[i].mac[0] != '\0';
 	}
-	notify_status("%s%zu ports, %u devices, %u busy; verified %u, failed %u", s->stopping ? "stopping: " : "",
-		      s->nports, present, busy, s->n_ok, s->n_failed);
+	notify_status("%s%zu ports, %u devices, %u busy; verified %u, failed %u%s", s->stopping ? "stopping: " : "",
+		      s->nports, present, busy, s->n_ok, s->n_failed, s->store_down ? "; database unreachable" : "");
+	/* Held results: try again, waiting 1 s, then twice as long each time
+	 * the store still does not answer, at most 30 s. */
+	if (outbox_len(s->outbox) && mono_ms() >= s->outbox_retry_ms) {
+		outbox_flush(s);
+		if (outbox_len(s->outbox)) {
+			s->outbox_wait_ms = s->outbox_wait_ms ? (s->outbox_wait_ms * 2 > 30000 ? 30000 : s->outbox_wait_ms * 2)
+							      : 1000;
+			s->outbox_retry_ms = mono_ms() + s->outbox_wait_ms;
+		} else {
+			s->outbox_wait_ms = 0;
+		}
+	}
 	if (s->stopping && !s->cancelled && mono_ms() >= s->stop_at_ms) {
 		/* Grace is over: abort in-flight writes; their records stay bound. */
 		s->cancelled = 1;
@@ -922,6 +1033,13 @@ void station_free(struct station *s)
 		on_message(s, &m);
 	txn_close(s);
 	round_forget(s);
+	/* Last chance for held results; what the store still refuses is
+	 * settled by the next start's recovery (records stay bound). */
+	outbox_flush(s);
+	if (outbox_len(s->outbox))
+		log_msg(LOG_ERR, NULL, "store: %zu held results not delivered: the database is unreachable",
+			outbox_len(s->outbox));
+	outbox_free(s->outbox);
 	fwimg_set_unref(s->fw);
 	json_decref(s->held_ev);
 	loop_del(s->loop, jobq_fd(s->inbox));

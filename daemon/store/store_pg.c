@@ -302,7 +302,8 @@ int pg_begin(struct store *s, struct store_err *err)
 		return 0;
 	}
 	if (pg->txn_lost)
-		return store_fail_err(err, STORE_EDB, "%s: the enclosing transaction was rolled back", pg->where);
+		return store_fail_err(err, PQstatus(pg->c) == CONNECTION_OK ? STORE_EDB : STORE_EOFFLINE,
+				      "%s: the enclosing transaction was rolled back", pg->where);
 	if ((rc = simple(s, "SAVEPOINT op", err)))
 		return rc;
 	pg->txn_sp = 1;
@@ -400,7 +401,8 @@ int pg_txn_commit(struct store *s, struct store_err *err)
 	pg->txn = pg->txn_sp = pg->txn_lost = 0;
 	if (lost) {
 		pg_rollback(s);
-		return store_fail_err(err, STORE_EDB, "%s: the enclosing transaction was rolled back", pg->where);
+		return store_fail_err(err, PQstatus(pg->c) == CONNECTION_OK ? STORE_EDB : STORE_EOFFLINE,
+				      "%s: the enclosing transaction was rolled back", pg->where);
 	}
 	return pg_commit(s, err);
 }
