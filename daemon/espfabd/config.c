@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "espfab/store.h"
+
 #define CONFIG_FILE_MAX (1024 * 1024)
 
 void config_defaults(struct config *c)
@@ -211,8 +213,9 @@ static int global_key(struct config *c, const char *k, const char *v, const char
 	int rc = 0;
 
 	if (!strcmp(k, "database")) {
-		if (v[0] != '/' || set_string(c->db_path, sizeof(c->db_path), v))
-			return fail(err, CONFIG_EVALUE, fname, ln, "database: expected an absolute path");
+		if ((v[0] != '/' && !store_db_is_server(v)) || set_string(c->db_path, sizeof(c->db_path), v))
+			return fail(err, CONFIG_EVALUE, fname, ln,
+				    "database: expected an absolute path or a PostgreSQL URI (postgresql://, service=)");
 	} else if (!strcmp(k, "socket")) {
 		if (v[0] != '/' || set_string(c->socket_path, sizeof(c->socket_path), v) ||
 		    strlen(v) >= 108 /* sun_path */)

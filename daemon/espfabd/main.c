@@ -155,8 +155,8 @@ static int parse_args(struct daemon *d, int argc, char **argv, int *check_only, 
 		case 'c':
 			break;
 		case 'd':
-			if (optarg[0] != '/' && optarg[0] != '.') {
-				fprintf(stderr, "espfabd: --db: expected a path\n");
+			if (optarg[0] != '/' && optarg[0] != '.' && !store_db_is_server(optarg)) {
+				fprintf(stderr, "espfabd: --db: expected a path or a PostgreSQL URI\n");
 				return 2;
 			}
 			snprintf(d->cfg.db_path, sizeof(d->cfg.db_path), "%s", optarg);

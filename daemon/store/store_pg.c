@@ -34,6 +34,11 @@
 /* Any constant: stations starting together take it to migrate one at a time. */
 #define PG_MIGRATE_LOCK 0x65737066 /* "espf" */
 
+int store_db_is_server(const char *db)
+{
+	return store_pg_is_uri(db);
+}
+
 int store_pg_is_uri(const char *db)
 {
 	return db && (!strncmp(db, "postgresql://", 13) || !strncmp(db, "postgres://", 11) ||

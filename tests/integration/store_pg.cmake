@@ -6,3 +6,8 @@ set_target_properties(pg_station PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BIN
 add_test(NAME integration_store_pg_stations
   COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/pg/stations.sh $<TARGET_FILE:espfab> $<TARGET_FILE:pg_station>)
 set_tests_properties(integration_store_pg_stations PROPERTIES LABELS "integration;pg" TIMEOUT 300)
+
+# espfabd on PostgreSQL with the server stopped mid-batch (tests/pg/daemon_pg.sh).
+add_test(NAME integration_daemon_pg_outage
+  COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/pg/daemon_pg.sh $<TARGET_FILE_DIR:espfabd>)
+set_tests_properties(integration_daemon_pg_outage PROPERTIES LABELS "integration;pg" TIMEOUT 300)

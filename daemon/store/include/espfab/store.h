@@ -360,6 +360,9 @@ int store_request(struct store *s, json_t *req, json_t **out, struct store_err *
 
 /* ---- helpers ---- */
 
+/* 1 when a database setting names a PostgreSQL database (postgresql://,
+ * postgres://, service=) rather than a file. */
+int store_db_is_server(const char *db);
 /* Normalises a MAC to "aa:bb:cc:dd:ee:ff"; out holds STORE_MAC_LEN + 1. */
 int store_mac_normalise(const char *in, char *out);
 /* Current UTC time as "YYYY-MM-DDTHH:MM:SS.mmmZ"; buf holds 25 bytes. */

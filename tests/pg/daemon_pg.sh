@@ -1,0 +1,89 @@
+#!/bin/sh
+# espfabd on a PostgreSQL inventory, with the server stopped mid-batch:
+#   daemon_pg.sh BIN_DIR
+# Three simulated devices are claimed, then the server stops while they are
+# being written. The station must: report the outage (espfab status, the
+# log), hold the results of the devices that finish meanwhile, write nothing
+# to a device that arrives during the outage (its claim cannot be durable),
+# deliver the held results when the server is back, then provision the
+# device that arrived during the outage. Afterwards every
+# written device holds exactly the record bound to its MAC.
+set -eu
+BIN=$(cd "$1" && pwd)
+EX=$(cd "$(dirname "$0")/../../examples/lamp" && pwd)
+. "$(dirname "$0")/pg_fixture.sh"
+. "$(dirname "$0")/../integration/daemon_lib.sh"
+
+ef_setup
+trap 'ef_cleanup; pgfx_stop' EXIT INT TERM
+pgfx_start
+DB=$(pgfx_createdb daemon)
+ef_db_init "$DB"
+# daemon_lib reads records from $ef_dir/db: here they are on the server.
+ef_record_of() { # mac
+	"$BIN/espfab" --db "$DB" records list --json |
+		python3 -c "import json,sys; r=[x for x in json.load(sys.stdin)['records'] if x['mac']=='$1']; print(' '.join((x['id']+' '+x['state']) for x in r))"
+}
+status_field() { # python expression over j["store"]
+	ef_cli status --json | ef_py "$1"
+}
+
+for n in 1 2 3; do
+	ef_sim d$n 24:0a:c4:00:0b:0$n --erase-ms 400
+done
+ef_daemon --db "$DB" --port s1="$ef_dir/d1" --port s2="$ef_dir/d2" --port s3="$ef_dir/d3" --port s4="$ef_dir/d4"
+[ "$(status_field 'j["store"]["state"]')" = ok ] || ef_die "store not ok at the start"
+id=$(ef_cli batch add --product lamp --count 4 | awk '{ print $2 }')
+end=$(($(date +%s) + 30))
+while [ "$(grep -c 'claimed record' "$ef_dir/daemon.log")" -lt 3 ]; do
+	[ "$(date +%s)" -lt "$end" ] || ef_die "three claims did not happen"
+	sleep 0.1
+done
+sleep 0.2 # marked sent: the writes are under way
+pgfx_stop_server
+# A device arriving now cannot be claimed durably: it must not be written.
+ef_sim d4 24:0a:c4:00:0b:04
+ef_wait_log "database server unreachable" 20
+# the three writes finish during the outage: their results are held
+end=$(($(date +%s) + 30))
+while [ "$(status_field 'j["store"]["held_results"]')" -lt 3 ]; do
+	[ "$(date +%s)" -lt "$end" ] || ef_die "results not held: $(ef_cli status --json)"
+	sleep 0.3
+done
+[ "$(status_field 'j["store"]["state"]')" = unreachable ] || ef_die "status does not show the outage"
+ef_cli status | grep -q "store: UNREACHABLE" || ef_die "espfab status does not show the outage: $(ef_cli status)"
+sleep 1
+[ -z "$(grep 'claimed record' "$ef_dir/daemon.log" | grep 0b:04)" ] || ef_die "d4 claimed while the server was down"
+dd if="$ef_dir/d4.flash" bs=4096 skip=9 count=6 2>/dev/null | od -An -v -tx1 | tr -d ' \n' | grep -q '[^f]' &&
+	ef_die "d4's NVS partition was written during the outage"
+pgfx_start_server
+# held results are delivered, in order, when the store answers again
+end=$(($(date +%s) + 60))
+while :; do
+	st=$(ef_cli status --json | ef_py 'str(j["store"]["state"]) + " " + str(j["store"]["held_results"])')
+	[ "$st" = "ok 0" ] && break
+	[ "$(date +%s)" -lt "$end" ] || ef_die "held results not delivered: $st"
+	sleep 0.3
+done
+ef_wait_log "reachable again" 5
+ef_wait_log "held result of record .* delivered" 5
+for n in 1 2 3; do
+	rec=$(ef_record_of 24:0a:c4:00:0b:0$n)
+	case "$rec" in
+	*" verified") ;;
+	*) ef_die "device d$n: record '$rec', want one verified (its result was held)" ;;
+	esac
+	ef_check_device d$n 24:0a:c4:00:0b:0$n
+done
+# d4, which arrived during the outage, is provisioned once the server is back
+end=$(($(date +%s) + 60))
+until ef_record_of 24:0a:c4:00:0b:04 | grep -q " verified$"; do
+	[ "$(date +%s)" -lt "$end" ] || ef_die "d4 not provisioned after the outage: $(ef_record_of 24:0a:c4:00:0b:04)"
+	sleep 0.3
+done
+ef_check_device d4 24:0a:c4:00:0b:04
+"$BIN/espfab" --db "$DB" records check >/dev/null || ef_die "records check failed"
+n=$("$BIN/espfab" --db "$DB" audit --json |
+	ef_py 'sum(1 for a in j["audit"] if a.get("event") == "provision" and a.get("result") == "ok" and a.get("station") == "e2e")')
+[ "$n" = 4 ] || ef_die "audit has $n provisioned rows naming the station, want 4"
+echo "daemon_pg: ok"
