@@ -76,30 +76,6 @@ void simdev_config_default(struct simdev_config *cfg)
 	cfg->wdt_ms = 2000;
 }
 
-int simdev_chip_parse(const char *s, enum simdev_chip *out)
-{
-	if (!strcmp(s, "esp32"))
-		*out = SIMDEV_CHIP_ESP32;
-	else if (!strcmp(s, "esp32s3") || !strcmp(s, "esp32-s3"))
-		*out = SIMDEV_CHIP_ESP32S3;
-	else if (!strcmp(s, "esp32c3") || !strcmp(s, "esp32-c3"))
-		*out = SIMDEV_CHIP_ESP32C3;
-	else
-		return SIMDEV_EINVAL;
-	return 0;
-}
-
-const char *simdev_chip_name(enum simdev_chip chip)
-{
-	switch (chip) {
-	case SIMDEV_CHIP_ESP32:
-	case SIMDEV_CHIP_ESP32S3:
-	case SIMDEV_CHIP_ESP32C3:
-		return simdev_chips[chip].name;
-	}
-	return "?";
-}
-
 int simdev_mac_parse(const char *s, uint8_t mac[6])
 {
 	unsigned v[6];
@@ -177,6 +153,10 @@ static void regs_reset(struct simdev *d)
 	if (d->chip == &simdev_chips[SIMDEV_CHIP_ESP32]) {
 		sd_reg_set(d, ESP32_RTCCALICFG1, ESP32_CALI_VALUE << 7);
 		sd_reg_set(d, ESP32_EFUSE_WORD4, ESP32_CK8M);
+		/* no GET_SECURITY_INFO here: the eFuses say it */
+		sd_reg_set(d, ESP32_EFUSE_BLK0_WORD0, (uint32_t)(d->cfg.flash_crypt_cnt & 0x7F) << ESP32_FLASH_CRYPT_CNT_SHIFT);
+		if (d->cfg.security_flags & SIMDEV_SEC_SECURE_BOOT)
+			sd_reg_set(d, ESP32_EFUSE_BLK0_WORD6, ESP32_ABS_DONE_0);
 	}
 }
 
@@ -184,13 +164,14 @@ static void regs_reset(struct simdev *d)
  * from the clock it believes in. */
 void sd_set_rom_baud(struct simdev *d, uint32_t requested, int from_rom_estimate)
 {
-	uint64_t clk = from_rom_estimate ? d->chip->rom_xtal_hz : XTAL_HZ;
+	uint64_t xtal = d->chip->xtal_hz;
+	uint64_t clk = from_rom_estimate ? d->chip->rom_xtal_hz : xtal;
 
 	d->div16 = (uint32_t)(clk * 16 / requested);
 	if (!d->div16)
 		d->div16 = 1;
 	/* exact when the ROM knows its clock; otherwise what the divider gives */
-	d->baud = clk == XTAL_HZ ? requested : (uint32_t)((uint64_t)XTAL_HZ * 16 / d->div16);
+	d->baud = clk == xtal ? requested : (uint32_t)(xtal * 16 / d->div16);
 }
 
 static uint32_t flash_rdid(const struct simdev *d)
@@ -328,6 +309,9 @@ void sd_respond(struct simdev *d, uint64_t t, uint8_t cmd, uint32_t val, const u
 
 		sd_emit_text(d, t, line);
 	}
+	/* the ROM keeps this header: an unknown command is answered under it */
+	d->last_op = cmd;
+	d->last_val = val;
 	elen = slip_encode(pkt, n, enc);
 	emit(d, t, enc, elen, 1);
 	d->stats.responses++;
@@ -362,6 +346,9 @@ static void do_reset(struct simdev *d, uint64_t t)
 	d->attached = 0;
 	d->rx_free = d->busy_until = t;
 	d->wdt_armed = 0;
+	d->last_op = 0;
+	d->last_val = 0;
+	d->need_sync = 0;
 	regs_reset(d);
 	d->stats.resets++;
 }
@@ -548,7 +535,7 @@ int simdev_new(const struct simdev_config *cfg, struct simdev **out, struct simd
 	*out = NULL;
 	if (err)
 		memset(err, 0, sizeof(*err));
-	if (cfg->chip != SIMDEV_CHIP_ESP32 && cfg->chip != SIMDEV_CHIP_ESP32S3 && cfg->chip != SIMDEV_CHIP_ESP32C3) {
+	if (!simdev_chip_valid(cfg->chip)) {
 		return seterr(err, SIMDEV_EINVAL, 0, "simdev: unknown chip %d", (int)cfg->chip);
 	}
 	if (cfg->flash_size < 256 * 1024 || cfg->flash_size > 16u * 1024 * 1024 ||
@@ -559,10 +546,12 @@ int simdev_new(const struct simdev_config *cfg, struct simdev **out, struct simd
 	if (cfg->baud < 300 || cfg->baud > 5000000) {
 		return seterr(err, SIMDEV_EINVAL, 0, "simdev: baud %u out of range 300..5000000", cfg->baud);
 	}
-	if ((cfg->security_flags || cfg->flash_crypt_cnt) && cfg->chip == SIMDEV_CHIP_ESP32)
-		return seterr(err, SIMDEV_EINVAL, 0, "simdev: the ESP32 ROM has no GET_SECURITY_INFO to report flags");
-	if (cfg->usb_jtag && cfg->chip == SIMDEV_CHIP_ESP32)
-		return seterr(err, SIMDEV_EINVAL, 0, "simdev: the ESP32 has no USB-Serial/JTAG");
+	if ((cfg->security_flags & ~SIMDEV_SEC_SECURE_BOOT) && cfg->chip == SIMDEV_CHIP_ESP32)
+		return seterr(err, SIMDEV_EINVAL, 0, "simdev: the ESP32 has no secure download mode");
+	if (cfg->flash_crypt_cnt > 0x7F && cfg->chip == SIMDEV_CHIP_ESP32)
+		return seterr(err, SIMDEV_EINVAL, 0, "simdev: the ESP32's FLASH_CRYPT_CNT has 7 bits");
+	if (cfg->usb_jtag && !simdev_chips[cfg->chip].wdt_config0)
+		return seterr(err, SIMDEV_EINVAL, 0, "simdev: the %s has no USB-Serial/JTAG", simdev_chips[cfg->chip].name);
 	/* OpenSSL loads its provider on the first digest of a process: a few
 	 * ms of CPU that a ROM's first SPI_FLASH_MD5 does not cost. Paid here,
 	 * it stays out of the timed session (32 boards starting at once spent

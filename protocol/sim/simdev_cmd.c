@@ -257,7 +257,7 @@ static void leave_loader(struct simdev *d)
 static int usb_wdt_live(const struct simdev *d)
 {
 	return (simdev_reg_read(d, d->chip->wdt_config0) & RTC_WDT_EN) ||
-	       !(simdev_reg_read(d, d->chip->swd_conf) & RTC_SWD_AUTO_FEED_EN);
+	       !(simdev_reg_read(d, d->chip->swd_conf) & d->chip->swd_auto_feed);
 }
 
 static uint8_t write_regs(struct simdev *d, const struct req *r, uint64_t *cost)
@@ -275,7 +275,7 @@ static uint8_t write_regs(struct simdev *d, const struct req *r, uint64_t *cost)
 			continue; /* read-only for us */
 		if (d->chip->wdt_config0 &&
 		    (((addr == d->chip->wdt_config0) && simdev_reg_read(d, d->chip->wdt_wprotect) != RTC_WDT_WKEY) ||
-		     ((addr == d->chip->swd_conf) && simdev_reg_read(d, d->chip->swd_wprotect) != RTC_SWD_WKEY)))
+		     ((addr == d->chip->swd_conf) && simdev_reg_read(d, d->chip->swd_wprotect) != d->chip->swd_wkey)))
 			continue; /* write-protected: the key register must hold the key */
 		sd_reg_set(d, addr, (old & ~mask) | (val & mask));
 		if (d->wdt_armed && !usb_wdt_live(d))
@@ -286,6 +286,45 @@ static uint8_t write_regs(struct simdev *d, const struct req *r, uint64_t *cost)
 			*cost += (uint64_t)delay * 1000;
 	}
 	return 0;
+}
+
+/* Secure download mode lets through only what writes flash blindly
+ * (ESP-IDF security guide, "UART ROM download mode"): SYNC, baud change,
+ * SPI attach/params, FLASH_* and FLASH_DEFL_*, GET_SECURITY_INFO. Reads of
+ * registers, memory and flash, and RAM loading, are refused. */
+static int sdm_refuses(uint8_t cmd)
+{
+	switch (cmd) {
+	case SIMDEV_CMD_READ_REG:
+	case SIMDEV_CMD_WRITE_REG:
+	case SIMDEV_CMD_SPI_FLASH_MD5:
+	case SIMDEV_CMD_READ_FLASH_SLOW:
+	case SIMDEV_CMD_MEM_BEGIN:
+	case SIMDEV_CMD_MEM_DATA:
+	case SIMDEV_CMD_MEM_END:
+		return 1;
+	}
+	return 0;
+}
+
+/* A command the ROM does not know (or refuses in secure download mode) is
+ * answered with status 01 05 under the ROM's last response header: the
+ * command byte and value field of the last reply it sent, not the
+ * request's (esptool loader.py command(): op_ret != op with data[0] != 0
+ * and data[1] == 0x05 raises UnsupportedCommandError). esptool notes that
+ * an unsupported read_reg can bring more than one error reply: send two.
+ * The ESP32 then needs a fresh SYNC (cmds.py detect_chip reconnects). */
+static void unknown_command(struct simdev *d, uint64_t t, const struct req *r)
+{
+	uint8_t op = d->last_op ? d->last_op : r->cmd;
+	uint32_t val = d->last_val;
+
+	d->stats.unknown++;
+	d->busy_until = t;
+	for (int i = 0; i < 2; i++)
+		sd_respond(d, t, op, val, NULL, 0, 1, SIMDEV_ROM_EINVALID);
+	if (d->chip->resync_after_unknown)
+		d->need_sync = 1;
 }
 
 void sd_handle_request(struct simdev *d, uint64_t t_arrived, const uint8_t *f, size_t n)
@@ -329,11 +368,14 @@ void sd_handle_request(struct simdev *d, uint64_t t_arrived, const uint8_t *f, s
 		return;
 	}
 
-	if ((d->cfg.security_flags & SIMDEV_SEC_SECURE_DOWNLOAD) &&
-	    (r.cmd == SIMDEV_CMD_READ_REG || r.cmd == SIMDEV_CMD_WRITE_REG || r.cmd == SIMDEV_CMD_SPI_FLASH_MD5 ||
-	     r.cmd == SIMDEV_CMD_READ_FLASH_SLOW)) {
-		/* secure download mode: nothing on the chip may be read back */
-		sd_respond_err(d, t, r.cmd, SIMDEV_ROM_EINVALID);
+	if (d->need_sync && r.cmd != SIMDEV_CMD_SYNC) {
+		/* ESP32 after an unknown command: silent until the next SYNC */
+		d->stats.ignored_unsynced++;
+		return;
+	}
+	if ((d->cfg.security_flags & SIMDEV_SEC_SECURE_DOWNLOAD) && sdm_refuses(r.cmd)) {
+		/* secure download mode: the ROM treats these as unknown */
+		unknown_command(d, t, &r);
 		return;
 	}
 
@@ -350,6 +392,7 @@ void sd_handle_request(struct simdev *d, uint64_t t_arrived, const uint8_t *f, s
 		}
 		val = SIMDEV_SYNC_VALUE;
 		copies = SIMDEV_SYNC_REPLIES;
+		d->need_sync = 0;
 		break;
 	}
 	case SIMDEV_CMD_READ_REG:
@@ -456,21 +499,22 @@ void sd_handle_request(struct simdev *d, uint64_t t_arrived, const uint8_t *f, s
 		return;
 	}
 	case SIMDEV_CMD_GET_SECURITY_INFO:
-		if (d->chip->sec_info_id < 0) {
+		if (!d->chip->sec_info_len) {
 			/* the ESP32 ROM predates the command */
-			err = SIMDEV_ROM_EINVALID;
-			break;
+			unknown_command(d, t, &r);
+			return;
 		}
 		if (r.len != 0) {
 			err = SIMDEV_ROM_EINVALID;
 			break;
 		}
-		/* flags u32, flash_crypt_cnt u8, 7 key purposes, chip id u32, api u32 */
+		/* flags u32, flash_crypt_cnt u8, 7 key purposes, then (S3 and
+		 * later) chip id u32 and API version u32; the S2 stops at 12 */
 		memset(buf, 0, 20);
 		put_le32(buf, d->cfg.security_flags);
 		buf[4] = d->cfg.flash_crypt_cnt;
-		put_le32(buf + 12, (uint32_t)d->chip->sec_info_id);
-		dlen = 20;
+		put_le32(buf + 12, d->chip->sec_info_id);
+		dlen = d->chip->sec_info_len;
 		break;
 	case SIMDEV_CMD_MEM_BEGIN:
 		/* We cannot run uploaded code (no stub). Refuse at the first step:
@@ -491,10 +535,9 @@ void sd_handle_request(struct simdev *d, uint64_t t_arrived, const uint8_t *f, s
 		err = r.len != 8 ? SIMDEV_ROM_EINVALID : SIMDEV_ROM_EFAILED;
 		break;
 	default:
-		/* unsupported: the ROM may repeat the error; clients must drain */
-		err = SIMDEV_ROM_EINVALID;
-		copies = 2;
-		break;
+		/* 0xD0..0xD4 (the stub's erase/read commands) and anything else */
+		unknown_command(d, t, &r);
+		return;
 	}
 	d->busy_until = t + cost;
 	d->stats.busy_ns += cost;

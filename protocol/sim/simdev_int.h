@@ -23,20 +23,30 @@
 #define BOOT_LOG_DELAY_NS 2000000ull
 
 
+/* One chip family's ROM as espfab-sim models it. The sources of each value
+ * are cited in simdev_chips.c and docs/rom-behaviour.md. */
 struct chip_desc {
 	const char *name;
 	uint32_t magic;       /* READ_REG 0x40001000 */
-	int sec_info_id;      /* GET_SECURITY_INFO chip id, -1: command rejected */
+	/* GET_SECURITY_INFO: reply data length (0: the ROM does not know the
+	 * command, 12: ESP32-S2 without chip id, 20: with chip id) and the id */
+	unsigned sec_info_len;
+	uint32_t sec_info_id;
+	/* After a command it does not know the ROM needs a fresh SYNC before it
+	 * answers again (esptool's detect_chip: ESP32 and ESP8266 only) */
+	int resync_after_unknown;
 	uint32_t mac_lo_addr; /* eFuse word holding MAC bytes 2..5 */
 	uint32_t mac_hi_addr; /* eFuse word holding MAC bytes 0..1 in its low 16 bits */
 	uint32_t spi_base, spi_usr_offs, spi_usr2_offs, spi_w0_offs;
 	uint32_t uart_clkdiv;
 	unsigned begin_words; /* FLASH_BEGIN words: ESP32 4, S2 and later 5 */
+	uint32_t xtal_hz;     /* the crystal the UART really runs from */
 	uint32_t rom_xtal_hz; /* what the ROM believes its clock is when it sets a new baud */
 	/* USB-Serial/JTAG (0 = the chip has none): where the ROM keeps the
 	 * console number and its USB value, and the RTC watchdog registers */
 	uint32_t uartdev_buf_no, usb_jtag_no;
 	uint32_t wdt_config0, wdt_wprotect, swd_conf, swd_wprotect;
+	uint32_t swd_wkey, swd_auto_feed; /* C6/H2: LP_WDT key and bit 18 */
 	const char *banner;
 };
 
@@ -44,6 +54,15 @@ struct chip_desc {
 #define RTC_SWD_WKEY 0x8F1D312Au
 #define RTC_SWD_AUTO_FEED_EN (1u << 31)
 #define RTC_WDT_EN (1u << 31)
+
+/* ESP32 eFuse block 0 read registers (esptool targets/esp32.py): word 0
+ * holds FLASH_CRYPT_CNT in bits 20..26, word 6 ABS_DONE_0 (secure boot v1)
+ * in bit 4. The ESP32 ROM has no GET_SECURITY_INFO: this is how a client
+ * learns that flash encryption is on. */
+#define ESP32_EFUSE_BLK0_WORD0 0x3FF5A000u
+#define ESP32_EFUSE_BLK0_WORD6 0x3FF5A018u
+#define ESP32_FLASH_CRYPT_CNT_SHIFT 20
+#define ESP32_ABS_DONE_0 (1u << 4)
 
 /* The ESP32 ROM derives CHANGE_BAUDRATE's divider from a crystal frequency it
  * estimates with the drifting 8 MHz RC oscillator (RTCCALICFG1 x eFuse
@@ -56,6 +75,8 @@ struct chip_desc {
 #define ESP32_CK8M 128u
 #define ESP32_ROM_XTAL (ESP32_CALI_VALUE * 15625u * ESP32_CK8M / 40u)
 #define XTAL_HZ 40000000u
+#define XTAL26_HZ 26000000u
+#define XTAL32_HZ 32000000u
 
 enum fmode {
 	FMODE_NONE = 0,
@@ -118,6 +139,12 @@ struct simdev {
 	uint64_t usb_back_at; /* when the re-enumerated device is there again */
 	int wdt_armed;
 	uint64_t wdt_at;
+
+	/* The ROM reuses its last response header for a command it does not
+	 * know: remember it. need_sync: ESP32 ignores all but SYNC after one. */
+	uint8_t last_op;
+	uint32_t last_val;
+	int need_sync;
 
 	uint64_t rng;
 	struct inject inj[MAX_INJECT];
