@@ -180,6 +180,13 @@ int flashop_write(struct flashop *f, uint32_t off, const uint8_t *data, size_t l
 		return rom_fail(f->rom, ROM_EINVAL, "write: empty image");
 	if (off % 4)
 		return rom_fail(f->rom, ROM_ERANGE, "write: offset 0x%x is not 4-byte aligned", (unsigned)off);
+	if (f->info.flash_encrypted && !(flags & FLASHOP_PLAINTEXT_OK))
+		/* The ROM path writes plaintext; with flash encryption on, the
+		 * app decrypts what it reads (and with it, IDF turns on NVS
+		 * encryption): plaintext there is garbage to it. */
+		return rom_fail(f->rom, ROM_EENCRYPTED,
+				"write at 0x%x refused: flash encryption is on (FLASH_CRYPT_CNT odd), a plaintext "
+				"image would be unreadable by the app", (unsigned)off);
 	/* The ROM erases whole sectors from a sector boundary: start there and
 	 * fill the gap with 0xFF; pad the end to a 4-byte multiple. */
 	start = off & ~(uint32_t)(ROM_SECTOR - 1);

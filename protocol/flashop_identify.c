@@ -36,42 +36,116 @@ int flashop_wr(struct flashop *f, uint32_t addr, uint32_t v)
 	return e;
 }
 
+/* After a command the ROM did not know, the ESP32 and ESP8266 ROMs answer
+ * nothing but SYNC until they are synced again (esptool cmds.py
+ * detect_chip reconnects "ESP32/ESP8266 are reset after an unsupported
+ * command"); later ROMs carry on. Before the chip is known, assume the
+ * worst. */
+static int after_unsupported(struct flashop *f)
+{
+	int e = ROM_ENOSYNC;
+
+	if (f->info.chip && !f->info.chip->resync_after_unsupported)
+		return ROM_OK;
+	for (int i = 0; i < 3 && e; i++) {
+		e = rom_sync(f->rom);
+		if (e == ROM_ECANCELED || e == ROM_ENODEV || e == ROM_EIO)
+			return e;
+	}
+	return e ? rom_fail(f->rom, ROM_ENOSYNC, "no SYNC reply after an unsupported command") : ROM_OK;
+}
+
+static int security_info(struct flashop *f, struct rom_security *sec)
+{
+	int e = rom_get_security_info(f->rom, sec);
+
+	if (e == ROM_ETIMEDOUT || e == ROM_EPROTO) {
+		rom_note_retry(f->rom);
+		e = rom_get_security_info(f->rom, sec);
+	}
+	return e;
+}
+
+/* The ESP32 ROM has no GET_SECURITY_INFO: its eFuses say whether flash
+ * encryption (FLASH_CRYPT_CNT, odd bit count) and secure boot v1 (ABS_DONE_0)
+ * are on, as esptool's ESP32ROM get_flash_encryption_enabled /
+ * get_secure_boot_enabled read them. */
+static int esp32_efuse_security(struct flashop *f)
+{
+	const struct chip_desc *c = f->info.chip;
+	uint32_t w0 = 0, w6 = 0;
+	int e;
+
+	if ((e = flashop_rd(f, c->efuse_crypt_cnt_reg, &w0)) || (e = flashop_rd(f, c->efuse_sb_reg, &w6)))
+		return e;
+	f->info.flash_encrypted = __builtin_popcount(w0 & c->efuse_crypt_cnt_mask) & 1;
+	f->info.secure_boot = !!(w6 & c->efuse_sb_mask);
+	return ROM_OK;
+}
+
+/* The magic register first: every ROM answers READ_REG outside secure
+ * download mode, and it names the chip in one round trip. GET_SECURITY_INFO
+ * then goes only to chips whose ROM has it (S2 and later), so an ESP32 costs
+ * no unsupported command, no re-sync and no timeout. A READ_REG refused as
+ * unknown means secure download mode (esptool's connect(): the magic read's
+ * UnsupportedCommandError sets secure_download_mode): only the security
+ * info's chip id can tell the chip then. */
 static int detect_chip(struct flashop *f)
 {
 	struct flashop_info *in = &f->info;
+	const struct chip_desc *by_magic = NULL, *by_id = NULL;
 	uint32_t magic = 0;
 	int e;
 
-	e = rom_get_security_info(f->rom, &in->security);
-	if (e == ROM_ETIMEDOUT || e == ROM_EPROTO) {
-		rom_note_retry(f->rom);
-		e = rom_get_security_info(f->rom, &in->security);
-	}
+	e = flashop_rd(f, CHIP_MAGIC_REG, &magic);
 	if (e == ROM_OK) {
-		in->have_security = 1;
-		if (in->security.have_chip_id) {
-			in->chip = chip_by_image_id(in->security.chip_id);
-			if (!in->chip)
-				return rom_fail(f->rom, ROM_ECHIP, "unsupported chip (GET_SECURITY_INFO chip id %u)",
-						(unsigned)in->security.chip_id);
-			return ROM_OK;
+		f->magic = magic;
+		f->have_magic = 1;
+		by_magic = chip_by_magic(magic);
+		if (by_magic && !by_magic->supported)
+			return rom_fail(f->rom, ROM_ECHIP, "%s is not supported (magic register 0x%08x)",
+					by_magic->name, (unsigned)magic);
+		if (by_magic && !by_magic->rom_has_security_info) {
+			in->chip = by_magic;
+			return esp32_efuse_security(f);
 		}
-		/* 12-byte reply: ESP32-S2, confirmed by the magic register below */
-	} else if (e != ROM_EUNSUPPORTED && e != ROM_EFAILED) {
+	} else if (e == ROM_EUNSUPPORTED) {
+		if ((e = after_unsupported(f)))
+			return e;
+	} else {
 		return e;
 	}
-	/* ESP32 rejects GET_SECURITY_INFO; the magic register tells */
-	e = flashop_rd(f, CHIP_MAGIC_REG, &magic);
+	e = security_info(f, &in->security);
+	if (e == ROM_EUNSUPPORTED && by_magic) {
+		/* a ROM that should know the command: carry on without flags */
+		in->chip = by_magic;
+		return after_unsupported(f);
+	}
+	if (e == ROM_EUNSUPPORTED && f->have_magic)
+		return rom_fail(f->rom, ROM_ECHIP, "unknown chip (magic register 0x%08x, no GET_SECURITY_INFO)",
+				(unsigned)magic);
+	if (e == ROM_EUNSUPPORTED)
+		return rom_fail(f->rom, ROM_ECHIP, "the ROM refuses both READ_REG and GET_SECURITY_INFO");
 	if (e)
 		return e;
-	f->magic = magic;
-	f->have_magic = 1;
-	in->chip = chip_by_magic(magic);
-	if (!in->chip)
-		return rom_fail(f->rom, ROM_ECHIP, "unknown chip (magic register 0x%08x)", (unsigned)magic);
-	if (!in->chip->supported)
-		return rom_fail(f->rom, ROM_ECHIP, "%s is not supported (magic register 0x%08x)",
-				in->chip->name, (unsigned)magic);
+	in->have_security = 1;
+	if (in->security.have_chip_id) {
+		by_id = chip_by_security_id(in->security.chip_id);
+		if (!by_id)
+			return rom_fail(f->rom, ROM_ECHIP, "unknown chip (GET_SECURITY_INFO chip id %u)",
+					(unsigned)in->security.chip_id);
+		if (!by_id->supported)
+			return rom_fail(f->rom, ROM_ECHIP, "%s is not supported (GET_SECURITY_INFO chip id %u)",
+					by_id->name, (unsigned)in->security.chip_id);
+		/* a disagreeing magic is settled by cross_check_chip() */
+		in->chip = by_id;
+		return ROM_OK;
+	}
+	/* 12 bytes, no chip id: only the ESP32-S2 ROM answers so */
+	in->chip = chip_by_id(CHIP_ESP32S2);
+	if (f->have_magic && by_magic != in->chip)
+		return rom_fail(f->rom, ROM_ECHIP,
+				"12-byte GET_SECURITY_INFO (ESP32-S2) but magic register 0x%08x", (unsigned)magic);
 	return ROM_OK;
 }
 

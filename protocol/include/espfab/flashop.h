@@ -95,6 +95,10 @@ int flashop_read_unchecked(struct flashop *f, uint32_t off, uint8_t *buf, uint32
 
 #define FLASHOP_NO_COMPRESS 0x1u /* plain FLASH_DATA even when zlib would be smaller */
 #define FLASHOP_VERIFY 0x2u      /* SPI_FLASH_MD5 of the written region afterwards */
+/* The data is meant to sit in flash as it is although flash encryption is
+ * on (an NVS image encrypted by NVS encryption in a partition without the
+ * encrypted flag). Without it a write to such a device is ROM_EENCRYPTED. */
+#define FLASHOP_PLAINTEXT_OK 0x4u
 /* Write data at off (4-byte aligned). The start is padded back to the
  * sector with 0xFF (the ROM erases whole sectors), the end to 4 bytes.
  * Sent compressed (FLASH_DEFL_*) when zlib makes it smaller, unless
