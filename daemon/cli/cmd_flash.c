@@ -28,6 +28,7 @@ struct fl_args {
 	uint32_t flash_size;
 	int json;
 	int no_compress;
+	int plaintext; /* write although flash encryption is on */
 	int verify;
 	uint32_t part_offset;
 	const char *cmd;
@@ -51,7 +52,7 @@ static void usage(FILE *f)
 		"  chip-id                          chip, revision-independent facts, security flags\n"
 		"  read-mac                         the base MAC address\n"
 		"  flash-id                         SPI flash JEDEC id and size\n"
-		"  write OFFSET FILE [OFFSET FILE ...] [--no-compress] [--verify]\n"
+		"  write OFFSET FILE [OFFSET FILE ...] [--no-compress] [--verify] [--plaintext]\n"
 		"  verify OFFSET FILE               compare flash with FILE (MD5 on the device)\n"
 		"  read OFFSET SIZE FILE            read a region into FILE\n"
 		"  erase OFFSET SIZE                erase whole 4 KiB sectors\n"
@@ -106,6 +107,10 @@ static int parse_args(int argc, char **argv, struct fl_args *a)
 			a->json = 1;
 		} else if (!strcmp(o, "--no-compress")) {
 			a->no_compress = 1;
+		} else if (!strcmp(o, "--plaintext")) {
+			/* with flash encryption on, write the data as it is anyway
+			 * (e.g. an NVS image encrypted by NVS encryption) */
+			a->plaintext = 1;
 		} else if (!strcmp(o, "--verify")) {
 			a->verify = 1;
 		} else if (!strcmp(o, "--port") || !strcmp(o, "-p")) {
@@ -417,7 +422,8 @@ static int do_write(const struct fl_args *a, struct flashop *f, json_t *out)
 		}
 	for (int i = 0; i < n && !rc; i++) {
 		struct progress pg = {.on = !a->json && isatty(2), .what = "Writing", .base = offs[i], .last_pct = -1};
-		unsigned flags = (a->no_compress ? FLASHOP_NO_COMPRESS : 0) | (a->verify ? FLASHOP_VERIFY : 0);
+		unsigned flags = (a->no_compress ? FLASHOP_NO_COMPRESS : 0) | (a->verify ? FLASHOP_VERIFY : 0) |
+				 (a->plaintext ? FLASHOP_PLAINTEXT_OK : 0);
 		int e = flashop_write(f, offs[i], data[i], lens[i], flags, progress_cb, &pg);
 		if (e) {
 			rc = report_error(a, e, flashop_diag(f));

@@ -295,6 +295,16 @@ int pipeline_provision(struct romio *dev, const struct romio_ident *id, const st
 	snprintf(result->mac, sizeof(result->mac), "%s", id->mac);
 	snprintf(result->chip, sizeof(result->chip), "%s", id->chip);
 
+	/* 0. Flash encryption on: the ROM path writes plaintext, which the app
+	 * (decrypting what it reads, and with IDF's NVS encryption on by
+	 * default then) cannot use. Refuse before any write or claim. */
+	if (id->flash_encrypted) {
+		snprintf(result->text, sizeof(result->text),
+			 "flash encryption is enabled on this %s (FLASH_CRYPT_CNT odd): a plaintext NVS image "
+			 "would be unreadable by its app; set it aside for rework",
+			 id->chip);
+		goto out;
+	}
 	/* 0. Firmware images: the device must be the chip they were built for
 	 * (another chip's bootloader does not boot) and hold them all. */
 	if (fw) {
