@@ -14,6 +14,9 @@
 
 static int check_range(struct flashop *f, uint32_t off, uint64_t len, const char *what)
 {
+	if (!f->info.flash_size)
+		return rom_fail(f->rom, ROM_ESECURE,
+				"%s: the flash size cannot be detected in secure download mode: give --flash-size", what);
 	if ((uint64_t)off + len > f->info.flash_size)
 		return rom_fail(f->rom, ROM_ERANGE, "%s: 0x%x+0x%llx is beyond the %u-byte flash", what,
 				(unsigned)off, (unsigned long long)len, (unsigned)f->info.flash_size);
@@ -86,6 +89,9 @@ static int read_blocks(struct flashop *f, uint32_t off, uint8_t *buf, uint32_t l
 
 	if (len == 0)
 		return rom_fail(f->rom, ROM_EINVAL, "read: empty region");
+	if (f->info.secure_download)
+		/* the ROM refuses READ_FLASH_SLOW there: say why at once */
+		return rom_fail(f->rom, ROM_ESECURE, "read: flash reads are refused in secure download mode");
 	if ((e = check_range(f, off, len, "read")))
 		return e;
 	for (uint32_t done = 0; done < len;) {

@@ -375,9 +375,11 @@ int flashop_identify(struct flashop *f)
 	if (f->opt.flash_size) {
 		in->flash_size = f->opt.flash_size;
 	} else {
+		/* No RDID in secure download mode (it needs register access):
+		 * identification still succeeds (chip, security); flash
+		 * operations then ask for the size (flash_size 0). */
 		if (in->secure_download)
-			return rom_fail(f->rom, ROM_ESECURE,
-					"flash size cannot be detected in secure download mode: give --flash-size");
+			return ROM_OK;
 		if ((e = read_flash_id(f, &in->flash_id)))
 			return e;
 		if (in->flash_id == 0 || in->flash_id == 0xFFFFFF)

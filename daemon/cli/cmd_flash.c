@@ -476,8 +476,11 @@ static int run(const struct fl_args *a, struct flashop *f, json_t *out)
 			if (in->flash_id)
 				printf("Manufacturer: %02x\nDevice: %02x%02x\n", (unsigned)(in->flash_id & 0xFF),
 				       (unsigned)((in->flash_id >> 8) & 0xFF), (unsigned)((in->flash_id >> 16) & 0xFF));
-			printf("Flash size: %uMB%s\n", (unsigned)(in->flash_size >> 20),
-			       in->flash_size_detected ? " (detected)" : " (given)");
+			if (in->flash_size)
+				printf("Flash size: %uMB%s\n", (unsigned)(in->flash_size >> 20),
+				       in->flash_size_detected ? " (detected)" : " (given)");
+			else
+				printf("Flash size: unknown (secure download mode: give --flash-size)\n");
 		}
 		return 0;
 	}

@@ -50,7 +50,9 @@ struct flashop_info {
 	uint8_t mac[6];
 	int mac_valid;             /* 0 in secure download mode */
 	uint32_t flash_id;         /* JEDEC id from RDID (0 when not read) */
-	uint32_t flash_size;       /* bytes, as given to SPI_SET_PARAMS */
+	uint32_t flash_size;       /* bytes, as given to SPI_SET_PARAMS; 0 in secure
+	                            * download mode without opt.flash_size (unknown:
+	                            * flash operations fail with ROM_ESECURE) */
 	int flash_size_detected;   /* 1 = from RDID, 0 = given by the caller */
 	int have_security;         /* GET_SECURITY_INFO answered */
 	struct rom_security security;
