@@ -63,6 +63,34 @@ static int reopen(struct flashop *f)
 	return ROM_OK;
 }
 
+/* Say why nothing answered, from what the chip printed, as esptool's
+ * _connect_attempt does (loader.py v4.8.1): a boot log whose "boot:0xNN"
+ * is not followed by "waiting for download" is a chip that booted its
+ * application (the strap did not hold IO0 low); "waiting for download"
+ * without a SYNC reply means the host-to-chip line is down. */
+static int no_sync(struct flashop *f, unsigned attempts)
+{
+	struct port *p = f->port;
+	char log[160];
+	const char *boot;
+
+	snprintf(log, sizeof(log), "%s", rom_diag(f->rom)->boot_log);
+	boot = strstr(log, "boot:0x");
+	if (strstr(log, "waiting for download"))
+		return rom_fail(f->rom, ROM_ENOSYNC,
+				"%s is in download mode (the ROM printed \"waiting for download\") but no SYNC reply "
+				"came after %u attempts: the line to the chip's RX seems down", p->name, attempts);
+	if (boot) {
+		unsigned mode = (unsigned)strtoul(boot + 5, NULL, 16);
+		return rom_fail(f->rom, ROM_ENOSYNC,
+				"%s booted its application (boot:0x%02x), not the download mode (%s): IO0 was not "
+				"held low at reset; check the auto-program circuit or the fixture's strap; chip printed: %s",
+				p->name, mode, reset_mode_name(f->opt.before), log);
+	}
+	return rom_fail(f->rom, ROM_ENOSYNC, "no SYNC reply from %s after %u attempts (%s)%s%s", p->name, attempts,
+			reset_mode_name(f->opt.before), log[0] ? "; chip printed: " : "", log);
+}
+
 int flashop_connect_loader(struct flashop *f)
 {
 	struct port *p = f->port;
@@ -88,6 +116,11 @@ int flashop_connect_loader(struct flashop *f)
 			}
 		}
 		f->can_reset = mode != RESET_MODE_NONE;
+		/* What the chip printed since the reset says which mode it
+		 * booted (esptool reads it before syncing): keep it as boot-log
+		 * text, then start clean. */
+		if (mode != RESET_MODE_NONE)
+			(void)rom_drain(f->rom, 0, 1);
 		if (p->ops->flush_input(p) == PORT_ENODEV && mode == RESET_MODE_USB_JTAG) {
 			e = reopen(f);
 			if (e)
@@ -111,13 +144,7 @@ int flashop_connect_loader(struct flashop *f)
 		if (a + 1 < attempts)
 			rom_note_retry(f->rom);
 	}
-	{
-		char log[160];
-		snprintf(log, sizeof(log), "%s", rom_diag(f->rom)->boot_log);
-		return rom_fail(f->rom, ROM_ENOSYNC,
-				"no SYNC reply from %s after %u attempts (%s)%s%s", p->name, attempts,
-				reset_mode_name(f->opt.before), log[0] ? "; chip printed: " : "", log);
-	}
+	return no_sync(f, attempts);
 }
 
 int flashop_attach(struct port *p, const struct flashop_options *o, struct flashop **out,

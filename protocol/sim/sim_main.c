@@ -90,7 +90,7 @@ static void usage(FILE *f)
 		"                  [--no-timing] [--erase-ms MS] [--program-us US]\n"
 		"                  [--drop-after N] [--corrupt-rate P] [--seed S] [--garbage]\n"
 		"                  [--usb-jtag [--wdt-ms MS]] [--secure-download] [--secure-boot]\n"
-		"                  [--flash-crypt-cnt N] [--verbose]\n"
+		"                  [--flash-crypt-cnt N] [--strap-broken] [--verbose]\n"
 		"Serves a virtual ESP32 ROM serial loader on a new pty (first output line:\n"
 		"its path) or on 127.0.0.1:PORT (first line: socket://127.0.0.1:PORT;\n"
 		"--tcp 0 picks a free port). SIGTERM/SIGINT/SIGHUP and the death of its\n"
@@ -100,7 +100,8 @@ static void usage(FILE *f)
 		"each boot unless the client disables them as esptool does (default 2000).\n"
 		"--secure-download (S2 and later): register, MD5 and flash reads are refused.\n"
 		"--flash-crypt-cnt N: the FLASH_CRYPT_CNT eFuse (odd bit count = flash\n"
-		"encryption on), reported by GET_SECURITY_INFO or, on the ESP32, its eFuses.\n");
+		"encryption on), reported by GET_SECURITY_INFO or, on the ESP32, its eFuses.\n"
+		"--strap-broken: IO0 is never low at reset: every reset boots the application.\n");
 }
 
 static int parse_ull(const char *opt, const char *s, unsigned long long max, unsigned long long *out)
@@ -138,6 +139,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "usb-jtag", no_argument, NULL, 'U' },
 		{ "wdt-ms", required_argument, NULL, 'W' },
 		{ "secure-download", no_argument, NULL, 'Z' },
+		{ "strap-broken", no_argument, NULL, 'X' },
 		{ "secure-boot", no_argument, NULL, 'B' },
 		{ "flash-crypt-cnt", required_argument, NULL, 'K' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -166,6 +168,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'Z':
 			o->cfg.security_flags |= SIMDEV_SEC_SECURE_DOWNLOAD;
+			break;
+		case 'X':
+			o->cfg.strap_broken = 1;
 			break;
 		case 'B':
 			o->cfg.security_flags |= SIMDEV_SEC_SECURE_BOOT;

@@ -387,6 +387,8 @@ static int io0_low(const struct simdev *d)
 	/* USB-Serial/JTAG has no strapping circuit: the peripheral latches
 	 * "download" when RTS rises while DTR is high (esptool's
 	 * USBJTAGSerialReset goes (1,0) -> (1,1) -> (0,1) -> (0,0)) */
+	if (d->cfg.strap_broken)
+		return 0;
 	if (d->cfg.usb_jtag)
 		return d->usb_dl_latch;
 	return d->dtr && !d->rts;

@@ -291,6 +291,43 @@ static void test_flashop_sim_no_reset_on_app_chip_is_enosync_in_bounded_time(voi
 	rig_free(r);
 }
 
+static void strap_broken(struct simdev_config *c)
+{
+	c->strap_broken = 1;
+	c->start_in_download = 0;
+}
+
+/* A reset that boots the application (IO0 not held low): the operator is
+ * told so from the chip's own boot log, not just "no SYNC". */
+static void test_flashop_sim_booted_app_is_named(void **state)
+{
+	(void)state;
+	struct rig *r = rig_new(SIMDEV_CHIP_ESP32, strap_broken);
+
+	r->o.before = RESET_MODE_CLASSIC;
+	r->o.connect_attempts = 2;
+	assert_int_equal(rig_open(r), ROM_ENOSYNC);
+	assert_non_null(strstr(r->d.msg, "booted its application (boot:0x13)"));
+	assert_null(strchr(r->d.msg, '\n'));
+	rig_free(r);
+}
+
+/* In download mode ("waiting for download" printed) but silent: the chip's
+ * RX line is down (here: the loader answers nothing). */
+static void test_flashop_sim_download_mode_but_no_sync_is_named(void **state)
+{
+	(void)state;
+	struct rig *r = rig_new(SIMDEV_CHIP_ESP32C3, start_in_app);
+
+	simdev_set_drop_after(r->dev, 0);
+	r->o.before = RESET_MODE_CLASSIC;
+	r->o.connect_attempts = 2;
+	assert_int_equal(rig_open(r), ROM_ENOSYNC);
+	assert_non_null(strstr(r->d.msg, "waiting for download"));
+	assert_non_null(strstr(r->d.msg, "RX seems down"));
+	rig_free(r);
+}
+
 static void test_flashop_sim_usb_jtag_reopens_and_disables_watchdogs(void **state)
 {
 	(void)state;
@@ -649,6 +686,8 @@ int main(void)
 		cmocka_unit_test(test_flashop_sim_read_verify_erase),
 		cmocka_unit_test(test_flashop_sim_classic_reset_enters_loader_and_hard_reset_leaves),
 		cmocka_unit_test(test_flashop_sim_no_reset_on_app_chip_is_enosync_in_bounded_time),
+		cmocka_unit_test(test_flashop_sim_booted_app_is_named),
+		cmocka_unit_test(test_flashop_sim_download_mode_but_no_sync_is_named),
 		cmocka_unit_test(test_flashop_sim_usb_jtag_reopens_and_disables_watchdogs),
 		cmocka_unit_test(test_flashop_sim_usb_port_never_back_is_enodev),
 		cmocka_unit_test(test_flashop_sim_usb_jtag_full_cycle),

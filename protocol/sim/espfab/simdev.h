@@ -130,6 +130,10 @@ struct simdev_config {
 	 * work, nothing can be read. */
 	uint32_t security_flags;
 	uint8_t flash_crypt_cnt;
+	/* The auto-program circuit never pulls IO0 low: every reset boots the
+	 * application (what a board with a broken DTR line or a fixture without
+	 * its strap does). */
+	int strap_broken;
 };
 
 #define SIMDEV_SEC_SECURE_BOOT (1u << 0)
