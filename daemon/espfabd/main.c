@@ -30,6 +30,7 @@
 #include "ports.h"
 #include "station.h"
 #include "uplink.h"
+#include "version.h"
 
 struct daemon {
 	struct config cfg;
@@ -250,7 +251,7 @@ static int parse_args(struct daemon *d, int argc, char **argv, int *check_only, 
 			usage(stdout);
 			return -1;
 		case 'v':
-			printf("espfabd 0.1.0\n");
+			printf("espfabd %s\n", ESPFAB_VERSION);
 			return -1;
 		default:
 			usage(stderr);

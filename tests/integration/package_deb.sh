@@ -11,7 +11,8 @@
 #  3. the installed espfabd is started as its unit's ExecStart says, against
 #     espfab-sim, with the installed CLI; one device is provisioned;
 #  4. the conffile is edited, N+1 is installed over N while that espfabd
-#     runs, then espfabd is restarted from the new files: the edit survives,
+#     runs, then espfabd is restarted from the new files (it reports N+1
+#     where it reported N: the package's version is built in): the edit survives,
 #     the records and the audit are unchanged, a second device is
 #     provisioned by the new daemon under the edited station name;
 #  5. purge removes the package but leaves the records store.
@@ -145,6 +146,10 @@ say "the installed espfabd, espfab and espfab-sim: provision one device"
 ef_sim d1 24:0a:c4:00:0d:01
 sim=$ef_last_pid
 start_daemon --port slot1="$ef_dir/d1"
+running_version() {
+	"$BIN/espfab" --socket "$SOCK" status --json | ef_py 'j["version"]'
+}
+[ "$(running_version)" = "$N" ] || ef_die "the running espfabd reports version '$(running_version)', want $N"
 provision 1
 [ "$(verified)" = 1 ] || ef_die "$(verified) verified records after the first batch, want 1"
 "$BIN/espfab" --db "$DB" audit --json >"$ef_dir/audit-N.json"
@@ -178,6 +183,8 @@ migrations=$(ls "$R/usr/share/espfab/schemas/" | grep -c '^[0-9][0-9][0-9]_.*\.s
 	ef_die "database at schema $(sqlite3 "$DB" 'PRAGMA user_version'), the package ships $migrations migrations"
 ef_sim d2 24:0a:c4:00:0d:02
 start_daemon --port slot2="$ef_dir/d2"
+[ "$(running_version)" = "$N1" ] || ef_die "after the upgrade espfabd reports version '$(running_version)', want $N1"
+[ "$("$R/usr/sbin/espfabd" --version)" = "espfabd $N1" ] || ef_die "espfabd --version: $("$R/usr/sbin/espfabd" --version)"
 provision 1
 stop_daemon
 [ "$(verified)" = 2 ] || ef_die "$(verified) verified records after the second batch, want 2"
