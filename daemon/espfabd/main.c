@@ -127,6 +127,10 @@ static int cli_path(const char *opt, const char *val, char *out, size_t cap)
 {
 	int e;
 
+	if (!val[0]) {
+		fprintf(stderr, "espfabd: %s: expected a path, got an empty value\n", opt);
+		return -1;
+	}
 	if (val[0] == '-') {
 		fprintf(stderr, "espfabd: %s: expected a path, got option-like '%s' (write ./%s for such a file)\n",
 			opt, val, val);
@@ -199,7 +203,9 @@ static int parse_args(struct daemon *d, int argc, char **argv, int *check_only, 
 				name[eq - optarg] = '\0';
 				path = eq + 1;
 			}
-			if (strncmp(path, "socket://", 9)) {
+			/* "socket:" without "//" is a mistyped TCP port: left for
+			 * config_add_port() to refuse, not made into a file path */
+			if (strncmp(path, "socket:", 7)) {
 				if (cli_path("--port", path, abs, sizeof(abs)))
 					return 2;
 				path = abs;

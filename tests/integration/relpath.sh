@@ -48,6 +48,10 @@ out=$("$BIN/espfabd" --db st.db --socket s.sock --port slot1=tty1 --check-config
 	ef_die "--check-config: $out"
 err=$("$BIN/espfabd" --db --socket s.sock --check-config 2>&1) && ef_die "--db --socket took '--socket' as the database"
 case "$err" in *"--db: expected a path, got option-like '--socket'"*) ;; *) ef_die "--db --socket: $err" ;; esac
+err=$("$BIN/espfabd" --port slot1=socket:/127.0.0.1:4000 --check-config 2>&1) && ef_die "socket:/ accepted as a file"
+case "$err" in *"expected an absolute device path or socket://HOST:PORT"*) ;; *) ef_die "socket:/ typo: $err" ;; esac
+err=$("$BIN/espfabd" --port slot1= --check-config 2>&1) && ef_die "an empty --port path was accepted"
+case "$err" in *"--port: expected a path, got an empty value"*) ;; *) ef_die "empty --port: $err" ;; esac
 long=$(printf 'x%.0s' $(seq 120))
 err=$("$BIN/espfabd" --socket "$long.sock" --check-config 2>&1) && ef_die "a 120-byte socket name was accepted"
 case "$err" in *"longer than 107 bytes"*) ;; *) ef_die "long --socket: $err" ;; esac
