@@ -1,6 +1,8 @@
 #!/bin/sh
 # The Debian package, installed and upgraded the way a line PC gets it:
 #  1. tools/package builds version N (lintian must pass) and, later, N+1;
+#     package_scripts.sh runs N's maintainer scripts as on a machine where
+#     systemd and udevd run (stubs in a mount namespace);
 #  2. dpkg installs N into a throwaway root (dpkg --root, its own admindir
 #     holding only the package's dependencies as this host has them, and
 #     --force-script-chrootless: the maintainer scripts run here with
@@ -67,6 +69,8 @@ say "tools/package, version $N (with lintian)"
 build "$N"
 debN=$deb
 say "built in $(($(date +%s) - t0)) s: $debN"
+say "maintainer scripts where systemd and udevd run (stubs, mount namespace)"
+"$SRC/tests/integration/package_scripts.sh" "$debN" || ef_die "maintainer scripts"
 
 # The throwaway root's package database: the package's direct dependencies
 # as this host has them installed (the maintainer scripts and the started
