@@ -1,8 +1,11 @@
 /* espfab: the station's command. Global options come before the command word
  * so that every family sees the same --db / --socket. */
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "abspath.h"
 #include "cli.h"
 
 struct cli_command {
@@ -32,9 +35,26 @@ static void usage(FILE *f)
 	fprintf(f, "\n'espfab COMMAND --help' describes a command.\n");
 }
 
+static int resolve(const char *opt, const char **slot, char *buf, size_t cap)
+{
+	int e;
+
+	if (!*slot)
+		return 0;
+	e = abspath_make(*slot, buf, cap);
+	if (e) {
+		fprintf(stderr, "espfab: %s: %s: %s\n", opt, *slot,
+			e == -ENAMETOOLONG ? "too long once made absolute" : strerror(-e));
+		return -1;
+	}
+	*slot = buf;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct cli_globals g = {0};
+	char db_abs[PATH_MAX], config_abs[PATH_MAX];
 	int i = 1;
 
 	for (; i < argc && argv[i][0] == '-'; i++) {
@@ -59,6 +79,13 @@ int main(int argc, char **argv)
 		}
 		*slot = argv[++i];
 	}
+	/* --db and --config name files: made absolute now so every message
+	 * names them fully (abspath.h). --socket stays as typed: connect()
+	 * resolves it the same way, and the absolute form could pass the
+	 * 107-byte limit of a socket's name where the typed one does not. */
+	if (resolve("--db", &g.db_path, db_abs, sizeof(db_abs)) ||
+	    resolve("--config", &g.config_path, config_abs, sizeof(config_abs)))
+		return 2;
 	if (i >= argc) {
 		usage(stderr);
 		return 2;

@@ -21,6 +21,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "espfab/store.h"
+#include "abspath.h"
 #include "config.h"
 #include "control.h"
 #include "log.h"
@@ -29,6 +30,7 @@
 #include "ports.h"
 #include "station.h"
 #include "uplink.h"
+#include "version.h"
 
 struct daemon {
 	struct config cfg;
@@ -118,6 +120,31 @@ static void timer_cb(void *ctx, int fd, uint32_t events)
 		discover(d);
 }
 
+/* A path given on the command line, made absolute against the directory
+ * espfabd was started in (abspath.h). A value that starts with '-' is taken
+ * for a forgotten argument ("--db --socket x"), not a file to create. */
+static int cli_path(const char *opt, const char *val, char *out, size_t cap)
+{
+	int e;
+
+	if (!val[0]) {
+		fprintf(stderr, "espfabd: %s: expected a path, got an empty value\n", opt);
+		return -1;
+	}
+	if (val[0] == '-') {
+		fprintf(stderr, "espfabd: %s: expected a path, got option-like '%s' (write ./%s for such a file)\n",
+			opt, val, val);
+		return -1;
+	}
+	e = abspath_make(val, out, cap);
+	if (e) {
+		fprintf(stderr, "espfabd: %s: %s: %s\n", opt, val,
+			e == -ENAMETOOLONG ? "too long once made absolute" : strerror(-e));
+		return -1;
+	}
+	return 0;
+}
+
 static int parse_args(struct daemon *d, int argc, char **argv, int *check_only, int *debug)
 {
 	static const struct option opts[] = {
@@ -155,27 +182,33 @@ static int parse_args(struct daemon *d, int argc, char **argv, int *check_only, 
 		case 'c':
 			break;
 		case 'd':
-			if (optarg[0] != '/' && optarg[0] != '.') {
-				fprintf(stderr, "espfabd: --db: expected a path\n");
+			if (cli_path("--db", optarg, d->cfg.db_path, sizeof(d->cfg.db_path)))
 				return 2;
-			}
-			snprintf(d->cfg.db_path, sizeof(d->cfg.db_path), "%s", optarg);
 			break;
 		case 's':
-			if (strlen(optarg) >= 108) {
-				fprintf(stderr, "espfabd: --socket: path longer than 107 bytes\n");
+			if (cli_path("--socket", optarg, d->cfg.socket_path, sizeof(d->cfg.socket_path)))
+				return 2;
+			if (strlen(d->cfg.socket_path) >= 108 /* sun_path */) {
+				fprintf(stderr, "espfabd: --socket: %s: longer than 107 bytes (a socket's limit)\n",
+					d->cfg.socket_path);
 				return 2;
 			}
-			snprintf(d->cfg.socket_path, sizeof(d->cfg.socket_path), "%s", optarg);
 			break;
 		case 'p': {
 			char *eq = strchr(optarg, '=');
-			char name[CONFIG_NAME_MAX] = "";
+			char name[CONFIG_NAME_MAX] = "", abs[CONFIG_PATH_MAX];
 			const char *path = optarg;
 			if (eq && eq - optarg < (long)sizeof(name) && strncmp(optarg, "socket:", 7)) {
 				memcpy(name, optarg, (size_t)(eq - optarg));
 				name[eq - optarg] = '\0';
 				path = eq + 1;
+			}
+			/* "socket:" without "//" is a mistyped TCP port: left for
+			 * config_add_port() to refuse, not made into a file path */
+			if (strncmp(path, "socket:", 7)) {
+				if (cli_path("--port", path, abs, sizeof(abs)))
+					return 2;
+				path = abs;
 			}
 			if (config_add_port(&d->cfg, name[0] ? name : NULL, path, &err)) {
 				fprintf(stderr, "espfabd: --port: %s\n", err.msg);
@@ -224,7 +257,7 @@ static int parse_args(struct daemon *d, int argc, char **argv, int *check_only, 
 			usage(stdout);
 			return -1;
 		case 'v':
-			printf("espfabd 0.1.0\n");
+			printf("espfabd %s\n", ESPFAB_VERSION);
 			return -1;
 		default:
 			usage(stderr);

@@ -19,9 +19,8 @@
 #include "notify.h"
 #include "pipeline.h"
 #include "uplink.h"
+#include "version.h"
 #include "worker.h"
-
-#define STATION_VERSION "0.1.0"
 
 /* Worker messages handled per round of the inbox; also the most replies a
  * round can hold back (one per message at most). */
@@ -138,7 +137,7 @@ static json_t *status_json(struct station *s)
 	if (store_batch_query(s->store, 0, &batches, &serr))
 		batches = json_pack("{s:[]}", "batches");
 	o = json_pack("{s:s, s:s, s:i, s:b, s:o, s:O, s:{s:i, s:i}}", "station", s->cfg.station, "version",
-		      STATION_VERSION, "pid", (int)getpid(), "stopping", s->stopping, "ports", ports, "batches",
+		      ESPFAB_VERSION, "pid", (int)getpid(), "stopping", s->stopping, "ports", ports, "batches",
 		      json_object_get(batches, "batches"), "counts", "verified", (int)s->n_ok, "failed",
 		      (int)s->n_failed);
 	json_decref(batches);
