@@ -1,0 +1,3 @@
+# Unit tests of the esp_secure_cert image generator/walker (golden images from
+# the reference tool in tests/data/secure_cert).
+espfab_unit_test(seccert LIBS espfab_seccert)
