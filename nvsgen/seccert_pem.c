@@ -264,3 +264,68 @@ void seccert_pem_free_secret(uint8_t *p, size_t len)
 	OPENSSL_cleanse(p, len);
 	free(p);
 }
+
+/* PEM TLVs end in the NUL the reference adds; DER ones must be exact. */
+int seccert_pem_read_cert(const uint8_t *data, size_t len, X509 **out, struct seccert_err *err)
+{
+	BIO *b = NULL;
+	const unsigned char *p = data;
+	X509 *x = NULL;
+
+	*out = NULL;
+	if (len > INT_MAX) {
+		set_err(err, SECCERT_EINVAL, "certificate TLV: too large");
+		return SECCERT_EINVAL;
+	}
+	if (len >= 10 && !memcmp(data, "-----BEGIN", 10)) {
+		b = BIO_new_mem_buf(data, (int)len);
+		if (b)
+			x = PEM_read_bio_X509(b, NULL, no_password, NULL);
+		BIO_free(b);
+	} else {
+		x = d2i_X509(NULL, &p, (long)len);
+		if (x && p != data + len) {
+			X509_free(x);
+			x = NULL;
+		}
+	}
+	ERR_clear_error();
+	if (!x) {
+		set_err(err, SECCERT_ECRYPTO, "certificate TLV: not a PEM or DER X.509 certificate");
+		return SECCERT_ECRYPTO;
+	}
+	*out = x;
+	return SECCERT_OK;
+}
+
+int seccert_pem_read_key(const uint8_t *data, size_t len, EVP_PKEY **out, struct seccert_err *err)
+{
+	BIO *b = NULL;
+	const unsigned char *p = data;
+	EVP_PKEY *k = NULL;
+
+	*out = NULL;
+	if (len > INT_MAX) {
+		set_err(err, SECCERT_EINVAL, "private key TLV: too large");
+		return SECCERT_EINVAL;
+	}
+	if (len >= 10 && !memcmp(data, "-----BEGIN", 10)) {
+		b = BIO_new_mem_buf(data, (int)len);
+		if (b)
+			k = PEM_read_bio_PrivateKey(b, NULL, no_password, NULL);
+		BIO_free(b);
+	} else {
+		k = d2i_AutoPrivateKey(NULL, &p, (long)len);
+		if (k && p != data + len) {
+			EVP_PKEY_free(k);
+			k = NULL;
+		}
+	}
+	ERR_clear_error();
+	if (!k) {
+		set_err(err, SECCERT_ECRYPTO, "private key TLV: not a PEM or DER private key");
+		return SECCERT_ECRYPTO;
+	}
+	*out = k;
+	return SECCERT_OK;
+}

@@ -41,6 +41,11 @@ int seccert_pem_key(const uint8_t *in, size_t len, const char *what, uint8_t **o
 int seccert_pem_from_x509(const X509 *cert, uint8_t **out, size_t *out_len, struct seccert_err *err);
 int seccert_pem_from_pkey(const EVP_PKEY *key, uint8_t **out, size_t *out_len, struct seccert_err *err);
 
+/* The other way: a certificate or key TLV's data (PEM with its NUL, or DER)
+ * as an OpenSSL object the caller frees (X509_free / EVP_PKEY_free). */
+int seccert_pem_read_cert(const uint8_t *data, size_t len, X509 **out, struct seccert_err *err);
+int seccert_pem_read_key(const uint8_t *data, size_t len, EVP_PKEY **out, struct seccert_err *err);
+
 void seccert_pem_free_secret(uint8_t *p, size_t len); /* wipe and free; NULL is fine */
 
 #endif
