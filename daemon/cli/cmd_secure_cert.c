@@ -318,7 +318,13 @@ static json_t *describe(const struct seccert_image *im, const struct seccert_tlv
 		X509 *x = NULL;
 		json_object_set_new(o, "encoding", json_string(t->length && t->data[0] == '-' ? "pem" : "der"));
 		if (seccert_pem_read_cert(t->data, t->length, &x, NULL) == 0) {
+			uint8_t *pem = NULL;
+			size_t pem_len = 0;
 			json_object_set_new(o, "certificate", x509_info_cert(x));
+			/* Certificates are public: JSON carries them for the next tool. */
+			if (seccert_pem_from_x509(x, &pem, &pem_len, NULL) == 0)
+				json_object_set_new(o, "pem", json_stringn((const char *)pem, pem_len - 1));
+			free(pem);
 			if (t->type == SECCERT_DEV_CERT) {
 				const struct seccert_tlv *ca = seccert_find(im, SECCERT_CA_CERT, t->subtype);
 				X509 *cx = NULL;

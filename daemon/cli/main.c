@@ -23,6 +23,7 @@ static const struct cli_command commands[] = {
 	{"status", cmd_status, "the daemon's ports and counts"},
 	{"watch", cmd_watch, "live view of the daemon's ports"},
 	{"secure-cert", cmd_secure_cert, "esp_secure_cert partition images: generate, dump"},
+	{"certs", cmd_certs, "per-device certificates: identity profile, list, show, export"},
 };
 
 static void usage(FILE *f)
