@@ -5,3 +5,9 @@ espfab_fuzz_target(seccert_parse
           ${PROJECT_SOURCE_DIR}/nvsgen/seccert_pem.c
   LIBS espfab_seccert
   CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/seccert_parse)
+
+# The identity profile parser (espfab certs profile; the daemon per device).
+espfab_fuzz_target(seccert_profile
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_seccert_profile.c ${PROJECT_SOURCE_DIR}/nvsgen/seccert_issue.c
+  LIBS espfab_seccert
+  CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/seccert_profile)
