@@ -320,8 +320,12 @@ static int cmd_export(const struct cli_globals *g, const struct certs_opts *o)
 							     "serial", json_object_get(c, "serial"), "sha256",
 							     json_object_get(c, "sha256"), "subject",
 							     json_object_get(c, "subject"), "pem", json_object_get(c, "pem")));
-		text = json_dumps(json_pack("{s:o}", "certificates", arr), JSON_INDENT(2));
-		arr = NULL;
+		{
+			json_t *doc = json_pack("{s:o}", "certificates", arr);
+			arr = NULL; /* doc took it */
+			text = doc ? json_dumps(doc, JSON_INDENT(2)) : NULL;
+			json_decref(doc);
+		}
 		n = text ? strlen(text) : 0;
 	} else {
 		json_array_foreach(json_object_get(j, "certificates"), i, c) cap += strlen(str(c, "pem")) + 1;

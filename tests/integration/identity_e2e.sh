@@ -9,6 +9,8 @@
 #          certificate; a device that lost it is refused before any write.
 # ca_fail: the CA key is missing: nothing is written, no record is consumed,
 #          no certificate recorded; once the key is back the same device passes.
+# keep_keys: the profile keeps keys (sealed in the store): a device whose
+#          partition was erased gets the same certificate and key back.
 set -eu
 BIN=$(cd "$1" && pwd)
 SCENARIO=$2
@@ -33,9 +35,11 @@ CSV
 openssl ecparam -name prime256v1 -genkey -noout -out "$d/ca.key" 2>/dev/null
 openssl req -new -x509 -key "$d/ca.key" -subj "/O=espfab e2e/CN=espfab e2e CA" -days 365 -out "$d/ca.pem" 2>/dev/null ||
 	ef_die "openssl CA"
+keep=false
+[ "$SCENARIO" = keep_keys ] && keep=true
 cat > "$d/profile.json" <<JSON
 {"key": "ec-p256", "subject": [["O", "espfab e2e"], ["CN", "{mac}"], ["serialNumber", "{field:DeviceName}"]],
- "validity_days": 3650, "ca_cert": "$d/ca.pem", "ca_key": "$d/ca.key"}
+ "validity_days": 3650, "keep_keys": $keep, "ca_cert": "$d/ca.pem", "ca_key": "$d/ca.key"}
 JSON
 "$BIN/espfab" --db "$d/db" certs profile lamp "$d/profile.json" > "$d/profile.out" || ef_die "certs profile"
 grep -q 'esp_secure_cert at 0x10000+0x2000' "$d/profile.out" || ef_die "profile: $(cat "$d/profile.out")"
@@ -184,6 +188,35 @@ ca_fail)
 	ef_wait_batch "$id" 60
 	[ "$(ef_cli batch show "$id" --json | ef_py 'j["batches"][0]["verified"]')" = 1 ] || ef_die "not verified after the CA came back"
 	check_ident d1 24:0a:c4:00:04:01 >/dev/null
+	;;
+keep_keys)
+	# The daemon's seal key, as systemd would hand it over.
+	mkdir -p "$d/creds"
+	python3 -c "import os; print(os.urandom(32).hex())" > "$d/creds/seal-key"
+	export CREDENTIALS_DIRECTORY="$d/creds"
+	sim d1 24:0a:c4:00:05:01
+	ef_daemon --port s1="$d/d1"
+	id=$(ef_cli batch add --product lamp --count 1 | awk '{ print $2 }')
+	ef_wait_batch "$id" 60
+	check_ident d1 24:0a:c4:00:05:01 > "$d/d1.sha"
+	"$BIN/espfab" --db "$d/db" certs list --json | ef_py 'j["certificates"][0]["key_kept"]' | grep -qx True ||
+		ef_die "the key is not kept"
+	# Sealed at rest: no key text in the database files.
+	for f in "$d/db" "$d/db-wal"; do
+		[ -f "$f" ] && grep -q 'PRIVATE KEY' "$f" && ef_die "a plain key in $f"
+	done
+	unplug d1
+	python3 - "$d/d1.flash" <<'PY'
+import sys
+f = open(sys.argv[1], "r+b"); f.seek(0x10000); f.write(b"\xff" * 0x2000); f.close()
+PY
+	sim d1 24:0a:c4:00:05:01
+	id2=$(ef_cli batch add --product lamp --count 1 --ports s1 | awk '{ print $2 }')
+	ef_wait_batch "$id2" 60
+	[ "$(ef_cli batch show "$id2" --json | ef_py 'j["batches"][0]["verified"]')" = 1 ] || ef_die "d1 not verified again"
+	[ "$(check_ident d1 24:0a:c4:00:05:01)" = "$(cat "$d/d1.sha")" ] || ef_die "d1 got another certificate"
+	[ "$("$BIN/espfab" --db "$d/db" certs list --json --state all | ef_py 'len(j["certificates"])')" = 1 ] ||
+		ef_die "more than one certificate for d1"
 	;;
 *)
 	ef_die "unknown scenario $SCENARIO"
