@@ -350,8 +350,33 @@ static int add_ext(X509 *cert, X509V3_CTX *ctx, int nid, const char *value)
 	return ok ? 0 : -1;
 }
 
+int seccert_keygen(enum seccert_key_type t, EVP_PKEY **out, struct seccert_err *err)
+{
+	*out = t == SECCERT_KEY_RSA_2048 ? EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048)
+					 : EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	ERR_clear_error();
+	if (!*out) {
+		set_err(err, SECCERT_ECRYPTO, "issue: key generation failed");
+		return SECCERT_ECRYPTO;
+	}
+	return 0;
+}
+
+static bool key_is(const EVP_PKEY *k, enum seccert_key_type t)
+{
+	if (t == SECCERT_KEY_RSA_2048)
+		return EVP_PKEY_get_base_id(k) == EVP_PKEY_RSA && EVP_PKEY_get_bits(k) == 2048;
+	return EVP_PKEY_get_base_id(k) == EVP_PKEY_EC && EVP_PKEY_get_bits(k) == 256;
+}
+
 int seccert_issue(const struct seccert_profile *p, const struct seccert_ca *ca, const struct seccert_vars *v,
 		  X509 **cert_out, EVP_PKEY **key_out, struct seccert_err *err)
+{
+	return seccert_issue_key(p, ca, v, NULL, cert_out, key_out, err);
+}
+
+int seccert_issue_key(const struct seccert_profile *p, const struct seccert_ca *ca, const struct seccert_vars *v,
+		      EVP_PKEY *given, X509 **cert_out, EVP_PKEY **key_out, struct seccert_err *err)
 {
 	EVP_PKEY *key = NULL;
 	X509 *x = NULL;
@@ -365,9 +390,16 @@ int seccert_issue(const struct seccert_profile *p, const struct seccert_ca *ca, 
 
 	*cert_out = NULL;
 	*key_out = NULL;
+	key = given; /* ours from here: freed on every error */
+	if (key && !key_is(key, p->key_type)) {
+		set_err(err, SECCERT_EINVAL, "issue: the key given is not of the profile's type");
+		rc = SECCERT_EINVAL;
+		goto out;
+	}
 	if (!v->mac || strlen(v->mac) != 17) {
 		set_err(err, SECCERT_EINVAL, "issue: no device MAC");
-		return SECCERT_EINVAL;
+		rc = SECCERT_EINVAL;
+		goto out;
 	}
 	name = X509_NAME_new();
 	if (!name)
@@ -384,12 +416,8 @@ int seccert_issue(const struct seccert_profile *p, const struct seccert_ca *ca, 
 			goto out;
 		}
 	}
-	key = p->key_type == SECCERT_KEY_RSA_2048 ? EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048)
-						  : EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-	if (!key) {
-		set_err(err, SECCERT_ECRYPTO, "issue: key generation failed");
+	if (!key && (rc = seccert_keygen(p->key_type, &key, err)))
 		goto out;
-	}
 	/* A random positive serial: unique per CA without a counter to keep
 	 * (the store refuses a repeat anyway). */
 	if (RAND_bytes(serial, sizeof(serial)) != 1)

@@ -2,6 +2,7 @@
 #include "station_ident.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,21 +25,119 @@ struct ident_ca_slot {
 	struct seccert_ca *ca;
 };
 
+/* RSA-2048 key generation takes 50-800 ms (bench_seccert), too long for the
+ * main thread, which also serves the control socket and every other port.
+ * A helper thread keeps a few RSA keys ready once a product asks for them;
+ * ECDSA P-256 keys (about 1 ms) are made in place. */
+#define IDENT_POOL 4
+#define IDENT_POOL_WAIT_S 30
+
+struct key_pool {
+	pthread_mutex_t mu;
+	pthread_cond_t cv; /* broadcast on every change */
+	pthread_t th;
+	int started, stop;
+	EVP_PKEY *keys[IDENT_POOL];
+	int n;
+};
+
 struct station_ident {
 	struct ident_ca_slot cas[IDENT_CA_CACHE];
 	unsigned next;
+	struct key_pool rsa;
 };
+
+static void *pool_main(void *arg)
+{
+	struct key_pool *kp = arg;
+
+	pthread_mutex_lock(&kp->mu);
+	while (!kp->stop) {
+		EVP_PKEY *k = NULL;
+		if (kp->n >= IDENT_POOL) {
+			pthread_cond_wait(&kp->cv, &kp->mu);
+			continue;
+		}
+		pthread_mutex_unlock(&kp->mu);
+		seccert_keygen(SECCERT_KEY_RSA_2048, &k, NULL);
+		pthread_mutex_lock(&kp->mu);
+		if (k && !kp->stop && kp->n < IDENT_POOL) {
+			kp->keys[kp->n++] = k;
+			pthread_cond_broadcast(&kp->cv);
+		} else {
+			EVP_PKEY_free(k);
+			if (!k) /* OpenSSL failing: the taker falls back to its own try */
+				break;
+		}
+	}
+	kp->stop = 1;
+	pthread_cond_broadcast(&kp->cv);
+	pthread_mutex_unlock(&kp->mu);
+	return NULL;
+}
+
+/* An RSA key from the pool (started on first use), or NULL when the pool
+ * cannot deliver one in time: the caller then makes its own. */
+static EVP_PKEY *pool_take(struct key_pool *kp)
+{
+	EVP_PKEY *k = NULL;
+	struct timespec until;
+
+	pthread_mutex_lock(&kp->mu);
+	if (!kp->started && !kp->stop) {
+		if (pthread_create(&kp->th, NULL, pool_main, kp) == 0)
+			kp->started = 1;
+		else
+			kp->stop = 1;
+	}
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += IDENT_POOL_WAIT_S;
+	while (!kp->n && !kp->stop)
+		if (pthread_cond_timedwait(&kp->cv, &kp->mu, &until) == ETIMEDOUT)
+			break;
+	if (kp->n) {
+		k = kp->keys[--kp->n];
+		kp->keys[kp->n] = NULL;
+		pthread_cond_broadcast(&kp->cv);
+	}
+	pthread_mutex_unlock(&kp->mu);
+	return k;
+}
 
 int station_ident_new(struct station_ident **out)
 {
-	*out = calloc(1, sizeof(**out));
-	return *out ? 0 : -ENOMEM;
+	struct station_ident *si = calloc(1, sizeof(*si));
+
+	*out = NULL;
+	if (!si)
+		return -ENOMEM;
+	if (pthread_mutex_init(&si->rsa.mu, NULL)) {
+		free(si);
+		return -ENOMEM;
+	}
+	if (pthread_cond_init(&si->rsa.cv, NULL)) {
+		pthread_mutex_destroy(&si->rsa.mu);
+		free(si);
+		return -ENOMEM;
+	}
+	*out = si;
+	return 0;
 }
 
 void station_ident_free(struct station_ident *si)
 {
 	if (!si)
 		return;
+	pthread_mutex_lock(&si->rsa.mu);
+	si->rsa.stop = 1;
+	pthread_cond_broadcast(&si->rsa.cv);
+	pthread_mutex_unlock(&si->rsa.mu);
+	if (si->rsa.started)
+		pthread_join(si->rsa.th, NULL);
+	for (int i = 0; i < si->rsa.n; i++)
+		EVP_PKEY_free(si->rsa.keys[i]); /* OpenSSL clears the private parts */
+	pthread_cond_destroy(&si->rsa.cv);
+	pthread_mutex_destroy(&si->rsa.mu);
 	for (unsigned i = 0; i < IDENT_CA_CACHE; i++)
 		seccert_ca_free(si->cas[i].ca);
 	free(si);
@@ -230,7 +329,8 @@ int station_ident_prepare(struct station_ident *si, struct store *st, const stru
 					   .record_id = r->record_id, .station = c->station, .port = c->port,
 					   .ca_sha256 = ca->sha256, .job_id = c->job_id};
 		char serial[80], sha[65], subject[300], not_after[32];
-		if (seccert_issue(&prof, ca, &v, &cert, &key, &err)) {
+		EVP_PKEY *ready = prof.key_type == SECCERT_KEY_RSA_2048 ? pool_take(&si->rsa) : NULL;
+		if (seccert_issue_key(&prof, ca, &v, ready, &cert, &key, &err)) {
 			snprintf(msg, cap, "identity: %s", err.msg);
 			goto out;
 		}

@@ -9,6 +9,7 @@
 #          certificate; a device that lost it is refused before any write.
 # ca_fail: the CA key is missing: nothing is written, no record is consumed,
 #          no certificate recorded; once the key is back the same device passes.
+# rsa:     the same batch check with RSA-2048 keys (made by the station's key pool).
 # keep_keys: the profile keeps keys (sealed in the store): a device whose
 #          partition was erased gets the same certificate and key back.
 set -eu
@@ -37,8 +38,11 @@ openssl req -new -x509 -key "$d/ca.key" -subj "/O=espfab e2e/CN=espfab e2e CA" -
 	ef_die "openssl CA"
 keep=false
 [ "$SCENARIO" = keep_keys ] && keep=true
+keytype=ec-p256 keydesc="EC P-256"
+[ "$SCENARIO" = rsa ] && keytype=rsa-2048 keydesc="RSA 2048"
+export keydesc
 cat > "$d/profile.json" <<JSON
-{"key": "ec-p256", "subject": [["O", "espfab e2e"], ["CN", "{mac}"], ["serialNumber", "{field:DeviceName}"]],
+{"key": "$keytype", "subject": [["O", "espfab e2e"], ["CN", "{mac}"], ["serialNumber", "{field:DeviceName}"]],
  "validity_days": 3650, "keep_keys": $keep, "ca_cert": "$d/ca.pem", "ca_key": "$d/ca.key"}
 JSON
 "$BIN/espfab" --db "$d/db" certs profile lamp "$d/profile.json" > "$d/profile.out" || ef_die "certs profile"
@@ -55,14 +59,14 @@ dump_ident() { # name
 check_ident() { # name mac
 	dump_ident "$1" || ef_die "$1: secure-cert dump failed (exit $?)"
 	python3 - "$d/$1.sc.json" "$2" "$d/$1.cert.pem" <<'PY' || ef_die "$1: esp_secure_cert partition content"
-import json, sys
+import json, os, sys
 j = json.load(open(sys.argv[1])); mac = sys.argv[2]
 assert j["problems"] == [], j["problems"]
 t = {x["name"]: x for x in j["tlvs"]}
 assert list(t) == ["ca_cert", "dev_cert", "priv_key", "integrity"], list(t)
 c = t["dev_cert"]["certificate"]
 assert ("CN=" + mac) in c["subject"], c["subject"]
-assert c["key"] == "EC P-256", c
+assert c["key"] == os.environ["keydesc"], c
 assert t["dev_cert"]["signed_by_ca_tlv"] is True
 assert t["priv_key"]["matches_dev_cert"] is True
 assert "pem" not in t["priv_key"]
@@ -188,6 +192,18 @@ ca_fail)
 	ef_wait_batch "$id" 60
 	[ "$(ef_cli batch show "$id" --json | ef_py 'j["batches"][0]["verified"]')" = 1 ] || ef_die "not verified after the CA came back"
 	check_ident d1 24:0a:c4:00:04:01 >/dev/null
+	;;
+rsa)
+	sim d1 24:0a:c4:00:06:01
+	sim d2 24:0a:c4:00:06:02
+	ef_daemon --port s1="$d/d1" --port s2="$d/d2"
+	id=$(ef_cli batch add --product lamp --count 2 | awk '{ print $2 }')
+	ef_wait_batch "$id" 120
+	[ "$(ef_cli batch show "$id" --json | ef_py 'j["batches"][0]["verified"]')" = 2 ] || ef_die "rsa batch not verified"
+	for n in 1 2; do
+		check_ident d$n 24:0a:c4:00:06:0$n >/dev/null
+		ef_check_device d$n 24:0a:c4:00:06:0$n
+	done
 	;;
 keep_keys)
 	# The daemon's seal key, as systemd would hand it over.

@@ -271,12 +271,40 @@ static void test_seccert_issue_image(void **state)
 	seccert_ca_free(ca);
 }
 
+/* A key made beforehand (the station's key pool) is the one certified. */
+static void test_seccert_issue_given_key(void **state)
+{
+	struct seccert_profile p;
+	struct seccert_err err = {0};
+	struct seccert_ca *ca = load_ca("ca_cert.pem", "ca_key.pem", 0, NULL);
+	struct seccert_vars v = {.mac = MAC, .field = field};
+	EVP_PKEY *given = NULL, *key = NULL;
+	X509 *x = NULL;
+	(void)state;
+
+	assert_int_equal(seccert_profile_parse(profile_ec, strlen(profile_ec), &p, &err), 0);
+	assert_int_equal(seccert_keygen(SECCERT_KEY_EC_P256, &given, &err), 0);
+	assert_int_equal(seccert_issue_key(&p, ca, &v, given, &x, &key, &err), 0);
+	assert_ptr_equal(key, given);
+	assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(x), given), 1);
+	check_cert(x, key, ca);
+	X509_free(x);
+	EVP_PKEY_free(key);
+	/* The wrong type is refused, and the key is freed (ASan's leak check). */
+	assert_int_equal(seccert_keygen(SECCERT_KEY_RSA_2048, &given, &err), 0);
+	assert_int_equal(seccert_issue_key(&p, ca, &v, given, &x, &key, &err), SECCERT_EINVAL);
+	assert_null(x);
+	assert_null(key);
+	assert_non_null(strstr(err.msg, "not of the profile's type"));
+	seccert_ca_free(ca);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_seccert_issue_profile),         cmocka_unit_test(test_seccert_issue_ec_and_rsa),
 	    cmocka_unit_test(test_seccert_issue_template_errors), cmocka_unit_test(test_seccert_issue_ca_refusals),
-	    cmocka_unit_test(test_seccert_issue_image),
+	    cmocka_unit_test(test_seccert_issue_image),          cmocka_unit_test(test_seccert_issue_given_key),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -85,6 +85,14 @@ struct seccert_vars {
 int seccert_issue(const struct seccert_profile *p, const struct seccert_ca *ca, const struct seccert_vars *v,
 		  X509 **cert, EVP_PKEY **key, struct seccert_err *err);
 
+/* The same with a key made beforehand (seccert_keygen, e.g. on another
+ * thread): given must be of the profile's key type; the call takes it (on
+ * success it comes back in *key, on error it is freed). */
+int seccert_issue_key(const struct seccert_profile *p, const struct seccert_ca *ca, const struct seccert_vars *v,
+		      EVP_PKEY *given, X509 **cert, EVP_PKEY **key, struct seccert_err *err);
+/* A fresh key pair of that type. */
+int seccert_keygen(enum seccert_key_type t, EVP_PKEY **out, struct seccert_err *err);
+
 /* The esp_secure_cert image for a device: CA certificate (when ca is not
  * NULL), device certificate, private key (when key is not NULL), integrity
  * TLV, then 0xFF up to cap (the partition's size) when pad. The same bytes
