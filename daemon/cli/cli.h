@@ -27,5 +27,7 @@ int cmd_audit(int argc, char **argv, const struct cli_globals *g);    /* cmd_sto
 int cmd_batch(int argc, char **argv, const struct cli_globals *g);    /* cmd_daemon.c */
 int cmd_status(int argc, char **argv, const struct cli_globals *g);   /* cmd_daemon.c */
 int cmd_watch(int argc, char **argv, const struct cli_globals *g);    /* cmd_daemon.c */
+int cmd_secure_cert(int argc, char **argv, const struct cli_globals *g); /* cmd_secure_cert.c */
+int cmd_certs(int argc, char **argv, const struct cli_globals *g);    /* cmd_certs.c */
 
 #endif

@@ -25,13 +25,15 @@ static const struct cli_command commands[] = {
 	{"batch", cmd_batch, "batches queued on the daemon"},
 	{"status", cmd_status, "the daemon's ports and counts"},
 	{"watch", cmd_watch, "live view of the daemon's ports"},
+	{"secure-cert", cmd_secure_cert, "esp_secure_cert partition images: generate, dump"},
+	{"certs", cmd_certs, "per-device certificates: identity profile, list, show, export"},
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: espfab [--db PATH] [--socket PATH] [--config PATH] COMMAND [ARGS...]\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  %-9s %s\n", commands[i].word, commands[i].summary);
+		fprintf(f, "  %-11s %s\n", commands[i].word, commands[i].summary);
 	fprintf(f, "\n'espfab COMMAND --help' describes a command.\n");
 }
 

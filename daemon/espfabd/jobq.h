@@ -39,6 +39,13 @@ enum jobq_kind {
 
 #define JOBQ_NSTEPS 10
 
+/* A device's esp_secure_cert work (station_ident.h, pipeline_ident.h). */
+enum jobq_ident {
+	JOBQ_IDENT_NONE = 0, /* the product has no identity profile */
+	JOBQ_IDENT_WRITE,    /* write the partition image */
+	JOBQ_IDENT_CHECK,    /* the device must already carry the certificate */
+};
+
 struct jobq_msg {
 	enum jobq_kind kind;
 	unsigned worker;
@@ -59,6 +66,11 @@ struct jobq_msg {
 	/* A reference owned by the message like data (jobq_msg_clear drops
 	 * it): the set is immutable, so every worker shares the same bytes. */
 	struct fwimg_set *fw;
+	/* CLAIM_REP: the last ident_len bytes of data are the esp_secure_cert
+	 * partition image (WRITE, secret) or the certificate's DER (CHECK), for
+	 * the partition at ident_offset. RESULT: what the worker did. */
+	enum jobq_ident ident;
+	uint32_t ident_offset, ident_len;
 };
 
 struct jobq;

@@ -12,6 +12,7 @@
 
 #include "espfab/nvs_decode.h"
 #include "espfab/part.h"
+#include "pipeline_ident.h"
 
 static const char *const step_names[PIPELINE_STEP_COUNT_] = {
 	[PIPELINE_STEP_CONNECT] = "connect",   [PIPELINE_STEP_IDENTIFY] = "identify",
@@ -285,6 +286,7 @@ int pipeline_provision(struct romio *dev, const struct romio_ident *id, const st
 	uint64_t t0 = mono_ms(), t;
 	const struct fwimg_set *fw = work->fw && work->fw->n ? work->fw : NULL;
 	int fw_table = fw && fwimg_find(fw, pp->table_offset);
+	struct pipeline_ident ident = {0};
 	int rc = -1;
 
 	memset(result, 0, sizeof(*result));
@@ -360,6 +362,12 @@ int pipeline_provision(struct romio *dev, const struct romio_ident *id, const st
 	snprintf(result->record, sizeof(result->record), "%s", rep.record);
 	result->step_ms[PIPELINE_STEP_GENERATE] = (uint32_t)rep.a;
 	result->step_ms[PIPELINE_STEP_CLAIM] = (uint32_t)(mono_ms() - t - rep.a);
+	/* The esp_secure_cert part (pipeline_ident.h): a device that must
+	 * still hold its certificate is checked before any byte is written. */
+	if (pipeline_ident_take(&rep, &ident, result->text, sizeof(result->text)))
+		goto out;
+	if (ident.mode == JOBQ_IDENT_CHECK && pipeline_ident_check(dev, &ident, result->text, sizeof(result->text)))
+		goto out;
 	if (!rep.data || rep.len != work->b) {
 		snprintf(result->text, sizeof(result->text), "image of %zu bytes for a 0x%llx-byte partition",
 			 rep.len, (unsigned long long)work->b);
@@ -422,6 +430,15 @@ int pipeline_provision(struct romio *dev, const struct romio_ident *id, const st
 			goto out;
 	}
 	result->step_ms[PIPELINE_STEP_VERIFY] = (uint32_t)(mono_ms() - t);
+	/* 5b. The identity: the whole esp_secure_cert partition, verified and
+	 * read back (counted in the write step's time). */
+	if (ident.mode == JOBQ_IDENT_WRITE) {
+		t = mono_ms();
+		if (pipeline_ident_write(dev, &ident, result->text, sizeof(result->text)))
+			goto out;
+		result->step_ms[PIPELINE_STEP_WRITE] += (uint32_t)(mono_ms() - t);
+	}
+	result->ident = ident.mode;
 
 	/* 6. Leave the loader. A device that does not reboot is still
 	 * provisioned: the flash is verified, so this is not a failure. */
@@ -441,6 +458,7 @@ out:
 		OPENSSL_cleanse(readback, rep.len);
 		free(readback);
 	}
+	pipeline_ident_clear(&ident);
 	jobq_msg_clear(&rep);
 	return rc;
 }

@@ -17,7 +17,9 @@
 #include "jobq.h"
 #include "log.h"
 #include "notify.h"
+#include "espfab/store_cert.h"
 #include "pipeline.h"
+#include "station_ident.h"
 #include "uplink.h"
 #include "version.h"
 #include "worker.h"
@@ -44,6 +46,7 @@ struct station_port {
 	char last_record[64];
 	uint32_t last_ms;
 	unsigned n_ok, n_failed;
+	int64_t ident_product; /* the claim carried an identity of this product */
 };
 
 struct station {
@@ -79,6 +82,7 @@ struct station {
 	 * kept across rounds, shared with the workers by reference. */
 	struct fwimg_set *fw;
 	int64_t fw_product;
+	struct station_ident *ident; /* per-device identities (station_ident.h) */
 };
 
 static uint64_t mono_ms(void)
@@ -571,7 +575,12 @@ static void on_claim_req(struct station *s, struct jobq_msg *m)
 	snprintf(rep.record, sizeof(rep.record), "%s", r->record_id);
 	snprintf(p->record, sizeof(p->record), "%s", r->record_id);
 	t = mono_ms();
-	if (build_image(r, &rep.data, &rep.len, rep.digest, rep.text, sizeof(rep.text))) {
+	p->ident_product = 0;
+	if (build_image(r, &rep.data, &rep.len, rep.digest, rep.text, sizeof(rep.text)) ||
+	    station_ident_prepare(s->ident, s->store, r,
+				  &(struct station_ident_ctx){.station = s->cfg.station, .port = p->name, .mac = r->mac,
+							      .job_id = r->job_id},
+				  &rep, rep.text, sizeof(rep.text))) {
 		/* Nothing was sent: the record goes back to the pool. */
 		struct store_audit_entry a = {.station = s->cfg.station, .port = p->name, .chip = m->chip,
 					      .mac = m->mac, .product = product, .record_id = r->record_id,
@@ -584,6 +593,8 @@ static void on_claim_req(struct station *s, struct jobq_msg *m)
 	}
 	rep.a = mono_ms() - t;
 	rep.rc = 0;
+	if (rep.ident)
+		p->ident_product = r->product->id;
 	log_msg(LOG_INFO, &(struct log_fields){.port = p->name, .mac = m->mac, .batch = m->batch_id},
 		"claimed record %s (job %lld%s)", r->record_id, (long long)r->job_id, r->reused ? ", same MAC again" : "");
 out:
@@ -634,6 +645,9 @@ static void on_result(struct station *s, struct jobq_msg *m)
 		if (m->rc == 0) {
 			result = "verified";
 			rc = store_mark_verified(s->store, m->job_id, &a, &serr);
+			if (!rc && m->ident && p->ident_product)
+				rc = store_cert_delivered(s->store, p->ident_product, m->mac, s->cfg.station, p->name,
+							  m->job_id, &serr);
 		} else if (m->sent) {
 			result = "failed";
 			rc = store_fail(s->store, m->job_id, m->text, &a, &serr);
@@ -803,9 +817,11 @@ int station_new(const struct station_opts *o, struct station **out, char *msg, s
 	s->grace_ms = o->shutdown_grace_ms;
 	s->on_stopped = o->on_stopped;
 	s->ctx = o->ctx;
-	if (jobq_new(&s->inbox, 1) || loop_add(s->loop, jobq_fd(s->inbox), EPOLLIN, inbox_cb, s)) {
+	if (station_ident_new(&s->ident) || jobq_new(&s->inbox, 1) ||
+	    loop_add(s->loop, jobq_fd(s->inbox), EPOLLIN, inbox_cb, s)) {
 		snprintf(msg, cap, "cannot create the worker queue");
 		jobq_free(s->inbox);
+		station_ident_free(s->ident);
 		free(s);
 		return -ENOMEM;
 	}
@@ -922,6 +938,7 @@ void station_free(struct station *s)
 	txn_close(s);
 	round_forget(s);
 	fwimg_set_unref(s->fw);
+	station_ident_free(s->ident);
 	json_decref(s->held_ev);
 	loop_del(s->loop, jobq_fd(s->inbox));
 	jobq_free(s->inbox);
