@@ -732,12 +732,21 @@ static void on_message(struct station *s, struct jobq_msg *m)
 		broadcast(s, json_pack("{s:s, s:s, s:s}", "event", "device.left", "port", p->name, "mac", m->mac));
 		p->mac[0] = p->chip[0] = '\0';
 		break;
-	case JOBQ_STEP:
+	case JOBQ_STEP: {
+		json_t *ev;
 		snprintf(p->step, sizeof(p->step), "%.15s", m->text);
 		p->done = p->total = 0;
-		broadcast(s, json_pack("{s:s, s:s, s:s, s:s}", "event", "step", "port", p->name, "mac", p->mac, "step",
-				       p->step));
+		/* Once claimed, the record and batch ride along: a screen shows
+		 * which record is being written without asking for a status. */
+		ev = json_pack("{s:s, s:s, s:s, s:s}", "event", "step", "port", p->name, "mac", p->mac, "step",
+			       p->step);
+		if (p->job_id && p->record[0]) {
+			json_object_set_new(ev, "record", json_string(p->record));
+			json_object_set_new(ev, "batch", json_integer(p->batch_id));
+		}
+		broadcast(s, ev);
 		break;
+	}
 	case JOBQ_PROGRESS:
 		p->done = m->a;
 		p->total = m->b;
