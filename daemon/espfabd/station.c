@@ -222,8 +222,8 @@ void station_handle_request(void *ctx, struct control_client *cl, const struct p
 			break;
 		log_msg(LOG_INFO, &(struct log_fields){.batch = id}, "batch %lld: %lld x %s queued by uid %d",
 			(long long)id, (long long)req->count, req->product, (int)control_client_uid(cl));
-		broadcast(s, json_pack("{s:s, s:I, s:s, s:I}", "event", "batch", "batch", (json_int_t)id, "state",
-				       "active", "count", (json_int_t)req->count));
+		broadcast(s, json_pack("{s:s, s:I, s:s, s:I, s:s}", "event", "batch", "batch", (json_int_t)id, "state",
+				       "active", "count", (json_int_t)req->count, "product", req->product));
 		control_reply(cl, req->id, json_pack("{s:I}", "batch", (json_int_t)id));
 		wake_workers(s);
 		return;

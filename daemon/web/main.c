@@ -26,8 +26,6 @@
 
 struct web {
 	struct wmodel *model;
-	int operator;
-	int keepalive_ms;
 };
 
 static void usage(FILE *f)
@@ -38,17 +36,11 @@ static void usage(FILE *f)
 		   "control socket. Read-only unless --token-file names the operator token. See espfab-web(8).\n");
 }
 
-/* The full state plus what the HTTP side adds (called with the hub's lock). */
 static json_t *render(void *ctx)
 {
 	struct web *w = ctx;
-	json_t *st = wmodel_state(w->model, time(NULL));
 
-	if (st) {
-		json_object_set_new(st, "operator", json_boolean(w->operator));
-		json_object_set_new(st, "keepalive_ms", json_integer(w->keepalive_ms));
-	}
-	return st;
+	return wmodel_state(w->model, time(NULL));
 }
 
 /* The token file must not be readable by others: it is the operator's key. */
@@ -177,12 +169,12 @@ int main(int argc, char **argv)
 	log_init("espfab-web", 0);
 	if (debug)
 		log_set_level(LOG_DEBUG);
-	w.operator = token[0] != '\0';
-	w.keepalive_ms = keepalive_ms;
 	if (wmodel_new(&w.model) || whub_new(4096, render, &w, &hub)) {
 		fprintf(stderr, "espfab-web: out of memory\n");
 		goto out;
 	}
+	/* What the page needs to know of this server, in every state. */
+	wmodel_set_extra(w.model, json_pack("{s:b, s:i}", "operator", token[0] != '\0', "keepalive_ms", keepalive_ms));
 	/* Signals are taken by sigwait below, not by whichever thread. */
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
@@ -207,7 +199,7 @@ int main(int argc, char **argv)
 		const char *colon = listen[0] == '[' ? strchr(listen, ']') + 1 : strrchr(listen, ':');
 		snprintf(host, sizeof(host), "%.*s", (int)(colon - listen), listen);
 		printf("espfab-web: serving http://%s:%u/ for espfabd at %s (%s)\n", host, whttp_port(http), sock,
-		       w.operator ? "operator actions with a token" : "read-only");
+		       tokfile ? "operator actions with a token" : "read-only");
 		fflush(stdout);
 	}
 	{

@@ -48,6 +48,7 @@ struct wmodel {
 	int seeding;
 	int64_t seed_last_id;
 	char seed_since[40];
+	json_t *extra;     /* merged into every state */
 };
 
 int wmodel_new(struct wmodel **out)
@@ -75,6 +76,7 @@ void wmodel_free(struct wmodel *m)
 		return;
 	json_decref(m->batches);
 	json_decref(m->tail);
+	json_decref(m->extra);
 	free(m->res);
 	free(m);
 }
@@ -606,5 +608,13 @@ json_t *wmodel_state(struct wmodel *m, time_t now)
 		      since, "station", m->station, "version", m->version, "tiles", tiles, "batches",
 		      json_object_get(b, "batches"), "audit", m->tail, "stats", wmodel_stats(m, now));
 	json_decref(b);
+	if (o && m->extra)
+		json_object_update_missing(o, m->extra);
 	return o;
+}
+
+void wmodel_set_extra(struct wmodel *m, json_t *extra)
+{
+	json_decref(m->extra);
+	m->extra = extra;
 }

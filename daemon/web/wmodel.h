@@ -79,6 +79,10 @@ void wmodel_seed_end(struct wmodel *m, time_t now, json_t *changes);
 /* The time of the last row seen ("" before any), the next page's "since". */
 const char *wmodel_seed_since(const struct wmodel *m);
 
+/* Fields every "state" carries besides the picture (the HTTP side's
+ * "operator" and "keepalive_ms"); extra is stolen. */
+void wmodel_set_extra(struct wmodel *m, json_t *extra);
+
 /* The whole picture (a new object): what "state" carries and /api/state serves. */
 json_t *wmodel_state(struct wmodel *m, time_t now);
 /* The rates alone (a new object); the feed republishes them as time passes. */

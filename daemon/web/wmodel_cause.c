@@ -28,6 +28,11 @@ enum wmodel_cause wmodel_classify(const char *e)
 		return WMODEL_CAUSE_OTHER;
 	if (has(e, "shutting down") || has(e, "stopped"))
 		return WMODEL_CAUSE_STATION;
+	/* Silence in any step is the contact, whatever the step was: the
+	 * board answered before (it was identified), then stopped. */
+	if (has(e, "no reply") || has(e, "deadline") || has(e, "timed out") || has(e, "timeout") ||
+	    has(e, "no answer") || has(e, "lost sync") || has(e, "silent") || has(e, "connection closed"))
+		return WMODEL_CAUSE_CONTACT;
 	if (starts(e, "claim:") || starts(e, "mark sent:") || starts(e, "store:") || starts(e, "image of"))
 		return WMODEL_CAUSE_RECORDS;
 	if (starts(e, "verify"))
@@ -36,9 +41,7 @@ enum wmodel_cause wmodel_classify(const char *e)
 		return WMODEL_CAUSE_FIRMWARE;
 	if (has(e, "partition table"))
 		return WMODEL_CAUSE_TABLE;
-	/* A write or any step that timed out or lost its sync: the contact. */
-	if (has(e, "timed out") || has(e, "timeout") || has(e, "no answer") || has(e, "sync") ||
-	    has(e, "silent") || has(e, "closed") || has(e, "gone") || starts(e, "write:"))
+	if (starts(e, "write:"))
 		return WMODEL_CAUSE_CONTACT;
 	return WMODEL_CAUSE_OTHER;
 }
@@ -77,7 +80,7 @@ const char *wmodel_cause_label(enum wmodel_cause c)
 	case WMODEL_CAUSE_FIRMWARE:
 		return "Firmware write failed";
 	case WMODEL_CAUSE_RECORDS:
-		return "No record could be given";
+		return "No record for this board";
 	case WMODEL_CAUSE_STATION:
 		return "Station was stopping";
 	case WMODEL_CAUSE_OTHER:
@@ -99,7 +102,7 @@ const char *wmodel_cause_action(enum wmodel_cause c)
 	case WMODEL_CAUSE_FIRMWARE:
 		return "Try again once; if it fails again, replace the board.";
 	case WMODEL_CAUSE_RECORDS:
-		return "Call a technician: the station has no record to give.";
+		return "Remove the board. If boards remain, a new batch is needed: call a technician.";
 	case WMODEL_CAUSE_STATION:
 		return "Wait for the station to come back, then reseat the board.";
 	case WMODEL_CAUSE_OTHER:

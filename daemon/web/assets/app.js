@@ -51,6 +51,8 @@
       fill: el('div', 't-fill'),
       pct: el('span', 't-pct'),
       id: el('div', 't-id'),
+      mac: el('div', 't-mac'),
+      rec: el('div', 't-rec'),
       hint: el('div', 't-hint'),
       fail: el('div', 't-fail'),
       reason: el('span', 't-reason'),
@@ -59,6 +61,7 @@
     };
     head.append(p.name, p.counts);
     p.bar.append(p.fill, p.pct);
+    p.id.append(p.mac, p.rec);
     p.fail.append(p.reason, p.action, p.error);
     root.append(head, p.label, p.bar, p.id, p.hint, p.fail);
     tilesEl.append(root);
@@ -84,10 +87,13 @@
     // While busy: this board; afterwards: the board of the last result.
     const mac = d.mac || (last && last.mac) || '';
     const rec = d.state === 'busy' ? d.record : (last && last.record) || '';
-    p.id.textContent = [mac, rec].filter(Boolean).join('  ') || '\u00a0';
+    p.mac.textContent = mac || '\u00a0';
+    p.rec.textContent = rec ? `record ${rec}` : '\u00a0';
     p.hint.textContent = d.hint;
     const failed = last && last.result !== 'verified';
     p.fail.hidden = !failed;
+    // A failed board's advice replaces the generic hint.
+    p.hint.hidden = failed && d.state !== 'busy';
     if (failed) {
       p.reason.textContent = `Last: ${last.reason || 'failed'}`;
       p.action.textContent = last.action || '';
@@ -119,7 +125,7 @@
         `${ver}/${count} verified \u00b7 ${b.failed || 0} failed` +
         (b.remaining !== undefined ? ` \u00b7 ${b.remaining} to go` : ''));
       row.append(line, bar, nums);
-      if (unlocked && state && state.operator && (b.state === 'active' || b.state === 'paused')) {
+      if (unlocked && state && state.operator && state.online && (b.state === 'active' || b.state === 'paused')) {
         const act = b.state === 'active' ? 'pause' : 'resume';
         const btn = el('button', 'b-act', act === 'pause' ? 'Pause' : 'Resume');
         btn.type = 'button';
