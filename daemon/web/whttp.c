@@ -262,7 +262,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	struct whttp_req *rq = *con_cls;
 	struct wreq r;
 
-	(void)version;
 	(void)upload;
 	if (!rq) {
 		rq = calloc(1, sizeof(*rq));
@@ -278,6 +277,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	}
 	if (rq->body > WHTTP_MAX_BODY)
 		return send_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "too_large", "request body over 1 KiB", NULL);
+	/* RFC 9110: an HTTP/1.1 request without Host is malformed
+	 * (libmicrohttpd 0.9.75 lets it through). */
+	if (!strcmp(version, MHD_HTTP_VERSION_1_1) && !MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST))
+		return send_error(c, MHD_HTTP_BAD_REQUEST, "malformed", "HTTP/1.1 request without Host", NULL);
 	wreq_route(method, url, &r);
 	switch (r.route) {
 	case WREQ_NOT_FOUND:
@@ -304,6 +307,16 @@ static void on_done(void *cls, struct MHD_Connection *c, void **con_cls, enum MH
 	(void)t;
 	free(*con_cls);
 	*con_cls = NULL;
+}
+
+/* Paths are taken as sent, not %-decoded: every route is plain ASCII, and
+ * a decoded "%00" would cut the C string short ("/app.js%00.png" would
+ * serve /app.js) while a decoded "%2e%2e" would only look like a path. */
+static size_t no_unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+	(void)cls;
+	(void)c;
+	return strlen(s);
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -341,7 +354,8 @@ int whttp_start(const struct whttp_opts *o, struct whttp **out, struct whttp_err
 		(size_t)(o->max_header ? o->max_header : 16384), MHD_OPTION_CONNECTION_LIMIT,
 		(unsigned)(o->max_conns ? o->max_conns : 64), MHD_OPTION_PER_IP_CONNECTION_LIMIT, 32u,
 		MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_NOTIFY_COMPLETED, on_done, h,
-		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, h,
+		MHD_OPTION_END);
 	if (!h->mhd) {
 		err->code = WHTTP_ESTART;
 		snprintf(err->msg, sizeof(err->msg),
