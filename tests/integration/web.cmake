@@ -11,3 +11,9 @@ set_tests_properties(integration_web_browser PROPERTIES LABELS integration TIMEO
 add_test(NAME integration_web_isolation
   COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/integration/web_isolation.sh $<TARGET_FILE:espfab-web>)
 set_tests_properties(integration_web_isolation PROPERTIES LABELS integration TIMEOUT 60)
+
+# The unit file as systemd reads it, and its sandboxing.
+add_test(NAME integration_web_unit
+  COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/integration/web_unit.sh $<TARGET_FILE_DIR:espfab-web>
+          ${CMAKE_BINARY_DIR}/daemon/web/espfab-web.service)
+set_tests_properties(integration_web_unit PROPERTIES LABELS integration TIMEOUT 60)

@@ -3,7 +3,7 @@
 
     web_browser.py BIN_DIR ARTIFACT_DIR
 
-Starts espfab-sim devices (three healthy, one flaky: it goes silent after 30
+Starts espfab-sim devices (three healthy, one flaky: it goes silent after 100
 requests), espfabd with 32 slots (the other 28 have no port), espfab-web, and
 headless Chromium driven through chromedriver's WebDriver HTTP API. Checks
 that the 32 tiles fit 1920x1080, that tiles go through a busy state to
@@ -18,6 +18,7 @@ import base64
 import csv
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -33,6 +34,7 @@ ART = os.path.abspath(sys.argv[2])
 EX = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'examples', 'lamp')
 TOKEN = 'op-token-for-the-browser-test-0123456789'
 WINDOW = (1920, 1080)
+FLAKY_AFTER = int(os.environ.get('EF_FLAKY_AFTER', '100'))
 DEADLINE = time.monotonic() + 150  # the whole test, whatever happens
 
 procs = []
@@ -220,7 +222,8 @@ for (const t of document.querySelectorAll('.tile')) {
   out[t.dataset.port] = {label: t.querySelector('.t-label').textContent, state: t.dataset.state,
     id: t.querySelector('.t-mac').textContent + " " + t.querySelector('.t-rec').textContent, failHidden: t.querySelector('.t-fail').hidden,
     reason: t.querySelector('.t-reason').textContent, action: t.querySelector('.t-action').textContent,
-    error: t.querySelector('.t-error').textContent, tone: t.className};
+    error: t.querySelector('.t-error').textContent, tone: t.className,
+    bar: t.querySelector('.t-bar').classList.contains('on'), pct: t.querySelector('.t-pct').textContent};
 }
 return out;'''
 
@@ -240,9 +243,21 @@ def main():
                        capture_output=True)
     if r.returncode:
         raise Fail('cannot build the partition table')
+    # The product carries a 64 KiB application image, so each board shows a
+    # progress bar that moves (the NVS write itself is one 24 KiB block).
+    fw = os.path.join(work, 'fw')
+    os.makedirs(fw)
+    with open(os.path.join(fw, 'app.bin'), 'wb') as f:
+        # Incompressible (sent as plain FLASH_DATA blocks), and the same
+        # every run, so the flaky board's request count lands in verify.
+        f.write(random.Random(1).randbytes(64 * 1024))
+    with open(os.path.join(fw, 'flasher_args.json'), 'w') as f:
+        json.dump({'flash_settings': {'flash_mode': 'dio', 'flash_size': '4MB', 'flash_freq': '80m'},
+                   'flash_files': {'0x10000': 'app.bin'}, 'extra_esptool_args': {'chip': 'esp32s3'}}, f)
     db = os.path.join(work, 'db')
     for args in (['product', 'add', 'lamp', os.path.join(EX, 'config.csv'), '--table',
-                  os.path.join(EX, 'partitions.csv'), '--unique', 'DeviceSecret'],
+                  os.path.join(EX, 'partitions.csv'), '--unique', 'DeviceSecret', '--firmware',
+                  os.path.join(fw, 'flasher_args.json')],
                  ['records', 'import', '--product', 'lamp', os.path.join(EX, 'values.csv')]):
         if subprocess.run([f'{BIN}/espfab', '--db', db, *args], capture_output=True).returncode:
             raise Fail(f'espfab {args[0]} {args[1]} failed')
@@ -251,8 +266,7 @@ def main():
 
     macs = {f's{n}': f'24:0a:c4:00:0e:0{n}' for n in range(1, 5)}
     for n in (1, 2, 3):
-        sim(f'd{n}', macs[f's{n}'], '--erase-ms', '300')
-    sim('d4', macs['s4'], '--drop-after', '30')  # the flaky board: silent in mid-job
+        sim(f'd{n}', macs[f's{n}'], '--program-us', '3000')  # about 1.5 s of firmware
     ports = [(f's{n}', os.path.join(work, f'd{n}')) for n in range(1, 5)]
     ports += [(f's{n}', os.path.join(work, f'no-port-{n}')) for n in range(5, 33)]
     d = daemon(ports)
@@ -300,18 +314,24 @@ def run(b, url, d, ports, macs, secrets):
     # VERIFIED; the flaky one takes a record and loses contact, so the batch
     # stays active with one to go (for the operator's pause below).
     cli('batch', 'add', '--product', 'lamp', '--count', '4')
+    # The flaky board is put in while the batch runs (so no idle probes
+    # count against it): it answers FLAKY_AFTER requests, then is silent,
+    # after its firmware and its record's write.
+    sim('d4', macs['s4'], '--drop-after', str(FLAKY_AFTER))
     seen = {p: [] for p in macs}
-    busy = {'CONNECTING', 'CHECKING', 'CLAIMING', 'WRITING', 'VERIFYING', 'RESETTING'}
+    busy = {'CONNECTING', 'CHECKING', 'FLASHING', 'CLAIMING', 'WRITING', 'VERIFYING', 'RESETTING'}
     shot_busy = False
+    bars = set()
 
     def provisioned():
         nonlocal shot_busy
         t = b.js(TILES_JS)
+        bars.update(t[p]['pct'] for p in macs if t[p]['bar'])
         for p in macs:
             if not seen[p] or seen[p][-1] != t[p]['label']:
                 seen[p].append(t[p]['label'])
-        if not shot_busy and any(t[p]['label'] == 'WRITING' for p in macs):
-            b.shot('02-writing.png')
+        if not shot_busy and any(t[p]['bar'] and t[p]['pct'] not in ('0%', '100%') for p in macs):
+            b.shot('02-progress.png')
             shot_busy = True
         return all(t[p]['label'] == 'VERIFIED' for p in ('s1', 's2', 's3')) and not t['s4']['failHidden'] and t
     t = wait_for('three tiles VERIFIED and the flaky one failed', provisioned, 60)
@@ -323,6 +343,9 @@ def run(b, url, d, ports, macs, secrets):
             raise Fail(f'tile {p} does not show its MAC and record: {t[p]["id"]!r}')
     if 'WRITING' not in {lab for p in macs for lab in seen[p]}:
         raise Fail(f'no tile ever showed WRITING: {seen}')
+    log(f'progress seen: {sorted(bars, key=lambda x: int(x[:-1]))}')
+    if len([x for x in bars if 0 < int(x[:-1]) < 100]) < 2:
+        raise Fail(f'no progress bar moving through a write: {bars}')
     s4 = t['s4']
     if 'FAILED' not in seen['s4']:
         raise Fail(f'the flaky tile never said FAILED: {seen["s4"]}')
