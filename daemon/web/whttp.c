@@ -247,10 +247,12 @@ static enum MHD_Result batch_action(struct whttp *h, struct MHD_Connection *c, c
 	}
 	log_msg(LOG_NOTICE, &(struct log_fields){.batch = rq->batch}, "operator at %s: %s of batch %lld", peer, op,
 		(long long)rq->batch);
-	return send_json(c, MHD_HTTP_OK,
-			 json_pack("{s:b, s:O}", "ok", 1, "batch",
-				   json_array_get(json_object_get(res, "batches"), 0) ?
-					   json_array_get(json_object_get(res, "batches"), 0) : json_null()));
+	{
+		json_t *row = json_array_get(json_object_get(res, "batches"), 0);
+		json_t *out = json_pack("{s:b, s:O}", "ok", 1, "batch", row ? row : json_null());
+		json_decref(res);
+		return send_json(c, MHD_HTTP_OK, out);
+	}
 }
 
 /* ---- dispatch ---- */

@@ -286,8 +286,18 @@ def main():
     b = Browser()
     try:
         run(b, url, d, ports, macs, secrets)
+        # SIGTERM ends espfab-web cleanly and at once while the page's
+        # stream is open (in the sanitizer build: no leak, no report).
+        t0 = time.monotonic()
+        stop(web)
+        if time.monotonic() - t0 > 3:
+            raise Fail(f'espfab-web took {time.monotonic() - t0:.1f} s to stop with a stream open')
     finally:
         b.quit()
+    with open(os.path.join(work, 'web.log'), errors='replace') as f:
+        wlog = f.read()
+    if web.returncode != 0 or 'Sanitizer' in wlog:
+        raise Fail(f'espfab-web exited {web.returncode} on SIGTERM: {wlog[-2000:]}')
 
 
 def run(b, url, d, ports, macs, secrets):
