@@ -3,3 +3,4 @@
 espfab_unit_test(wmodel LIBS espfab_web)
 espfab_unit_test(wreq LIBS espfab_web)
 espfab_unit_test(whttp LIBS espfab_web)
+espfab_unit_test(wfeed LIBS espfab_web)
