@@ -2,7 +2,7 @@
 # and the browser-facing parsers (routes, bearer token, token file, --listen).
 set(WEB_DIR ${PROJECT_SOURCE_DIR}/daemon/web)
 espfab_fuzz_target(web_events
-  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_web_events.c ${WEB_DIR}/wmodel.c ${WEB_DIR}/wmodel_cause.c
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_web_events.c ${WEB_DIR}/wmodel.c ${WEB_DIR}/wmodel_cause.c ${WEB_DIR}/wmodel_time.c
           ${WEB_DIR}/whub.c ${PROJECT_SOURCE_DIR}/daemon/espfabd/proto.c
   LIBS PkgConfig::JANSSON Threads::Threads
   CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/web_events)
