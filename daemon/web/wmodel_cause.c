@@ -94,20 +94,20 @@ const char *wmodel_cause_action(enum wmodel_cause c)
 {
 	switch (c) {
 	case WMODEL_CAUSE_CONTACT:
-		return "Reseat the board in the fixture and try again; if it fails twice, replace the board.";
+		return "Reseat the board and retry. Fails twice: replace it.";
 	case WMODEL_CAUSE_VERIFY:
-		return "Replace the board: set it aside for repair.";
+		return "Replace the board; set it aside for repair.";
 	case WMODEL_CAUSE_TABLE:
-		return "Set the board aside: it carries the wrong firmware. Call a technician.";
+		return "Set the board aside (wrong firmware). Call a technician.";
 	case WMODEL_CAUSE_FIRMWARE:
-		return "Try again once; if it fails again, replace the board.";
+		return "Retry once. Fails again: replace the board.";
 	case WMODEL_CAUSE_RECORDS:
-		return "Remove the board. If boards remain, a new batch is needed: call a technician.";
+		return "Remove the board. More boards need a new batch: call a technician.";
 	case WMODEL_CAUSE_STATION:
-		return "Wait for the station to come back, then reseat the board.";
+		return "Wait for the station, then reseat the board.";
 	case WMODEL_CAUSE_OTHER:
 	case WMODEL_CAUSE_COUNT_:
 		break;
 	}
-	return "Try again once; if it fails again, call a technician.";
+	return "Retry once. Fails again: call a technician.";
 }

@@ -361,6 +361,14 @@ def run(b, url, d, ports, macs, secrets):
         raise Fail(f'the flaky tile never said FAILED: {seen["s4"]}')
     if 'Lost contact' not in s4['reason'] or 'no reply' not in s4['error'] or 'Reseat' not in s4['action']:
         raise Fail(f'the flaky tile does not show its reason and action: {s4}')
+    # The reason, the action and the device's own words are inside the
+    # tile, not clipped away (at 32 slots on 1080p).
+    clip = b.js('''const t = document.querySelector('.tile[data-port="s4"]').getBoundingClientRect();
+      return ['.t-reason', '.t-action', '.t-error'].map(c => {
+        const r = document.querySelector('.tile[data-port="s4"] ' + c).getBoundingClientRect();
+        return r.height > 0 && r.bottom <= t.bottom - 2; });''')
+    if not all(clip):
+        raise Fail(f'the failed tile clips its reason/action/device error: {clip}')
     b.shot('03-provisioned-one-failed.png')
     side = b.js('return {audit: [...document.querySelectorAll("#audit-list li")].map(x => x.textContent),'
                 ' rate: document.querySelector("#rates b").textContent,'
