@@ -225,8 +225,8 @@ void station_handle_request(void *ctx, struct control_client *cl, const struct p
 			break;
 		log_msg(LOG_INFO, &(struct log_fields){.batch = id}, "batch %lld: %lld x %s queued by uid %d",
 			(long long)id, (long long)req->count, req->product, (int)control_client_uid(cl));
-		broadcast(s, json_pack("{s:s, s:I, s:s, s:I}", "event", "batch", "batch", (json_int_t)id, "state",
-				       "active", "count", (json_int_t)req->count));
+		broadcast(s, json_pack("{s:s, s:I, s:s, s:I, s:s}", "event", "batch", "batch", (json_int_t)id, "state",
+				       "active", "count", (json_int_t)req->count, "product", req->product));
 		control_reply(cl, req->id, json_pack("{s:I}", "batch", (json_int_t)id));
 		wake_workers(s);
 		return;
@@ -745,12 +745,21 @@ static void on_message(struct station *s, struct jobq_msg *m)
 		broadcast(s, json_pack("{s:s, s:s, s:s}", "event", "device.left", "port", p->name, "mac", m->mac));
 		p->mac[0] = p->chip[0] = '\0';
 		break;
-	case JOBQ_STEP:
+	case JOBQ_STEP: {
+		json_t *ev;
 		snprintf(p->step, sizeof(p->step), "%.15s", m->text);
 		p->done = p->total = 0;
-		broadcast(s, json_pack("{s:s, s:s, s:s, s:s}", "event", "step", "port", p->name, "mac", p->mac, "step",
-				       p->step));
+		/* Once claimed, the record and batch ride along: a screen shows
+		 * which record is being written without asking for a status. */
+		ev = json_pack("{s:s, s:s, s:s, s:s}", "event", "step", "port", p->name, "mac", p->mac, "step",
+			       p->step);
+		if (p->job_id && p->record[0]) {
+			json_object_set_new(ev, "record", json_string(p->record));
+			json_object_set_new(ev, "batch", json_integer(p->batch_id));
+		}
+		broadcast(s, ev);
 		break;
+	}
 	case JOBQ_PROGRESS:
 		p->done = m->a;
 		p->total = m->b;
