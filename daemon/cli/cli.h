@@ -10,11 +10,20 @@
 struct cli_globals {
 	const char *db_path;     /* --db PATH, or NULL: the daemon's configured database */
 	const char *socket_path; /* --socket PATH, or NULL: the default control socket */
-	const char *config_path; /* --config PATH, or NULL: /etc/espfab/espfabd.conf */
+	const char *config_path; /* --config PATH, or NULL: ESPFAB_CONFIG_FILE */
 };
 
-#define CLI_DEFAULT_SOCKET "/run/espfab/espfabd.sock"
-#define CLI_DEFAULT_CONFIG "/etc/espfab/espfabd.conf"
+#include "espfab/paths.h"
+
+#define CLI_DEFAULT_SOCKET ESPFAB_DEFAULT_SOCKET
+#define CLI_DEFAULT_CONFIG ESPFAB_CONFIG_FILE
+
+struct config;
+/* The daemon's configuration (--config, else the default file; a missing
+ * default file gives the defaults), parsed by the daemon's own reader;
+ * warnings about old spellings go to stderr. 0, or -1 after a one-line
+ * error on stderr. cli_config.c */
+int cli_config(const struct cli_globals *g, struct config *cfg);
 
 int cmd_nvs(int argc, char **argv, const struct cli_globals *g);      /* cmd_nvs.c */
 int cmd_nvs_dump(int argc, char **argv, const struct cli_globals *g); /* cmd_nvs_dump.c: "nvs dump" */

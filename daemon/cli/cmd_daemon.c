@@ -18,15 +18,15 @@
 
 static const char *socket_path(const struct cli_globals *g, char *buf, size_t cap)
 {
-	struct config cfg;
-	struct config_err err;
+	static struct config cfg; /* large: not on the stack */
 
 	if (g->socket_path)
 		return g->socket_path;
 	/* Where the daemon's configuration puts it. */
-	config_defaults(&cfg);
-	if (config_load(&cfg, g->config_path ? g->config_path : CLI_DEFAULT_CONFIG, !g->config_path, &err))
-		fprintf(stderr, "espfab: %s (using the default socket)\n", err.msg);
+	if (cli_config(g, &cfg)) {
+		config_defaults(&cfg);
+		fprintf(stderr, "espfab: using the default socket %s\n", cfg.socket_path);
+	}
 	snprintf(buf, cap, "%s", cfg.socket_path);
 	return buf;
 }
@@ -112,6 +112,8 @@ static void show_batches(json_t *res)
 static void show_batch_added(json_t *res)
 {
 	printf("batch %lld queued\n", jint(res, "batch"));
+	if (json_is_string(json_object_get(res, "warning")))
+		fprintf(stderr, "espfab batch add: warning: %s\n", jstr(res, "warning"));
 }
 
 static int parse_id(const char *s, int64_t *out)

@@ -21,6 +21,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "espfab/store.h"
+#include "espfab/version.h"
 #include "config.h"
 #include "control.h"
 #include "log.h"
@@ -50,9 +51,11 @@ static void usage(FILE *f)
 		"usage: espfabd [--foreground] [--config PATH] [--db PATH] [--socket PATH]\n"
 		"               [--port PORT ...] [--before default_reset|usb_reset|no_reset] [--baud B]\n"
 		"               [--station NAME] [--verify readback|md5] [--table-offset OFF]\n"
-		"               [--autodiscover] [--debug] [--check-config]\n"
+		"               [--autodiscover] [--debug] [--check-config] [--version]\n"
 		"PORT is a device path (prefer /dev/serial/by-path/...) or socket://HOST:PORT,\n"
-		"optionally NAME=PATH to name the fixture slot. See espfabd(8), espfabd.conf(5).\n");
+		"optionally NAME=PATH to name the fixture slot. See espfabd(8), espfabd.conf(5).\n"
+		"defaults: --config %s, --db %s, --socket %s\n",
+		CONFIG_DEFAULT_PATH, CONFIG_DEFAULT_DB, CONFIG_DEFAULT_SOCKET);
 }
 
 static void on_stopped(void *ctx)
@@ -224,7 +227,7 @@ static int parse_args(struct daemon *d, int argc, char **argv, int *check_only, 
 			usage(stdout);
 			return -1;
 		case 'v':
-			printf("espfabd 0.1.0\n");
+			printf("espfabd %s\n", ESPFAB_VERSION);
 			return -1;
 		default:
 			usage(stderr);
@@ -318,11 +321,15 @@ int main(int argc, char **argv)
 	if (r)
 		return r < 0 ? 0 : r;
 	if (check_only) {
+		for (unsigned i = 0; i < d.cfg.nwarnings; i++)
+			fprintf(stderr, "espfabd: warning: %s\n", d.cfg.warnings[i]);
 		printf("espfabd: configuration OK (%zu ports, database %s, socket %s)\n", d.cfg.nports, d.cfg.db_path,
 		       d.cfg.socket_path);
 		return 0;
 	}
 	log_init("espfabd", 0);
+	for (unsigned i = 0; i < d.cfg.nwarnings; i++)
+		log_warn("%s", d.cfg.warnings[i]);
 	if (debug)
 		log_set_level(LOG_DEBUG);
 	if (!d.cfg.nports && !d.cfg.autodiscover)
