@@ -19,88 +19,20 @@
 #include "log.h"
 #include "notify.h"
 #include "pipeline.h"
+#include "station_int.h"
 #include "uplink.h"
 #include "worker.h"
 
 
-/* Worker messages handled per round of the inbox; also the most replies a
- * round can hold back (one per message at most). */
-#define ROUND_MAX 64
-
-struct station_port {
-	char name[CONFIG_NAME_MAX];
-	char path[CONFIG_PATH_MAX];
-	struct worker *worker;
-	int exited;
-	char state[16];
-	char mac[18];
-	char chip[16];
-	char step[16];
-	uint64_t done, total;
-	int64_t batch_id, job_id;
-	char record[64];
-	char last_result[16];
-	char last_error[512];
-	char last_mac[18];
-	char last_record[64];
-	uint32_t last_ms;
-	unsigned n_ok, n_failed;
-	/* BUDGET. A work reply promises this port a place in a batch before
-	 * anything is written (firmware comes before the claim): the promise
-	 * counts against the batch's room and the product's available records
-	 * until the claim answers or the result arrives. */
-	int64_t promised;
-	char promised_product[PROTO_NAME_MAX];
-	char image_sha256[65]; /* of the NVS image claimed for the job, for its audit row */
-};
-
-struct station {
-	struct config cfg;
-	struct loop *loop;
-	struct store *store;
-	struct control *ctl;
-	struct uplink *uplink;
-	struct jobq *inbox;
-	int verify_readback;
-	uint32_t table_offset;
-	unsigned grace_ms;
-	void (*on_stopped)(void *ctx);
-	void *ctx;
-	int stopping;
-	uint64_t stop_at_ms;
-	int cancelled;
-	int stopped_reported;
-	size_t nports;
-	struct station_port ports[CONFIG_MAX_PORTS * 2];
-	unsigned n_ok, n_failed;
-	/* Group commit of one inbox round: see txn_open(). */
-	int txn;
-	size_t nheld;
-	struct jobq_msg held[ROUND_MAX];
-	json_t *held_ev;
-	/* Read once per round, not once per worker message (32 workers ask
-	 * for work together): the active batches (dropped by any store write)
-	 * and the last product loaded. */
-	json_t *round_batches;
-	struct store_product *round_prod;
-	/* A product's firmware images never change (schema 003): read once,
-	 * kept across rounds, shared with the workers by reference. */
-	struct fwimg_set *fw;
-	int64_t fw_product;
-	/* The product's available records, read at most once a second (a
-	 * count over the records) and lowered by each new claim in between. */
-	char avail_product[PROTO_NAME_MAX];
-	long long avail_n;
-	uint64_t avail_at_ms;
-};
-
-static uint64_t mono_ms(void)
+uint64_t station_mono_ms(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
+
+#define mono_ms station_mono_ms
 
 static void broadcast(struct station *s, json_t *ev)
 {
@@ -146,7 +78,8 @@ static json_t *status_json(struct station *s)
 	struct store_err serr;
 
 	for (size_t i = 0; i < s->nports; i++)
-		json_array_append_new(ports, port_json(&s->ports[i]));
+		if (!s->ports[i].removed)
+			json_array_append_new(ports, port_json(&s->ports[i]));
 	if (store_batch_query(s->store, 0, &batches, &serr))
 		batches = json_pack("{s:[]}", "batches");
 	o = json_pack("{s:s, s:s, s:i, s:b, s:o, s:O, s:{s:i, s:i}}", "station", s->cfg.station, "version",
@@ -535,7 +468,7 @@ static void on_work_req(struct station *s, struct jobq_msg *m)
 	memset(&rep, 0, sizeof(rep));
 	rep.kind = JOBQ_WORK_REP;
 	rep.rc = -1;
-	if (!p || s->stopping || !pick_batch(s, p, &rep.batch_id, rep.text, sizeof(rep.text)))
+	if (!p || s->stopping || p->removing || !pick_batch(s, p, &rep.batch_id, rep.text, sizeof(rep.text)))
 		goto out;
 	{
 		int bound, verified;
@@ -806,6 +739,8 @@ static void on_result(struct station *s, struct jobq_msg *m)
 	p->job_id = 0;
 	p->record[0] = '\0';
 	p->image_sha256[0] = '\0';
+	/* Removed by a reload while it worked: its device is done now. */
+	station_port_retire(s, p);
 	for (int i = 0; i < PIPELINE_STEP_COUNT_; i++)
 		if (m->step_ms[i])
 			json_object_set_new(steps, pipeline_step_name((enum pipeline_step)i),
@@ -835,6 +770,9 @@ static void on_result(struct station *s, struct jobq_msg *m)
 
 static void check_stopped(struct station *s)
 {
+	/* Ports a reload removed exit too; only a stop ends the station. */
+	if (!s->stopping)
+		return;
 	for (size_t i = 0; i < s->nports; i++)
 		if (!s->ports[i].exited)
 			return;
@@ -858,6 +796,7 @@ static void on_message(struct station *s, struct jobq_msg *m)
 		if (strcmp(p->state, "busy"))
 			p->step[0] = '\0';
 		broadcast(s, json_pack("{s:s, s:s, s:s}", "event", "port", "port", p->name, "state", p->state));
+		station_port_retire(s, p);
 		break;
 	case JOBQ_ARRIVED:
 		snprintf(p->mac, sizeof(p->mac), "%s", m->mac);
@@ -899,6 +838,7 @@ static void on_message(struct station *s, struct jobq_msg *m)
 	case JOBQ_EXITED:
 		p->exited = 1;
 		snprintf(p->state, sizeof(p->state), "stopped");
+		station_port_exited(s, p);
 		check_stopped(s);
 		break;
 	case JOBQ_WORK_REP:
@@ -964,65 +904,27 @@ void station_set_control(struct station *s, struct control *c)
 	s->ctl = c;
 }
 
-int station_has_path(const struct station *s, const char *path)
-{
-	for (size_t i = 0; i < s->nports; i++)
-		if (!strcmp(s->ports[i].path, path))
-			return 1;
-	return 0;
-}
-
-int station_add_port(struct station *s, const char *name, const char *path, uint32_t baud, int before)
-{
-	struct station_port *p;
-	struct worker_cfg wc = {0};
-	int rc;
-
-	if (s->nports >= sizeof(s->ports) / sizeof(s->ports[0]) || s->stopping)
-		return -ENOSPC;
-	for (size_t i = 0; i < s->nports; i++)
-		if (!strcmp(s->ports[i].name, name) || !strcmp(s->ports[i].path, path))
-			return -EEXIST;
-	p = &s->ports[s->nports];
-	memset(p, 0, sizeof(*p));
-	snprintf(p->name, sizeof(p->name), "%s", name);
-	snprintf(p->path, sizeof(p->path), "%s", path);
-	snprintf(p->state, sizeof(p->state), "absent");
-	wc.index = (unsigned)s->nports;
-	snprintf(wc.name, sizeof(wc.name), "%s", name);
-	snprintf(wc.path, sizeof(wc.path), "%s", path);
-	wc.baud = baud ? baud : s->cfg.baud;
-	wc.before = before >= 0 ? (enum config_before)before : s->cfg.before;
-	wc.poll_ms = s->cfg.poll_ms;
-	wc.probe_ms = s->cfg.poll_ms * 4 > 2000 ? s->cfg.poll_ms * 4 : 2000;
-	wc.request_ms = 30000;
-	wc.table_offset = s->table_offset;
-	s->nports++;
-	rc = worker_start(&wc, s->inbox, &p->worker);
-	if (rc) {
-		s->nports--;
-		return rc;
-	}
-	log_msg(LOG_INFO, &(struct log_fields){.port = name}, "watching %s", path);
-	return 0;
-}
-
 void station_tick(struct station *s)
 {
 	unsigned busy = 0, present = 0;
 
+	size_t nports = 0;
+
 	for (size_t i = 0; i < s->nports; i++) {
+		if (s->ports[i].removed)
+			continue;
+		nports++;
 		busy += !strcmp(s->ports[i].state, "busy");
 		present += s->ports[i].mac[0] != '\0';
 	}
 	notify_status("%s%zu ports, %u devices, %u busy; verified %u, failed %u", s->stopping ? "stopping: " : "",
-		      s->nports, present, busy, s->n_ok, s->n_failed);
+		      nports, present, busy, s->n_ok, s->n_failed);
 	if (s->stopping && !s->cancelled && mono_ms() >= s->stop_at_ms) {
 		/* Grace is over: abort in-flight writes; their records stay bound. */
 		s->cancelled = 1;
 		log_warn("shutdown grace over: aborting in-flight device operations");
 		for (size_t i = 0; i < s->nports; i++)
-			if (!s->ports[i].exited)
+			if (!s->ports[i].exited && s->ports[i].worker)
 				worker_cancel(s->ports[i].worker);
 	}
 }
@@ -1035,6 +937,8 @@ void station_stop(struct station *s)
 	s->stop_at_ms = mono_ms() + s->grace_ms;
 	for (size_t i = 0; i < s->nports; i++) {
 		struct jobq_msg m;
+		if (s->ports[i].exited || !s->ports[i].worker)
+			continue;
 		memset(&m, 0, sizeof(m));
 		m.kind = JOBQ_STOP;
 		worker_post(s->ports[i].worker, &m);
