@@ -7,6 +7,10 @@
 #ifndef ESPFAB_CLI_H
 #define ESPFAB_CLI_H
 
+#include <stddef.h>
+
+#include <jansson.h>
+
 struct cli_globals {
 	const char *db_path;     /* --db PATH, or NULL: the daemon's configured database */
 	const char *socket_path; /* --socket PATH, or NULL: the default control socket */
@@ -24,6 +28,11 @@ struct config;
  * warnings about old spellings go to stderr. 0, or -1 after a one-line
  * error on stderr. cli_config.c */
 int cli_config(const struct cli_globals *g, struct config *cfg);
+
+/* One store request (store_request()'s JSON) through espfabd at
+ * g->socket_path; *reply is the caller's. 0, or -1 with a one-line reason
+ * in errbuf. cli_remote.c */
+int cli_daemon_request(const struct cli_globals *g, json_t *req, json_t **reply, char *errbuf, size_t errlen);
 
 int cmd_nvs(int argc, char **argv, const struct cli_globals *g);      /* cmd_nvs.c */
 int cmd_nvs_dump(int argc, char **argv, const struct cli_globals *g); /* cmd_nvs_dump.c: "nvs dump" */

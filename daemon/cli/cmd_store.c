@@ -21,10 +21,6 @@
 
 #define MAX_UNIQUE 32
 
-/* Defined by the daemon client when it is linked in; NULL otherwise. */
-extern int cli_daemon_request(const struct cli_globals *g, json_t *req, json_t **reply, char *errbuf,
-			      size_t errlen) __attribute__((weak));
-
 struct opts {
 	const char *word;     /* "records import", for messages */
 	const char *product, *state, *id_col, *reason, *since, *mac, *table, *partition, *seal_key, *firmware;
@@ -390,10 +386,6 @@ static int run_request(const struct cli_globals *g, const struct opts *o, json_t
 	json_object_set_new(req, "v", json_integer(1));
 	if (g->socket_path) {
 		char msg[256] = "";
-		if (!cli_daemon_request) {
-			fprintf(stderr, "espfab %s: this espfab cannot talk to espfabd yet; use --db PATH\n", o->word);
-			goto out;
-		}
 		if (cli_daemon_request(g, req, &reply, msg, sizeof(msg))) {
 			fprintf(stderr, "espfab %s: %s\n", o->word, msg[0] ? msg : "the daemon refused the request");
 			goto out;

@@ -13,6 +13,8 @@
 #          firmware, no record is claimed
 # restart  boards verified in a still active batch are not written again
 #          after the daemon restarts
+# socket   --socket records/product/audit queries go through espfabd and
+#          print what --db prints; --reveal is refused there
 # sighup   SIGHUP reloads the ports: one added starts, one removed while busy
 #          finishes its board first
 # Bounded in time; every process started is stopped by PID.
@@ -276,6 +278,33 @@ sighup)
 	[ "$(ports)" = s2 ] || ef_die "a broken config changed the ports: $(ports)"
 	kill -0 "$ef_daemon_pid" || ef_die "espfabd died on a broken config"
 	echo "ok: SIGHUP added a port and removed a busy one after its board"
+	;;
+socket)
+	# --socket store queries go through espfabd and print what --db prints.
+	ef_db_init "$ef_dir/db"
+	ef_sim d1 24:0a:c4:00:21:01
+	ef_daemon --port s1="$ef_dir/d1"
+	id=$(ef_cli batch add --product lamp --count 1 | awk '{ print $2 }')
+	ef_wait_batch "$id" 60
+	for q in "records stats" "records list" "records list --json --state verified" "product list" \
+		"product show lamp" "product show lamp --json" "audit --json" "audit --mac 24:0a:c4:00:21:01" "records check"; do
+		# shellcheck disable=SC2086
+		"$BIN/espfab" --db "$ef_dir/db" $q >"$ef_dir/direct" 2>&1 || ef_die "--db $q failed: $(cat "$ef_dir/direct")"
+		# shellcheck disable=SC2086
+		ef_cli $q >"$ef_dir/remote" 2>&1 || ef_die "--socket $q failed: $(cat "$ef_dir/remote")"
+		cmp -s "$ef_dir/direct" "$ef_dir/remote" || ef_die "--socket $q differs from --db:
+$(diff "$ef_dir/direct" "$ef_dir/remote" | head -10)"
+	done
+	ef_cli records retire lamp-0005 --reason "RMA 17" >"$ef_dir/out" 2>&1 || ef_die "retire via the daemon: $(cat "$ef_dir/out")"
+	"$BIN/espfab" --db "$ef_dir/db" records list --state retired --json | ef_py '[r["id"] for r in j["records"]]' |
+		grep -qx "\['lamp-0005'\]" || ef_die "the retire through the daemon did not land"
+	# Values never leave the daemon.
+	if ef_cli records list --reveal >"$ef_dir/out" 2>"$ef_dir/err"; then
+		ef_die "--reveal was served over the socket"
+	fi
+	grep -q "not revealed over the socket" "$ef_dir/err" || ef_die "--reveal refusal: $(cat "$ef_dir/err")"
+	[ ! -s "$ef_dir/out" ] || ef_die "output despite the refusal"
+	echo "ok: --socket queries answer through espfabd, identical to --db"
 	;;
 *)
 	ef_die "unknown scenario $SCENARIO"
