@@ -209,6 +209,11 @@ restart)
 		sleep 0.3
 	done
 	wait_idle 30
+	# A watcher off a terminal stays through the restart.
+	"$BIN/espfab" --socket "$ef_dir/sock" watch --plain >"$ef_dir/watch.out" 2>&1 &
+	watch_pid=$!
+	ef_pids="$ef_pids $watch_pid"
+	sleep 0.5
 	kill -TERM "$ef_daemon_pid"
 	wait "$ef_daemon_pid" 2>/dev/null || true
 	ef_forget "$ef_daemon_pid"
@@ -228,6 +233,9 @@ restart)
 	[ "$(ef_cli batch show "$id" --json | ef_py 'j["batches"][0]["verified"]')" = 2 ] ||
 		ef_die "the batch counted a board twice"
 	[ "$sum1" = "$(sha256sum "$ef_dir/d1.flash" "$ef_dir/d2.flash")" ] || ef_die "a verified board was written again"
+	kill -0 "$watch_pid" 2>/dev/null || ef_die "espfab watch exited when the daemon restarted: $(cat "$ef_dir/watch.out")"
+	grep -q "connection to espfabd lost" "$ef_dir/watch.out" && grep -q "reconnected to espfabd" "$ef_dir/watch.out" ||
+		ef_die "espfab watch --plain did not reconnect: $(cat "$ef_dir/watch.out")"
 	grep -q "already verified in batch $id" "$ef_dir/daemon.log" || ef_die "the daemon did not see the boards"
 	echo "ok: boards verified in the batch are left alone after a restart"
 	;;
