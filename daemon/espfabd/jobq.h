@@ -30,7 +30,8 @@ enum jobq_kind {
 	JOBQ_EXITED,         /* the worker thread is about to return */
 	/* main -> worker */
 	JOBQ_WORK_REP,       /* rc 0: batch_id, text = product, data = partition table, a = offset, b = size, label,
-			      * fw = the product's firmware images (NULL: none) */
+			      * fw = the product's firmware images (NULL: none); rc JOBQ_WORK_DONE: this
+			      * device is verified in the batch already (leave it alone); else no work */
 	JOBQ_CLAIM_REP,      /* rc 0: job_id, record (id), data = NVS image (secret), digest = sha256 hex */
 	JOBQ_SENT_REP,       /* rc 0: go ahead; else write nothing */
 	JOBQ_STOP,           /* finish or abort and exit */
@@ -38,6 +39,7 @@ enum jobq_kind {
 };
 
 #define JOBQ_NSTEPS 10
+#define JOBQ_WORK_DONE 1 /* WORK_REP rc: see above */
 
 /* A device's esp_secure_cert work (station_ident.h, pipeline_ident.h). */
 enum jobq_ident {

@@ -161,7 +161,15 @@ struct progress_ctx {
 	const struct pipeline_io *io;
 	unsigned worker;
 	uint64_t last_ms;
+	struct romio *dev;    /* abortable session (firmware only), or NULL */
+	int64_t batch_id;
+	int aborted;          /* the batch was withdrawn during this write */
 };
+
+static int revoked(const struct pipeline_io *io, int64_t batch_id)
+{
+	return io->revoked && io->revoked(io->ctx, batch_id);
+}
 
 static void on_progress(void *ctx, uint64_t done, uint64_t total)
 {
@@ -169,6 +177,12 @@ static void on_progress(void *ctx, uint64_t done, uint64_t total)
 	uint64_t now = mono_ms();
 	struct jobq_msg m;
 
+	/* A cancelled batch stops its firmware between two blocks rather than
+	 * driving the board through every image for nothing. */
+	if (pc->dev && !pc->aborted && revoked(pc->io, pc->batch_id)) {
+		pc->aborted = 1;
+		romio_abort_session(pc->dev);
+	}
 	/* A subscriber needs a few updates a second, not one per 1 KiB block. */
 	if (done < total && now - pc->last_ms < 100)
 		return;
@@ -230,9 +244,24 @@ static int firmware_step(struct romio *dev, const struct fwimg_set *fw, const st
 			 const struct pipeline_io *io, struct progress_ctx *pc, struct jobq_msg *result)
 {
 	uint64_t t = mono_ms();
+	int rc;
 
+	if (revoked(io, result->batch_id)) {
+		snprintf(result->text, sizeof(result->text), "batch %lld was cancelled: nothing written",
+			 (long long)result->batch_id);
+		return -1;
+	}
 	step(io, pp->worker, PIPELINE_STEP_FIRMWARE);
-	if (write_firmware(dev, fw, pc, result->text, sizeof(result->text)))
+	pc->dev = dev;
+	pc->batch_id = result->batch_id;
+	rc = write_firmware(dev, fw, pc, result->text, sizeof(result->text));
+	pc->dev = NULL;
+	if (pc->aborted) {
+		snprintf(result->text, sizeof(result->text), "batch %lld was cancelled during the firmware write",
+			 (long long)result->batch_id);
+		return -1;
+	}
+	if (rc)
 		return -1;
 	result->step_ms[PIPELINE_STEP_FIRMWARE] = (uint32_t)(mono_ms() - t);
 	return 0;
@@ -346,6 +375,10 @@ int pipeline_provision(struct romio *dev, const struct romio_ident *id, const st
 		goto out;
 
 	/* 2. Claim: the main thread owns the store; it also builds the image. */
+	if (revoked(io, work->batch_id)) {
+		snprintf(result->text, sizeof(result->text), "batch %lld was cancelled", (long long)work->batch_id);
+		goto out;
+	}
 	step(io, pp->worker, PIPELINE_STEP_CLAIM);
 	t = mono_ms();
 	memset(&req, 0, sizeof(req));
