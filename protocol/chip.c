@@ -17,6 +17,10 @@ static const struct chip_desc chips[] = {
 		.mac_reg = 0x3FF5A004u, .mac_reg2 = 0x3FF5A008u, .mac_esp32_layout = 1,
 		.spi = {0x3FF42000u, 0x1C, 0x20, 0x24, 0x28, 0x2C, 0x80},
 		.uart_clkdiv_reg = 0x3FF40014u, .bootloader_offset = 0x1000,
+		.resync_after_unsupported = 1,
+		/* EFUSE_BLK0_RDATA0 FLASH_CRYPT_CNT[26:20], RDATA6 ABS_DONE_0 */
+		.efuse_crypt_cnt_reg = 0x3FF5A000u, .efuse_crypt_cnt_mask = 0x7Fu << 20,
+		.efuse_sb_reg = 0x3FF5A018u, .efuse_sb_mask = 1u << 4,
 		.supported = 1,
 	},
 	{
@@ -26,7 +30,7 @@ static const struct chip_desc chips[] = {
 		.spi = SPI_S2_STYLE(0x3F402000u),
 		.wdt = {0x3F408094u, 0x3F408098u, 0x3F4080ACu, WDT_KEY, 0, 0, 0, 0},
 		.uart_clkdiv_reg = 0x3F400014u, .bootloader_offset = 0x1000,
-		.flash_begin_encrypted_word = 1, .supported = 1,
+		.flash_begin_encrypted_word = 1, .rom_has_security_info = 1, .supported = 1,
 	},
 	{
 		.id = CHIP_ESP32S3, .name = "ESP32-S3", .key = "esp32s3", .image_chip_id = 9,
@@ -37,7 +41,7 @@ static const struct chip_desc chips[] = {
 			0x600080B4u, 0x600080B8u, SWD_KEY_RTC, 1u << 31},
 		.uart_clkdiv_reg = 0x60000014u, .bootloader_offset = 0x0,
 		.uartdev_buf_no = 0x3FCEF14Cu, .uart_no_usb_jtag = 4,
-		.flash_begin_encrypted_word = 1, .has_usb_jtag = 1, .supported = 1,
+		.flash_begin_encrypted_word = 1, .has_usb_jtag = 1, .rom_has_security_info = 1, .supported = 1,
 	},
 	{
 		.id = CHIP_ESP32C2, .name = "ESP32-C2", .key = "esp32c2", .image_chip_id = 12,
@@ -46,7 +50,7 @@ static const struct chip_desc chips[] = {
 		.spi = SPI_S2_STYLE(0x60002000u),
 		.wdt = {0x60008084u, 0x60008088u, 0x6000809Cu, WDT_KEY, 0, 0, 0, 0},
 		.uart_clkdiv_reg = 0x60000014u, .bootloader_offset = 0x0,
-		.flash_begin_encrypted_word = 1, .supported = 1,
+		.flash_begin_encrypted_word = 1, .rom_has_security_info = 1, .supported = 1,
 	},
 	{
 		.id = CHIP_ESP32C3, .name = "ESP32-C3", .key = "esp32c3", .image_chip_id = 5,
@@ -57,7 +61,7 @@ static const struct chip_desc chips[] = {
 			0x600080ACu, 0x600080B0u, SWD_KEY_RTC, 1u << 31},
 		.uart_clkdiv_reg = 0x60000014u, .bootloader_offset = 0x0,
 		.uartdev_buf_no = 0x3FCDF07Cu, .uart_no_usb_jtag = 3,
-		.flash_begin_encrypted_word = 1, .has_usb_jtag = 1, .supported = 1,
+		.flash_begin_encrypted_word = 1, .has_usb_jtag = 1, .rom_has_security_info = 1, .supported = 1,
 	},
 	{
 		.id = CHIP_ESP32C6, .name = "ESP32-C6", .key = "esp32c6", .image_chip_id = 13,
@@ -69,7 +73,7 @@ static const struct chip_desc chips[] = {
 			0x600B1C1Cu, 0x600B1C20u, WDT_KEY, 1u << 18},
 		.uart_clkdiv_reg = 0x60000014u, .bootloader_offset = 0x0,
 		.uartdev_buf_no = 0x4087F580u, .uart_no_usb_jtag = 3,
-		.flash_begin_encrypted_word = 1, .has_usb_jtag = 1, .supported = 1,
+		.flash_begin_encrypted_word = 1, .has_usb_jtag = 1, .rom_has_security_info = 1, .supported = 1,
 	},
 	{
 		.id = CHIP_ESP32H2, .name = "ESP32-H2", .key = "esp32h2", .image_chip_id = 16,
@@ -79,12 +83,30 @@ static const struct chip_desc chips[] = {
 		.wdt = {0x600B1C00u, 0x600B1C04u, 0x600B1C1Cu, WDT_KEY,
 			0x600B1C20u, 0x600B1C24u, WDT_KEY, 1u << 18},
 		.uart_clkdiv_reg = 0x60000014u, .bootloader_offset = 0x0,
-		.flash_begin_encrypted_word = 1, .has_usb_jtag = 1, .supported = 1,
+		/* esptool's ESP32H2ROM inherits UARTDEV_BUF_NO from ESP32C6ROM */
+		.uartdev_buf_no = 0x4087F580u, .uart_no_usb_jtag = 3,
+		.flash_begin_encrypted_word = 1, .has_usb_jtag = 1, .rom_has_security_info = 1, .supported = 1,
 	},
 	{
 		.id = CHIP_ESP8266, .name = "ESP8266", .key = "esp8266", .image_chip_id = 0xFFFFFFFFu,
 		.magic = {0xFFF0C101u},
+		.resync_after_unsupported = 1,
 		.supported = 0,
+	},
+	/* Known by name so the operator is told which chip it is; not driven
+	 * (their register maps are not modelled or tested here). */
+	{
+		.id = CHIP_ESP32C5, .name = "ESP32-C5", .key = "esp32c5", .image_chip_id = 23,
+		.magic = {0x1101406Fu}, .bootloader_offset = 0x2000, .rom_has_security_info = 1,
+	},
+	{
+		.id = CHIP_ESP32C61, .name = "ESP32-C61", .key = "esp32c61", .image_chip_id = 20,
+		.magic = {0x33F0206Fu, 0x2421606Fu}, .rom_has_security_info = 1,
+	},
+	{
+		/* its magic register reads 0 or 0x0ADDBAD0: known by chip id only */
+		.id = CHIP_ESP32P4, .name = "ESP32-P4", .key = "esp32p4", .image_chip_id = 18,
+		.bootloader_offset = 0x2000, .rom_has_security_info = 1,
 	},
 };
 
@@ -102,6 +124,14 @@ const struct chip_desc *chip_by_image_id(uint32_t image_chip_id)
 {
 	for (size_t i = 0; i < NCHIPS; i++)
 		if (chips[i].supported && chips[i].id != CHIP_ESP32 && chips[i].image_chip_id == image_chip_id)
+			return &chips[i];
+	return NULL;
+}
+
+const struct chip_desc *chip_by_security_id(uint32_t chip_id)
+{
+	for (size_t i = 0; i < NCHIPS; i++)
+		if (chips[i].rom_has_security_info && chips[i].id != CHIP_ESP32S2 && chips[i].image_chip_id == chip_id)
 			return &chips[i];
 	return NULL;
 }

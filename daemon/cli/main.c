@@ -1,9 +1,13 @@
 /* espfab: the station's command. Global options come before the command word
  * so that every family sees the same --db / --socket. */
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "abspath.h"
 #include "cli.h"
+#include "espfab/version.h"
 
 struct cli_command {
 	const char *word;
@@ -22,25 +26,51 @@ static const struct cli_command commands[] = {
 	{"batch", cmd_batch, "batches queued on the daemon"},
 	{"status", cmd_status, "the daemon's ports and counts"},
 	{"watch", cmd_watch, "live view of the daemon's ports"},
+	{"secure-cert", cmd_secure_cert, "esp_secure_cert partition images: generate, dump"},
+	{"certs", cmd_certs, "per-device certificates: identity profile, list, show, export"},
 };
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: espfab [--db PATH] [--socket PATH] [--config PATH] COMMAND [ARGS...]\n\ncommands:\n");
+	fprintf(f, "usage: espfab [--db PATH] [--socket PATH] [--config PATH] COMMAND [ARGS...]\n"
+		   "       espfab --version\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  %-9s %s\n", commands[i].word, commands[i].summary);
-	fprintf(f, "\n'espfab COMMAND --help' describes a command.\n");
+		fprintf(f, "  %-11s %s\n", commands[i].word, commands[i].summary);
+	fprintf(f, "\ndefaults: --config %s, the database and socket it names (else %s, %s)\n",
+		CLI_DEFAULT_CONFIG, ESPFAB_DEFAULT_DB, CLI_DEFAULT_SOCKET);
+	fprintf(f, "'espfab COMMAND --help' describes a command.\n");
+}
+
+static int resolve(const char *opt, const char **slot, char *buf, size_t cap)
+{
+	int e;
+
+	if (!*slot)
+		return 0;
+	e = abspath_make(*slot, buf, cap);
+	if (e) {
+		fprintf(stderr, "espfab: %s: %s: %s\n", opt, *slot,
+			e == -ENAMETOOLONG ? "too long once made absolute" : strerror(-e));
+		return -1;
+	}
+	*slot = buf;
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
 	struct cli_globals g = {0};
+	char db_abs[PATH_MAX], config_abs[PATH_MAX];
 	int i = 1;
 
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		const char **slot = NULL;
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			usage(stdout);
+			return 0;
+		}
+		if (!strcmp(argv[i], "--version") || !strcmp(argv[i], "-V")) {
+			printf("espfab %s\n", ESPFAB_VERSION);
 			return 0;
 		}
 		if (!strcmp(argv[i], "--db"))
@@ -59,6 +89,13 @@ int main(int argc, char **argv)
 		}
 		*slot = argv[++i];
 	}
+	/* --db and --config name files: made absolute now so every message
+	 * names them fully (abspath.h). --socket stays as typed: connect()
+	 * resolves it the same way, and the absolute form could pass the
+	 * 107-byte limit of a socket's name where the typed one does not. */
+	if (resolve("--db", &g.db_path, db_abs, sizeof(db_abs)) ||
+	    resolve("--config", &g.config_path, config_abs, sizeof(config_abs)))
+		return 2;
 	if (i >= argc) {
 		usage(stderr);
 		return 2;

@@ -84,18 +84,24 @@ static uint64_t mono_ns(void)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: espfab-sim [--chip esp32|esp32s3|esp32c3] [--link PATH | --tcp PORT]\n"
+		"usage: espfab-sim [--chip esp32|esp32s2|esp32s3|esp32c2|esp32c3|esp32c6|esp32h2]\n"
+		"                  [--link PATH | --tcp PORT]\n"
 		"                  [--flash FILE] [--flash-size SIZE] [--mac MAC] [--baud B]\n"
 		"                  [--no-timing] [--erase-ms MS] [--program-us US]\n"
 		"                  [--drop-after N] [--corrupt-rate P] [--seed S] [--garbage]\n"
-		"                  [--usb-jtag [--wdt-ms MS]] [--verbose]\n"
+		"                  [--usb-jtag [--wdt-ms MS]] [--secure-download] [--secure-boot]\n"
+		"                  [--flash-crypt-cnt N] [--strap-broken] [--verbose]\n"
 		"Serves a virtual ESP32 ROM serial loader on a new pty (first output line:\n"
 		"its path) or on 127.0.0.1:PORT (first line: socket://127.0.0.1:PORT;\n"
 		"--tcp 0 picks a free port). SIGTERM/SIGINT/SIGHUP and the death of its\n"
 		"parent stop it; SIGUSR1 re-enters\n"
-		"download mode. --usb-jtag (esp32s3/esp32c3): the ROM reports its USB-Serial/JTAG\n"
+		"download mode. --usb-jtag (S3, C3, C6, H2): the ROM reports its USB-Serial/JTAG\n"
 		"console and the RTC/super watchdogs reset the chip (into the app) MS ms after\n"
-		"each boot unless the client disables them as esptool does (default 2000).\n");
+		"each boot unless the client disables them as esptool does (default 2000).\n"
+		"--secure-download (S2 and later): register, MD5 and flash reads are refused.\n"
+		"--flash-crypt-cnt N: the FLASH_CRYPT_CNT eFuse (odd bit count = flash\n"
+		"encryption on), reported by GET_SECURITY_INFO or, on the ESP32, its eFuses.\n"
+		"--strap-broken: IO0 is never low at reset: every reset boots the application.\n");
 }
 
 static int parse_ull(const char *opt, const char *s, unsigned long long max, unsigned long long *out)
@@ -132,6 +138,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "garbage", no_argument, NULL, 'G' },
 		{ "usb-jtag", no_argument, NULL, 'U' },
 		{ "wdt-ms", required_argument, NULL, 'W' },
+		{ "secure-download", no_argument, NULL, 'Z' },
+		{ "strap-broken", no_argument, NULL, 'X' },
+		{ "secure-boot", no_argument, NULL, 'B' },
+		{ "flash-crypt-cnt", required_argument, NULL, 'K' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -150,9 +160,25 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		switch (c) {
 		case 'c':
 			if (simdev_chip_parse(optarg, &o->cfg.chip)) {
-				fprintf(stderr, "espfab-sim: --chip: unknown chip '%s' (esp32, esp32s3, esp32c3)\n", optarg);
+				fprintf(stderr,
+					"espfab-sim: --chip: unknown chip '%s' (esp32, esp32s2, esp32s3, esp32c2, esp32c3, "
+					"esp32c6, esp32h2)\n", optarg);
 				return -1;
 			}
+			break;
+		case 'Z':
+			o->cfg.security_flags |= SIMDEV_SEC_SECURE_DOWNLOAD;
+			break;
+		case 'X':
+			o->cfg.strap_broken = 1;
+			break;
+		case 'B':
+			o->cfg.security_flags |= SIMDEV_SEC_SECURE_BOOT;
+			break;
+		case 'K':
+			if (parse_ull("--flash-crypt-cnt", optarg, 255, &v))
+				return -1;
+			o->cfg.flash_crypt_cnt = (uint8_t)v;
 			break;
 		case 'l':
 			o->link = optarg;

@@ -240,7 +240,17 @@ def test_pty():
         check(dt >= 0.012, "pty: SYNC paced at 115200 (%.1f ms)" % (dt * 1000))
         link.drain()
         check(ok(link, 0x0a, struct.pack("<I", 0x40001000)) == (0x00F01D83, b""), "pty: ESP32 chip magic")
-        check(ok(link, 0x14) == ("error", 0x05), "pty: ESP32 rejects GET_SECURITY_INFO with 0x05")
+        # GET_SECURITY_INFO is unknown to the ESP32 ROM: 01 05 under the last
+        # header (READ_REG, value = the magic just read), twice; then silence
+        # until a new SYNC (esptool's detect_chip reconnects)
+        link.write(slip(struct.pack("<BBHI", 0, 0x14, 0, 0)))
+        f1, f2 = link.frame(1.0), link.frame(1.0)
+        check(f1 is not None and f1[1] == 0x0a and resp(f1)[0] == 0x00F01D83 and resp(f1)[2:] == (1, 0x05),
+              "pty: ESP32 answers GET_SECURITY_INFO under its last header with 01 05")
+        check(f2 == f1, "pty: ... twice")
+        check(ok(link, 0x0a, struct.pack("<I", 0x40001000), timeout=0.3) is None,
+              "pty: ESP32 silent after an unknown command until SYNC")
+        check(len(sync(link)) == 8, "pty: SYNC answered again")
         link.drain()
         lo = ok(link, 0x0a, struct.pack("<I", 0x3FF5A004))[0]
         hi = ok(link, 0x0a, struct.pack("<I", 0x3FF5A008))[0]
@@ -411,8 +421,13 @@ def test_tcp():
         check(md5(link, 0x9000, len(image)) == hashlib.md5(image).hexdigest(), "tcp: MD5 after deflate")
         r = ok(link, 0x02, struct.pack("<IIII", 0x1000, 4, 0x400, 0x9000))
         check(r == ("error", 0x05), "tcp: S3 FLASH_BEGIN with 4 words is rejected")
-        rr = link.command(0x55, b"", copies=2, timeout=1)
-        check(len(rr) == 2 and all(resp(f)[2:] == (1, 0x05) for f in rr), "tcp: unknown command, 2 error replies")
+        # an unknown command: 01 05 twice, under the last header (the
+        # FLASH_BEGIN just rejected), and the S3 answers on without a SYNC
+        link.write(slip(struct.pack("<BBHI", 0, 0x55, 0, 0)))
+        rr = [link.frame(1.0), link.frame(1.0)]
+        check(all(f is not None and f[1] == 0x02 and resp(f)[2:] == (1, 0x05) for f in rr),
+              "tcp: unknown command, 2 error replies under the last header")
+        check(ok(link, 0x0a, struct.pack("<I", 0x40001000)) == (0x9, b""), "tcp: S3 answers on without a SYNC")
     finally:
         link.close()
     rc = stop(p)

@@ -20,6 +20,9 @@ enum chip_id {
 	CHIP_ESP32C6,
 	CHIP_ESP32H2,
 	CHIP_ESP8266, /* recognised only to say it is not supported */
+	CHIP_ESP32C5, /* recognised only to say it is not supported (yet) */
+	CHIP_ESP32C61,
+	CHIP_ESP32P4,
 };
 
 /* Where the ROM's SPI user-command registers are (for RDID, see
@@ -55,6 +58,15 @@ struct chip_desc {
 	uint32_t uartdev_buf_no, uart_no_usb_jtag;
 	uint32_t bootloader_offset;
 	int flash_begin_encrypted_word; /* ROM's FLASH_BEGIN takes a 5th word */
+	/* The ROM knows GET_SECURITY_INFO (S2 and later; esptool's
+	 * get_security_info, esp32s3_or_newer_function_only for the chip id) */
+	int rom_has_security_info;
+	/* After a command it does not know, the ROM answers nothing but SYNC
+	 * until synced again (ESP32, ESP8266: esptool cmds.py detect_chip) */
+	int resync_after_unsupported;
+	/* ESP32 only (no GET_SECURITY_INFO): eFuse words with FLASH_CRYPT_CNT
+	 * and the secure boot ABS_DONE bit (esptool targets/esp32.py) */
+	uint32_t efuse_crypt_cnt_reg, efuse_crypt_cnt_mask, efuse_sb_reg, efuse_sb_mask;
 	int has_usb_jtag;          /* has the USB-Serial/JTAG peripheral */
 	int supported;             /* the client supports writing to it */
 };
@@ -65,6 +77,8 @@ struct chip_desc {
 /* Lookups return NULL when nothing matches. Returned pointers are static. */
 const struct chip_desc *chip_by_id(enum chip_id id);
 const struct chip_desc *chip_by_image_id(uint32_t image_chip_id);
+/* By GET_SECURITY_INFO chip id, supported or not (to name the chip). */
+const struct chip_desc *chip_by_security_id(uint32_t chip_id);
 const struct chip_desc *chip_by_magic(uint32_t magic);
 const struct chip_desc *chip_by_key(const char *key);
 

@@ -50,7 +50,9 @@ struct flashop_info {
 	uint8_t mac[6];
 	int mac_valid;             /* 0 in secure download mode */
 	uint32_t flash_id;         /* JEDEC id from RDID (0 when not read) */
-	uint32_t flash_size;       /* bytes, as given to SPI_SET_PARAMS */
+	uint32_t flash_size;       /* bytes, as given to SPI_SET_PARAMS; 0 in secure
+	                            * download mode without opt.flash_size (unknown:
+	                            * flash operations fail with ROM_ESECURE) */
 	int flash_size_detected;   /* 1 = from RDID, 0 = given by the caller */
 	int have_security;         /* GET_SECURITY_INFO answered */
 	struct rom_security security;
@@ -95,6 +97,10 @@ int flashop_read_unchecked(struct flashop *f, uint32_t off, uint8_t *buf, uint32
 
 #define FLASHOP_NO_COMPRESS 0x1u /* plain FLASH_DATA even when zlib would be smaller */
 #define FLASHOP_VERIFY 0x2u      /* SPI_FLASH_MD5 of the written region afterwards */
+/* The data is meant to sit in flash as it is although flash encryption is
+ * on (an NVS image encrypted by NVS encryption in a partition without the
+ * encrypted flag). Without it a write to such a device is ROM_EENCRYPTED. */
+#define FLASHOP_PLAINTEXT_OK 0x4u
 /* Write data at off (4-byte aligned). The start is padded back to the
  * sector with 0xFF (the ROM erases whole sectors), the end to 4 bytes.
  * Sent compressed (FLASH_DEFL_*) when zlib makes it smaller, unless

@@ -43,6 +43,7 @@ enum rom_error {
 	ROM_ENOLINES = -17,    /* the port has no DTR/RTS lines for this reset */
 	ROM_EDEFLATE = -18,    /* zlib failed on the host */
 	ROM_EPORT = -19,       /* the port could not be opened */
+	ROM_EENCRYPTED = -20,  /* refused: flash encryption is on, the data would be unreadable */
 };
 
 /* Short English name of a ROM_E* code ("timed out", ...). Static string. */
@@ -108,6 +109,7 @@ struct rom_stats {
 	double wire_s;
 	unsigned retries;       /* block retries and sync attempts beyond the first */
 	unsigned stale;         /* replies discarded as not matching */
+	unsigned unsupported;   /* commands the ROM answered as unknown (01 05) */
 };
 
 /* A decoded response frame (pointers into the frame buffer). */
@@ -142,9 +144,12 @@ uint8_t rom_checksum(const uint8_t *data, size_t len);
 size_t rom_build_request(uint8_t cmd, const uint8_t *data, uint16_t len, uint32_t chk, uint8_t *out);
 /* Decode a frame as the reply to cmd whose data part is data_len bytes long
  * (status bytes follow it: read there, never at "len - 2"). Returns 0 when the
- * frame is the reply, 1 when it is someone else's (direction not 0x01, other
- * command, too short for a header: discard it), ROM_EPROTO when it is the
- * reply but malformed. */
+ * frame is the reply, ROM_PARSE_UNSUPPORTED when it is the ROM's answer to a
+ * command it does not know (another command byte, status 01 05: the ROM
+ * reuses its last header; out->cmd is that header's command), 1 when it is
+ * someone else's (direction not 0x01, other command, too short for a header:
+ * discard it), ROM_EPROTO when it is the reply but malformed. */
+#define ROM_PARSE_UNSUPPORTED 2
 int rom_parse_response(const uint8_t *frame, size_t len, uint8_t cmd, size_t data_len,
 		       struct rom_response *out);
 
@@ -178,7 +183,8 @@ struct rom_security {
 #define ROM_SEC_SECURE_DOWNLOAD (1u << 2)
 #define ROM_SEC_SOFT_DIS_JTAG (1u << 6)
 #define ROM_SEC_HARD_DIS_JTAG (1u << 7)
-/* ROM_EUNSUPPORTED on ESP32 (the command does not exist there). */
+/* ROM_EUNSUPPORTED on ESP32 (the command does not exist there: the ROM then
+ * needs a new SYNC, see chip_desc.resync_after_unsupported). */
 int rom_get_security_info(struct rom *r, struct rom_security *out);
 /* Flash encryption is on when FLASH_CRYPT_CNT has an odd number of bits set. */
 int rom_security_flash_encrypted(const struct rom_security *s);

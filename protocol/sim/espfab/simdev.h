@@ -39,6 +39,10 @@ enum simdev_chip {
 	SIMDEV_CHIP_ESP32 = 0,
 	SIMDEV_CHIP_ESP32S3 = 1,
 	SIMDEV_CHIP_ESP32C3 = 2,
+	SIMDEV_CHIP_ESP32S2 = 3,
+	SIMDEV_CHIP_ESP32C2 = 4,
+	SIMDEV_CHIP_ESP32C6 = 5,
+	SIMDEV_CHIP_ESP32H2 = 6,
 };
 
 enum simdev_state {
@@ -116,12 +120,20 @@ struct simdev_config {
 	int usb_jtag;
 	uint32_t usb_reenum_ms;   /* 0 */
 	uint32_t wdt_ms;          /* 2000 */
-	/* GET_SECURITY_INFO word 0 and FLASH_CRYPT_CNT (S3/C3; 0 and 0). With
-	 * SIMDEV_SEC_SECURE_DOWNLOAD set the loader refuses READ_REG, WRITE_REG,
-	 * SPI_FLASH_MD5 and READ_FLASH_SLOW with error 0x05 (an approximation of
-	 * secure download mode: flash writes still work, nothing can be read). */
+	/* GET_SECURITY_INFO word 0 and FLASH_CRYPT_CNT (0 and 0). On the ESP32,
+	 * whose ROM has no GET_SECURITY_INFO, they land in the eFuse words a
+	 * client reads instead (FLASH_CRYPT_CNT, 7 bits; SECURE_BOOT as
+	 * ABS_DONE_0); the ESP32 has no secure download mode. With
+	 * SIMDEV_SEC_SECURE_DOWNLOAD set (S2 and later) the loader treats
+	 * READ_REG, WRITE_REG, SPI_FLASH_MD5, READ_FLASH_SLOW and MEM_* as
+	 * unknown commands (01 05 under the last header): flash writes still
+	 * work, nothing can be read. */
 	uint32_t security_flags;
 	uint8_t flash_crypt_cnt;
+	/* The auto-program circuit never pulls IO0 low: every reset boots the
+	 * application (what a board with a broken DTR line or a fixture without
+	 * its strap does). */
+	int strap_broken;
 };
 
 #define SIMDEV_SEC_SECURE_BOOT (1u << 0)
@@ -133,9 +145,12 @@ struct simdev_config {
  * usb_reenum_ms 0 apply once usb_jtag is set). */
 void simdev_config_default(struct simdev_config *cfg);
 
-/* Parse "esp32", "esp32s3", "esp32c3" (also "esp32-s3"...). 0 or SIMDEV_EINVAL. */
+/* Parse "esp32", "esp32s2", "esp32s3", "esp32c2", "esp32c3", "esp32c6",
+ * "esp32h2" (also "esp32-s3"...). 0 or SIMDEV_EINVAL. */
 int simdev_chip_parse(const char *s, enum simdev_chip *out);
 const char *simdev_chip_name(enum simdev_chip chip);
+/* 1 when chip is one of the modelled SIMDEV_CHIP_* values. */
+int simdev_chip_valid(int chip);
 /* Parse "aa:bb:cc:dd:ee:ff". 0 or SIMDEV_EINVAL. */
 int simdev_mac_parse(const char *s, uint8_t mac[6]);
 
@@ -198,6 +213,8 @@ struct simdev_stats {
 	unsigned long long pages_programmed;
 	unsigned long long bytes_rx, bytes_tx;
 	unsigned long long busy_ns;       /* modelled erase/program time */
+	unsigned long long unknown;       /* commands answered as unknown (01 05, stale header) */
+	unsigned long long ignored_unsynced; /* ESP32: requests ignored until a new SYNC */
 	unsigned long long by_cmd[256];   /* requests per command byte */
 	uint8_t last_cmd;
 	uint8_t last_status, last_error;

@@ -1,0 +1,547 @@
+/* The ROM loader's commands: one request frame in, the reply (or the
+ * ROM's silence) out. */
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <zlib.h>
+
+#include "simdev_int.h"
+
+void sd_flash_session_end(struct simdev *d)
+{
+	if (d->zs_live) {
+		inflateEnd(&d->zs);
+		d->zs_live = 0;
+	}
+	d->fmode = FMODE_NONE;
+}
+
+/* Erase the sectors covering [off, off+size): the ROM erases whole sectors,
+ * so bytes before an unaligned offset in the first sector are lost too. */
+static uint64_t flash_erase(struct simdev *d, uint32_t off, uint32_t size)
+{
+	uint64_t start = off / SECTOR * (uint64_t)SECTOR;
+	uint64_t end = ((uint64_t)off + size + SECTOR - 1) / SECTOR * SECTOR;
+	uint64_t n;
+
+	if (end > d->flash_size)
+		end = d->flash_size;
+	if (end <= start)
+		return 0;
+	memset(d->flash + start, 0xFF, (size_t)(end - start));
+	n = (end - start) / SECTOR;
+	d->stats.sectors_erased += n;
+	return d->cfg.timing ? n * d->cfg.erase_ms * 1000000ull : 0;
+}
+
+/* NOR programming: a write can only clear bits. Each 256-byte page touched
+ * costs one page-program time; a page shared with the previous write of the
+ * same session (an unaligned block boundary, an inflate chunk) is counted once. */
+static uint64_t flash_program(struct simdev *d, uint32_t off, const uint8_t *buf, size_t len)
+{
+	uint64_t first, last, n;
+
+	for (size_t i = 0; i < len; i++)
+		d->flash[off + i] &= buf[i];
+	if (!len)
+		return 0;
+	first = off / PAGE;
+	last = ((uint64_t)off + len - 1) / PAGE;
+	if (d->f_last_page == first + 1)
+		first++;
+	n = last >= first ? last - first + 1 : 0;
+	d->f_last_page = last + 1;
+	d->stats.pages_programmed += n;
+	return d->cfg.timing ? n * d->cfg.program_us * 1000ull : 0;
+}
+
+static int in_flash(const struct simdev *d, uint64_t off, uint64_t len)
+{
+	uint64_t lim = d->param_size < d->flash_size ? d->param_size : d->flash_size;
+
+	return off <= lim && len <= lim - off;
+}
+
+/* ---- commands ---------------------------------------------------------- */
+
+
+struct req {
+	uint8_t cmd;
+	uint16_t len;
+	uint32_t chk;
+	const uint8_t *data;
+};
+
+static uint8_t checksum(const uint8_t *p, size_t n)
+{
+	uint8_t c = 0xEF;
+
+	for (size_t i = 0; i < n; i++)
+		c ^= p[i];
+	return c;
+}
+
+/* Returns the ROM error byte (0 = success); *cost gets the modelled time. */
+static uint8_t cmd_flash_begin(struct simdev *d, const struct req *r, int deflate, uint64_t *cost)
+{
+	uint32_t size, blocks, bsize, off;
+
+	if (r->len != d->chip->begin_words * 4)
+		return SIMDEV_ROM_EINVALID;
+	if (!d->attached)
+		return SIMDEV_ROM_EFAILED;
+	size = get_le32(r->data);
+	blocks = get_le32(r->data + 4);
+	bsize = get_le32(r->data + 8);
+	off = get_le32(r->data + 12);
+	if (d->chip->begin_words == 5 && get_le32(r->data + 16) != 0)
+		return SIMDEV_ROM_EFAILED; /* encrypted writes: no flash encryption here */
+	if (off % 4 || bsize == 0 || bsize > 0x4000 || !in_flash(d, off, size))
+		return SIMDEV_ROM_EFAILED;
+	sd_flash_session_end(d);
+	*cost = flash_erase(d, off, size);
+	d->f_offset = off;
+	d->f_size = size;
+	d->f_blocks = blocks;
+	d->f_block_size = bsize;
+	d->f_next_seq = 0;
+	d->f_written = 0;
+	d->f_last_page = 0;
+	if (deflate) {
+		memset(&d->zs, 0, sizeof(d->zs));
+		if (inflateInit(&d->zs) != Z_OK)
+			return SIMDEV_ROM_EDEFLATE;
+		d->zs_live = 1;
+		d->fmode = FMODE_DEFLATE;
+	} else {
+		d->fmode = FMODE_PLAIN;
+	}
+	return 0;
+}
+
+/* Common header checks of FLASH_DATA / FLASH_DEFL_DATA / MEM_DATA. A block
+ * retried after a lost reply reuses its sequence number: accept seq-1 again
+ * (1 = replay, nothing to do). */
+static int data_header(struct simdev *d, const struct req *r, uint32_t *size, uint32_t *seq, uint8_t *err)
+{
+	if (r->len < 16) {
+		*err = SIMDEV_ROM_EINVALID;
+		return -1;
+	}
+	*size = get_le32(r->data);
+	*seq = get_le32(r->data + 4);
+	if (*size != (uint32_t)r->len - 16) {
+		*err = SIMDEV_ROM_EINVALID;
+		return -1;
+	}
+	if (checksum(r->data + 16, *size) != (uint8_t)r->chk) {
+		*err = SIMDEV_ROM_ECRC;
+		return -1;
+	}
+	(void)d;
+	return 0;
+}
+
+static uint8_t cmd_flash_data(struct simdev *d, const struct req *r, uint64_t *cost)
+{
+	uint32_t size, seq;
+	uint8_t err = 0;
+	uint64_t off;
+
+	if (data_header(d, r, &size, &seq, &err))
+		return err;
+	if (d->fmode != FMODE_PLAIN)
+		return SIMDEV_ROM_EFAILED;
+	if (size != d->f_block_size)
+		return SIMDEV_ROM_EINVALID; /* the ROM wants every block padded */
+	if (seq + 1 == d->f_next_seq)
+		return 0;
+	if (seq != d->f_next_seq)
+		return SIMDEV_ROM_EINVALID;
+	off = d->f_offset + (uint64_t)seq * d->f_block_size;
+	if (!in_flash(d, off, size))
+		return SIMDEV_ROM_EFLASHWR;
+	*cost = flash_program(d, (uint32_t)off, r->data + 16, size);
+	d->f_next_seq++;
+	return 0;
+}
+
+static uint8_t cmd_defl_data(struct simdev *d, const struct req *r, uint64_t *cost)
+{
+	uint32_t size, seq;
+	uint8_t err = 0;
+	uint8_t out[4096];
+	int zr = Z_OK;
+
+	if (data_header(d, r, &size, &seq, &err))
+		return err;
+	if (d->fmode != FMODE_DEFLATE)
+		return SIMDEV_ROM_EFAILED;
+	if (size > d->f_block_size)
+		return SIMDEV_ROM_EINVALID;
+	if (seq + 1 == d->f_next_seq)
+		return 0;
+	if (seq != d->f_next_seq)
+		return SIMDEV_ROM_EINVALID;
+	if (!d->zs_live) /* stream already ended: trailing blocks are ignored */
+		goto done;
+	d->zs.next_in = (Bytef *)(uintptr_t)(r->data + 16);
+	d->zs.avail_in = size;
+	while (d->zs.avail_in > 0 || zr == Z_OK) {
+		size_t got;
+
+		d->zs.next_out = out;
+		d->zs.avail_out = sizeof(out);
+		zr = inflate(&d->zs, Z_NO_FLUSH);
+		if (zr != Z_OK && zr != Z_STREAM_END && zr != Z_BUF_ERROR)
+			return SIMDEV_ROM_EDEFLATE;
+		got = sizeof(out) - d->zs.avail_out;
+		if (got) {
+			uint64_t off = (uint64_t)d->f_offset + d->f_written;
+
+			/* the ROM only writes inside the region FLASH_DEFL_BEGIN erased */
+			if ((uint64_t)d->f_written + got > d->f_size || !in_flash(d, off, got))
+				return SIMDEV_ROM_EDEFLATE;
+			*cost += flash_program(d, (uint32_t)off, out, got);
+			d->f_written += (uint32_t)got;
+		}
+		if (zr == Z_STREAM_END) {
+			inflateEnd(&d->zs);
+			d->zs_live = 0;
+			break;
+		}
+		if (zr == Z_BUF_ERROR || (got == 0 && d->zs.avail_in == 0))
+			break;
+	}
+done:
+	d->f_next_seq++;
+	return 0;
+}
+
+static uint8_t cmd_md5(struct simdev *d, const struct req *r, uint8_t hex[32])
+{
+	static const char digits[] = "0123456789abcdef";
+	uint8_t md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0;
+	uint32_t addr, size;
+
+	if (r->len != 16)
+		return SIMDEV_ROM_EINVALID;
+	if (!d->attached)
+		return SIMDEV_ROM_EFAILED;
+	addr = get_le32(r->data);
+	size = get_le32(r->data + 4);
+	if (!in_flash(d, addr, size))
+		return SIMDEV_ROM_EFLASHRD;
+	if (!EVP_Digest(d->flash + addr, size, md, &mdlen, EVP_md5(), NULL) || mdlen != 16)
+		return SIMDEV_ROM_EFAILED;
+	/* the ROM answers 32 lowercase ASCII hex digits (the stub: 16 raw bytes) */
+	for (unsigned i = 0; i < 16; i++) {
+		hex[2 * i] = (uint8_t)digits[md[i] >> 4];
+		hex[2 * i + 1] = (uint8_t)digits[md[i] & 15];
+	}
+	return 0;
+}
+
+
+static void leave_loader(struct simdev *d)
+{
+	sd_flash_session_end(d);
+	d->state = SIMDEV_STATE_APP;
+	d->stats.boots_app++;
+}
+
+/* Over USB-Serial/JTAG the ROM feeds neither the RTC watchdog nor the super
+ * watchdog: both must be disabled (RWDT off, SWD auto-feed on) or the chip
+ * resets in the middle of a long write. */
+static int usb_wdt_live(const struct simdev *d)
+{
+	return (simdev_reg_read(d, d->chip->wdt_config0) & RTC_WDT_EN) ||
+	       !(simdev_reg_read(d, d->chip->swd_conf) & d->chip->swd_auto_feed);
+}
+
+static uint8_t write_regs(struct simdev *d, const struct req *r, uint64_t *cost)
+{
+	if (r->len == 0 || r->len % 16)
+		return SIMDEV_ROM_EINVALID;
+	for (size_t i = 0; i < r->len; i += 16) {
+		uint32_t addr = get_le32(r->data + i);
+		uint32_t val = get_le32(r->data + i + 4);
+		uint32_t mask = get_le32(r->data + i + 8);
+		uint32_t delay = get_le32(r->data + i + 12);
+		uint32_t old = simdev_reg_read(d, addr);
+
+		if (addr == 0x40001000u || addr == d->chip->uart_clkdiv)
+			continue; /* read-only for us */
+		if (d->chip->wdt_config0 &&
+		    (((addr == d->chip->wdt_config0) && simdev_reg_read(d, d->chip->wdt_wprotect) != RTC_WDT_WKEY) ||
+		     ((addr == d->chip->swd_conf) && simdev_reg_read(d, d->chip->swd_wprotect) != d->chip->swd_wkey)))
+			continue; /* write-protected: the key register must hold the key */
+		sd_reg_set(d, addr, (old & ~mask) | (val & mask));
+		if (d->wdt_armed && !usb_wdt_live(d))
+			d->wdt_armed = 0;
+		if (addr == d->chip->spi_base && (val & mask & (1u << 18)))
+			sd_spi_user_command(d);
+		if (d->cfg.timing)
+			*cost += (uint64_t)delay * 1000;
+	}
+	return 0;
+}
+
+/* Secure download mode lets through only what writes flash blindly
+ * (ESP-IDF security guide, "UART ROM download mode"): SYNC, baud change,
+ * SPI attach/params, FLASH_* and FLASH_DEFL_*, GET_SECURITY_INFO. Reads of
+ * registers, memory and flash, and RAM loading, are refused. */
+static int sdm_refuses(uint8_t cmd)
+{
+	switch (cmd) {
+	case SIMDEV_CMD_READ_REG:
+	case SIMDEV_CMD_WRITE_REG:
+	case SIMDEV_CMD_SPI_FLASH_MD5:
+	case SIMDEV_CMD_READ_FLASH_SLOW:
+	case SIMDEV_CMD_MEM_BEGIN:
+	case SIMDEV_CMD_MEM_DATA:
+	case SIMDEV_CMD_MEM_END:
+		return 1;
+	}
+	return 0;
+}
+
+/* A command the ROM does not know (or refuses in secure download mode) is
+ * answered with status 01 05 under the ROM's last response header: the
+ * command byte and value field of the last reply it sent, not the
+ * request's (esptool loader.py command(): op_ret != op with data[0] != 0
+ * and data[1] == 0x05 raises UnsupportedCommandError). esptool notes that
+ * an unsupported read_reg can bring more than one error reply: send two.
+ * The ESP32 then needs a fresh SYNC (cmds.py detect_chip reconnects). */
+static void unknown_command(struct simdev *d, uint64_t t, const struct req *r)
+{
+	uint8_t op = d->last_op ? d->last_op : r->cmd;
+	uint32_t val = d->last_val;
+
+	d->stats.unknown++;
+	d->busy_until = t;
+	for (int i = 0; i < 2; i++)
+		sd_respond(d, t, op, val, NULL, 0, 1, SIMDEV_ROM_EINVALID);
+	if (d->chip->resync_after_unknown)
+		d->need_sync = 1;
+}
+
+void sd_handle_request(struct simdev *d, uint64_t t_arrived, const uint8_t *f, size_t n)
+{
+	struct req r;
+	uint64_t t, cost = 0;
+	uint8_t err = 0, buf[64];
+	uint32_t val = 0;
+	size_t dlen = 0;
+	unsigned copies = 1;
+
+	if (n < 8 || f[0] != 0x00) {
+		d->stats.bad_frames++; /* our own echo or noise: the ROM ignores it */
+		return;
+	}
+	r.cmd = f[1];
+	r.len = (uint16_t)(f[2] | f[3] << 8);
+	r.chk = get_le32(f + 4);
+	r.data = f + 8;
+	d->stats.requests++;
+	d->stats.by_cmd[r.cmd]++;
+	d->stats.last_cmd = r.cmd;
+	if (d->cfg.drop_after >= 0 && d->stats.requests > (unsigned long long)d->cfg.drop_after) {
+		d->stats.dropped++;
+		return;
+	}
+	t = max64(t_arrived, d->busy_until);
+	for (int i = 0; i < MAX_INJECT; i++) {
+		if (d->inj[i].count && d->inj[i].cmd == r.cmd) {
+			d->inj[i].count--;
+			if (!d->inj[i].error) {
+				d->stats.dropped++;
+				return;
+			}
+			sd_respond_err(d, t, r.cmd, d->inj[i].error);
+			return;
+		}
+	}
+	if ((size_t)r.len != n - 8) {
+		sd_respond_err(d, t, r.cmd, SIMDEV_ROM_EINVALID);
+		return;
+	}
+
+	if (d->need_sync && r.cmd != SIMDEV_CMD_SYNC) {
+		/* ESP32 after an unknown command: silent until the next SYNC */
+		d->stats.ignored_unsynced++;
+		return;
+	}
+	if ((d->cfg.security_flags & SIMDEV_SEC_SECURE_DOWNLOAD) && sdm_refuses(r.cmd)) {
+		/* secure download mode: the ROM treats these as unknown */
+		unknown_command(d, t, &r);
+		return;
+	}
+
+	switch (r.cmd) {
+	case SIMDEV_CMD_SYNC: {
+		static const uint8_t sync_hdr[4] = { 0x07, 0x07, 0x12, 0x20 };
+		int ok = r.len == 36 && !memcmp(r.data, sync_hdr, 4);
+
+		for (unsigned i = 4; ok && i < 36; i++)
+			ok = r.data[i] == 0x55;
+		if (!ok) {
+			err = SIMDEV_ROM_EINVALID;
+			break;
+		}
+		val = SIMDEV_SYNC_VALUE;
+		copies = SIMDEV_SYNC_REPLIES;
+		d->need_sync = 0;
+		break;
+	}
+	case SIMDEV_CMD_READ_REG:
+		if (r.len != 4)
+			err = SIMDEV_ROM_EINVALID;
+		else
+			val = simdev_reg_read(d, get_le32(r.data));
+		break;
+	case SIMDEV_CMD_WRITE_REG:
+		err = write_regs(d, &r, &cost);
+		break;
+	case SIMDEV_CMD_SPI_ATTACH:
+		/* ROM form: u32 pin config + u32 "is legacy" (the stub takes 4 bytes) */
+		if (r.len != 8)
+			err = SIMDEV_ROM_EINVALID;
+		else
+			d->attached = 1;
+		break;
+	case SIMDEV_CMD_SPI_SET_PARAMS: {
+		uint32_t total;
+
+		if (r.len != 24) {
+			err = SIMDEV_ROM_EINVALID;
+			break;
+		}
+		total = get_le32(r.data + 4);
+		if (total == 0 || total > 128u * 1024 * 1024)
+			err = SIMDEV_ROM_EINVALID;
+		else
+			d->param_size = total;
+		break;
+	}
+	case SIMDEV_CMD_FLASH_BEGIN:
+		err = cmd_flash_begin(d, &r, 0, &cost);
+		break;
+	case SIMDEV_CMD_FLASH_DEFL_BEGIN:
+		err = cmd_flash_begin(d, &r, 1, &cost);
+		break;
+	case SIMDEV_CMD_FLASH_DATA:
+		err = cmd_flash_data(d, &r, &cost);
+		break;
+	case SIMDEV_CMD_FLASH_DEFL_DATA:
+		err = cmd_defl_data(d, &r, &cost);
+		break;
+	case SIMDEV_CMD_FLASH_END:
+	case SIMDEV_CMD_FLASH_DEFL_END:
+		if (r.len != 4) {
+			err = SIMDEV_ROM_EINVALID;
+			break;
+		}
+		/* the ROM answers, then leaves the loader (runs user code or reboots) */
+		d->busy_until = t;
+		sd_respond(d, t, r.cmd, 0, NULL, 0, 0, 0);
+		if (d->cfg.end_leaves_loader)
+			leave_loader(d);
+		else
+			sd_flash_session_end(d);
+		return;
+	case SIMDEV_CMD_SPI_FLASH_MD5:
+		err = cmd_md5(d, &r, buf);
+		if (!err)
+			dlen = 32;
+		break;
+	case SIMDEV_CMD_READ_FLASH_SLOW: {
+		uint32_t addr, len;
+
+		if (r.len != 8) {
+			err = SIMDEV_ROM_EINVALID;
+			break;
+		}
+		addr = get_le32(r.data);
+		len = get_le32(r.data + 4);
+		if (len > 64) {
+			err = SIMDEV_ROM_EREADLEN;
+			break;
+		}
+		if (!d->attached || !in_flash(d, addr, len)) {
+			err = SIMDEV_ROM_EFLASHRD;
+			break;
+		}
+		/* always a 64-byte buffer, whatever was asked (esptool relies on >= len) */
+		memset(buf, 0xFF, sizeof(buf));
+		memcpy(buf, d->flash + addr, len);
+		dlen = 64;
+		break;
+	}
+	case SIMDEV_CMD_CHANGE_BAUDRATE: {
+		uint32_t nb;
+
+		if (r.len != 8) {
+			err = SIMDEV_ROM_EINVALID;
+			break;
+		}
+		nb = get_le32(r.data);
+		if (nb < 300 || nb > 5000000) {
+			err = SIMDEV_ROM_EINVALID;
+			break;
+		}
+		/* reply at the old rate, then switch */
+		d->busy_until = t;
+		sd_respond(d, t, r.cmd, 0, NULL, 0, 0, 0);
+		d->tx_free = max64(d->tx_free, t);
+		sd_set_rom_baud(d, nb, 1);
+		return;
+	}
+	case SIMDEV_CMD_GET_SECURITY_INFO:
+		if (!d->chip->sec_info_len) {
+			/* the ESP32 ROM predates the command */
+			unknown_command(d, t, &r);
+			return;
+		}
+		if (r.len != 0) {
+			err = SIMDEV_ROM_EINVALID;
+			break;
+		}
+		/* flags u32, flash_crypt_cnt u8, 7 key purposes, then (S3 and
+		 * later) chip id u32 and API version u32; the S2 stops at 12 */
+		memset(buf, 0, 20);
+		put_le32(buf, d->cfg.security_flags);
+		buf[4] = d->cfg.flash_crypt_cnt;
+		put_le32(buf + 12, d->chip->sec_info_id);
+		dlen = d->chip->sec_info_len;
+		break;
+	case SIMDEV_CMD_MEM_BEGIN:
+		/* We cannot run uploaded code (no stub). Refuse at the first step:
+		 * esptool's run_stub then fails at once with "Failed to enter RAM
+		 * download mode"; refusing only MEM_END would leave it waiting
+		 * forever for the stub's "OHAI". */
+		err = r.len != 16 ? SIMDEV_ROM_EINVALID : SIMDEV_ROM_EFAILED;
+		break;
+	case SIMDEV_CMD_MEM_DATA: {
+		uint32_t size, seq;
+
+		if (data_header(d, &r, &size, &seq, &err))
+			break;
+		err = SIMDEV_ROM_EFAILED;
+		break;
+	}
+	case SIMDEV_CMD_MEM_END:
+		err = r.len != 8 ? SIMDEV_ROM_EINVALID : SIMDEV_ROM_EFAILED;
+		break;
+	default:
+		/* 0xD0..0xD4 (the stub's erase/read commands) and anything else */
+		unknown_command(d, t, &r);
+		return;
+	}
+	d->busy_until = t + cost;
+	d->stats.busy_ns += cost;
+	for (unsigned i = 0; i < copies; i++)
+		sd_respond(d, d->busy_until, r.cmd, val, buf, err ? 0 : dlen, err ? 1 : 0, err);
+}
+
