@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "abspath.h"
+#include "espfab/store.h"
 #include "cli.h"
 #include "espfab/version.h"
 
@@ -45,7 +46,8 @@ static int resolve(const char *opt, const char **slot, char *buf, size_t cap)
 {
 	int e;
 
-	if (!*slot)
+	/* a PostgreSQL URI or service=NAME is not a path */
+	if (!*slot || store_db_is_server(*slot))
 		return 0;
 	e = abspath_make(*slot, buf, cap);
 	if (e) {

@@ -192,7 +192,7 @@ static void test_config_db_old_name_warns(void **state)
 	assert_int_equal(c.nwarnings, 1);
 	assert_string_equal(c.warnings[0], "espfabd.conf:2: 'db' is the old name of 'database' (accepted; rename it)");
 	assert_int_equal(parse(&c, "db = relative.db\n", &err), CONFIG_EVALUE);
-	assert_string_equal(err.msg, "espfabd.conf:1: db: expected an absolute path");
+	assert_string_equal(err.msg, "espfabd.conf:1: db: expected an absolute path or a PostgreSQL URI (postgresql://, service=)");
 }
 
 int main(void)
