@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "cmd_flash_efuse.h"
 #include "espfab/flashop.h"
 #include "espfab/nvs.h"
 #include "espfab/part.h"
@@ -57,6 +58,7 @@ static void usage(FILE *f)
 		"  read OFFSET SIZE FILE            read a region into FILE\n"
 		"  erase OFFSET SIZE                erase whole 4 KiB sectors\n"
 		"  read-part [--offset 0x8000]      print the device's partition table\n"
+		"  efuse-summary                    key blocks: purpose, protection (never key bytes)\n"
 		"PORT is a serial device (/dev/ttyUSB0, a pty) or socket://HOST:PORT.\n");
 }
 
@@ -539,6 +541,12 @@ static int run(const struct fl_args *a, struct flashop *f, json_t *out)
 			printf("Erased %u bytes at 0x%08x\n", (unsigned)size, (unsigned)off);
 		return 0;
 	}
+	if (!strcmp(a->cmd, "efuse-summary")) {
+		struct rom_diag ed;
+		if ((e = cli_efuse_summary(f, a->json, out, &ed)))
+			return report_error(a, e, &ed);
+		return 0;
+	}
 	if (!strcmp(a->cmd, "read-part"))
 		return do_read_part(a, f, out);
 	return fail_usage("unknown command '%s'", a->cmd);
@@ -552,6 +560,7 @@ static int check_arity(const struct fl_args *a)
 	} t[] = {
 		{"chip-id", 0, 0}, {"read-mac", 0, 0}, {"flash-id", 0, 0}, {"write", 2, 2 * MAX_FILES},
 		{"verify", 2, 2},  {"read", 3, 3},     {"erase", 2, 2},    {"read-part", 0, 0},
+		{"efuse-summary", 0, 0},
 	};
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
