@@ -199,6 +199,20 @@ out:
 	return e;
 }
 
+const char *efuse_error_name(int e)
+{
+	switch (e) {
+	case EFUSE_ENOHMAC: return "EFUSE_ENOHMAC";
+	case EFUSE_ENOTFREE: return "EFUSE_ENOTFREE";
+	case EFUSE_EPURPOSE: return "EFUSE_EPURPOSE";
+	case EFUSE_ESTATE: return "EFUSE_ESTATE";
+	case EFUSE_EVERIFY: return "EFUSE_EVERIFY";
+	case EFUSE_EKEYPRESENT: return "EFUSE_EKEYPRESENT";
+	case EFUSE_EBUSY: return "EFUSE_EBUSY";
+	}
+	return rom_error_name(e);
+}
+
 int efuse_read_summary(struct flashop *f, struct efuse_summary *s, struct efuse_err *err)
 {
 	const struct efuse_layout *l;
@@ -217,10 +231,9 @@ static int check_free(const struct flashop *f, const struct efuse_summary *s, un
 	const struct efuse_key_state *ks = &s->key[k];
 	const char *chip = flashop_info(f)->chip->name;
 
-	if (ks->purpose == (unsigned)purpose && ks->read_protected)
-		return fail(err, EFUSE_EKEYPRESENT,
-			    "%s BLOCK_KEY%u already carries a read-protected %s key: not burnt again", chip, k,
-			    efuse_purpose_name(purpose));
+	if (ks->purpose == (unsigned)purpose && (ks->read_protected || !ks->empty))
+		return fail(err, EFUSE_EKEYPRESENT, "%s BLOCK_KEY%u already carries a%s %s key: not burnt again", chip,
+			    k, ks->read_protected ? " read-protected" : "", efuse_purpose_name(purpose));
 	if (ks->purpose != EFUSE_PURPOSE_USER && ks->purpose != (unsigned)purpose)
 		return fail(err, EFUSE_EPURPOSE, "%s BLOCK_KEY%u has purpose %s, not %s: nothing burnt", chip, k,
 			    efuse_purpose_name(ks->purpose), efuse_purpose_name(purpose));

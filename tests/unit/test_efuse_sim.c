@@ -150,8 +150,10 @@ static void test_efuse_sim_burn_readable_key(void **state)
 	assert_false(s.key[2].read_protected);
 	assert_false(s.key[2].write_protected);
 	assert_false(s.key[2].empty);
-	/* a second burn is refused: the block now holds data */
-	assert_int_equal(efuse_burn_key(r->f, 2, EFUSE_PURPOSE_HMAC_UP, key, 0, &err), EFUSE_ENOTFREE);
+	/* a second burn is refused: the block carries a key of this purpose */
+	assert_int_equal(efuse_burn_key(r->f, 2, EFUSE_PURPOSE_HMAC_UP, key, 0, &err), EFUSE_EKEYPRESENT);
+	assert_string_equal(efuse_error_name(err.code), "EFUSE_EKEYPRESENT");
+	assert_non_null(strstr(err.msg, "already carries a HMAC_UP key"));
 	assert_int_equal(simdev_efuse_programs(r->dev), 2);
 	rig_free(r);
 }

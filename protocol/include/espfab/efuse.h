@@ -37,9 +37,13 @@ enum efuse_error {
 	EFUSE_EPURPOSE = -102,  /* KEY_PURPOSE_n is set to another purpose */
 	EFUSE_ESTATE = -103,    /* a previous burn left an unexpected state */
 	EFUSE_EVERIFY = -104,   /* read back differs from what was programmed */
-	EFUSE_EKEYPRESENT = -105, /* the block already carries a key of this purpose */
+	EFUSE_EKEYPRESENT = -105, /* the block already carries a key of this purpose
+	                           * (read-protected, or readable and not empty) */
 	EFUSE_EBUSY = -106,     /* the controller never went idle */
 };
+
+/* "EFUSE_ENOTFREE", ...; ROM_E* codes by rom_error_name(). Static string. */
+const char *efuse_error_name(int e);
 
 #define EFUSE_BLOCKS 11
 #define EFUSE_KEY_BLOCKS 6
