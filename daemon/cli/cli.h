@@ -7,14 +7,42 @@
 #ifndef ESPFAB_CLI_H
 #define ESPFAB_CLI_H
 
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
 struct cli_globals {
 	const char *db_path;     /* --db PATH, or NULL: the daemon's configured database */
 	const char *socket_path; /* --socket PATH, or NULL: the default control socket */
-	const char *config_path; /* --config PATH, or NULL: /etc/espfab/espfabd.conf */
+	const char *config_path; /* --config PATH, or NULL: ESPFAB_CONFIG_FILE */
 };
 
-#define CLI_DEFAULT_SOCKET "/run/espfab/espfabd.sock"
-#define CLI_DEFAULT_CONFIG "/etc/espfab/espfabd.conf"
+#include "espfab/paths.h"
+
+#define CLI_DEFAULT_SOCKET ESPFAB_DEFAULT_SOCKET
+#define CLI_DEFAULT_CONFIG ESPFAB_CONFIG_FILE
+
+struct config;
+/* The daemon's configuration (--config, else the default file; a missing
+ * default file gives the defaults), parsed by the daemon's own reader;
+ * warnings about old spellings go to stderr. 0, or -1 after a one-line
+ * error on stderr. cli_config.c */
+int cli_config(const struct cli_globals *g, struct config *cfg);
+
+/* One store request (store_request()'s JSON) through espfabd at
+ * g->socket_path; *reply is the caller's. 0, or -1 with a one-line reason
+ * in errbuf. cli_remote.c */
+/* Connect to espfabd (--socket, else the configured socket); 0, or 1 after a
+ * one-line error on stderr. *c is the caller's (client_free). cmd_daemon.c */
+struct client;
+int cli_connect_daemon(const struct cli_globals *g, struct client **c);
+/* The control socket: --socket, else the configuration's, into buf. */
+const char *cli_socket_path(const struct cli_globals *g, char *buf, size_t cap);
+/* A positive decimal id; 0, or -1. cmd_daemon.c */
+int cli_parse_id(const char *s, int64_t *out);
+
+int cli_daemon_request(const struct cli_globals *g, json_t *req, json_t **reply, char *errbuf, size_t errlen);
 
 int cmd_nvs(int argc, char **argv, const struct cli_globals *g);      /* cmd_nvs.c */
 int cmd_nvs_dump(int argc, char **argv, const struct cli_globals *g); /* cmd_nvs_dump.c: "nvs dump" */
@@ -26,6 +54,8 @@ int cmd_product(int argc, char **argv, const struct cli_globals *g);  /* cmd_sto
 int cmd_audit(int argc, char **argv, const struct cli_globals *g);    /* cmd_store.c */
 int cmd_batch(int argc, char **argv, const struct cli_globals *g);    /* cmd_daemon.c */
 int cmd_status(int argc, char **argv, const struct cli_globals *g);   /* cmd_daemon.c */
-int cmd_watch(int argc, char **argv, const struct cli_globals *g);    /* cmd_daemon.c */
+int cmd_watch(int argc, char **argv, const struct cli_globals *g);    /* cmd_watch.c */
+int cmd_secure_cert(int argc, char **argv, const struct cli_globals *g); /* cmd_secure_cert.c */
+int cmd_certs(int argc, char **argv, const struct cli_globals *g);    /* cmd_certs.c */
 
 #endif

@@ -1,7 +1,6 @@
 /* espfab batch|status|watch: talk to espfabd over its control socket. */
 #include <errno.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,27 +15,27 @@
 
 #define CALL_TIMEOUT_MS 30000
 
-static const char *socket_path(const struct cli_globals *g, char *buf, size_t cap)
+const char *cli_socket_path(const struct cli_globals *g, char *buf, size_t cap)
 {
-	struct config cfg;
-	struct config_err err;
+	static struct config cfg; /* large: not on the stack */
 
 	if (g->socket_path)
 		return g->socket_path;
 	/* Where the daemon's configuration puts it. */
-	config_defaults(&cfg);
-	if (config_load(&cfg, g->config_path ? g->config_path : CLI_DEFAULT_CONFIG, !g->config_path, &err))
-		fprintf(stderr, "espfab: %s (using the default socket)\n", err.msg);
+	if (cli_config(g, &cfg)) {
+		config_defaults(&cfg);
+		fprintf(stderr, "espfab: using the default socket %s\n", cfg.socket_path);
+	}
 	snprintf(buf, cap, "%s", cfg.socket_path);
 	return buf;
 }
 
-static int connect_daemon(const struct cli_globals *g, struct client **c)
+int cli_connect_daemon(const struct cli_globals *g, struct client **c)
 {
 	char buf[CONFIG_PATH_MAX];
 	struct client_err err;
 
-	if (client_connect(socket_path(g, buf, sizeof(buf)), c, &err)) {
+	if (client_connect(cli_socket_path(g, buf, sizeof(buf)), c, &err)) {
 		fprintf(stderr, "espfab: %s\n", err.msg);
 		return 1;
 	}
@@ -52,7 +51,7 @@ static int call(const struct cli_globals *g, const char *op, json_t *fields, int
 	json_t *res = NULL;
 	int rc;
 
-	if (connect_daemon(g, &c)) {
+	if (cli_connect_daemon(g, &c)) {
 		json_decref(fields);
 		return 1;
 	}
@@ -112,9 +111,11 @@ static void show_batches(json_t *res)
 static void show_batch_added(json_t *res)
 {
 	printf("batch %lld queued\n", jint(res, "batch"));
+	if (json_is_string(json_object_get(res, "warning")))
+		fprintf(stderr, "espfab batch add: warning: %s\n", jstr(res, "warning"));
 }
 
-static int parse_id(const char *s, int64_t *out)
+int cli_parse_id(const char *s, int64_t *out)
 {
 	char *end = NULL;
 	long long v;
@@ -157,7 +158,7 @@ int cmd_batch(int argc, char **argv, const struct cli_globals *g)
 			product = optarg;
 			break;
 		case 'n':
-			if (parse_id(optarg, &count)) {
+			if (cli_parse_id(optarg, &count)) {
 				fprintf(stderr, "espfab batch: --count: expected a positive number, got '%s'\n", optarg);
 				return 2;
 			}
@@ -199,7 +200,7 @@ int cmd_batch(int argc, char **argv, const struct cli_globals *g)
 		return call(g, "batch.list", NULL, json, show_batches);
 	if (!strcmp(sub, "show") || !strcmp(sub, "pause") || !strcmp(sub, "resume") || !strcmp(sub, "cancel")) {
 		char op[32];
-		if (optind >= argc || parse_id(argv[optind], &id)) {
+		if (optind >= argc || cli_parse_id(argv[optind], &id)) {
 			fprintf(stderr, "espfab batch %s: expected a batch id\n", sub);
 			return 2;
 		}
@@ -286,284 +287,4 @@ int cmd_status(int argc, char **argv, const struct cli_globals *g)
 		}
 	}
 	return call(g, "status", NULL, json, show_status);
-}
-
-/* ---- watch ---- */
-
-struct watch {
-	int tty, json;
-	int64_t batch;   /* --batch: exit when it is no longer active */
-	json_t *ports;   /* array of port objects, updated from events */
-	json_t *batches; /* last known batch rows */
-	char log[6][256];
-	unsigned nlog;
-	int drawn;       /* lines drawn last time (tty) */
-};
-
-static json_t *find_port(struct watch *w, const char *name)
-{
-	json_t *p;
-	size_t i;
-
-	json_array_foreach(w->ports, i, p)
-	{
-		if (!strcmp(jstr(p, "name"), name))
-			return p;
-	}
-	p = json_pack("{s:s, s:s, s:i, s:i}", "name", name, "state", "?", "ok", 0, "failed", 0);
-	json_array_append_new(w->ports, p);
-	return p;
-}
-
-static void add_log(struct watch *w, const char *line)
-{
-	if (w->nlog == 6) {
-		memmove(w->log[0], w->log[1], sizeof(w->log[0]) * 5);
-		w->nlog = 5;
-	}
-	snprintf(w->log[w->nlog++], sizeof(w->log[0]), "%s", line);
-}
-
-static void stamp(char *buf, size_t cap)
-{
-	time_t t = time(NULL);
-	struct tm tm;
-
-	localtime_r(&t, &tm);
-	strftime(buf, cap, "%H:%M:%S", &tm);
-}
-
-static void draw(struct watch *w)
-{
-	json_t *p, *b;
-	size_t i;
-	int lines = 0;
-
-	if (w->drawn)
-		printf("\033[%dA", w->drawn);
-	json_array_foreach(w->ports, i, p)
-	{
-		char line[512];
-		port_line(p, line, sizeof(line), 1);
-		printf("\033[2K%s\n", line);
-		lines++;
-	}
-	json_array_foreach(w->batches, i, b)
-	{
-		if (strcmp(jstr(b, "state"), "active") && strcmp(jstr(b, "state"), "paused") &&
-		    jint(b, "id") != w->batch)
-			continue;
-		printf("\033[2Kbatch %lld %s: %s %lld/%lld verified, %lld failed\n", jint(b, "id"), jstr(b, "product"),
-		       jstr(b, "state"), jint(b, "verified"), jint(b, "count"), jint(b, "failed"));
-		lines++;
-	}
-	for (unsigned k = 0; k < w->nlog; k++) {
-		printf("\033[2K  %s\n", w->log[k]);
-		lines++;
-	}
-	fflush(stdout);
-	w->drawn = lines;
-}
-
-static void update_batch(struct watch *w, json_t *ev)
-{
-	json_t *b;
-	size_t i;
-	long long id = jint(ev, "batch");
-
-	json_array_foreach(w->batches, i, b)
-	{
-		if (jint(b, "id") == id) {
-			json_object_update(b, ev);
-			json_object_set_new(b, "id", json_integer(id));
-			return;
-		}
-	}
-	b = json_deep_copy(ev);
-	json_object_set_new(b, "id", json_integer(id));
-	json_array_append_new(w->batches, b);
-}
-
-/* Returns 1 when watching should end (--batch finished). */
-static int on_event(struct watch *w, json_t *ev)
-{
-	const char *kind = jstr(ev, "event");
-	json_t *p = NULL;
-	char line[512], ts[16];
-
-	stamp(ts, sizeof(ts));
-	line[0] = '\0';
-	if (!strcmp(kind, "snapshot")) {
-		json_decref(w->ports);
-		json_decref(w->batches);
-		w->ports = json_deep_copy(json_object_get(ev, "ports"));
-		w->batches = json_deep_copy(json_object_get(ev, "batches"));
-		if (!w->ports)
-			w->ports = json_array();
-		if (!w->batches)
-			w->batches = json_array();
-		snprintf(line, sizeof(line), "%s watching station %s (%zu ports)", ts, jstr(ev, "station"),
-			 json_array_size(w->ports));
-	} else if (json_object_get(ev, "port") && strcmp(kind, "batch")) {
-		p = find_port(w, jstr(ev, "port"));
-	}
-	if (!strcmp(kind, "port")) {
-		json_object_set(p, "state", json_object_get(ev, "state"));
-		if (strcmp(jstr(ev, "state"), "busy"))
-			json_object_del(p, "progress");
-		line[0] = '\0';
-	} else if (!strcmp(kind, "device.arrived")) {
-		json_object_set(p, "mac", json_object_get(ev, "mac"));
-		json_object_set(p, "chip", json_object_get(ev, "chip"));
-		snprintf(line, sizeof(line), "%s %s arrived: %s %s", ts, jstr(ev, "port"), jstr(ev, "chip"), jstr(ev, "mac"));
-	} else if (!strcmp(kind, "device.left")) {
-		json_object_set_new(p, "mac", json_string(""));
-		json_object_set_new(p, "chip", json_string(""));
-		snprintf(line, sizeof(line), "%s %s left: %s", ts, jstr(ev, "port"), jstr(ev, "mac"));
-	} else if (!strcmp(kind, "step")) {
-		json_object_set(p, "step", json_object_get(ev, "step"));
-		json_object_set_new(p, "progress", json_pack("{s:i, s:i}", "done", 0, "total", 0));
-		if (!w->tty)
-			snprintf(line, sizeof(line), "%s %s %s", ts, jstr(ev, "port"), jstr(ev, "step"));
-	} else if (!strcmp(kind, "progress")) {
-		json_object_set_new(p, "progress", json_pack("{s:I, s:I}", "done", (json_int_t)jint(ev, "done"), "total",
-							     (json_int_t)jint(ev, "total")));
-	} else if (!strcmp(kind, "result")) {
-		const char *r = jstr(ev, "result");
-		int ok = !strcmp(r, "verified");
-		json_object_set_new(p, ok ? "ok" : "failed", json_integer(jint(p, ok ? "ok" : "failed") + 1));
-		json_object_set_new(p, "state", json_string("done"));
-		json_object_set_new(p, "last", json_pack("{s:s, s:s, s:s}", "result", r, "record", jstr(ev, "record"),
-							 "error", jstr(ev, "error")));
-		snprintf(line, sizeof(line), "%s %s %s %s record %s in %.2fs%s%.160s", ts, jstr(ev, "port"), r,
-			 jstr(ev, "mac"), jstr(ev, "record")[0] ? jstr(ev, "record") : "-",
-			 (double)jint(ev, "duration_ms") / 1000.0, jstr(ev, "error")[0] ? ": " : "", jstr(ev, "error"));
-	} else if (!strcmp(kind, "batch")) {
-		update_batch(w, ev);
-		snprintf(line, sizeof(line), "%s batch %lld %s", ts, jint(ev, "batch"), jstr(ev, "state"));
-		if (json_object_get(ev, "verified"))
-			snprintf(line + strlen(line), sizeof(line) - strlen(line), ": %lld verified, %lld failed, %lld to go",
-				 jint(ev, "verified"), jint(ev, "failed"), jint(ev, "remaining"));
-	}
-	if (w->tty) {
-		if (line[0])
-			add_log(w, line);
-		draw(w);
-	} else if (line[0] && !w->json) {
-		printf("%s\n", line);
-		fflush(stdout);
-	}
-	if (w->batch) {
-		json_t *b;
-		size_t i;
-		json_array_foreach(w->batches, i, b)
-		{
-			const char *st = jstr(b, "state");
-			if (jint(b, "id") == w->batch && *st && strcmp(st, "active") && strcmp(st, "paused"))
-				return 1;
-		}
-	}
-	return 0;
-}
-
-static volatile sig_atomic_t watch_stop;
-
-static void on_sigint(int sig)
-{
-	(void)sig;
-	watch_stop = 1;
-}
-
-int cmd_watch(int argc, char **argv, const struct cli_globals *g)
-{
-	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'},	     {"batch", required_argument, NULL, 'b'},
-		{"timeout", required_argument, NULL, 't'}, {"plain", no_argument, NULL, 'p'},
-		{"help", no_argument, NULL, 'h'},	     {NULL, 0, NULL, 0},
-	};
-	struct watch w = {0};
-	struct client *c = NULL;
-	struct client_err err;
-	json_t *res = NULL;
-	int64_t timeout_s = 0;
-	time_t start = time(NULL);
-	int rc = 1, ch, plain = 0;
-
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'j':
-			w.json = 1;
-			break;
-		case 'b':
-			if (parse_id(optarg, &w.batch)) {
-				fprintf(stderr, "espfab watch: --batch: expected a batch id\n");
-				return 2;
-			}
-			break;
-		case 't':
-			if (parse_id(optarg, &timeout_s)) {
-				fprintf(stderr, "espfab watch: --timeout: expected seconds\n");
-				return 2;
-			}
-			break;
-		case 'p':
-			plain = 1;
-			break;
-		case 'h':
-			printf("usage: espfab watch [--json] [--plain] [--batch ID] [--timeout S]\n"
-			       "  live per-port view (progress bars on a terminal, one line per event\n"
-			       "  otherwise); --batch exits when that batch is done or cancelled.\n");
-			return 0;
-		default:
-			return 2;
-		}
-	}
-	w.tty = !w.json && !plain && isatty(1);
-	w.ports = json_array();
-	w.batches = json_array();
-	signal(SIGINT, on_sigint);
-	signal(SIGTERM, on_sigint);
-	if (connect_daemon(g, &c))
-		goto out;
-	if (client_call(c, "subscribe", NULL, &res, CALL_TIMEOUT_MS, &err)) {
-		fprintf(stderr, "espfab: %s\n", err.msg);
-		goto out;
-	}
-	json_decref(res);
-	while (!watch_stop) {
-		json_t *m = NULL;
-		int r;
-		if (timeout_s && time(NULL) - start >= timeout_s) {
-			fprintf(stderr, "espfab watch: timed out after %llds\n", (long long)timeout_s);
-			rc = 3;
-			goto out;
-		}
-		r = client_next(c, &m, 500, &err);
-		if (r == CLIENT_ETIMEDOUT)
-			continue;
-		if (r) {
-			fprintf(stderr, "espfab: %s\n", err.msg);
-			goto out;
-		}
-		if (!json_object_get(m, "event")) {
-			json_decref(m);
-			continue;
-		}
-		if (w.json) {
-			json_dumpf(m, stdout, JSON_COMPACT);
-			putchar('\n');
-			fflush(stdout);
-		}
-		r = on_event(&w, m);
-		json_decref(m);
-		if (r)
-			break;
-	}
-	rc = 0;
-out:
-	client_free(c);
-	json_decref(w.ports);
-	json_decref(w.batches);
-	return rc;
 }

@@ -14,28 +14,13 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "cmd_flash.h"
+#include "cmd_flash_compat.h"
 #include "cmd_flash_efuse.h"
 #include "espfab/flashop.h"
+#include "espfab/fwimg.h"
 #include "espfab/nvs.h"
 #include "espfab/part.h"
-
-#define MAX_FILES 16
-
-struct fl_args {
-	const char *port;
-	uint32_t baud;
-	enum reset_mode before;
-	enum reset_after after;
-	uint32_t flash_size;
-	int json;
-	int no_compress;
-	int plaintext; /* write although flash encryption is on */
-	int verify;
-	uint32_t part_offset;
-	const char *cmd;
-	char *pos[2 * MAX_FILES + 4]; /* positional arguments after the command word */
-	int npos;
-};
 
 struct progress {
 	int on;
@@ -43,121 +28,6 @@ struct progress {
 	uint32_t base;
 	int last_pct;
 };
-
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"usage: espfab flash --port PORT [--baud B] [--before default_reset|usb_reset|no_reset]\n"
-		"                    [--after hard_reset|no_reset] [--flash-size SIZE] [--json] COMMAND\n"
-		"commands:\n"
-		"  chip-id                          chip, revision-independent facts, security flags\n"
-		"  read-mac                         the base MAC address\n"
-		"  flash-id                         SPI flash JEDEC id and size\n"
-		"  write OFFSET FILE [OFFSET FILE ...] [--no-compress] [--verify] [--plaintext]\n"
-		"  verify OFFSET FILE               compare flash with FILE (MD5 on the device)\n"
-		"  read OFFSET SIZE FILE            read a region into FILE\n"
-		"  erase OFFSET SIZE                erase whole 4 KiB sectors\n"
-		"  read-part [--offset 0x8000]      print the device's partition table\n"
-		"  efuse-summary                    key blocks: purpose, protection (never key bytes)\n"
-		"PORT is a serial device (/dev/ttyUSB0, a pty) or socket://HOST:PORT.\n");
-}
-
-static int fail_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int fail_usage(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "espfab flash: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\n");
-	return 2;
-}
-
-static int parse_u32(const char *s, uint32_t *out)
-{
-	char *end = NULL;
-	unsigned long long v;
-
-	if (!s || !*s || *s == '-')
-		return -1;
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno || *end || v > 0xFFFFFFFFull)
-		return -1;
-	*out = (uint32_t)v;
-	return 0;
-}
-
-static int parse_args(int argc, char **argv, struct fl_args *a)
-{
-	memset(a, 0, sizeof(*a));
-	a->baud = 115200;
-	a->before = RESET_MODE_CLASSIC;
-	a->after = RESET_AFTER_HARD;
-	a->part_offset = PART_TABLE_OFFSET_DEFAULT;
-	for (int i = 1; i < argc; i++) {
-		const char *o = argv[i];
-		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-
-		if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
-			usage(stdout);
-			return 1;
-		}
-		if (!strcmp(o, "--json")) {
-			a->json = 1;
-		} else if (!strcmp(o, "--no-compress")) {
-			a->no_compress = 1;
-		} else if (!strcmp(o, "--plaintext")) {
-			/* with flash encryption on, write the data as it is anyway
-			 * (e.g. an NVS image encrypted by NVS encryption) */
-			a->plaintext = 1;
-		} else if (!strcmp(o, "--verify")) {
-			a->verify = 1;
-		} else if (!strcmp(o, "--port") || !strcmp(o, "-p")) {
-			if (!v)
-				return fail_usage("--port needs a value");
-			a->port = v;
-			i++;
-		} else if (!strcmp(o, "--baud") || !strcmp(o, "-b")) {
-			if (!v || parse_u32(v, &a->baud) || a->baud < 9600)
-				return fail_usage("--baud: '%s' is not a baud rate", v ? v : "");
-			i++;
-		} else if (!strcmp(o, "--before")) {
-			if (!v || reset_mode_parse(v, &a->before))
-				return fail_usage("--before: '%s' is not default_reset, usb_reset or no_reset", v ? v : "");
-			i++;
-		} else if (!strcmp(o, "--after")) {
-			if (!v || reset_after_parse(v, &a->after))
-				return fail_usage("--after: '%s' is not hard_reset or no_reset", v ? v : "");
-			i++;
-		} else if (!strcmp(o, "--flash-size")) {
-			if (!v || flashop_parse_size(v, &a->flash_size))
-				return fail_usage("--flash-size: '%s' is not a size (4MB, 0x400000)", v ? v : "");
-			i++;
-		} else if (!strcmp(o, "--offset")) {
-			if (!v || parse_u32(v, &a->part_offset) || a->part_offset % 0x1000)
-				return fail_usage("--offset: '%s' is not a 4 KiB-aligned offset", v ? v : "");
-			i++;
-		} else if (o[0] == '-' && o[1]) {
-			return fail_usage("unknown option '%s' (see 'espfab flash --help')", o);
-		} else if (!a->cmd) {
-			a->cmd = o;
-		} else {
-			if (a->npos >= (int)(sizeof(a->pos) / sizeof(a->pos[0])))
-				return fail_usage("too many arguments");
-			a->pos[a->npos++] = argv[i];
-		}
-	}
-	if (!a->cmd) {
-		usage(stderr);
-		return 2;
-	}
-	if (!a->port)
-		return fail_usage("%s: --port is required", a->cmd);
-	return 0;
-}
 
 static void progress_cb(void *ctx, uint64_t done, uint64_t total)
 {
@@ -405,12 +275,22 @@ static int do_write(const struct fl_args *a, struct flashop *f, json_t *out)
 	json_t *arr = json_array();
 
 	for (int i = 0; i < n && !rc; i++) {
-		if (parse_u32(a->pos[2 * i], &offs[i]))
+		if (fl_parse_u32(a->pos[2 * i], &offs[i]))
 			rc = fail_local(a, "'%s' is not an offset", a->pos[2 * i]);
 		else if (offs[i] % 4)
 			rc = fail_local(a, "offset 0x%x is not 4-byte aligned", (unsigned)offs[i]);
 		else
 			rc = load_file(a, a->pos[2 * i + 1], &data[i], &lens[i]);
+	}
+	/* esptool's --flash_mode/--flash_size would rewrite the bootloader's
+	 * header; espfab writes it as it is, so a disagreement is refused
+	 * before anything is written. */
+	for (int i = 0; i < n && !rc; i++) {
+		char msg[400];
+		if (offs[i] == flash_compat_boot_offset(flashop_info(f)->chip->name) &&
+		    flash_compat_check_header(data[i], lens[i], a->pos[2 * i + 1], a->flash_mode, a->flash_size_s, msg,
+					      sizeof(msg)))
+			rc = fl_fail_usage("write: %s", msg);
 	}
 	/* overlapping regions would silently undo each other (sector padding
 	 * included: the ROM erases whole sectors) */
@@ -492,7 +372,7 @@ static int run(const struct fl_args *a, struct flashop *f, json_t *out)
 		uint32_t off;
 		uint8_t *d = NULL;
 		size_t len = 0;
-		if (parse_u32(a->pos[0], &off))
+		if (fl_parse_u32(a->pos[0], &off))
 			return fail_local(a, "'%s' is not an offset", a->pos[0]);
 		if (load_file(a, a->pos[1], &d, &len))
 			return 1;
@@ -509,7 +389,7 @@ static int run(const struct fl_args *a, struct flashop *f, json_t *out)
 		uint32_t off, size;
 		uint8_t *buf;
 		struct progress pg = {.on = !a->json && isatty(2), .what = "Reading", .last_pct = -1};
-		if (parse_u32(a->pos[0], &off) || flashop_parse_size(a->pos[1], &size))
+		if (fl_parse_u32(a->pos[0], &off) || flashop_parse_size(a->pos[1], &size))
 			return fail_local(a, "read: bad OFFSET '%s' or SIZE '%s'", a->pos[0], a->pos[1]);
 		buf = malloc(size);
 		if (!buf)
@@ -531,7 +411,7 @@ static int run(const struct fl_args *a, struct flashop *f, json_t *out)
 	if (!strcmp(a->cmd, "erase")) {
 		uint32_t off, size;
 		struct progress pg = {.on = !a->json && isatty(2), .what = "Erasing", .last_pct = -1};
-		if (parse_u32(a->pos[0], &off) || flashop_parse_size(a->pos[1], &size))
+		if (fl_parse_u32(a->pos[0], &off) || flashop_parse_size(a->pos[1], &size))
 			return fail_local(a, "erase: bad OFFSET '%s' or SIZE '%s'", a->pos[0], a->pos[1]);
 		pg.base = off;
 		e = flashop_erase(f, off, size, progress_cb, &pg);
@@ -549,7 +429,7 @@ static int run(const struct fl_args *a, struct flashop *f, json_t *out)
 	}
 	if (!strcmp(a->cmd, "read-part"))
 		return do_read_part(a, f, out);
-	return fail_usage("unknown command '%s'", a->cmd);
+	return fl_fail_usage("unknown command '%s'", a->cmd);
 }
 
 static int check_arity(const struct fl_args *a)
@@ -567,10 +447,10 @@ static int check_arity(const struct fl_args *a)
 		if (strcmp(a->cmd, t[i].cmd))
 			continue;
 		if (a->npos < t[i].min || a->npos > t[i].max || (!strcmp(a->cmd, "write") && a->npos % 2))
-			return fail_usage("%s: wrong number of arguments (see 'espfab flash --help')", a->cmd);
+			return fl_fail_usage("%s: wrong number of arguments (see 'espfab flash --help')", a->cmd);
 		return 0;
 	}
-	return fail_usage("unknown command '%s' (see 'espfab flash --help')", a->cmd);
+	return fl_fail_usage("unknown command '%s' (see 'espfab flash --help')", a->cmd);
 }
 
 int cmd_flash(int argc, char **argv, const struct cli_globals *g)
@@ -583,7 +463,7 @@ int cmd_flash(int argc, char **argv, const struct cli_globals *g)
 	int rc, e;
 
 	(void)g;
-	rc = parse_args(argc, argv, &a);
+	rc = fl_parse_args(argc, argv, &a);
 	if (rc)
 		return rc == 1 ? 0 : rc;
 	if ((rc = check_arity(&a)))
@@ -596,7 +476,11 @@ int cmd_flash(int argc, char **argv, const struct cli_globals *g)
 	if (e)
 		return report_error(&a, e, &d);
 	out = json_object();
-	rc = run(&a, f, out);
+	/* esptool's --chip: the device must be that chip. */
+	if (a.chip && strcmp(a.chip, "auto") && !fwimg_chip_equal(flashop_info(f)->chip->name, a.chip))
+		rc = fail_local(&a, "--chip %s but the device is an %s", a.chip, flashop_info(f)->chip->name);
+	else
+		rc = run(&a, f, out);
 	if (rc == 0 && a.after == RESET_AFTER_HARD) {
 		e = flashop_hard_reset(f);
 		if (e)

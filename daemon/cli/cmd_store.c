@@ -17,13 +17,9 @@
 #include <time.h>
 
 #include "cmd_store.h"
+#include "config.h"
 
-#define DEFAULT_DB "/var/lib/espfab/espfab.db"
 #define MAX_UNIQUE 32
-
-/* Defined by the daemon client when it is linked in; NULL otherwise. */
-extern int cli_daemon_request(const struct cli_globals *g, json_t *req, json_t **reply, char *errbuf,
-			      size_t errlen) __attribute__((weak));
 
 struct opts {
 	const char *word;     /* "records import", for messages */
@@ -144,79 +140,23 @@ static int parse(struct opts *o, int argc, char **argv, int first, const char *a
 	return 0;
 }
 
-/* ---- configuration: where the database and the seal key are ---- */
-
-static char *trim(char *s)
-{
-	while (*s == ' ' || *s == '\t')
-		s++;
-	char *e = s + strlen(s);
-	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
-		*--e = 0;
-	return s;
-}
-
-/* The daemon's config file: "key = value" lines, '#' comments. Only the
- * keys the store needs are read here; the daemon owns the format. A missing
- * default file is fine; a missing --config file is an error. */
-static int config_get(const struct cli_globals *g, const char *key, char *out, size_t cap)
-{
-	const char *path = g->config_path ? g->config_path : CLI_DEFAULT_CONFIG;
-	char line[1024];
-	unsigned n = 0;
-	int found = 0;
-	FILE *f = fopen(path, "r");
-
-	out[0] = 0;
-	if (!f) {
-		if (g->config_path) {
-			fprintf(stderr, "espfab: %s: %s\n", path, strerror(errno));
-			return -1;
-		}
-		return 0;
-	}
-	while (fgets(line, sizeof(line), f)) {
-		n++;
-		char *l = trim(line), *eq;
-		if (!*l || *l == '#' || *l == '[' || !(eq = strchr(l, '=')))
-			continue;
-		*eq = 0;
-		if (strcmp(trim(l), key))
-			continue;
-		char *v = trim(eq + 1);
-		size_t vl = strlen(v);
-		if (vl >= 2 && (v[0] == '"' || v[0] == '\'') && v[vl - 1] == v[0]) {
-			v[vl - 1] = 0;
-			v++;
-		}
-		snprintf(out, cap, "%s", v);
-		found = 1;
-	}
-	fclose(f);
-	(void)n;
-	return found;
-}
-
 static int open_store(const struct cli_globals *g, const struct opts *o, unsigned flags, struct store **s)
 {
-	char cfg_db[1024], cfg_key[1024];
+	static struct config cfg; /* large: not on the stack */
 	const char *db = g->db_path, *keyfile = o->seal_key;
 	uint8_t key[STORE_SEAL_KEY_LEN];
 	struct store_err err = {0};
 	int rc = 1;
 
 	*s = NULL;
-	if (!db) {
-		int r = config_get(g, "db", cfg_db, sizeof(cfg_db));
-		if (r < 0)
+	/* Where the daemon's configuration puts them, read by its own parser. */
+	if (!db || !keyfile) {
+		if (cli_config(g, &cfg))
 			return 1;
-		db = r ? cfg_db : DEFAULT_DB;
-	}
-	if (!keyfile) {
-		int r = config_get(g, "seal_key", cfg_key, sizeof(cfg_key));
-		if (r < 0)
-			return 1;
-		keyfile = r ? cfg_key : NULL;
+		if (!db)
+			db = cfg.db_path;
+		if (!keyfile && cfg.seal_key[0])
+			keyfile = cfg.seal_key;
 	}
 	if (keyfile && store_seal_key_read(keyfile, key, &err)) {
 		fprintf(stderr, "espfab %s: %s\n", o->word, err.msg);
@@ -446,10 +386,6 @@ static int run_request(const struct cli_globals *g, const struct opts *o, json_t
 	json_object_set_new(req, "v", json_integer(1));
 	if (g->socket_path) {
 		char msg[256] = "";
-		if (!cli_daemon_request) {
-			fprintf(stderr, "espfab %s: this espfab cannot talk to espfabd yet; use --db PATH\n", o->word);
-			goto out;
-		}
 		if (cli_daemon_request(g, req, &reply, msg, sizeof(msg))) {
 			fprintf(stderr, "espfab %s: %s\n", o->word, msg[0] ? msg : "the daemon refused the request");
 			goto out;

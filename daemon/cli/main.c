@@ -7,6 +7,7 @@
 
 #include "abspath.h"
 #include "cli.h"
+#include "espfab/version.h"
 
 struct cli_command {
 	const char *word;
@@ -25,14 +26,19 @@ static const struct cli_command commands[] = {
 	{"batch", cmd_batch, "batches queued on the daemon"},
 	{"status", cmd_status, "the daemon's ports and counts"},
 	{"watch", cmd_watch, "live view of the daemon's ports"},
+	{"secure-cert", cmd_secure_cert, "esp_secure_cert partition images: generate, dump"},
+	{"certs", cmd_certs, "per-device certificates: identity profile, list, show, export"},
 };
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: espfab [--db PATH] [--socket PATH] [--config PATH] COMMAND [ARGS...]\n\ncommands:\n");
+	fprintf(f, "usage: espfab [--db PATH] [--socket PATH] [--config PATH] COMMAND [ARGS...]\n"
+		   "       espfab --version\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  %-9s %s\n", commands[i].word, commands[i].summary);
-	fprintf(f, "\n'espfab COMMAND --help' describes a command.\n");
+		fprintf(f, "  %-11s %s\n", commands[i].word, commands[i].summary);
+	fprintf(f, "\ndefaults: --config %s, the database and socket it names (else %s, %s)\n",
+		CLI_DEFAULT_CONFIG, ESPFAB_DEFAULT_DB, CLI_DEFAULT_SOCKET);
+	fprintf(f, "'espfab COMMAND --help' describes a command.\n");
 }
 
 static int resolve(const char *opt, const char **slot, char *buf, size_t cap)
@@ -61,6 +67,10 @@ int main(int argc, char **argv)
 		const char **slot = NULL;
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			usage(stdout);
+			return 0;
+		}
+		if (!strcmp(argv[i], "--version") || !strcmp(argv[i], "-V")) {
+			printf("espfab %s\n", ESPFAB_VERSION);
 			return 0;
 		}
 		if (!strcmp(argv[i], "--db"))

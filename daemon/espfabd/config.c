@@ -210,9 +210,14 @@ static int global_key(struct config *c, const char *k, const char *v, const char
 	unsigned long u;
 	int rc = 0;
 
-	if (!strcmp(k, "database")) {
+	if (!strcmp(k, "database") || !strcmp(k, "db")) {
 		if (v[0] != '/' || set_string(c->db_path, sizeof(c->db_path), v))
-			return fail(err, CONFIG_EVALUE, fname, ln, "database: expected an absolute path");
+			return fail(err, CONFIG_EVALUE, fname, ln, "%s: expected an absolute path", k);
+		/* The README once documented "db" and the espfab command read
+		 * only that: such files keep working, with a nudge. */
+		if (!strcmp(k, "db") && c->nwarnings < CONFIG_MAX_WARNINGS)
+			snprintf(c->warnings[c->nwarnings++], sizeof(c->warnings[0]),
+				 "%s:%u: 'db' is the old name of 'database' (accepted; rename it)", fname, ln);
 	} else if (!strcmp(k, "socket")) {
 		if (v[0] != '/' || set_string(c->socket_path, sizeof(c->socket_path), v) ||
 		    strlen(v) >= 108 /* sun_path */)

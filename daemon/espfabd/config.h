@@ -1,10 +1,14 @@
-/* espfabd's configuration: /etc/espfab/espfabd.conf, then the command line.
+/* espfabd's configuration: SYSCONFDIR/espfab/espfabd.conf, then the command
+ * line. The one reader of that file: espfabd and the espfab command (which
+ * takes the database, socket and seal key from it) both parse it here.
  *
  * Format (espfabd.conf(5)): "key = value" lines, '#' comments, and
  * "[port NAME]" sections whose keys (path, baud, before) describe one fixture
  * slot. Top-level "port = PATH" lines add unnamed ports. Parsing is a pure
  * function over a buffer (fuzzed); errors are one line "file:line: reason".
- * A struct config is plain data: no heap, copied freely.
+ * Accepted old spellings (db = for database =) are kept as warnings in the
+ * struct for the caller to print. A struct config is plain data: no heap,
+ * copied freely.
  */
 #ifndef ESPFABD_CONFIG_H
 #define ESPFABD_CONFIG_H
@@ -12,12 +16,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "espfab/paths.h"
+
 #define CONFIG_MAX_PORTS 64
 #define CONFIG_PATH_MAX 256
 #define CONFIG_NAME_MAX 64
-#define CONFIG_DEFAULT_PATH "/etc/espfab/espfabd.conf"
-#define CONFIG_DEFAULT_SOCKET "/run/espfab/espfabd.sock"
-#define CONFIG_DEFAULT_DB "/var/lib/espfab/espfab.db"
+#define CONFIG_MAX_WARNINGS 4
+#define CONFIG_DEFAULT_PATH ESPFAB_CONFIG_FILE
+#define CONFIG_DEFAULT_SOCKET ESPFAB_DEFAULT_SOCKET
+#define CONFIG_DEFAULT_DB ESPFAB_DEFAULT_DB
 
 enum config_error {
 	CONFIG_OK = 0,
@@ -66,6 +73,10 @@ struct config {
 	unsigned shutdown_grace_s;       /* SIGTERM: time in-flight writes get to finish */
 	size_t nports;
 	struct config_port ports[CONFIG_MAX_PORTS];
+	/* "file:line: ..." lines about accepted old spellings, in file order
+	 * (at most CONFIG_MAX_WARNINGS kept). */
+	unsigned nwarnings;
+	char warnings[CONFIG_MAX_WARNINGS][320];
 };
 
 /* Compiled-in defaults. */

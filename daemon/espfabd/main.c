@@ -22,6 +22,7 @@
 
 #include "espfab/store.h"
 #include "abspath.h"
+#include "espfab/version.h"
 #include "config.h"
 #include "control.h"
 #include "log.h"
@@ -30,7 +31,6 @@
 #include "ports.h"
 #include "station.h"
 #include "uplink.h"
-#include "version.h"
 
 struct daemon {
 	struct config cfg;
@@ -44,7 +44,12 @@ struct daemon {
 	unsigned tick_ms;   /* timer period: 1 s, shorter if the watchdog needs it */
 	unsigned elapsed_ms;
 	int stopping;
+	int argc;           /* the command line, read again on SIGHUP */
+	char **argv;
 };
+
+static int parse_args(struct config *cfg, int argc, char **argv, int *check_only, int *debug);
+static void reload(struct daemon *d);
 
 static void usage(FILE *f)
 {
@@ -52,9 +57,11 @@ static void usage(FILE *f)
 		"usage: espfabd [--foreground] [--config PATH] [--db PATH] [--socket PATH]\n"
 		"               [--port PORT ...] [--before default_reset|usb_reset|no_reset] [--baud B]\n"
 		"               [--station NAME] [--verify readback|md5] [--table-offset OFF]\n"
-		"               [--autodiscover] [--debug] [--check-config]\n"
+		"               [--autodiscover] [--debug] [--check-config] [--version]\n"
 		"PORT is a device path (prefer /dev/serial/by-path/...) or socket://HOST:PORT,\n"
-		"optionally NAME=PATH to name the fixture slot. See espfabd(8), espfabd.conf(5).\n");
+		"optionally NAME=PATH to name the fixture slot. See espfabd(8), espfabd.conf(5).\n"
+		"defaults: --config %s, --db %s, --socket %s\n",
+		CONFIG_DEFAULT_PATH, CONFIG_DEFAULT_DB, CONFIG_DEFAULT_SOCKET);
 }
 
 static void on_stopped(void *ctx)
@@ -83,6 +90,8 @@ static void signal_cb(void *ctx, int fd, uint32_t events)
 	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
 			begin_stop(d, si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+		else if (si.ssi_signo == SIGHUP && !d->stopping)
+			reload(d);
 	}
 }
 
@@ -94,8 +103,8 @@ static void discover(struct daemon *d)
 	for (int i = 0; i < n; i++) {
 		if (station_has_path(d->station, found[i].path))
 			continue;
-		station_add_port(d->station, found[i].name, found[i].path, 0,
-				 found[i].usb_jtag ? (int)CONFIG_BEFORE_USB_RESET : -1);
+		station_add_discovered_port(d->station, found[i].name, found[i].path, 0,
+					    found[i].usb_jtag ? (int)CONFIG_BEFORE_USB_RESET : -1);
 	}
 }
 
@@ -120,6 +129,7 @@ static void timer_cb(void *ctx, int fd, uint32_t events)
 		discover(d);
 }
 
+/* The configuration file, then the command line over it, into cfg. */
 /* A path given on the command line, made absolute against the directory
  * espfabd was started in (abspath.h). A value that starts with '-' is taken
  * for a forgotten argument ("--db --socket x"), not a file to create. */
@@ -145,7 +155,7 @@ static int cli_path(const char *opt, const char *val, char *out, size_t cap)
 	return 0;
 }
 
-static int parse_args(struct daemon *d, int argc, char **argv, int *check_only, int *debug)
+static int parse_args(struct config *cfg, int argc, char **argv, int *check_only, int *debug)
 {
 	static const struct option opts[] = {
 		{"foreground", no_argument, NULL, 'f'}, {"config", required_argument, NULL, 'c'},
@@ -162,15 +172,17 @@ static int parse_args(struct daemon *d, int argc, char **argv, int *check_only, 
 	struct config_err err;
 
 	/* First pass: only --config, so the file is read before the other
-	 * options override it. */
+	 * options override it. optind 0: a full restart of getopt (a reload
+	 * parses the same command line again). */
+	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1)
 		if (c == 'c') {
 			config_path = optarg;
 			explicit_config = 1;
 		}
-	config_defaults(&d->cfg);
-	if (config_load(&d->cfg, config_path, !explicit_config, &err)) {
+	config_defaults(cfg);
+	if (config_load(cfg, config_path, !explicit_config, &err)) {
 		fprintf(stderr, "espfabd: %s\n", err.msg);
 		return 2;
 	}
@@ -182,15 +194,15 @@ static int parse_args(struct daemon *d, int argc, char **argv, int *check_only, 
 		case 'c':
 			break;
 		case 'd':
-			if (cli_path("--db", optarg, d->cfg.db_path, sizeof(d->cfg.db_path)))
+			if (cli_path("--db", optarg, cfg->db_path, sizeof(cfg->db_path)))
 				return 2;
 			break;
 		case 's':
-			if (cli_path("--socket", optarg, d->cfg.socket_path, sizeof(d->cfg.socket_path)))
+			if (cli_path("--socket", optarg, cfg->socket_path, sizeof(cfg->socket_path)))
 				return 2;
-			if (strlen(d->cfg.socket_path) >= 108 /* sun_path */) {
+			if (strlen(cfg->socket_path) >= 108 /* sun_path */) {
 				fprintf(stderr, "espfabd: --socket: %s: longer than 107 bytes (a socket's limit)\n",
-					d->cfg.socket_path);
+					cfg->socket_path);
 				return 2;
 			}
 			break;
@@ -210,42 +222,42 @@ static int parse_args(struct daemon *d, int argc, char **argv, int *check_only, 
 					return 2;
 				path = abs;
 			}
-			if (config_add_port(&d->cfg, name[0] ? name : NULL, path, &err)) {
+			if (config_add_port(cfg, name[0] ? name : NULL, path, &err)) {
 				fprintf(stderr, "espfabd: --port: %s\n", err.msg);
 				return 2;
 			}
 			break;
 		}
 		case 'B':
-			if (config_parse_before(optarg, &d->cfg.before)) {
+			if (config_parse_before(optarg, &cfg->before)) {
 				fprintf(stderr, "espfabd: --before: expected default_reset, usb_reset or no_reset\n");
 				return 2;
 			}
 			break;
 		case 'b':
-			if (config_parse_baud(optarg, &d->cfg.baud)) {
+			if (config_parse_baud(optarg, &cfg->baud)) {
 				fprintf(stderr, "espfabd: --baud: expected 300..4000000, got '%s'\n", optarg);
 				return 2;
 			}
 			break;
 		case 'S':
-			snprintf(d->cfg.station, sizeof(d->cfg.station), "%s", optarg);
+			snprintf(cfg->station, sizeof(cfg->station), "%s", optarg);
 			break;
 		case 'V':
 			if (strcmp(optarg, "readback") && strcmp(optarg, "md5")) {
 				fprintf(stderr, "espfabd: --verify: expected readback or md5\n");
 				return 2;
 			}
-			d->cfg.verify_readback = !strcmp(optarg, "readback");
+			cfg->verify_readback = !strcmp(optarg, "readback");
 			break;
 		case 'T':
-			if (config_parse_offset(optarg, &d->cfg.table_offset)) {
+			if (config_parse_offset(optarg, &cfg->table_offset)) {
 				fprintf(stderr, "espfabd: --table-offset: expected a 4 KiB-aligned offset\n");
 				return 2;
 			}
 			break;
 		case 'A':
-			d->cfg.autodiscover = 1;
+			cfg->autodiscover = 1;
 			break;
 		case 'D':
 			*debug = 1;
@@ -269,6 +281,37 @@ static int parse_args(struct daemon *d, int argc, char **argv, int *check_only, 
 		return 2;
 	}
 	return 0;
+}
+
+/* SIGHUP: the configuration file and the command line are read again, as
+ * at startup. Ports follow it (station_reload); what else changed needs a
+ * restart, and the log says so. A file that does not parse changes nothing. */
+static void reload(struct daemon *d)
+{
+	static struct config fresh; /* large: not on the stack */
+	struct config old_rest, new_rest;
+	int check_only = 0, debug = 0;
+
+	log_info("SIGHUP: reading the configuration again");
+	if (parse_args(&fresh, d->argc, d->argv, &check_only, &debug)) {
+		log_error("reload: the configuration has errors (above): nothing changed");
+		return;
+	}
+	for (unsigned i = 0; i < fresh.nwarnings; i++)
+		log_warn("%s", fresh.warnings[i]);
+	old_rest = d->cfg;
+	new_rest = fresh;
+	old_rest.nports = new_rest.nports = 0;
+	memset(old_rest.ports, 0, sizeof(old_rest.ports));
+	memset(new_rest.ports, 0, sizeof(new_rest.ports));
+	old_rest.nwarnings = new_rest.nwarnings = 0;
+	memset(old_rest.warnings, 0, sizeof(old_rest.warnings));
+	memset(new_rest.warnings, 0, sizeof(new_rest.warnings));
+	if (memcmp(&old_rest, &new_rest, sizeof(old_rest)))
+		log_warn("reload: only ports are applied; the other changes take effect at the next restart");
+	station_reload(d->station, &fresh);
+	d->cfg.nports = fresh.nports;
+	memcpy(d->cfg.ports, fresh.ports, sizeof(fresh.ports));
 }
 
 /* Where a secret comes from: the configured file, else systemd's credential
@@ -347,15 +390,21 @@ int main(int argc, char **argv)
 
 	memset(&d, 0, sizeof(d));
 	d.sigfd = d.tfd = -1;
-	r = parse_args(&d, argc, argv, &check_only, &debug);
+	d.argc = argc;
+	d.argv = argv;
+	r = parse_args(&d.cfg, argc, argv, &check_only, &debug);
 	if (r)
 		return r < 0 ? 0 : r;
 	if (check_only) {
+		for (unsigned i = 0; i < d.cfg.nwarnings; i++)
+			fprintf(stderr, "espfabd: warning: %s\n", d.cfg.warnings[i]);
 		printf("espfabd: configuration OK (%zu ports, database %s, socket %s)\n", d.cfg.nports, d.cfg.db_path,
 		       d.cfg.socket_path);
 		return 0;
 	}
 	log_init("espfabd", 0);
+	for (unsigned i = 0; i < d.cfg.nwarnings; i++)
+		log_warn("%s", d.cfg.warnings[i]);
 	if (debug)
 		log_set_level(LOG_DEBUG);
 	if (!d.cfg.nports && !d.cfg.autodiscover)

@@ -12,6 +12,7 @@
 
 #include "espfab/nvs_decode.h"
 #include "espfab/part.h"
+#include "pipeline_ident.h"
 
 static const char *const step_names[PIPELINE_STEP_COUNT_] = {
 	[PIPELINE_STEP_CONNECT] = "connect",   [PIPELINE_STEP_IDENTIFY] = "identify",
@@ -160,7 +161,15 @@ struct progress_ctx {
 	const struct pipeline_io *io;
 	unsigned worker;
 	uint64_t last_ms;
+	struct romio *dev;    /* abortable session (firmware only), or NULL */
+	int64_t batch_id;
+	int aborted;          /* the batch was withdrawn during this write */
 };
+
+static int revoked(const struct pipeline_io *io, int64_t batch_id)
+{
+	return io->revoked && io->revoked(io->ctx, batch_id);
+}
 
 static void on_progress(void *ctx, uint64_t done, uint64_t total)
 {
@@ -168,6 +177,12 @@ static void on_progress(void *ctx, uint64_t done, uint64_t total)
 	uint64_t now = mono_ms();
 	struct jobq_msg m;
 
+	/* A cancelled batch stops its firmware between two blocks rather than
+	 * driving the board through every image for nothing. */
+	if (pc->dev && !pc->aborted && revoked(pc->io, pc->batch_id)) {
+		pc->aborted = 1;
+		romio_abort_session(pc->dev);
+	}
 	/* A subscriber needs a few updates a second, not one per 1 KiB block. */
 	if (done < total && now - pc->last_ms < 100)
 		return;
@@ -229,9 +244,24 @@ static int firmware_step(struct romio *dev, const struct fwimg_set *fw, const st
 			 const struct pipeline_io *io, struct progress_ctx *pc, struct jobq_msg *result)
 {
 	uint64_t t = mono_ms();
+	int rc;
 
+	if (revoked(io, result->batch_id)) {
+		snprintf(result->text, sizeof(result->text), "batch %lld was cancelled: nothing written",
+			 (long long)result->batch_id);
+		return -1;
+	}
 	step(io, pp->worker, PIPELINE_STEP_FIRMWARE);
-	if (write_firmware(dev, fw, pc, result->text, sizeof(result->text)))
+	pc->dev = dev;
+	pc->batch_id = result->batch_id;
+	rc = write_firmware(dev, fw, pc, result->text, sizeof(result->text));
+	pc->dev = NULL;
+	if (pc->aborted) {
+		snprintf(result->text, sizeof(result->text), "batch %lld was cancelled during the firmware write",
+			 (long long)result->batch_id);
+		return -1;
+	}
+	if (rc)
 		return -1;
 	result->step_ms[PIPELINE_STEP_FIRMWARE] = (uint32_t)(mono_ms() - t);
 	return 0;
@@ -285,6 +315,7 @@ int pipeline_provision(struct romio *dev, const struct romio_ident *id, const st
 	uint64_t t0 = mono_ms(), t;
 	const struct fwimg_set *fw = work->fw && work->fw->n ? work->fw : NULL;
 	int fw_table = fw && fwimg_find(fw, pp->table_offset);
+	struct pipeline_ident ident = {0};
 	int rc = -1;
 
 	memset(result, 0, sizeof(*result));
@@ -344,6 +375,10 @@ int pipeline_provision(struct romio *dev, const struct romio_ident *id, const st
 		goto out;
 
 	/* 2. Claim: the main thread owns the store; it also builds the image. */
+	if (revoked(io, work->batch_id)) {
+		snprintf(result->text, sizeof(result->text), "batch %lld was cancelled", (long long)work->batch_id);
+		goto out;
+	}
 	step(io, pp->worker, PIPELINE_STEP_CLAIM);
 	t = mono_ms();
 	memset(&req, 0, sizeof(req));
@@ -360,6 +395,12 @@ int pipeline_provision(struct romio *dev, const struct romio_ident *id, const st
 	snprintf(result->record, sizeof(result->record), "%s", rep.record);
 	result->step_ms[PIPELINE_STEP_GENERATE] = (uint32_t)rep.a;
 	result->step_ms[PIPELINE_STEP_CLAIM] = (uint32_t)(mono_ms() - t - rep.a);
+	/* The esp_secure_cert part (pipeline_ident.h): a device that must
+	 * still hold its certificate is checked before any byte is written. */
+	if (pipeline_ident_take(&rep, &ident, result->text, sizeof(result->text)))
+		goto out;
+	if (ident.mode == JOBQ_IDENT_CHECK && pipeline_ident_check(dev, &ident, result->text, sizeof(result->text)))
+		goto out;
 	if (!rep.data || rep.len != work->b) {
 		snprintf(result->text, sizeof(result->text), "image of %zu bytes for a 0x%llx-byte partition",
 			 rep.len, (unsigned long long)work->b);
@@ -422,6 +463,15 @@ int pipeline_provision(struct romio *dev, const struct romio_ident *id, const st
 			goto out;
 	}
 	result->step_ms[PIPELINE_STEP_VERIFY] = (uint32_t)(mono_ms() - t);
+	/* 5b. The identity: the whole esp_secure_cert partition, verified and
+	 * read back (counted in the write step's time). */
+	if (ident.mode == JOBQ_IDENT_WRITE) {
+		t = mono_ms();
+		if (pipeline_ident_write(dev, &ident, result->text, sizeof(result->text)))
+			goto out;
+		result->step_ms[PIPELINE_STEP_WRITE] += (uint32_t)(mono_ms() - t);
+	}
+	result->ident = ident.mode;
 
 	/* 6. Leave the loader. A device that does not reboot is still
 	 * provisioned: the flash is verified, so this is not a failure. */
@@ -441,6 +491,7 @@ out:
 		OPENSSL_cleanse(readback, rep.len);
 		free(readback);
 	}
+	pipeline_ident_clear(&ident);
 	jobq_msg_clear(&rep);
 	return rc;
 }

@@ -41,6 +41,10 @@ struct pipeline_io {
 	/* Send req and wait for the reply of kind want; 0, or negative on
 	 * timeout / stop (then *rep is cleared). */
 	int (*ask)(void *ctx, struct jobq_msg *req, enum jobq_kind want, struct jobq_msg *rep, int timeout_ms);
+	/* May be NULL. Nonzero once the main thread withdrew this device's
+	 * batch (cancelled): nothing more is written for it, and firmware
+	 * being written is aborted. Called from progress callbacks: cheap. */
+	int (*revoked)(void *ctx, int64_t batch_id);
 };
 
 struct pipeline_params {

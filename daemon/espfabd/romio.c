@@ -60,6 +60,14 @@ void romio_cancel(struct romio *r)
 	pthread_mutex_unlock(&r->lock);
 }
 
+void romio_abort_session(struct romio *r)
+{
+	pthread_mutex_lock(&r->lock);
+	if (r->f)
+		flashop_cancel(r->f);
+	pthread_mutex_unlock(&r->lock);
+}
+
 /* The operator sees the device's own reason: flashop's message already
  * carries the failing command and the ROM's status/error bytes. */
 static int map(int rc, const struct rom_diag *d, char *msg, size_t cap)

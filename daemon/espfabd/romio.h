@@ -50,6 +50,11 @@ void romio_free(struct romio *r);
  * ROMIO_ECANCELED (used at shutdown). */
 void romio_cancel(struct romio *r);
 
+/* Abort the current session's operation in progress (it returns
+ * ROMIO_ECANCELED); unlike romio_cancel() the next romio_connect() works
+ * again. Thread-safe; a batch cancelled while its firmware is written. */
+void romio_abort_session(struct romio *r);
+
 /* Open the port, reset into download mode (before), sync, identify, attach
  * the flash with its real size and switch to baud. Ends any earlier session. */
 int romio_connect(struct romio *r, enum config_before before, uint32_t baud, struct romio_ident *id, char *msg,

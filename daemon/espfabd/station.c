@@ -14,80 +14,26 @@
 
 #include "espfab/nvs.h"
 #include "espfab/store.h"
+#include "espfab/version.h"
 #include "jobq.h"
 #include "log.h"
 #include "notify.h"
+#include "espfab/store_cert.h"
 #include "pipeline.h"
+#include "station_ident.h"
+#include "station_int.h"
 #include "uplink.h"
-#include "version.h"
 #include "worker.h"
 
-/* Worker messages handled per round of the inbox; also the most replies a
- * round can hold back (one per message at most). */
-#define ROUND_MAX 64
-
-struct station_port {
-	char name[CONFIG_NAME_MAX];
-	char path[CONFIG_PATH_MAX];
-	struct worker *worker;
-	int exited;
-	char state[16];
-	char mac[18];
-	char chip[16];
-	char step[16];
-	uint64_t done, total;
-	int64_t batch_id, job_id;
-	char record[64];
-	char last_result[16];
-	char last_error[512];
-	char last_mac[18];
-	char last_record[64];
-	uint32_t last_ms;
-	unsigned n_ok, n_failed;
-};
-
-struct station {
-	struct config cfg;
-	struct loop *loop;
-	struct store *store;
-	struct control *ctl;
-	struct uplink *uplink;
-	struct jobq *inbox;
-	int verify_readback;
-	uint32_t table_offset;
-	unsigned grace_ms;
-	void (*on_stopped)(void *ctx);
-	void *ctx;
-	int stopping;
-	uint64_t stop_at_ms;
-	int cancelled;
-	int stopped_reported;
-	size_t nports;
-	struct station_port ports[CONFIG_MAX_PORTS * 2];
-	unsigned n_ok, n_failed;
-	/* Group commit of one inbox round: see txn_open(). */
-	int txn;
-	size_t nheld;
-	struct jobq_msg held[ROUND_MAX];
-	json_t *held_ev;
-	/* Read once per round, not once per worker message (32 workers ask
-	 * for work together): the active batches (dropped by any store write)
-	 * and the last product loaded. */
-	json_t *round_batches;
-	struct store_product *round_prod;
-	/* A product's firmware images never change (schema 003): read once,
-	 * kept across rounds, shared with the workers by reference. */
-	struct fwimg_set *fw;
-	int64_t fw_product;
-};
-
-static uint64_t mono_ms(void)
+uint64_t station_mono_ms(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
+
+#define mono_ms station_mono_ms
 
 static void broadcast(struct station *s, json_t *ev)
 {
@@ -133,7 +79,8 @@ static json_t *status_json(struct station *s)
 	struct store_err serr;
 
 	for (size_t i = 0; i < s->nports; i++)
-		json_array_append_new(ports, port_json(&s->ports[i]));
+		if (!s->ports[i].removed)
+			json_array_append_new(ports, port_json(&s->ports[i]));
 	if (store_batch_query(s->store, 0, &batches, &serr))
 		batches = json_pack("{s:[]}", "batches");
 	o = json_pack("{s:s, s:s, s:i, s:b, s:o, s:O, s:{s:i, s:i}}", "station", s->cfg.station, "version",
@@ -159,6 +106,71 @@ static void store_error_reply(struct control_client *cl, json_t *id, const struc
 	else if (e->code == STORE_EBUSY)
 		code = "busy";
 	control_reply_error(cl, id, code, e->msg);
+}
+
+/* Promises held by ports other than self for batch (or, batch 0, for any
+ * batch of product). */
+static long long promises(const struct station *s, const struct station_port *self, int64_t batch,
+			  const char *product)
+{
+	long long n = 0;
+
+	for (size_t i = 0; i < s->nports; i++) {
+		const struct station_port *q = &s->ports[i];
+		if (q == self || !q->promised)
+			continue;
+		if (batch ? q->promised == batch : product && !strcmp(q->promised_product, product))
+			n++;
+	}
+	return n;
+}
+
+/* The product's available records (cached, see struct station), or -1. */
+static long long available(struct station *s, const char *product)
+{
+	json_t *st = NULL;
+	struct store_err serr;
+	uint64_t now = mono_ms();
+
+	if (strcmp(s->avail_product, product) || now - s->avail_at_ms >= 1000 || !s->avail_at_ms) {
+		if (store_query_stats(s->store, product, &st, &serr))
+			return -1;
+		s->avail_n = json_integer_value(
+			json_object_get(json_array_get(json_object_get(st, "stats"), 0), "available"));
+		json_decref(st);
+		snprintf(s->avail_product, sizeof(s->avail_product), "%s", product);
+		s->avail_at_ms = now ? now : 1;
+	}
+	return s->avail_n;
+}
+
+/* Has this MAC a record of product bound to it (so it needs no available
+ * one), or is it verified in batch already? From its audit rows. */
+static void mac_history(struct station *s, const char *mac, const char *product, int64_t batch, int *bound,
+			int *verified_in_batch)
+{
+	struct store_audit_filter f = {.mac = mac, .product = product};
+	struct store_err serr;
+	json_t *out = NULL, *a;
+	size_t i;
+
+	*bound = *verified_in_batch = 0;
+	if (store_query_audit(s->store, &f, &out, &serr))
+		return;
+	json_array_foreach(json_object_get(out, "audit"), i, a)
+	{
+		const char *ev = json_string_value(json_object_get(a, "event")) ?: "";
+		const char *res = json_string_value(json_object_get(a, "result")) ?: "";
+		if (strcmp(ev, "provision") && strcmp(ev, "recover"))
+			continue;
+		/* ok and failed rows come after mark_sent: the record is bound;
+		 * interrupted ones too (a sent job recovered at startup). */
+		if (!strcmp(res, "ok") || !strcmp(res, "failed") || !strcmp(res, "interrupted"))
+			*bound = 1;
+		if (!strcmp(res, "ok") && json_integer_value(json_object_get(a, "batch_id")) == batch)
+			*verified_in_batch = 1;
+	}
+	json_decref(out);
 }
 
 static void wake_workers(struct station *s)
@@ -199,6 +211,7 @@ void station_handle_request(void *ctx, struct control_client *cl, const struct p
 	case PROTO_OP_BATCH_ADD: {
 		const char *ports[PROTO_MAX_PORTS];
 		int64_t id = 0;
+		long long avail;
 		if (s->stopping) {
 			control_reply_error(cl, req->id, "busy", "the station is shutting down");
 			return;
@@ -215,15 +228,34 @@ void station_handle_request(void *ctx, struct control_client *cl, const struct p
 			}
 			ports[i] = req->ports[i];
 		}
+		/* A batch no record can serve is refused up front; one larger
+		 * than what is available is queued with a warning (more may be
+		 * imported while it runs). Unknown products: store_batch_add. */
+		s->avail_at_ms = 0;
+		avail = available(s, req->product);
+		if (avail == 0) {
+			char m[200];
+			snprintf(m, sizeof(m), "product '%s' has no available records (import some first)", req->product);
+			control_reply_error(cl, req->id, "state", m);
+			return;
+		}
 		rc = store_batch_add(s->store, req->product, req->count, req->nports ? ports : NULL, req->nports, &id,
 				     &serr);
 		if (rc)
 			break;
 		log_msg(LOG_INFO, &(struct log_fields){.batch = id}, "batch %lld: %lld x %s queued by uid %d",
 			(long long)id, (long long)req->count, req->product, (int)control_client_uid(cl));
-		broadcast(s, json_pack("{s:s, s:I, s:s, s:I}", "event", "batch", "batch", (json_int_t)id, "state",
-				       "active", "count", (json_int_t)req->count));
-		control_reply(cl, req->id, json_pack("{s:I}", "batch", (json_int_t)id));
+		broadcast(s, json_pack("{s:s, s:I, s:s, s:I, s:s}", "event", "batch", "batch", (json_int_t)id, "state",
+				       "active", "count", (json_int_t)req->count, "product", req->product));
+		out = json_pack("{s:I}", "batch", (json_int_t)id);
+		if (avail > 0 && req->count > avail) {
+			char w[200];
+			snprintf(w, sizeof(w), "batch of %lld but product '%s' has only %lld available records",
+				 (long long)req->count, req->product, avail);
+			log_msg(LOG_WARNING, &(struct log_fields){.batch = id}, "batch %lld: %s", (long long)id, w);
+			json_object_set_new(out, "warning", json_string(w));
+		}
+		control_reply(cl, req->id, out);
 		wake_workers(s);
 		return;
 	}
@@ -248,6 +280,11 @@ void station_handle_request(void *ctx, struct control_client *cl, const struct p
 					       "state", json_object_get(b, "state")));
 			if (op == STORE_BATCH_RESUME)
 				wake_workers(s);
+			/* Boards promised to a cancelled batch write nothing more
+			 * (their firmware write stops between two blocks). */
+			for (size_t i = 0; op == STORE_BATCH_CANCEL && i < s->nports; i++)
+				if (s->ports[i].promised == req->batch && s->ports[i].worker && !s->ports[i].exited)
+					worker_revoke(s->ports[i].worker, req->batch);
 		}
 		break;
 	}
@@ -388,9 +425,12 @@ static void reply_worker(struct station *s, unsigned w, struct jobq_msg *m)
 	post_worker(s, m);
 }
 
-/* Is there an active batch with room that may use this port? */
-static int pick_batch(struct station *s, const char *port, int64_t *batch_id, char *product, size_t cap)
+/* Is there an active batch with room that may use this port? Room counts
+ * the records in flight and the other ports' promises. */
+static int pick_batch(struct station *s, const struct station_port *self, int64_t *batch_id, char *product,
+		      size_t cap)
 {
+	const char *port = self->name;
 	json_t *arr;
 	struct store_err serr;
 	size_t i;
@@ -405,7 +445,8 @@ static int pick_batch(struct station *s, const char *port, int64_t *batch_id, ch
 		json_int_t remaining = json_integer_value(json_object_get(b, "remaining"));
 		json_int_t in_flight = json_integer_value(json_object_get(b, "in_flight"));
 		int port_ok = !json_is_array(ports) || !json_array_size(ports);
-		if (!state || strcmp(state, "active") || remaining <= in_flight)
+		if (!state || strcmp(state, "active") ||
+		    remaining <= in_flight + promises(s, self, json_integer_value(json_object_get(b, "id")), NULL))
 			continue;
 		for (size_t j = 0; !port_ok && j < json_array_size(ports); j++)
 			port_ok = !strcmp(json_string_value(json_array_get(ports, j)) ?: "", port);
@@ -428,8 +469,29 @@ static void on_work_req(struct station *s, struct jobq_msg *m)
 	memset(&rep, 0, sizeof(rep));
 	rep.kind = JOBQ_WORK_REP;
 	rep.rc = -1;
-	if (!p || s->stopping || !pick_batch(s, p->name, &rep.batch_id, rep.text, sizeof(rep.text)))
+	if (!p || s->stopping || p->removing || !pick_batch(s, p, &rep.batch_id, rep.text, sizeof(rep.text)))
 		goto out;
+	{
+		int bound, verified;
+		mac_history(s, m->mac, rep.text, rep.batch_id, &bound, &verified);
+		if (verified) {
+			/* Verified in this batch (before a restart, or a re-seated
+			 * board): never written again. */
+			log_msg(LOG_INFO, &(struct log_fields){.port = p->name, .mac = m->mac, .batch = rep.batch_id},
+				"already verified in batch %lld: left alone", (long long)rep.batch_id);
+			rep.rc = JOBQ_WORK_DONE;
+			goto out;
+		}
+		/* Before anything is written: a record must be there for it. */
+		if (!bound) {
+			long long n = available(s, rep.text);
+			if (n >= 0 && n <= promises(s, p, 0, rep.text)) {
+				log_msg(LOG_WARNING, &(struct log_fields){.port = p->name, .batch = rep.batch_id},
+					"product %s has no available record left: nothing written", rep.text);
+				goto out;
+			}
+		}
+	}
 	if (s->round_prod && !strcmp(s->round_prod->name, rep.text)) {
 		prod = s->round_prod;
 	} else if (store_product_get(s->store, rep.text, &prod, &serr)) {
@@ -459,6 +521,8 @@ static void on_work_req(struct station *s, struct jobq_msg *m)
 	rep.fw = prod->n_images ? fwimg_set_ref(s->fw) : NULL;
 	rep.sent = !s->verify_readback;
 	rep.rc = 0;
+	p->promised = rep.batch_id;
+	snprintf(p->promised_product, sizeof(p->promised_product), "%.63s", rep.text);
 out:
 	if (prod && prod != s->round_prod) {
 		store_product_free(s->round_prod);
@@ -550,8 +614,9 @@ static void on_claim_req(struct station *s, struct jobq_msg *m)
 		snprintf(rep.text, sizeof(rep.text), "the station is shutting down");
 		goto out;
 	}
-	/* The batch may have filled or been paused since the work reply. */
-	if (!pick_batch(s, p->name, &b, product, sizeof(product)) || b != m->batch_id) {
+	/* The batch may have filled or been paused since the work reply. This
+	 * port's own promise is part of the room pick_batch() sees. */
+	if (!pick_batch(s, p, &b, product, sizeof(product)) || b != m->batch_id) {
 		snprintf(rep.text, sizeof(rep.text), "batch %lld has no work left for this port",
 			 (long long)m->batch_id);
 		goto out;
@@ -568,10 +633,17 @@ static void on_claim_req(struct station *s, struct jobq_msg *m)
 	rep.job_id = r->job_id;
 	p->job_id = r->job_id;
 	p->batch_id = m->batch_id;
+	if (!r->reused && !strcmp(s->avail_product, product) && s->avail_n > 0)
+		s->avail_n--;
 	snprintf(rep.record, sizeof(rep.record), "%s", r->record_id);
 	snprintf(p->record, sizeof(p->record), "%s", r->record_id);
 	t = mono_ms();
-	if (build_image(r, &rep.data, &rep.len, rep.digest, rep.text, sizeof(rep.text))) {
+	p->ident_product = 0;
+	if (build_image(r, &rep.data, &rep.len, rep.digest, rep.text, sizeof(rep.text)) ||
+	    station_ident_prepare(s->ident, s->store, r,
+				  &(struct station_ident_ctx){.station = s->cfg.station, .port = p->name, .mac = r->mac,
+							      .job_id = r->job_id},
+				  &rep, rep.text, sizeof(rep.text))) {
 		/* Nothing was sent: the record goes back to the pool. */
 		struct store_audit_entry a = {.station = s->cfg.station, .port = p->name, .chip = m->chip,
 					      .mac = m->mac, .product = product, .record_id = r->record_id,
@@ -584,9 +656,16 @@ static void on_claim_req(struct station *s, struct jobq_msg *m)
 	}
 	rep.a = mono_ms() - t;
 	rep.rc = 0;
+	if (rep.ident)
+		p->ident_product = r->product->id;
+	snprintf(p->image_sha256, sizeof(p->image_sha256), "%s", rep.digest);
 	log_msg(LOG_INFO, &(struct log_fields){.port = p->name, .mac = m->mac, .batch = m->batch_id},
 		"claimed record %s (job %lld%s)", r->record_id, (long long)r->job_id, r->reused ? ", same MAC again" : "");
 out:
+	/* Claimed or refused, the promise is spent: a claim is in flight now
+	 * (the store counts it), or nothing will be. */
+	if (p)
+		p->promised = 0;
 	store_record_free(r);
 	reply_worker(s, m->worker, &rep);
 }
@@ -623,17 +702,22 @@ static void on_result(struct station *s, struct jobq_msg *m)
 
 	if (!p)
 		return;
+	p->promised = 0;
 	round_write(s);
 	t_audit = mono_ms();
 	{
 		struct store_audit_entry a = {
 			.station = s->cfg.station, .port = p->name, .chip = m->chip, .mac = m->mac,
 			.record_id = m->record[0] ? m->record : NULL, .batch_id = m->batch_id, .job_id = m->job_id,
+			.image_sha256 = m->job_id && p->image_sha256[0] ? p->image_sha256 : NULL,
 			.flash_md5 = m->digest[0] ? m->digest : NULL, .baud = m->baud, .retries = m->retries,
 			.duration_ms = m->duration_ms, .error = m->text[0] ? m->text : NULL};
 		if (m->rc == 0) {
 			result = "verified";
 			rc = store_mark_verified(s->store, m->job_id, &a, &serr);
+			if (!rc && m->ident && p->ident_product)
+				rc = store_cert_delivered(s->store, p->ident_product, m->mac, s->cfg.station, p->name,
+							  m->job_id, &serr);
 		} else if (m->sent) {
 			result = "failed";
 			rc = store_fail(s->store, m->job_id, m->text, &a, &serr);
@@ -665,6 +749,9 @@ static void on_result(struct station *s, struct jobq_msg *m)
 	p->last_ms = m->duration_ms;
 	p->job_id = 0;
 	p->record[0] = '\0';
+	p->image_sha256[0] = '\0';
+	/* Removed by a reload while it worked: its device is done now. */
+	station_port_retire(s, p);
 	for (int i = 0; i < PIPELINE_STEP_COUNT_; i++)
 		if (m->step_ms[i])
 			json_object_set_new(steps, pipeline_step_name((enum pipeline_step)i),
@@ -694,6 +781,9 @@ static void on_result(struct station *s, struct jobq_msg *m)
 
 static void check_stopped(struct station *s)
 {
+	/* Ports a reload removed exit too; only a stop ends the station. */
+	if (!s->stopping)
+		return;
 	for (size_t i = 0; i < s->nports; i++)
 		if (!s->ports[i].exited)
 			return;
@@ -717,6 +807,7 @@ static void on_message(struct station *s, struct jobq_msg *m)
 		if (strcmp(p->state, "busy"))
 			p->step[0] = '\0';
 		broadcast(s, json_pack("{s:s, s:s, s:s}", "event", "port", "port", p->name, "state", p->state));
+		station_port_retire(s, p);
 		break;
 	case JOBQ_ARRIVED:
 		snprintf(p->mac, sizeof(p->mac), "%s", m->mac);
@@ -731,12 +822,21 @@ static void on_message(struct station *s, struct jobq_msg *m)
 		broadcast(s, json_pack("{s:s, s:s, s:s}", "event", "device.left", "port", p->name, "mac", m->mac));
 		p->mac[0] = p->chip[0] = '\0';
 		break;
-	case JOBQ_STEP:
+	case JOBQ_STEP: {
+		json_t *ev;
 		snprintf(p->step, sizeof(p->step), "%.15s", m->text);
 		p->done = p->total = 0;
-		broadcast(s, json_pack("{s:s, s:s, s:s, s:s}", "event", "step", "port", p->name, "mac", p->mac, "step",
-				       p->step));
+		/* Once claimed, the record and batch ride along: a screen shows
+		 * which record is being written without asking for a status. */
+		ev = json_pack("{s:s, s:s, s:s, s:s}", "event", "step", "port", p->name, "mac", p->mac, "step",
+			       p->step);
+		if (p->job_id && p->record[0]) {
+			json_object_set_new(ev, "record", json_string(p->record));
+			json_object_set_new(ev, "batch", json_integer(p->batch_id));
+		}
+		broadcast(s, ev);
 		break;
+	}
 	case JOBQ_PROGRESS:
 		p->done = m->a;
 		p->total = m->b;
@@ -758,6 +858,7 @@ static void on_message(struct station *s, struct jobq_msg *m)
 	case JOBQ_EXITED:
 		p->exited = 1;
 		snprintf(p->state, sizeof(p->state), "stopped");
+		station_port_exited(s, p);
 		check_stopped(s);
 		break;
 	case JOBQ_WORK_REP:
@@ -803,9 +904,11 @@ int station_new(const struct station_opts *o, struct station **out, char *msg, s
 	s->grace_ms = o->shutdown_grace_ms;
 	s->on_stopped = o->on_stopped;
 	s->ctx = o->ctx;
-	if (jobq_new(&s->inbox, 1) || loop_add(s->loop, jobq_fd(s->inbox), EPOLLIN, inbox_cb, s)) {
+	if (station_ident_new(&s->ident) || jobq_new(&s->inbox, 1) ||
+	    loop_add(s->loop, jobq_fd(s->inbox), EPOLLIN, inbox_cb, s)) {
 		snprintf(msg, cap, "cannot create the worker queue");
 		jobq_free(s->inbox);
+		station_ident_free(s->ident);
 		free(s);
 		return -ENOMEM;
 	}
@@ -823,65 +926,27 @@ void station_set_control(struct station *s, struct control *c)
 	s->ctl = c;
 }
 
-int station_has_path(const struct station *s, const char *path)
-{
-	for (size_t i = 0; i < s->nports; i++)
-		if (!strcmp(s->ports[i].path, path))
-			return 1;
-	return 0;
-}
-
-int station_add_port(struct station *s, const char *name, const char *path, uint32_t baud, int before)
-{
-	struct station_port *p;
-	struct worker_cfg wc = {0};
-	int rc;
-
-	if (s->nports >= sizeof(s->ports) / sizeof(s->ports[0]) || s->stopping)
-		return -ENOSPC;
-	for (size_t i = 0; i < s->nports; i++)
-		if (!strcmp(s->ports[i].name, name) || !strcmp(s->ports[i].path, path))
-			return -EEXIST;
-	p = &s->ports[s->nports];
-	memset(p, 0, sizeof(*p));
-	snprintf(p->name, sizeof(p->name), "%s", name);
-	snprintf(p->path, sizeof(p->path), "%s", path);
-	snprintf(p->state, sizeof(p->state), "absent");
-	wc.index = (unsigned)s->nports;
-	snprintf(wc.name, sizeof(wc.name), "%s", name);
-	snprintf(wc.path, sizeof(wc.path), "%s", path);
-	wc.baud = baud ? baud : s->cfg.baud;
-	wc.before = before >= 0 ? (enum config_before)before : s->cfg.before;
-	wc.poll_ms = s->cfg.poll_ms;
-	wc.probe_ms = s->cfg.poll_ms * 4 > 2000 ? s->cfg.poll_ms * 4 : 2000;
-	wc.request_ms = 30000;
-	wc.table_offset = s->table_offset;
-	s->nports++;
-	rc = worker_start(&wc, s->inbox, &p->worker);
-	if (rc) {
-		s->nports--;
-		return rc;
-	}
-	log_msg(LOG_INFO, &(struct log_fields){.port = name}, "watching %s", path);
-	return 0;
-}
-
 void station_tick(struct station *s)
 {
 	unsigned busy = 0, present = 0;
 
+	size_t nports = 0;
+
 	for (size_t i = 0; i < s->nports; i++) {
+		if (s->ports[i].removed)
+			continue;
+		nports++;
 		busy += !strcmp(s->ports[i].state, "busy");
 		present += s->ports[i].mac[0] != '\0';
 	}
 	notify_status("%s%zu ports, %u devices, %u busy; verified %u, failed %u", s->stopping ? "stopping: " : "",
-		      s->nports, present, busy, s->n_ok, s->n_failed);
+		      nports, present, busy, s->n_ok, s->n_failed);
 	if (s->stopping && !s->cancelled && mono_ms() >= s->stop_at_ms) {
 		/* Grace is over: abort in-flight writes; their records stay bound. */
 		s->cancelled = 1;
 		log_warn("shutdown grace over: aborting in-flight device operations");
 		for (size_t i = 0; i < s->nports; i++)
-			if (!s->ports[i].exited)
+			if (!s->ports[i].exited && s->ports[i].worker)
 				worker_cancel(s->ports[i].worker);
 	}
 }
@@ -894,6 +959,8 @@ void station_stop(struct station *s)
 	s->stop_at_ms = mono_ms() + s->grace_ms;
 	for (size_t i = 0; i < s->nports; i++) {
 		struct jobq_msg m;
+		if (s->ports[i].exited || !s->ports[i].worker)
+			continue;
 		memset(&m, 0, sizeof(m));
 		m.kind = JOBQ_STOP;
 		worker_post(s->ports[i].worker, &m);
@@ -922,6 +989,7 @@ void station_free(struct station *s)
 	txn_close(s);
 	round_forget(s);
 	fwimg_set_unref(s->fw);
+	station_ident_free(s->ident);
 	json_decref(s->held_ev);
 	loop_del(s->loop, jobq_fd(s->inbox));
 	jobq_free(s->inbox);

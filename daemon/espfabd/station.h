@@ -41,9 +41,19 @@ void station_set_uplink(struct station *s, struct uplink *u);
 /* control_handler for control_new(). */
 void station_handle_request(void *ctx, struct control_client *cl, const struct proto_request *req);
 
-/* Start a worker for a port (configured or discovered). Name unique. */
+/* Start a worker for a configured port; name and path unique. */
 int station_add_port(struct station *s, const char *name, const char *path, uint32_t baud, int before);
+/* The same for a port found by USB discovery: a reload leaves it alone. */
+int station_add_discovered_port(struct station *s, const char *name, const char *path, uint32_t baud,
+				int before);
 int station_has_path(const struct station *s, const char *path);
+
+/* SIGHUP: make the configured ports those of cfg (matched by name and
+ * path). New ones start; removed ones stop now when idle, else once their
+ * device's result is in (nothing new is given to them meanwhile); the rest,
+ * discovered ports included, are not touched. Other settings are not
+ * applied (the caller says so). */
+void station_reload(struct station *s, const struct config *cfg);
 
 /* Once a second from the main loop: STATUS=, shutdown grace. */
 void station_tick(struct station *s);

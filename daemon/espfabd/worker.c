@@ -21,6 +21,7 @@ struct worker {
 	int stopping;            /* worker thread only */
 	struct romio *dev;       /* created before the thread, freed after it */
 	char state[16];
+	int64_t revoked;         /* a withdrawn batch id; __atomic, set by the main thread */
 };
 
 static void emit(struct worker *w, struct jobq_msg *m)
@@ -72,6 +73,13 @@ static uint64_t mono_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static int io_revoked(void *ctx, int64_t batch_id)
+{
+	struct worker *w = ctx;
+
+	return batch_id && __atomic_load_n(&w->revoked, __ATOMIC_ACQUIRE) == batch_id;
 }
 
 static void io_emit(void *ctx, struct jobq_msg *m)
@@ -163,7 +171,7 @@ static void device_left(struct worker *w, char *mac)
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
-	struct pipeline_io io = {.ctx = w, .emit = io_emit, .ask = io_ask};
+	struct pipeline_io io = {.ctx = w, .emit = io_emit, .ask = io_ask, .revoked = io_revoked};
 	struct pipeline_params pp = {
 		.worker = w->cfg.index,
 		.before = w->cfg.before,
@@ -180,7 +188,7 @@ static void *worker_main(void *arg)
 	while (!w->stopping) {
 		struct romio_ident id;
 		struct jobq_msg req, work, result;
-		int rc;
+		int rc, already;
 
 		if (!path_present(w->cfg.path)) {
 			set_state(w, "absent");
@@ -236,6 +244,7 @@ static void *worker_main(void *arg)
 		 * main thread is cheap, reconnecting is not. A read every probe
 		 * period notices the board leaving. */
 		t_probe = mono_ms();
+		already = 0;
 		for (;;) {
 			memset(&req, 0, sizeof(req));
 			req.kind = JOBQ_WORK_REQ;
@@ -243,6 +252,13 @@ static void *worker_main(void *arg)
 			snprintf(req.chip, sizeof(req.chip), "%s", id.chip);
 			if (io_ask(w, &req, JOBQ_WORK_REP, &work, (int)w->cfg.request_ms) == 0 && work.rc == 0)
 				break;
+			/* Verified for this batch already (e.g. before a restart of
+			 * the daemon): a finished board, never written again. */
+			if (work.kind == JOBQ_WORK_REP && work.rc == JOBQ_WORK_DONE) {
+				already = 1;
+				jobq_msg_clear(&work);
+				break;
+			}
 			jobq_msg_clear(&work);
 			set_state(w, "waiting");
 			if (idle_wait(w, w->cfg.poll_ms))
@@ -252,6 +268,14 @@ static void *worker_main(void *arg)
 				if (romio_ping(w->dev, msg, sizeof(msg)))
 					break;
 			}
+		}
+		if (already && !w->stopping) {
+			romio_disconnect(w->dev);
+			snprintf(finished_mac, sizeof(finished_mac), "%s", id.mac);
+			finished_ident = ident;
+			set_state(w, "done");
+			idle_wait(w, w->cfg.probe_ms);
+			continue;
 		}
 		if (w->stopping || work.kind != JOBQ_WORK_REP || work.rc) {
 			jobq_msg_clear(&work);
@@ -316,6 +340,11 @@ int worker_start(const struct worker_cfg *cfg, struct jobq *to_main, struct work
 void worker_post(struct worker *w, struct jobq_msg *m)
 {
 	jobq_push(w->inbox, m);
+}
+
+void worker_revoke(struct worker *w, int64_t batch_id)
+{
+	__atomic_store_n(&w->revoked, batch_id, __ATOMIC_RELEASE);
 }
 
 void worker_cancel(struct worker *w)

@@ -40,6 +40,9 @@ struct worker;
 int worker_start(const struct worker_cfg *cfg, struct jobq *to_main, struct worker **out);
 /* Queue a message for the worker (m->data is taken). */
 void worker_post(struct worker *w, struct jobq_msg *m);
+/* The main thread withdrew batch_id (cancelled): the worker writes nothing
+ * more for it and aborts firmware being written (thread-safe). */
+void worker_revoke(struct worker *w, int64_t batch_id);
 /* Abort any blocking port operation now (thread-safe). */
 void worker_cancel(struct worker *w);
 /* Join the thread (after it exited or was told to stop) and free it. */

@@ -12,5 +12,5 @@ espfab_fuzz_target(config
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_config.c ${PROJECT_SOURCE_DIR}/daemon/espfabd/config.c
   CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/config)
 if(ESPFAB_FUZZ)
-  target_include_directories(fuzz_config PRIVATE ${PROJECT_SOURCE_DIR}/daemon/espfabd)
+  target_include_directories(fuzz_config PRIVATE ${PROJECT_SOURCE_DIR}/daemon/espfabd ${CMAKE_BINARY_DIR}/generated)
 endif()

@@ -34,7 +34,7 @@ units() {
 	ef_setup
 	# The unit as installed, but starting the binary under test.
 	sed "s#^ExecStart=[^ ]*/espfabd #ExecStart=$BIN/espfabd #" "$UNITS/espfabd.service" >"$ef_dir/espfabd.service"
-	cp "$SRC/espfabd.socket" "$ef_dir/"
+	cp "$UNITS/espfabd.socket" "$ef_dir/"
 	grep -q "^ExecStart=$BIN/espfabd " "$ef_dir/espfabd.service" || ef_die "no ExecStart line to point at the build"
 	systemd-analyze verify --man=no "$ef_dir/espfabd.service" "$ef_dir/espfabd.socket" ||
 		ef_die "systemd-analyze verify refused the units"

@@ -85,9 +85,13 @@ ef_daemon --port s1="$ef_dir/d1" --port s2="$ef_dir/d2"
 watch_pid=$!
 ef_pids="$ef_pids $watch_pid"
 sleep 0.3
-id=$(ef_cli batch add --product lamp --count 1 | awk '{ print $2 }')
+# One batch per slot: a batch of 1 over both slots promises its one place to
+# one board only (the budget is checked before any write), which may be either.
+id=$(ef_cli batch add --product lamp --count 1 --ports s1 | awk '{ print $2 }')
 ef_wait_batch "$id" 90
+id2=$(ef_cli batch add --product lamp --count 1 --ports s2 | awk '{ print $2 }')
 ef_wait_log "chip mismatch: the device is an ESP32, the product's firmware is built for esp32s3" 30
+ef_cli batch cancel "$id2" >/dev/null || ef_die "batch cancel"
 python3 - "$ef_dir/d1.flash" "$fw" <<'PY' || ef_die "d1's flash does not hold the images"
 import sys
 f = open(sys.argv[1], 'rb').read()

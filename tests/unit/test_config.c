@@ -175,10 +175,31 @@ static void test_config_load_missing(void **state)
 	unlink(path);
 }
 
+/* "database" is the key; "db" (the README's old spelling, the only one
+ * the espfab command used to read) is accepted with a warning naming the
+ * line. */
+static void test_config_db_old_name_warns(void **state)
+{
+	struct config c;
+	struct config_err err;
+
+	(void)state;
+	assert_int_equal(parse(&c, "database = /srv/a.db\n", &err), 0);
+	assert_string_equal(c.db_path, "/srv/a.db");
+	assert_int_equal(c.nwarnings, 0);
+	assert_int_equal(parse(&c, "# x\ndb = /srv/b.db\n", &err), 0);
+	assert_string_equal(c.db_path, "/srv/b.db");
+	assert_int_equal(c.nwarnings, 1);
+	assert_string_equal(c.warnings[0], "espfabd.conf:2: 'db' is the old name of 'database' (accepted; rename it)");
+	assert_int_equal(parse(&c, "db = relative.db\n", &err), CONFIG_EVALUE);
+	assert_string_equal(err.msg, "espfabd.conf:1: db: expected an absolute path");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_config_defaults),
+		cmocka_unit_test(test_config_db_old_name_warns),
 		cmocka_unit_test(test_config_full_file),
 		cmocka_unit_test(test_config_errors_name_file_and_line),
 		cmocka_unit_test(test_config_nul_and_long_lines),

@@ -1,0 +1,106 @@
+/* The station's state, shared by its files (station.c: requests, worker
+ * messages, group commit; station_ports.c: the port table, reload). Private
+ * to the station: nothing outside station*.c includes it. */
+#ifndef ESPFABD_STATION_INT_H
+#define ESPFABD_STATION_INT_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "config.h"
+#include "jobq.h"
+#include "proto.h"
+
+struct store;
+struct store_product;
+struct control;
+struct uplink;
+struct loop;
+struct worker;
+
+/* Worker messages handled per round of the inbox; also the most replies a
+ * round can hold back (one per message at most). */
+#define ROUND_MAX 64
+
+struct station_port {
+	char name[CONFIG_NAME_MAX];
+	char path[CONFIG_PATH_MAX];
+	struct worker *worker;
+	int exited;
+	char state[16];
+	char mac[18];
+	char chip[16];
+	char step[16];
+	uint64_t done, total;
+	int64_t batch_id, job_id;
+	char record[64];
+	char last_result[16];
+	char last_error[512];
+	char last_mac[18];
+	char last_record[64];
+	uint32_t last_ms;
+	unsigned n_ok, n_failed;
+	/* BUDGET. A work reply promises this port a place in a batch before
+	 * anything is written (firmware comes before the claim): the promise
+	 * counts against the batch's room and the product's available records
+	 * until the claim answers or the result arrives. */
+	int64_t promised;
+	char promised_product[PROTO_NAME_MAX];
+	/* RELOAD (station_ports.c). configured: from the configuration (a
+	 * reload may remove it), not discovered; removing: stop it once its
+	 * device is done; removed: the slot is free (its worker joined). */
+	int configured, removing, removed;
+	char image_sha256[65]; /* of the NVS image claimed for the job, for its audit row */
+	int64_t ident_product; /* the claim carried an identity of this product */
+};
+
+struct station {
+	struct config cfg;
+	struct loop *loop;
+	struct store *store;
+	struct control *ctl;
+	struct uplink *uplink;
+	struct jobq *inbox;
+	int verify_readback;
+	uint32_t table_offset;
+	unsigned grace_ms;
+	void (*on_stopped)(void *ctx);
+	void *ctx;
+	int stopping;
+	uint64_t stop_at_ms;
+	int cancelled;
+	int stopped_reported;
+	size_t nports;
+	struct station_port ports[CONFIG_MAX_PORTS * 2];
+	unsigned n_ok, n_failed;
+	/* Group commit of one inbox round: see txn_open(). */
+	int txn;
+	size_t nheld;
+	struct jobq_msg held[ROUND_MAX];
+	json_t *held_ev;
+	/* Read once per round, not once per worker message (32 workers ask
+	 * for work together): the active batches (dropped by any store write)
+	 * and the last product loaded. */
+	json_t *round_batches;
+	struct store_product *round_prod;
+	/* A product's firmware images never change (schema 003): read once,
+	 * kept across rounds, shared with the workers by reference. */
+	struct fwimg_set *fw;
+	int64_t fw_product;
+	/* The product's available records, read at most once a second (a
+	 * count over the records) and lowered by each new claim in between. */
+	char avail_product[PROTO_NAME_MAX];
+	long long avail_n;
+	uint64_t avail_at_ms;
+	struct station_ident *ident; /* per-device identities (station_ident.h) */
+};
+
+uint64_t station_mono_ms(void);
+
+/* JOBQ_EXITED of a port: a removed port's worker is joined, its slot freed. */
+void station_port_exited(struct station *s, struct station_port *p);
+/* A port that is not busy and marked removing: stop its worker now. */
+void station_port_retire(struct station *s, struct station_port *p);
+
+#endif
