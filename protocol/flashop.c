@@ -332,3 +332,19 @@ int flashop_parse_size(const char *s, uint32_t *out)
 	return ROM_OK;
 }
 
+
+int flashop_read_reg(struct flashop *f, uint32_t addr, uint32_t *v)
+{
+	if (f->info.secure_download)
+		return rom_fail(f->rom, ROM_ESECURE, "READ_REG 0x%08x: not available in secure download mode",
+				(unsigned)addr);
+	return flashop_rd(f, addr, v);
+}
+
+int flashop_write_reg(struct flashop *f, uint32_t addr, uint32_t v)
+{
+	if (f->info.secure_download)
+		return rom_fail(f->rom, ROM_ESECURE, "WRITE_REG 0x%08x: not available in secure download mode",
+				(unsigned)addr);
+	return flashop_wr(f, addr, v);
+}

@@ -16,6 +16,7 @@
 #include "cli.h"
 #include "cmd_flash.h"
 #include "cmd_flash_compat.h"
+#include "cmd_flash_efuse.h"
 #include "espfab/flashop.h"
 #include "espfab/fwimg.h"
 #include "espfab/nvs.h"
@@ -420,6 +421,12 @@ static int run(const struct fl_args *a, struct flashop *f, json_t *out)
 			printf("Erased %u bytes at 0x%08x\n", (unsigned)size, (unsigned)off);
 		return 0;
 	}
+	if (!strcmp(a->cmd, "efuse-summary")) {
+		struct rom_diag ed;
+		if ((e = cli_efuse_summary(f, a->json, out, &ed)))
+			return report_error(a, e, &ed);
+		return 0;
+	}
 	if (!strcmp(a->cmd, "read-part"))
 		return do_read_part(a, f, out);
 	return fl_fail_usage("unknown command '%s'", a->cmd);
@@ -433,6 +440,7 @@ static int check_arity(const struct fl_args *a)
 	} t[] = {
 		{"chip-id", 0, 0}, {"read-mac", 0, 0}, {"flash-id", 0, 0}, {"write", 2, 2 * MAX_FILES},
 		{"verify", 2, 2},  {"read", 3, 3},     {"erase", 2, 2},    {"read-part", 0, 0},
+		{"efuse-summary", 0, 0},
 	};
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {

@@ -26,6 +26,7 @@ static void usage(FILE *f)
 		"  read OFFSET SIZE FILE            read a region into FILE\n"
 		"  erase OFFSET SIZE                erase whole 4 KiB sectors\n"
 		"  read-part [--offset 0x8000]      print the device's partition table\n"
+		"  efuse-summary                    key blocks: purpose, protection (never key bytes)\n"
 		"PORT is a serial device (/dev/ttyUSB0, a pty) or socket://HOST:PORT.\n"
 		"esptool's spellings work too: chip_id, read_mac, flash_id, write_flash/write-flash,\n"
 		"verify_flash, read_flash, erase_region; --port=X, -p, -b, -c/--chip, --flash_mode,\n"

@@ -86,7 +86,7 @@ _espfab() {
 		opts="--flash-size --disable-md5sum --no-verify --offset --secure --primary-bootloader-offset --recovery-bootloader-offset --extra-partition-subtypes --json --help"
 		;;
 	flash)
-		subs="chip-id read-mac flash-id write verify read erase read-part chip_id read_mac flash_id write_flash write-flash verify_flash verify-flash read_flash read-flash erase_region erase-region"
+		subs="chip-id read-mac flash-id write verify read erase read-part efuse-summary chip_id read_mac flash_id write_flash write-flash verify_flash verify-flash read_flash read-flash erase_region erase-region"
 		opts="--port --baud --before --after --flash-size --chip --flash_mode --flash-mode --flash_freq --flash-freq --flash_size --json --no-compress --verify --plaintext --offset --help"
 		;;
 	product)

@@ -54,6 +54,7 @@ struct opts {
 	struct simdev_config cfg;
 	const char *link;
 	const char *flash_path;
+	const char *efuse_path; /* --efuse, else FLASH.efuse beside --flash */
 	int tcp_port; /* -1: pty */
 	int verbose;
 };
@@ -90,7 +91,7 @@ static void usage(FILE *f)
 		"                  [--no-timing] [--erase-ms MS] [--program-us US]\n"
 		"                  [--drop-after N] [--corrupt-rate P] [--seed S] [--garbage]\n"
 		"                  [--usb-jtag [--wdt-ms MS]] [--secure-download] [--secure-boot]\n"
-		"                  [--flash-crypt-cnt N] [--strap-broken] [--verbose]\n"
+		"                  [--flash-crypt-cnt N] [--strap-broken] [--efuse FILE] [--verbose]\n"
 		"Serves a virtual ESP32 ROM serial loader on a new pty (first output line:\n"
 		"its path) or on 127.0.0.1:PORT (first line: socket://127.0.0.1:PORT;\n"
 		"--tcp 0 picks a free port). SIGTERM/SIGINT/SIGHUP and the death of its\n"
@@ -101,7 +102,9 @@ static void usage(FILE *f)
 		"--secure-download (S2 and later): register, MD5 and flash reads are refused.\n"
 		"--flash-crypt-cnt N: the FLASH_CRYPT_CNT eFuse (odd bit count = flash\n"
 		"encryption on), reported by GET_SECURITY_INFO or, on the ESP32, its eFuses.\n"
-		"--strap-broken: IO0 is never low at reset: every reset boots the application.\n");
+		"--strap-broken: IO0 is never low at reset: every reset boots the application.\n"
+		"--efuse FILE (C3, C6, H2, S3): the eFuses live in FILE (default FLASH.efuse\n"
+		"beside --flash; without either they last as long as the process).\n");
 }
 
 static int parse_ull(const char *opt, const char *s, unsigned long long max, unsigned long long *out)
@@ -140,6 +143,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "wdt-ms", required_argument, NULL, 'W' },
 		{ "secure-download", no_argument, NULL, 'Z' },
 		{ "strap-broken", no_argument, NULL, 'X' },
+		{ "efuse", required_argument, NULL, 'F' },
 		{ "secure-boot", no_argument, NULL, 'B' },
 		{ "flash-crypt-cnt", required_argument, NULL, 'K' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -153,6 +157,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	o->cfg.start_in_download = 1;
 	o->link = NULL;
 	o->flash_path = NULL;
+	o->efuse_path = NULL;
 	o->tcp_port = -1;
 	o->verbose = 0;
 	opterr = 0; /* our own one-line message */
@@ -190,6 +195,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'f':
 			o->flash_path = optarg;
+			break;
+		case 'F':
+			o->efuse_path = optarg;
 			break;
 		case 's':
 			if (simdev_size_parse(optarg, &o->cfg.flash_size)) {
@@ -654,6 +662,7 @@ int main(int argc, char **argv)
 	struct simdev_err err;
 	sigset_t old;
 	uint8_t *mapped = NULL;
+	static char efuse_buf[4096];
 	int rc = 2;
 
 	memset(&s, 0, sizeof(s));
@@ -671,6 +680,14 @@ int main(int argc, char **argv)
 		}
 		o.cfg.flash = mapped;
 	}
+	if (!o.efuse_path && o.flash_path) {
+		if ((size_t)snprintf(efuse_buf, sizeof(efuse_buf), "%s.efuse", o.flash_path) >= sizeof(efuse_buf)) {
+			fprintf(stderr, "espfab-sim: --flash: path too long for its .efuse file\n");
+			goto out;
+		}
+		o.efuse_path = efuse_buf;
+	}
+	o.cfg.efuse_file = o.efuse_path;
 	if (simdev_new(&o.cfg, &s.dev, &err)) {
 		fprintf(stderr, "espfab-sim: %s\n", err.msg);
 		goto out;

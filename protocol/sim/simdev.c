@@ -127,6 +127,8 @@ void sd_reg_set(struct simdev *d, uint32_t addr, uint32_t val)
 
 uint32_t simdev_reg_read(const struct simdev *d, uint32_t addr)
 {
+	if (sdefuse_owns(&d->efuse, addr))
+		return sdefuse_read(&d->efuse, addr);
 	if (addr == d->chip->uart_clkdiv)
 		/* integer part in bits 0-19, fraction in 20-23; esptool's
 		 * get_crystal_freq multiplies the integer part by the host baud */
@@ -142,6 +144,7 @@ static void regs_reset(struct simdev *d)
 	const uint8_t *m = d->cfg.mac;
 
 	d->nregs = 0;
+	sdefuse_reset(&d->efuse);
 	sd_reg_set(d, 0x40001000u, d->chip->magic);
 	sd_reg_set(d, d->chip->mac_lo_addr, (uint32_t)m[2] << 24 | (uint32_t)m[3] << 16 | (uint32_t)m[4] << 8 | m[5]);
 	/* ESP32 keeps a CRC8 in the top byte of this word; esptool trims it. */
@@ -529,6 +532,25 @@ void simdev_set_host_baud(struct simdev *d, uint32_t baud)
 
 /* ---- lifecycle and knobs ----------------------------------------------- */
 
+uint32_t simdev_efuse_get(const struct simdev *d, unsigned b, unsigned w)
+{
+	return d->efuse.l && b < EFUSE_BLOCKS && w < SDEFUSE_WORDS ? d->efuse.fuse[b][w] : 0;
+}
+
+void simdev_efuse_set(struct simdev *d, unsigned b, unsigned w, uint32_t bits)
+{
+	if (!d->efuse.l || b >= EFUSE_BLOCKS || w >= SDEFUSE_WORDS)
+		return;
+	d->efuse.fuse[b][w] |= bits;
+	sdefuse_reset(&d->efuse);
+	(void)sdefuse_save(&d->efuse);
+}
+
+unsigned simdev_efuse_programs(const struct simdev *d)
+{
+	return d->efuse.programs;
+}
+
 int simdev_new(const struct simdev_config *cfg, struct simdev **out, struct simdev_err *err)
 {
 	struct simdev *d = NULL;
@@ -590,6 +612,20 @@ int simdev_new(const struct simdev_config *cfg, struct simdev **out, struct simd
 	sd_set_rom_baud(d, cfg->baud, 0);
 	d->param_size = SIMDEV_ROM_DEFAULT_FLASH;
 	d->spi_status[0] = d->spi_status[1] = d->spi_status[2] = 0;
+	sdefuse_init(&d->efuse, efuse_layout_for(d->chip->name));
+	if (cfg->efuse_file && d->efuse.l) {
+		char msg[sizeof(err->msg)];
+		if (sdefuse_load(&d->efuse, cfg->efuse_file, msg, sizeof(msg))) {
+			rc = seterr(err, SIMDEV_EIO, errno, "simdev: %s", msg);
+			goto out;
+		}
+	}
+	{
+		const uint8_t *m = cfg->mac;
+		/* the MAC lives in BLOCK1 on these chips */
+		sdefuse_set_mac(&d->efuse, (uint32_t)m[2] << 24 | (uint32_t)m[3] << 16 | (uint32_t)m[4] << 8 | m[5],
+				(uint32_t)m[0] << 8 | m[1]);
+	}
 	regs_reset(d);
 	if (cfg->start_in_download) {
 		d->state = SIMDEV_STATE_DOWNLOAD;

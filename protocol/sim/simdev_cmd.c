@@ -273,6 +273,11 @@ static uint8_t write_regs(struct simdev *d, const struct req *r, uint64_t *cost)
 
 		if (addr == 0x40001000u || addr == d->chip->uart_clkdiv)
 			continue; /* read-only for us */
+		if (sdefuse_owns(&d->efuse, addr)) {
+			if (sdefuse_write(&d->efuse, addr, (old & ~mask) | (val & mask)))
+				return SIMDEV_ROM_EFAILED; /* the eFuse file could not be written */
+			continue;
+		}
 		if (d->chip->wdt_config0 &&
 		    (((addr == d->chip->wdt_config0) && simdev_reg_read(d, d->chip->wdt_wprotect) != RTC_WDT_WKEY) ||
 		     ((addr == d->chip->swd_conf) && simdev_reg_read(d, d->chip->swd_wprotect) != d->chip->swd_wkey)))

@@ -9,6 +9,7 @@
 
 #include "espfab/simdev.h"
 #include "espfab/slip.h"
+#include "simdev_efuse.h"
 
 #define SECTOR 4096u
 #define PAGE 256u
@@ -122,6 +123,7 @@ struct simdev {
 
 	struct reg regs[MAX_REGS];
 	size_t nregs;
+	struct sdefuse efuse; /* survives resets: fuses are fuses */
 
 	int attached;
 	uint8_t spi_status[3];

@@ -114,6 +114,12 @@ int flashop_verify(struct flashop *f, uint32_t off, const uint8_t *data, size_t 
 /* Erase [off, off+size), both sector-aligned, and check it reads as 0xFF. */
 int flashop_erase(struct flashop *f, uint32_t off, uint32_t size, flashop_progress_fn cb, void *ctx);
 
+/* One 32-bit register through READ_REG / WRITE_REG (mask all ones, no
+ * delay), with one retry of a reply lost to noise: what the eFuse module
+ * drives the controller with. ROM_ESECURE in secure download mode. */
+int flashop_read_reg(struct flashop *f, uint32_t addr, uint32_t *v);
+int flashop_write_reg(struct flashop *f, uint32_t addr, uint32_t v);
+
 /* Leave the loader and boot the application: RTS pulse on the classic
  * circuit, RTC watchdog reset over USB-Serial/JTAG, and on ports without
  * modem lines (TCP, ptys) FLASH_BEGIN(0) + FLASH_END(run) as esptool's

@@ -134,6 +134,11 @@ struct simdev_config {
 	 * application (what a board with a broken DTR line or a fixture without
 	 * its strap does). */
 	int strap_broken;
+	/* ESP32-C3, C6, H2, S3: the eFuse controller (simdev_efuse.h) keeps its
+	 * fuses in this file (created when missing, rewritten after every
+	 * program command); NULL: in memory only. Not owned; must outlive the
+	 * engine. */
+	const char *efuse_file;
 };
 
 #define SIMDEV_SEC_SECURE_BOOT (1u << 0)
@@ -191,6 +196,15 @@ void simdev_set_timing(struct simdev *d, int on, uint32_t erase_ms, uint32_t pro
 /* The next `count` requests with command byte cmd get status 1 / `error`
  * and are not acted on (error 0 = no reply at all: a lost response). */
 void simdev_inject(struct simdev *d, uint8_t cmd, unsigned count, uint8_t error);
+
+/* eFuses (C3, C6, H2, S3; no-ops elsewhere): the burnt value of word w of
+ * block b (BLOCK0 6 words; other blocks 8 data + 3 RS words), whatever read
+ * protection hides; set ORs bits in as a previous burn would have (tests
+ * preparing a chip) and reloads the read registers; programs = program
+ * commands acted on. */
+uint32_t simdev_efuse_get(const struct simdev *d, unsigned b, unsigned w);
+void simdev_efuse_set(struct simdev *d, unsigned b, unsigned w, uint32_t bits);
+unsigned simdev_efuse_programs(const struct simdev *d);
 
 /* USB-Serial/JTAG: the device's generation (bumped on re-enumeration) and
  * when the current one is (or was) back on the bus. */
