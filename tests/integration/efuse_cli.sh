@@ -8,31 +8,7 @@ set -u
 ESPFAB=$1
 SIM=$2
 . "$(dirname "$0")/sim_port.sh"
-T=$(mktemp -d /tmp/espfab-efuse-it.XXXXXX)
-SIM_PID=
-fails=0
-steps=0
-
-stop_sim() {
-	[ -n "$SIM_PID" ] || return 0
-	kill "$SIM_PID" 2>/dev/null
-	for _ in $(seq 1 20); do
-		kill -0 "$SIM_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -9 "$SIM_PID" 2>/dev/null
-	wait "$SIM_PID" 2>/dev/null
-	SIM_PID=
-}
-cleanup() {
-	stop_sim
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-ok() { steps=$((steps + 1)); echo "ok   $steps $*"; }
-bad() { steps=$((steps + 1)); fails=$((fails + 1)); echo "FAIL $steps $*"; }
+sim_test_init efuse-it
 
 start_sim() { # chip
 	stop_sim

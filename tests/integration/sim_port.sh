@@ -1,4 +1,5 @@
-# Sourced by tests/integration/flash_cli.sh and bench/flash_bench.sh.
+# Sourced by the integration tests that drive espfab-sim (flash_cli.sh,
+# rom_chips.sh, efuse_cli.sh, esptool_spellings.sh) and bench/flash_bench.sh.
 # sim_first_line FILE: the first line espfab-sim wrote to FILE (its port),
 # waiting up to 5 s for it; prints nothing if none came.
 sim_first_line() {
@@ -10,3 +11,32 @@ sim_first_line() {
 	done
 	printf '%s' "$line"
 }
+
+# sim_test_init NAME: a scratch folder $T (removed at exit), counters for
+# ok/bad, and stop_sim for the simulator in $SIM_PID: SIGTERM, then SIGKILL
+# after 2 s (never wait on a stuck simulator).
+sim_test_init() {
+	T=$(mktemp -d "/tmp/espfab-$1.XXXXXX")
+	SIM_PID=
+	fails=0
+	steps=0
+	trap sim_test_cleanup EXIT
+	trap 'exit 1' INT TERM
+}
+stop_sim() {
+	[ -n "$SIM_PID" ] || return 0
+	kill "$SIM_PID" 2>/dev/null
+	for _ in $(seq 1 20); do
+		kill -0 "$SIM_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -9 "$SIM_PID" 2>/dev/null
+	wait "$SIM_PID" 2>/dev/null
+	SIM_PID=
+}
+sim_test_cleanup() {
+	stop_sim
+	rm -rf "$T"
+}
+ok() { steps=$((steps + 1)); echo "ok   $steps $*"; }
+bad() { steps=$((steps + 1)); fails=$((fails + 1)); echo "FAIL $steps $*"; }
