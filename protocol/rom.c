@@ -333,17 +333,10 @@ int rom_command(struct rom *r, uint8_t cmd, const uint8_t *data, size_t len, uin
 		}
 		pe = rom_parse_response(r->frame, flen, cmd, resp_data_len, resp);
 		if (pe == ROM_PARSE_UNSUPPORTED) {
-			r->diag.have_status = 1;
-			r->diag.status = resp->status;
-			r->diag.rom_error = resp->rom_error;
+			/* the ROM's answer under another header: its status
+			 * (01 05) is handled below like any failure reply */
 			r->stats.unsupported++;
-			e = rom_fail(r, ROM_EUNSUPPORTED,
-				     "%s: not supported by this ROM (status 0x%02x, error 0x%02x under the header of %s)",
-				     rom_cmd_name(cmd), resp->status, resp->rom_error, rom_cmd_name(resp->cmd));
-			r->diag.have_status = 1;
-			r->diag.status = resp->status;
-			r->diag.rom_error = resp->rom_error;
-			goto fail;
+			break;
 		}
 		if (pe == 1) {
 			r->stats.stale++;
@@ -360,7 +353,11 @@ int rom_command(struct rom *r, uint8_t cmd, const uint8_t *data, size_t len, uin
 	r->diag.status = resp->status;
 	r->diag.rom_error = resp->rom_error;
 	if (resp->status != 0) {
-		if (resp->rom_error == ROM_ERR_INVALID_MSG) {
+		if (resp->cmd != cmd) {
+			e = rom_fail(r, ROM_EUNSUPPORTED,
+				     "%s: not supported by this ROM (status 0x%02x, error 0x%02x under the header of %s)",
+				     rom_cmd_name(cmd), resp->status, resp->rom_error, rom_cmd_name(resp->cmd));
+		} else if (resp->rom_error == ROM_ERR_INVALID_MSG) {
 			/* Unknown commands make the ROM answer with this error,
 			 * possibly several times: drain before the next command. */
 			e = rom_fail(r, ROM_EUNSUPPORTED, "%s: the ROM rejected it (status 0x%02x, error 0x%02x: %s)",
@@ -371,9 +368,6 @@ int rom_command(struct rom *r, uint8_t cmd, const uint8_t *data, size_t len, uin
 				     rom_cmd_name(cmd), resp->status, resp->rom_error,
 				     rom_error_byte_name(resp->rom_error));
 		}
-		r->diag.have_status = 1;
-		r->diag.status = resp->status;
-		r->diag.rom_error = resp->rom_error;
 		goto fail;
 	}
 	return ROM_OK;
