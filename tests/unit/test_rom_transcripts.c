@@ -68,9 +68,20 @@ static void replay_respond(struct fakeport *fp, const uint8_t *req, size_t len)
 	rp->unanswered++;
 }
 
-static struct fakeport *replay_port(struct replay *rp)
+/* A ROM context over a port that answers with the recorded frames. */
+static struct rom *replay_rom(struct replay *rp, struct fakeport **fp)
 {
-	return fp_new(replay_respond, rp);
+	struct rom *r = NULL;
+
+	*fp = fp_new(replay_respond, rp);
+	assert_int_equal(rom_new(&(*fp)->base, &r), 0);
+	return r;
+}
+
+static void replay_close(struct rom *r, struct fakeport *fp)
+{
+	rom_free(r);
+	port_close(&fp->base);
 }
 
 /* esptool#352 (ESP32, "Error code 01050000"): the ROM's SYNC replies carry a
@@ -83,16 +94,14 @@ static void test_rom_transcripts_sync_replies_of_a_real_esp32(void **state)
 		{0x08, {sync_352, sync_352, sync_352, sync_352, sync_352, sync_352, sync_352, sync_352}},
 	};
 	struct replay rp = {a, 1, 0};
-	struct fakeport *fp = replay_port(&rp);
-	struct rom *r = NULL;
+	struct fakeport *fp;
+	struct rom *r = replay_rom(&rp, &fp);
 
 	(void)state;
-	assert_int_equal(rom_new(&fp->base, &r), 0);
 	assert_int_equal(rom_sync(r), 0);
 	/* all eight taken now: the next command's reply is not a SYNC one */
 	assert_int_equal(fp->rx_len - fp->rx_pos, 0);
-	rom_free(r);
-	port_close(&fp->base);
+	replay_close(r, fp);
 }
 
 /* esptool#921 (ESP32-D0WD): READ_REG of the magic register 0x40001000
@@ -103,17 +112,15 @@ static void test_rom_transcripts_esp32_read_reg(void **state)
 		{0x0a, {"010a0400831df00000000000"}},
 	};
 	struct replay rp = {a, 1, 0};
-	struct fakeport *fp = replay_port(&rp);
-	struct rom *r = NULL;
+	struct fakeport *fp;
+	struct rom *r = replay_rom(&rp, &fp);
 	uint32_t v = 0;
 
 	(void)state;
-	assert_int_equal(rom_new(&fp->base, &r), 0);
 	assert_int_equal(rom_read_reg(r, 0x40001000u, &v), 0);
 	assert_int_equal(v, 0x00F01D83u);
 	assert_ptr_equal(chip_by_magic(v), chip_by_id(CHIP_ESP32));
-	rom_free(r);
-	port_close(&fp->base);
+	replay_close(r, fp);
 }
 
 /* esptool-js#141 (ESP32-S2): GET_SECURITY_INFO answered with length 0x10:
@@ -125,17 +132,15 @@ static void test_rom_transcripts_s2_security_info_is_12_bytes(void **state)
 		{0x14, {"011410000000000000000000000000000000000000000000"}},
 	};
 	struct replay rp = {a, 1, 0};
-	struct fakeport *fp = replay_port(&rp);
-	struct rom *r = NULL;
+	struct fakeport *fp;
+	struct rom *r = replay_rom(&rp, &fp);
 	struct rom_security s;
 
 	(void)state;
-	assert_int_equal(rom_new(&fp->base, &r), 0);
 	assert_int_equal(rom_get_security_info(r, &s), 0);
 	assert_false(s.have_chip_id);
 	assert_int_equal(s.flags, 0);
-	rom_free(r);
-	port_close(&fp->base);
+	replay_close(r, fp);
 }
 
 /* esptool#620 (ESP8266): its ROM sends 2 status bytes, and the magic
@@ -146,17 +151,15 @@ static void test_rom_transcripts_esp8266_magic_two_status_bytes(void **state)
 		{0x0a, {"010a020001c1f0ff0000"}},
 	};
 	struct replay rp = {a, 1, 0};
-	struct fakeport *fp = replay_port(&rp);
-	struct rom *r = NULL;
+	struct fakeport *fp;
+	struct rom *r = replay_rom(&rp, &fp);
 	uint32_t v = 0;
 
 	(void)state;
-	assert_int_equal(rom_new(&fp->base, &r), 0);
 	assert_int_equal(rom_read_reg(r, 0x40001000u, &v), 0);
 	assert_int_equal(v, 0xFFF0C101u);
 	assert_false(chip_by_magic(v)->supported);
-	rom_free(r);
-	port_close(&fp->base);
+	replay_close(r, fp);
 }
 
 /* esptool#1119 (ESP32-C3 behind a Pico UART bridge): READ_REG of the MAC
@@ -167,16 +170,14 @@ static void test_rom_transcripts_c3_mac_word(void **state)
 		{0x0a, {"010a0400ee7852c200000000"}},
 	};
 	struct replay rp = {a, 1, 0};
-	struct fakeport *fp = replay_port(&rp);
-	struct rom *r = NULL;
+	struct fakeport *fp;
+	struct rom *r = replay_rom(&rp, &fp);
 	uint32_t v = 0;
 
 	(void)state;
-	assert_int_equal(rom_new(&fp->base, &r), 0);
 	assert_int_equal(rom_read_reg(r, chip_by_id(CHIP_ESP32C3)->mac_reg, &v), 0);
 	assert_int_equal(v, 0xC25278EEu);
-	rom_free(r);
-	port_close(&fp->base);
+	replay_close(r, fp);
 }
 
 /* The ESP32 ROM answers a command it does not know under its last response
@@ -192,13 +193,12 @@ static void test_rom_transcripts_esp32_unknown_command_stale_header(void **state
 		{0x14, {"010804000720555501050000", "010804000720555501050000"}},
 	};
 	struct replay rp = {a, 2, 0};
-	struct fakeport *fp = replay_port(&rp);
-	struct rom *r = NULL;
+	struct fakeport *fp;
+	struct rom *r = replay_rom(&rp, &fp);
 	struct rom_security s;
 	uint64_t t0;
 
 	(void)state;
-	assert_int_equal(rom_new(&fp->base, &r), 0);
 	assert_int_equal(rom_sync(r), 0);
 	t0 = fp->now;
 	assert_int_equal(rom_get_security_info(r, &s), ROM_EUNSUPPORTED);
@@ -209,8 +209,7 @@ static void test_rom_transcripts_esp32_unknown_command_stale_header(void **state
 	assert_non_null(strstr(rom_diag(r)->msg, "not supported"));
 	assert_non_null(strstr(rom_diag(r)->msg, "SYNC"));
 	assert_int_equal(rom_stats(r)->unsupported, 1);
-	rom_free(r);
-	port_close(&fp->base);
+	replay_close(r, fp);
 }
 
 /* A stale reply of another command that is not 01 05 stays a stale reply:
@@ -221,17 +220,15 @@ static void test_rom_transcripts_other_stale_reply_is_skipped(void **state)
 		{0x0a, {sync_352, "010a0400831df00000000000"}},
 	};
 	struct replay rp = {a, 1, 0};
-	struct fakeport *fp = replay_port(&rp);
-	struct rom *r = NULL;
+	struct fakeport *fp;
+	struct rom *r = replay_rom(&rp, &fp);
 	uint32_t v = 0;
 
 	(void)state;
-	assert_int_equal(rom_new(&fp->base, &r), 0);
 	assert_int_equal(rom_read_reg(r, 0x40001000u, &v), 0);
 	assert_int_equal(v, 0x00F01D83u);
 	assert_int_equal(rom_stats(r)->stale, 1);
-	rom_free(r);
-	port_close(&fp->base);
+	replay_close(r, fp);
 }
 
 /* Whole identification of an ESP32 over recorded frames: SYNC replies and
