@@ -24,215 +24,8 @@
 #include <openssl/crypto.h>
 
 #include "espfab/mfg.h"
+#include "mfg_io_int.h"
 #include "mfg_priv.h"
-
-#define MFG_MAX_INPUT (1024ull * 1024 * 1024)  /* a CSV larger than 1 GiB is a mistake */
-#define MFG_CACHE_LIMIT (256ull * 1024 * 1024) /* `file` rows kept in memory */
-
-/* `file` rows: each path read once per run (the same certificate is often
- * named by every device) up to MFG_CACHE_LIMIT bytes in all. */
-struct file_cache_entry {
-	char *path;
-	uint8_t *data;
-	size_t len;
-};
-
-struct file_cache {
-	struct file_cache_entry *e;
-	size_t n, cap;
-	size_t bytes;
-	uint8_t *uncached; /* the last file read past the limit */
-	size_t uncached_len;
-	pthread_mutex_t lock; /* pass 2 workers share the cache */
-};
-
-static int cache_get(struct file_cache *c, const char *path, const uint8_t **data, size_t *len)
-{
-	uint8_t *buf;
-	size_t blen;
-	int rc;
-
-	for (size_t i = 0; i < c->n; i++)
-		if (!strcmp(c->e[i].path, path)) {
-			*data = c->e[i].data;
-			*len = c->e[i].len;
-			return 0;
-		}
-	if ((rc = nvs_file_read_max(path, MFG_MAX_INPUT, &buf, &blen)))
-		return rc;
-	if (c->bytes + blen <= MFG_CACHE_LIMIT && c->n < 4096) {
-		if (c->n == c->cap) {
-			size_t ncap = c->cap ? c->cap * 2 : 16;
-			struct file_cache_entry *ne = realloc(c->e, ncap * sizeof(*ne));
-			if (!ne)
-				goto uncached;
-			c->e = ne;
-			c->cap = ncap;
-		}
-		c->e[c->n].path = strdup(path);
-		if (!c->e[c->n].path)
-			goto uncached;
-		c->e[c->n].data = buf;
-		c->e[c->n].len = blen;
-		c->n++;
-		c->bytes += blen;
-		*data = buf;
-		*len = blen;
-		return 0;
-	}
-uncached:
-	if (c->uncached) {
-		OPENSSL_cleanse(c->uncached, c->uncached_len);
-		free(c->uncached);
-	}
-	c->uncached = buf;
-	c->uncached_len = blen;
-	*data = buf;
-	*len = blen;
-	return 0;
-}
-
-/* struct nvs_file_source::read: the generator frees what it gets, so it
- * gets a copy of the cached bytes. */
-static int cache_read(void *ctx, const char *path, uint8_t **data, size_t *len, struct nvs_err *err)
-{
-	struct file_cache *c = ctx;
-	const uint8_t *p;
-	size_t n;
-	int rc;
-
-	pthread_mutex_lock(&c->lock);
-	rc = cache_get(c, path, &p, &n);
-	if (!rc) {
-		*data = malloc(n ? n : 1);
-		if (*data) {
-			memcpy(*data, p, n);
-			*len = n;
-		}
-	}
-	pthread_mutex_unlock(&c->lock);
-	if (rc) {
-		if (err) {
-			err->code = rc == -ENOMEM ? NVS_ENOMEM : NVS_EIO;
-			err->line = 0;
-			snprintf(err->msg, sizeof(err->msg), "cannot read file '%.120s': %s", path, strerror(-rc));
-		}
-		return rc == -ENOMEM ? NVS_ENOMEM : NVS_EIO;
-	}
-	return *data ? 0 : NVS_ENOMEM;
-}
-
-static void cache_clear(struct file_cache *c)
-{
-	for (size_t i = 0; i < c->n; i++) {
-		OPENSSL_cleanse(c->e[i].data, c->e[i].len);
-		free(c->e[i].data);
-		free(c->e[i].path);
-	}
-	free(c->e);
-	if (c->uncached) {
-		OPENSSL_cleanse(c->uncached, c->uncached_len);
-		free(c->uncached);
-	}
-	c->e = NULL;
-	c->n = c->cap = c->bytes = c->uncached_len = 0;
-	c->uncached = NULL;
-}
-
-/* os.path.splitext(path)[1] == ".csv", as verify_file_format() checks. */
-static bool has_csv_ext(const char *path)
-{
-	const char *base = strrchr(path, '/'), *dot, *p;
-	base = base ? base + 1 : path;
-	dot = strrchr(base, '.');
-	for (p = base; *p == '.'; p++)
-		;
-	return dot && dot >= p && !strcmp(dot, ".csv");
-}
-
-/* The directories and files pass 2 created, for the rollback. */
-struct created {
-	char *dirs[8];
-	int ndirs;
-	int dfd[3]; /* csv, bin, keys */
-};
-
-static int write_at(void *ctx, int dfd, const char *name, const void *data, size_t len, unsigned mode)
-{
-	const uint8_t *p = data;
-	int fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, (mode_t)mode);
-	int rc = 0;
-	(void)ctx;
-	if (fd < 0)
-		return -errno;
-	while (len) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			rc = -errno;
-			break;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	if (close(fd) && !rc)
-		rc = -errno;
-	if (rc)
-		unlinkat(dfd, name, 0);
-	return rc;
-}
-
-/* mkdir -p DIR, remembering each directory it made. */
-static int make_dirs(struct created *cr, const char *dir, struct mfg_err *err)
-{
-	char *path = strdup(dir);
-	int rc = 0;
-	if (!path)
-		return mfg_fail(err, MFG_ENOMEM, 0, "out of memory");
-	for (char *p = path + 1;; p++) {
-		char c = *p;
-		if (c != '/' && c != '\0')
-			continue;
-		*p = '\0';
-		if (mkdir(path, 0777) == 0) {
-			if (cr->ndirs < (int)(sizeof(cr->dirs) / sizeof(cr->dirs[0])))
-				cr->dirs[cr->ndirs++] = strdup(path);
-		} else if (errno != EEXIST) {
-			rc = mfg_fail(err, MFG_EIO, 0, "cannot create directory %s: %s", path, strerror(errno));
-			break;
-		} else {
-			struct stat st;
-			if (stat(path, &st) || !S_ISDIR(st.st_mode)) {
-				rc = mfg_fail(err, MFG_EIO, 0, "%s exists and is not a directory", path);
-				break;
-			}
-		}
-		*p = c;
-		if (!c)
-			break;
-	}
-	free(path);
-	return rc;
-}
-
-static char *join(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	bool slash;
-	char *s;
-	while (la > 1 && a[la - 1] == '/') /* "out/" + "csv": out/csv */
-		la--;
-	slash = la && a[la - 1] == '/';   /* "/" + "csv": /csv */
-	s = malloc(la + lb + 2);
-	if (!s)
-		return NULL;
-	memcpy(s, a, la);
-	if (!slash)
-		s[la++] = '/';
-	memcpy(s + la, b, lb + 1);
-	return s;
-}
 
 /* The per-run state of mfg_generate(). */
 struct run {
@@ -512,9 +305,9 @@ static int check_options(const struct mfg_options *o, struct mfg_err *err)
 {
 	if (!o->config_path || !o->values_path || !o->prefix || !o->size)
 		return mfg_fail(err, MFG_EINPUT, 0, "CONFIG, VALUES, PREFIX and SIZE are needed");
-	if (!has_csv_ext(o->config_path))
+	if (!mfg_has_csv_ext(o->config_path))
 		return mfg_fail(err, MFG_EINPUT, 0, "config file %s does not have the .csv extension", o->config_path);
-	if (!has_csv_ext(o->values_path))
+	if (!mfg_has_csv_ext(o->values_path))
 		return mfg_fail(err, MFG_EINPUT, 0, "values file %s does not have the .csv extension", o->values_path);
 	if (o->version != NVS_VERSION_1 && o->version != NVS_VERSION_2)
 		return mfg_fail(err, MFG_EINPUT, 0, "--version must be 1 or 2");
@@ -544,11 +337,114 @@ static unsigned worker_count(size_t n, unsigned jobs)
 	return (unsigned)t;
 }
 
+/* --inputkey, or the HMAC key (--kp_hmac_inputkey) the batch's keys are
+ * derived from, into r->input_key. *keybuf (the file's bytes) is the
+ * caller's to wipe and free, also on failure. */
+static int read_input_key(struct run *r, uint8_t **keybuf, size_t *key_len, struct mfg_err *err)
+{
+	const struct mfg_options *o = r->o;
+	const char *kp = o->keys == MFG_KEYS_INPUT ? o->inputkey : o->kp_hmac_inputkey;
+	int rc;
+
+	if ((rc = nvs_file_read_max(kp, 1024 * 1024, keybuf, key_len)))
+		return mfg_fail(err, MFG_EIO, 0, "%s: %s", kp, strerror(-rc));
+	if (o->keys == MFG_KEYS_INPUT) {
+		/* encrypt() reads the first 64 bytes; the CRC is not checked */
+		if (*key_len < NVS_XTS_KEY_LEN)
+			return mfg_fail(err, MFG_EINPUT, 0, "%s: %zu bytes, a key file starts with the 64-byte XTS key",
+					kp, *key_len);
+		memcpy(r->input_key, *keybuf, NVS_XTS_KEY_LEN);
+	} else if (nvs_key_from_hmac(*keybuf, *key_len, r->input_key, NULL)) {
+		return mfg_fail(err, MFG_ECRYPTO, 0, "%s: cannot derive keys from the HMAC key", kp);
+	}
+	r->have_key = true;
+	return 0;
+}
+
+/* Both CSVs read and checked into r->b. The buffers (values are secrets)
+ * are the caller's to wipe and free, also on failure. */
+static int load_batch(struct run *r, uint8_t **config, size_t *config_len, uint8_t **values, size_t *values_len,
+		      struct mfg_err *err)
+{
+	const struct mfg_options *o = r->o;
+	struct mfg_batch_params bp = {0};
+	int rc;
+
+	if ((rc = nvs_file_read_max(o->config_path, MFG_MAX_INPUT, config, config_len)))
+		return mfg_fail(err, MFG_EIO, 0, "%s: %s", o->config_path, strerror(-rc));
+	if ((rc = nvs_file_read_max(o->values_path, MFG_MAX_INPUT, values, values_len)))
+		return mfg_fail(err, MFG_EIO, 0, "%s: %s", o->values_path, strerror(-rc));
+	bp.config_name = o->config_path;
+	bp.values_name = o->values_path;
+	bp.prefix = o->prefix;
+	bp.fileid = o->fileid;
+	bp.prefix_num = o->prefix_num;
+	bp.prefix_start = o->prefix_start;
+	bp.prefix_digits = o->prefix_digits;
+	bp.keygen = o->keys == MFG_KEYS_GENERATE;
+	return mfg_batch_new(&r->b, (const char *)*config, *config_len, (const char *)*values, *values_len, &bp, err);
+}
+
+/* Pass 2: the output folders, then every file, on nw threads (this one
+ * included). The caller rolls back on failure. */
+static int pass_write(struct run *r, struct worker *w, unsigned nw, const char *outdir, struct mfg_err *err)
+{
+	const struct mfg_options *o = r->o;
+	int rc;
+
+	if ((rc = mfg_make_dirs(&r->cr, r->dir_csv, err)) || (rc = mfg_make_dirs(&r->cr, r->dir_bin, err)) ||
+	    (o->keys == MFG_KEYS_GENERATE && (rc = mfg_make_dirs(&r->cr, r->dir_keys, err))))
+		return rc;
+	r->cr.dfd[0] = open(r->dir_csv, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	r->cr.dfd[1] = open(r->dir_bin, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (o->keys == MFG_KEYS_GENERATE)
+		r->cr.dfd[2] = open(r->dir_keys, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (r->cr.dfd[0] < 0 || r->cr.dfd[1] < 0 || (o->keys == MFG_KEYS_GENERATE && r->cr.dfd[2] < 0))
+		return mfg_fail(err, MFG_EIO, 0, "cannot open the output directories under %s: %s", outdir,
+				strerror(errno));
+	for (unsigned t = 1; t < nw; t++)
+		w[t].started = pthread_create(&w[t].thread, NULL, worker_main, &w[t]) == 0;
+	/* this thread works too; a worker that could not start leaves its share
+	 * in the queues for the others */
+	worker_main(&w[0]);
+	for (unsigned t = 1; t < nw; t++)
+		if (w[t].started)
+			pthread_join(w[t].thread, NULL);
+	if (r->rc) {
+		if (err)
+			*err = r->err;
+		return r->rc;
+	}
+	return 0;
+}
+
+/* Everything a run holds, released (and its secrets wiped). */
+static void run_deinit(struct run *r, struct worker *w)
+{
+	for (int d = 0; d < 3; d++)
+		if (r->cr.dfd[d] >= 0)
+			close(r->cr.dfd[d]);
+	for (int d = 0; d < r->cr.ndirs; d++)
+		free(r->cr.dirs[d]);
+	free(r->dir_csv);
+	free(r->dir_bin);
+	free(r->dir_keys);
+	free(r->made_csv);
+	free(r->made_bin);
+	for (unsigned t = 0; t < MFG_MAX_WORKERS; t++)
+		if (w[t].r)
+			worker_deinit(&w[t]);
+	mfg_batch_free(r->b);
+	mfg_cache_clear(&r->cache);
+	pthread_mutex_destroy(&r->cache.lock);
+	pthread_mutex_destroy(&r->lock);
+	OPENSSL_cleanse(r->input_key, sizeof(r->input_key));
+}
+
 int mfg_generate(const struct mfg_options *o, struct mfg_result *res, struct mfg_err *err)
 {
 	struct run r;
 	struct worker w[MFG_MAX_WORKERS];
-	struct mfg_batch_params bp = {0};
 	uint8_t *config = NULL, *values = NULL, *keybuf = NULL;
 	size_t config_len = 0, values_len = 0, key_len = 0, n = 0;
 	const char *outdir;
@@ -559,8 +455,8 @@ int mfg_generate(const struct mfg_options *o, struct mfg_result *res, struct mfg
 	memset(&r, 0, sizeof(r));
 	memset(w, 0, sizeof(w));
 	r.o = o;
-	r.write = o->write_file ? o->write_file : write_at;
-	r.files.read = cache_read;
+	r.write = o->write_file ? o->write_file : mfg_write_at;
+	r.files.read = mfg_cache_read;
 	r.files.ctx = &r.cache;
 	r.cr.dfd[0] = r.cr.dfd[1] = r.cr.dfd[2] = -1;
 	pthread_mutex_init(&r.lock, NULL);
@@ -575,44 +471,10 @@ int mfg_generate(const struct mfg_options *o, struct mfg_result *res, struct mfg
 	if ((rc = mfg_parse_size(o->size, &r.size, err)))
 		goto out;
 	r.img_cap = (size_t)r.size + (size_t)(r.size / NVS_PAGE_SIZE) * (NVS_KEY_MAX - 1);
-	if (o->keys == MFG_KEYS_INPUT ||
-	    (o->keys == MFG_KEYS_GENERATE && o->key_protect_hmac && !o->kp_hmac_keygen)) {
-		const char *kp = o->keys == MFG_KEYS_INPUT ? o->inputkey : o->kp_hmac_inputkey;
-		if ((rc = nvs_file_read_max(kp, 1024 * 1024, &keybuf, &key_len))) {
-			rc = mfg_fail(err, MFG_EIO, 0, "%s: %s", kp, strerror(-rc));
-			goto out;
-		}
-		if (o->keys == MFG_KEYS_INPUT) {
-			/* encrypt() reads the first 64 bytes; the CRC is not checked */
-			if (key_len < NVS_XTS_KEY_LEN) {
-				rc = mfg_fail(err, MFG_EINPUT, 0, "%s: %zu bytes, a key file starts with the 64-byte XTS key",
-					     kp, key_len);
-				goto out;
-			}
-			memcpy(r.input_key, keybuf, NVS_XTS_KEY_LEN);
-		} else if (nvs_key_from_hmac(keybuf, key_len, r.input_key, NULL)) {
-			rc = mfg_fail(err, MFG_ECRYPTO, 0, "%s: cannot derive keys from the HMAC key", kp);
-			goto out;
-		}
-		r.have_key = true;
-	}
-	if ((rc = nvs_file_read_max(o->config_path, MFG_MAX_INPUT, &config, &config_len))) {
-		rc = mfg_fail(err, MFG_EIO, 0, "%s: %s", o->config_path, strerror(-rc));
+	if ((o->keys == MFG_KEYS_INPUT || (o->keys == MFG_KEYS_GENERATE && o->key_protect_hmac && !o->kp_hmac_keygen)) &&
+	    (rc = read_input_key(&r, &keybuf, &key_len, err)))
 		goto out;
-	}
-	if ((rc = nvs_file_read_max(o->values_path, MFG_MAX_INPUT, &values, &values_len))) {
-		rc = mfg_fail(err, MFG_EIO, 0, "%s: %s", o->values_path, strerror(-rc));
-		goto out;
-	}
-	bp.config_name = o->config_path;
-	bp.values_name = o->values_path;
-	bp.prefix = o->prefix;
-	bp.fileid = o->fileid;
-	bp.prefix_num = o->prefix_num;
-	bp.prefix_start = o->prefix_start;
-	bp.prefix_digits = o->prefix_digits;
-	bp.keygen = o->keys == MFG_KEYS_GENERATE;
-	if ((rc = mfg_batch_new(&r.b, (const char *)config, config_len, (const char *)values, values_len, &bp, err)))
+	if ((rc = load_batch(&r, &config, &config_len, &values, &values_len, err)))
 		goto out;
 	n = mfg_batch_count(r.b);
 	nw = worker_count(n, o->jobs);
@@ -626,44 +488,18 @@ int mfg_generate(const struct mfg_options *o, struct mfg_result *res, struct mfg
 	atomic_init(&r.next_csv, 0);
 	atomic_init(&r.next_bin, 0);
 	outdir = o->outdir && o->outdir[0] ? o->outdir : ".";
-	r.dir_csv = join(outdir, "csv");
-	r.dir_bin = join(outdir, "bin");
-	r.dir_keys = join(outdir, "keys");
+	r.dir_csv = mfg_join(outdir, "csv");
+	r.dir_bin = mfg_join(outdir, "bin");
+	r.dir_keys = mfg_join(outdir, "keys");
 	if (!r.made_csv || !r.made_bin || !r.dir_csv || !r.dir_bin || !r.dir_keys) {
 		rc = mfg_fail(err, MFG_ENOMEM, 0, "out of memory");
 		goto out;
 	}
 	if ((rc = pass_check(&r, &w[0], err)))
 		goto out;
-
-	/* Pass 2. */
 	wrote = true;
-	if ((rc = make_dirs(&r.cr, r.dir_csv, err)) || (rc = make_dirs(&r.cr, r.dir_bin, err)) ||
-	    (o->keys == MFG_KEYS_GENERATE && (rc = make_dirs(&r.cr, r.dir_keys, err))))
+	if ((rc = pass_write(&r, w, nw, outdir, err)))
 		goto out;
-	r.cr.dfd[0] = open(r.dir_csv, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	r.cr.dfd[1] = open(r.dir_bin, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (o->keys == MFG_KEYS_GENERATE)
-		r.cr.dfd[2] = open(r.dir_keys, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (r.cr.dfd[0] < 0 || r.cr.dfd[1] < 0 || (o->keys == MFG_KEYS_GENERATE && r.cr.dfd[2] < 0)) {
-		rc = mfg_fail(err, MFG_EIO, 0, "cannot open the output directories under %s: %s", outdir,
-			     strerror(errno));
-		goto out;
-	}
-	for (unsigned t = 1; t < nw; t++)
-		w[t].started = pthread_create(&w[t].thread, NULL, worker_main, &w[t]) == 0;
-	/* this thread works too; a worker that could not start leaves its share
-	 * in the queues for the others */
-	worker_main(&w[0]);
-	for (unsigned t = 1; t < nw; t++)
-		if (w[t].started)
-			pthread_join(w[t].thread, NULL);
-	if (r.rc) {
-		rc = r.rc;
-		if (err)
-			*err = r.err;
-		goto out;
-	}
 	if (res) {
 		res->devices = n;
 		for (unsigned t = 0; t < nw; t++)
@@ -673,24 +509,7 @@ int mfg_generate(const struct mfg_options *o, struct mfg_result *res, struct mfg
 out:
 	if (rc && wrote)
 		rollback(&r);
-	for (int d = 0; d < 3; d++)
-		if (r.cr.dfd[d] >= 0)
-			close(r.cr.dfd[d]);
-	for (int d = 0; d < r.cr.ndirs; d++)
-		free(r.cr.dirs[d]);
-	free(r.dir_csv);
-	free(r.dir_bin);
-	free(r.dir_keys);
-	free(r.made_csv);
-	free(r.made_bin);
-	for (unsigned t = 0; t < MFG_MAX_WORKERS; t++)
-		if (w[t].r)
-			worker_deinit(&w[t]);
-	mfg_batch_free(r.b);
-	cache_clear(&r.cache);
-	pthread_mutex_destroy(&r.cache.lock);
-	pthread_mutex_destroy(&r.lock);
-	OPENSSL_cleanse(r.input_key, sizeof(r.input_key));
+	run_deinit(&r, w);
 	if (keybuf) {
 		OPENSSL_cleanse(keybuf, key_len);
 		free(keybuf);
