@@ -166,7 +166,7 @@ out:
 }
 
 int mfg_load_text(struct mfg_batch *b, const char *name, const char *text, size_t len, struct mfg_row **rows,
-		     size_t *nrows, size_t *cap, struct mfg_err *err)
+		  size_t *nrows, size_t *cap, struct mfg_err *err)
 {
 	char *norm = NULL;
 	unsigned *map = NULL;

@@ -206,7 +206,7 @@ int nvs_decode_image(const uint8_t *image, size_t len, const uint8_t *xts_key, s
 	}
 	if (len == 0 || len % NVS_PAGE_SIZE) {
 		nvsd_set_err(err, NVS_EIMAGE, "image is %zu bytes: not a whole number of %u-byte pages (truncated?)", len,
-			NVS_PAGE_SIZE);
+			     NVS_PAGE_SIZE);
 		return NVS_EIMAGE;
 	}
 	if (len / NVS_PAGE_SIZE > UINT32_MAX / NVS_PAGE_SIZE) {

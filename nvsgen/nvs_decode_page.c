@@ -161,29 +161,29 @@ int nvsd_check_page(struct decoder *dc, const struct nvs_decode_page *pg, const 
 	if (pg->state == NVS_DECODE_PAGE_EMPTY) {
 		if (!all_ff(p, NVS_PAGE_SIZE))
 			rc = nvsd_problem(dc, NVS_DECODE_P_PAGE, pg->index, -1,
-				     "page %u: state is EMPTY (0xffffffff) but the page holds data", pg->index);
+					  "page %u: state is EMPTY (0xffffffff) but the page holds data", pg->index);
 		return rc;
 	}
 	if (!pg->header_crc_ok)
 		rc = nvsd_problem(dc, NVS_DECODE_P_HEADER_CRC, pg->index, -1,
-			     "page %u: header CRC 0x%08x, computed 0x%08x", pg->index, pg->header_crc,
-			     pg->header_crc_calc);
+				  "page %u: header CRC 0x%08x, computed 0x%08x", pg->index, pg->header_crc,
+				  pg->header_crc_calc);
 	if (!rc && pg->version_raw != PAGE_VERSION_1 && pg->version_raw != PAGE_VERSION_2)
 		rc = nvsd_problem(dc, NVS_DECODE_P_PAGE, pg->index, -1, "page %u: unknown format version 0x%02x",
-			     pg->index, pg->version_raw);
+				  pg->index, pg->version_raw);
 	if (!rc && pg->state != NVS_DECODE_PAGE_ACTIVE && pg->state != NVS_DECODE_PAGE_FULL &&
 	    pg->state != NVS_DECODE_PAGE_FREEING)
 		rc = nvsd_problem(dc, NVS_DECODE_P_PAGE, pg->index, -1, "page %u: state %s (0x%08x)", pg->index,
-			     nvs_decode_page_state_name(pg->state), pg->state_raw);
+				  nvs_decode_page_state_name(pg->state), pg->state_raw);
 	if (!rc && pg->illegal)
 		rc = nvsd_problem(dc, NVS_DECODE_P_BITMAP, pg->index, -1,
-			     "page %u: %u entries have the illegal bitmap state 01", pg->index, pg->illegal);
+				  "page %u: %u entries have the illegal bitmap state 01", pg->index, pg->illegal);
 	if (!rc && dc->d->version) {
 		int v = pg->version_raw == PAGE_VERSION_2 ? 2 : 1;
 		if (v != dc->d->version)
 			rc = nvsd_problem(dc, NVS_DECODE_P_PAGE, pg->index, -1,
-				     "page %u: format version %d differs from the first page's %d", pg->index, v,
-				     dc->d->version);
+					  "page %u: format version %d differs from the first page's %d", pg->index, v,
+					  dc->d->version);
 	}
 	return rc;
 }
@@ -219,7 +219,7 @@ static int decode_payload(struct decoder *dc, struct nvs_decode_item *it, const 
 			it->i = (int64_t)raw;
 		if (it->span != 1)
 			rc = nvsd_problem(dc, NVS_DECODE_P_TYPE, page, (int)s, "page %u entry %u key '%s': %s with span %u",
-				     page, s, it->key, nvs_decode_type_name(it->type), it->span);
+					  page, s, it->key, nvs_decode_type_name(it->type), it->span);
 		break;
 	}
 	case NVS_DECODE_STR:
@@ -229,8 +229,8 @@ static int decode_payload(struct decoder *dc, struct nvs_decode_item *it, const 
 		size_t room = (size_t)(it->span - 1) * NVS_DECODE_ENTRY_SIZE;
 		if (size > room) {
 			nvsd_set_err(err, NVS_EIMAGE,
-				"page %u entry %u (offset 0x%x) key '%s': %s size %zu does not fit its span of %u",
-				page, s, offset, it->key, nvs_decode_type_name(it->type), size, it->span);
+				     "page %u entry %u (offset 0x%x) key '%s': %s size %zu does not fit its span of %u",
+				     page, s, offset, it->key, nvs_decode_type_name(it->type), size, it->span);
 			return NVS_EIMAGE;
 		}
 		it->data = e + NVS_DECODE_ENTRY_SIZE;
@@ -240,13 +240,13 @@ static int decode_payload(struct decoder *dc, struct nvs_decode_item *it, const 
 		it->data_crc_ok = it->data_crc == it->data_crc_calc;
 		if (!it->data_crc_ok)
 			rc = nvsd_problem(dc, NVS_DECODE_P_DATA_CRC, page, (int)s,
-				     "page %u entry %u key '%s': data CRC 0x%08x, computed 0x%08x", page, s, it->key,
-				     it->data_crc, it->data_crc_calc);
+					  "page %u entry %u key '%s': data CRC 0x%08x, computed 0x%08x", page, s, it->key,
+					  it->data_crc, it->data_crc_calc);
 		for (unsigned k = 1; !rc && k < it->span; k++)
 			if (entry_state(p, s + k) != ENTRY_WRITTEN)
 				rc = nvsd_problem(dc, NVS_DECODE_P_BITMAP, page, (int)(s + k),
-					     "page %u entry %u: data of key '%s' is not marked written", page, s + k,
-					     it->key);
+						  "page %u entry %u: data of key '%s' is not marked written", page, s + k,
+						  it->key);
 		break;
 	}
 	case NVS_DECODE_BLOB_IDX:
@@ -255,11 +255,11 @@ static int decode_payload(struct decoder *dc, struct nvs_decode_item *it, const 
 		it->chunk_start = e[29];
 		if (it->span != 1)
 			rc = nvsd_problem(dc, NVS_DECODE_P_TYPE, page, (int)s, "page %u entry %u key '%s': blob index with span %u",
-				     page, s, it->key, it->span);
+					  page, s, it->key, it->span);
 		break;
 	default:
 		rc = nvsd_problem(dc, NVS_DECODE_P_TYPE, page, (int)s, "page %u entry %u key '%s': unknown type 0x%02x", page,
-			     s, it->key, it->type);
+				  s, it->key, it->type);
 		break;
 	}
 	return rc;
@@ -273,16 +273,16 @@ static int define_namespace(struct decoder *dc, const struct nvs_decode_item *it
 
 	if (it->type != NVS_DECODE_U8)
 		return nvsd_problem(dc, NVS_DECODE_P_NAMESPACE, page, (int)s,
-			       "page %u entry %u key '%s': %s entry in namespace 0", page, s, it->key,
-			       nvs_decode_type_name(it->type) ? nvs_decode_type_name(it->type) : "unknown");
+				    "page %u entry %u key '%s': %s entry in namespace 0", page, s, it->key,
+				    nvs_decode_type_name(it->type) ? nvs_decode_type_name(it->type) : "unknown");
 	if (it->u == 0 || it->u == 0xFF)
 		return nvsd_problem(dc, NVS_DECODE_P_NAMESPACE, page, (int)s,
-			       "page %u entry %u: namespace '%s' has the reserved index %u", page, s, it->key,
-			       (unsigned)it->u);
+				    "page %u entry %u: namespace '%s' has the reserved index %u", page, s, it->key,
+				    (unsigned)it->u);
 	if (dc->ns_defined[it->u] && strcmp(dc->ns_name[it->u], it->key) != 0)
 		return nvsd_problem(dc, NVS_DECODE_P_NAMESPACE, page, (int)s,
-			       "page %u entry %u: namespace index %u defined again as '%s' (was '%s')", page, s,
-			       (unsigned)it->u, it->key, dc->ns_name[it->u]);
+				    "page %u entry %u: namespace index %u defined again as '%s' (was '%s')", page, s,
+				    (unsigned)it->u, it->key, dc->ns_name[it->u]);
 	if (!dc->ns_defined[it->u]) {
 		dc->ns_defined[it->u] = true;
 		memcpy(dc->ns_name[it->u], it->key, sizeof(dc->ns_name[it->u]));
@@ -325,12 +325,12 @@ static int decode_entry(struct decoder *dc, uint32_t page, const uint8_t *p, uns
 		/* The span of a damaged entry is not trusted: the device erases the
 		 * one entry and looks at the next, and so do we. */
 		return nvsd_problem(dc, NVS_DECODE_P_ENTRY_CRC, page, (int)s,
-			       "page %u entry %u (offset 0x%x) key '%.16s': entry CRC 0x%08x, computed 0x%08x", page,
-			       s, offset, it->key, it->crc, it->crc_calc);
+				    "page %u entry %u (offset 0x%x) key '%.16s': entry CRC 0x%08x, computed 0x%08x", page,
+				    s, offset, it->key, it->crc, it->crc_calc);
 	}
 	if (it->span == 0 || s + it->span > NVS_DECODE_ENTRIES_PER_PAGE) {
 		nvsd_set_err(err, NVS_EIMAGE, "page %u entry %u (offset 0x%x): span %u runs past the end of the page", page,
-			s, offset, it->span);
+			     s, offset, it->span);
 		return NVS_EIMAGE;
 	}
 	*advance = it->span;
@@ -352,7 +352,7 @@ int nvsd_decode_page_entries(struct decoder *dc, uint32_t page, const uint8_t *p
 		if (st != ENTRY_WRITTEN) {
 			if (st == ENTRY_EMPTY && !all_ff(e, NVS_DECODE_ENTRY_SIZE) &&
 			    (rc = nvsd_problem(dc, NVS_DECODE_P_BITMAP, page, (int)s,
-					  "page %u entry %u: marked empty but holds data", page, s)))
+					       "page %u entry %u: marked empty but holds data", page, s)))
 				return rc;
 			s++;
 			continue;

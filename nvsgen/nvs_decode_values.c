@@ -91,8 +91,8 @@ static int reassemble(struct decoder *dc, struct nvs_decode_value *v, bool *used
 		if (!hit) {
 			complete = false;
 			if ((rc = nvsd_problem(dc, NVS_DECODE_P_BLOB, idx->page, idx->slot,
-					  "page %u entry %u: blob '%s' chunk %u (of %u) is missing", idx->page, idx->slot,
-					  idx->key, (unsigned)want, (unsigned)idx->chunk_count)))
+					       "page %u entry %u: blob '%s' chunk %u (of %u) is missing", idx->page, idx->slot,
+					       idx->key, (unsigned)want, (unsigned)idx->chunk_count)))
 				return rc;
 			continue;
 		}
@@ -105,8 +105,8 @@ static int reassemble(struct decoder *dc, struct nvs_decode_value *v, bool *used
 	if (complete && total != idx->blob_size) {
 		complete = false;
 		if ((rc = nvsd_problem(dc, NVS_DECODE_P_BLOB, idx->page, idx->slot,
-				  "page %u entry %u: blob '%s' has %zu bytes in its chunks, its index says %u", idx->page,
-				  idx->slot, idx->key, total, idx->blob_size)))
+				       "page %u entry %u: blob '%s' has %zu bytes in its chunks, its index says %u", idx->page,
+				       idx->slot, idx->key, total, idx->blob_size)))
 			return rc;
 	}
 	if ((rc = nvsd_grow((void **)&d->blobs_, &dc->blob_cap, d->blob_count_, sizeof(*d->blobs_))))
@@ -219,10 +219,10 @@ static int mark_duplicates(struct decoder *dc)
 				continue;
 			b->shadowed = true;
 			if ((rc = nvsd_problem(dc, NVS_DECODE_P_DUPLICATE, b->item->page, b->item->slot,
-					  "page %u entry %u: key '%s' is written more than once; the device reads "
-					  "page %u entry %u",
-					  b->item->page, b->item->slot, b->key, d->values[win].item->page,
-					  d->values[win].item->slot)))
+					       "page %u entry %u: key '%s' is written more than once; the device reads "
+					       "page %u entry %u",
+					       b->item->page, b->item->slot, b->key, d->values[win].item->page,
+					       d->values[win].item->slot)))
 				goto out;
 		}
 	}
@@ -272,8 +272,8 @@ int nvsd_build_values(struct decoder *dc)
 		v->i = it->i;
 		v->ok = it->data_crc_ok;
 		if (!v->ns && (rc = nvsd_problem(dc, NVS_DECODE_P_NAMESPACE, it->page, it->slot,
-					    "page %u entry %u: key '%s' is in undefined namespace index %u", it->page,
-					    it->slot, it->key, it->ns_index)))
+						 "page %u entry %u: key '%s' is in undefined namespace index %u", it->page,
+						 it->slot, it->key, it->ns_index)))
 			goto out;
 		if (it->type == NVS_DECODE_STR || it->type == NVS_DECODE_BLOB) {
 			v->data = it->data;
@@ -286,8 +286,8 @@ int nvsd_build_values(struct decoder *dc)
 		const struct nvs_decode_item *it = &d->items[j];
 		if (it->type == NVS_DECODE_BLOB_DATA && it->crc_ok && !used[j] &&
 		    (rc = nvsd_problem(dc, NVS_DECODE_P_BLOB, it->page, it->slot,
-				  "page %u entry %u: chunk %u of blob '%s' belongs to no blob index", it->page,
-				  it->slot, it->chunk_index, it->key)))
+				       "page %u entry %u: chunk %u of blob '%s' belongs to no blob index", it->page,
+				       it->slot, it->chunk_index, it->key)))
 			goto out;
 	}
 
