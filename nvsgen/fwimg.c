@@ -275,6 +275,70 @@ static int check_flash_settings(const struct fwimg_set *set, json_t *fs, const c
 	return 0;
 }
 
+/* One flash_files entry: "offset": "file", the file read through load.
+ * *loaded counts the bytes read so far (the whole set is bounded). */
+static int add_flash_file(struct fwimg_set *set, const char *source, const char *key, json_t *v, fwimg_load_fn load,
+			  void *ctx, uint64_t *loaded, struct fwimg_err *err)
+{
+	uint32_t off;
+	uint8_t *data = NULL;
+	size_t dlen = 0;
+	const char *file = json_string_value(v);
+	if (parse_offset(key, &off))
+		return fail(err, FWIMG_EINPUT, "%s: flash_files: key '%.40s' is not a flash offset", source, key);
+	if (!file || !*file)
+		return fail(err, FWIMG_EINPUT, "%s: flash_files.%.40s: must be a file name", source, key);
+	int e = load(ctx, file, &data, &dlen);
+	if (e)
+		return fail(err, FWIMG_EIO, "%s: flash_files.%.40s: %.100s: %s", source, key, file, strerror(-e));
+	/* Stop reading as soon as the set is too large, not after. */
+	*loaded += dlen;
+	if (*loaded > FWIMG_MAX_TOTAL) {
+		free(data);
+		return fail(err, FWIMG_EINPUT, "%s: flash_files.%.40s: %.100s: images exceed %u MiB", source, key,
+			    file, FWIMG_MAX_TOTAL >> 20);
+	}
+	return fwimg_set_add(set, off, file, file, data, dlen, err);
+}
+
+/* The flash targets: their names, and the encryption flag. A target names
+ * an image flash_files already holds. */
+static int name_target(struct fwimg_set *set, const char *source, const char *key, json_t *v, struct fwimg_err *err)
+{
+	json_t *o = json_object_get(v, "offset"), *f = json_object_get(v, "file");
+	json_t *enc = json_object_get(v, "encrypted");
+	uint32_t off;
+	int encrypted = 0;
+	struct fwimg *im = NULL;
+	if (!is_target(v))
+		return 0;
+	if (parse_offset(json_string_value(o), &off))
+		return fail(err, FWIMG_EINPUT, "%s: %.40s.offset: %s", source, key,
+			    o ? "must be a flash offset string like \"0x10000\"" : "missing");
+	if (!json_is_string(f))
+		return fail(err, FWIMG_EINPUT, "%s: %.40s.file: %s", source, key,
+			    f ? "must be a file name" : "missing");
+	if (enc && parse_bool(enc, &encrypted))
+		return fail(err, FWIMG_EINPUT, "%s: %.40s.encrypted: must be \"true\" or \"false\"", source, key);
+	if (encrypted)
+		return fail(err, FWIMG_EINPUT,
+			    "%s: %.40s.encrypted: flash encryption is not supported (images are written in "
+			    "plain text by the ROM loader)",
+			    source, key);
+	for (size_t i = 0; i < set->n && !im; i++)
+		if (set->images[i].offset == off)
+			im = &set->images[i];
+	if (!im || strcmp(im->file, json_string_value(f)))
+		return fail(err, FWIMG_EINPUT, "%s: %.40s: 0x%x %.100s is not in flash_files", source, key, off,
+			    json_string_value(f));
+	char *name = strdup(key);
+	if (!name)
+		return fail(err, FWIMG_ENOMEM, "out of memory");
+	free(im->name);
+	im->name = name;
+	return 0;
+}
+
 int fwimg_parse(const char *json, size_t len, const char *source, fwimg_load_fn load, void *ctx,
 		struct fwimg_set **out, struct fwimg_err *err)
 {
@@ -318,80 +382,12 @@ int fwimg_parse(const char *json, size_t len, const char *source, fwimg_load_fn 
 		goto out;
 	}
 	json_object_foreach(files, key, v) {
-		uint32_t off;
-		uint8_t *data = NULL;
-		size_t dlen = 0;
-		const char *file = json_string_value(v);
-		if (parse_offset(key, &off)) {
-			rc = fail(err, FWIMG_EINPUT, "%s: flash_files: key '%.40s' is not a flash offset", source, key);
-			goto out;
-		}
-		if (!file || !*file) {
-			rc = fail(err, FWIMG_EINPUT, "%s: flash_files.%.40s: must be a file name", source, key);
-			goto out;
-		}
-		int e = load(ctx, file, &data, &dlen);
-		if (e) {
-			rc = fail(err, FWIMG_EIO, "%s: flash_files.%.40s: %.100s: %s", source, key, file, strerror(-e));
-			goto out;
-		}
-		/* Stop reading as soon as the set is too large, not after. */
-		loaded += dlen;
-		if (loaded > FWIMG_MAX_TOTAL) {
-			free(data);
-			rc = fail(err, FWIMG_EINPUT, "%s: flash_files.%.40s: %.100s: images exceed %u MiB", source, key,
-				  file, FWIMG_MAX_TOTAL >> 20);
-			goto out;
-		}
-		rc = fwimg_set_add(set, off, file, file, data, dlen, err);
-		if (rc)
+		if ((rc = add_flash_file(set, source, key, v, load, ctx, &loaded, err)))
 			goto out;
 	}
-	/* The flash targets: their names, and the encryption flag. */
 	json_object_foreach(root, key, v) {
-		json_t *o = json_object_get(v, "offset"), *f = json_object_get(v, "file");
-		json_t *enc = json_object_get(v, "encrypted");
-		uint32_t off;
-		int encrypted = 0;
-		struct fwimg *im = NULL;
-		if (!is_target(v))
-			continue;
-		if (parse_offset(json_string_value(o), &off)) {
-			rc = fail(err, FWIMG_EINPUT, "%s: %.40s.offset: %s", source, key,
-				  o ? "must be a flash offset string like \"0x10000\"" : "missing");
+		if ((rc = name_target(set, source, key, v, err)))
 			goto out;
-		}
-		if (!json_is_string(f)) {
-			rc = fail(err, FWIMG_EINPUT, "%s: %.40s.file: %s", source, key,
-				  f ? "must be a file name" : "missing");
-			goto out;
-		}
-		if (enc && parse_bool(enc, &encrypted)) {
-			rc = fail(err, FWIMG_EINPUT, "%s: %.40s.encrypted: must be \"true\" or \"false\"", source, key);
-			goto out;
-		}
-		if (encrypted) {
-			rc = fail(err, FWIMG_EINPUT,
-				  "%s: %.40s.encrypted: flash encryption is not supported (images are written in "
-				  "plain text by the ROM loader)",
-				  source, key);
-			goto out;
-		}
-		for (size_t i = 0; i < set->n && !im; i++)
-			if (set->images[i].offset == off)
-				im = &set->images[i];
-		if (!im || strcmp(im->file, json_string_value(f))) {
-			rc = fail(err, FWIMG_EINPUT, "%s: %.40s: 0x%x %.100s is not in flash_files", source, key, off,
-				  json_string_value(f));
-			goto out;
-		}
-		char *name = strdup(key);
-		if (!name) {
-			rc = fail(err, FWIMG_ENOMEM, "out of memory");
-			goto out;
-		}
-		free(im->name);
-		im->name = name;
 	}
 	rc = check_flash_settings(set, json_object_get(root, "flash_settings"), source, err);
 	if (!rc)
