@@ -46,6 +46,41 @@ static int copy_str(json_t *v, const char *what, char *dst, size_t cap, struct s
 	return 0;
 }
 
+/* "subject": [["ATTR", "template"], ...]; *has_mac is set when a template
+ * names the device's MAC (what makes each certificate unique). */
+static int parse_subject(json_t *v, struct seccert_profile *p, bool *has_mac, struct seccert_err *err)
+{
+	size_t i;
+	json_t *rdn;
+	if (!json_is_array(v) || !json_array_size(v) || json_array_size(v) > SECCERT_ISSUE_MAX_RDN) {
+		set_err(err, SECCERT_EINVAL,
+			"identity profile: \"subject\" is a list of 1 to %d [\"ATTR\", \"template\"] pairs",
+			SECCERT_ISSUE_MAX_RDN);
+		return SECCERT_EINVAL;
+	}
+	json_array_foreach(v, i, rdn)
+	{
+		struct seccert_rdn *r = &p->subject[i];
+		if (!json_is_array(rdn) || json_array_size(rdn) != 2 ||
+		    copy_str(json_array_get(rdn, 0), "subject attribute", r->attr, sizeof(r->attr), err) ||
+		    copy_str(json_array_get(rdn, 1), "subject template", r->tmpl, sizeof(r->tmpl), err)) {
+			set_err(err, SECCERT_EINVAL,
+				"identity profile: subject entry %zu is not an [\"ATTR\", \"template\"] pair "
+				"of short strings",
+				i + 1);
+			return SECCERT_EINVAL;
+		}
+		if (OBJ_txt2nid(r->attr) == NID_undef) {
+			set_err(err, SECCERT_EINVAL, "identity profile: unknown subject attribute \"%s\"",
+				r->attr);
+			return SECCERT_EINVAL;
+		}
+		*has_mac = *has_mac || strstr(r->tmpl, "{mac}") || strstr(r->tmpl, "{mac_hex}");
+		p->n_subject++;
+	}
+	return 0;
+}
+
 int seccert_profile_parse(const char *text, size_t len, struct seccert_profile *p, struct seccert_err *err)
 {
 	json_error_t jerr;
@@ -80,34 +115,8 @@ int seccert_profile_parse(const char *text, size_t len, struct seccert_profile *
 				goto out;
 			}
 		} else if (!strcmp(k, "subject")) {
-			size_t i;
-			json_t *rdn;
-			if (!json_is_array(v) || !json_array_size(v) || json_array_size(v) > SECCERT_ISSUE_MAX_RDN) {
-				set_err(err, SECCERT_EINVAL,
-					"identity profile: \"subject\" is a list of 1 to %d [\"ATTR\", \"template\"] pairs",
-					SECCERT_ISSUE_MAX_RDN);
+			if (parse_subject(v, p, &has_mac, err))
 				goto out;
-			}
-			json_array_foreach(v, i, rdn)
-			{
-				struct seccert_rdn *r = &p->subject[i];
-				if (!json_is_array(rdn) || json_array_size(rdn) != 2 ||
-				    copy_str(json_array_get(rdn, 0), "subject attribute", r->attr, sizeof(r->attr), err) ||
-				    copy_str(json_array_get(rdn, 1), "subject template", r->tmpl, sizeof(r->tmpl), err)) {
-					set_err(err, SECCERT_EINVAL,
-						"identity profile: subject entry %zu is not an [\"ATTR\", \"template\"] pair "
-						"of short strings",
-						i + 1);
-					goto out;
-				}
-				if (OBJ_txt2nid(r->attr) == NID_undef) {
-					set_err(err, SECCERT_EINVAL, "identity profile: unknown subject attribute \"%s\"",
-						r->attr);
-					goto out;
-				}
-				has_mac = has_mac || strstr(r->tmpl, "{mac}") || strstr(r->tmpl, "{mac_hex}");
-				p->n_subject++;
-			}
 		} else if (!strcmp(k, "validity_days")) {
 			json_int_t d = json_integer_value(v);
 			if (!json_is_integer(v) || d < 1 || d > 36500) {
