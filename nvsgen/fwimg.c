@@ -13,6 +13,7 @@
 
 #include <openssl/evp.h>
 
+#include "espfab/fsu.h"
 #include "espfab/nvs.h"
 #include "espfab/part.h"
 
@@ -416,7 +417,7 @@ static int load_rel(void *ctx, const char *file, uint8_t **data, size_t *len)
 			   : snprintf(path, sizeof(path), "%s%s", dl->dir, file);
 	if (n < 0 || (size_t)n >= sizeof(path))
 		return -ENAMETOOLONG;
-	return nvs_file_read_max(path, FWIMG_MAX_TOTAL, data, len);
+	return fsu_read_file(path, FWIMG_MAX_TOTAL, data, len);
 }
 
 int fwimg_load(const char *path, struct fwimg_set **out, struct fwimg_err *err)
@@ -430,7 +431,7 @@ int fwimg_load(const char *path, struct fwimg_set **out, struct fwimg_err *err)
 
 	*out = NULL;
 	/* flasher_args.json is a few KiB; 1 MiB is plenty. */
-	e = nvs_file_read_max(path, 1u << 20, &json, &len);
+	e = fsu_read_file(path, 1u << 20, &json, &len);
 	if (e) {
 		rc = fail(err, FWIMG_EIO, "%s: %s", path, strerror(-e));
 		goto out;

@@ -10,6 +10,7 @@
 
 #include <openssl/crypto.h>
 
+#include "espfab/fsu.h"
 #include "mfg_io_int.h"
 #include "mfg_priv.h"
 
@@ -25,7 +26,7 @@ static int cache_get(struct file_cache *c, const char *path, const uint8_t **dat
 			*len = c->e[i].len;
 			return 0;
 		}
-	if ((rc = nvs_file_read_max(path, MFG_MAX_INPUT, &buf, &blen)))
+	if ((rc = fsu_read_file(path, MFG_MAX_INPUT, &buf, &blen)))
 		return rc;
 	if (c->bytes + blen <= MFG_CACHE_LIMIT && c->n < 4096) {
 		if (c->n == c->cap) {
@@ -143,37 +144,25 @@ int mfg_write_at(void *ctx, int dfd, const char *name, const void *data, size_t 
 	return rc;
 }
 
+static void made_dir(void *ctx, const char *dir)
+{
+	struct created *cr = ctx;
+
+	if (cr->ndirs < (int)(sizeof(cr->dirs) / sizeof(cr->dirs[0])))
+		cr->dirs[cr->ndirs++] = strdup(dir);
+}
+
 /* mkdir -p DIR, remembering each directory it made. */
 int mfg_make_dirs(struct created *cr, const char *dir, struct mfg_err *err)
 {
-	char *path = strdup(dir);
-	int rc = 0;
-	if (!path)
-		return mfg_fail(err, MFG_ENOMEM, 0, "out of memory");
-	for (char *p = path + 1;; p++) {
-		char c = *p;
-		if (c != '/' && c != '\0')
-			continue;
-		*p = '\0';
-		if (mkdir(path, 0777) == 0) {
-			if (cr->ndirs < (int)(sizeof(cr->dirs) / sizeof(cr->dirs[0])))
-				cr->dirs[cr->ndirs++] = strdup(path);
-		} else if (errno != EEXIST) {
-			rc = mfg_fail(err, MFG_EIO, 0, "cannot create directory %s: %s", path, strerror(errno));
-			break;
-		} else {
-			struct stat st;
-			if (stat(path, &st) || !S_ISDIR(st.st_mode)) {
-				rc = mfg_fail(err, MFG_EIO, 0, "%s exists and is not a directory", path);
-				break;
-			}
-		}
-		*p = c;
-		if (!c)
-			break;
-	}
-	free(path);
-	return rc;
+	size_t at;
+	int rc = fsu_mkdir_p(dir, made_dir, cr, &at);
+
+	if (rc == -ENOTDIR)
+		return mfg_fail(err, MFG_EIO, 0, "%.*s exists and is not a directory", (int)at, dir);
+	if (rc)
+		return mfg_fail(err, MFG_EIO, 0, "cannot create directory %.*s: %s", (int)at, dir, strerror(-rc));
+	return 0;
 }
 
 char *mfg_join(const char *a, const char *b)

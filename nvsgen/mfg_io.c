@@ -23,6 +23,7 @@
 
 #include <openssl/crypto.h>
 
+#include "espfab/fsu.h"
 #include "espfab/mfg.h"
 #include "mfg_io_int.h"
 #include "mfg_priv.h"
@@ -346,7 +347,7 @@ static int read_input_key(struct run *r, uint8_t **keybuf, size_t *key_len, stru
 	const char *kp = o->keys == MFG_KEYS_INPUT ? o->inputkey : o->kp_hmac_inputkey;
 	int rc;
 
-	if ((rc = nvs_file_read_max(kp, 1024 * 1024, keybuf, key_len)))
+	if ((rc = fsu_read_file(kp, 1024 * 1024, keybuf, key_len)))
 		return mfg_fail(err, MFG_EIO, 0, "%s: %s", kp, strerror(-rc));
 	if (o->keys == MFG_KEYS_INPUT) {
 		/* encrypt() reads the first 64 bytes; the CRC is not checked */
@@ -370,9 +371,9 @@ static int load_batch(struct run *r, uint8_t **config, size_t *config_len, uint8
 	struct mfg_batch_params bp = {0};
 	int rc;
 
-	if ((rc = nvs_file_read_max(o->config_path, MFG_MAX_INPUT, config, config_len)))
+	if ((rc = fsu_read_file(o->config_path, MFG_MAX_INPUT, config, config_len)))
 		return mfg_fail(err, MFG_EIO, 0, "%s: %s", o->config_path, strerror(-rc));
-	if ((rc = nvs_file_read_max(o->values_path, MFG_MAX_INPUT, values, values_len)))
+	if ((rc = fsu_read_file(o->values_path, MFG_MAX_INPUT, values, values_len)))
 		return mfg_fail(err, MFG_EIO, 0, "%s: %s", o->values_path, strerror(-rc));
 	bp.config_name = o->config_path;
 	bp.values_name = o->values_path;

@@ -81,7 +81,7 @@ void nvs_keyfile_build(const uint8_t key[NVS_XTS_KEY_LEN], uint8_t out[NVS_KEYFI
 {
 	memset(out, 0xFF, NVS_KEYFILE_SIZE);
 	memcpy(out, key, NVS_XTS_KEY_LEN);
-	nvs_le32(out + NVS_XTS_KEY_LEN, nvs_crc32(key, NVS_XTS_KEY_LEN));
+	le_put32(out + NVS_XTS_KEY_LEN, nvs_crc32(key, NVS_XTS_KEY_LEN));
 }
 
 int nvs_key_random(uint8_t *key, size_t len, struct nvs_err *err)

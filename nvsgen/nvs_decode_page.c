@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 #include <zlib.h>
 
+#include "espfab/le.h"
 #include "nvs_decode_int.h"
 
 #define PAGE_STATE_EMPTY 0xFFFFFFFFu
@@ -24,15 +25,6 @@
 #define ENTRY_ERASED 0u
 
 #define CHUNK_ANY 0xFFu
-
-static uint16_t get_le16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
-
-static uint32_t get_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
-}
-
-static uint64_t get_le64(const uint8_t *p) { return (uint64_t)get_le32(p) | ((uint64_t)get_le32(p + 4) << 32); }
 
 static uint32_t nvs_crc(const uint8_t *p, size_t n)
 {
@@ -130,11 +122,11 @@ void nvsd_decode_header(struct nvs_decode_page *pg, const uint8_t *p, uint32_t i
 {
 	memset(pg, 0, sizeof(*pg));
 	pg->index = index;
-	pg->state_raw = get_le32(p);
+	pg->state_raw = le_get32(p);
 	pg->state = page_state(pg->state_raw);
-	pg->seq = get_le32(p + 4);
+	pg->seq = le_get32(p + 4);
 	pg->version_raw = p[8];
-	pg->header_crc = get_le32(p + 28);
+	pg->header_crc = le_get32(p + 28);
 	pg->header_crc_calc = nvs_crc(p + 4, 24);
 	pg->header_crc_ok = pg->state == NVS_DECODE_PAGE_EMPTY || pg->header_crc == pg->header_crc_calc;
 	for (unsigned s = 0; s < NVS_DECODE_ENTRIES_PER_PAGE; s++) {
@@ -209,7 +201,7 @@ static int decode_payload(struct decoder *dc, struct nvs_decode_item *it, const 
 	case NVS_DECODE_I64: {
 		/* The low nibble is the width in bytes, 0x10 marks signed. */
 		unsigned width = it->type & 0x0F;
-		uint64_t raw = get_le64(e + 24);
+		uint64_t raw = le_get64(e + 24);
 		if (width < 8)
 			raw &= (UINT64_C(1) << (8 * width)) - 1;
 		it->u = raw;
@@ -225,7 +217,7 @@ static int decode_payload(struct decoder *dc, struct nvs_decode_item *it, const 
 	case NVS_DECODE_STR:
 	case NVS_DECODE_BLOB:
 	case NVS_DECODE_BLOB_DATA: {
-		size_t size = get_le16(e + 24);
+		size_t size = le_get16(e + 24);
 		size_t room = (size_t)(it->span - 1) * NVS_DECODE_ENTRY_SIZE;
 		if (size > room) {
 			nvsd_set_err(err, NVS_EIMAGE,
@@ -235,7 +227,7 @@ static int decode_payload(struct decoder *dc, struct nvs_decode_item *it, const 
 		}
 		it->data = e + NVS_DECODE_ENTRY_SIZE;
 		it->len = size;
-		it->data_crc = get_le32(e + 28);
+		it->data_crc = le_get32(e + 28);
 		it->data_crc_calc = nvs_crc(it->data, size);
 		it->data_crc_ok = it->data_crc == it->data_crc_calc;
 		if (!it->data_crc_ok)
@@ -250,7 +242,7 @@ static int decode_payload(struct decoder *dc, struct nvs_decode_item *it, const 
 		break;
 	}
 	case NVS_DECODE_BLOB_IDX:
-		it->blob_size = get_le32(e + 24);
+		it->blob_size = le_get32(e + 24);
 		it->chunk_count = e[28];
 		it->chunk_start = e[29];
 		if (it->span != 1)
@@ -313,7 +305,7 @@ static int decode_entry(struct decoder *dc, uint32_t page, const uint8_t *p, uns
 	it->type = e[1];
 	it->span = e[2];
 	it->chunk_index = e[3];
-	it->crc = get_le32(e + 4);
+	it->crc = le_get32(e + 4);
 	it->crc_calc = entry_crc(e);
 	it->crc_ok = it->crc == it->crc_calc;
 	it->data_crc_ok = true;

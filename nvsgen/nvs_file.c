@@ -11,83 +11,12 @@
 
 #include <openssl/crypto.h>
 
+#include "espfab/fsu.h"
 #include "nvs_internal.h"
-
-int nvs_file_read_max(const char *path, size_t max, uint8_t **data, size_t *len)
-{
-	uint8_t *buf = NULL;
-	size_t cap = 0, n = 0;
-	int fd, rc = 0;
-	struct stat st;
-
-	*data = NULL;
-	*len = 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0) {
-		rc = -errno;
-		goto out;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		rc = -EISDIR;
-		goto out;
-	}
-	if (S_ISREG(st.st_mode) && (uintmax_t)st.st_size > max) {
-		rc = -EFBIG;
-		goto out;
-	}
-	/* room for the whole file, one byte to see EOF without growing, the NUL */
-	cap = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size + 2 : 4096;
-	buf = malloc(cap);
-	if (!buf) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	for (;;) {
-		ssize_t r;
-		if (n + 1 == cap) {
-			uint8_t *nb = realloc(buf, cap * 2);
-			if (!nb) {
-				rc = -ENOMEM;
-				goto out;
-			}
-			buf = nb;
-			cap *= 2;
-		}
-		r = read(fd, buf + n, cap - n - 1);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			rc = -errno;
-			goto out;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-		/* pipes and growing files: stop as soon as the limit is passed */
-		if (n > max) {
-			rc = -EFBIG;
-			goto out;
-		}
-	}
-	buf[n] = '\0';
-	*data = buf;
-	*len = n;
-	buf = NULL;
-out:
-	if (buf) {
-		/* a key file or an image read half-way still holds secrets */
-		OPENSSL_cleanse(buf, cap);
-		free(buf);
-	}
-	close(fd);
-	return rc;
-}
 
 int nvs_file_read(const char *path, uint8_t **data, size_t *len, struct nvs_err *err)
 {
-	int rc = nvs_file_read_max(path, SIZE_MAX, data, len);
+	int rc = fsu_read_file(path, SIZE_MAX, data, len);
 
 	if (rc == -ENOMEM)
 		return nvs_fail(err, NVS_ENOMEM, "out of memory reading '%s'", path);

@@ -99,8 +99,8 @@ static int nvs_write_blob_chunks(struct nvs_gen *g, uint8_t e[32], size_t grow, 
 		e[1] = NVS_TYPE_BLOB_DATA;
 		e[2] = (uint8_t)(count + 1);
 		e[3] = (uint8_t)chunks;
-		nvs_le16(e + 24, (uint32_t)chunk);
-		nvs_le32(e + 28, nvs_crc32(data + offset, chunk));
+		le_put16(e + 24, (uint32_t)chunk);
+		le_put32(e + 28, nvs_crc32(data + offset, chunk));
 		nvs_entry_set_crc(e);
 		rc = nvs_put_header(&g->l, e, grow, err);
 		if (rc < 0)
@@ -122,7 +122,7 @@ static int nvs_write_blob_chunks(struct nvs_gen *g, uint8_t e[32], size_t grow, 
 	e[1] = NVS_TYPE_BLOB_IDX;
 	e[2] = 1;
 	e[3] = NVS_CHUNK_ANY;
-	nvs_le32(e + 24, (uint32_t)len);
+	le_put32(e + 24, (uint32_t)len);
 	e[28] = (uint8_t)chunks;
 	e[29] = 0; /* chunk start */
 	nvs_entry_set_crc(e);
@@ -159,8 +159,8 @@ static int nvs_write_varlen(struct nvs_gen *g, const char *key, size_t key_len, 
 				  multipage ? 0xFF : (uint8_t)total, key, key_len);
 	if (multipage)
 		return nvs_write_blob_chunks(g, e, grow, data, len, err);
-	nvs_le16(e + 24, (uint32_t)len);
-	nvs_le32(e + 28, nvs_crc32(data, len));
+	le_put16(e + 24, (uint32_t)len);
+	le_put32(e + 28, nvs_crc32(data, len));
 	nvs_entry_set_crc(e);
 	rc = nvs_put_header(&g->l, e, grow, err);
 	if (rc < 0)

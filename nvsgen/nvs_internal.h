@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 
 #include "espfab/nvs.h"
+#include "espfab/le.h"
 
 #define NVS_ENTRY_SIZE 32u
 #define NVS_FIRST_ENTRY 64u      /* header (32) + entry state bitmap (32) */
@@ -32,25 +33,6 @@ enum nvs_item_type {
 	NVS_TYPE_BLOB_DATA = 0x42,
 	NVS_TYPE_BLOB_IDX = 0x48,
 };
-
-static inline void nvs_le16(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static inline void nvs_le32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
-
-static inline uint32_t nvs_rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
 
 /* Fill err (if not NULL) and return code. */
 int nvs_fail(struct nvs_err *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

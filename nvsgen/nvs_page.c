@@ -40,7 +40,7 @@ void nvs_entry_set_crc(uint8_t e[32])
 	/* One call over a contiguous copy: cheaper than two for 28 bytes. */
 	memcpy(tmp, e, 4);
 	memcpy(tmp + 4, e + 8, 24);
-	nvs_le32(e + 4, nvs_crc32(tmp, sizeof(tmp)));
+	le_put32(e + 4, nvs_crc32(tmp, sizeof(tmp)));
 }
 
 int nvs_layout_init(struct nvs_layout *l, uint32_t size, enum nvs_version v, struct nvs_err *err)
@@ -80,10 +80,10 @@ static void nvs_page_start(struct nvs_layout *l)
 {
 	uint8_t *h = l->img + (size_t)l->npages * NVS_PAGE_SIZE;
 
-	nvs_le32(h, NVS_STATE_ACTIVE);
-	nvs_le32(h + 4, l->npages);
+	le_put32(h, NVS_STATE_ACTIVE);
+	le_put32(h + 4, l->npages);
 	h[8] = l->version_byte;
-	nvs_le32(h + 28, nvs_crc32(h + 4, 24));
+	le_put32(h + 28, nvs_crc32(h + 4, 24));
 	l->entries[l->npages] = 0;
 	l->entry_num = 0;
 	l->spill_pending = false;
@@ -116,8 +116,8 @@ int nvs_page_new(struct nvs_layout *l, struct nvs_err *err)
 	if (l->budget == 0)
 		return nvs_fail(err, NVS_ESIZE, "the data does not fit the partition (0x%x bytes)",
 				(unsigned)(l->max_pages * NVS_PAGE_SIZE));
-	if (nvs_rd32(cur) == NVS_STATE_ACTIVE)
-		nvs_le32(cur, NVS_STATE_FULL);
+	if (le_get32(cur) == NVS_STATE_ACTIVE)
+		le_put32(cur, NVS_STATE_FULL);
 	l->budget -= NVS_PAGE_SIZE;
 	nvs_page_start(l);
 	return 0;

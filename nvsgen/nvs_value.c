@@ -447,7 +447,7 @@ static int nvs_convert_fill(const char *enc, const uint8_t *value, size_t len, b
 	if (!buf)
 		return nvs_fail(err, NVS_ENOMEM, "out of memory");
 	if (sz) {
-		nvs_le32(buf, (uint32_t)vlen);
+		le_put32(buf, (uint32_t)vlen);
 		o = 4;
 	}
 	if (vlen)

@@ -85,9 +85,9 @@ static int parse_entry(const uint8_t *b, long pos, const struct part_opts *o, st
 	e->name[nlen] = '\0';
 	e->type = b[2];
 	e->subtype = b[3];
-	e->offset = part_get_le32(b + 4);
-	e->size = part_get_le32(b + 8);
-	flags = part_get_le32(b + 28);
+	e->offset = le_get32(b + 4);
+	e->size = le_get32(b + 8);
+	flags = le_get32(b + 28);
 	e->flags = flags & (PART_FLAG_ENCRYPTED | PART_FLAG_READONLY);
 	flags &= ~(uint32_t)(PART_FLAG_ENCRYPTED | PART_FLAG_READONLY);
 	if (flags)
@@ -230,11 +230,11 @@ int part_bin_write(const struct part_table *t, const struct part_opts *o, uint8_
 		d[1] = PART_MAGIC_1;
 		d[2] = e->type;
 		d[3] = e->subtype;
-		part_put_le32(d + 4, e->offset);
-		part_put_le32(d + 8, e->size);
+		le_put32(d + 4, e->offset);
+		le_put32(d + 8, e->size);
 		memset(d + 12, 0, PART_NAME_MAX);
 		memcpy(d + 12, e->name, nlen);
-		part_put_le32(d + 28, e->flags & (PART_FLAG_ENCRYPTED | PART_FLAG_READONLY));
+		le_put32(d + 28, e->flags & (PART_FLAG_ENCRYPTED | PART_FLAG_READONLY));
 	}
 	if (o->md5) {
 		uint8_t *d = out + t->count * PART_ENTRY_LEN;

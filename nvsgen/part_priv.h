@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "espfab/part.h"
+#include "espfab/le.h"
 
 #define PART_MAGIC_0 0xAAu /* entry magic AA 50 */
 #define PART_MAGIC_1 0x50u
@@ -19,19 +20,6 @@ void part_err_set(struct part_err *err, int code, unsigned line, long pos, const
 void part_err_clear(struct part_err *err);
 void part_warn(const struct part_opts *o, unsigned line, long pos, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
-
-static inline uint32_t part_get_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static inline void part_put_le32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
 
 /* Python's int(s, base) for base 0 or 16 on the whole of s: surrounding
  * whitespace, sign, 0x/0o/0b prefixes (base 0), single underscores between

@@ -1,5 +1,6 @@
 /* esp_secure_cert TLV images: building and walking. See espfab/seccert.h. */
 #include "espfab/seccert.h"
+#include "espfab/le.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -23,27 +24,6 @@ static void set_err(struct seccert_err *err, int code, uint32_t offset, const ch
 	va_start(ap, fmt);
 	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);
-}
-
-static void put_le16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
-
-static uint16_t get_le16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
-
-static uint32_t get_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
 }
 
 static size_t pad_len(size_t len) { return (SECCERT_ALIGN - len % SECCERT_ALIGN) % SECCERT_ALIGN; }
@@ -76,16 +56,16 @@ static size_t put_tlv(uint8_t *buf, size_t off, const struct seccert_entry *e)
 	uint8_t *p = buf + off;
 	size_t body = SECCERT_HEADER_LEN + e->len + pad_len(e->len);
 
-	put_le32(p, SECCERT_MAGIC);
+	le_put32(p, SECCERT_MAGIC);
 	p[4] = e->flags;
 	p[5] = p[6] = p[7] = 0;
 	p[8] = e->type;
 	p[9] = e->subtype;
-	put_le16(p + 10, (uint16_t)e->len);
+	le_put16(p + 10, (uint16_t)e->len);
 	if (e->len)
 		memcpy(p + SECCERT_HEADER_LEN, e->data, e->len);
 	memset(p + SECCERT_HEADER_LEN + e->len, 0, pad_len(e->len));
-	put_le32(p + body, tlv_crc(p, body));
+	le_put32(p + body, tlv_crc(p, body));
 	return body + SECCERT_FOOTER_LEN;
 }
 
@@ -231,16 +211,16 @@ int seccert_parse(const uint8_t *img, size_t len, struct seccert_image **out, st
 		set_err(err, SECCERT_EINVAL, 0, "secure cert: missing image");
 		return SECCERT_EINVAL;
 	}
-	if (len < SECCERT_HEADER_LEN || get_le32(img) != SECCERT_MAGIC) {
-		if (len >= 4 && get_le32(img) == 0xFFFFFFFFu)
+	if (len < SECCERT_HEADER_LEN || le_get32(img) != SECCERT_MAGIC) {
+		if (len >= 4 && le_get32(img) == 0xFFFFFFFFu)
 			set_err(err, SECCERT_EFORMAT, 0,
 				"not an esp_secure_cert image: offset 0 is erased flash (no TLV)");
 		else if (len < 4)
 			set_err(err, SECCERT_EFORMAT, 0, "not an esp_secure_cert image: only %zu bytes", len);
-		else if (get_le32(img) != SECCERT_MAGIC)
+		else if (le_get32(img) != SECCERT_MAGIC)
 			set_err(err, SECCERT_EFORMAT, 0,
 				"not an esp_secure_cert image: magic 0x%08x at offset 0, expected 0xba5eba11",
-				(unsigned)get_le32(img));
+				(unsigned)le_get32(img));
 		else
 			set_err(err, SECCERT_EFORMAT, 0, "esp_secure_cert image cut short: %zu bytes", len);
 		return SECCERT_EFORMAT;
@@ -265,10 +245,10 @@ int seccert_parse(const uint8_t *img, size_t len, struct seccert_image **out, st
 
 	/* The device walks while the magic matches: the first position without
 	 * it (0xFFFFFFFF on erased flash) ends the chain. */
-	while (len - off >= SECCERT_HEADER_LEN && get_le32(im->bytes + off) == SECCERT_MAGIC) {
+	while (len - off >= SECCERT_HEADER_LEN && le_get32(im->bytes + off) == SECCERT_MAGIC) {
 		struct seccert_tlv *t = &im->tlvs[im->tlv_count];
 		const uint8_t *h = im->bytes + off;
-		uint16_t dlen = get_le16(h + 10);
+		uint16_t dlen = le_get16(h + 10);
 		size_t body = SECCERT_HEADER_LEN + dlen + pad_len(dlen);
 
 		if (body + SECCERT_FOOTER_LEN > len - off) {
@@ -285,7 +265,7 @@ int seccert_parse(const uint8_t *img, size_t len, struct seccert_image **out, st
 		t->subtype = h[9];
 		t->length = dlen;
 		t->data = h + SECCERT_HEADER_LEN;
-		t->crc_stored = get_le32(h + body);
+		t->crc_stored = le_get32(h + body);
 		t->crc_computed = tlv_crc(h, body);
 		t->crc_ok = t->crc_stored == t->crc_computed;
 		im->tlv_count++;

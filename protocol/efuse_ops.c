@@ -10,7 +10,7 @@
 
 #include "espfab/efuse.h"
 #include "espfab/flashop.h"
-#include "le.h"
+#include "espfab/le.h"
 
 #define IDLE_POLLS 200
 

@@ -10,7 +10,7 @@
 #include <zlib.h>
 
 #include "flashop_int.h"
-#include "le.h"
+#include "espfab/le.h"
 
 static int check_range(struct flashop *f, uint32_t off, uint64_t len, const char *what)
 {

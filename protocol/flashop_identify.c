@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "flashop_int.h"
-#include "le.h"
+#include "espfab/le.h"
 
 /* Identification reads and writes are idempotent, and replies carry no
  * checksum: a reply lost to one flipped bit costs one retry, not the job.

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "le.h"
+#include "espfab/le.h"
 #include "rom_int.h"
 
 int rom_new(struct port *p, struct rom **out)

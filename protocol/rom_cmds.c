@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "le.h"
+#include "espfab/le.h"
 #include "rom_int.h"
 
 int rom_sync(struct rom *r)

@@ -23,6 +23,7 @@
 #include <openssl/x509.h>
 
 #include "cli.h"
+#include "espfab/fsu.h"
 #include "espfab/nvs.h"
 #include "espfab/seccert_issue.h"
 #include "espfab/store.h"
@@ -51,26 +52,20 @@ static void usage(FILE *f)
 
 static int read_file(const char *path, char **out, size_t *len)
 {
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	size_t n;
+	uint8_t *buf;
+	int rc = fsu_read_file(path, CERTS_MAX_FILE, &buf, len);
 
 	*out = NULL;
-	if (!f) {
-		fprintf(stderr, PROG ": %s: %s\n", path, strerror(errno));
-		return -1;
-	}
-	buf = malloc(CERTS_MAX_FILE + 1);
-	n = buf ? fread(buf, 1, CERTS_MAX_FILE + 1, f) : 0;
-	fclose(f);
-	if (!buf || !n || n > CERTS_MAX_FILE) {
-		fprintf(stderr, PROG ": %s: %s\n", path, !buf ? "out of memory" : !n ? "empty or unreadable" : "too large");
+	if (!rc && !*len) {
 		free(buf);
+		rc = -ENODATA;
+	}
+	if (rc) {
+		fprintf(stderr, PROG ": %s: %s\n", path,
+			rc == -EFBIG ? "too large" : rc == -ENODATA ? "empty or unreadable" : strerror(-rc));
 		return -1;
 	}
-	buf[n] = '\0';
-	*out = buf;
-	*len = n;
+	*out = (char *)buf;
 	return 0;
 }
 

@@ -18,7 +18,9 @@
 #include "cmd_flash_compat.h"
 #include "cmd_flash_efuse.h"
 #include "espfab/flashop.h"
+#include "espfab/fsu.h"
 #include "espfab/fwimg.h"
+#include "espfab/le.h"
 #include "espfab/nvs.h"
 #include "espfab/part.h"
 
@@ -131,30 +133,17 @@ static json_t *stats_json(const struct rom_stats *s)
 
 static int load_file(const struct fl_args *a, const char *path, uint8_t **out, size_t *len)
 {
-	FILE *f = fopen(path, "rb");
-	uint8_t *buf = NULL;
-	long n;
+	int rc = fsu_read_file(path, 256u * 1024 * 1024, out, len);
 
-	*out = NULL;
-	if (!f)
-		return fail_local(a, "%s: %s", path, strerror(errno));
-	if (fseek(f, 0, SEEK_END) || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET)) {
-		fclose(f);
-		return fail_local(a, "%s: cannot size the file", path);
+	if (rc == -EFBIG)
+		return fail_local(a, "%s: larger than any flash", path);
+	if (rc)
+		return fail_local(a, "%s: %s", path, strerror(-rc));
+	if (*len == 0) {
+		free(*out);
+		*out = NULL;
+		return fail_local(a, "%s: empty file", path);
 	}
-	if (n == 0 || n > 256L * 1024 * 1024) {
-		fclose(f);
-		return fail_local(a, "%s: %s", path, n == 0 ? "empty file" : "larger than any flash");
-	}
-	buf = malloc((size_t)n);
-	if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n) {
-		free(buf);
-		fclose(f);
-		return fail_local(a, "%s: read error", path);
-	}
-	fclose(f);
-	*out = buf;
-	*len = (size_t)n;
 	return 0;
 }
 
@@ -193,9 +182,9 @@ static void print_part_raw(const uint8_t *buf, size_t len, json_t *arr)
 		for (int i = 0; label[i]; i++)
 			if ((unsigned char)label[i] < 0x20 || (unsigned char)label[i] > 0x7e)
 				label[i] = '?';
-		off = (uint32_t)e[4] | (uint32_t)e[5] << 8 | (uint32_t)e[6] << 16 | (uint32_t)e[7] << 24;
-		size = (uint32_t)e[8] | (uint32_t)e[9] << 8 | (uint32_t)e[10] << 16 | (uint32_t)e[11] << 24;
-		flags = (uint32_t)e[28] | (uint32_t)e[29] << 8 | (uint32_t)e[30] << 16 | (uint32_t)e[31] << 24;
+		off = le_get32(e + 4);
+		size = le_get32(e + 8);
+		flags = le_get32(e + 28);
 		if (arr)
 			json_array_append_new(arr, json_pack("{s:s,s:i,s:i,s:I,s:I,s:I}", "name", label, "type", e[2],
 							     "subtype", e[3], "offset", (json_int_t)off, "size",

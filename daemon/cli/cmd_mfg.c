@@ -28,6 +28,7 @@
 #include <openssl/crypto.h>
 
 #include "cli.h"
+#include "espfab/fsu.h"
 #include "espfab/mfg.h"
 
 #define MFG_EXIT_OK 0
@@ -299,27 +300,6 @@ static int key_name(const char *name, char *out, size_t cap)
 	return 0;
 }
 
-static int mkdir_p(const char *dir)
-{
-	char path[4096];
-	size_t n = strlen(dir);
-	if (n == 0 || n >= sizeof(path))
-		return n ? -ENAMETOOLONG : 0;
-	memcpy(path, dir, n + 1);
-	for (char *s = path + 1;; s++) {
-		char c = *s;
-		if (c != '/' && c != '\0')
-			continue;
-		*s = '\0';
-		if (mkdir(path, 0777) && errno != EEXIST)
-			return -errno;
-		*s = c;
-		if (!c)
-			break;
-	}
-	return 0;
-}
-
 /* generate_key() of nvs_partition_gen 0.2.0, which `mfg_gen.py generate-key` calls. */
 static int cmd_generate_key(int argc, char **argv)
 {
@@ -386,7 +366,7 @@ static int cmd_generate_key(int argc, char **argv)
 			}
 			in_len = sizeof(hkey);
 		} else {
-			rc = nvs_file_read_max(p.val[OPT_KP_HMAC_INPUTKEY][0], 1024 * 1024, &in, &in_len);
+			rc = fsu_read_file(p.val[OPT_KP_HMAC_INPUTKEY][0], 1024 * 1024, &in, &in_len);
 			if (rc) {
 				fprintf(stderr, "espfab mfg generate-key: %s: %s\n", p.val[OPT_KP_HMAC_INPUTKEY][0],
 					strerror(-rc));
@@ -403,28 +383,16 @@ static int cmd_generate_key(int argc, char **argv)
 		goto out;
 	}
 	nvs_keyfile_build(key, kbuf);
-	{
-		char dir[8300], *slash;
-		snprintf(dir, sizeof(dir), "%s", path);
-		slash = strrchr(dir, '/');
-		if (slash) {
-			*slash = '\0';
-			if ((rc = mkdir_p(dir))) {
-				fprintf(stderr, "espfab mfg generate-key: cannot create %s: %s\n", dir, strerror(-rc));
-				goto out;
-			}
-		}
+	if ((rc = fsu_mkdir_parent(path, NULL))) {
+		fprintf(stderr, "espfab mfg generate-key: cannot create %.*s: %s\n", (int)(strrchr(path, '/') - path), path,
+			strerror(-rc));
+		goto out;
 	}
 	if (p.set[OPT_KEY_PROTECT_HMAC] && p.set[OPT_KP_HMAC_KEYGEN]) {
-		char dir[8300], *slash;
-		snprintf(dir, sizeof(dir), "%s", hpath);
-		slash = strrchr(dir, '/');
-		if (slash) {
-			*slash = '\0';
-			if ((rc = mkdir_p(dir))) {
-				fprintf(stderr, "espfab mfg generate-key: cannot create %s: %s\n", dir, strerror(-rc));
-				goto out;
-			}
+		if ((rc = fsu_mkdir_parent(hpath, NULL))) {
+			fprintf(stderr, "espfab mfg generate-key: cannot create %.*s: %s\n",
+				(int)(strrchr(hpath, '/') - hpath), hpath, strerror(-rc));
+			goto out;
 		}
 		if (nvs_file_write_atomic(hpath, hkey, sizeof(hkey), 0600, &nerr) < 0) {
 			fprintf(stderr, "espfab mfg generate-key: %s\n", nerr.msg);

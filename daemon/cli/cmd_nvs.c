@@ -15,6 +15,7 @@
 #include <openssl/crypto.h>
 
 #include "cli.h"
+#include "espfab/fsu.h"
 #include "espfab/nvs.h"
 
 #define NVS_CLI_SIZE_MAX (256u * 1024 * 1024)
@@ -399,22 +400,10 @@ static char *nvs_cli_target(const char *outdir, const char *file)
 /* mkdir -p of the folder holding path. */
 static int nvs_cli_mkdirs(const char *path)
 {
-	char *p = strdup(path);
-	int rc = 0;
+	int rc = fsu_mkdir_parent(path, NULL);
 
-	if (!p)
-		return -1;
-	for (char *s = p + 1; *s && rc == 0; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0777) < 0 && errno != EEXIST)
-			rc = -1;
-		*s = '/';
-	}
 	if (rc < 0)
-		fprintf(stderr, "espfab nvs: cannot create the folder of '%s': %s\n", path, strerror(errno));
-	free(p);
+		fprintf(stderr, "espfab nvs: cannot create the folder of '%s': %s\n", path, strerror(-rc));
 	return rc;
 }
 

@@ -19,6 +19,7 @@
 #include <openssl/crypto.h>
 
 #include "cli.h"
+#include "espfab/fsu.h"
 #include "espfab/nvs_decode.h"
 
 #define DUMP_EXIT_OK 0
@@ -475,7 +476,7 @@ int cmd_nvs_dump(int argc, char **argv, const struct cli_globals *g)
 	}
 	status = DUMP_EXIT_ERROR;
 	if (key_path) {
-		rc = nvs_file_read_max(key_path, 1024 * 1024, &keybuf, &key_len);
+		rc = fsu_read_file(key_path, 1024 * 1024, &keybuf, &key_len);
 		if (rc) {
 			fprintf(stderr, "espfab nvs dump: %s: %s\n", key_path,
 				rc == -EFBIG ? "too large for a key file" : strerror(-rc));
@@ -487,7 +488,7 @@ int cmd_nvs_dump(int argc, char **argv, const struct cli_globals *g)
 			goto out;
 		}
 	}
-	rc = nvs_file_read_max(image_path, DUMP_MAX_IMAGE, &image, &image_len);
+	rc = fsu_read_file(image_path, DUMP_MAX_IMAGE, &image, &image_len);
 	if (rc) {
 		fprintf(stderr, "espfab nvs dump: %s: %s\n", image_path,
 			rc == -EFBIG ? "larger than any NVS partition" : strerror(-rc));

@@ -28,6 +28,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "espfab/fsu.h"
 #include "espfab/nvs.h"
 #include "espfab/part.h"
 
@@ -445,29 +446,6 @@ static void status(const struct part_cli_args *a, const char *msg)
 		fprintf(stderr, "%s\n", msg);
 }
 
-static int mkdirs(const char *dir)
-{
-	char *p = strdup(dir);
-	int rc = -1;
-
-	if (!p)
-		return -1;
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0777) && errno != EEXIST)
-			goto out;
-		*s = '/';
-	}
-	if (mkdir(p, 0777) && errno != EEXIST)
-		goto out;
-	rc = 0;
-out:
-	free(p);
-	return rc;
-}
-
 /* Write data to path through a temporary file in the same folder, renamed
  * into place only when complete. Creates missing folders as the reference's
  * os.makedirs does. */
@@ -475,7 +453,7 @@ static int write_output(const char *path, const void *data, size_t len)
 {
 	char *copy = NULL, *dir;
 	struct nvs_err err;
-	int rc = -1;
+	int rc = -1, e;
 	mode_t mask;
 
 	if (!path || !strcmp(path, "-")) {
@@ -491,8 +469,8 @@ static int write_output(const char *path, const void *data, size_t len)
 		goto out;
 	}
 	dir = dirname(copy);
-	if (strcmp(dir, ".") && mkdirs(dir)) {
-		fprintf(stderr, PROG ": %s: cannot create folder %s: %s\n", path, dir, strerror(errno));
+	if (strcmp(dir, ".") && (e = fsu_mkdir_p(dir, NULL, NULL, NULL))) {
+		fprintf(stderr, PROG ": %s: cannot create folder %s: %s\n", path, dir, strerror(-e));
 		goto out;
 	}
 	/* the reference's open() gives 0666 & ~umask */

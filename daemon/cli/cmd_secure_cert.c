@@ -30,6 +30,7 @@
 #include <openssl/x509.h>
 
 #include "cli.h"
+#include "espfab/fsu.h"
 #include "espfab/nvs.h"
 #include "espfab/seccert.h"
 #include "espfab/seccert_pem.h"
@@ -60,46 +61,19 @@ static void usage(FILE *f)
 
 static int read_file(const char *what, const char *path, size_t max, uint8_t **out, size_t *len)
 {
-	FILE *f = fopen(path, "rb");
-	uint8_t *buf = NULL;
-	size_t n = 0;
-	int rc = -1;
+	int rc = fsu_read_file(path, max, out, len);
 
-	*out = NULL;
-	*len = 0;
-	if (!f) {
-		fprintf(stderr, PROG ": %s %s: %s\n", what, path, strerror(errno));
+	if (!rc && !*len) {
+		free(*out);
+		*out = NULL;
+		fprintf(stderr, PROG ": %s %s: empty file\n", what, path);
 		return -1;
 	}
-	buf = malloc(max + 1);
-	if (!buf) {
-		fprintf(stderr, PROG ": out of memory\n");
-		goto out;
-	}
-	n = fread(buf, 1, max + 1, f);
-	if (ferror(f)) {
-		fprintf(stderr, PROG ": %s %s: read error: %s\n", what, path, strerror(errno));
-		goto out;
-	}
-	if (n > max) {
+	if (rc == -EFBIG)
 		fprintf(stderr, PROG ": %s %s: larger than %zu bytes\n", what, path, max);
-		goto out;
-	}
-	if (n == 0) {
-		fprintf(stderr, PROG ": %s %s: empty file\n", what, path);
-		goto out;
-	}
-	*out = buf;
-	*len = n;
-	buf = NULL;
-	rc = 0;
-out:
-	if (buf) {
-		OPENSSL_cleanse(buf, max + 1);
-		free(buf);
-	}
-	fclose(f);
-	return rc;
+	else if (rc)
+		fprintf(stderr, PROG ": %s %s: %s\n", what, path, strerror(-rc));
+	return rc ? -1 : 0;
 }
 
 static int parse_size(const char *s, size_t *out)

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "espfab/fsu.h"
 #include "cmd_store.h"
 #include "config.h"
 
@@ -174,40 +175,14 @@ out:
 
 static int read_file(const char *path, char **buf, size_t *len)
 {
-	FILE *f = fopen(path, "rb");
-	char *b = NULL;
-	size_t cap = 0, n = 0;
+	uint8_t *data;
+	int rc = fsu_read_file(path, SIZE_MAX, &data, len);
 
-	*buf = NULL;
-	if (!f)
-		return -1;
-	for (;;) {
-		if (n + 4096 > cap) {
-			cap = cap ? cap * 2 : 65536;
-			char *nb = realloc(b, cap + 1);
-			if (!nb) {
-				free(b);
-				fclose(f);
-				errno = ENOMEM;
-				return -1;
-			}
-			b = nb;
-		}
-		size_t r = fread(b + n, 1, cap - n, f);
-		n += r;
-		if (r == 0)
-			break;
-	}
-	int bad = ferror(f);
-	fclose(f);
-	if (bad) {
-		free(b);
-		errno = EIO;
+	*buf = (char *)data;
+	if (rc) {
+		errno = -rc; /* the callers word the message */
 		return -1;
 	}
-	b[n] = 0;
-	*buf = b;
-	*len = n;
 	return 0;
 }
 

@@ -12,6 +12,7 @@
 #include <openssl/crypto.h>
 #include <openssl/x509.h>
 
+#include "espfab/fsu.h"
 #include "espfab/seccert.h"
 #include "espfab/seccert_issue.h"
 #include "espfab/seccert_pem.h"
@@ -147,9 +148,7 @@ void station_ident_free(struct station_ident *si)
 static int read_secret_file(const char *spec, uint8_t **out, size_t *len, char *msg, size_t cap)
 {
 	char path[512];
-	FILE *f;
-	uint8_t *buf;
-	size_t n;
+	int rc;
 
 	*out = NULL;
 	if (!strncmp(spec, "credential:", 11)) {
@@ -162,21 +161,17 @@ static int read_secret_file(const char *spec, uint8_t **out, size_t *len, char *
 	} else {
 		snprintf(path, sizeof(path), "%s", spec);
 	}
-	f = fopen(path, "rb");
-	if (!f) {
-		snprintf(msg, cap, "%.200s: %s", path, strerror(errno));
+	rc = fsu_read_file(path, IDENT_MAX_FILE, out, len);
+	if (!rc && !*len) {
+		free(*out);
+		*out = NULL;
+		rc = -ENODATA;
+	}
+	if (rc) {
+		snprintf(msg, cap, "%.200s: %s", path,
+			 rc == -EFBIG ? "too large" : rc == -ENODATA ? "empty or unreadable" : strerror(-rc));
 		return -1;
 	}
-	buf = malloc(IDENT_MAX_FILE + 1);
-	n = buf ? fread(buf, 1, IDENT_MAX_FILE + 1, f) : 0;
-	fclose(f);
-	if (!buf || !n || n > IDENT_MAX_FILE) {
-		snprintf(msg, cap, "%.200s: %s", path, !buf ? "out of memory" : !n ? "empty or unreadable" : "too large");
-		free(buf);
-		return -1;
-	}
-	*out = buf;
-	*len = n;
 	return 0;
 }
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "espfab/fsu.h"
 #include "store_csv.h"
 #include "store_fit.h"
 #include "store_backend.h"
@@ -43,37 +44,13 @@ static void wipe_free(uint8_t *b, size_t n)
 static int read_file_value(const char *base, const char *name, uint8_t **out, size_t *len)
 {
 	char path[4096];
-	FILE *f;
-	uint8_t *b = NULL;
-	size_t n = 0;
-	int rc = -1;
 
-	*out = NULL;
+	/* Capped: a device's NVS holds far less anyway. */
 	if (name[0] == '/' || !base)
 		snprintf(path, sizeof(path), "%s", name);
 	else
 		snprintf(path, sizeof(path), "%s/%s", base, name);
-	f = fopen(path, "rb");
-	if (!f)
-		return -1;
-	/* Sized from the file, capped: a device's NVS holds far less anyway. */
-	long size = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
-	if (size < 0 || size > (long)FILE_VALUE_MAX || fseek(f, 0, SEEK_SET))
-		goto out;
-	b = malloc((size_t)size + 1);
-	if (!b)
-		goto out;
-	n = fread(b, 1, (size_t)size + 1, f);
-	if (ferror(f) || n != (size_t)size)
-		goto out;
-	*out = b;
-	*len = n;
-	b = NULL;
-	rc = 0;
-out:
-	wipe_free(b, n);
-	fclose(f);
-	return rc;
+	return fsu_read_file(path, FILE_VALUE_MAX, out, len) ? -1 : 0;
 }
 
 static int line_fail(struct store_err *err, const char *src, unsigned line, const char *fmt, ...)

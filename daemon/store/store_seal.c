@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "espfab/le.h"
 #include "store_int.h"
 
 #define NONCE_LEN 12
@@ -121,10 +122,11 @@ int store_unique_digest(const struct store *s, int pos, const uint8_t *v, size_t
 			struct store_err *err)
 {
 	static const uint8_t plain_key[STORE_SEAL_KEY_LEN] = {0};
-	uint8_t k[32], p[4] = {(uint8_t)pos, (uint8_t)(pos >> 8), (uint8_t)(pos >> 16), (uint8_t)(pos >> 24)};
+	uint8_t k[32], p[4];
 	unsigned olen = 32;
 	int rc = 0;
 
+	le_put32(p, (uint32_t)pos);
 	/* Unsealed databases hold the plaintext anyway; a fixed key keeps one code path. */
 	if (derive(s->has_key ? s->key : plain_key, "espfab unique v1", k))
 		return store_fail_err(err, STORE_ESEAL, "digest failed");

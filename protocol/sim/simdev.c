@@ -300,7 +300,7 @@ void sd_respond(struct simdev *d, uint64_t t, uint8_t cmd, uint32_t val, const u
 	pkt[1] = cmd;
 	pkt[2] = (uint8_t)(dlen + 4);
 	pkt[3] = (uint8_t)((dlen + 4) >> 8);
-	put_le32(pkt + 4, val);
+	le_put32(pkt + 4, val);
 	if (dlen)
 		memcpy(pkt + 8, data, dlen);
 	pkt[8 + dlen] = status;

@@ -90,11 +90,11 @@ static uint8_t cmd_flash_begin(struct simdev *d, const struct req *r, int deflat
 		return SIMDEV_ROM_EINVALID;
 	if (!d->attached)
 		return SIMDEV_ROM_EFAILED;
-	size = get_le32(r->data);
-	blocks = get_le32(r->data + 4);
-	bsize = get_le32(r->data + 8);
-	off = get_le32(r->data + 12);
-	if (d->chip->begin_words == 5 && get_le32(r->data + 16) != 0)
+	size = le_get32(r->data);
+	blocks = le_get32(r->data + 4);
+	bsize = le_get32(r->data + 8);
+	off = le_get32(r->data + 12);
+	if (d->chip->begin_words == 5 && le_get32(r->data + 16) != 0)
 		return SIMDEV_ROM_EFAILED; /* encrypted writes: no flash encryption here */
 	if (off % 4 || bsize == 0 || bsize > 0x4000 || !in_flash(d, off, size))
 		return SIMDEV_ROM_EFAILED;
@@ -128,8 +128,8 @@ static int data_header(struct simdev *d, const struct req *r, uint32_t *size, ui
 		*err = SIMDEV_ROM_EINVALID;
 		return -1;
 	}
-	*size = get_le32(r->data);
-	*seq = get_le32(r->data + 4);
+	*size = le_get32(r->data);
+	*seq = le_get32(r->data + 4);
 	if (*size != (uint32_t)r->len - 16) {
 		*err = SIMDEV_ROM_EINVALID;
 		return -1;
@@ -229,8 +229,8 @@ static uint8_t cmd_md5(struct simdev *d, const struct req *r, uint8_t hex[32])
 		return SIMDEV_ROM_EINVALID;
 	if (!d->attached)
 		return SIMDEV_ROM_EFAILED;
-	addr = get_le32(r->data);
-	size = get_le32(r->data + 4);
+	addr = le_get32(r->data);
+	size = le_get32(r->data + 4);
 	if (!in_flash(d, addr, size))
 		return SIMDEV_ROM_EFLASHRD;
 	if (!EVP_Digest(d->flash + addr, size, md, &mdlen, EVP_md5(), NULL) || mdlen != 16)
@@ -265,10 +265,10 @@ static uint8_t write_regs(struct simdev *d, const struct req *r, uint64_t *cost)
 	if (r->len == 0 || r->len % 16)
 		return SIMDEV_ROM_EINVALID;
 	for (size_t i = 0; i < r->len; i += 16) {
-		uint32_t addr = get_le32(r->data + i);
-		uint32_t val = get_le32(r->data + i + 4);
-		uint32_t mask = get_le32(r->data + i + 8);
-		uint32_t delay = get_le32(r->data + i + 12);
+		uint32_t addr = le_get32(r->data + i);
+		uint32_t val = le_get32(r->data + i + 4);
+		uint32_t mask = le_get32(r->data + i + 8);
+		uint32_t delay = le_get32(r->data + i + 12);
 		uint32_t old = simdev_reg_read(d, addr);
 
 		if (addr == 0x40001000u || addr == d->chip->uart_clkdiv)
@@ -347,7 +347,7 @@ void sd_handle_request(struct simdev *d, uint64_t t_arrived, const uint8_t *f, s
 	}
 	r.cmd = f[1];
 	r.len = (uint16_t)(f[2] | f[3] << 8);
-	r.chk = get_le32(f + 4);
+	r.chk = le_get32(f + 4);
 	r.data = f + 8;
 	d->stats.requests++;
 	d->stats.by_cmd[r.cmd]++;
@@ -404,7 +404,7 @@ void sd_handle_request(struct simdev *d, uint64_t t_arrived, const uint8_t *f, s
 		if (r.len != 4)
 			err = SIMDEV_ROM_EINVALID;
 		else
-			val = simdev_reg_read(d, get_le32(r.data));
+			val = simdev_reg_read(d, le_get32(r.data));
 		break;
 	case SIMDEV_CMD_WRITE_REG:
 		err = write_regs(d, &r, &cost);
@@ -423,7 +423,7 @@ void sd_handle_request(struct simdev *d, uint64_t t_arrived, const uint8_t *f, s
 			err = SIMDEV_ROM_EINVALID;
 			break;
 		}
-		total = get_le32(r.data + 4);
+		total = le_get32(r.data + 4);
 		if (total == 0 || total > 128u * 1024 * 1024)
 			err = SIMDEV_ROM_EINVALID;
 		else
@@ -468,8 +468,8 @@ void sd_handle_request(struct simdev *d, uint64_t t_arrived, const uint8_t *f, s
 			err = SIMDEV_ROM_EINVALID;
 			break;
 		}
-		addr = get_le32(r.data);
-		len = get_le32(r.data + 4);
+		addr = le_get32(r.data);
+		len = le_get32(r.data + 4);
 		if (len > 64) {
 			err = SIMDEV_ROM_EREADLEN;
 			break;
@@ -491,7 +491,7 @@ void sd_handle_request(struct simdev *d, uint64_t t_arrived, const uint8_t *f, s
 			err = SIMDEV_ROM_EINVALID;
 			break;
 		}
-		nb = get_le32(r.data);
+		nb = le_get32(r.data);
 		if (nb < 300 || nb > 5000000) {
 			err = SIMDEV_ROM_EINVALID;
 			break;
@@ -516,9 +516,9 @@ void sd_handle_request(struct simdev *d, uint64_t t_arrived, const uint8_t *f, s
 		/* flags u32, flash_crypt_cnt u8, 7 key purposes, then (S3 and
 		 * later) chip id u32 and API version u32; the S2 stops at 12 */
 		memset(buf, 0, 20);
-		put_le32(buf, d->cfg.security_flags);
+		le_put32(buf, d->cfg.security_flags);
 		buf[4] = d->cfg.flash_crypt_cnt;
-		put_le32(buf + 12, d->chip->sec_info_id);
+		le_put32(buf + 12, d->chip->sec_info_id);
 		dlen = d->chip->sec_info_len;
 		break;
 	case SIMDEV_CMD_MEM_BEGIN:

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "espfab/le.h"
 #include "simdev_efuse.h"
 
 void sdefuse_init(struct sdefuse *e, const struct efuse_layout *l)
@@ -12,17 +13,6 @@ void sdefuse_init(struct sdefuse *e, const struct efuse_layout *l)
 	memset(e, 0, sizeof(*e));
 	e->l = l;
 	sdefuse_reset(e);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
 int sdefuse_save(struct sdefuse *e)
@@ -37,7 +27,7 @@ int sdefuse_save(struct sdefuse *e)
 	memcpy(buf, SDEFUSE_MAGIC, 15);
 	for (unsigned b = 0; b < EFUSE_BLOCKS; b++)
 		for (unsigned w = 0; w < SDEFUSE_WORDS; w++, off += 4)
-			put32(buf + off, e->fuse[b][w]);
+			le_put32(buf + off, e->fuse[b][w]);
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", e->path) >= sizeof(tmp)) {
 		errno = ENAMETOOLONG;
 		return -1;
@@ -76,7 +66,7 @@ int sdefuse_load(struct sdefuse *e, const char *path, char *msg, size_t msg_len)
 	}
 	for (unsigned b = 0, off = 15; b < EFUSE_BLOCKS; b++)
 		for (unsigned w = 0; w < SDEFUSE_WORDS; w++, off += 4)
-			e->fuse[b][w] = get32(buf + off);
+			e->fuse[b][w] = le_get32(buf + off);
 	sdefuse_reset(e);
 	return 0;
 }
@@ -89,10 +79,10 @@ void sdefuse_set_mac(struct sdefuse *e, uint32_t lo, uint32_t hi)
 	e->fuse[1][1] = hi;
 	/* the factory burnt BLOCK1 with a valid code */
 	for (unsigned w = 0; w < 8; w++)
-		put32(data + 4 * w, e->fuse[1][w]);
+		le_put32(data + 4 * w, e->fuse[1][w]);
 	efuse_rs_encode(data, chk);
 	for (unsigned w = 0; w < 3; w++)
-		e->fuse[1][8 + w] = get32(chk + 4 * w);
+		e->fuse[1][8 + w] = le_get32(chk + 4 * w);
 	sdefuse_reset(e);
 }
 
@@ -125,7 +115,7 @@ static void do_read(struct sdefuse *e)
 			uint8_t data[EFUSE_KEY_LEN], chk[EFUSE_RS_LEN];
 			unsigned bad = 0;
 			for (unsigned w = 0; w < 8; w++)
-				put32(data + 4 * w, e->fuse[b][w]);
+				le_put32(data + 4 * w, e->fuse[b][w]);
 			efuse_rs_encode(data, chk);
 			for (unsigned k = 0; k < EFUSE_RS_LEN; k++)
 				bad += chk[k] != (uint8_t)(e->fuse[b][8 + k / 4] >> (8 * (k % 4)));

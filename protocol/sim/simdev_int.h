@@ -9,6 +9,7 @@
 
 #include "espfab/simdev.h"
 #include "espfab/slip.h"
+#include "espfab/le.h"
 #include "simdev_efuse.h"
 
 #define SECTOR 4096u
@@ -156,19 +157,6 @@ struct simdev {
 };
 
 /* ---- little helpers ---------------------------------------------------- */
-
-static inline uint32_t get_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static inline void put_le32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
 
 static inline uint64_t max64(uint64_t a, uint64_t b)
 {

@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "espfab/le.h"
 #include "simdev_efuse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -42,9 +43,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	for (size_t i = 1; i + 6 <= size; i += 6) {
-		uint32_t off = ((uint32_t)data[i] | (uint32_t)data[i + 1] << 8) & 0x1FCu;
-		uint32_t v = (uint32_t)data[i + 2] | (uint32_t)data[i + 3] << 8 | (uint32_t)data[i + 4] << 16 |
-			     (uint32_t)data[i + 5] << 24;
+		uint32_t off = le_get16(data + i) & 0x1FCu;
+		uint32_t v = le_get32(data + i + 2);
 		memcpy(before, e.fuse, sizeof(before));
 		(void)sdefuse_write(&e, e.l->base + off, v);
 		for (unsigned b = 0; b < EFUSE_BLOCKS; b++)

@@ -14,6 +14,7 @@
 
 #include "espfab/efuse.h"
 #include "espfab/flashop.h"
+#include "espfab/le.h"
 #include "espfab/simdev.h"
 #include "espfab/simdev_fakeport.h"
 
@@ -61,11 +62,6 @@ static void make_key(uint8_t k[32], uint8_t salt)
 		k[i] = (uint8_t)(0xA5 ^ (salt + 13 * i));
 }
 
-static uint32_t le(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 /* What espefuse burn_key BLOCK_KEY<k> key HMAC_UP leaves, by hand from
  * fields.py / mem_definition.py: data in register order, RS check words,
  * KEY_PURPOSE_k = 8, WR_DIS bits 8+k (purpose) and 23+k (block), RD_DIS
@@ -80,9 +76,9 @@ static void assert_burnt(struct rig *r, unsigned k, const uint8_t key[32], unsig
 
 	efuse_rs_encode(key, chk);
 	for (unsigned i = 0; i < 8; i++)
-		assert_int_equal(simdev_efuse_get(r->dev, b, i), le(key + 4 * i));
+		assert_int_equal(simdev_efuse_get(r->dev, b, i), le_get32(key + 4 * i));
 	for (unsigned i = 0; i < 3; i++)
-		assert_int_equal(simdev_efuse_get(r->dev, b, 8 + i), le(chk + 4 * i));
+		assert_int_equal(simdev_efuse_get(r->dev, b, 8 + i), le_get32(chk + 4 * i));
 	if (protect & EFUSE_PROTECT_WRITE)
 		wr_dis |= 1u << (23 + k);
 	assert_int_equal(simdev_efuse_get(r->dev, 0, 0), wr_dis);
@@ -196,7 +192,7 @@ static void prep_data(struct simdev *d)
 	efuse_rs_encode(data, chk);
 	simdev_efuse_set(d, 4 + 1, 3, 0x10);
 	for (unsigned i = 0; i < 3; i++)
-		simdev_efuse_set(d, 4 + 1, 8 + i, le(chk + 4 * i));
+		simdev_efuse_set(d, 4 + 1, 8 + i, le_get32(chk + 4 * i));
 }
 static void prep_purpose(struct simdev *d)
 {
@@ -288,7 +284,7 @@ static void test_efuse_sim_persisted_key_not_burnt_twice(void **state)
 	r = rig_new(SIMDEV_CHIP_ESP32C3);
 	assert_int_equal(efuse_burn_key(r->f, 3, EFUSE_PURPOSE_HMAC_UP, key, 3, &err), EFUSE_EKEYPRESENT);
 	assert_int_equal(simdev_efuse_programs(r->dev), 0);
-	assert_int_equal(simdev_efuse_get(r->dev, 7, 0), le(key));
+	assert_int_equal(simdev_efuse_get(r->dev, 7, 0), le_get32(key));
 	rig_free(r);
 	efuse_path = NULL;
 	unlink(path);

@@ -14,6 +14,7 @@
 #include <zlib.h>
 
 #include "espfab/flashop.h"
+#include "espfab/le.h"
 #include "test_rom_fakeport.h"
 
 #define FLASH_SIZE (4u * 1024 * 1024)
@@ -55,11 +56,6 @@ struct minirom {
 	unsigned nseqs;
 	uint32_t baud_asked;
 };
-
-static uint32_t g32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
 
 static void hexmd5(const uint8_t *d, size_t n, char out[33])
 {
@@ -137,7 +133,7 @@ static void mr_respond(struct fakeport *fp, const uint8_t *req, size_t len)
 		dlen = m->chip == CHIP_ESP32S2 ? 12 : 20; /* the S2 ROM has no chip id field */
 		break;
 	case ROM_CMD_READ_REG: {
-		uint32_t a = g32(d);
+		uint32_t a = le_get32(d);
 		const struct chip_desc *c = chip_by_id(m->chip);
 		if (a == CHIP_MAGIC_REG)
 			val = c->magic[0];
@@ -162,12 +158,12 @@ static void mr_respond(struct fakeport *fp, const uint8_t *req, size_t len)
 	}
 	case ROM_CMD_WRITE_REG: {
 		const struct chip_desc *c = chip_by_id(m->chip);
-		if (g32(d) == c->spi.base && g32(d + 4) == (1u << 18))
+		if (le_get32(d) == c->spi.base && le_get32(d + 4) == (1u << 18))
 			m->spi_w0 = 0x1640EF; /* RDID: Winbond, 4 MiB */
 		break;
 	}
 	case ROM_CMD_CHANGE_BAUDRATE:
-		m->baud_asked = g32(d);
+		m->baud_asked = le_get32(d);
 		if (m->bridge_max && m->baud_asked > m->bridge_max) {
 			fp_reply(fp, cmd, 0, NULL, 0, 0, 0);
 			m->garbled = 1;
@@ -177,7 +173,7 @@ static void mr_respond(struct fakeport *fp, const uint8_t *req, size_t len)
 		break;
 	case ROM_CMD_FLASH_BEGIN:
 	case ROM_CMD_FLASH_DEFL_BEGIN: {
-		uint32_t size = g32(d), off = g32(d + 12);
+		uint32_t size = le_get32(d), off = le_get32(d + 12);
 		if (off % 4096 || off + size > FLASH_SIZE) {
 			st = 1;
 			err = 6;
@@ -200,7 +196,7 @@ static void mr_respond(struct fakeport *fp, const uint8_t *req, size_t len)
 	}
 	case ROM_CMD_FLASH_DATA:
 	case ROM_CMD_FLASH_DEFL_DATA: {
-		uint32_t dl = g32(d), seq = g32(d + 4);
+		uint32_t dl = le_get32(d), seq = le_get32(d + 4);
 		uint8_t chk = 0xEF;
 		for (uint32_t i = 0; i < dl; i++)
 			chk ^= d[16 + i];
@@ -242,7 +238,7 @@ static void mr_respond(struct fakeport *fp, const uint8_t *req, size_t len)
 	}
 	case ROM_CMD_SPI_FLASH_MD5: {
 		char hx[33];
-		uint32_t a = g32(d), sz = g32(d + 4);
+		uint32_t a = le_get32(d), sz = le_get32(d + 4);
 		hexmd5(m->flash + a, sz, hx);
 		if (m->corrupt_md5 > 0) {
 			m->corrupt_md5--;
@@ -253,7 +249,7 @@ static void mr_respond(struct fakeport *fp, const uint8_t *req, size_t len)
 		break;
 	}
 	case ROM_CMD_READ_FLASH_SLOW: {
-		uint32_t a = g32(d);
+		uint32_t a = le_get32(d);
 		memcpy(data, m->flash + a, 64);
 		dlen = 64;
 		if (++m->reads == m->corrupt_read)

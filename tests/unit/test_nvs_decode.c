@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "espfab/le.h"
 #include "espfab/nvs_decode.h"
 
 #define GOLDEN ESPFAB_SHARED_DIR "/golden/nvs/"
@@ -73,18 +74,12 @@ static size_t count_kind(const struct nvs_decode *d, enum nvs_decode_problem_kin
 	return n;
 }
 
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
 /* Recompute an entry's CRC after editing it, so only the edit is wrong. */
 static void fix_entry_crc(uint8_t *e)
 {
 	uLong c = crc32(0xFFFFFFFFul, e, 4);
 	c = crc32(c, e + 8, 24);
-	put_le32(e + 4, (uint32_t)c);
+	le_put32(e + 4, (uint32_t)c);
 }
 
 static uint8_t *entry_at(uint8_t *img, unsigned page, unsigned slot)

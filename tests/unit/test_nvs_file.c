@@ -69,43 +69,6 @@ static void test_nvs_file_failures_leave_nothing(void **state)
 	rmdir(dir);
 }
 
-/* The -errno variant mfg and `nvs dump` use: a size limit (at the limit is
- * fine, one byte over is -EFBIG, also through a pipe whose size is not known
- * up front), a NUL after the data, -errno instead of a message. */
-static void test_nvs_file_read_max_limits(void **state)
-{
-	(void)state;
-	char dir[] = "/tmp/nvs_file_XXXXXX", path[256];
-	struct nvs_err err = {0};
-	uint8_t *data = (uint8_t *)"x";
-	size_t len = 9;
-	int fds[2];
-
-	assert_non_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/in.csv", dir);
-	assert_int_equal(nvs_file_write_atomic(path, (const uint8_t *)"a,b\n", 4, 0644, &err), 0);
-	assert_int_equal(nvs_file_read_max(path, 4, &data, &len), 0);
-	assert_int_equal(len, 4);
-	assert_memory_equal(data, "a,b\n", 5); /* with its NUL */
-	free(data);
-	assert_int_equal(nvs_file_read_max(path, 3, &data, &len), -EFBIG);
-	assert_null(data);
-	assert_int_equal(len, 0);
-	assert_int_equal(nvs_file_read_max(dir, 100, &data, &len), -EISDIR);
-	unlink(path);
-	assert_int_equal(nvs_file_read_max(path, 100, &data, &len), -ENOENT);
-	assert_null(data);
-	rmdir(dir);
-
-	assert_int_equal(pipe(fds), 0);
-	assert_int_equal(write(fds[1], "123456", 6), 6);
-	close(fds[1]);
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fds[0]);
-	assert_int_equal(nvs_file_read_max(path, 5, &data, &len), -EFBIG);
-	assert_null(data);
-	close(fds[0]);
-}
-
 static void test_nvs_file_csv_with_file_rows(void **state)
 {
 	(void)state;
@@ -148,7 +111,6 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_nvs_file_atomic_write_and_read),
 		cmocka_unit_test(test_nvs_file_failures_leave_nothing),
-		cmocka_unit_test(test_nvs_file_read_max_limits),
 		cmocka_unit_test(test_nvs_file_csv_with_file_rows),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -44,11 +44,11 @@ static void test_nvs_page_header_v1_and_seq(void **state)
 	assert_int_equal(l.img[8], 0xff);
 	assert_int_equal(nvs_page_new(&l, &err), 0);
 	/* Page 0 became FULL, page 1 is ACTIVE with sequence number 1. */
-	assert_int_equal(nvs_rd32(l.img), NVS_STATE_FULL);
+	assert_int_equal(le_get32(l.img), NVS_STATE_FULL);
 	p1 = l.img + 4096;
-	assert_int_equal(nvs_rd32(p1), NVS_STATE_ACTIVE);
-	assert_int_equal(nvs_rd32(p1 + 4), 1);
-	assert_int_equal(nvs_rd32(p1 + 28), nvs_crc32(p1 + 4, 24));
+	assert_int_equal(le_get32(p1), NVS_STATE_ACTIVE);
+	assert_int_equal(le_get32(p1 + 4), 1);
+	assert_int_equal(le_get32(p1 + 28), nvs_crc32(p1 + 4, 24));
 	nvs_layout_deinit(&l);
 }
 

@@ -103,23 +103,12 @@ static void test_part_util_hex_negative(void **state)
 	assert_string_equal(part_hex(b, INT64_MIN), "-8000000000000000");
 }
 
-static void test_part_util_le32(void **state)
-{
-	uint8_t b[4];
-
-	(void)state;
-	part_put_le32(b, 0x12345678);
-	assert_int_equal(b[0], 0x78);
-	assert_int_equal(b[3], 0x12);
-	assert_int_equal(part_get_le32(b), 0x12345678);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_part_util_pyint_base0),   cmocka_unit_test(test_part_util_pyint_rejects),
 		cmocka_unit_test(test_part_util_pyint_base16),  cmocka_unit_test(test_part_util_strip_unicode),
-		cmocka_unit_test(test_part_util_hex_negative),  cmocka_unit_test(test_part_util_le32),
+		cmocka_unit_test(test_part_util_hex_negative),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "espfab/le.h"
 #include "espfab/reset.h"
 #include "test_rom_fakeport.h"
 
@@ -23,18 +24,13 @@ struct regs {
 	int silent_after; /* stop answering after this many ops (0 = never) */
 };
 
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 static void respond(struct fakeport *fp, const uint8_t *req, size_t len)
 {
 	struct regs *r = fp->user;
 
 	(void)len;
 	if (r->n < 32)
-		r->ops[r->n++] = (struct regop){req[1], get32(req + 8), req[1] == 0x09 ? get32(req + 12) : 0};
+		r->ops[r->n++] = (struct regop){req[1], le_get32(req + 8), req[1] == 0x09 ? le_get32(req + 12) : 0};
 	if (r->silent_after && r->n > (unsigned)r->silent_after)
 		return;
 	fp_reply(fp, req[1], req[1] == 0x0a ? r->read_value : 0, NULL, 0, 0, 0);

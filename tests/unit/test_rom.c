@@ -7,6 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "espfab/le.h"
 #include "espfab/rom.h"
 #include "espfab/slip.h"
 #include "test_rom_fakeport.h"
@@ -25,11 +26,6 @@ struct script {
 	int booting;            /* the first SYNC is lost; the banner follows */
 	int lose_flash_end;     /* READ_FLASH_SLOW: the reply's opening END is lost on the wire */
 };
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
 
 static void respond(struct fakeport *fp, const uint8_t *req, size_t len)
 {
@@ -84,7 +80,7 @@ static void respond(struct fakeport *fp, const uint8_t *req, size_t len)
 		uint8_t d[64];
 
 		for (int i = 0; i < 64; i++)
-			d[i] = (uint8_t)(get32(req + 8) + (uint32_t)i);
+			d[i] = (uint8_t)(le_get32(req + 8) + (uint32_t)i);
 		if (s->lose_flash_end)
 			memcpy(d, secret, sizeof(secret) - 1); /* an NVS string, as on a provisioned chip */
 		fp_reply(fp, cmd, 0, d, sizeof(d), s->fail_status, s->fail_err);
@@ -383,11 +379,11 @@ static void test_rom_flash_data_header_seq_and_payload_checksum(void **state)
 	assert_int_equal(last_req(x, req, sizeof(req)), 8 + 16 + sizeof(block));
 	assert_int_equal(req[1], ROM_CMD_FLASH_DATA);
 	assert_int_equal(req[2] | req[3] << 8, 16 + sizeof(block));
-	assert_int_equal(get32(req + 4), chk); /* payload only, not the 16-byte header */
-	assert_int_equal(get32(req + 8), sizeof(block));
-	assert_int_equal(get32(req + 12), 5);
-	assert_int_equal(get32(req + 16), 0);
-	assert_int_equal(get32(req + 20), 0);
+	assert_int_equal(le_get32(req + 4), chk); /* payload only, not the 16-byte header */
+	assert_int_equal(le_get32(req + 8), sizeof(block));
+	assert_int_equal(le_get32(req + 12), 5);
+	assert_int_equal(le_get32(req + 16), 0);
+	assert_int_equal(le_get32(req + 20), 0);
 	assert_memory_equal(req + 24, block, sizeof(block));
 	assert_int_equal(rom_flash_data(x->r, 1, block, 10, 0, 3000), 0);
 	assert_int_equal(last_req(x, req, sizeof(req)), 8 + 16 + 10);

@@ -1,6 +1,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "espfab/le.h"
 #include "espfab/slip.h"
 #include "test_rom_fakeport.h"
 
@@ -186,10 +187,8 @@ void fp_reply(struct fakeport *fp, uint8_t cmd, uint32_t value, const uint8_t *d
 	raw[n++] = cmd;
 	raw[n++] = (uint8_t)blen;
 	raw[n++] = (uint8_t)(blen >> 8);
-	raw[n++] = (uint8_t)value;
-	raw[n++] = (uint8_t)(value >> 8);
-	raw[n++] = (uint8_t)(value >> 16);
-	raw[n++] = (uint8_t)(value >> 24);
+	le_put32(raw + n, value);
+	n += 4;
 	if (dlen)
 		memcpy(raw + n, data, dlen);
 	n += dlen;

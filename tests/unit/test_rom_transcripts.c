@@ -14,6 +14,7 @@
 
 #include "espfab/chip.h"
 #include "espfab/flashop.h"
+#include "espfab/le.h"
 #include "espfab/rom.h"
 #include "espfab/slip.h"
 #include "test_rom_fakeport.h"
@@ -269,7 +270,7 @@ static void esp32_respond(struct fakeport *fp, const uint8_t *req, size_t len)
 		fp_queue(fp, enc, slip_encode(raw, n, enc));
 		return;
 	case 0x0a:
-		addr = (uint32_t)req[8] | (uint32_t)req[9] << 8 | (uint32_t)req[10] << 16 | (uint32_t)req[11] << 24;
+		addr = le_get32(req + 8);
 		if (addr == 0x40001000u)
 			v = 0x00F01D83u; /* esptool#921 */
 		else if (addr == 0x3FF5A004u)

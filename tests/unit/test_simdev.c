@@ -11,6 +11,7 @@
 #include <openssl/evp.h>
 #include <zlib.h>
 
+#include "espfab/le.h"
 #include "espfab/simdev.h"
 #include "espfab/slip.h"
 
@@ -39,19 +40,6 @@ static struct simdev *mk(enum simdev_chip chip, int timing)
 	return d;
 }
 
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 static uint8_t csum(const uint8_t *p, size_t n)
 {
 	uint8_t c = 0xEF;
@@ -74,7 +62,7 @@ static void send_req(struct simdev *d, uint64_t t, uint8_t cmd, const uint8_t *d
 	pkt[1] = cmd;
 	pkt[2] = (uint8_t)len;
 	pkt[3] = (uint8_t)(len >> 8);
-	put32(pkt + 4, chk);
+	le_put32(pkt + 4, chk);
 	if (len)
 		memcpy(pkt + 8, data, len);
 	n = slip_encode(pkt, 8 + len, enc);
@@ -129,11 +117,11 @@ static uint32_t read_reg(struct simdev *d, uint32_t addr)
 	uint8_t a[4];
 	struct frames fr;
 
-	put32(a, addr);
+	le_put32(a, addr);
 	xfer(d, 0x0a, a, 4, 0, &fr);
 	assert_int_equal(fr.n, 1);
 	expect_status(&fr, 0, 0x0a, 0, 0, 0);
-	return get32(fr.f[0] + 4);
+	return le_get32(fr.f[0] + 4);
 }
 
 static void write_reg(struct simdev *d, uint32_t addr, uint32_t val, uint32_t mask)
@@ -141,10 +129,10 @@ static void write_reg(struct simdev *d, uint32_t addr, uint32_t val, uint32_t ma
 	uint8_t a[16];
 	struct frames fr;
 
-	put32(a, addr);
-	put32(a + 4, val);
-	put32(a + 8, mask);
-	put32(a + 12, 0);
+	le_put32(a, addr);
+	le_put32(a + 4, val);
+	le_put32(a + 8, mask);
+	le_put32(a + 12, 0);
 	xfer(d, 0x09, a, 16, 0, &fr);
 	assert_int_equal(fr.n, 1);
 	expect_status(&fr, 0, 0x09, 0, 0, 0);
@@ -306,8 +294,8 @@ static void change_baud(struct simdev *d, uint32_t baud)
 	uint8_t a[8];
 	struct frames fr;
 
-	put32(a, baud);
-	put32(a + 4, 0);
+	le_put32(a, baud);
+	le_put32(a + 4, 0);
 	xfer(d, 0x0f, a, 8, 0, &fr);
 	assert_int_equal(fr.n, 1);
 	expect_status(&fr, 0, 0x0f, 0, 0, 0);
@@ -353,7 +341,7 @@ static void test_simdev_esp32_baud_needs_clock_correction(void **state)
 static void expect_unknown(const struct frames *fr, size_t i, uint8_t op, uint32_t val)
 {
 	expect_status(fr, i, op, 0, 1, 0x05);
-	assert_int_equal(get32(fr->f[i] + 4), val);
+	assert_int_equal(le_get32(fr->f[i] + 4), val);
 }
 
 static void test_simdev_security_info_per_chip(void **state)
@@ -379,7 +367,7 @@ static void test_simdev_security_info_per_chip(void **state)
 	expect_unknown(&fr, 1, 0x08, SIMDEV_SYNC_VALUE);
 	assert_int_equal(simdev_stats(d)->unknown, 1);
 	/* and it answers nothing but SYNC until synced again */
-	put32(a, 0x40001000u);
+	le_put32(a, 0x40001000u);
 	xfer(d, 0x0a, a, 4, 0, &fr);
 	assert_int_equal(fr.n, 0);
 	assert_int_equal(simdev_stats(d)->ignored_unsynced, 1);
@@ -401,9 +389,9 @@ static void test_simdev_security_info_per_chip(void **state)
 		xfer(d, 0x14, NULL, 0, 0, &fr);
 		assert_int_equal(fr.n, 1);
 		expect_status(&fr, 0, 0x14, t[i].len, 0, 0);
-		assert_int_equal(get32(fr.f[0] + 8), 0); /* flags */
+		assert_int_equal(le_get32(fr.f[0] + 8), 0); /* flags */
 		if (t[i].len == 20)
-			assert_int_equal(get32(fr.f[0] + 8 + 12), t[i].id);
+			assert_int_equal(le_get32(fr.f[0] + 8 + 12), t[i].id);
 		/* later ROMs answer an unknown command the same way, without
 		 * needing a new SYNC afterwards */
 		xfer(d, 0xD2, NULL, 0, 0, &fr);
@@ -460,11 +448,11 @@ static void attach(struct simdev *d, uint32_t size)
 	xfer(d, 0x0d, a, 8, 0, &fr);
 	expect_status(&fr, 0, 0x0d, 0, 0, 0);
 	if (size) {
-		put32(a + 4, size);
-		put32(a + 8, 0x10000);
-		put32(a + 12, 0x1000);
-		put32(a + 16, 0x100);
-		put32(a + 20, 0xFFFF);
+		le_put32(a + 4, size);
+		le_put32(a + 8, 0x10000);
+		le_put32(a + 12, 0x1000);
+		le_put32(a + 16, 0x100);
+		le_put32(a + 20, 0xFFFF);
 		xfer(d, 0x0b, a, 24, 0, &fr);
 		expect_status(&fr, 0, 0x0b, 0, 0, 0);
 	}
@@ -476,10 +464,10 @@ static void flash_begin(struct simdev *d, uint8_t cmd, unsigned words, uint32_t 
 	uint8_t a[20] = { 0 };
 	struct frames fr;
 
-	put32(a, size);
-	put32(a + 4, blocks);
-	put32(a + 8, bsize);
-	put32(a + 12, off);
+	le_put32(a, size);
+	le_put32(a + 4, blocks);
+	le_put32(a + 8, bsize);
+	le_put32(a + 12, off);
 	xfer(d, cmd, a, words * 4, 0, &fr);
 	assert_int_equal(fr.n, 1);
 	expect_status(&fr, 0, cmd, 0, st, er);
@@ -492,8 +480,8 @@ static void data_block(struct simdev *d, uint8_t cmd, const uint8_t *blk, uint32
 	struct frames fr;
 
 	assert_non_null(a);
-	put32(a, len);
-	put32(a + 4, seq);
+	le_put32(a, len);
+	le_put32(a + 4, seq);
 	memcpy(a + 16, blk, len);
 	xfer(d, cmd, a, 16 + len, (uint32_t)(csum(blk, len) ^ (bad_chk ? 1 : 0)), &fr);
 	assert_int_equal(fr.n, 1);
@@ -517,11 +505,11 @@ static void test_simdev_security_flags_and_sdm(void **state)
 	assert_int_equal(simdev_new(&c, &d, NULL), 0);
 	xfer(d, 0x14, NULL, 0, 0, &fr);
 	expect_status(&fr, 0, 0x14, 20, 0, 0);
-	assert_int_equal(get32(fr.f[0] + 8), 0x5);
+	assert_int_equal(le_get32(fr.f[0] + 8), 0x5);
 	assert_int_equal(fr.f[0][8 + 4], 1);
-	assert_int_equal(get32(fr.f[0] + 8 + 12), 5);
+	assert_int_equal(le_get32(fr.f[0] + 8 + 12), 5);
 	/* nothing readable: refused as unknown, under the last header */
-	put32(a, 0x40001000u);
+	le_put32(a, 0x40001000u);
 	xfer(d, 0x0a, a, 4, 0, &fr);
 	expect_unknown(&fr, 0, 0x14, 0);
 	attach(d, 0);
@@ -690,8 +678,8 @@ static void test_simdev_md5_is_ascii_hex(void **state)
 	(void)state;
 	for (int i = 0; i < 0x1000; i++)
 		flash[0x1000 + i] = (uint8_t)(i * 3);
-	put32(a, 0x1000);
-	put32(a + 4, 0x1000);
+	le_put32(a, 0x1000);
+	le_put32(a + 4, 0x1000);
 	xfer(d, 0x13, a, 16, 0, &fr);
 	expect_status(&fr, 0, 0x13, 0, 1, 0x06); /* not attached */
 	attach(d, 0);
@@ -701,8 +689,8 @@ static void test_simdev_md5_is_ascii_hex(void **state)
 	for (int i = 0; i < 16; i++)
 		snprintf(hex + 2 * i, 3, "%02x", md[i]);
 	assert_memory_equal(fr.f[0] + 8, hex, 32);
-	put32(a, 0x1FF000);
-	put32(a + 4, 0x2000); /* crosses the default 2 MiB */
+	le_put32(a, 0x1FF000);
+	le_put32(a + 4, 0x2000); /* crosses the default 2 MiB */
 	xfer(d, 0x13, a, 16, 0, &fr);
 	expect_status(&fr, 0, 0x13, 0, 1, 0x09);
 	simdev_free(d);
@@ -719,13 +707,13 @@ static void test_simdev_read_flash_slow_64_bytes(void **state)
 	for (int i = 0; i < 64; i++)
 		flash[0x8000 + i] = (uint8_t)(0xA0 + i);
 	attach(d, 0);
-	put32(a, 0x8000);
-	put32(a + 4, 16);
+	le_put32(a, 0x8000);
+	le_put32(a + 4, 16);
 	xfer(d, 0x0e, a, 8, 0, &fr);
 	/* always a 64-byte buffer, the first 16 bytes asked for */
 	expect_status(&fr, 0, 0x0e, 64, 0, 0);
 	assert_memory_equal(fr.f[0] + 8, flash + 0x8000, 16);
-	put32(a + 4, 65);
+	le_put32(a + 4, 65);
 	xfer(d, 0x0e, a, 8, 0, &fr);
 	expect_status(&fr, 0, 0x0e, 0, 1, 0x0a);
 	simdev_free(d);
@@ -770,10 +758,10 @@ static void test_simdev_mem_refused_gracefully(void **state)
 	struct frames fr;
 
 	(void)state;
-	put32(a, 32);
-	put32(a + 4, 1);
-	put32(a + 8, 0x1800);
-	put32(a + 12, 0x3FFB0000u);
+	le_put32(a, 32);
+	le_put32(a + 4, 1);
+	le_put32(a + 8, 0x1800);
+	le_put32(a + 12, 0x3FFB0000u);
 	xfer(d, 0x05, a, 16, 0, &fr);
 	expect_status(&fr, 0, 0x05, 0, 1, 0x06); /* no stub can run here */
 	xfer(d, 0x05, a, 12, 0, &fr);
@@ -781,8 +769,8 @@ static void test_simdev_mem_refused_gracefully(void **state)
 	memset(blk, 0x42, sizeof(blk));
 	data_block(d, 0x07, blk, sizeof(blk), 0, 1, 1, 0x07);
 	data_block(d, 0x07, blk, sizeof(blk), 0, 0, 1, 0x06);
-	put32(a, 0);
-	put32(a + 4, 0x40080000u);
+	le_put32(a, 0);
+	le_put32(a + 4, 0x40080000u);
 	xfer(d, 0x06, a, 8, 0, &fr);
 	expect_status(&fr, 0, 0x06, 0, 1, 0x06);
 	/* still in the loader */
@@ -848,12 +836,12 @@ static void test_simdev_write_reg_delay_costs_time(void **state)
 
 	(void)state;
 	/* esptool's write_reg(..., delay_after_us=1000): a second dummy entry */
-	put32(a, 0x3FF48000u);
-	put32(a + 4, 1);
-	put32(a + 8, 0xFFFFFFFFu);
-	put32(a + 12, 0);
-	put32(a + 16, 0x60000078u);
-	put32(a + 28, 1000);
+	le_put32(a, 0x3FF48000u);
+	le_put32(a + 4, 1);
+	le_put32(a + 8, 0xFFFFFFFFu);
+	le_put32(a + 12, 0);
+	le_put32(a + 16, 0x60000078u);
+	le_put32(a + 28, 1000);
 	send_req(d, 0, 0x09, a, sizeof(a), 0);
 	/* 40 bytes + 2 delimiters in, 1 ms, first reply byte */
 	assert_int_equal(simdev_next_event_ns(d), 42 * bt + 1000000 + bt);
@@ -886,10 +874,10 @@ static void test_simdev_timing_of_wire_and_flash(void **state)
 	simdev_set_timing(d, 0, 45, 400);
 	attach(d, 4u << 20);
 	simdev_set_timing(d, 1, 45, 400);
-	put32(a, 0x3000);
-	put32(a + 4, 12);
-	put32(a + 8, 0x400);
-	put32(a + 12, 0x10000);
+	le_put32(a, 0x3000);
+	le_put32(a + 4, 12);
+	le_put32(a + 8, 0x400);
+	le_put32(a + 12, 0x10000);
 	t = 1000 * MS;
 	send_req(d, t, 0x02, a, 16, 0);
 	/* 24 bytes + 2 delimiters in, 3 sectors, then 14 bytes out */
@@ -912,7 +900,7 @@ static void test_simdev_program_time_per_page(void **state)
 	attach(d, 4u << 20);
 	flash_begin(d, 0x02, 4, 0x400, 1, 0x400, 0, 0, 0);
 	simdev_set_timing(d, 1, 45, 400);
-	put32(a, 0x400);
+	le_put32(a, 0x400);
 	memset(a + 16, 0x12, 0x400);
 	/* 8 header + 0x410 payload, no bytes to escape, 2 delimiters */
 	enc_len = 8 + 16 + 0x400 + 2;
@@ -934,8 +922,8 @@ static void test_simdev_change_baud_reply_at_old_rate(void **state)
 
 	(void)state;
 	simdev_set_host_baud(d, 115200);
-	put32(a, 921600);
-	put32(a + 4, 0);
+	le_put32(a, 921600);
+	le_put32(a + 4, 0);
 	send_req(d, 0, 0x0f, a, 8, 0);
 	t0 = simdev_next_event_ns(d);
 	assert_int_equal(t0, 18 * bt + bt); /* first reply byte at 115200 */
@@ -1095,7 +1083,7 @@ static void test_simdev_garbage_between_responses(void **state)
 	assert_int_equal(fr.n, 4); /* frames survive */
 	assert_true(fr.noise_len >= 4 * 2);
 	for (size_t i = 0; i < 4; i++)
-		assert_int_equal(get32(fr.f[i] + 4), 0x00F01D83u);
+		assert_int_equal(le_get32(fr.f[i] + 4), 0x00F01D83u);
 	simdev_free(d);
 }
 
@@ -1118,8 +1106,8 @@ static void test_simdev_inject_error_and_silence(void **state)
 		uint8_t a[16 + 0x400] = { 0 };
 		struct frames fr;
 
-		put32(a, 0x400);
-		put32(a + 4, 1);
+		le_put32(a, 0x400);
+		le_put32(a + 4, 1);
 		memcpy(a + 16, blk, 0x400);
 		xfer(d, 0x03, a, sizeof(a), csum(blk, 0x400), &fr);
 		assert_int_equal(fr.n, 0);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "espfab/le.h"
 #include "simdev_efuse.h"
 
 static struct sdefuse E;
@@ -53,11 +54,9 @@ static void key_words(uint32_t out[11], uint8_t seed)
 		k[i] = (uint8_t)(seed + 7 * i);
 	efuse_rs_encode(k, c);
 	for (int i = 0; i < 8; i++)
-		out[i] = (uint32_t)k[4 * i] | (uint32_t)k[4 * i + 1] << 8 | (uint32_t)k[4 * i + 2] << 16 |
-			 (uint32_t)k[4 * i + 3] << 24;
+		out[i] = le_get32(k + 4 * i);
 	for (int i = 0; i < 3; i++)
-		out[8 + i] = (uint32_t)c[4 * i] | (uint32_t)c[4 * i + 1] << 8 | (uint32_t)c[4 * i + 2] << 16 |
-			     (uint32_t)c[4 * i + 3] << 24;
+		out[8 + i] = le_get32(c + 4 * i);
 }
 
 static int setup_c6(void **state)

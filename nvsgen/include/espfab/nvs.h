@@ -143,12 +143,7 @@ int nvs_decrypt_image_key(const uint8_t *in, size_t len, const uint8_t *key, siz
 
 /* Whole file into a malloc'd buffer (caller frees). NVS_EIO with the path. */
 int nvs_file_read(const char *path, uint8_t **data, size_t *len, struct nvs_err *err);
-/* The same for callers that word their own message: at most max bytes
- * (a larger file fails with -EFBIG before or while reading it), returns 0 or
- * -errno (-EISDIR for a directory), no message. On success *data holds *len
- * bytes plus a terminating NUL (so text can be parsed in place); caller frees.
- * On failure nothing is returned and the partial buffer is wiped. */
-int nvs_file_read_max(const char *path, size_t max, uint8_t **data, size_t *len);
+/* Callers that word their own message use fsu_read_file() (espfab/fsu.h). */
 /* Write via a temporary file in the same folder, fsync and rename(): either
  * the whole file appears or nothing. mode: permission bits (0644, 0600). */
 int nvs_file_write_atomic(const char *path, const uint8_t *data, size_t len, unsigned mode, struct nvs_err *err);
