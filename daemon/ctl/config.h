@@ -10,8 +10,8 @@
  * struct for the caller to print. A struct config is plain data: no heap,
  * copied freely.
  */
-#ifndef ESPFABD_CONFIG_H
-#define ESPFABD_CONFIG_H
+#ifndef ESPFAB_CTL_CONFIG_H
+#define ESPFAB_CTL_CONFIG_H
 
 #include <stddef.h>
 #include <stdint.h>
