@@ -34,9 +34,9 @@ int cli_config(const struct cli_globals *g, struct config *cfg);
  * g->socket_path; *reply is the caller's. 0, or -1 with a one-line reason
  * in errbuf. cli_remote.c */
 /* Connect to espfabd (--socket, else the configured socket); 0, or 1 after a
- * one-line error on stderr. *c is the caller's (client_free). cmd_daemon.c */
-struct client;
-int cli_connect_daemon(const struct cli_globals *g, struct client **c);
+ * one-line error on stderr. *c is the caller's (ctl_client_free). cmd_daemon.c */
+struct ctl_client;
+int cli_connect_daemon(const struct cli_globals *g, struct ctl_client **c);
 /* The control socket: --socket, else the configuration's, into buf. */
 const char *cli_socket_path(const struct cli_globals *g, char *buf, size_t cap);
 /* A positive decimal id; 0, or -1. cmd_daemon.c */

@@ -6,23 +6,23 @@
 #include <jansson.h>
 
 #include "cli.h"
-#include "client.h"
+#include "ctl_client.h"
 
 #define REMOTE_TIMEOUT_MS 30000
 
 int cli_daemon_request(const struct cli_globals *g, json_t *req, json_t **reply, char *errbuf, size_t errlen)
 {
-	struct client *c = NULL;
-	struct client_err err = {0};
+	struct ctl_client *c = NULL;
+	struct ctl_client_err err = {0};
 	int rc;
 
 	*reply = NULL;
-	if (client_connect(g->socket_path, &c, &err)) {
+	if (ctl_client_connect(g->socket_path, &c, &err)) {
 		snprintf(errbuf, errlen, "%s", err.msg);
 		return -1;
 	}
-	rc = client_call(c, "store", json_pack("{s:O}", "request", req), reply, REMOTE_TIMEOUT_MS, &err);
-	client_free(c);
+	rc = ctl_client_call(c, "store", json_pack("{s:O}", "request", req), reply, REMOTE_TIMEOUT_MS, &err);
+	ctl_client_free(c);
 	if (rc) {
 		snprintf(errbuf, errlen, "%s", err.msg);
 		return -1;

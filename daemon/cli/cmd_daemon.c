@@ -10,7 +10,7 @@
 #include <jansson.h>
 
 #include "cli.h"
-#include "client.h"
+#include "ctl_client.h"
 #include "config.h"
 
 #define CALL_TIMEOUT_MS 30000
@@ -30,12 +30,12 @@ const char *cli_socket_path(const struct cli_globals *g, char *buf, size_t cap)
 	return buf;
 }
 
-int cli_connect_daemon(const struct cli_globals *g, struct client **c)
+int cli_connect_daemon(const struct cli_globals *g, struct ctl_client **c)
 {
 	char buf[CONFIG_PATH_MAX];
-	struct client_err err;
+	struct ctl_client_err err;
 
-	if (client_connect(cli_socket_path(g, buf, sizeof(buf)), c, &err)) {
+	if (ctl_client_connect(cli_socket_path(g, buf, sizeof(buf)), c, &err)) {
 		fprintf(stderr, "espfab: %s\n", err.msg);
 		return 1;
 	}
@@ -46,8 +46,8 @@ int cli_connect_daemon(const struct cli_globals *g, struct client **c)
 static int call(const struct cli_globals *g, const char *op, json_t *fields, int json,
 		void (*show)(json_t *result))
 {
-	struct client *c = NULL;
-	struct client_err err;
+	struct ctl_client *c = NULL;
+	struct ctl_client_err err;
 	json_t *res = NULL;
 	int rc;
 
@@ -55,8 +55,8 @@ static int call(const struct cli_globals *g, const char *op, json_t *fields, int
 		json_decref(fields);
 		return 1;
 	}
-	rc = client_call(c, op, fields, &res, CALL_TIMEOUT_MS, &err);
-	client_free(c);
+	rc = ctl_client_call(c, op, fields, &res, CALL_TIMEOUT_MS, &err);
+	ctl_client_free(c);
 	if (rc) {
 		if (json) {
 			json_t *e = json_pack("{s:b, s:{s:s, s:s}}", "ok", 0, "error", "code",

@@ -25,7 +25,7 @@
 #include <jansson.h>
 
 #include "cli.h"
-#include "client.h"
+#include "ctl_client.h"
 
 #define WATCH_LOG_MAX 64
 #define WATCH_LINE_MAX 512
@@ -467,19 +467,19 @@ static int on_event(struct watch *w, json_t *ev)
 
 /* Connect and subscribe; 0, or -1 with the reason in msg (nothing printed:
  * retries would repeat it every second over the frame). */
-static int subscribe(const char *path, struct client **c, char *msg, size_t cap)
+static int subscribe(const char *path, struct ctl_client **c, char *msg, size_t cap)
 {
-	struct client_err err;
+	struct ctl_client_err err;
 	json_t *res = NULL;
 
 	*c = NULL;
-	if (client_connect(path, c, &err)) {
+	if (ctl_client_connect(path, c, &err)) {
 		snprintf(msg, cap, "%s", err.msg);
 		return -1;
 	}
-	if (client_call(*c, "subscribe", NULL, &res, WATCH_CALL_MS, &err)) {
+	if (ctl_client_call(*c, "subscribe", NULL, &res, WATCH_CALL_MS, &err)) {
 		snprintf(msg, cap, "%s", err.msg);
-		client_free(*c);
+		ctl_client_free(*c);
 		*c = NULL;
 		return -1;
 	}
@@ -504,8 +504,8 @@ int cmd_watch(int argc, char **argv, const struct cli_globals *g)
 		{NULL, 0, NULL, 0},
 	};
 	static struct watch w; /* large: not on the stack */
-	struct client *c = NULL;
-	struct client_err err;
+	struct ctl_client *c = NULL;
+	struct ctl_client_err err;
 	struct sigaction sa;
 	int64_t timeout_s = 0;
 	time_t start = time(NULL), retry_at = 0;
@@ -593,13 +593,13 @@ int cmd_watch(int argc, char **argv, const struct cli_globals *g)
 			if (w.json)
 				fprintf(stderr, "espfab watch: reconnected\n");
 		}
-		r = client_next(c, &m, WATCH_WAIT_MS, &err);
-		if (r == CLIENT_ETIMEDOUT)
+		r = ctl_client_next(c, &m, WATCH_WAIT_MS, &err);
+		if (r == CTL_CLIENT_ETIMEDOUT)
 			continue;
 		if (r) {
 			/* The daemon went away (a restart, a stop): wait for it. */
 			char ts[16], line[400];
-			client_free(c);
+			ctl_client_free(c);
 			c = NULL;
 			stamp(ts, sizeof(ts));
 			snprintf(w.link, sizeof(w.link), "reconnecting (%.100s)", err.msg);
@@ -628,7 +628,7 @@ int cmd_watch(int argc, char **argv, const struct cli_globals *g)
 	}
 	rc = 0;
 out:
-	client_free(c);
+	ctl_client_free(c);
 	json_decref(w.ports);
 	json_decref(w.batches);
 	return rc;

@@ -167,7 +167,7 @@ void control_send(struct control_client *cl, const char *line)
 
 void control_reply(struct control_client *cl, json_t *id, json_t *result)
 {
-	char *line = proto_reply_ok(id, result);
+	char *line = ctl_reply_ok(id, result);
 
 	control_send(cl, line);
 	free(line);
@@ -175,7 +175,7 @@ void control_reply(struct control_client *cl, json_t *id, json_t *result)
 
 void control_reply_error(struct control_client *cl, json_t *id, const char *code, const char *message)
 {
-	char *line = proto_reply_error(id, code, message);
+	char *line = ctl_reply_error(id, code, message);
 
 	control_send(cl, line);
 	free(line);
@@ -209,7 +209,7 @@ size_t control_nclients(const struct control *c)
 
 void control_broadcast(struct control *c, json_t *event)
 {
-	char *line = proto_event_line(event);
+	char *line = ctl_event_line(event);
 
 	if (!line)
 		return;
@@ -221,20 +221,20 @@ void control_broadcast(struct control *c, json_t *event)
 
 static void handle_line(struct control_client *cl, const char *line, size_t len)
 {
-	struct proto_request req;
-	struct proto_err perr = {0};
+	struct ctl_request req;
+	struct ctl_err perr = {0};
 	int rc;
 
 	if (len && line[len - 1] == '\r')
 		len--;
 	if (!len)
 		return;
-	rc = proto_parse_request(line, len, &req, &perr);
+	rc = ctl_parse_request(line, len, &req, &perr);
 	if (rc) {
-		control_reply_error(cl, req.id, proto_error_code(rc), perr.msg);
+		control_reply_error(cl, req.id, ctl_error_code(rc), perr.msg);
 		log_debug("control: pid %d sent a bad request: %s", (int)cl->pid, perr.msg);
-	} else if (req.op == PROTO_OP_SUBSCRIBE || req.op == PROTO_OP_UNSUBSCRIBE) {
-		cl->subscribed = req.op == PROTO_OP_SUBSCRIBE;
+	} else if (req.op == CTL_OP_SUBSCRIBE || req.op == CTL_OP_UNSUBSCRIBE) {
+		cl->subscribed = req.op == CTL_OP_SUBSCRIBE;
 		control_reply(cl, req.id, json_pack("{s:b}", "subscribed", cl->subscribed));
 		/* The handler sees subscribe too so it can send a snapshot. */
 		if (cl->subscribed && cl->ctl->handler)
@@ -242,7 +242,7 @@ static void handle_line(struct control_client *cl, const char *line, size_t len)
 	} else if (cl->ctl->handler) {
 		cl->ctl->handler(cl->ctl->ctx, cl, &req);
 	}
-	proto_request_deinit(&req);
+	ctl_request_deinit(&req);
 }
 
 static void client_read(struct control_client *cl)
@@ -266,7 +266,7 @@ static void client_read(struct control_client *cl)
 		ssize_t n;
 		size_t start = 0;
 
-		n = recv(cl->fd, cl->in + cl->inlen, PROTO_MAX_LINE + 1 - cl->inlen, MSG_DONTWAIT);
+		n = recv(cl->fd, cl->in + cl->inlen, CTL_MAX_LINE + 1 - cl->inlen, MSG_DONTWAIT);
 		if (n == 0) {
 			/* The peer finished sending (it may still read: socat, or
 			 * `printf ... | nc -U`): answer what it sent, then close. */
@@ -293,9 +293,9 @@ static void client_read(struct control_client *cl)
 			return;
 		memmove(cl->in, cl->in + start, cl->inlen - start);
 		cl->inlen -= start;
-		if (cl->inlen > PROTO_MAX_LINE) {
+		if (cl->inlen > CTL_MAX_LINE) {
 			log_warn("control: pid %d sent a line over %d bytes; disconnecting", (int)cl->pid,
-				 PROTO_MAX_LINE);
+				 CTL_MAX_LINE);
 			client_refuse(cl, "too_long", "request line longer than 65536 bytes");
 			return;
 		}
@@ -346,7 +346,7 @@ int control_adopt(struct control *c, int fd)
 
 	cl = calloc(1, sizeof(*cl));
 	if (cl)
-		cl->in = malloc(PROTO_MAX_LINE + 1);
+		cl->in = malloc(CTL_MAX_LINE + 1);
 	if (!cl || !cl->in) {
 		if (cl)
 			free(cl);

@@ -1,9 +1,9 @@
-/* The control socket: a unix stream socket speaking proto.h's lines.
+/* The control socket: a unix stream socket speaking ctl_msg.h's lines.
  *
  * Hygiene (after OpenSMTPD's control.c): the peer's credentials are checked
  * on accept (root, the daemon's own uid, or a member of the control group;
  * others get one "denied" line, are logged and disconnected); at most
- * max_clients at once; a line longer than PROTO_MAX_LINE gets a "too_long"
+ * max_clients at once; a line longer than CTL_MAX_LINE gets a "too_long"
  * error and a disconnect; a malformed line gets an error reply and the client
  * stays; a subscriber that stops reading is dropped once its queue passes
  * CONTROL_MAX_OUTQ. Everything runs on the main thread's loop.
@@ -15,7 +15,7 @@
 #include <sys/types.h>
 
 #include "loop.h"
-#include "proto.h"
+#include "ctl_msg.h"
 
 #define CONTROL_MAX_OUTQ (4 * 1024 * 1024)
 
@@ -37,7 +37,7 @@ struct control_client;
 /* Called once per well-formed request. The handler answers with
  * control_reply()/control_reply_error() (now or later, while the client
  * lives). req is only valid during the call. */
-typedef void (*control_handler)(void *ctx, struct control_client *c, const struct proto_request *req);
+typedef void (*control_handler)(void *ctx, struct control_client *c, const struct ctl_request *req);
 
 struct control_opts {
 	const char *path;     /* socket path; ignored when listen_fd >= 0 */

@@ -181,11 +181,8 @@ static int parse_args(struct config *cfg, int argc, char **argv, int *check_only
 			config_path = optarg;
 			explicit_config = 1;
 		}
-	config_defaults(cfg);
-	if (config_load(cfg, config_path, !explicit_config, &err)) {
-		fprintf(stderr, "espfabd: %s\n", err.msg);
+	if (config_read(cfg, explicit_config ? config_path : NULL, "espfabd"))
 		return 2;
-	}
 	optind = 0;
 	opterr = 1;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {

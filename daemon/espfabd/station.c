@@ -196,7 +196,7 @@ static void wake_workers(struct station *s)
 	}
 }
 
-void station_handle_request(void *ctx, struct control_client *cl, const struct proto_request *req)
+void station_handle_request(void *ctx, struct control_client *cl, const struct ctl_request *req)
 {
 	struct station *s = ctx;
 	struct store_err serr = {0};
@@ -204,23 +204,23 @@ void station_handle_request(void *ctx, struct control_client *cl, const struct p
 	int rc = 0;
 
 	switch (req->op) {
-	case PROTO_OP_STATUS:
+	case CTL_OP_STATUS:
 		control_reply(cl, req->id, status_json(s));
 		return;
-	case PROTO_OP_SUBSCRIBE: {
+	case CTL_OP_SUBSCRIBE: {
 		/* A new watcher gets the whole picture first, then deltas. */
 		json_t *ev = status_json(s);
 		char *line;
 		json_object_set_new(ev, "event", json_string("snapshot"));
-		line = proto_event_line(ev);
+		line = ctl_event_line(ev);
 		control_send(cl, line);
 		free(line);
 		return;
 	}
-	case PROTO_OP_UNSUBSCRIBE:
+	case CTL_OP_UNSUBSCRIBE:
 		return;
-	case PROTO_OP_BATCH_ADD: {
-		const char *ports[PROTO_MAX_PORTS];
+	case CTL_OP_BATCH_ADD: {
+		const char *ports[CTL_MAX_PORTS];
 		int64_t id = 0;
 		long long avail;
 		if (s->stopping) {
@@ -270,17 +270,17 @@ void station_handle_request(void *ctx, struct control_client *cl, const struct p
 		wake_workers(s);
 		return;
 	}
-	case PROTO_OP_BATCH_LIST:
+	case CTL_OP_BATCH_LIST:
 		rc = store_batch_query(s->store, 0, &out, &serr);
 		break;
-	case PROTO_OP_BATCH_SHOW:
+	case CTL_OP_BATCH_SHOW:
 		rc = store_batch_query(s->store, req->batch, &out, &serr);
 		break;
-	case PROTO_OP_BATCH_PAUSE:
-	case PROTO_OP_BATCH_RESUME:
-	case PROTO_OP_BATCH_CANCEL: {
-		enum store_batch_op op = req->op == PROTO_OP_BATCH_PAUSE	? STORE_BATCH_PAUSE
-					 : req->op == PROTO_OP_BATCH_RESUME ? STORE_BATCH_RESUME
+	case CTL_OP_BATCH_PAUSE:
+	case CTL_OP_BATCH_RESUME:
+	case CTL_OP_BATCH_CANCEL: {
+		enum store_batch_op op = req->op == CTL_OP_BATCH_PAUSE	? STORE_BATCH_PAUSE
+					 : req->op == CTL_OP_BATCH_RESUME ? STORE_BATCH_RESUME
 									     : STORE_BATCH_CANCEL;
 		rc = store_batch_set(s->store, req->batch, op, &serr);
 		if (!rc)
@@ -299,7 +299,7 @@ void station_handle_request(void *ctx, struct control_client *cl, const struct p
 		}
 		break;
 	}
-	case PROTO_OP_RECORDS_LIST: {
+	case CTL_OP_RECORDS_LIST: {
 		struct store_record_filter f = {.product = req->product[0] ? req->product : NULL,
 						.state = req->state[0] ? req->state : NULL,
 						.limit = req->limit};
@@ -307,17 +307,17 @@ void station_handle_request(void *ctx, struct control_client *cl, const struct p
 		rc = store_query_records(s->store, &f, &out, &serr);
 		break;
 	}
-	case PROTO_OP_RECORDS_STATS:
+	case CTL_OP_RECORDS_STATS:
 		rc = store_query_stats(s->store, req->product[0] ? req->product : NULL, &out, &serr);
 		break;
-	case PROTO_OP_AUDIT: {
+	case CTL_OP_AUDIT: {
 		struct store_audit_filter f = {.since = req->since[0] ? req->since : NULL,
 					       .mac = req->mac[0] ? req->mac : NULL,
 					       .limit = req->limit};
 		rc = store_query_audit(s->store, &f, &out, &serr);
 		break;
 	}
-	case PROTO_OP_STORE: {
+	case CTL_OP_STORE: {
 		json_t *reveal = json_object_get(req->store_req, "reveal");
 		if (json_is_true(reveal)) {
 			control_reply_error(cl, req->id, "denied", "values are not revealed over the socket");
@@ -326,7 +326,7 @@ void station_handle_request(void *ctx, struct control_client *cl, const struct p
 		rc = store_request(s->store, req->store_req, &out, &serr);
 		break;
 	}
-	case PROTO_OP_COUNT_:
+	case CTL_OP_COUNT_:
 		control_reply_error(cl, req->id, "op", "unknown op");
 		return;
 	}
@@ -640,7 +640,7 @@ static void on_claim_req(struct station *s, struct jobq_msg *m)
 	struct jobq_msg rep;
 	struct store_record *r = NULL;
 	struct store_err serr = {0};
-	char product[PROTO_NAME_MAX] = "";
+	char product[CTL_NAME_MAX] = "";
 	uint64_t t;
 	int64_t b;
 

@@ -13,7 +13,7 @@
 #include "config.h"
 #include "control.h"
 #include "loop.h"
-#include "proto.h"
+#include "ctl_msg.h"
 
 struct store;
 struct station;
@@ -39,7 +39,7 @@ void station_set_control(struct station *s, struct control *c);
 struct uplink;
 void station_set_uplink(struct station *s, struct uplink *u);
 /* control_handler for control_new(). */
-void station_handle_request(void *ctx, struct control_client *cl, const struct proto_request *req);
+void station_handle_request(void *ctx, struct control_client *cl, const struct ctl_request *req);
 
 /* Start a worker for a configured port; name and path unique. */
 int station_add_port(struct station *s, const char *name, const char *path, uint32_t baud, int before);

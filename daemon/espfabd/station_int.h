@@ -11,7 +11,7 @@
 #include "config.h"
 #include "jobq.h"
 #include "outbox.h"
-#include "proto.h"
+#include "ctl_msg.h"
 
 struct store;
 struct store_product;
@@ -47,7 +47,7 @@ struct station_port {
 	 * counts against the batch's room and the product's available records
 	 * until the claim answers or the result arrives. */
 	int64_t promised;
-	char promised_product[PROTO_NAME_MAX];
+	char promised_product[CTL_NAME_MAX];
 	/* RELOAD (station_ports.c). configured: from the configuration (a
 	 * reload may remove it), not discovered; removing: stop it once its
 	 * device is done; removed: the slot is free (its worker joined). */
@@ -91,7 +91,7 @@ struct station {
 	int64_t fw_product;
 	/* The product's available records, read at most once a second (a
 	 * count over the records) and lowered by each new claim in between. */
-	char avail_product[PROTO_NAME_MAX];
+	char avail_product[CTL_NAME_MAX];
 	long long avail_n;
 	uint64_t avail_at_ms;
 	struct station_ident *ident; /* per-device identities (station_ident.h) */

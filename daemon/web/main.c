@@ -21,7 +21,6 @@
 #include "wmodel.h"
 #include "wreq.h"
 
-#define DEFAULT_CONFIG "/etc/espfab/espfabd.conf"
 #define DEFAULT_LISTEN "127.0.0.1:8080"
 
 struct web {
@@ -154,14 +153,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "espfab-web: --listen: %s\n", msg);
 		return 2;
 	}
-	config_defaults(&cfg);
 	if (!sock) {
 		/* Where the daemon's configuration puts its socket. */
-		struct config_err cerr;
-		if (config_load(&cfg, cfgpath ? cfgpath : DEFAULT_CONFIG, !cfgpath, &cerr)) {
-			fprintf(stderr, "espfab-web: %s\n", cerr.msg);
+		if (config_read(&cfg, cfgpath, "espfab-web"))
 			return 2;
-		}
 		sock = cfg.socket_path;
 	}
 	if (tokfile && load_token(tokfile, token, sizeof(token)))

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "client.h"
+#include "ctl_client.h"
 #include "log.h"
 
 /* Audit rows per request: a page stays far below the client's line limit
@@ -45,18 +45,18 @@ static void set_offline(struct wfeed *f, const char *why)
 	json_decref(ch);
 }
 
-static int ask_audit(struct wfeed *f, struct client *c, const char *since, int64_t *id, struct client_err *err)
+static int ask_audit(struct wfeed *f, struct ctl_client *c, const char *since, int64_t *id, struct ctl_client_err *err)
 {
 	(void)f;
-	return client_send(c, "audit", json_pack("{s:s, s:i}", "since", since, "limit", WFEED_AUDIT_PAGE), id, err);
+	return ctl_client_send(c, "audit", json_pack("{s:s, s:i}", "since", since, "limit", WFEED_AUDIT_PAGE), id, err);
 }
 
 /* One connection's life: returns when it breaks or we stop. why gets the
  * reason it ended. */
 static void session(struct wfeed *f, char *why, size_t cap)
 {
-	struct client *c = NULL;
-	struct client_err err;
+	struct ctl_client *c = NULL;
+	struct ctl_client_err err;
 	json_t *ch = json_array();
 	int64_t audit_id = -1;
 	int pages = 0, seeding = 0;
@@ -64,11 +64,11 @@ static void session(struct wfeed *f, char *why, size_t cap)
 	char since[40];
 
 	clock_gettime(CLOCK_MONOTONIC, &last_stats);
-	if (client_connect(f->path, &c, &err)) {
+	if (ctl_client_connect(f->path, &c, &err)) {
 		snprintf(why, cap, "%s", err.msg);
 		goto out;
 	}
-	if (client_send(c, "subscribe", NULL, NULL, &err)) {
+	if (ctl_client_send(c, "subscribe", NULL, NULL, &err)) {
 		snprintf(why, cap, "%s", err.msg);
 		goto out;
 	}
@@ -84,10 +84,10 @@ static void session(struct wfeed *f, char *why, size_t cap)
 	while (!atomic_load(&f->stop)) {
 		json_t *m = NULL, *jid;
 		struct timespec now;
-		int rc = client_next(c, &m, WFEED_POLL_MS, &err);
+		int rc = ctl_client_next(c, &m, WFEED_POLL_MS, &err);
 
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (rc == CLIENT_ETIMEDOUT) {
+		if (rc == CTL_CLIENT_ETIMEDOUT) {
 			/* Rates slide with time even when nothing happens. */
 			if ((now.tv_sec - last_stats.tv_sec) * 1000 + (now.tv_nsec - last_stats.tv_nsec) / 1000000 >=
 			    f->stats_ms) {
@@ -145,7 +145,7 @@ out:
 		json_array_clear(ch); /* going offline publishes the state */
 		whub_unlock(f->hub);
 	}
-	client_free(c);
+	ctl_client_free(c);
 	json_decref(ch);
 }
 

@@ -9,7 +9,7 @@
 
 #include <microhttpd.h>
 
-#include "client.h"
+#include "ctl_client.h"
 #include "log.h"
 #include "wreq.h"
 
@@ -217,8 +217,8 @@ static enum MHD_Result batch_action(struct whttp *h, struct MHD_Connection *c, c
 	const char *op = rq->action == WREQ_PAUSE ? "batch.pause" : "batch.resume";
 	const char *tok = NULL;
 	size_t toklen = 0;
-	struct client *cl = NULL;
-	struct client_err err;
+	struct ctl_client *cl = NULL;
+	struct ctl_client_err err;
 	json_t *res = NULL;
 	char peer[64];
 	int rc;
@@ -233,15 +233,15 @@ static enum MHD_Result batch_action(struct whttp *h, struct MHD_Connection *c, c
 		return send_error(c, MHD_HTTP_UNAUTHORIZED, "token", auth ? "the operator token is not valid" :
 					  "an operator token is needed (Authorization: Bearer ...)", NULL);
 	}
-	if (client_connect(h->socket_path, &cl, &err))
+	if (ctl_client_connect(h->socket_path, &cl, &err))
 		return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "offline", err.msg, NULL);
-	rc = client_call(cl, op, json_pack("{s:I}", "batch", (json_int_t)rq->batch), &res, WHTTP_ACTION_TIMEOUT_MS,
+	rc = ctl_client_call(cl, op, json_pack("{s:I}", "batch", (json_int_t)rq->batch), &res, WHTTP_ACTION_TIMEOUT_MS,
 			 &err);
-	client_free(cl);
+	ctl_client_free(cl);
 	if (rc) {
 		log_msg(LOG_WARNING, NULL, "operator %s of batch %lld from %s: espfabd said %s", op,
 			(long long)rq->batch, peer, err.msg);
-		if (rc == CLIENT_EREMOTE)
+		if (rc == CTL_CLIENT_EREMOTE)
 			return send_error(c, status_of(err.remote_code), err.remote_code, err.msg, NULL);
 		return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "offline", err.msg, NULL);
 	}

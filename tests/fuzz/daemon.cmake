@@ -2,15 +2,15 @@
 # espfabd.conf parser. Their sources are compiled into the harness so
 # libFuzzer's coverage instrumentation reaches them.
 espfab_fuzz_target(control_proto
-  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_control_proto.c ${PROJECT_SOURCE_DIR}/daemon/espfabd/proto.c
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_control_proto.c ${PROJECT_SOURCE_DIR}/daemon/ctl/ctl_msg.c
   LIBS PkgConfig::JANSSON
   CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/control_proto)
 if(ESPFAB_FUZZ)
-  target_include_directories(fuzz_control_proto PRIVATE ${PROJECT_SOURCE_DIR}/daemon/espfabd)
+  target_include_directories(fuzz_control_proto PRIVATE ${PROJECT_SOURCE_DIR}/daemon/ctl)
 endif()
 espfab_fuzz_target(config
-  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_config.c ${PROJECT_SOURCE_DIR}/daemon/espfabd/config.c
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_config.c ${PROJECT_SOURCE_DIR}/daemon/ctl/config.c
   CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/config)
 if(ESPFAB_FUZZ)
-  target_include_directories(fuzz_config PRIVATE ${PROJECT_SOURCE_DIR}/daemon/espfabd ${CMAKE_BINARY_DIR}/generated)
+  target_include_directories(fuzz_config PRIVATE ${PROJECT_SOURCE_DIR}/daemon/ctl ${CMAKE_BINARY_DIR}/generated)
 endif()

@@ -5,33 +5,33 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proto.h"
+#include "ctl_msg.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct proto_request req;
-	struct proto_err err = {0};
-	struct proto_err perr;
+	struct ctl_request req;
+	struct ctl_err err = {0};
+	struct ctl_err perr;
 	char *line;
 	json_t *m;
 	int rc;
 
-	rc = proto_parse_request((const char *)data, size, &req, &err);
+	rc = ctl_parse_request((const char *)data, size, &req, &err);
 	if (rc)
-		line = proto_reply_error(req.id, proto_error_code(rc), err.msg);
+		line = ctl_reply_error(req.id, ctl_error_code(rc), err.msg);
 	else
-		line = proto_reply_ok(req.id, json_pack("{s:s}", "op", proto_op_name(req.op)));
+		line = ctl_reply_ok(req.id, json_pack("{s:s}", "op", ctl_op_name(req.op)));
 	if (!line)
 		abort();
-	m = proto_parse_message(line, strlen(line) - 1, &perr);
+	m = ctl_parse_message(line, strlen(line) - 1, &perr);
 	if (!m)
 		abort(); /* a reply a client cannot read */
 	if (memchr(line, '\n', strlen(line) - 1))
 		abort(); /* a reply must be exactly one line */
 	json_decref(m);
 	free(line);
-	proto_request_deinit(&req);
+	ctl_request_deinit(&req);
 	return 0;
 }

@@ -1,5 +1,5 @@
 /* libFuzzer harness: what espfab-web reads from espfabd's socket. The input
- * is lines; each is parsed as the client does (proto_parse_message) and fed
+ * is lines; each is parsed as the client does (ctl_parse_message) and fed
  * to the model: an object as an event, an array as an audit page, "off" to
  * go offline. After every line the whole state is rendered and serialized
  * as an SSE message, which must be one "data:" line of printable ASCII
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proto.h"
+#include "ctl_msg.h"
 #include "whub.h"
 #include "wmodel.h"
 
@@ -56,8 +56,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			wmodel_seed_end(m, now, ch);
 			json_decref(rows);
 		} else {
-			struct proto_err perr;
-			json_t *msg = proto_parse_message(line, len, &perr);
+			struct ctl_err perr;
+			json_t *msg = ctl_parse_message(line, len, &perr);
 			if (msg)
 				wmodel_apply(m, msg, now, ch);
 			json_decref(msg);

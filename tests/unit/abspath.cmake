@@ -1,2 +1,2 @@
-# Unit test of command-line path resolution (daemon/espfabd/abspath.c).
-espfab_unit_test(abspath LIBS espfab_daemon)
+# Unit test of command-line path resolution (daemon/ctl/abspath.c).
+espfab_unit_test(abspath LIBS espfab_ctl)

@@ -195,6 +195,30 @@ static void test_config_db_old_name_warns(void **state)
 	assert_string_equal(err.msg, "espfabd.conf:1: db: expected an absolute path or a PostgreSQL URI (postgresql://, service=)");
 }
 
+/* config_read: defaults first, a named file must exist, old spellings come
+ * back as warnings for the caller (espfab prints them, espfabd logs them). */
+static void test_config_read_named_file(void **state)
+{
+	struct config c;
+	char path[] = "/tmp/espfab-test-readXXXXXX";
+	const char text[] = "db = /srv/old.db\nstation = line9\n";
+	int fd;
+
+	(void)state;
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, sizeof(text) - 1), (ssize_t)(sizeof(text) - 1));
+	close(fd);
+	memset(&c, 0x5a, sizeof(c));
+	assert_int_equal(config_read(&c, path, "test"), CONFIG_OK);
+	assert_string_equal(c.db_path, "/srv/old.db");
+	assert_string_equal(c.station, "line9");
+	assert_string_equal(c.socket_path, "/run/espfab/espfabd.sock"); /* the default, not the 0x5a fill */
+	assert_int_equal(c.nwarnings, 1);
+	unlink(path);
+	assert_int_equal(config_read(&c, path, "test"), CONFIG_EIO);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -205,6 +229,7 @@ int main(void)
 		cmocka_unit_test(test_config_nul_and_long_lines),
 		cmocka_unit_test(test_config_too_many_ports),
 		cmocka_unit_test(test_config_load_missing),
+		cmocka_unit_test(test_config_read_named_file),
 		cmocka_unit_test(test_config_uplink),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

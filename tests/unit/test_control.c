@@ -23,17 +23,17 @@ struct fixture {
 	char dir[64];
 	char path[128];
 	int calls;
-	enum proto_op last_op;
+	enum ctl_op last_op;
 };
 
-static void handler(void *ctx, struct control_client *cl, const struct proto_request *req)
+static void handler(void *ctx, struct control_client *cl, const struct ctl_request *req)
 {
 	struct fixture *f = ctx;
 
 	f->calls++;
 	f->last_op = req->op;
-	if (req->op != PROTO_OP_SUBSCRIBE)
-		control_reply(cl, req->id, json_pack("{s:s}", "op", proto_op_name(req->op)));
+	if (req->op != CTL_OP_SUBSCRIBE)
+		control_reply(cl, req->id, json_pack("{s:s}", "op", ctl_op_name(req->op)));
 }
 
 static int setup(void **state)
@@ -155,7 +155,7 @@ static void test_control_malformed_keeps_client(void **state)
 	assert_int_equal(send(fd, good, strlen(good), 0), (ssize_t)strlen(good));
 	l = read_line(f, fd);
 	assert_string_equal(l, "{\"v\":1,\"id\":2,\"ok\":true,\"result\":{\"op\":\"batch.list\"}}\n");
-	assert_int_equal(f->last_op, PROTO_OP_BATCH_LIST);
+	assert_int_equal(f->last_op, CTL_OP_BATCH_LIST);
 	close(fd);
 }
 
@@ -163,7 +163,7 @@ static void test_control_oversized_disconnects(void **state)
 {
 	struct fixture *f = *state;
 	int fd = adopt_pair(f);
-	size_t n = PROTO_MAX_LINE + 100, off = 0;
+	size_t n = CTL_MAX_LINE + 100, off = 0;
 	char *big = malloc(n);
 	char *l;
 

@@ -5,8 +5,8 @@
  * history). Never pass secret material: callers log record ids, never
  * values. Thread-safe.
  */
-#ifndef ESPFABD_LOG_H
-#define ESPFABD_LOG_H
+#ifndef ESPFAB_CTL_LOG_H
+#define ESPFAB_CTL_LOG_H
 
 #include <stdint.h>
 #include <syslog.h>

@@ -8,8 +8,8 @@
  * its link, which must not become the /dev/ttyUSBn it points at today) and
  * the file need not exist yet (a new database, a socket to create).
  */
-#ifndef ESPFABD_ABSPATH_H
-#define ESPFABD_ABSPATH_H
+#ifndef ESPFAB_CTL_ABSPATH_H
+#define ESPFAB_CTL_ABSPATH_H
 
 #include <stddef.h>
 

@@ -10,8 +10,8 @@
  * struct for the caller to print. A struct config is plain data: no heap,
  * copied freely.
  */
-#ifndef ESPFABD_CONFIG_H
-#define ESPFABD_CONFIG_H
+#ifndef ESPFAB_CTL_CONFIG_H
+#define ESPFAB_CTL_CONFIG_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -89,6 +89,14 @@ int config_parse(struct config *c, const char *text, size_t len, const char *fna
 
 /* Read and parse path. missing_ok: a missing file is not an error. */
 int config_load(struct config *c, const char *path, int missing_ok, struct config_err *err);
+
+/* What every program does with its --config: defaults, then the file at
+ * path, or at CONFIG_DEFAULT_PATH when path is NULL. A missing default file
+ * is a station without one; a missing named file is the operator's mistake.
+ * An error is printed on stderr as "prog: file:line: reason"; the accepted
+ * old spellings stay in c->warnings for the caller to print or log. Returns
+ * 0 or a config_error. */
+int config_read(struct config *c, const char *path, const char *prog);
 
 /* Add a port by path (and optional slot name); CONFIG_EVALUE when full or bad. */
 int config_add_port(struct config *c, const char *name, const char *path, struct config_err *err);

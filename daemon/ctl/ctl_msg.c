@@ -1,5 +1,5 @@
-/* Control protocol messages. See proto.h. */
-#include "proto.h"
+/* Control protocol messages. See ctl_msg.h. */
+#include "ctl_msg.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -7,49 +7,49 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const op_names[PROTO_OP_COUNT_] = {
-	[PROTO_OP_STATUS] = "status",
-	[PROTO_OP_BATCH_ADD] = "batch.add",
-	[PROTO_OP_BATCH_LIST] = "batch.list",
-	[PROTO_OP_BATCH_SHOW] = "batch.show",
-	[PROTO_OP_BATCH_PAUSE] = "batch.pause",
-	[PROTO_OP_BATCH_RESUME] = "batch.resume",
-	[PROTO_OP_BATCH_CANCEL] = "batch.cancel",
-	[PROTO_OP_RECORDS_LIST] = "records.list",
-	[PROTO_OP_RECORDS_STATS] = "records.stats",
-	[PROTO_OP_AUDIT] = "audit",
-	[PROTO_OP_SUBSCRIBE] = "subscribe",
-	[PROTO_OP_UNSUBSCRIBE] = "unsubscribe",
-	[PROTO_OP_STORE] = "store",
+static const char *const op_names[CTL_OP_COUNT_] = {
+	[CTL_OP_STATUS] = "status",
+	[CTL_OP_BATCH_ADD] = "batch.add",
+	[CTL_OP_BATCH_LIST] = "batch.list",
+	[CTL_OP_BATCH_SHOW] = "batch.show",
+	[CTL_OP_BATCH_PAUSE] = "batch.pause",
+	[CTL_OP_BATCH_RESUME] = "batch.resume",
+	[CTL_OP_BATCH_CANCEL] = "batch.cancel",
+	[CTL_OP_RECORDS_LIST] = "records.list",
+	[CTL_OP_RECORDS_STATS] = "records.stats",
+	[CTL_OP_AUDIT] = "audit",
+	[CTL_OP_SUBSCRIBE] = "subscribe",
+	[CTL_OP_UNSUBSCRIBE] = "unsubscribe",
+	[CTL_OP_STORE] = "store",
 };
 
-const char *proto_op_name(enum proto_op op)
+const char *ctl_op_name(enum ctl_op op)
 {
-	if ((unsigned)op < PROTO_OP_COUNT_)
+	if ((unsigned)op < CTL_OP_COUNT_)
 		return op_names[op];
 	return "?";
 }
 
-const char *proto_error_code(enum proto_error e)
+const char *ctl_error_code(enum ctl_error e)
 {
 	switch (e) {
-	case PROTO_OK:
+	case CTL_OK:
 		return "ok";
-	case PROTO_EMALFORMED:
+	case CTL_EMALFORMED:
 		return "malformed";
-	case PROTO_EVERSION:
+	case CTL_EVERSION:
 		return "version";
-	case PROTO_EOP:
+	case CTL_EOP:
 		return "op";
-	case PROTO_EARG:
+	case CTL_EARG:
 		return "arg";
 	}
 	return "malformed";
 }
 
-static int fail(struct proto_err *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(struct ctl_err *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-static int fail(struct proto_err *err, int code, const char *fmt, ...)
+static int fail(struct ctl_err *err, int code, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -72,48 +72,48 @@ static void quote(char *dst, size_t cap, const char *s)
 	dst[j] = '\0';
 }
 
-static int get_string(json_t *o, const char *key, char *dst, size_t cap, int required, struct proto_err *err)
+static int get_string(json_t *o, const char *key, char *dst, size_t cap, int required, struct ctl_err *err)
 {
 	json_t *v = json_object_get(o, key);
 	const char *s;
 
 	if (!v || json_is_null(v)) {
 		if (required)
-			return fail(err, PROTO_EARG, "missing field '%s'", key);
+			return fail(err, CTL_EARG, "missing field '%s'", key);
 		dst[0] = '\0';
 		return 0;
 	}
 	if (!json_is_string(v))
-		return fail(err, PROTO_EARG, "field '%s' must be a string", key);
+		return fail(err, CTL_EARG, "field '%s' must be a string", key);
 	s = json_string_value(v);
 	if (json_string_length(v) != strlen(s) || strlen(s) >= cap)
-		return fail(err, PROTO_EARG, "field '%s' is too long or holds a NUL", key);
+		return fail(err, CTL_EARG, "field '%s' is too long or holds a NUL", key);
 	for (const char *q = s; *q; q++)
 		if (!isprint((unsigned char)*q))
-			return fail(err, PROTO_EARG, "field '%s' holds a control character", key);
+			return fail(err, CTL_EARG, "field '%s' holds a control character", key);
 	if (required && !*s)
-		return fail(err, PROTO_EARG, "field '%s' is empty", key);
+		return fail(err, CTL_EARG, "field '%s' is empty", key);
 	memcpy(dst, s, strlen(s) + 1);
 	return 0;
 }
 
 static int get_int(json_t *o, const char *key, int64_t min, int64_t max, int required, int64_t *out,
-		   struct proto_err *err)
+		   struct ctl_err *err)
 {
 	json_t *v = json_object_get(o, key);
 	json_int_t i;
 
 	if (!v || json_is_null(v)) {
 		if (required)
-			return fail(err, PROTO_EARG, "missing field '%s'", key);
+			return fail(err, CTL_EARG, "missing field '%s'", key);
 		*out = 0;
 		return 0;
 	}
 	if (!json_is_integer(v))
-		return fail(err, PROTO_EARG, "field '%s' must be an integer", key);
+		return fail(err, CTL_EARG, "field '%s' must be an integer", key);
 	i = json_integer_value(v);
 	if (i < min || i > max)
-		return fail(err, PROTO_EARG, "field '%s' must be %lld..%lld", key, (long long)min, (long long)max);
+		return fail(err, CTL_EARG, "field '%s' must be %lld..%lld", key, (long long)min, (long long)max);
 	*out = i;
 	return 0;
 }
@@ -133,83 +133,83 @@ static int valid_mac(const char *s)
 	return 1;
 }
 
-static int parse_fields(json_t *o, struct proto_request *req, struct proto_err *err)
+static int parse_fields(json_t *o, struct ctl_request *req, struct ctl_err *err)
 {
 	int rc = 0;
 
 	switch (req->op) {
-	case PROTO_OP_STATUS:
-	case PROTO_OP_BATCH_LIST:
-	case PROTO_OP_SUBSCRIBE:
-	case PROTO_OP_UNSUBSCRIBE:
+	case CTL_OP_STATUS:
+	case CTL_OP_BATCH_LIST:
+	case CTL_OP_SUBSCRIBE:
+	case CTL_OP_UNSUBSCRIBE:
 		break;
-	case PROTO_OP_BATCH_ADD: {
+	case CTL_OP_BATCH_ADD: {
 		json_t *ports = json_object_get(o, "ports");
 		rc = get_string(o, "product", req->product, sizeof(req->product), 1, err);
 		if (!rc)
 			rc = get_int(o, "count", 1, 10000000, 1, &req->count, err);
 		if (rc || !ports || json_is_null(ports))
 			break;
-		if (!json_is_array(ports) || json_array_size(ports) > PROTO_MAX_PORTS) {
-			rc = fail(err, PROTO_EARG, "field 'ports' must be an array of at most %d names", PROTO_MAX_PORTS);
+		if (!json_is_array(ports) || json_array_size(ports) > CTL_MAX_PORTS) {
+			rc = fail(err, CTL_EARG, "field 'ports' must be an array of at most %d names", CTL_MAX_PORTS);
 			break;
 		}
 		for (size_t i = 0; i < json_array_size(ports); i++) {
 			json_t *p = json_array_get(ports, i);
 			const char *s = json_string_value(p);
-			if (!s || !*s || strlen(s) >= PROTO_NAME_MAX || json_string_length(p) != strlen(s)) {
-				rc = fail(err, PROTO_EARG, "field 'ports'[%zu] must be a non-empty name", i);
+			if (!s || !*s || strlen(s) >= CTL_NAME_MAX || json_string_length(p) != strlen(s)) {
+				rc = fail(err, CTL_EARG, "field 'ports'[%zu] must be a non-empty name", i);
 				break;
 			}
 			memcpy(req->ports[req->nports++], s, strlen(s) + 1);
 		}
 		break;
 	}
-	case PROTO_OP_BATCH_SHOW:
-	case PROTO_OP_BATCH_PAUSE:
-	case PROTO_OP_BATCH_RESUME:
-	case PROTO_OP_BATCH_CANCEL:
+	case CTL_OP_BATCH_SHOW:
+	case CTL_OP_BATCH_PAUSE:
+	case CTL_OP_BATCH_RESUME:
+	case CTL_OP_BATCH_CANCEL:
 		rc = get_int(o, "batch", 1, INT64_MAX, 1, &req->batch, err);
 		break;
-	case PROTO_OP_RECORDS_LIST:
+	case CTL_OP_RECORDS_LIST:
 		rc = get_string(o, "product", req->product, sizeof(req->product), 0, err);
 		if (!rc)
 			rc = get_string(o, "state", req->state, sizeof(req->state), 0, err);
 		if (!rc)
 			rc = get_int(o, "limit", 1, 1000000, 0, &req->limit, err);
 		break;
-	case PROTO_OP_RECORDS_STATS:
+	case CTL_OP_RECORDS_STATS:
 		rc = get_string(o, "product", req->product, sizeof(req->product), 0, err);
 		break;
-	case PROTO_OP_AUDIT:
+	case CTL_OP_AUDIT:
 		rc = get_string(o, "since", req->since, sizeof(req->since), 0, err);
 		if (!rc)
 			rc = get_string(o, "mac", req->mac, sizeof(req->mac), 0, err);
 		if (!rc && req->mac[0] && !valid_mac(req->mac))
-			rc = fail(err, PROTO_EARG, "field 'mac' must look like aa:bb:cc:dd:ee:ff");
+			rc = fail(err, CTL_EARG, "field 'mac' must look like aa:bb:cc:dd:ee:ff");
 		if (!rc)
 			rc = get_int(o, "limit", 1, 1000000, 0, &req->limit, err);
 		if (!rc)
 			rc = get_int(o, "batch", 0, INT64_MAX, 0, &req->batch, err);
 		break;
-	case PROTO_OP_STORE: {
+	case CTL_OP_STORE: {
 		json_t *r = json_object_get(o, "request");
 		json_t *cmd = json_object_get(r, "cmd");
 		if (!json_is_object(r) || !json_is_string(cmd)) {
-			rc = fail(err, PROTO_EARG, "field 'request' must be an object with a string 'cmd'");
+			rc = fail(err, CTL_EARG, "field 'request' must be an object with a string 'cmd'");
 			break;
 		}
 		req->store_req = json_incref(r);
 		break;
 	}
-	case PROTO_OP_COUNT_:
-		rc = fail(err, PROTO_EOP, "unknown op");
+	case CTL_OP_COUNT_:
+		rc = fail(err, CTL_EOP, "unknown op");
 		break;
 	}
 	return rc;
 }
 
-int proto_parse_request(const char *line, size_t len, struct proto_request *req, struct proto_err *err)
+int ctl_parse_request(const char *line, size_t len, struct ctl_request *req, struct ctl_err *err)
 {
 	json_t *root = NULL, *v, *id, *op;
 	json_error_t jerr;
@@ -218,15 +218,15 @@ int proto_parse_request(const char *line, size_t len, struct proto_request *req,
 
 	memset(req, 0, sizeof(*req));
 	req->id = json_null();
-	if (len > PROTO_MAX_LINE)
-		return fail(err, PROTO_EMALFORMED, "request longer than %d bytes", PROTO_MAX_LINE);
+	if (len > CTL_MAX_LINE)
+		return fail(err, CTL_EMALFORMED, "request longer than %d bytes", CTL_MAX_LINE);
 	root = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root) {
-		rc = fail(err, PROTO_EMALFORMED, "not JSON: %s at column %d", jerr.text, jerr.column);
+		rc = fail(err, CTL_EMALFORMED, "not JSON: %s at column %d", jerr.text, jerr.column);
 		goto out;
 	}
 	if (!json_is_object(root)) {
-		rc = fail(err, PROTO_EMALFORMED, "request must be a JSON object");
+		rc = fail(err, CTL_EMALFORMED, "request must be a JSON object");
 		goto out;
 	}
 	id = json_object_get(root, "id");
@@ -234,32 +234,32 @@ int proto_parse_request(const char *line, size_t len, struct proto_request *req,
 		json_decref(req->id);
 		req->id = json_incref(id);
 	} else if (id) {
-		rc = fail(err, PROTO_EMALFORMED, "field 'id' must be a string, an integer or null");
+		rc = fail(err, CTL_EMALFORMED, "field 'id' must be a string, an integer or null");
 		goto out;
 	}
 	v = json_object_get(root, "v");
 	if (!v) {
-		rc = fail(err, PROTO_EVERSION, "missing protocol version 'v' (this daemon speaks %d)", PROTO_VERSION);
+		rc = fail(err, CTL_EVERSION, "missing protocol version 'v' (this daemon speaks %d)", CTL_VERSION);
 		goto out;
 	}
-	if (!json_is_integer(v) || json_integer_value(v) != PROTO_VERSION) {
-		rc = fail(err, PROTO_EVERSION, "unsupported protocol version (this daemon speaks %d)", PROTO_VERSION);
+	if (!json_is_integer(v) || json_integer_value(v) != CTL_VERSION) {
+		rc = fail(err, CTL_EVERSION, "unsupported protocol version (this daemon speaks %d)", CTL_VERSION);
 		goto out;
 	}
 	op = json_object_get(root, "op");
 	ops = json_string_value(op);
 	if (!ops) {
-		rc = fail(err, PROTO_EOP, "missing field 'op'");
+		rc = fail(err, CTL_EOP, "missing field 'op'");
 		goto out;
 	}
-	req->op = PROTO_OP_COUNT_;
-	for (int i = 0; i < PROTO_OP_COUNT_; i++)
+	req->op = CTL_OP_COUNT_;
+	for (int i = 0; i < CTL_OP_COUNT_; i++)
 		if (!strcmp(ops, op_names[i]))
-			req->op = (enum proto_op)i;
-	if (req->op == PROTO_OP_COUNT_) {
+			req->op = (enum ctl_op)i;
+	if (req->op == CTL_OP_COUNT_) {
 		char q[48];
 		quote(q, sizeof(q), ops);
-		rc = fail(err, PROTO_EOP, "unknown op '%s'", q);
+		rc = fail(err, CTL_EOP, "unknown op '%s'", q);
 		goto out;
 	}
 	rc = parse_fields(root, req, err);
@@ -268,7 +268,7 @@ out:
 	return rc;
 }
 
-void proto_request_deinit(struct proto_request *req)
+void ctl_request_deinit(struct ctl_request *req)
 {
 	if (!req)
 		return;
@@ -300,7 +300,7 @@ static char *dump_line(json_t *o)
 	return line;
 }
 
-char *proto_reply_ok(json_t *id, json_t *result)
+char *ctl_reply_ok(json_t *id, json_t *result)
 {
 	json_t *o = json_object();
 
@@ -308,61 +308,61 @@ char *proto_reply_ok(json_t *id, json_t *result)
 		json_decref(result);
 		return NULL;
 	}
-	json_object_set_new(o, "v", json_integer(PROTO_VERSION));
+	json_object_set_new(o, "v", json_integer(CTL_VERSION));
 	json_object_set(o, "id", id ? id : json_null());
 	json_object_set_new(o, "ok", json_true());
 	json_object_set_new(o, "result", result ? result : json_object());
 	return dump_line(o);
 }
 
-char *proto_reply_error(json_t *id, const char *code, const char *message)
+char *ctl_reply_error(json_t *id, const char *code, const char *message)
 {
 	json_t *o = json_object();
 
 	if (!o)
 		return NULL;
-	json_object_set_new(o, "v", json_integer(PROTO_VERSION));
+	json_object_set_new(o, "v", json_integer(CTL_VERSION));
 	json_object_set(o, "id", id ? id : json_null());
 	json_object_set_new(o, "ok", json_false());
 	json_object_set_new(o, "error", json_pack("{s:s, s:s}", "code", code, "message", message));
 	return dump_line(o);
 }
 
-char *proto_event_line(json_t *event)
+char *ctl_event_line(json_t *event)
 {
 	if (!event)
 		return NULL;
-	json_object_set_new(event, "v", json_integer(PROTO_VERSION));
+	json_object_set_new(event, "v", json_integer(CTL_VERSION));
 	return dump_line(event);
 }
 
-char *proto_request_line(int64_t id, const char *op, json_t *fields)
+char *ctl_request_line(int64_t id, const char *op, json_t *fields)
 {
 	json_t *o = fields ? fields : json_object();
 
 	if (!o)
 		return NULL;
-	json_object_set_new(o, "v", json_integer(PROTO_VERSION));
+	json_object_set_new(o, "v", json_integer(CTL_VERSION));
 	json_object_set_new(o, "id", json_integer(id));
 	json_object_set_new(o, "op", json_string(op));
 	return dump_line(o);
 }
 
-json_t *proto_parse_message(const char *line, size_t len, struct proto_err *err)
+json_t *ctl_parse_message(const char *line, size_t len, struct ctl_err *err)
 {
 	json_error_t jerr;
 	json_t *o = json_loadb(line, len, 0, &jerr), *v;
 
 	if (!o || !json_is_object(o)) {
 		json_decref(o);
-		fail(err, PROTO_EMALFORMED, "daemon sent something that is not a JSON object");
+		fail(err, CTL_EMALFORMED, "daemon sent something that is not a JSON object");
 		return NULL;
 	}
 	v = json_object_get(o, "v");
-	if (!json_is_integer(v) || json_integer_value(v) != PROTO_VERSION) {
+	if (!json_is_integer(v) || json_integer_value(v) != CTL_VERSION) {
 		json_decref(o);
-		fail(err, PROTO_EVERSION, "daemon speaks another protocol version (this client speaks %d)",
-		     PROTO_VERSION);
+		fail(err, CTL_EVERSION, "daemon speaks another protocol version (this client speaks %d)",
+		     CTL_VERSION);
 		return NULL;
 	}
 	return o;

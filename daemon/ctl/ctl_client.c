@@ -1,5 +1,5 @@
-/* See client.h. */
-#include "client.h"
+/* See ctl_client.h. */
+#include "ctl_client.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -12,20 +12,20 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "proto.h"
+#include "ctl_msg.h"
 
-#define CLIENT_BUF (PROTO_MAX_LINE * 16)
+#define CTL_CLIENT_BUF (CTL_MAX_LINE * 16)
 
-struct client {
+struct ctl_client {
 	int fd;
 	int64_t next_id;
 	char *buf;
 	size_t len;
 };
 
-static int fail(struct client_err *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(struct ctl_client_err *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-static int fail(struct client_err *err, int code, const char *fmt, ...)
+static int fail(struct ctl_client_err *err, int code, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -39,43 +39,43 @@ static int fail(struct client_err *err, int code, const char *fmt, ...)
 	return code;
 }
 
-int client_connect(const char *path, struct client **out, struct client_err *err)
+int ctl_client_connect(const char *path, struct ctl_client **out, struct ctl_client_err *err)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	struct client *c = NULL;
+	struct ctl_client *c = NULL;
 	int rc = 0;
 
 	*out = NULL;
 	if (strlen(path) >= sizeof(sa.sun_path))
-		return fail(err, CLIENT_ECONNECT, "%s: socket path too long", path);
+		return fail(err, CTL_CLIENT_ECONNECT, "%s: socket path too long", path);
 	c = calloc(1, sizeof(*c));
 	if (!c)
-		return fail(err, CLIENT_EIO, "out of memory");
+		return fail(err, CTL_CLIENT_EIO, "out of memory");
 	c->fd = -1;
 	c->next_id = 1;
-	c->buf = malloc(CLIENT_BUF);
+	c->buf = malloc(CTL_CLIENT_BUF);
 	if (!c->buf) {
-		rc = fail(err, CLIENT_EIO, "out of memory");
+		rc = fail(err, CTL_CLIENT_EIO, "out of memory");
 		goto out;
 	}
 	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (c->fd < 0) {
-		rc = fail(err, CLIENT_ECONNECT, "socket: %s", strerror(errno));
+		rc = fail(err, CTL_CLIENT_ECONNECT, "socket: %s", strerror(errno));
 		goto out;
 	}
 	memcpy(sa.sun_path, path, strlen(path) + 1);
 	if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		rc = fail(err, CLIENT_ECONNECT, "cannot reach espfabd at %s: %s", path, strerror(errno));
+		rc = fail(err, CTL_CLIENT_ECONNECT, "cannot reach espfabd at %s: %s", path, strerror(errno));
 		goto out;
 	}
 	*out = c;
 	c = NULL;
 out:
-	client_free(c);
+	ctl_client_free(c);
 	return rc;
 }
 
-void client_free(struct client *c)
+void ctl_client_free(struct ctl_client *c)
 {
 	if (!c)
 		return;
@@ -85,27 +85,27 @@ void client_free(struct client *c)
 	free(c);
 }
 
-int client_fd(const struct client *c)
+int ctl_client_fd(const struct ctl_client *c)
 {
 	return c->fd;
 }
 
-int client_send(struct client *c, const char *op, json_t *fields, int64_t *id, struct client_err *err)
+int ctl_client_send(struct ctl_client *c, const char *op, json_t *fields, int64_t *id, struct ctl_client_err *err)
 {
 	int64_t myid = c->next_id++;
-	char *line = proto_request_line(myid, op, fields);
+	char *line = ctl_request_line(myid, op, fields);
 	size_t off = 0, n;
 	int rc = 0;
 
 	if (!line)
-		return fail(err, CLIENT_EIO, "out of memory");
+		return fail(err, CTL_CLIENT_EIO, "out of memory");
 	n = strlen(line);
 	while (off < n) {
 		ssize_t w = send(c->fd, line + off, n - off, MSG_NOSIGNAL);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0) {
-			rc = fail(err, CLIENT_EIO, "lost the daemon: %s", strerror(errno));
+			rc = fail(err, CTL_CLIENT_EIO, "lost the daemon: %s", strerror(errno));
 			break;
 		}
 		off += (size_t)w;
@@ -124,7 +124,7 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int client_next(struct client *c, json_t **msg, int timeout_ms, struct client_err *err)
+int ctl_client_next(struct ctl_client *c, json_t **msg, int timeout_ms, struct ctl_client_err *err)
 {
 	int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
 
@@ -136,54 +136,54 @@ int client_next(struct client *c, json_t **msg, int timeout_ms, struct client_er
 		ssize_t n;
 
 		if (nl) {
-			struct proto_err perr;
+			struct ctl_err perr;
 			size_t linelen = (size_t)(nl - c->buf);
-			json_t *o = proto_parse_message(c->buf, linelen, &perr);
+			json_t *o = ctl_parse_message(c->buf, linelen, &perr);
 			memmove(c->buf, nl + 1, c->len - linelen - 1);
 			c->len -= linelen + 1;
 			if (!o)
-				return fail(err, CLIENT_EPROTO, "%s", perr.msg);
+				return fail(err, CTL_CLIENT_EPROTO, "%s", perr.msg);
 			*msg = o;
 			return 0;
 		}
-		if (c->len >= CLIENT_BUF)
-			return fail(err, CLIENT_EPROTO, "daemon sent a line over %d bytes", CLIENT_BUF);
+		if (c->len >= CTL_CLIENT_BUF)
+			return fail(err, CTL_CLIENT_EPROTO, "daemon sent a line over %d bytes", CTL_CLIENT_BUF);
 		wait = -1;
 		if (deadline >= 0) {
 			int64_t left = deadline - now_ms();
 			if (left <= 0)
-				return fail(err, CLIENT_ETIMEDOUT, "no answer from espfabd in time");
+				return fail(err, CTL_CLIENT_ETIMEDOUT, "no answer from espfabd in time");
 			wait = (int)left;
 		}
 		pr = poll(&pfd, 1, wait);
 		if (pr < 0 && errno == EINTR)
 			continue;
 		if (pr < 0)
-			return fail(err, CLIENT_EIO, "poll: %s", strerror(errno));
+			return fail(err, CTL_CLIENT_EIO, "poll: %s", strerror(errno));
 		if (pr == 0)
 			continue;
-		n = recv(c->fd, c->buf + c->len, CLIENT_BUF - c->len, 0);
+		n = recv(c->fd, c->buf + c->len, CTL_CLIENT_BUF - c->len, 0);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			return fail(err, CLIENT_EIO, "espfabd closed the connection");
+			return fail(err, CTL_CLIENT_EIO, "espfabd closed the connection");
 		c->len += (size_t)n;
 	}
 }
 
-int client_call(struct client *c, const char *op, json_t *fields, json_t **result, int timeout_ms,
-		struct client_err *err)
+int ctl_client_call(struct ctl_client *c, const char *op, json_t *fields, json_t **result, int timeout_ms,
+		struct ctl_client_err *err)
 {
 	int64_t id;
 	int rc;
 
 	*result = NULL;
-	rc = client_send(c, op, fields, &id, err);
+	rc = ctl_client_send(c, op, fields, &id, err);
 	if (rc)
 		return rc;
 	for (;;) {
 		json_t *m = NULL, *jid, *e;
-		rc = client_next(c, &m, timeout_ms, err);
+		rc = ctl_client_next(c, &m, timeout_ms, err);
 		if (rc)
 			return rc;
 		jid = json_object_get(m, "id");
@@ -202,7 +202,7 @@ int client_call(struct client *c, const char *op, json_t *fields, json_t **resul
 			return 0;
 		}
 		e = json_object_get(m, "error");
-		rc = fail(err, CLIENT_EREMOTE, "%s", json_string_value(json_object_get(e, "message")) ?
+		rc = fail(err, CTL_CLIENT_EREMOTE, "%s", json_string_value(json_object_get(e, "message")) ?
 			  json_string_value(json_object_get(e, "message")) : "error");
 		if (err)
 			snprintf(err->remote_code, sizeof(err->remote_code), "%s",

@@ -429,3 +429,15 @@ out:
 	fclose(f);
 	return rc;
 }
+
+int config_read(struct config *c, const char *path, const char *prog)
+{
+	struct config_err err;
+	int rc;
+
+	config_defaults(c);
+	rc = config_load(c, path ? path : CONFIG_DEFAULT_PATH, !path, &err);
+	if (rc)
+		fprintf(stderr, "%s: %s\n", prog, err.msg);
+	return rc;
+}

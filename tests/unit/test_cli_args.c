@@ -1,0 +1,226 @@
+/* Unit tests of the espfab command's option parser (daemon/cli/cli_args.c):
+ * what each spelling hands the callbacks, and the one-line errors. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "cli_args.h"
+
+enum { O_OFFSET, O_QUIET, O_VERBOSE, O_FLASH_SIZE, O_FLASH_MODE, O_SECURE, O_EXTRA, O_HELP };
+
+static const struct cli_opt opts[] = {
+	{"--offset", 'o', CLI_ARGS_ONE, O_OFFSET, {NULL, NULL}},
+	{"--quiet", 'q', CLI_ARGS_FLAG, O_QUIET, {NULL, NULL}},
+	{"--verbose", 'v', CLI_ARGS_FLAG, O_VERBOSE, {NULL, NULL}},
+	{"--flash-size", 0, CLI_ARGS_ONE, O_FLASH_SIZE, {"--flash_size", "-fs"}},
+	{"--flash-mode", 0, CLI_ARGS_ONE, O_FLASH_MODE, {NULL, NULL}},
+	{"--secure", 0, CLI_ARGS_OPTIONAL, O_SECURE, {NULL, NULL}},
+	{"--extra", 0, CLI_ARGS_MANY, O_EXTRA, {NULL, NULL}},
+	{"--help", 'h', CLI_ARGS_FLAG, O_HELP, {NULL, NULL}},
+};
+
+/* What the callbacks saw, as one line: "offset=0x9000 quiet [a b] ..." */
+struct rec {
+	char log[512];
+	int take; /* on_run takes at most this many per run (-1: all) */
+};
+
+static void add(struct rec *r, const char *s)
+{
+	size_t n = strlen(r->log);
+	snprintf(r->log + n, sizeof(r->log) - n, "%s%s", n ? " " : "", s);
+}
+
+static int on_opt(void *ctx, const struct cli_opt *o, char **vals, int nvals)
+{
+	struct rec *r = ctx;
+	char buf[128];
+	size_t n;
+
+	if (o->id == O_HELP)
+		return CLI_ARGS_DONE;
+	snprintf(buf, sizeof(buf), "%s", o->name + 2);
+	for (int k = 0; k < nvals; k++) {
+		n = strlen(buf);
+		snprintf(buf + n, sizeof(buf) - n, "%s%s", k ? "," : "=", vals[k]);
+	}
+	add(r, buf);
+	return 0;
+}
+
+static int on_run(void *ctx, char **run, int n, int *used)
+{
+	struct rec *r = ctx;
+	char buf[128] = "[";
+
+	*used = r->take < 0 || n < r->take ? n : r->take;
+	for (int k = 0; k < *used; k++) {
+		size_t l = strlen(buf);
+		snprintf(buf + l, sizeof(buf) - l, "%s%s", k ? " " : "", run[k]);
+	}
+	strncat(buf, "]", sizeof(buf) - strlen(buf) - 1);
+	add(r, buf);
+	return 0;
+}
+
+static char errbuf[512];
+
+/* Parse a space-separated command line; stderr lands in errbuf. */
+static int parse(enum cli_args_style style, unsigned flags, const char *line, struct rec *r)
+{
+	char copy[512], *argv[32], *save = NULL;
+	int argc = 0, rc, saved = dup(2);
+	FILE *f = tmpfile();
+	struct cli_args p = {.prog = "espfab t", .opts = opts, .nopts = sizeof(opts) / sizeof(opts[0]),
+			     .flags = flags, .style = style, .hint = style == CLI_ARGS_ESPFAB ? "see --help" : NULL,
+			     .ctx = r, .on_opt = on_opt, .on_run = on_run};
+
+	snprintf(copy, sizeof(copy), "%s", line);
+	argv[argc++] = "t";
+	for (char *t = strtok_r(copy, " ", &save); t; t = strtok_r(NULL, " ", &save))
+		argv[argc++] = strcmp(t, "_") ? t : "";
+	assert_non_null(f);
+	fflush(stderr);
+	dup2(fileno(f), 2);
+	rc = cli_args_parse(&p, argc, argv, 1);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	rewind(f);
+	memset(errbuf, 0, sizeof(errbuf));
+	if (!fgets(errbuf, sizeof(errbuf), f))
+		errbuf[0] = '\0';
+	fclose(f);
+	return rc;
+}
+
+static void test_cli_args_spellings(void **state)
+{
+	struct rec r = {.take = -1};
+
+	(void)state;
+	assert_int_equal(parse(CLI_ARGS_ARGPARSE, 0, "in --offset 0x9000 -q out --offset=1 -o2 -qo 3 -qv", &r), 0);
+	assert_string_equal(r.log, "[in] offset=0x9000 quiet [out] offset=1 offset=2 quiet offset=3 quiet verbose");
+	assert_string_equal(errbuf, "");
+	memset(&r, 0, sizeof(r));
+	r.take = -1;
+	assert_int_equal(parse(CLI_ARGS_ESPFAB, 0, "--flash_size 4MB -fs 2MB --flash-size=8MB", &r), 0);
+	assert_string_equal(r.log, "flash-size=4MB flash-size=2MB flash-size=8MB");
+}
+
+static void test_cli_args_optional_and_many(void **state)
+{
+	struct rec r = {.take = -1};
+
+	(void)state;
+	assert_int_equal(parse(CLI_ARGS_ARGPARSE, 0, "--secure --extra a b --secure v2 in --extra -q", &r), 0);
+	assert_string_equal(r.log, "secure extra=a,b secure=v2 [in] extra quiet");
+}
+
+static void test_cli_args_prefix(void **state)
+{
+	struct rec r = {.take = -1};
+
+	(void)state;
+	assert_int_equal(parse(CLI_ARGS_ARGPARSE, CLI_ARGS_PREFIX, "--off 1 --qu --verb=x", &r), 2);
+	assert_string_equal(r.log, "offset=1 quiet");
+	assert_string_equal(errbuf, "espfab t: argument -v/--verbose: ignored explicit argument 'x'\n");
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(parse(CLI_ARGS_ARGPARSE, CLI_ARGS_PREFIX, "--flash 4MB", &r), 2);
+	assert_string_equal(errbuf, "espfab t: ambiguous option: --flash could match --flash-size, --flash-mode\n");
+	/* without the flag a prefix is just unknown */
+	memset(&r, 0, sizeof(r));
+	r.take = -1;
+	assert_int_equal(parse(CLI_ARGS_ARGPARSE, 0, "--off 1", &r), 2);
+	assert_string_equal(errbuf, "espfab t: unrecognized arguments: --off\n");
+}
+
+static void test_cli_args_errors_name_the_option(void **state)
+{
+	struct rec r = {.take = -1};
+
+	(void)state;
+	assert_int_equal(parse(CLI_ARGS_ARGPARSE, 0, "in --offset", &r), 2);
+	assert_string_equal(errbuf, "espfab t: argument -o/--offset: expected one argument\n");
+	assert_int_equal(parse(CLI_ARGS_ARGPARSE, 0, "--offset -q", &r), 2);
+	assert_string_equal(errbuf, "espfab t: argument -o/--offset: expected one argument\n");
+	assert_int_equal(parse(CLI_ARGS_ESPFAB, 0, "--offset", &r), 2);
+	assert_string_equal(errbuf, "espfab t: --offset needs a value\n");
+	assert_int_equal(parse(CLI_ARGS_ESPFAB, 0, "--quiet=1", &r), 2);
+	assert_string_equal(errbuf, "espfab t: --quiet takes no value\n");
+	assert_int_equal(parse(CLI_ARGS_ESPFAB, 0, "--bogus=1 --quiet", &r), 2);
+	assert_string_equal(errbuf, "espfab t: unknown option '--bogus=1' (see --help)\n");
+	assert_int_equal(parse(CLI_ARGS_ESPFAB, 0, "-x", &r), 2);
+	assert_string_equal(errbuf, "espfab t: unknown option '-x' (see --help)\n");
+	/* argparse reports unknown words last, after the rest was parsed */
+	memset(&r, 0, sizeof(r));
+	r.take = -1;
+	assert_int_equal(parse(CLI_ARGS_ARGPARSE, 0, "--bogus in -x -q", &r), 2);
+	assert_string_equal(r.log, "[in] quiet");
+	assert_string_equal(errbuf, "espfab t: unrecognized arguments: --bogus ...\n");
+}
+
+static void test_cli_args_values_that_look_like_options(void **state)
+{
+	struct rec r = {.take = -1};
+
+	(void)state;
+	/* argparse: negative numbers and words with a space are positionals */
+	assert_int_equal(parse(CLI_ARGS_ARGPARSE, 0, "--offset -5 -1.5 -.5 -", &r), 0);
+	assert_string_equal(r.log, "offset=-5 [-1.5 -.5 -]");
+	memset(&r, 0, sizeof(r));
+	r.take = -1;
+	assert_int_equal(parse(CLI_ARGS_ESPFAB, CLI_ARGS_DASH_VALUE, "--offset -q --flash-mode --x", &r), 0);
+	assert_string_equal(r.log, "offset=-q flash-mode=--x");
+	/* an empty value is a value */
+	memset(&r, 0, sizeof(r));
+	r.take = -1;
+	assert_int_equal(parse(CLI_ARGS_ARGPARSE, 0, "--offset _", &r), 0);
+	assert_string_equal(r.log, "offset=");
+}
+
+static void test_cli_args_runs_and_dashdash(void **state)
+{
+	struct rec r = {.take = 1};
+
+	(void)state;
+	/* a run takes what the caller takes; the rest is unrecognized */
+	assert_int_equal(parse(CLI_ARGS_ARGPARSE, 0, "a b -q c", &r), 2);
+	assert_string_equal(r.log, "[a] quiet [c]");
+	assert_string_equal(errbuf, "espfab t: unrecognized arguments: b\n");
+	/* "--": everything after it is positional; it is in no run... */
+	memset(&r, 0, sizeof(r));
+	r.take = -1;
+	assert_int_equal(parse(CLI_ARGS_ARGPARSE, 0, "a -- -q --offset", &r), 0);
+	assert_string_equal(r.log, "[a] [-q --offset]");
+	/* ...unless the caller keeps it, as argparse's pattern does */
+	memset(&r, 0, sizeof(r));
+	r.take = -1;
+	assert_int_equal(parse(CLI_ARGS_ARGPARSE, CLI_ARGS_KEEP_DASHDASH, "a -- -q -- x", &r), 0);
+	assert_string_equal(r.log, "[a -- -q -- x]");
+	/* --help stops the parse, successfully */
+	memset(&r, 0, sizeof(r));
+	r.take = -1;
+	assert_int_equal(parse(CLI_ARGS_ARGPARSE, 0, "-q -h --bogus", &r), CLI_ARGS_DONE);
+	assert_string_equal(r.log, "quiet");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cli_args_spellings),
+		cmocka_unit_test(test_cli_args_optional_and_many),
+		cmocka_unit_test(test_cli_args_prefix),
+		cmocka_unit_test(test_cli_args_errors_name_the_option),
+		cmocka_unit_test(test_cli_args_values_that_look_like_options),
+		cmocka_unit_test(test_cli_args_runs_and_dashdash),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
