@@ -2,6 +2,7 @@
 #include "station.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,19 +80,17 @@ static json_t *status_json(struct station *s)
 	return o;
 }
 
-static void store_error_reply(struct control_client *cl, json_t *id, const struct store_err *e)
-{
-	const char *code = "failed";
+static int rerr(struct station_rerr *e, const char *code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-	if (e->code == STORE_ENOTFOUND)
-		code = "not_found";
-	else if (e->code == STORE_EINPUT || e->code == STORE_EEXIST)
-		code = "arg";
-	else if (e->code == STORE_ESTATE || e->code == STORE_EBATCH)
-		code = "state";
-	else if (e->code == STORE_EBUSY)
-		code = "busy";
-	control_reply_error(cl, id, code, e->msg);
+static int rerr(struct station_rerr *e, const char *code, const char *fmt, ...)
+{
+	va_list ap;
+
+	e->code = code;
+	va_start(ap, fmt);
+	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	va_end(ap);
+	return -1;
 }
 
 /* The product's available records (cached, see struct station), or -1. */
@@ -125,143 +124,212 @@ static void wake_workers(struct station *s)
 	}
 }
 
+/* A store error as a control error: its code names the kind of failure. */
+static int store_rerr(struct station_rerr *e, const struct store_err *serr)
+{
+	const char *code = "failed";
+
+	if (serr->code == STORE_ENOTFOUND)
+		code = "not_found";
+	else if (serr->code == STORE_EINPUT || serr->code == STORE_EEXIST)
+		code = "arg";
+	else if (serr->code == STORE_ESTATE || serr->code == STORE_EBATCH)
+		code = "state";
+	else if (serr->code == STORE_EBUSY)
+		code = "busy";
+	return rerr(e, code, "%s", serr->msg);
+}
+
+static int op_status(struct station *s, const struct proto_request *req, unsigned uid, json_t **out,
+		     struct station_rerr *e)
+{
+	(void)req, (void)uid, (void)e;
+	*out = status_json(s);
+	return STATION_REPLY;
+}
+
+/* A new watcher gets the whole picture first, then deltas. */
+static int op_subscribe(struct station *s, const struct proto_request *req, unsigned uid, json_t **out,
+			struct station_rerr *e)
+{
+	(void)req, (void)uid, (void)e;
+	*out = status_json(s);
+	json_object_set_new(*out, "event", json_string("snapshot"));
+	return STATION_EVENT;
+}
+
+static int op_unsubscribe(struct station *s, const struct proto_request *req, unsigned uid, json_t **out,
+			  struct station_rerr *e)
+{
+	(void)s, (void)req, (void)uid, (void)out, (void)e;
+	return STATION_NONE;
+}
+
+static int op_batch_add(struct station *s, const struct proto_request *req, unsigned uid, json_t **out,
+			struct station_rerr *e)
+{
+	const char *ports[PROTO_MAX_PORTS];
+	struct store_err serr = {0};
+	int64_t id = 0;
+	long long avail;
+
+	if (s->stopping)
+		return rerr(e, "busy", "the station is shutting down");
+	for (size_t i = 0; i < req->nports; i++) {
+		int known = 0;
+		for (size_t j = 0; j < s->nports; j++)
+			known |= !strcmp(s->ports[j].name, req->ports[i]);
+		if (!known)
+			return rerr(e, "arg", "no port named '%s' on this station", req->ports[i]);
+		ports[i] = req->ports[i];
+	}
+	/* A batch no record can serve is refused up front; one larger than
+	 * what is available is queued with a warning (more may be imported
+	 * while it runs). Unknown products: store_batch_add. */
+	s->avail_at_ms = 0;
+	avail = station_available(s, req->product);
+	if (avail == 0)
+		return rerr(e, "state", "product '%s' has no available records (import some first)", req->product);
+	if (store_batch_add(s->store, req->product, req->count, req->nports ? ports : NULL, req->nports, &id, &serr))
+		return store_rerr(e, &serr);
+	log_msg(LOG_INFO, &(struct log_fields){.batch = id}, "batch %lld: %lld x %s queued by uid %u", (long long)id,
+		(long long)req->count, req->product, uid);
+	station_broadcast(s, json_pack("{s:s, s:I, s:s, s:I, s:s}", "event", "batch", "batch", (json_int_t)id, "state",
+				       "active", "count", (json_int_t)req->count, "product", req->product));
+	*out = json_pack("{s:I}", "batch", (json_int_t)id);
+	if (avail > 0 && req->count > avail) {
+		char w[200];
+		snprintf(w, sizeof(w), "batch of %lld but product '%s' has only %lld available records",
+			 (long long)req->count, req->product, avail);
+		log_msg(LOG_WARNING, &(struct log_fields){.batch = id}, "batch %lld: %s", (long long)id, w);
+		json_object_set_new(*out, "warning", json_string(w));
+	}
+	wake_workers(s);
+	return STATION_REPLY;
+}
+
+static int op_batch_set(struct station *s, const struct proto_request *req, unsigned uid, json_t **out,
+			struct station_rerr *e)
+{
+	enum store_batch_op op = req->op == PROTO_OP_BATCH_PAUSE    ? STORE_BATCH_PAUSE
+				 : req->op == PROTO_OP_BATCH_RESUME ? STORE_BATCH_RESUME
+								    : STORE_BATCH_CANCEL;
+	struct store_err serr = {0};
+	json_t *b;
+
+	(void)uid;
+	if (store_batch_set(s->store, req->batch, op, &serr) || store_batch_query(s->store, req->batch, out, &serr))
+		return store_rerr(e, &serr);
+	b = json_array_get(json_object_get(*out, "batches"), 0);
+	station_broadcast(s, json_pack("{s:s, s:I, s:O}", "event", "batch", "batch", (json_int_t)req->batch, "state",
+				       json_object_get(b, "state")));
+	if (op == STORE_BATCH_RESUME)
+		wake_workers(s);
+	/* Boards promised to a cancelled batch write nothing more (their
+	 * firmware write stops between two blocks). */
+	for (size_t i = 0; op == STORE_BATCH_CANCEL && i < s->nports; i++)
+		if (s->ports[i].promised == req->batch && s->ports[i].worker && !s->ports[i].exited)
+			worker_revoke(s->ports[i].worker, req->batch);
+	return STATION_REPLY;
+}
+
+/* The read-only queries are the store's own requests (store_request(), the
+ * one dispatcher the CLI runs on a local database too): the op's fields
+ * become the request's. Values never leave the daemon: no "reveal". */
+static int op_query(struct station *s, const struct proto_request *req, unsigned uid, json_t **out,
+		    struct station_rerr *e)
+{
+	struct store_err serr = {0};
+	json_t *q = json_pack("{s:s}", "cmd", proto_op_name(req->op));
+	int rc;
+
+	(void)uid;
+	if (!q)
+		return rerr(e, "failed", "out of memory");
+	if (req->product[0])
+		json_object_set_new(q, "product", json_string(req->product));
+	if (req->state[0])
+		json_object_set_new(q, "state", json_string(req->state));
+	if (req->mac[0])
+		json_object_set_new(q, "mac", json_string(req->mac));
+	if (req->since[0])
+		json_object_set_new(q, "since", json_string(req->since));
+	if (req->limit)
+		json_object_set_new(q, "limit", json_integer(req->limit));
+	if (req->batch) /* batch.show names its batch "id" in the store's request */
+		json_object_set_new(q, req->op == PROTO_OP_AUDIT ? "batch" : "id", json_integer(req->batch));
+	rc = store_request(s->store, q, out, &serr);
+	json_decref(q);
+	return rc ? store_rerr(e, &serr) : STATION_REPLY;
+}
+
+static int op_store(struct station *s, const struct proto_request *req, unsigned uid, json_t **out,
+		    struct station_rerr *e)
+{
+	struct store_err serr = {0};
+
+	(void)uid;
+	if (json_is_true(json_object_get(req->store_req, "reveal")))
+		return rerr(e, "denied", "values are not revealed over the socket");
+	if (store_request(s->store, req->store_req, out, &serr))
+		return store_rerr(e, &serr);
+	return STATION_REPLY;
+}
+
+/* THE CONTROL REQUESTS: one row per op (proto.h names them, proto.c parses
+ * their fields), its fields as schemas/control-request.json lists them
+ * (test_station checks the two agree) and its handler. */
+static const struct station_op ops[] = {
+	{PROTO_OP_STATUS, "", "", op_status},
+	{PROTO_OP_BATCH_ADD, "product count", "ports", op_batch_add},
+	{PROTO_OP_BATCH_LIST, "", "", op_query},
+	{PROTO_OP_BATCH_SHOW, "batch", "", op_query},
+	{PROTO_OP_BATCH_PAUSE, "batch", "", op_batch_set},
+	{PROTO_OP_BATCH_RESUME, "batch", "", op_batch_set},
+	{PROTO_OP_BATCH_CANCEL, "batch", "", op_batch_set},
+	{PROTO_OP_RECORDS_LIST, "", "product state limit", op_query},
+	{PROTO_OP_RECORDS_STATS, "", "product", op_query},
+	{PROTO_OP_AUDIT, "", "since mac batch limit", op_query},
+	{PROTO_OP_SUBSCRIBE, "", "", op_subscribe},
+	{PROTO_OP_UNSUBSCRIBE, "", "", op_unsubscribe},
+	{PROTO_OP_STORE, "request", "", op_store},
+};
+
+const struct station_op *station_ops(size_t *n)
+{
+	*n = sizeof(ops) / sizeof(ops[0]);
+	return ops;
+}
+
+int station_request_run(struct station *s, const struct proto_request *req, unsigned uid, json_t **out,
+			struct station_rerr *e)
+{
+	*out = NULL;
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+		if (ops[i].op == req->op)
+			return ops[i].fn(s, req, uid, out, e);
+	return rerr(e, "op", "unknown op");
+}
+
 void station_handle_request(void *ctx, struct control_client *cl, const struct proto_request *req)
 {
-	struct station *s = ctx;
-	struct store_err serr = {0};
+	struct station_rerr e = {0};
 	json_t *out = NULL;
-	int rc = 0;
+	char *line;
 
-	switch (req->op) {
-	case PROTO_OP_STATUS:
-		control_reply(cl, req->id, status_json(s));
-		return;
-	case PROTO_OP_SUBSCRIBE: {
-		/* A new watcher gets the whole picture first, then deltas. */
-		json_t *ev = status_json(s);
-		char *line;
-		json_object_set_new(ev, "event", json_string("snapshot"));
-		line = proto_event_line(ev);
+	switch (station_request_run(ctx, req, (unsigned)control_client_uid(cl), &out, &e)) {
+	case STATION_REPLY:
+		control_reply(cl, req->id, out);
+		break;
+	case STATION_EVENT:
+		line = proto_event_line(out);
 		control_send(cl, line);
 		free(line);
-		return;
-	}
-	case PROTO_OP_UNSUBSCRIBE:
-		return;
-	case PROTO_OP_BATCH_ADD: {
-		const char *ports[PROTO_MAX_PORTS];
-		int64_t id = 0;
-		long long avail;
-		if (s->stopping) {
-			control_reply_error(cl, req->id, "busy", "the station is shutting down");
-			return;
-		}
-		for (size_t i = 0; i < req->nports; i++) {
-			int known = 0;
-			for (size_t j = 0; j < s->nports; j++)
-				known |= !strcmp(s->ports[j].name, req->ports[i]);
-			if (!known) {
-				char m[160];
-				snprintf(m, sizeof(m), "no port named '%s' on this station", req->ports[i]);
-				control_reply_error(cl, req->id, "arg", m);
-				return;
-			}
-			ports[i] = req->ports[i];
-		}
-		/* A batch no record can serve is refused up front; one larger
-		 * than what is available is queued with a warning (more may be
-		 * imported while it runs). Unknown products: store_batch_add. */
-		s->avail_at_ms = 0;
-		avail = station_available(s, req->product);
-		if (avail == 0) {
-			char m[200];
-			snprintf(m, sizeof(m), "product '%s' has no available records (import some first)", req->product);
-			control_reply_error(cl, req->id, "state", m);
-			return;
-		}
-		rc = store_batch_add(s->store, req->product, req->count, req->nports ? ports : NULL, req->nports, &id,
-				     &serr);
-		if (rc)
-			break;
-		log_msg(LOG_INFO, &(struct log_fields){.batch = id}, "batch %lld: %lld x %s queued by uid %d",
-			(long long)id, (long long)req->count, req->product, (int)control_client_uid(cl));
-		station_broadcast(s, json_pack("{s:s, s:I, s:s, s:I, s:s}", "event", "batch", "batch", (json_int_t)id, "state",
-				       "active", "count", (json_int_t)req->count, "product", req->product));
-		out = json_pack("{s:I}", "batch", (json_int_t)id);
-		if (avail > 0 && req->count > avail) {
-			char w[200];
-			snprintf(w, sizeof(w), "batch of %lld but product '%s' has only %lld available records",
-				 (long long)req->count, req->product, avail);
-			log_msg(LOG_WARNING, &(struct log_fields){.batch = id}, "batch %lld: %s", (long long)id, w);
-			json_object_set_new(out, "warning", json_string(w));
-		}
-		control_reply(cl, req->id, out);
-		wake_workers(s);
-		return;
-	}
-	case PROTO_OP_BATCH_LIST:
-		rc = store_batch_query(s->store, 0, &out, &serr);
 		break;
-	case PROTO_OP_BATCH_SHOW:
-		rc = store_batch_query(s->store, req->batch, &out, &serr);
+	case STATION_NONE:
 		break;
-	case PROTO_OP_BATCH_PAUSE:
-	case PROTO_OP_BATCH_RESUME:
-	case PROTO_OP_BATCH_CANCEL: {
-		enum store_batch_op op = req->op == PROTO_OP_BATCH_PAUSE	? STORE_BATCH_PAUSE
-					 : req->op == PROTO_OP_BATCH_RESUME ? STORE_BATCH_RESUME
-									     : STORE_BATCH_CANCEL;
-		rc = store_batch_set(s->store, req->batch, op, &serr);
-		if (!rc)
-			rc = store_batch_query(s->store, req->batch, &out, &serr);
-		if (!rc) {
-			json_t *b = json_array_get(json_object_get(out, "batches"), 0);
-			station_broadcast(s, json_pack("{s:s, s:I, s:O}", "event", "batch", "batch", (json_int_t)req->batch,
-					       "state", json_object_get(b, "state")));
-			if (op == STORE_BATCH_RESUME)
-				wake_workers(s);
-			/* Boards promised to a cancelled batch write nothing more
-			 * (their firmware write stops between two blocks). */
-			for (size_t i = 0; op == STORE_BATCH_CANCEL && i < s->nports; i++)
-				if (s->ports[i].promised == req->batch && s->ports[i].worker && !s->ports[i].exited)
-					worker_revoke(s->ports[i].worker, req->batch);
-		}
+	default:
+		control_reply_error(cl, req->id, e.code, e.msg);
 		break;
 	}
-	case PROTO_OP_RECORDS_LIST: {
-		struct store_record_filter f = {.product = req->product[0] ? req->product : NULL,
-						.state = req->state[0] ? req->state : NULL,
-						.limit = req->limit};
-		/* Values never leave the daemon: --reveal is for the database owner. */
-		rc = store_query_records(s->store, &f, &out, &serr);
-		break;
-	}
-	case PROTO_OP_RECORDS_STATS:
-		rc = store_query_stats(s->store, req->product[0] ? req->product : NULL, &out, &serr);
-		break;
-	case PROTO_OP_AUDIT: {
-		struct store_audit_filter f = {.since = req->since[0] ? req->since : NULL,
-					       .mac = req->mac[0] ? req->mac : NULL,
-					       .limit = req->limit};
-		rc = store_query_audit(s->store, &f, &out, &serr);
-		break;
-	}
-	case PROTO_OP_STORE: {
-		json_t *reveal = json_object_get(req->store_req, "reveal");
-		if (json_is_true(reveal)) {
-			control_reply_error(cl, req->id, "denied", "values are not revealed over the socket");
-			return;
-		}
-		rc = store_request(s->store, req->store_req, &out, &serr);
-		break;
-	}
-	case PROTO_OP_COUNT_:
-		control_reply_error(cl, req->id, "op", "unknown op");
-		return;
-	}
-	if (rc) {
-		store_error_reply(cl, req->id, &serr);
-		return;
-	}
-	control_reply(cl, req->id, out);
 }
