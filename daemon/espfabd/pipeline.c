@@ -106,14 +106,14 @@ out:
  * with FF FF) instead of all 0xC00 bytes, then checked once against the
  * ROM's MD5 of what was read: 4 round trips for a 3-partition table rather
  * than 48 (or 6 with a check per step). */
-static int read_table(struct romio *dev, uint32_t off, uint8_t *table, size_t *len, char *msg, size_t cap)
+static int read_table(struct devsess *dev, uint32_t off, uint8_t *table, size_t *len, char *msg, size_t cap)
 {
 	size_t have = 0, end = 0;
 	int rc;
 
 	while (have < PART_TABLE_MAX_LEN && !end) {
 		size_t n = PART_TABLE_MAX_LEN - have < 64 ? PART_TABLE_MAX_LEN - have : 64;
-		if (romio_read_unchecked(dev, off + (uint32_t)have, table + have, n, msg, cap))
+		if (devsess_read_unchecked(dev, off + (uint32_t)have, table + have, n, msg, cap))
 			return -1;
 		for (size_t e = have; e + 1 < have + n; e += PART_ENTRY_LEN)
 			if (table[e] == 0xFF && table[e + 1] == 0xFF) {
@@ -125,8 +125,8 @@ static int read_table(struct romio *dev, uint32_t off, uint8_t *table, size_t *l
 	*len = end ? end : have;
 	/* Secure download mode has no MD5: the bytes stand as read (as
 	 * flashop_read() does there). */
-	rc = romio_verify(dev, off, table, have, msg, cap);
-	return rc == 0 || rc == ROMIO_ESECURE ? 0 : -1;
+	rc = devsess_verify(dev, off, table, have, msg, cap);
+	return rc == 0 || rc == DEVSESS_ESECURE ? 0 : -1;
 }
 
 /* Read back every byte of the image that carries data: in each 4 KiB NVS
@@ -135,7 +135,7 @@ static int read_table(struct romio *dev, uint32_t off, uint8_t *table, size_t *l
  * copied from the image so the caller can compare and decode a full buffer.
  * For a typical record this is one page's first few hundred bytes instead of
  * 24 KiB at 64 bytes per round trip. */
-static int read_back(struct romio *dev, uint32_t off, const uint8_t *img, size_t len, uint8_t *out, char *msg,
+static int read_back(struct devsess *dev, uint32_t off, const uint8_t *img, size_t len, uint8_t *out, char *msg,
 		     size_t cap)
 {
 	memcpy(out, img, len);
@@ -151,7 +151,7 @@ static int read_back(struct romio *dev, uint32_t off, const uint8_t *img, size_t
 			used = end;
 		/* No MD5 per read: the caller compares every byte with the image,
 		 * which the ROM's MD5 of the whole region already matched. */
-		if (romio_read_unchecked(dev, off + (uint32_t)page, out + page, used - page, msg, cap))
+		if (devsess_read_unchecked(dev, off + (uint32_t)page, out + page, used - page, msg, cap))
 			return -1;
 	}
 	return 0;
@@ -161,7 +161,7 @@ struct progress_ctx {
 	const struct pipeline_io *io;
 	unsigned worker;
 	uint64_t last_ms;
-	struct romio *dev;    /* abortable session (firmware only), or NULL */
+	struct devsess *dev;    /* abortable session (firmware only), or NULL */
 	int64_t batch_id;
 	int aborted;          /* the batch was withdrawn during this write */
 };
@@ -181,7 +181,7 @@ static void on_progress(void *ctx, uint64_t done, uint64_t total)
 	 * driving the board through every image for nothing. */
 	if (pc->dev && !pc->aborted && revoked(pc->io, pc->batch_id)) {
 		pc->aborted = 1;
-		romio_abort_session(pc->dev);
+		devsess_abort_session(pc->dev);
 	}
 	/* A subscriber needs a few updates a second, not one per 1 KiB block. */
 	if (done < total && now - pc->last_ms < 100)
@@ -212,7 +212,7 @@ static void on_fw_progress(void *ctx, uint64_t done, uint64_t total)
 /* Every image, compressed, each checked by the ROM's MD5 of its region
  * (esptool's write_flash does the same per file). They hold no secrets, so
  * no read-back: the MD5 covers every byte. */
-static int write_firmware(struct romio *dev, const struct fwimg_set *fw, struct progress_ctx *pc, char *msg,
+static int write_firmware(struct devsess *dev, const struct fwimg_set *fw, struct progress_ctx *pc, char *msg,
 			  size_t cap)
 {
 	struct fw_progress fp = {.pc = pc, .total = fw->total};
@@ -220,7 +220,7 @@ static int write_firmware(struct romio *dev, const struct fwimg_set *fw, struct 
 
 	for (size_t i = 0; i < fw->n; i++) {
 		const struct fwimg *im = &fw->images[i];
-		if (romio_write_verify(dev, im->offset, im->data, im->len, on_fw_progress, &fp, emsg, sizeof(emsg))) {
+		if (devsess_write_verify(dev, im->offset, im->data, im->len, on_fw_progress, &fp, emsg, sizeof(emsg))) {
 			snprintf(msg, cap, "firmware %.60s at 0x%x: %s", im->name, im->offset, emsg);
 			return -1;
 		}
@@ -240,7 +240,7 @@ static void step(const struct pipeline_io *io, unsigned worker, enum pipeline_st
 	io->emit(io->ctx, &m);
 }
 
-static int firmware_step(struct romio *dev, const struct fwimg_set *fw, const struct pipeline_params *pp,
+static int firmware_step(struct devsess *dev, const struct fwimg_set *fw, const struct pipeline_params *pp,
 			 const struct pipeline_io *io, struct progress_ctx *pc, struct jobq_msg *result)
 {
 	uint64_t t = mono_ms();
@@ -301,7 +301,7 @@ static int decode_check(const uint8_t *img, size_t len, char *msg, size_t cap)
 	return rc;
 }
 
-int pipeline_provision(struct romio *dev, const struct romio_ident *id, const struct jobq_msg *work,
+int pipeline_provision(struct devsess *dev, const struct devsess_ident *id, const struct jobq_msg *work,
 		       const struct pipeline_params *pp, const struct pipeline_io *io, struct jobq_msg *result)
 {
 	struct jobq_msg req, rep;
@@ -311,7 +311,7 @@ int pipeline_provision(struct romio *dev, const struct romio_ident *id, const st
 	uint8_t *readback = NULL;
 	char emsg[256];
 	struct progress_ctx pc = {.io = io, .worker = pp->worker};
-	struct romio_stats st;
+	struct devsess_stats st;
 	uint64_t t0 = mono_ms(), t;
 	const struct fwimg_set *fw = work->fw && work->fw->n ? work->fw : NULL;
 	int fw_table = fw && fwimg_find(fw, pp->table_offset);
@@ -428,7 +428,7 @@ int pipeline_provision(struct romio *dev, const struct romio_ident *id, const st
 	/* 4. Write. */
 	step(io, pp->worker, PIPELINE_STEP_WRITE);
 	t = mono_ms();
-	if (romio_write(dev, (uint32_t)work->a, rep.data, rep.len, on_progress, &pc, emsg, sizeof(emsg))) {
+	if (devsess_write(dev, (uint32_t)work->a, rep.data, rep.len, on_progress, &pc, emsg, sizeof(emsg))) {
 		snprintf(result->text, sizeof(result->text), "write: %s", emsg);
 		goto out;
 	}
@@ -438,7 +438,7 @@ int pipeline_provision(struct romio *dev, const struct romio_ident *id, const st
 	 * back and decoded (work->rc carries the "md5 only" choice). */
 	step(io, pp->worker, PIPELINE_STEP_VERIFY);
 	t = mono_ms();
-	if (romio_verify(dev, (uint32_t)work->a, rep.data, rep.len, emsg, sizeof(emsg))) {
+	if (devsess_verify(dev, (uint32_t)work->a, rep.data, rep.len, emsg, sizeof(emsg))) {
 		snprintf(result->text, sizeof(result->text), "verify: %s", emsg);
 		goto out;
 	}
@@ -477,12 +477,12 @@ int pipeline_provision(struct romio *dev, const struct romio_ident *id, const st
 	 * provisioned: the flash is verified, so this is not a failure. */
 	step(io, pp->worker, PIPELINE_STEP_RESET);
 	t = mono_ms();
-	if (romio_hard_reset(dev, emsg, sizeof(emsg)))
+	if (devsess_hard_reset(dev, emsg, sizeof(emsg)))
 		snprintf(result->text, sizeof(result->text), "note: hard reset: %s", emsg);
 	result->step_ms[PIPELINE_STEP_RESET] = (uint32_t)(mono_ms() - t);
 	rc = 0;
 out:
-	romio_get_stats(dev, &st);
+	devsess_get_stats(dev, &st);
 	result->retries = st.retries;
 	result->baud = st.baud;
 	result->rc = rc;

@@ -16,7 +16,7 @@
 
 #include "config.h"
 #include "jobq.h"
-#include "romio.h"
+#include "devsess.h"
 
 enum pipeline_step {
 	PIPELINE_STEP_CONNECT = 0,
@@ -57,7 +57,7 @@ struct pipeline_params {
 /* work: the JOBQ_WORK_REP for this device (product table in work->data).
  * Fills *result (a JOBQ_RESULT, job_id 0 when nothing was claimed) and
  * returns 0 when the device was provisioned and verified. */
-int pipeline_provision(struct romio *dev, const struct romio_ident *id, const struct jobq_msg *work,
+int pipeline_provision(struct devsess *dev, const struct devsess_ident *id, const struct jobq_msg *work,
 		       const struct pipeline_params *pp, const struct pipeline_io *io, struct jobq_msg *result);
 
 /* Pure: compare the NVS partition of the device's table with the product's.

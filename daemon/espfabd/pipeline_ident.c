@@ -49,7 +49,7 @@ void pipeline_ident_clear(struct pipeline_ident *pi)
 
 /* Read the device's TLV chain (header by header, 64 bytes a step) into buf
  * (cap bytes, the rest 0xFF) and walk it. *out is the walked image. */
-static int read_chain(struct romio *dev, uint32_t off, size_t cap, struct seccert_image **out, char *msg,
+static int read_chain(struct devsess *dev, uint32_t off, size_t cap, struct seccert_image **out, char *msg,
 		      size_t mcap)
 {
 	uint8_t *buf = malloc(cap);
@@ -68,7 +68,7 @@ static int read_chain(struct romio *dev, uint32_t off, size_t cap, struct seccer
 		size_t need = pos + SECCERT_HEADER_LEN;
 		while (have < need) {
 			size_t n = cap - have < IDENT_READ_STEP ? cap - have : IDENT_READ_STEP;
-			if (romio_read_unchecked(dev, off + (uint32_t)have, buf + have, n, msg, mcap))
+			if (devsess_read_unchecked(dev, off + (uint32_t)have, buf + have, n, msg, mcap))
 				goto out;
 			have += n;
 		}
@@ -79,14 +79,14 @@ static int read_chain(struct romio *dev, uint32_t off, size_t cap, struct seccer
 			break;
 		while (have < pos && have < cap) {
 			size_t n = cap - have < IDENT_READ_STEP ? cap - have : IDENT_READ_STEP;
-			if (romio_read_unchecked(dev, off + (uint32_t)have, buf + have, n, msg, mcap))
+			if (devsess_read_unchecked(dev, off + (uint32_t)have, buf + have, n, msg, mcap))
 				goto out;
 			have += n;
 		}
 	}
 	/* One MD5 over what was read (secure download mode has none). */
-	rc = romio_verify(dev, off, buf, have, msg, mcap);
-	if (rc && rc != ROMIO_ESECURE)
+	rc = devsess_verify(dev, off, buf, have, msg, mcap);
+	if (rc && rc != DEVSESS_ESECURE)
 		goto out;
 	if (seccert_parse(buf, have, out, &err)) {
 		snprintf(msg, mcap, "%s", err.msg);
@@ -117,7 +117,7 @@ static int holds_cert(const struct seccert_image *im, const uint8_t *der, size_t
 	return same;
 }
 
-int pipeline_ident_check(struct romio *dev, const struct pipeline_ident *pi, char *msg, size_t cap)
+int pipeline_ident_check(struct devsess *dev, const struct pipeline_ident *pi, char *msg, size_t cap)
 {
 	struct seccert_image *im = NULL;
 	char why[256];
@@ -143,7 +143,7 @@ out:
 	return rc;
 }
 
-int pipeline_ident_write(struct romio *dev, const struct pipeline_ident *pi, char *msg, size_t cap)
+int pipeline_ident_write(struct devsess *dev, const struct pipeline_ident *pi, char *msg, size_t cap)
 {
 	struct seccert_image *want = NULL, *got = NULL;
 	struct seccert_err err = {0};
@@ -155,11 +155,11 @@ int pipeline_ident_write(struct romio *dev, const struct pipeline_ident *pi, cha
 		snprintf(msg, cap, "identity: image: %s", err.msg);
 		return -1;
 	}
-	if (romio_write(dev, pi->offset, pi->data, pi->len, NULL, NULL, why, sizeof(why))) {
+	if (devsess_write(dev, pi->offset, pi->data, pi->len, NULL, NULL, why, sizeof(why))) {
 		snprintf(msg, cap, "identity: write at 0x%x: %s", (unsigned)pi->offset, why);
 		goto out;
 	}
-	if (romio_verify(dev, pi->offset, pi->data, pi->len, why, sizeof(why))) {
+	if (devsess_verify(dev, pi->offset, pi->data, pi->len, why, sizeof(why))) {
 		snprintf(msg, cap, "identity: verify at 0x%x: %s", (unsigned)pi->offset, why);
 		goto out;
 	}

@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 #include "jobq.h"
-#include "romio.h"
+#include "devsess.h"
 
 struct pipeline_ident {
 	enum jobq_ident mode;
@@ -29,7 +29,7 @@ struct pipeline_ident {
 int pipeline_ident_take(struct jobq_msg *rep, struct pipeline_ident *pi, char *msg, size_t cap);
 void pipeline_ident_clear(struct pipeline_ident *pi); /* wipes */
 
-int pipeline_ident_check(struct romio *dev, const struct pipeline_ident *pi, char *msg, size_t cap);
-int pipeline_ident_write(struct romio *dev, const struct pipeline_ident *pi, char *msg, size_t cap);
+int pipeline_ident_check(struct devsess *dev, const struct pipeline_ident *pi, char *msg, size_t cap);
+int pipeline_ident_write(struct devsess *dev, const struct pipeline_ident *pi, char *msg, size_t cap);
 
 #endif

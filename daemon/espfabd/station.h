@@ -38,8 +38,32 @@ void station_set_control(struct station *s, struct control *c);
 /* Shown in status (may be NULL); the caller keeps it alive longer. */
 struct uplink;
 void station_set_uplink(struct station *s, struct uplink *u);
-/* control_handler for control_new(). */
+/* control_handler for control_new(): station_request_run(), then the reply. */
 void station_handle_request(void *ctx, struct control_client *cl, const struct ctl_request *req);
+
+/* A control request's outcome: reply with *out, send *out as an event line
+ * (a subscribe's snapshot), nothing, or (< 0) the error in struct station_rerr. */
+enum { STATION_REPLY = 0, STATION_EVENT = 1, STATION_NONE = 2 };
+struct station_rerr {
+	const char *code; /* a static control error code: "arg", "state", "busy", ... */
+	char msg[256];    /* one line */
+};
+/* Runs req (uid: the client's, for the log); *out is the caller's. */
+int station_request_run(struct station *s, const struct ctl_request *req, unsigned uid, json_t **out,
+			struct station_rerr *e);
+
+/* One control op: its fields besides v, id and op (space-separated names,
+ * as schemas/control-request.json has them) and its handler. */
+typedef int (*station_op_fn)(struct station *s, const struct ctl_request *req, unsigned uid, json_t **out,
+			     struct station_rerr *e);
+struct station_op {
+	enum ctl_op op;
+	const char *required;
+	const char *optional;
+	station_op_fn fn;
+};
+/* The table of every op the station serves (*n rows). */
+const struct station_op *station_ops(size_t *n);
 
 /* Start a worker for a configured port; name and path unique. */
 int station_add_port(struct station *s, const char *name, const char *path, uint32_t baud, int before);

@@ -1,6 +1,14 @@
-/* The station's state, shared by its files (station.c: requests, worker
- * messages, group commit; station_ports.c: the port table, reload). Private
- * to the station: nothing outside station*.c includes it. */
+/* The station's state, shared by its files. Private to the station: nothing
+ * outside station*.c includes it.
+ *   station.c          lifecycle (new, tick, stop, free), event broadcast
+ *   station_request.c  control requests
+ *   station_msg.c      worker messages: inbox and dispatch per kind
+ *   station_round.c    group commit of a round, held replies, store outages
+ *   station_work.c     work, claim and mark-sent requests of the workers
+ *   station_image.c    a claimed record's NVS image
+ *   station_result.c   device results, the outbox
+ *   station_ports.c    the port table, reload
+ *   station_ident.c    per-device identities */
 #ifndef ESPFABD_STATION_INT_H
 #define ESPFABD_STATION_INT_H
 
@@ -14,6 +22,8 @@
 #include "ctl_msg.h"
 
 struct store;
+struct store_err;
+struct store_record;
 struct store_product;
 struct control;
 struct uplink;
@@ -116,5 +126,38 @@ uint64_t station_mono_ms(void);
 void station_port_exited(struct station *s, struct station_port *p);
 /* A port that is not busy and marked removing: stop its worker now. */
 void station_port_retire(struct station *s, struct station_port *p);
+
+/* station.c: to the control clients, or held with the round (station_round.c). ev is stolen. */
+void station_broadcast(struct station *s, json_t *ev);
+
+/* station_request.c: the product's available records (cached, see struct station), or -1. */
+long long station_available(struct station *s, const char *product);
+
+/* station_round.c */
+struct station_port *station_port_of(struct station *s, const struct jobq_msg *m);
+void station_round_forget(struct station *s);
+void station_round_write(struct station *s);
+void station_txn_close(struct station *s);
+void station_reply_worker(struct station *s, unsigned w, struct jobq_msg *m);
+int station_store_seen(struct station *s, int rc, const struct store_err *serr);
+
+/* station_work.c */
+void station_on_work_req(struct station *s, struct jobq_msg *m);
+void station_on_claim_req(struct station *s, struct jobq_msg *m);
+void station_on_sent_req(struct station *s, struct jobq_msg *m);
+
+/* station_image.c */
+int station_build_image(const struct store_record *r, uint8_t **out, size_t *len, char *sha_hex, char *msg,
+		       size_t cap);
+
+/* station_result.c */
+void station_hold_result(struct station *s, const struct jobq_msg *m, const char *port, int front);
+void station_outbox_flush(struct station *s);
+void station_on_result(struct station *s, struct jobq_msg *m);
+
+/* station_msg.c */
+void station_check_stopped(struct station *s);
+void station_on_message(struct station *s, struct jobq_msg *m);
+void station_inbox_cb(void *ctx, int fd, uint32_t events);
 
 #endif

@@ -10,7 +10,7 @@
 #include <time.h>
 
 #include "pipeline.h"
-#include "romio.h"
+#include "devsess.h"
 
 struct worker {
 	struct worker_cfg cfg;
@@ -19,7 +19,7 @@ struct worker {
 	pthread_t thread;
 	int started;
 	int stopping;            /* worker thread only */
-	struct romio *dev;       /* created before the thread, freed after it */
+	struct devsess *dev;       /* created before the thread, freed after it */
 	char state[16];
 	int64_t revoked;         /* a withdrawn batch id; __atomic, set by the main thread */
 };
@@ -186,7 +186,7 @@ static void *worker_main(void *arg)
 
 	set_state(w, "absent");
 	while (!w->stopping) {
-		struct romio_ident id;
+		struct devsess_ident id;
 		struct jobq_msg req, work, result;
 		int rc, already;
 
@@ -198,9 +198,9 @@ static void *worker_main(void *arg)
 			continue;
 		}
 		t_connect = mono_ms();
-		rc = romio_connect(w->dev, w->cfg.before, w->cfg.baud, &id, msg, sizeof(msg));
+		rc = devsess_connect(w->dev, w->cfg.before, w->cfg.baud, &id, msg, sizeof(msg));
 		t_connect = mono_ms() - t_connect;
-		if (rc == ROMIO_ECANCELED)
+		if (rc == DEVSESS_ECANCELED)
 			break;
 		if (rc) {
 			/* Nothing in download mode answers (the board left, runs its
@@ -208,7 +208,7 @@ static void *worker_main(void *arg)
 			 * is a new device. */
 			device_left(w, present_mac);
 			finished_mac[0] = '\0';
-			set_state(w, rc == ROMIO_ENODEV ? "absent" : "idle");
+			set_state(w, rc == DEVSESS_ENODEV ? "absent" : "idle");
 			idle_wait(w, w->cfg.poll_ms);
 			continue;
 		}
@@ -223,7 +223,7 @@ static void *worker_main(void *arg)
 		present_ident = ident;
 		if (finished_mac[0] && !strcmp(finished_mac, id.mac)) {
 			/* Still the board we finished: leave it alone. */
-			romio_disconnect(w->dev);
+			devsess_disconnect(w->dev);
 			set_state(w, "done");
 			idle_wait(w, w->cfg.probe_ms);
 			continue;
@@ -265,12 +265,12 @@ static void *worker_main(void *arg)
 				break;
 			if (mono_ms() - t_probe >= w->cfg.probe_ms) {
 				t_probe = mono_ms();
-				if (romio_ping(w->dev, msg, sizeof(msg)))
+				if (devsess_ping(w->dev, msg, sizeof(msg)))
 					break;
 			}
 		}
 		if (already && !w->stopping) {
-			romio_disconnect(w->dev);
+			devsess_disconnect(w->dev);
 			snprintf(finished_mac, sizeof(finished_mac), "%s", id.mac);
 			finished_ident = ident;
 			set_state(w, "done");
@@ -279,21 +279,21 @@ static void *worker_main(void *arg)
 		}
 		if (w->stopping || work.kind != JOBQ_WORK_REP || work.rc) {
 			jobq_msg_clear(&work);
-			romio_disconnect(w->dev);
+			devsess_disconnect(w->dev);
 			continue;
 		}
 		set_state(w, "busy");
 		pipeline_provision(w->dev, &id, &work, &pp, &io, &result);
 		result.step_ms[PIPELINE_STEP_CONNECT] = (uint32_t)t_connect;
 		jobq_msg_clear(&work);
-		romio_disconnect(w->dev);
+		devsess_disconnect(w->dev);
 		emit(w, &result);
 		snprintf(finished_mac, sizeof(finished_mac), "%s", id.mac);
 		finished_ident = ident;
 		set_state(w, "done");
 		idle_wait(w, w->cfg.probe_ms);
 	}
-	romio_disconnect(w->dev);
+	devsess_disconnect(w->dev);
 	{
 		struct jobq_msg m;
 		memset(&m, 0, sizeof(m));
@@ -314,21 +314,21 @@ int worker_start(const struct worker_cfg *cfg, struct jobq *to_main, struct work
 		return -ENOMEM;
 	w->cfg = *cfg;
 	w->to_main = to_main;
-	rc = romio_new(cfg->path, &w->dev);
+	rc = devsess_new(cfg->path, &w->dev);
 	if (rc) {
 		free(w);
 		return rc;
 	}
 	rc = jobq_new(&w->inbox, 0);
 	if (rc) {
-		romio_free(w->dev);
+		devsess_free(w->dev);
 		free(w);
 		return rc;
 	}
 	rc = pthread_create(&w->thread, NULL, worker_main, w);
 	if (rc) {
 		jobq_free(w->inbox);
-		romio_free(w->dev);
+		devsess_free(w->dev);
 		free(w);
 		return -rc;
 	}
@@ -349,7 +349,7 @@ void worker_revoke(struct worker *w, int64_t batch_id)
 
 void worker_cancel(struct worker *w)
 {
-	romio_cancel(w->dev);
+	devsess_cancel(w->dev);
 }
 
 void worker_join_free(struct worker *w)
@@ -359,6 +359,6 @@ void worker_join_free(struct worker *w)
 	if (w->started)
 		pthread_join(w->thread, NULL);
 	jobq_free(w->inbox);
-	romio_free(w->dev);
+	devsess_free(w->dev);
 	free(w);
 }

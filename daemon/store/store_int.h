@@ -1,4 +1,6 @@
-/* Private to the store library. */
+/* Private to the store library. The SQLite store's layers, lowest first:
+ * store_sql.c (errors, statements, columns), store_seal.c (sealing),
+ * store_txn.c (transactions, durability), store_open.c (open, migrate). */
 #ifndef ESPFAB_STORE_INT_H
 #define ESPFAB_STORE_INT_H
 
@@ -77,6 +79,17 @@ int store_bind_text(sqlite3_stmt *st, int i, const char *v);
 int store_bind_opt_int(sqlite3_stmt *st, int i, int64_t v); /* < 0 (or 0 for ids) -> NULL handled by caller */
 char *store_col_strdup(sqlite3_stmt *st, int i); /* NULL for NULL */
 json_t *store_col_json(sqlite3_stmt *st, int i);   /* text/int/null as JSON */
+
+/* One SQL text run as is (store_sql.c): migrations, pragmas, BEGIN/COMMIT. */
+int store_exec(struct store *s, const char *sql, struct store_err *err);
+/* Finalizes the statement cache (store_close). */
+void store_stmts_free(struct store *s);
+
+/* store_txn.c, for store_open(): SQLite's busy handler for s (arg), and the
+ * process's group commit of the database file at path (NULL: none). */
+int store_busy_handler(void *arg, int count);
+struct store_group *store_group_get(const char *path);
+void store_group_put(struct store_group *g);
 
 /* Audit row inside the caller's transaction. */
 int store_audit_insert(struct store *s, const struct store_audit_entry *a, const char *event,

@@ -328,8 +328,9 @@ int pg_query_audit(struct store *s, const struct store_audit_filter *f, json_t *
 		 "SELECT id, time, event, station, port, chip, mac, product, record_id, batch_id, job_id, "
 		 "image_sha256, flash_md5, baud, retries, duration_ms, result, error FROM audit "
 		 "WHERE ($1::text IS NULL OR time >= $1) AND ($2::text IS NULL OR mac = $2) AND ($3::text IS NULL OR product = $3) "
-		 "AND id > $5 ORDER BY id LIMIT $4",
-		 "sssIi", f->since, f->mac ? mac : NULL, f->product, f->limit, f->after_id > 0 ? f->after_id : (int64_t)0);
+		 "AND id > $5 AND ($6::bigint = 0 OR batch_id = $6::bigint) ORDER BY id LIMIT $4",
+		 "sssIii", f->since, f->mac ? mac : NULL, f->product, f->limit, f->after_id > 0 ? f->after_id : (int64_t)0,
+		 f->batch > 0 ? f->batch : (int64_t)0);
 	if (!r)
 		return RC(err);
 	arr = json_array();

@@ -203,7 +203,7 @@ int store_query_audit(struct store *s, const struct store_audit_filter *f, json_
 			"SELECT id, time, event, station, port, chip, mac, product, record_id, batch_id, job_id, "
 			"image_sha256, flash_md5, baud, retries, duration_ms, result, error, cert_serial FROM audit "
 			"WHERE (?1 IS NULL OR time >= ?1) AND (?2 IS NULL OR mac = ?2) AND (?3 IS NULL OR product = ?3) "
-			"AND id > ?5 ORDER BY id LIMIT ?4",
+			"AND id > ?5 AND (?6 = 0 OR batch_id = ?6) ORDER BY id LIMIT ?4",
 			err);
 	if (rc)
 		goto out;
@@ -212,6 +212,7 @@ int store_query_audit(struct store *s, const struct store_audit_filter *f, json_
 	store_bind_text(st, 3, f->product);
 	sqlite3_bind_int64(st, 4, f->limit > 0 ? f->limit : -1);
 	sqlite3_bind_int64(st, 5, f->after_id > 0 ? f->after_id : 0);
+	sqlite3_bind_int64(st, 6, f->batch > 0 ? f->batch : 0);
 	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
 		json_t *o = json_object();
 		for (int i = 0; i < (int)(sizeof(cols) / sizeof(cols[0])); i++)

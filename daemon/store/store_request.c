@@ -49,6 +49,7 @@ int store_request(struct store *s, json_t *req, json_t **out, struct store_err *
 			.product = str(req, "product"),
 			.limit = json_integer_value(json_object_get(req, "limit")),
 			.after_id = json_integer_value(json_object_get(req, "after")),
+			.batch = json_integer_value(json_object_get(req, "batch")),
 		};
 		return store_query_audit(s, &f, out, err);
 	}

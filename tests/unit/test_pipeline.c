@@ -18,7 +18,7 @@
 #include "espfab/simdev.h"
 #include "espfab/simdev_fakeport.h"
 #include "pipeline.h"
-#include "romio.h"
+#include "devsess.h"
 
 #define NVS_OFF 0x9000u
 #define NVS_SIZE 0x6000u
@@ -31,7 +31,7 @@ static const char table_moved_csv[] = "nvs,data,nvs,0xa000,0x6000,\n"
 
 struct fixture {
 	struct simdev *dev;
-	struct romio *rio;
+	struct devsess *rio;
 	uint8_t table[PART_TABLE_MAX_LEN];
 	uint8_t moved[PART_TABLE_MAX_LEN];
 	/* what the fake main thread saw */
@@ -97,7 +97,7 @@ static int setup(void **state)
 		f->boot[i] = (uint8_t)(i * 7 + 1);
 	for (size_t i = 0; i < sizeof(f->app); i++)
 		f->app[i] = (uint8_t)(i * 13 + 5);
-	assert_int_equal(romio_new("fake", &f->rio), 0);
+	assert_int_equal(devsess_new("fake", &f->rio), 0);
 	*state = f;
 	return 0;
 }
@@ -107,7 +107,7 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 
 	fwimg_set_unref(f->fw);
-	romio_free(f->rio); /* closes the fake port before its engine goes */
+	devsess_free(f->rio); /* closes the fake port before its engine goes */
 	simdev_free(f->dev);
 	free(f);
 	return 0;
@@ -164,13 +164,13 @@ static int fake_ask(void *ctx, struct jobq_msg *req, enum jobq_kind want, struct
 	return 0;
 }
 
-static int connect(struct fixture *f, struct romio_ident *id)
+static int connect(struct fixture *f, struct devsess_ident *id)
 {
 	struct port *p = NULL;
 	char msg[256];
 
 	assert_int_equal(simdev_fakeport_new(f->dev, "fake", 115200, &p), 0);
-	return romio_connect_port(f->rio, p, CONFIG_BEFORE_DEFAULT_RESET, 921600, id, msg, sizeof(msg));
+	return devsess_connect_port(f->rio, p, CONFIG_BEFORE_DEFAULT_RESET, 921600, id, msg, sizeof(msg));
 }
 
 static void work_for(struct fixture *f, struct jobq_msg *w, const uint8_t *table, int md5_only)
@@ -190,7 +190,7 @@ static void work_for(struct fixture *f, struct jobq_msg *w, const uint8_t *table
 
 static int run(struct fixture *f, const uint8_t *table, int md5_only, struct jobq_msg *res)
 {
-	struct romio_ident id;
+	struct devsess_ident id;
 	struct jobq_msg w;
 	struct pipeline_io io = {.ctx = f, .emit = fake_emit, .ask = fake_ask};
 	struct pipeline_params pp = {.worker = 0, .before = CONFIG_BEFORE_DEFAULT_RESET, .table_offset = 0x8000,

@@ -21,7 +21,7 @@
 #include "espfab/simdev.h"
 #include "espfab/simdev_fakeport.h"
 #include "pipeline.h"
-#include "romio.h"
+#include "devsess.h"
 
 #define NVS_OFF 0x9000u
 #define NVS_SIZE 0x6000u
@@ -36,7 +36,7 @@ static const char table_csv[] = "nvs,data,nvs,0x9000,0x6000,\n"
 
 struct fixture {
 	struct simdev *dev;
-	struct romio *rio;
+	struct devsess *rio;
 	uint8_t table[PART_TABLE_MAX_LEN];
 	uint8_t nvs[NVS_SIZE];
 	size_t nvs_len;
@@ -125,7 +125,7 @@ static int setup(void **state)
 	seccert_image_free(im);
 
 	f->drop_after_sent = -1;
-	assert_int_equal(romio_new("fake", &f->rio), 0);
+	assert_int_equal(devsess_new("fake", &f->rio), 0);
 	*state = f;
 	return 0;
 }
@@ -134,7 +134,7 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	romio_free(f->rio);
+	devsess_free(f->rio);
 	simdev_free(f->dev);
 	free(f->der);
 	free(f);
@@ -187,7 +187,7 @@ static int fake_ask(void *ctx, struct jobq_msg *req, enum jobq_kind want, struct
 
 static int run(struct fixture *f, struct jobq_msg *res)
 {
-	struct romio_ident id;
+	struct devsess_ident id;
 	struct jobq_msg w;
 	struct port *p = NULL;
 	struct pipeline_io io = {.ctx = f, .emit = fake_emit, .ask = fake_ask};
@@ -199,7 +199,7 @@ static int run(struct fixture *f, struct jobq_msg *res)
 
 	memcpy(f->sc_before, simdev_flash(f->dev, &size) + SC_OFF, SC_SIZE);
 	assert_int_equal(simdev_fakeport_new(f->dev, "fake", 115200, &p), 0);
-	assert_int_equal(romio_connect_port(f->rio, p, CONFIG_BEFORE_DEFAULT_RESET, 921600, &id, msg, sizeof(msg)), 0);
+	assert_int_equal(devsess_connect_port(f->rio, p, CONFIG_BEFORE_DEFAULT_RESET, 921600, &id, msg, sizeof(msg)), 0);
 	memset(&w, 0, sizeof(w));
 	w.kind = JOBQ_WORK_REP;
 	w.batch_id = 7;

@@ -100,6 +100,10 @@ static void test_store_query_audit_filters(void **state)
 	j = request(f, "{\"cmd\":\"audit\",\"since\":\"2000-01-01T00:00\"}", 0);
 	assert_int_equal(json_array_size(json_object_get(j, "audit")), all);
 	json_decref(j);
+	/* The batch filter: the row here is of no batch. */
+	j = request(f, "{\"cmd\":\"audit\",\"batch\":99}", 0);
+	assert_int_equal(json_array_size(json_object_get(j, "audit")), 0);
+	json_decref(j);
 	request(f, "{\"cmd\":\"audit\",\"mac\":\"zz\"}", STORE_EINPUT);
 }
 

@@ -332,6 +332,7 @@ struct store_audit_filter {
 	const char *product;
 	int64_t limit;     /* 0 = no limit */
 	int64_t after_id;  /* only rows with a greater id (0 = all) */
+	int64_t batch;     /* only rows of this batch (0 = all) */
 };
 /* {"audit":[{"id","time","event","station",...,"result","error"}]} */
 int store_query_audit(struct store *s, const struct store_audit_filter *f, json_t **out,

@@ -1,5 +1,5 @@
-/* See romio.h. */
-#include "romio.h"
+/* See devsess.h. */
+#include "devsess.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -9,17 +9,17 @@
 
 #include "espfab/flashop.h"
 
-struct romio {
+struct devsess {
 	char path[CONFIG_PATH_MAX];
-	pthread_mutex_t lock; /* guards f and cancelled against romio_cancel() */
+	pthread_mutex_t lock; /* guards f and cancelled against devsess_cancel() */
 	struct flashop *f;
 	int cancelled;
-	struct romio_stats stats;
+	struct devsess_stats stats;
 };
 
-int romio_new(const char *path, struct romio **out)
+int devsess_new(const char *path, struct devsess **out)
 {
-	struct romio *r;
+	struct devsess *r;
 
 	*out = NULL;
 	r = calloc(1, sizeof(*r));
@@ -31,7 +31,7 @@ int romio_new(const char *path, struct romio **out)
 	return 0;
 }
 
-void romio_disconnect(struct romio *r)
+void devsess_disconnect(struct devsess *r)
 {
 	struct flashop *f;
 
@@ -42,16 +42,16 @@ void romio_disconnect(struct romio *r)
 	flashop_close(f);
 }
 
-void romio_free(struct romio *r)
+void devsess_free(struct devsess *r)
 {
 	if (!r)
 		return;
-	romio_disconnect(r);
+	devsess_disconnect(r);
 	pthread_mutex_destroy(&r->lock);
 	free(r);
 }
 
-void romio_cancel(struct romio *r)
+void devsess_cancel(struct devsess *r)
 {
 	pthread_mutex_lock(&r->lock);
 	r->cancelled = 1;
@@ -60,7 +60,7 @@ void romio_cancel(struct romio *r)
 	pthread_mutex_unlock(&r->lock);
 }
 
-void romio_abort_session(struct romio *r)
+void devsess_abort_session(struct devsess *r)
 {
 	pthread_mutex_lock(&r->lock);
 	if (r->f)
@@ -73,27 +73,27 @@ void romio_abort_session(struct romio *r)
 static int map(int rc, const struct rom_diag *d, char *msg, size_t cap)
 {
 	if (!rc)
-		return ROMIO_OK;
+		return DEVSESS_OK;
 	snprintf(msg, cap, "%s", d && d->msg[0] ? d->msg : rom_strerror(rc));
 	switch (rc) {
 	case ROM_ECANCELED:
-		return ROMIO_ECANCELED;
+		return DEVSESS_ECANCELED;
 	case ROM_ENODEV:
 	case ROM_EPORT:
 	case ROM_EIO:
-		return ROMIO_ENODEV;
+		return DEVSESS_ENODEV;
 	case ROM_ENOSYNC:
-		return ROMIO_ENOSYNC;
+		return DEVSESS_ENOSYNC;
 	case ROM_EVERIFY:
-		return ROMIO_EVERIFY;
+		return DEVSESS_EVERIFY;
 	case ROM_ESECURE:
-		return ROMIO_ESECURE;
+		return DEVSESS_ESECURE;
 	}
-	return ROMIO_EDEVICE;
+	return DEVSESS_EDEVICE;
 }
 
-static int connect_common(struct romio *r, struct port *p, enum config_before before, uint32_t baud,
-			  struct romio_ident *id, char *msg, size_t cap)
+static int connect_common(struct devsess *r, struct port *p, enum config_before before, uint32_t baud,
+			  struct devsess_ident *id, char *msg, size_t cap)
 {
 	struct flashop_options o;
 	struct flashop *f = NULL;
@@ -102,14 +102,14 @@ static int connect_common(struct romio *r, struct port *p, enum config_before be
 	int rc;
 
 	memset(id, 0, sizeof(*id));
-	romio_disconnect(r);
+	devsess_disconnect(r);
 	pthread_mutex_lock(&r->lock);
 	rc = r->cancelled;
 	pthread_mutex_unlock(&r->lock);
 	if (rc) {
 		port_close(p);
 		snprintf(msg, cap, "cancelled");
-		return ROMIO_ECANCELED;
+		return DEVSESS_ECANCELED;
 	}
 	flashop_options_init(&o);
 	o.baud = baud;
@@ -135,7 +135,7 @@ static int connect_common(struct romio *r, struct port *p, enum config_before be
 	if (!inf->mac_valid) {
 		flashop_close(f);
 		snprintf(msg, cap, "MAC unreadable (secure download mode): cannot bind a record to this device");
-		return ROMIO_ESECURE;
+		return DEVSESS_ESECURE;
 	}
 	snprintf(id->chip, sizeof(id->chip), "%s", inf->chip ? inf->chip->name : "?");
 	snprintf(id->mac, sizeof(id->mac), "%02x:%02x:%02x:%02x:%02x:%02x", inf->mac[0], inf->mac[1], inf->mac[2],
@@ -152,14 +152,14 @@ static int connect_common(struct romio *r, struct port *p, enum config_before be
 	return 0;
 }
 
-int romio_connect(struct romio *r, enum config_before before, uint32_t baud, struct romio_ident *id, char *msg,
+int devsess_connect(struct devsess *r, enum config_before before, uint32_t baud, struct devsess_ident *id, char *msg,
 		  size_t cap)
 {
 	return connect_common(r, NULL, before, baud, id, msg, cap);
 }
 
-int romio_connect_port(struct romio *r, struct port *p, enum config_before before, uint32_t baud,
-		       struct romio_ident *id, char *msg, size_t cap)
+int devsess_connect_port(struct devsess *r, struct port *p, enum config_before before, uint32_t baud,
+		       struct devsess_ident *id, char *msg, size_t cap)
 {
 	return connect_common(r, p, before, baud, id, msg, cap);
 }
@@ -167,31 +167,31 @@ int romio_connect_port(struct romio *r, struct port *p, enum config_before befor
 static int no_session(char *msg, size_t cap)
 {
 	snprintf(msg, cap, "not connected");
-	return ROMIO_ENODEV;
+	return DEVSESS_ENODEV;
 }
 
-int romio_read(struct romio *r, uint32_t off, uint8_t *buf, size_t len, char *msg, size_t cap)
+int devsess_read(struct devsess *r, uint32_t off, uint8_t *buf, size_t len, char *msg, size_t cap)
 {
 	if (!r->f)
 		return no_session(msg, cap);
 	return map(flashop_read(r->f, off, buf, (uint32_t)len, NULL, NULL), flashop_diag(r->f), msg, cap);
 }
 
-int romio_read_unchecked(struct romio *r, uint32_t off, uint8_t *buf, size_t len, char *msg, size_t cap)
+int devsess_read_unchecked(struct devsess *r, uint32_t off, uint8_t *buf, size_t len, char *msg, size_t cap)
 {
 	if (!r->f)
 		return no_session(msg, cap);
 	return map(flashop_read_unchecked(r->f, off, buf, (uint32_t)len), flashop_diag(r->f), msg, cap);
 }
 
-int romio_ping(struct romio *r, char *msg, size_t cap)
+int devsess_ping(struct devsess *r, char *msg, size_t cap)
 {
 	uint8_t b[4];
 
-	return romio_read(r, 0, b, sizeof(b), msg, cap);
+	return devsess_read(r, 0, b, sizeof(b), msg, cap);
 }
 
-int romio_write(struct romio *r, uint32_t off, const uint8_t *data, size_t len, romio_progress cb, void *ctx,
+int devsess_write(struct devsess *r, uint32_t off, const uint8_t *data, size_t len, devsess_progress cb, void *ctx,
 		char *msg, size_t cap)
 {
 	int rc;
@@ -203,7 +203,7 @@ int romio_write(struct romio *r, uint32_t off, const uint8_t *data, size_t len, 
 	return map(rc, flashop_diag(r->f), msg, cap);
 }
 
-int romio_write_verify(struct romio *r, uint32_t off, const uint8_t *data, size_t len, romio_progress cb,
+int devsess_write_verify(struct devsess *r, uint32_t off, const uint8_t *data, size_t len, devsess_progress cb,
 		       void *ctx, char *msg, size_t cap)
 {
 	int rc;
@@ -215,25 +215,25 @@ int romio_write_verify(struct romio *r, uint32_t off, const uint8_t *data, size_
 	return map(rc, flashop_diag(r->f), msg, cap);
 }
 
-int romio_verify(struct romio *r, uint32_t off, const uint8_t *data, size_t len, char *msg, size_t cap)
+int devsess_verify(struct devsess *r, uint32_t off, const uint8_t *data, size_t len, char *msg, size_t cap)
 {
 	if (!r->f)
 		return no_session(msg, cap);
 	return map(flashop_verify(r->f, off, data, len), flashop_diag(r->f), msg, cap);
 }
 
-int romio_hard_reset(struct romio *r, char *msg, size_t cap)
+int devsess_hard_reset(struct devsess *r, char *msg, size_t cap)
 {
 	int rc;
 
 	if (!r->f)
 		return no_session(msg, cap);
 	rc = map(flashop_hard_reset(r->f), flashop_diag(r->f), msg, cap);
-	romio_disconnect(r);
+	devsess_disconnect(r);
 	return rc;
 }
 
-void romio_get_stats(const struct romio *r, struct romio_stats *st)
+void devsess_get_stats(const struct devsess *r, struct devsess_stats *st)
 {
 	*st = r->stats;
 }

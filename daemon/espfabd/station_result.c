@@ -1,0 +1,167 @@
+/* The station's device results: stored with their audit row, or held in the
+ * outbox while the database is unreachable. */
+#include "station.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "espfab/nvs.h"
+#include "espfab/store.h"
+#include "espfab/version.h"
+#include "jobq.h"
+#include "log.h"
+#include "notify.h"
+#include "outbox.h"
+#include "espfab/store_cert.h"
+#include "pipeline.h"
+#include "station_ident.h"
+#include "station_int.h"
+#include "uplink.h"
+#include "worker.h"
+
+/* Hands a device's result to the store (its job's end and audit row). */
+static int result_store(struct station *s, const struct jobq_msg *m, const char *port, struct store_err *serr)
+{
+	struct store_audit_entry a = {
+		.station = s->cfg.station, .port = port, .chip = m->chip, .mac = m->mac,
+		.record_id = m->record[0] ? m->record : NULL, .batch_id = m->batch_id, .job_id = m->job_id,
+		.image_sha256 = m->job_id && m->image_sha256[0] ? m->image_sha256 : NULL,
+		.flash_md5 = m->digest[0] ? m->digest : NULL, .baud = m->baud, .retries = m->retries,
+		.duration_ms = m->duration_ms, .error = m->text[0] ? m->text : NULL};
+	int rc;
+
+	if (m->rc == 0) {
+		rc = store_mark_verified(s->store, m->job_id, &a, serr);
+		if (!rc && m->ident && m->ident_product)
+			rc = store_cert_delivered(s->store, m->ident_product, m->mac, s->cfg.station, port, m->job_id,
+						  serr);
+		return rc;
+	}
+	if (m->sent)
+		return store_fail(s->store, m->job_id, m->text, &a, serr);
+	if (m->job_id)
+		return store_release(s->store, m->job_id, m->text, &a, serr);
+	a.event = "attempt";
+	a.result = "failed";
+	return store_audit_append(s->store, &a, serr);
+}
+
+void station_hold_result(struct station *s, const struct jobq_msg *m, const char *port, int front)
+{
+	if ((front ? outbox_push_front : outbox_push)(s->outbox, m, port))
+		log_msg(LOG_ERR, &(struct log_fields){.port = port, .mac = m->mac},
+			"store: %d results held already: the result of record %s is dropped (its record stays bound)",
+			OUTBOX_MAX, m->record[0] ? m->record : "-");
+}
+
+/* Held results, oldest first, while the store takes them. */
+void station_outbox_flush(struct station *s)
+{
+	const struct outbox_item *it;
+	struct store_err serr = {0};
+
+	while ((it = outbox_peek(s->outbox))) {
+		int rc = result_store(s, &it->m, it->port, &serr);
+		if (station_store_seen(s, rc, &serr))
+			return;
+		if (rc)
+			log_msg(LOG_ERR, &(struct log_fields){.port = it->port, .mac = it->m.mac, .batch = it->m.batch_id},
+				"store: held result of record %s: %s", it->m.record[0] ? it->m.record : "-", serr.msg);
+		else
+			log_msg(LOG_INFO, &(struct log_fields){.port = it->port, .mac = it->m.mac, .batch = it->m.batch_id},
+				"store: held result of record %s delivered", it->m.record[0] ? it->m.record : "-");
+		outbox_pop(s->outbox);
+	}
+}
+
+void station_on_result(struct station *s, struct jobq_msg *m)
+{
+	struct station_port *p = station_port_of(s, m);
+	struct store_err serr = {0};
+	json_t *steps = json_object();
+	const char *result;
+	uint64_t t_audit;
+	int rc = 0;
+
+	if (!p)
+		return;
+	p->promised = 0;
+	/* what the held result needs to be stored later, whatever the port
+	 * does meanwhile */
+	if (m->job_id)
+		snprintf(m->image_sha256, sizeof(m->image_sha256), "%s", p->image_sha256);
+	m->ident_product = p->ident_product;
+	result = m->rc == 0 ? "verified" : m->sent ? "failed" : m->job_id ? "released" : "failed";
+	t_audit = station_mono_ms();
+	if (outbox_len(s->outbox)) {
+		/* Held results go first: this one waits behind them. */
+		station_hold_result(s, m, p->name, 0);
+	} else {
+		station_round_write(s);
+		rc = result_store(s, m, p->name, &serr);
+		if (station_store_seen(s, rc, &serr)) {
+			station_hold_result(s, m, p->name, 0);
+			rc = 0;
+		} else if (s->txn && s->n_round_res < ROUND_MAX) {
+			struct outbox_item *it = &s->round_res[s->n_round_res++];
+			it->m = *m;
+			it->m.data = NULL;
+			it->m.fw = NULL;
+			memcpy(it->port, p->name, sizeof(it->port)); /* both CONFIG_NAME_MAX, NUL-terminated */
+		}
+	}
+	m->step_ms[PIPELINE_STEP_AUDIT] = (uint32_t)(station_mono_ms() - t_audit);
+	if (rc)
+		log_msg(LOG_ERR, &(struct log_fields){.port = p->name, .mac = m->mac, .batch = m->batch_id},
+			"store: %s", serr.msg);
+	if (m->rc == 0) {
+		p->n_ok++;
+		s->n_ok++;
+	} else {
+		p->n_failed++;
+		s->n_failed++;
+	}
+	snprintf(p->last_result, sizeof(p->last_result), "%s", result);
+	snprintf(p->last_error, sizeof(p->last_error), "%s", m->text);
+	snprintf(p->last_mac, sizeof(p->last_mac), "%s", m->mac);
+	snprintf(p->last_record, sizeof(p->last_record), "%s", m->record);
+	p->last_ms = m->duration_ms;
+	p->job_id = 0;
+	p->record[0] = '\0';
+	p->image_sha256[0] = '\0';
+	/* Removed by a reload while it worked: its device is done now. */
+	station_port_retire(s, p);
+	for (int i = 0; i < PIPELINE_STEP_COUNT_; i++)
+		if (m->step_ms[i])
+			json_object_set_new(steps, pipeline_step_name((enum pipeline_step)i),
+					    json_integer(m->step_ms[i]));
+	log_msg(m->rc ? LOG_WARNING : LOG_INFO,
+		&(struct log_fields){.port = p->name, .mac = m->mac, .batch = m->batch_id, .result = result},
+		"record %s: %s in %u ms%s%.400s", m->record[0] ? m->record : "-", result, m->duration_ms,
+		m->text[0] ? " - " : "", m->text);
+	station_broadcast(s, json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:I, s:o}", "event", "result", "port",
+			       p->name, "mac", m->mac, "chip", m->chip, "record", m->record, "batch",
+			       (json_int_t)m->batch_id, "job", (json_int_t)m->job_id, "result", result, "error",
+			       m->text, "duration_ms", (json_int_t)m->duration_ms, "steps", steps));
+	/* A batch that just reached its count. */
+	if (m->batch_id) {
+		json_t *b = NULL;
+		if (!store_batch_query(s->store, m->batch_id, &b, &serr)) {
+			json_t *o = json_array_get(json_object_get(b, "batches"), 0);
+			station_broadcast(s, json_pack("{s:s, s:I, s:O, s:O, s:O, s:O}", "event", "batch", "batch",
+					       (json_int_t)m->batch_id, "state", json_object_get(o, "state"),
+					       "verified", json_object_get(o, "verified"), "failed",
+					       json_object_get(o, "failed"), "remaining",
+					       json_object_get(o, "remaining")));
+		}
+		json_decref(b);
+	}
+}
