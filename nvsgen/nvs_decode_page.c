@@ -190,15 +190,7 @@ static int decode_payload(struct decoder *dc, struct nvs_decode_item *it, const 
 	uint32_t page = it->page, offset = it->offset;
 	int rc = 0;
 
-	switch (it->type) {
-	case NVS_DECODE_U8:
-	case NVS_DECODE_I8:
-	case NVS_DECODE_U16:
-	case NVS_DECODE_I16:
-	case NVS_DECODE_U32:
-	case NVS_DECODE_I32:
-	case NVS_DECODE_U64:
-	case NVS_DECODE_I64: {
+	if (nvs_decode_type_is_int(it->type)) {
 		/* The low nibble is the width in bytes, 0x10 marks signed. */
 		unsigned width = it->type & 0x0F;
 		uint64_t raw = le_get64(e + 24);
@@ -212,8 +204,9 @@ static int decode_payload(struct decoder *dc, struct nvs_decode_item *it, const 
 		if (it->span != 1)
 			rc = nvsd_problem(dc, NVS_DECODE_P_TYPE, page, (int)s, "page %u entry %u key '%s': %s with span %u",
 					  page, s, it->key, nvs_decode_type_name(it->type), it->span);
-		break;
+		return rc;
 	}
+	switch (it->type) {
 	case NVS_DECODE_STR:
 	case NVS_DECODE_BLOB:
 	case NVS_DECODE_BLOB_DATA: {

@@ -19,7 +19,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -36,6 +35,7 @@
 #include <unistd.h>
 
 #include "espfab/simdev.h"
+#include "sim_opts.h"
 
 #define OUT_MAX 65536
 
@@ -49,15 +49,6 @@ static void on_signal(int sig)
 	else
 		stop_sig = sig;
 }
-
-struct opts {
-	struct simdev_config cfg;
-	const char *link;
-	const char *flash_path;
-	const char *efuse_path; /* --efuse, else FLASH.efuse beside --flash */
-	int tcp_port; /* -1: pty */
-	int verbose;
-};
 
 struct server {
 	struct simdev *dev;
@@ -82,209 +73,6 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"usage: espfab-sim [--chip esp32|esp32s2|esp32s3|esp32c2|esp32c3|esp32c6|esp32h2]\n"
-		"                  [--link PATH | --tcp PORT]\n"
-		"                  [--flash FILE] [--flash-size SIZE] [--mac MAC] [--baud B]\n"
-		"                  [--no-timing] [--erase-ms MS] [--program-us US]\n"
-		"                  [--drop-after N] [--corrupt-rate P] [--seed S] [--garbage]\n"
-		"                  [--usb-jtag [--wdt-ms MS]] [--secure-download] [--secure-boot]\n"
-		"                  [--flash-crypt-cnt N] [--strap-broken] [--efuse FILE] [--verbose]\n"
-		"Serves a virtual ESP32 ROM serial loader on a new pty (first output line:\n"
-		"its path) or on 127.0.0.1:PORT (first line: socket://127.0.0.1:PORT;\n"
-		"--tcp 0 picks a free port). SIGTERM/SIGINT/SIGHUP and the death of its\n"
-		"parent stop it; SIGUSR1 re-enters\n"
-		"download mode. --usb-jtag (S3, C3, C6, H2): the ROM reports its USB-Serial/JTAG\n"
-		"console and the RTC/super watchdogs reset the chip (into the app) MS ms after\n"
-		"each boot unless the client disables them as esptool does (default 2000).\n"
-		"--secure-download (S2 and later): register, MD5 and flash reads are refused.\n"
-		"--flash-crypt-cnt N: the FLASH_CRYPT_CNT eFuse (odd bit count = flash\n"
-		"encryption on), reported by GET_SECURITY_INFO or, on the ESP32, its eFuses.\n"
-		"--strap-broken: IO0 is never low at reset: every reset boots the application.\n"
-		"--efuse FILE (C3, C6, H2, S3): the eFuses live in FILE (default FLASH.efuse\n"
-		"beside --flash; without either they last as long as the process).\n");
-}
-
-static int parse_ull(const char *opt, const char *s, unsigned long long max, unsigned long long *out)
-{
-	char *end = NULL;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno || end == s || *end || s[0] == '-' || v > max) {
-		fprintf(stderr, "espfab-sim: %s: invalid value '%s' (0..%llu)\n", opt, s, max);
-		return -1;
-	}
-	*out = v;
-	return 0;
-}
-
-static int parse_opts(int argc, char **argv, struct opts *o)
-{
-	static const struct option lo[] = {
-		{ "chip", required_argument, NULL, 'c' },
-		{ "link", required_argument, NULL, 'l' },
-		{ "tcp", required_argument, NULL, 't' },
-		{ "flash", required_argument, NULL, 'f' },
-		{ "flash-size", required_argument, NULL, 's' },
-		{ "mac", required_argument, NULL, 'm' },
-		{ "baud", required_argument, NULL, 'b' },
-		{ "no-timing", no_argument, NULL, 'N' },
-		{ "erase-ms", required_argument, NULL, 'E' },
-		{ "program-us", required_argument, NULL, 'P' },
-		{ "drop-after", required_argument, NULL, 'D' },
-		{ "corrupt-rate", required_argument, NULL, 'C' },
-		{ "seed", required_argument, NULL, 'S' },
-		{ "garbage", no_argument, NULL, 'G' },
-		{ "usb-jtag", no_argument, NULL, 'U' },
-		{ "wdt-ms", required_argument, NULL, 'W' },
-		{ "secure-download", no_argument, NULL, 'Z' },
-		{ "strap-broken", no_argument, NULL, 'X' },
-		{ "efuse", required_argument, NULL, 'F' },
-		{ "secure-boot", no_argument, NULL, 'B' },
-		{ "flash-crypt-cnt", required_argument, NULL, 'K' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	unsigned long long v;
-	int c;
-
-	simdev_config_default(&o->cfg);
-	o->cfg.start_in_download = 1;
-	o->link = NULL;
-	o->flash_path = NULL;
-	o->efuse_path = NULL;
-	o->tcp_port = -1;
-	o->verbose = 0;
-	opterr = 0; /* our own one-line message */
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			if (simdev_chip_parse(optarg, &o->cfg.chip)) {
-				fprintf(stderr,
-					"espfab-sim: --chip: unknown chip '%s' (esp32, esp32s2, esp32s3, esp32c2, esp32c3, "
-					"esp32c6, esp32h2)\n", optarg);
-				return -1;
-			}
-			break;
-		case 'Z':
-			o->cfg.security_flags |= SIMDEV_SEC_SECURE_DOWNLOAD;
-			break;
-		case 'X':
-			o->cfg.strap_broken = 1;
-			break;
-		case 'B':
-			o->cfg.security_flags |= SIMDEV_SEC_SECURE_BOOT;
-			break;
-		case 'K':
-			if (parse_ull("--flash-crypt-cnt", optarg, 255, &v))
-				return -1;
-			o->cfg.flash_crypt_cnt = (uint8_t)v;
-			break;
-		case 'l':
-			o->link = optarg;
-			break;
-		case 't':
-			if (parse_ull("--tcp", optarg, 65535, &v))
-				return -1;
-			o->tcp_port = (int)v;
-			break;
-		case 'f':
-			o->flash_path = optarg;
-			break;
-		case 'F':
-			o->efuse_path = optarg;
-			break;
-		case 's':
-			if (simdev_size_parse(optarg, &o->cfg.flash_size)) {
-				fprintf(stderr, "espfab-sim: --flash-size: invalid size '%s' (e.g. 4MB)\n", optarg);
-				return -1;
-			}
-			break;
-		case 'm':
-			if (simdev_mac_parse(optarg, o->cfg.mac)) {
-				fprintf(stderr, "espfab-sim: --mac: invalid MAC '%s' (aa:bb:cc:dd:ee:ff)\n", optarg);
-				return -1;
-			}
-			break;
-		case 'b':
-			if (parse_ull("--baud", optarg, 5000000, &v))
-				return -1;
-			o->cfg.baud = (uint32_t)v;
-			break;
-		case 'N':
-			o->cfg.timing = 0;
-			break;
-		case 'E':
-			if (parse_ull("--erase-ms", optarg, 100000, &v))
-				return -1;
-			o->cfg.erase_ms = (uint32_t)v;
-			break;
-		case 'P':
-			if (parse_ull("--program-us", optarg, 10000000, &v))
-				return -1;
-			o->cfg.program_us = (uint32_t)v;
-			break;
-		case 'D':
-			if (parse_ull("--drop-after", optarg, 1ull << 40, &v))
-				return -1;
-			o->cfg.drop_after = (long long)v;
-			break;
-		case 'C': {
-			char *end = NULL;
-			double p;
-
-			errno = 0;
-			p = strtod(optarg, &end);
-			if (errno || end == optarg || *end || !(p >= 0 && p <= 1)) {
-				fprintf(stderr, "espfab-sim: --corrupt-rate: invalid probability '%s' (0..1)\n", optarg);
-				return -1;
-			}
-			o->cfg.corrupt_rate = p;
-			break;
-		}
-		case 'S':
-			if (parse_ull("--seed", optarg, UINT64_MAX, &v))
-				return -1;
-			o->cfg.seed = v;
-			break;
-		case 'G':
-			o->cfg.garbage = 1;
-			break;
-		case 'U':
-			o->cfg.usb_jtag = 1;
-			break;
-		case 'W':
-			if (parse_ull("--wdt-ms", optarg, 3600000, &v))
-				return -1;
-			o->cfg.wdt_ms = (uint32_t)v;
-			break;
-		case 'v':
-			o->verbose = 1;
-			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
-		default:
-			fprintf(stderr, "espfab-sim: bad option or missing value: '%s' (see --help)\n",
-				argv[optind - 1]);
-			return -1;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "espfab-sim: unexpected argument '%s'\n", argv[optind]);
-		return -1;
-	}
-	if (o->link && o->tcp_port >= 0) {
-		fprintf(stderr, "espfab-sim: --link and --tcp exclude each other\n");
-		return -1;
-	}
-	return 0;
-}
 
 static uint32_t speed_to_baud(speed_t s)
 {
@@ -526,60 +314,119 @@ static void block_signals(sigset_t *old)
 	sigprocmask(SIG_BLOCK, &mask, old);
 }
 
-static int serve(struct server *s, const struct opts *o, const sigset_t *old)
+/* SIGUSR1, pending output, the pty's client state, and what to poll.
+ * Returns 1 when the state changed and the loop must look again. */
+static int poll_prepare(struct server *s, const struct opts *o, struct pollfd pf[3], nfds_t *nf)
+{
+	int io_fd = s->master >= 0 ? (s->pty_idle ? -1 : s->master) : s->conn;
+
+	if (usr1) {
+		usr1 = 0;
+		simdev_power_cycle(s->dev, now_rel(s), 1);
+		if (o->verbose)
+			fprintf(stderr, "espfab-sim: SIGUSR1: back in download mode\n");
+	}
+	if (pump_out(s, io_fd) < 0 && s->conn >= 0) {
+		close(s->conn);
+		s->conn = -1;
+		return 1;
+	}
+	if (s->ino_fd >= 0) {
+		int was_idle = s->pty_idle;
+
+		pty_watch(s, o);
+		if (was_idle != s->pty_idle)
+			return 1;
+		pf[*nf].fd = s->ino_fd;
+		pf[*nf].events = POLLIN;
+		(*nf)++;
+	}
+	if (s->master >= 0 && s->pty_idle) {
+		/* POLLHUP would be level-triggered here: peek, never
+		 * spin. With inotify this is only a backstop: a client
+		 * open while we think none is must get its session. */
+		if (!pty_hung_up(s)) {
+			new_pty_client(s, o);
+			return 1;
+		}
+	} else if (s->master >= 0) {
+		pf[*nf].fd = s->master;
+		pf[*nf].events = POLLIN | (s->out_len ? POLLOUT : 0);
+		(*nf)++;
+	} else if (io_fd >= 0) {
+		pf[*nf].fd = io_fd;
+		pf[*nf].events = POLLIN | (s->out_len ? POLLOUT : 0);
+		(*nf)++;
+	} else if (s->listen_fd >= 0) {
+		pf[*nf].fd = s->listen_fd;
+		pf[*nf].events = POLLIN;
+		(*nf)++;
+	}
+	return 0;
+}
+
+/* The ready descriptors: a new TCP client, a pty hang-up, host bytes. */
+static void poll_ready(struct server *s, const struct opts *o, const struct pollfd *pf, nfds_t nf)
 {
 	uint8_t buf[4096];
 
+	for (nfds_t i = 0; i < nf; i++) {
+		if (!pf[i].revents || pf[i].fd == s->ino_fd)
+			continue; /* inotify: drained at the top of the loop */
+		if (pf[i].fd == s->listen_fd) {
+			int c = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+			int one = 1;
+
+			if (c < 0)
+				continue;
+			setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+			s->conn = c;
+			/* a fresh connection finds a fresh chip, strapped for download */
+			s->out_len = 0; /* bytes for the previous client */
+			simdev_power_cycle(s->dev, now_rel(s), 1);
+			continue;
+		}
+		if (pf[i].fd == s->master && (pf[i].revents & POLLHUP) && !(pf[i].revents & POLLIN)) {
+			/* with inotify a reopen may already be queued:
+			 * it counts as a new session */
+			if (s->ino_fd >= 0)
+				pty_watch(s, o);
+			if (pty_hung_up(s)) {
+				s->pty_idle = 1; /* the last client closed the slave */
+				s->out_len = 0;
+			}
+			continue;
+		}
+		if (pf[i].revents & (POLLIN | POLLHUP | POLLERR)) {
+			ssize_t n = read(pf[i].fd, buf, sizeof(buf));
+
+			if (n > 0) {
+				feed_in(s, buf, (size_t)n);
+			} else if (n == 0 || (errno != EAGAIN && errno != EINTR && errno != EIO)) {
+				if (s->conn >= 0 && pf[i].fd == s->conn) {
+					close(s->conn);
+					s->conn = -1;
+					s->out_len = 0;
+				}
+			} else if (n < 0 && errno == EIO && s->master >= 0) {
+				s->pty_idle = 1; /* the last client closed the slave */
+				s->out_len = 0;
+			}
+		}
+	}
+}
+
+static int serve(struct server *s, const struct opts *o, const sigset_t *old)
+{
 	while (!stop_sig) {
 		struct pollfd pf[3];
 		nfds_t nf = 0;
-		int io_fd = s->master >= 0 ? (s->pty_idle ? -1 : s->master) : s->conn;
 		uint64_t next, now;
 		struct timespec ts, *tsp = NULL;
 		int r;
 
-		if (usr1) {
-			usr1 = 0;
-			simdev_power_cycle(s->dev, now_rel(s), 1);
-			if (o->verbose)
-				fprintf(stderr, "espfab-sim: SIGUSR1: back in download mode\n");
-		}
-		if (pump_out(s, io_fd) < 0 && s->conn >= 0) {
-			close(s->conn);
-			s->conn = -1;
+		if (poll_prepare(s, o, pf, &nf))
 			continue;
-		}
-		if (s->ino_fd >= 0) {
-			int was_idle = s->pty_idle;
-
-			pty_watch(s, o);
-			if (was_idle != s->pty_idle)
-				continue;
-			pf[nf].fd = s->ino_fd;
-			pf[nf].events = POLLIN;
-			nf++;
-		}
-		if (s->master >= 0 && s->pty_idle) {
-			/* POLLHUP would be level-triggered here: peek, never
-			 * spin. With inotify this is only a backstop: a client
-			 * open while we think none is must get its session. */
-			if (!pty_hung_up(s)) {
-				new_pty_client(s, o);
-				continue;
-			}
-		} else if (s->master >= 0) {
-			pf[nf].fd = s->master;
-			pf[nf].events = POLLIN | (s->out_len ? POLLOUT : 0);
-			nf++;
-		} else if (io_fd >= 0) {
-			pf[nf].fd = io_fd;
-			pf[nf].events = POLLIN | (s->out_len ? POLLOUT : 0);
-			nf++;
-		} else if (s->listen_fd >= 0) {
-			pf[nf].fd = s->listen_fd;
-			pf[nf].events = POLLIN;
-			nf++;
-		}
 		next = simdev_next_event_ns(s->dev);
 		now = now_rel(s);
 		if (s->master >= 0 && s->pty_idle && (next == UINT64_MAX || next > now + 20000000ull))
@@ -607,50 +454,7 @@ static int serve(struct server *s, const struct opts *o, const sigset_t *old)
 			fprintf(stderr, "espfab-sim: poll: %s\n", strerror(errno));
 			return -1;
 		}
-		for (nfds_t i = 0; i < nf; i++) {
-			if (!pf[i].revents || pf[i].fd == s->ino_fd)
-				continue; /* inotify: drained at the top of the loop */
-			if (pf[i].fd == s->listen_fd) {
-				int c = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-				int one = 1;
-
-				if (c < 0)
-					continue;
-				setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-				s->conn = c;
-				/* a fresh connection finds a fresh chip, strapped for download */
-				s->out_len = 0; /* bytes for the previous client */
-				simdev_power_cycle(s->dev, now_rel(s), 1);
-				continue;
-			}
-			if (pf[i].fd == s->master && (pf[i].revents & POLLHUP) && !(pf[i].revents & POLLIN)) {
-				/* with inotify a reopen may already be queued:
-				 * it counts as a new session */
-				if (s->ino_fd >= 0)
-					pty_watch(s, o);
-				if (pty_hung_up(s)) {
-					s->pty_idle = 1; /* the last client closed the slave */
-					s->out_len = 0;
-				}
-				continue;
-			}
-			if (pf[i].revents & (POLLIN | POLLHUP | POLLERR)) {
-				ssize_t n = read(pf[i].fd, buf, sizeof(buf));
-
-				if (n > 0) {
-					feed_in(s, buf, (size_t)n);
-				} else if (n == 0 || (errno != EAGAIN && errno != EINTR && errno != EIO)) {
-					if (s->conn >= 0 && pf[i].fd == s->conn) {
-						close(s->conn);
-						s->conn = -1;
-						s->out_len = 0;
-					}
-				} else if (n < 0 && errno == EIO && s->master >= 0) {
-					s->pty_idle = 1; /* the last client closed the slave */
-					s->out_len = 0;
-				}
-			}
-		}
+		poll_ready(s, o, pf, nf);
 	}
 	return 0;
 }
@@ -671,7 +475,7 @@ int main(int argc, char **argv)
 	 * keeps its pty and flash file busy */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (parse_opts(argc, argv, &o))
+	if (sim_parse_opts(argc, argv, &o))
 		goto out;
 	if (o.flash_path) {
 		if (simdev_flash_map(o.flash_path, o.cfg.flash_size, &mapped, &err)) {

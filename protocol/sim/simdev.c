@@ -1,5 +1,6 @@
-/* The virtual ESP32 ROM loader: framing, timing, reset, registers and the
- * public API (the commands are in simdev_cmd.c, the chips in simdev_chips.c). */
+/* The virtual ESP32 ROM loader: reset, boot, the byte streams and the
+ * public API (registers in simdev_regs.c, output in simdev_out.c, the
+ * commands in simdev_cmd.c, the chips in simdev_chips.c). */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,47 +14,6 @@
 static const char app_log[] =
 	"rst:0x1 (POWERON_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)\r\n"
 	"configsip: 0, SPIWP:0xee\r\nmode:DIO, clock div:2\r\n";
-
-static const char *const noise_lines[] = {
-	"\r\n",
-	"ets Jun  8 2016 00:22:57\r\n",
-	"I (12) boot: noise on the line\r\n",
-	"\x1b[0;32m~~\x1b[0m\r\n",
-	"invalid header: 0xffffffff\r\n",
-};
-
-
-
-static uint64_t rng_next(struct simdev *d)
-{
-	/* splitmix64: tiny, seedable, good enough to pick bits to flip */
-	uint64_t z = (d->rng += 0x9E3779B97F4A7C15ull);
-
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-	return z ^ (z >> 31);
-}
-
-static double rng_unit(struct simdev *d)
-{
-	return (double)(rng_next(d) >> 11) / 9007199254740992.0;
-}
-
-static uint64_t byte_ns(const struct simdev *d)
-{
-	if (!d->cfg.timing || !d->baud)
-		return 0;
-	return 10000000000ull / d->baud;
-}
-
-static int baud_mismatch(const struct simdev *d)
-{
-	uint64_t a = d->host_baud, b = d->baud;
-
-	if (!a || !b)
-		return 0;
-	return (a > b ? a - b : b - a) * 100 > b * 3;
-}
 
 /* ---- config ------------------------------------------------------------ */
 
@@ -103,232 +63,6 @@ static int seterr(struct simdev_err *err, int code, int e, const char *fmt, ...)
 	return code;
 }
 
-/* ---- registers --------------------------------------------------------- */
-
-static struct reg *reg_find(struct simdev *d, uint32_t addr, int create)
-{
-	for (size_t i = 0; i < d->nregs; i++)
-		if (d->regs[i].addr == addr)
-			return &d->regs[i];
-	if (!create || d->nregs == MAX_REGS)
-		return NULL;
-	d->regs[d->nregs].addr = addr;
-	d->regs[d->nregs].val = 0;
-	return &d->regs[d->nregs++];
-}
-
-void sd_reg_set(struct simdev *d, uint32_t addr, uint32_t val)
-{
-	struct reg *r = reg_find(d, addr, 1);
-
-	if (r)
-		r->val = val;
-}
-
-uint32_t simdev_reg_read(const struct simdev *d, uint32_t addr)
-{
-	if (sdefuse_owns(&d->efuse, addr))
-		return sdefuse_read(&d->efuse, addr);
-	if (addr == d->chip->uart_clkdiv)
-		/* integer part in bits 0-19, fraction in 20-23; esptool's
-		 * get_crystal_freq multiplies the integer part by the host baud */
-		return (d->div16 >> 4 & 0xFFFFFu) | (d->div16 & 15u) << 20;
-	for (size_t i = 0; i < d->nregs; i++)
-		if (d->regs[i].addr == addr)
-			return d->regs[i].val;
-	return 0;
-}
-
-static void regs_reset(struct simdev *d)
-{
-	const uint8_t *m = d->cfg.mac;
-
-	d->nregs = 0;
-	sdefuse_reset(&d->efuse);
-	sd_reg_set(d, 0x40001000u, d->chip->magic);
-	sd_reg_set(d, d->chip->mac_lo_addr, (uint32_t)m[2] << 24 | (uint32_t)m[3] << 16 | (uint32_t)m[4] << 8 | m[5]);
-	/* ESP32 keeps a CRC8 in the top byte of this word; esptool trims it. */
-	sd_reg_set(d, d->chip->mac_hi_addr, (uint32_t)m[0] << 8 | m[1]);
-	if (d->cfg.usb_jtag) {
-		sd_reg_set(d, d->chip->uartdev_buf_no, d->chip->usb_jtag_no);
-		sd_reg_set(d, d->chip->wdt_config0, RTC_WDT_EN);
-	}
-	if (d->chip == &simdev_chips[SIMDEV_CHIP_ESP32]) {
-		sd_reg_set(d, ESP32_RTCCALICFG1, ESP32_CALI_VALUE << 7);
-		sd_reg_set(d, ESP32_EFUSE_WORD4, ESP32_CK8M);
-		/* no GET_SECURITY_INFO here: the eFuses say it */
-		sd_reg_set(d, ESP32_EFUSE_BLK0_WORD0, (uint32_t)(d->cfg.flash_crypt_cnt & 0x7F) << ESP32_FLASH_CRYPT_CNT_SHIFT);
-		if (d->cfg.security_flags & SIMDEV_SEC_SECURE_BOOT)
-			sd_reg_set(d, ESP32_EFUSE_BLK0_WORD6, ESP32_ABS_DONE_0);
-	}
-}
-
-/* The UART runs from the real 40 MHz crystal; the ROM computes the divider
- * from the clock it believes in. */
-void sd_set_rom_baud(struct simdev *d, uint32_t requested, int from_rom_estimate)
-{
-	uint64_t xtal = d->chip->xtal_hz;
-	uint64_t clk = from_rom_estimate ? d->chip->rom_xtal_hz : xtal;
-
-	d->div16 = (uint32_t)(clk * 16 / requested);
-	if (!d->div16)
-		d->div16 = 1;
-	/* exact when the ROM knows its clock; otherwise what the divider gives */
-	d->baud = clk == xtal ? requested : (uint32_t)(xtal * 16 / d->div16);
-}
-
-static uint32_t flash_rdid(const struct simdev *d)
-{
-	unsigned cap = 0;
-
-	while (((size_t)1 << cap) < d->flash_size)
-		cap++;
-	/* manufacturer 0xEF, memory type 0x40, capacity = log2(bytes): what a
-	 * Winbond W25Q part answers and esptool maps to a size */
-	return 0xEFu | 0x40u << 8 | (uint32_t)cap << 16;
-}
-
-/* esptool's run_spiflash_command: writes USR/USR2/W0, sets SPI_CMD_USR in
- * the CMD register, polls until it clears, then reads W0. */
-void sd_spi_user_command(struct simdev *d)
-{
-	uint32_t base = d->chip->spi_base;
-	uint32_t cmd = simdev_reg_read(d, base + d->chip->spi_usr2_offs) & 0xFFFF;
-	uint32_t w0 = base + d->chip->spi_w0_offs;
-	uint32_t data = simdev_reg_read(d, w0);
-
-	switch (cmd & 0xFF) {
-	case 0x9F: /* RDID */
-		sd_reg_set(d, w0, flash_rdid(d));
-		break;
-	case 0x05: /* RDSR */
-		sd_reg_set(d, w0, d->spi_status[0]);
-		break;
-	case 0x35: /* RDSR2 */
-		sd_reg_set(d, w0, d->spi_status[1]);
-		break;
-	case 0x15: /* RDSR3 */
-		sd_reg_set(d, w0, d->spi_status[2]);
-		break;
-	case 0x01: /* WRSR (8 or 16 bits) */
-		d->spi_status[0] = (uint8_t)data;
-		d->spi_status[1] = (uint8_t)(data >> 8);
-		break;
-	case 0x31:
-		d->spi_status[1] = (uint8_t)data;
-		break;
-	case 0x11:
-		d->spi_status[2] = (uint8_t)data;
-		break;
-	default: /* WREN, WRDI, WEVSR, SFDP...: accepted, no data */
-		break;
-	}
-	sd_reg_set(d, base, simdev_reg_read(d, base) & ~(1u << 18));
-}
-
-/* ---- output ------------------------------------------------------------ */
-
-static int txq_push(struct simdev *d, uint8_t b, uint64_t t)
-{
-	if (d->txq_head + d->txq_len == d->txq_cap) {
-		if (d->txq_head) {
-			memmove(d->txq, d->txq + d->txq_head, d->txq_len * sizeof(*d->txq));
-			d->txq_head = 0;
-		}
-		if (d->txq_len == d->txq_cap) {
-			size_t cap = d->txq_cap ? d->txq_cap * 2 : 1024;
-			struct txbyte *n;
-
-			/* a host that never reads must not grow us without bound */
-			if (cap > (1u << 22))
-				return -1;
-			n = realloc(d->txq, cap * sizeof(*n));
-			if (!n)
-				return -1;
-			d->txq = n;
-			d->txq_cap = cap;
-		}
-	}
-	d->txq[d->txq_head + d->txq_len++] = (struct txbyte){ .t = t, .b = b };
-	return 0;
-}
-
-/* Queue raw bytes on the device's TX line starting no earlier than t. */
-static void emit(struct simdev *d, uint64_t t, const uint8_t *buf, size_t len, int corrupt)
-{
-	uint64_t bt = byte_ns(d);
-	int garble = baud_mismatch(d);
-
-	d->tx_free = max64(d->tx_free, t);
-	for (size_t i = 0; i < len; i++) {
-		uint8_t b = buf[i];
-
-		if (corrupt && d->cfg.corrupt_rate > 0 && rng_unit(d) < d->cfg.corrupt_rate) {
-			b ^= (uint8_t)(1u << (rng_next(d) & 7));
-			d->stats.corrupted++;
-		}
-		if (garble) {
-			/* received at the wrong rate: noise, never a frame delimiter */
-			b = (uint8_t)(b ^ 0x5A);
-			if (b == SLIP_END || b == SLIP_ESC)
-				b = 0x00;
-			d->stats.garbled++;
-		}
-		d->tx_free += bt;
-		if (txq_push(d, b, d->tx_free) == 0)
-			d->stats.bytes_tx++;
-	}
-}
-
-void sd_emit_text(struct simdev *d, uint64_t t, const char *s)
-{
-	emit(d, t, (const uint8_t *)s, strlen(s), 0);
-}
-
-/* Response: 01, cmd, u16 len, u32 value, data, then the 4 status bytes
- * (status, error, 2 reserved) every ESP32-family ROM sends. */
-void sd_respond(struct simdev *d, uint64_t t, uint8_t cmd, uint32_t val, const uint8_t *data,
-		    size_t dlen, uint8_t status, uint8_t error)
-{
-	uint8_t pkt[8 + 64 + 4];
-	uint8_t enc[SLIP_ENCODED_MAX(sizeof(pkt))];
-	size_t n = 8 + dlen + 4, elen;
-
-	if (dlen > 64)
-		return;
-	pkt[0] = 0x01;
-	pkt[1] = cmd;
-	pkt[2] = (uint8_t)(dlen + 4);
-	pkt[3] = (uint8_t)((dlen + 4) >> 8);
-	le_put32(pkt + 4, val);
-	if (dlen)
-		memcpy(pkt + 8, data, dlen);
-	pkt[8 + dlen] = status;
-	pkt[9 + dlen] = error;
-	pkt[10 + dlen] = 0;
-	pkt[11 + dlen] = 0;
-	if (d->cfg.garbage) {
-		const char *line = noise_lines[rng_next(d) % (sizeof(noise_lines) / sizeof(noise_lines[0]))];
-
-		sd_emit_text(d, t, line);
-	}
-	/* the ROM keeps this header: an unknown command is answered under it */
-	d->last_op = cmd;
-	d->last_val = val;
-	elen = slip_encode(pkt, n, enc);
-	emit(d, t, enc, elen, 1);
-	d->stats.responses++;
-	d->stats.last_status = status;
-	d->stats.last_error = error;
-}
-
-void sd_respond_err(struct simdev *d, uint64_t t, uint8_t cmd, uint8_t error)
-{
-	sd_respond(d, t, cmd, 0, NULL, 0, 1, error);
-}
-
-/* ---- flash ------------------------------------------------------------- */
-
 /* ---- reset and boot ---------------------------------------------------- */
 
 static void drop_tx_after(struct simdev *d, uint64_t t)
@@ -352,7 +86,7 @@ static void do_reset(struct simdev *d, uint64_t t)
 	d->last_op = 0;
 	d->last_val = 0;
 	d->need_sync = 0;
-	regs_reset(d);
+	sd_regs_reset(d);
 	d->stats.resets++;
 }
 
@@ -626,7 +360,7 @@ int simdev_new(const struct simdev_config *cfg, struct simdev **out, struct simd
 		sdefuse_set_mac(&d->efuse, (uint32_t)m[2] << 24 | (uint32_t)m[3] << 16 | (uint32_t)m[4] << 8 | m[5],
 				(uint32_t)m[0] << 8 | m[1]);
 	}
-	regs_reset(d);
+	sd_regs_reset(d);
 	if (cfg->start_in_download) {
 		d->state = SIMDEV_STATE_DOWNLOAD;
 	} else {

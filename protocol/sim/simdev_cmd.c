@@ -332,221 +332,266 @@ static void unknown_command(struct simdev *d, uint64_t t, const struct req *r)
 		d->need_sync = 1;
 }
 
-void sd_handle_request(struct simdev *d, uint64_t t_arrived, const uint8_t *f, size_t n)
+/* What a command answers: one reply (SYNC: several copies) after cost ns. */
+struct reply {
+	uint32_t val;
+	uint8_t err;
+	uint8_t buf[64];
+	size_t dlen;
+	unsigned copies;
+	uint64_t cost;
+};
+
+static void cmd_sync(struct simdev *d, const struct req *r, struct reply *rp)
 {
-	struct req r;
-	uint64_t t, cost = 0;
-	uint8_t err = 0, buf[64];
-	uint32_t val = 0;
-	size_t dlen = 0;
-	unsigned copies = 1;
+	static const uint8_t sync_hdr[4] = { 0x07, 0x07, 0x12, 0x20 };
+	int ok = r->len == 36 && !memcmp(r->data, sync_hdr, 4);
 
-	if (n < 8 || f[0] != 0x00) {
-		d->stats.bad_frames++; /* our own echo or noise: the ROM ignores it */
+	for (unsigned i = 4; ok && i < 36; i++)
+		ok = r->data[i] == 0x55;
+	if (!ok) {
+		rp->err = SIMDEV_ROM_EINVALID;
 		return;
 	}
-	r.cmd = f[1];
-	r.len = (uint16_t)(f[2] | f[3] << 8);
-	r.chk = le_get32(f + 4);
-	r.data = f + 8;
-	d->stats.requests++;
-	d->stats.by_cmd[r.cmd]++;
-	d->stats.last_cmd = r.cmd;
-	if (d->cfg.drop_after >= 0 && d->stats.requests > (unsigned long long)d->cfg.drop_after) {
-		d->stats.dropped++;
-		return;
-	}
-	t = max64(t_arrived, d->busy_until);
-	for (int i = 0; i < MAX_INJECT; i++) {
-		if (d->inj[i].count && d->inj[i].cmd == r.cmd) {
-			d->inj[i].count--;
-			if (!d->inj[i].error) {
-				d->stats.dropped++;
-				return;
-			}
-			sd_respond_err(d, t, r.cmd, d->inj[i].error);
-			return;
-		}
-	}
-	if ((size_t)r.len != n - 8) {
-		sd_respond_err(d, t, r.cmd, SIMDEV_ROM_EINVALID);
-		return;
-	}
+	rp->val = SIMDEV_SYNC_VALUE;
+	rp->copies = SIMDEV_SYNC_REPLIES;
+	d->need_sync = 0;
+}
 
-	if (d->need_sync && r.cmd != SIMDEV_CMD_SYNC) {
-		/* ESP32 after an unknown command: silent until the next SYNC */
-		d->stats.ignored_unsynced++;
+static uint8_t cmd_set_params(struct simdev *d, const struct req *r)
+{
+	uint32_t total;
+
+	if (r->len != 24)
+		return SIMDEV_ROM_EINVALID;
+	total = le_get32(r->data + 4);
+	if (total == 0 || total > 128u * 1024 * 1024)
+		return SIMDEV_ROM_EINVALID;
+	d->param_size = total;
+	return 0;
+}
+
+static void cmd_read_slow(struct simdev *d, const struct req *r, struct reply *rp)
+{
+	uint32_t addr, len;
+
+	if (r->len != 8) {
+		rp->err = SIMDEV_ROM_EINVALID;
 		return;
 	}
-	if ((d->cfg.security_flags & SIMDEV_SEC_SECURE_DOWNLOAD) && sdm_refuses(r.cmd)) {
-		/* secure download mode: the ROM treats these as unknown */
-		unknown_command(d, t, &r);
+	addr = le_get32(r->data);
+	len = le_get32(r->data + 4);
+	if (len > 64) {
+		rp->err = SIMDEV_ROM_EREADLEN;
 		return;
 	}
-
-	switch (r.cmd) {
-	case SIMDEV_CMD_SYNC: {
-		static const uint8_t sync_hdr[4] = { 0x07, 0x07, 0x12, 0x20 };
-		int ok = r.len == 36 && !memcmp(r.data, sync_hdr, 4);
-
-		for (unsigned i = 4; ok && i < 36; i++)
-			ok = r.data[i] == 0x55;
-		if (!ok) {
-			err = SIMDEV_ROM_EINVALID;
-			break;
-		}
-		val = SIMDEV_SYNC_VALUE;
-		copies = SIMDEV_SYNC_REPLIES;
-		d->need_sync = 0;
-		break;
+	if (!d->attached || !in_flash(d, addr, len)) {
+		rp->err = SIMDEV_ROM_EFLASHRD;
+		return;
 	}
+	/* always a 64-byte buffer, whatever was asked (esptool relies on >= len) */
+	memset(rp->buf, 0xFF, sizeof(rp->buf));
+	memcpy(rp->buf, d->flash + addr, len);
+	rp->dlen = 64;
+}
+
+/* Returns 1 when it answered itself (at the old rate, before switching). */
+static int cmd_change_baud(struct simdev *d, uint64_t t, const struct req *r, struct reply *rp)
+{
+	uint32_t nb;
+
+	if (r->len != 8) {
+		rp->err = SIMDEV_ROM_EINVALID;
+		return 0;
+	}
+	nb = le_get32(r->data);
+	if (nb < 300 || nb > 5000000) {
+		rp->err = SIMDEV_ROM_EINVALID;
+		return 0;
+	}
+	/* reply at the old rate, then switch */
+	d->busy_until = t;
+	sd_respond(d, t, r->cmd, 0, NULL, 0, 0, 0);
+	d->tx_free = max64(d->tx_free, t);
+	sd_set_rom_baud(d, nb, 1);
+	return 1;
+}
+
+/* Returns 1 when it answered itself (a ROM without the command). */
+static int cmd_security_info(struct simdev *d, uint64_t t, const struct req *r, struct reply *rp)
+{
+	if (!d->chip->sec_info_len) {
+		/* the ESP32 ROM predates the command */
+		unknown_command(d, t, r);
+		return 1;
+	}
+	if (r->len != 0) {
+		rp->err = SIMDEV_ROM_EINVALID;
+		return 0;
+	}
+	/* flags u32, flash_crypt_cnt u8, 7 key purposes, then (S3 and
+	 * later) chip id u32 and API version u32; the S2 stops at 12 */
+	memset(rp->buf, 0, 20);
+	le_put32(rp->buf, d->cfg.security_flags);
+	rp->buf[4] = d->cfg.flash_crypt_cnt;
+	le_put32(rp->buf + 12, d->chip->sec_info_id);
+	rp->dlen = d->chip->sec_info_len;
+	return 0;
+}
+
+/* FLASH_END / FLASH_DEFL_END. Returns 1 when it answered itself. */
+static int cmd_flash_end(struct simdev *d, uint64_t t, const struct req *r, struct reply *rp)
+{
+	if (r->len != 4) {
+		rp->err = SIMDEV_ROM_EINVALID;
+		return 0;
+	}
+	/* the ROM answers, then leaves the loader (runs user code or reboots) */
+	d->busy_until = t;
+	sd_respond(d, t, r->cmd, 0, NULL, 0, 0, 0);
+	if (d->cfg.end_leaves_loader)
+		leave_loader(d);
+	else
+		sd_flash_session_end(d);
+	return 1;
+}
+
+/* One admitted request. Returns 1 when the command answered itself (or
+ * was taken for unknown), else fills *rp for the caller to send. */
+static int dispatch(struct simdev *d, uint64_t t, const struct req *r, struct reply *rp)
+{
+	uint32_t size, seq;
+
+	switch (r->cmd) {
+	case SIMDEV_CMD_SYNC:
+		cmd_sync(d, r, rp);
+		return 0;
 	case SIMDEV_CMD_READ_REG:
-		if (r.len != 4)
-			err = SIMDEV_ROM_EINVALID;
+		if (r->len != 4)
+			rp->err = SIMDEV_ROM_EINVALID;
 		else
-			val = simdev_reg_read(d, le_get32(r.data));
-		break;
+			rp->val = simdev_reg_read(d, le_get32(r->data));
+		return 0;
 	case SIMDEV_CMD_WRITE_REG:
-		err = write_regs(d, &r, &cost);
-		break;
+		rp->err = write_regs(d, r, &rp->cost);
+		return 0;
 	case SIMDEV_CMD_SPI_ATTACH:
 		/* ROM form: u32 pin config + u32 "is legacy" (the stub takes 4 bytes) */
-		if (r.len != 8)
-			err = SIMDEV_ROM_EINVALID;
+		if (r->len != 8)
+			rp->err = SIMDEV_ROM_EINVALID;
 		else
 			d->attached = 1;
-		break;
-	case SIMDEV_CMD_SPI_SET_PARAMS: {
-		uint32_t total;
-
-		if (r.len != 24) {
-			err = SIMDEV_ROM_EINVALID;
-			break;
-		}
-		total = le_get32(r.data + 4);
-		if (total == 0 || total > 128u * 1024 * 1024)
-			err = SIMDEV_ROM_EINVALID;
-		else
-			d->param_size = total;
-		break;
-	}
+		return 0;
+	case SIMDEV_CMD_SPI_SET_PARAMS:
+		rp->err = cmd_set_params(d, r);
+		return 0;
 	case SIMDEV_CMD_FLASH_BEGIN:
-		err = cmd_flash_begin(d, &r, 0, &cost);
-		break;
+		rp->err = cmd_flash_begin(d, r, 0, &rp->cost);
+		return 0;
 	case SIMDEV_CMD_FLASH_DEFL_BEGIN:
-		err = cmd_flash_begin(d, &r, 1, &cost);
-		break;
+		rp->err = cmd_flash_begin(d, r, 1, &rp->cost);
+		return 0;
 	case SIMDEV_CMD_FLASH_DATA:
-		err = cmd_flash_data(d, &r, &cost);
-		break;
+		rp->err = cmd_flash_data(d, r, &rp->cost);
+		return 0;
 	case SIMDEV_CMD_FLASH_DEFL_DATA:
-		err = cmd_defl_data(d, &r, &cost);
-		break;
+		rp->err = cmd_defl_data(d, r, &rp->cost);
+		return 0;
 	case SIMDEV_CMD_FLASH_END:
 	case SIMDEV_CMD_FLASH_DEFL_END:
-		if (r.len != 4) {
-			err = SIMDEV_ROM_EINVALID;
-			break;
-		}
-		/* the ROM answers, then leaves the loader (runs user code or reboots) */
-		d->busy_until = t;
-		sd_respond(d, t, r.cmd, 0, NULL, 0, 0, 0);
-		if (d->cfg.end_leaves_loader)
-			leave_loader(d);
-		else
-			sd_flash_session_end(d);
-		return;
+		return cmd_flash_end(d, t, r, rp);
 	case SIMDEV_CMD_SPI_FLASH_MD5:
-		err = cmd_md5(d, &r, buf);
-		if (!err)
-			dlen = 32;
-		break;
-	case SIMDEV_CMD_READ_FLASH_SLOW: {
-		uint32_t addr, len;
-
-		if (r.len != 8) {
-			err = SIMDEV_ROM_EINVALID;
-			break;
-		}
-		addr = le_get32(r.data);
-		len = le_get32(r.data + 4);
-		if (len > 64) {
-			err = SIMDEV_ROM_EREADLEN;
-			break;
-		}
-		if (!d->attached || !in_flash(d, addr, len)) {
-			err = SIMDEV_ROM_EFLASHRD;
-			break;
-		}
-		/* always a 64-byte buffer, whatever was asked (esptool relies on >= len) */
-		memset(buf, 0xFF, sizeof(buf));
-		memcpy(buf, d->flash + addr, len);
-		dlen = 64;
-		break;
-	}
-	case SIMDEV_CMD_CHANGE_BAUDRATE: {
-		uint32_t nb;
-
-		if (r.len != 8) {
-			err = SIMDEV_ROM_EINVALID;
-			break;
-		}
-		nb = le_get32(r.data);
-		if (nb < 300 || nb > 5000000) {
-			err = SIMDEV_ROM_EINVALID;
-			break;
-		}
-		/* reply at the old rate, then switch */
-		d->busy_until = t;
-		sd_respond(d, t, r.cmd, 0, NULL, 0, 0, 0);
-		d->tx_free = max64(d->tx_free, t);
-		sd_set_rom_baud(d, nb, 1);
-		return;
-	}
+		rp->err = cmd_md5(d, r, rp->buf);
+		if (!rp->err)
+			rp->dlen = 32;
+		return 0;
+	case SIMDEV_CMD_READ_FLASH_SLOW:
+		cmd_read_slow(d, r, rp);
+		return 0;
+	case SIMDEV_CMD_CHANGE_BAUDRATE:
+		return cmd_change_baud(d, t, r, rp);
 	case SIMDEV_CMD_GET_SECURITY_INFO:
-		if (!d->chip->sec_info_len) {
-			/* the ESP32 ROM predates the command */
-			unknown_command(d, t, &r);
-			return;
-		}
-		if (r.len != 0) {
-			err = SIMDEV_ROM_EINVALID;
-			break;
-		}
-		/* flags u32, flash_crypt_cnt u8, 7 key purposes, then (S3 and
-		 * later) chip id u32 and API version u32; the S2 stops at 12 */
-		memset(buf, 0, 20);
-		le_put32(buf, d->cfg.security_flags);
-		buf[4] = d->cfg.flash_crypt_cnt;
-		le_put32(buf + 12, d->chip->sec_info_id);
-		dlen = d->chip->sec_info_len;
-		break;
+		return cmd_security_info(d, t, r, rp);
 	case SIMDEV_CMD_MEM_BEGIN:
 		/* We cannot run uploaded code (no stub). Refuse at the first step:
 		 * esptool's run_stub then fails at once with "Failed to enter RAM
 		 * download mode"; refusing only MEM_END would leave it waiting
 		 * forever for the stub's "OHAI". */
-		err = r.len != 16 ? SIMDEV_ROM_EINVALID : SIMDEV_ROM_EFAILED;
-		break;
-	case SIMDEV_CMD_MEM_DATA: {
-		uint32_t size, seq;
-
-		if (data_header(d, &r, &size, &seq, &err))
-			break;
-		err = SIMDEV_ROM_EFAILED;
-		break;
-	}
+		rp->err = r->len != 16 ? SIMDEV_ROM_EINVALID : SIMDEV_ROM_EFAILED;
+		return 0;
+	case SIMDEV_CMD_MEM_DATA:
+		if (!data_header(d, r, &size, &seq, &rp->err))
+			rp->err = SIMDEV_ROM_EFAILED;
+		return 0;
 	case SIMDEV_CMD_MEM_END:
-		err = r.len != 8 ? SIMDEV_ROM_EINVALID : SIMDEV_ROM_EFAILED;
-		break;
+		rp->err = r->len != 8 ? SIMDEV_ROM_EINVALID : SIMDEV_ROM_EFAILED;
+		return 0;
 	default:
 		/* 0xD0..0xD4 (the stub's erase/read commands) and anything else */
-		unknown_command(d, t, &r);
-		return;
+		unknown_command(d, t, r);
+		return 1;
 	}
-	d->busy_until = t + cost;
-	d->stats.busy_ns += cost;
-	for (unsigned i = 0; i < copies; i++)
-		sd_respond(d, d->busy_until, r.cmd, val, buf, err ? 0 : dlen, err ? 1 : 0, err);
 }
 
+/* The frame as the ROM sees it before any command runs: framing, the
+ * drop/inject fault knobs, the length, ESP32's wait for SYNC and secure
+ * download mode. Returns 1 when it is to be dispatched at *t. */
+static int admit(struct simdev *d, uint64_t t_arrived, const uint8_t *f, size_t n, struct req *r, uint64_t *t)
+{
+	if (n < 8 || f[0] != 0x00) {
+		d->stats.bad_frames++; /* our own echo or noise: the ROM ignores it */
+		return 0;
+	}
+	r->cmd = f[1];
+	r->len = (uint16_t)(f[2] | f[3] << 8);
+	r->chk = le_get32(f + 4);
+	r->data = f + 8;
+	d->stats.requests++;
+	d->stats.by_cmd[r->cmd]++;
+	d->stats.last_cmd = r->cmd;
+	if (d->cfg.drop_after >= 0 && d->stats.requests > (unsigned long long)d->cfg.drop_after) {
+		d->stats.dropped++;
+		return 0;
+	}
+	*t = max64(t_arrived, d->busy_until);
+	for (int i = 0; i < MAX_INJECT; i++) {
+		if (d->inj[i].count && d->inj[i].cmd == r->cmd) {
+			d->inj[i].count--;
+			if (!d->inj[i].error) {
+				d->stats.dropped++;
+				return 0;
+			}
+			sd_respond_err(d, *t, r->cmd, d->inj[i].error);
+			return 0;
+		}
+	}
+	if ((size_t)r->len != n - 8) {
+		sd_respond_err(d, *t, r->cmd, SIMDEV_ROM_EINVALID);
+		return 0;
+	}
+	if (d->need_sync && r->cmd != SIMDEV_CMD_SYNC) {
+		/* ESP32 after an unknown command: silent until the next SYNC */
+		d->stats.ignored_unsynced++;
+		return 0;
+	}
+	if ((d->cfg.security_flags & SIMDEV_SEC_SECURE_DOWNLOAD) && sdm_refuses(r->cmd)) {
+		/* secure download mode: the ROM treats these as unknown */
+		unknown_command(d, *t, r);
+		return 0;
+	}
+	return 1;
+}
+
+void sd_handle_request(struct simdev *d, uint64_t t_arrived, const uint8_t *f, size_t n)
+{
+	struct req r;
+	struct reply rp = {.copies = 1};
+	uint64_t t = 0;
+
+	if (!admit(d, t_arrived, f, n, &r, &t) || dispatch(d, t, &r, &rp))
+		return;
+	d->busy_until = t + rp.cost;
+	d->stats.busy_ns += rp.cost;
+	for (unsigned i = 0; i < rp.copies; i++)
+		sd_respond(d, d->busy_until, r.cmd, rp.val, rp.buf, rp.err ? 0 : rp.dlen, rp.err ? 1 : 0, rp.err);
+}

@@ -163,14 +163,36 @@ static inline uint64_t max64(uint64_t a, uint64_t b)
 	return a > b ? a : b;
 }
 
-/* Shared by the engine's files (simdev.c: framing, registers, reset and the
- * public API; simdev_cmd.c: the ROM commands; simdev_chips.c: the chip table). */
+/* One byte's time on the wire at the ROM's baud (0: timing off). */
+static inline uint64_t byte_ns(const struct simdev *d)
+{
+	if (!d->cfg.timing || !d->baud)
+		return 0;
+	return 10000000000ull / d->baud;
+}
+
+/* More than 3 % apart: the receiver reads noise. */
+static inline int baud_mismatch(const struct simdev *d)
+{
+	uint64_t a = d->host_baud, b = d->baud;
+
+	if (!a || !b)
+		return 0;
+	return (a > b ? a - b : b - a) * 100 > b * 3;
+}
+
+/* Shared by the engine's files (simdev.c: reset, boot, the byte streams and
+ * the public API; simdev_regs.c: registers and the SPI flash commands;
+ * simdev_out.c: what the ROM sends; simdev_cmd.c: the ROM commands;
+ * simdev_chips.c: the chip table). */
 extern const struct chip_desc simdev_chips[];
 void sd_respond(struct simdev *d, uint64_t t, uint8_t cmd, uint32_t val, const uint8_t *data, size_t dlen,
 		uint8_t status, uint8_t error);
 void sd_respond_err(struct simdev *d, uint64_t t, uint8_t cmd, uint8_t error);
 void sd_emit_text(struct simdev *d, uint64_t t, const char *s);
 void sd_reg_set(struct simdev *d, uint32_t addr, uint32_t val);
+/* The registers as the ROM leaves them after a reset (eFuses excepted). */
+void sd_regs_reset(struct simdev *d);
 void sd_spi_user_command(struct simdev *d);
 void sd_set_rom_baud(struct simdev *d, uint32_t requested, int from_rom_estimate);
 void sd_flash_session_end(struct simdev *d);
