@@ -29,6 +29,7 @@
 
 #include "cli.h"
 #include "espfab/fsu.h"
+#include "espfab/pyint.h"
 #include "espfab/nvs.h"
 #include "espfab/part.h"
 
@@ -121,26 +122,14 @@ static bool looks_like_option(const char *a)
 
 static int parse_u32(const char *what, const char *s, uint32_t *out)
 {
-	char *end;
-	unsigned long long v;
+	struct pyint v;
 
-	/* int(x, 0): decimal, 0x, 0o, 0b */
-	errno = 0;
-	if (!strncmp(s, "0o", 2) || !strncmp(s, "0O", 2))
-		v = strtoull(s + 2, &end, 8);
-	else if (!strncmp(s, "0b", 2) || !strncmp(s, "0B", 2))
-		v = strtoull(s + 2, &end, 2);
-	else if (!strncmp(s, "0x", 2) || !strncmp(s, "0X", 2))
-		v = strtoull(s + 2, &end, 16);
-	else if (s[0] == '0' && s[1] != '\0')
-		end = (char *)s; /* int('010', 0) is an error */
-	else
-		v = strtoull(s, &end, 10);
-	if (!s[0] || s[0] == '-' || s[0] == '+' || s[0] == ' ' || *end || end == s || errno || v > 0xFFFFFFFFull) {
+	/* The reference's int(x, 0) (espfab/pyint.h), within 32 bits. */
+	if (pyint_parse_str(s, 0, &v) || (v.neg && v.mag) || v.mag > 0xFFFFFFFFu) {
 		fprintf(stderr, PROG ": argument %s: invalid value '%s' (a number 0-0xffffffff, e.g. 0x8000)\n", what, s);
 		return -1;
 	}
-	*out = (uint32_t)v;
+	*out = (uint32_t)v.mag;
 	return 0;
 }
 
