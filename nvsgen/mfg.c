@@ -16,6 +16,7 @@
 
 #include <openssl/crypto.h>
 
+#include "espfab/err.h"
 #include "espfab/csv.h"
 #include "espfab/mfg.h"
 #include "espfab/pyint.h"
@@ -63,12 +64,8 @@ int mfg_fail(struct mfg_err *err, int code, unsigned line, const char *fmt, ...)
 		err->code = code;
 		err->line = line;
 		va_start(ap, fmt);
-		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+		err_vformat(err->msg, sizeof(err->msg), fmt, ap);
 		va_end(ap);
-		/* one printable line, whatever the input held */
-		for (char *p = err->msg; *p; p++)
-			if ((unsigned char)*p < 0x20 || *p == 0x7F)
-				*p = '?';
 	}
 	return code;
 }

@@ -18,6 +18,7 @@
 #include <openssl/evp.h>
 #include <zlib.h>
 
+#include "espfab/err.h"
 #include "espfab/le.h"
 #include "espfab/nvs_decode.h"
 
@@ -78,13 +79,6 @@ static unsigned entry_state(const uint8_t *page, unsigned slot)
 static void set_err(struct nvs_err *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Messages quote keys read from the image: keep them one printable line. */
-static void scrub(char *msg)
-{
-	for (; *msg; msg++)
-		if ((unsigned char)*msg < 0x20 || *msg == 0x7F)
-			*msg = '?';
-}
-
 static void set_err(struct nvs_err *err, int code, const char *fmt, ...)
 {
 	va_list ap;
@@ -93,9 +87,8 @@ static void set_err(struct nvs_err *err, int code, const char *fmt, ...)
 	err->code = code;
 	err->line = 0;
 	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	err_vformat(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);
-	scrub(err->msg);
 }
 
 /* Growable arrays: one helper so every push checks for overflow the same way. */
@@ -142,9 +135,8 @@ static int problem(struct decoder *dc, enum nvs_decode_problem_kind kind, uint32
 	p->slot = slot;
 	p->offset = page * NVS_PAGE_SIZE + (slot < 0 ? 0u : NVS_DECODE_FIRST_ENTRY + (uint32_t)slot * NVS_DECODE_ENTRY_SIZE);
 	va_start(ap, fmt);
-	vsnprintf(p->msg, sizeof(p->msg), fmt, ap);
+	err_vformat(p->msg, sizeof(p->msg), fmt, ap);
 	va_end(ap);
-	scrub(p->msg);
 	return 0;
 }
 

@@ -5,16 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "espfab/err.h"
 #include "espfab/pyint.h"
 #include "espfab/pystr.h"
 #include "part_priv.h"
-
-static void one_line(char *s)
-{
-	for (; *s; s++)
-		if (*s == '\n' || *s == '\r')
-			*s = ' ';
-}
 
 void part_err_clear(struct part_err *err)
 {
@@ -36,9 +30,8 @@ void part_err_set(struct part_err *err, int code, unsigned line, long pos, const
 	err->line = line;
 	err->pos = pos;
 	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	err_vformat(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);
-	one_line(err->msg);
 }
 
 void part_warn(const struct part_opts *o, unsigned line, long pos, const char *fmt, ...)
@@ -49,9 +42,8 @@ void part_warn(const struct part_opts *o, unsigned line, long pos, const char *f
 	if (!o || !o->warn)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
+	err_vformat(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	one_line(text);
 	o->warn(o->warn_user, line, pos, text);
 }
 

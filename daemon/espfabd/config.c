@@ -1,4 +1,5 @@
 /* espfabd.conf parser. See config.h and espfabd.conf(5). */
+#include "espfab/err.h"
 #include "config.h"
 
 #include <ctype.h>
@@ -36,7 +37,7 @@ static int fail(struct config_err *err, int code, const char *fname, unsigned li
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(reason, sizeof(reason), fmt, ap);
+	err_vformat(reason, sizeof(reason), fmt, ap);
 	va_end(ap);
 	if (err) {
 		err->code = code;
