@@ -19,7 +19,7 @@ void config_defaults(struct config *c)
 	snprintf(c->station, sizeof(c->station), "station1");
 	snprintf(c->group, sizeof(c->group), "espfab");
 	c->baud = 921600;
-	c->before = CONFIG_BEFORE_DEFAULT_RESET;
+	c->before = RESET_MODE_CLASSIC;
 	c->autodiscover = 0;
 	c->poll_ms = 500;
 	c->max_clients = 32;
@@ -50,32 +50,6 @@ static int fail(struct config_err *err, int code, const char *fname, unsigned li
 			snprintf(err->msg, sizeof(err->msg), "%s", reason);
 	}
 	return code;
-}
-
-int config_parse_before(const char *s, enum config_before *out)
-{
-	if (!strcmp(s, "default_reset"))
-		*out = CONFIG_BEFORE_DEFAULT_RESET;
-	else if (!strcmp(s, "usb_reset"))
-		*out = CONFIG_BEFORE_USB_RESET;
-	else if (!strcmp(s, "no_reset"))
-		*out = CONFIG_BEFORE_NO_RESET;
-	else
-		return CONFIG_EVALUE;
-	return 0;
-}
-
-const char *config_before_name(enum config_before b)
-{
-	switch (b) {
-	case CONFIG_BEFORE_DEFAULT_RESET:
-		return "default_reset";
-	case CONFIG_BEFORE_USB_RESET:
-		return "usb_reset";
-	case CONFIG_BEFORE_NO_RESET:
-		return "no_reset";
-	}
-	return "?";
 }
 
 static int parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out)
@@ -252,7 +226,7 @@ static int global_key(struct config *c, const char *k, const char *v, const char
 		if (config_parse_baud(v, &c->baud))
 			return fail(err, CONFIG_EVALUE, fname, ln, "baud: expected 300..4000000, got '%.40s'", v);
 	} else if (!strcmp(k, "before")) {
-		if (config_parse_before(v, &c->before))
+		if (reset_mode_parse(v, &c->before))
 			return fail(err, CONFIG_EVALUE, fname, ln,
 				    "before: expected default_reset, usb_reset or no_reset, got '%.40s'", v);
 	} else if (!strcmp(k, "autodiscover")) {
@@ -307,8 +281,8 @@ static int port_key(struct config_port *p, const char *k, const char *v, const c
 		if (config_parse_baud(v, &p->baud))
 			return fail(err, CONFIG_EVALUE, fname, ln, "baud: expected 300..4000000, got '%.40s'", v);
 	} else if (!strcmp(k, "before")) {
-		enum config_before b;
-		if (config_parse_before(v, &b))
+		enum reset_mode b;
+		if (reset_mode_parse(v, &b))
 			return fail(err, CONFIG_EVALUE, fname, ln,
 				    "before: expected default_reset, usb_reset or no_reset, got '%.40s'", v);
 		p->before = (int)b;

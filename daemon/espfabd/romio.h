@@ -57,12 +57,12 @@ void romio_abort_session(struct romio *r);
 
 /* Open the port, reset into download mode (before), sync, identify, attach
  * the flash with its real size and switch to baud. Ends any earlier session. */
-int romio_connect(struct romio *r, enum config_before before, uint32_t baud, struct romio_ident *id, char *msg,
+int romio_connect(struct romio *r, enum reset_mode before, uint32_t baud, struct romio_ident *id, char *msg,
 		  size_t cap);
 /* The same over an already open port, which the romio then owns (tests
  * pass the simulator's in-process fake port). */
 struct port;
-int romio_connect_port(struct romio *r, struct port *p, enum config_before before, uint32_t baud,
+int romio_connect_port(struct romio *r, struct port *p, enum reset_mode before, uint32_t baud,
 		       struct romio_ident *id, char *msg, size_t cap);
 /* Close the port (a new connect opens it again). */
 void romio_disconnect(struct romio *r);

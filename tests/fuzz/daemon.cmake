@@ -10,7 +10,7 @@ if(ESPFAB_FUZZ)
 endif()
 espfab_fuzz_target(config
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_config.c ${PROJECT_SOURCE_DIR}/daemon/espfabd/config.c
-  LIBS espfab_common
+  LIBS espfab_protocol
   CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/config)
 if(ESPFAB_FUZZ)
   target_include_directories(fuzz_config PRIVATE ${PROJECT_SOURCE_DIR}/daemon/espfabd ${CMAKE_BINARY_DIR}/generated)
