@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "espfab/version.h"
 #include "espfab/simdev.h"
 
 #define OUT_MAX 65536
@@ -91,7 +92,7 @@ static void usage(FILE *f)
 		"                  [--no-timing] [--erase-ms MS] [--program-us US]\n"
 		"                  [--drop-after N] [--corrupt-rate P] [--seed S] [--garbage]\n"
 		"                  [--usb-jtag [--wdt-ms MS]] [--secure-download] [--secure-boot]\n"
-		"                  [--flash-crypt-cnt N] [--strap-broken] [--efuse FILE] [--verbose]\n"
+		"                  [--flash-crypt-cnt N] [--strap-broken] [--efuse FILE] [--verbose] [--version]\n"
 		"Serves a virtual ESP32 ROM serial loader on a new pty (first output line:\n"
 		"its path) or on 127.0.0.1:PORT (first line: socket://127.0.0.1:PORT;\n"
 		"--tcp 0 picks a free port). SIGTERM/SIGINT/SIGHUP and the death of its\n"
@@ -148,6 +149,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "flash-crypt-cnt", required_argument, NULL, 'K' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	unsigned long long v;
@@ -266,6 +268,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'v':
 			o->verbose = 1;
 			break;
+		case 'V':
+			printf("espfab-sim %s\n", ESPFAB_VERSION);
+			exit(0);
 		case 'h':
 			usage(stdout);
 			exit(0);
