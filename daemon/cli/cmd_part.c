@@ -355,54 +355,13 @@ static int parse_args(int argc, char **argv, struct part_cli_args *a)
 
 static int read_input(const char *path, uint8_t **out, size_t *len)
 {
-	FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
-	uint8_t *buf = NULL;
-	size_t n = 0, cap = 0;
-	int rc = -1;
+	int rc = fsu_read_file(strcmp(path, "-") ? path : "/dev/stdin", MAX_INPUT, out, len);
 
-	*out = NULL;
-	*len = 0;
-	if (!f) {
-		fprintf(stderr, PROG ": argument input: can't open '%s': %s\n", path, strerror(errno));
-		return -1;
-	}
-	for (;;) {
-		size_t got;
-		if (n == cap) {
-			uint8_t *nb;
-			cap = cap ? cap * 2 : 8192;
-			if (cap > MAX_INPUT + 1)
-				cap = MAX_INPUT + 1;
-			if (n == cap) {
-				fprintf(stderr, PROG ": %s: larger than %u bytes; not a partition table\n", path, MAX_INPUT);
-				goto out;
-			}
-			nb = realloc(buf, cap);
-			if (!nb) {
-				fprintf(stderr, PROG ": %s: out of memory\n", path);
-				goto out;
-			}
-			buf = nb;
-		}
-		got = fread(buf + n, 1, cap - n, f);
-		n += got;
-		if (got == 0) {
-			if (ferror(f)) {
-				fprintf(stderr, PROG ": %s: read error: %s\n", path, strerror(errno));
-				goto out;
-			}
-			break;
-		}
-	}
-	*out = buf;
-	*len = n;
-	buf = NULL;
-	rc = 0;
-out:
-	free(buf);
-	if (f != stdin)
-		fclose(f);
-	return rc;
+	if (rc == -EFBIG)
+		fprintf(stderr, PROG ": %s: larger than %u bytes; not a partition table\n", path, MAX_INPUT);
+	else if (rc)
+		fprintf(stderr, PROG ": argument input: can't open '%s': %s\n", path, strerror(-rc));
+	return rc ? -1 : 0;
 }
 
 static void print_err(const char *path, const struct part_err *err)

@@ -1,6 +1,7 @@
 /* espfabd.conf parser. See config.h and espfabd.conf(5). */
-#include "espfab/err.h"
 #include "config.h"
+#include "espfab/err.h"
+#include "espfab/fsu.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -373,34 +374,17 @@ int config_parse(struct config *c, const char *text, size_t len, const char *fna
 
 int config_load(struct config *c, const char *path, int missing_ok, struct config_err *err)
 {
-	FILE *f = NULL;
-	char *buf = NULL;
+	uint8_t *buf = NULL;
 	size_t len = 0;
-	int rc = 0;
+	int rc = fsu_read_file(path, CONFIG_FILE_MAX, &buf, &len);
 
-	f = fopen(path, "rb");
-	if (!f) {
-		if (errno == ENOENT && missing_ok)
-			return 0;
-		return fail(err, CONFIG_EIO, path, 0, "%s", strerror(errno));
-	}
-	buf = malloc(CONFIG_FILE_MAX + 1);
-	if (!buf) {
-		rc = fail(err, CONFIG_EIO, path, 0, "out of memory");
-		goto out;
-	}
-	len = fread(buf, 1, CONFIG_FILE_MAX + 1, f);
-	if (ferror(f)) {
-		rc = fail(err, CONFIG_EIO, path, 0, "read error");
-		goto out;
-	}
-	if (len > CONFIG_FILE_MAX) {
-		rc = fail(err, CONFIG_EIO, path, 0, "larger than %d bytes", CONFIG_FILE_MAX);
-		goto out;
-	}
-	rc = config_parse(c, buf, len, path, err);
-out:
+	if (rc == -ENOENT && missing_ok)
+		return 0;
+	if (rc == -EFBIG)
+		return fail(err, CONFIG_EIO, path, 0, "larger than %d bytes", CONFIG_FILE_MAX);
+	if (rc)
+		return fail(err, CONFIG_EIO, path, 0, "%s", strerror(-rc));
+	rc = config_parse(c, (const char *)buf, len, path, err);
 	free(buf);
-	fclose(f);
 	return rc;
 }
