@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "espfab/fsu.h"
 #include "espfab/seccert_issue.h"
 
 static double now(void)
@@ -24,11 +25,10 @@ static double now(void)
 
 static uint8_t *slurp(const char *path, size_t *len)
 {
-	FILE *f = fopen(path, "rb");
-	uint8_t *b = malloc(1 << 20);
-	*len = f && b ? fread(b, 1, 1 << 20, f) : 0;
-	if (f)
-		fclose(f);
+	uint8_t *b = NULL;
+
+	if (fsu_read_file(path, 1 << 20, &b, len))
+		*len = 0;
 	return b;
 }
 

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "espfab/fsu.h"
 #include "espfab/flashop.h"
 
 struct job {
@@ -80,9 +81,8 @@ int main(int argc, char **argv)
 {
 	uint32_t baud = 921600, off = 0x9000;
 	int i = 1, n;
-	FILE *f;
 	uint8_t *img;
-	long len;
+	size_t len;
 	struct job *jobs;
 	double one, all;
 
@@ -98,19 +98,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: bench_flash_parallel [--baud B] [--offset OFF] IMAGE PORT...\n");
 		return 2;
 	}
-	f = fopen(argv[i], "rb");
-	if (!f || fseek(f, 0, SEEK_END) || (len = ftell(f)) <= 0 || fseek(f, 0, SEEK_SET)) {
+	if (fsu_read_file(argv[i], SIZE_MAX, &img, &len) || len == 0) {
 		fprintf(stderr, "bench: cannot read %s\n", argv[i]);
 		return 1;
 	}
-	img = malloc((size_t)len);
-	if (fread(img, 1, (size_t)len, f) != (size_t)len)
-		return 1;
-	fclose(f);
 	n = argc - i - 1;
 	jobs = calloc((size_t)n, sizeof(*jobs));
 	for (int k = 0; k < n; k++)
-		jobs[k] = (struct job){.port = argv[i + 1 + k], .img = img, .len = (size_t)len, .off = off, .baud = baud};
+		jobs[k] = (struct job){.port = argv[i + 1 + k], .img = img, .len = len, .off = off, .baud = baud};
 	if (run_set(jobs, 1, &one))
 		return 1;
 	{

@@ -2,6 +2,7 @@
  * machine (dialect "excel", strict=False) fed the way nvs_partition_gen.py
  * feeds it: one physical line at a time from a text-mode file, so "\r\n" and
  * a lone "\r" both reach the parser as "\n" (universal newlines). */
+#include "espfab/err.h"
 #include "espfab/csv.h"
 
 #include <stdarg.h>
@@ -48,7 +49,7 @@ __attribute__((format(printf, 4, 5))) static int csv_fail(struct csv_err *err, i
 		err->code = code;
 		err->line = line;
 		va_start(ap, fmt);
-		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+		err_vformat(err->msg, sizeof(err->msg), fmt, ap);
 		va_end(ap);
 	}
 	return code;

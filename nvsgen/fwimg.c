@@ -1,4 +1,5 @@
 /* Firmware image sets from ESP-IDF's flasher_args.json. See fwimg.h. */
+#include "espfab/err.h"
 #include "espfab/fwimg.h"
 
 #include <ctype.h>
@@ -25,12 +26,8 @@ static int fail(struct fwimg_err *err, int code, const char *fmt, ...)
 		va_list ap;
 		err->code = code;
 		va_start(ap, fmt);
-		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+		err_vformat(err->msg, sizeof(err->msg), fmt, ap);
 		va_end(ap);
-		/* One line, whatever the file's keys hold. */
-		for (char *c = err->msg; *c; c++)
-			if ((unsigned char)*c < 0x20 || *c == 0x7f)
-				*c = '?';
 	}
 	return code;
 }

@@ -16,8 +16,10 @@
 
 #include <openssl/crypto.h>
 
+#include "espfab/err.h"
 #include "espfab/csv.h"
 #include "espfab/mfg.h"
+#include "espfab/pyint.h"
 #include "mfg_priv.h"
 
 int mfg_fail(struct mfg_err *err, int code, unsigned line, const char *fmt, ...)
@@ -27,12 +29,8 @@ int mfg_fail(struct mfg_err *err, int code, unsigned line, const char *fmt, ...)
 		err->code = code;
 		err->line = line;
 		va_start(ap, fmt);
-		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+		err_vformat(err->msg, sizeof(err->msg), fmt, ap);
 		va_end(ap);
-		/* one printable line, whatever the input held */
-		for (char *p = err->msg; *p; p++)
-			if ((unsigned char)*p < 0x20 || *p == 0x7F)
-				*p = '?';
 	}
 	return code;
 }
@@ -72,37 +70,14 @@ bool mfg_needs_quotes(const char *s, size_t n)
 	return false;
 }
 
-/* Python int(s) in base 10 (argparse type=int): spaces around, a sign,
- * digits with single underscores between them. */
+/* Python int(s) in base 10 (argparse type=int), within long long. */
 int mfg_parse_int(const char *s, long long *out)
 {
-	const char *p = s;
-	bool neg = false, digit = false, under = false;
-	unsigned long long v = 0;
-	while (*p == ' ' || (*p >= '\t' && *p <= '\r'))
-		p++;
-	if (*p == '+' || *p == '-')
-		neg = *p++ == '-';
-	for (; *p; p++) {
-		if (*p == '_' && digit && !under) {
-			under = true;
-			continue;
-		}
-		if (*p < '0' || *p > '9')
-			break;
-		if (v > (unsigned long long)LLONG_MAX / 10)
-			return -1;
-		v = v * 10 + (unsigned)(*p - '0');
-		if (v > (unsigned long long)LLONG_MAX)
-			return -1;
-		digit = true;
-		under = false;
-	}
-	while (*p == ' ' || (*p >= '\t' && *p <= '\r'))
-		p++;
-	if (!digit || under || *p)
+	struct pyint v;
+
+	if (pyint_parse_str(s, 10, &v) || v.mag > (unsigned long long)LLONG_MAX)
 		return -1;
-	*out = neg ? -(long long)v : (long long)v;
+	*out = v.neg ? -(long long)v.mag : (long long)v.mag;
 	return 0;
 }
 

@@ -16,15 +16,8 @@
 
 #include <openssl/crypto.h>
 
+#include "espfab/err.h"
 #include "nvs_decode_int.h"
-
-/* Messages quote keys read from the image: keep them one printable line. */
-static void scrub(char *msg)
-{
-	for (; *msg; msg++)
-		if ((unsigned char)*msg < 0x20 || *msg == 0x7F)
-			*msg = '?';
-}
 
 void nvsd_set_err(struct nvs_err *err, int code, const char *fmt, ...)
 {
@@ -34,9 +27,8 @@ void nvsd_set_err(struct nvs_err *err, int code, const char *fmt, ...)
 	err->code = code;
 	err->line = 0;
 	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	err_vformat(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);
-	scrub(err->msg);
 }
 
 /* Growable arrays: one helper so every push checks for overflow the same way. */
@@ -71,9 +63,8 @@ int nvsd_problem(struct decoder *dc, enum nvs_decode_problem_kind kind, uint32_t
 	p->slot = slot;
 	p->offset = page * NVS_PAGE_SIZE + (slot < 0 ? 0u : NVS_DECODE_FIRST_ENTRY + (uint32_t)slot * NVS_DECODE_ENTRY_SIZE);
 	va_start(ap, fmt);
-	vsnprintf(p->msg, sizeof(p->msg), fmt, ap);
+	err_vformat(p->msg, sizeof(p->msg), fmt, ap);
 	va_end(ap);
-	scrub(p->msg);
 	return 0;
 }
 

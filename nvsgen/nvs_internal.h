@@ -129,11 +129,6 @@ int nvs_parse_int0(const char *text, int64_t *out);
 /* Python int(text) in base 10, range-checked by the caller: sets *neg and
  * *mag. -1 not an integer, -2 beyond 64 bits, -3 out of memory. */
 int nvs_parse_int10(const uint8_t *s, size_t len, bool from_file, bool *neg, uint64_t *mag);
-/* The value 0..9 of a non-ASCII Unicode decimal digit (category Nd), or -1. */
-int nvs_unicode_digit(uint32_t cp);
-/* int()'s view of a str (CPython's _PyUnicode_TransformDecimalAndSpaceToASCII):
- * UTF-8 s to ASCII in out (len bytes suffice); returns the length. */
-size_t nvs_int_ascii(const uint8_t *s, size_t len, uint8_t *out);
 /* Python's binascii.a2b_base64 (non-strict). out must hold len*3/4+3 bytes. */
 int nvs_base64_decode(const uint8_t *in, size_t len, uint8_t *out, size_t *out_len);
 

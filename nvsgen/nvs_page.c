@@ -8,6 +8,7 @@
 #include <openssl/crypto.h>
 #include <zlib.h>
 
+#include "espfab/err.h"
 #include "nvs_internal.h"
 
 int nvs_fail(struct nvs_err *err, int code, const char *fmt, ...)
@@ -16,12 +17,8 @@ int nvs_fail(struct nvs_err *err, int code, const char *fmt, ...)
 		va_list ap;
 		err->code = code;
 		va_start(ap, fmt);
-		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+		err_vformat(err->msg, sizeof(err->msg), fmt, ap);
 		va_end(ap);
-		/* One line, whatever the CSV text quoted in it holds. */
-		for (char *c = err->msg; *c; c++)
-			if ((unsigned char)*c < 0x20 || *c == 0x7F)
-				*c = '?';
 	}
 	return code;
 }

@@ -4,268 +4,35 @@
 #include <string.h>
 
 #include "espfab/csv.h"
+#include "espfab/pyint.h"
+#include "espfab/pystr.h"
 #include "nvs_internal.h"
 
-/* Which characters count as whitespace differs between Python's calls:
- * str.strip() takes every str.isspace() character (ASCII 0x1C-0x1F too),
- * bytes (type "file" values) only ASCII " \t\n\v\f\r". int(str) turns the
- * non-ASCII str.isspace() characters into ' ' first (nvs_int_ascii), then
- * takes the ASCII six: 0x1C-0x1F are refused. */
-enum nvs_space {
-	NVS_SPACE_STRIP,
-	NVS_SPACE_BYTES,
-};
-
-/* Length of the whitespace character (UTF-8) at s of that kind, or 0. */
-static size_t nvs_space_len(const uint8_t *s, size_t n, enum nvs_space kind)
-{
-	uint8_t c = s[0];
-	if (c == ' ' || (c >= '\t' && c <= '\r'))
-		return 1;
-	if (kind == NVS_SPACE_BYTES)
-		return 0;
-	if (c >= 0x1C && c <= 0x1F)
-		return kind == NVS_SPACE_STRIP;
-	if (c == 0xC2 && n >= 2 && (s[1] == 0x85 || s[1] == 0xA0))
-		return 2;
-	if (n >= 3 && c == 0xE1 && s[1] == 0x9A && s[2] == 0x80) /* U+1680 */
-		return 3;
-	if (n >= 3 && c == 0xE2 && s[1] == 0x80 &&
-	    (s[2] <= 0x8A || s[2] == 0xA8 || s[2] == 0xA9 || s[2] == 0xAF)) /* U+2000-200A, 2028, 2029, 202F */
-		return s[2] >= 0x80 ? 3 : 0;
-	if (n >= 3 && c == 0xE2 && s[1] == 0x81 && s[2] == 0x9F) /* U+205F */
-		return 3;
-	if (n >= 3 && c == 0xE3 && s[1] == 0x80 && s[2] == 0x80) /* U+3000 */
-		return 3;
-	return 0;
-}
-
-/* The same test for the last character of s[0..n). */
-static size_t nvs_space_len_end(const uint8_t *s, size_t n, enum nvs_space kind)
-{
-	for (size_t k = 1; k <= 3 && k <= n; k++) {
-		size_t sl = nvs_space_len(s + n - k, k, kind);
-		if (sl == k)
-			return k;
-	}
-	return 0;
-}
-
-static void nvs_strip(const uint8_t **s, size_t *n, enum nvs_space kind)
-{
-	size_t k;
-	while (*n && (k = nvs_space_len(*s, *n, kind)) != 0) {
-		*s += k;
-		*n -= k;
-	}
-	while (*n && (k = nvs_space_len_end(*s, *n, kind)) != 0)
-		*n -= k;
-}
-
-/* Python's decimal digits (Unicode category Nd, Unicode 14.0 as in CPython
- * 3.11): each range holds the digits 0..9 in order, so the table keeps only
- * the code point of each range's zero. int() and the regex "\d" of the
- * reference take all of them: int("١٢") == 12. */
-static const uint32_t nvs_digit_zero[] = {
-	0x660,	 0x6F0,	  0x7C0,   0x966,   0x9E6,   0xA66,   0xAE6,   0xB66,   0xBE6,   0xC66,   0xCE6,
-	0xD66,	 0xDE6,	  0xE50,   0xED0,   0xF20,   0x1040,  0x1090,  0x17E0,  0x1810,  0x1946,  0x19D0,
-	0x1A80,	 0x1A90,  0x1B50,  0x1BB0,  0x1C40,  0x1C50,  0xA620,  0xA8D0,  0xA900,  0xA9D0,  0xA9F0,
-	0xAA50,	 0xABF0,  0xFF10,  0x104A0, 0x10D30, 0x11066, 0x110F0, 0x11136, 0x111D0, 0x112F0, 0x11450,
-	0x114D0, 0x11650, 0x116C0, 0x11730, 0x118E0, 0x11950, 0x11C50, 0x11D50, 0x11DA0, 0x16A60, 0x16AC0,
-	0x16B50, 0x1D7CE, 0x1D7D8, 0x1D7E2, 0x1D7EC, 0x1D7F6, 0x1E140, 0x1E2F0, 0x1E950, 0x1FBF0,
-};
-
-/* One UTF-8 character at s (n > 0 bytes left): its code point and length.
- * Bytes that do not form a character give U+FFFD and length 1. */
-static size_t nvs_utf8_next(const uint8_t *s, size_t n, uint32_t *cp)
-{
-	size_t len = s[0] >= 0xF0 ? 4 : s[0] >= 0xE0 ? 3 : s[0] >= 0xC0 ? 2 : 1;
-
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	}
-	if (len == 1 || len > n)
-		goto bad;
-	*cp = s[0] & (0x3Fu >> (len - 1));
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			goto bad;
-		*cp = *cp << 6 | (s[i] & 0x3Fu);
-	}
-	return len;
-bad:
-	*cp = 0xFFFD;
-	return 1;
-}
-
-/* The decimal value of a non-ASCII Nd digit, or -1. */
-int nvs_unicode_digit(uint32_t cp)
-{
-	for (size_t i = 0; i < sizeof(nvs_digit_zero) / sizeof(nvs_digit_zero[0]); i++)
-		if (cp >= nvs_digit_zero[i] && cp < nvs_digit_zero[i] + 10)
-			return (int)(cp - nvs_digit_zero[i]);
-	return -1;
-}
-
-size_t nvs_int_ascii(const uint8_t *s, size_t len, uint8_t *out)
-{
-	size_t o = 0;
-
-	/* CPython's _PyUnicode_TransformDecimalAndSpaceToASCII(), which int()
-	 * applies to a str before parsing it: ASCII stays, other whitespace
-	 * becomes ' ', other decimal digits become '0'..'9', anything else
-	 * ends the text with '?' (never valid). */
-	for (size_t i = 0; i < len;) {
-		uint32_t cp;
-		size_t k = nvs_utf8_next(s + i, len - i, &cp);
-		int d;
-
-		if (cp < 0x7F) {
-			out[o++] = (uint8_t)cp;
-		} else if (cp != 0x7F && nvs_space_len(s + i, len - i, NVS_SPACE_STRIP) == k) {
-			out[o++] = ' ';
-		} else if ((d = nvs_unicode_digit(cp)) >= 0) {
-			out[o++] = (uint8_t)('0' + d);
-		} else {
-			out[o++] = '?';
-			break;
-		}
-		i += k;
-	}
-	return o;
-}
-
-static bool nvs_is_ascii(const uint8_t *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (s[i] >= 0x80)
-			return false;
-	return true;
-}
-
-/* The ASCII digits parser after the transformation above. */
-static int nvs_parse_int10_ascii(const uint8_t *s, size_t len, bool *neg, uint64_t *mag)
-{
-	uint64_t v = 0;
-	bool digit_before = false, any = false;
-
-	nvs_strip(&s, &len, NVS_SPACE_BYTES);
-	*neg = false;
-	if (len && (s[0] == '+' || s[0] == '-')) {
-		*neg = s[0] == '-';
-		s++;
-		len--;
-	}
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] == '_') {
-			/* One underscore, only between digits. */
-			if (!digit_before || i + 1 >= len || s[i + 1] < '0' || s[i + 1] > '9')
-				return -1;
-			digit_before = false;
-			continue;
-		}
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		if (v > (UINT64_MAX - (uint64_t)(s[i] - '0')) / 10)
-			return -2; /* beyond every NVS integer type */
-		v = v * 10 + (uint64_t)(s[i] - '0');
-		digit_before = any = true;
-	}
-	if (!any)
-		return -1;
-	*mag = v;
-	return 0;
-}
+/* Which characters count as whitespace, which are digits and what int()
+ * makes of a str are Python's rules, in common/ (espfab/pystr.h,
+ * espfab/pyint.h) so every reader of the reference's text shares them. */
 
 int nvs_parse_int10(const uint8_t *s, size_t len, bool from_file, bool *neg, uint64_t *mag)
 {
-	uint8_t local[128], *tmp = local;
-	int rc;
-
+	struct pyint v;
 	/* int(bytes) (a "file" value) knows ASCII only. */
-	if (from_file || nvs_is_ascii(s, len))
-		return nvs_parse_int10_ascii(s, len, neg, mag);
-	if (len > sizeof(local)) {
-		tmp = malloc(len);
-		if (!tmp)
-			return -3;
-	}
-	rc = nvs_parse_int10_ascii(tmp, nvs_int_ascii(s, len, tmp), neg, mag);
-	if (tmp != local)
-		free(tmp);
-	return rc;
-}
+	int rc = pyint_parse(s, len, 10, from_file ? PYINT_BYTES : 0, &v);
 
-static int nvs_parse_int0_ascii(const uint8_t *s, size_t len, int64_t *out)
-{
-	unsigned base = 10;
-	bool neg = false, digit_before = false, any = false, leading_zero = false;
-	uint64_t v = 0;
-	size_t i = 0;
-
-	nvs_strip(&s, &len, NVS_SPACE_BYTES);
-	if (len && (s[0] == '+' || s[0] == '-')) {
-		neg = s[0] == '-';
-		s++;
-		len--;
-	}
-	if (len >= 2 && s[0] == '0') {
-		char p = (char)(s[1] | 0x20);
-		if (p == 'x' || p == 'o' || p == 'b') {
-			base = p == 'x' ? 16 : p == 'o' ? 8 : 2;
-			i = 2;
-			digit_before = true; /* "0x_1f" is valid */
-		}
-	}
-	if (base == 10 && len && s[0] == '0')
-		leading_zero = true;
-	for (; i < len; i++) {
-		unsigned d;
-		if (s[i] == '_') {
-			if (!digit_before || i + 1 >= len)
-				return -1;
-			digit_before = false;
-			continue;
-		}
-		if (s[i] >= '0' && s[i] <= '9')
-			d = s[i] - '0';
-		else if ((s[i] | 0x20) >= 'a' && (s[i] | 0x20) <= 'f')
-			d = (unsigned)((s[i] | 0x20) - 'a' + 10);
-		else
-			return -1;
-		if (d >= base)
-			return -1;
-		/* Base 0 refuses "0123": a decimal with a leading zero must be all zeros. */
-		if (leading_zero && d != 0)
-			return -1;
-		if (v > (UINT64_C(1) << 40))
-			return -2;
-		v = v * base + d;
-		digit_before = any = true;
-	}
-	if (!any || !digit_before)
-		return -1;
-	*out = neg ? -(int64_t)v : (int64_t)v;
+	*neg = false;
+	*mag = 0;
+	if (rc)
+		return rc; /* PYINT_ESYNTAX -1, PYINT_ERANGE -2, PYINT_ENOMEM -3 */
+	*neg = v.neg;
+	*mag = v.mag;
 	return 0;
 }
 
 int nvs_parse_int0(const char *text, int64_t *out)
 {
-	const uint8_t *s = (const uint8_t *)text;
-	size_t len = strlen(text);
-	uint8_t *tmp;
-	int rc;
+	struct pyint v;
+	int rc = pyint_parse_str(text, 0, &v);
 
-	/* int(text, 0) transforms the text as int(text) does (see nvs_int_ascii). */
-	if (nvs_is_ascii(s, len))
-		return nvs_parse_int0_ascii(s, len, out);
-	tmp = malloc(len);
-	if (!tmp)
-		return -3;
-	rc = nvs_parse_int0_ascii(tmp, nvs_int_ascii(s, len, tmp), out);
-	free(tmp);
-	return rc;
+	return rc ? rc : pyint_to_i64(&v, out);
 }
 
 int nvs_base64_decode(const uint8_t *in, size_t len, uint8_t *out, size_t *out_len)
@@ -418,8 +185,8 @@ static int nvs_convert_fill(const char *enc, const uint8_t *value, size_t len, b
 	 * and int() reads them ("blob_fill(１６;0xff)" is 16 bytes). */
 	for (;;) {
 		uint32_t cp;
-		size_t k = nvs_utf8_next((const uint8_t *)p, strlen(p), &cp);
-		int d = cp >= '0' && cp <= '9' ? (int)(cp - '0') : cp >= 0x80 ? nvs_unicode_digit(cp) : -1;
+		size_t k = pystr_utf8_next((const uint8_t *)p, strlen(p), &cp);
+		int d = cp >= '0' && cp <= '9' ? (int)(cp - '0') : cp >= 0x80 ? pystr_digit(cp) : -1;
 
 		if (!*p || d < 0)
 			break;
@@ -507,10 +274,10 @@ int nvs_value_convert(const char *enc, const uint8_t *value, size_t len, bool fr
 	if (!strcmp(enc, "hex2bin")) {
 		const uint8_t *h = value;
 		size_t n = len;
-		nvs_strip(&h, &n, from_file ? NVS_SPACE_BYTES : NVS_SPACE_STRIP);
+		pystr_strip(&h, &n, from_file ? PYSTR_SPACE_BYTES : PYSTR_SPACE_STRIP);
 		if ((from_file ? n : nvs_utf8_chars(h, n)) % 2)
 			return nvs_fail(err, NVS_EINPUT, "hex2bin: odd number of hex digits");
-		if (!from_file && !nvs_is_ascii(h, n))
+		if (!from_file && !pystr_is_ascii(h, n))
 			return nvs_fail(err, NVS_EINPUT, "hex2bin: non-ASCII characters");
 		buf = nvs_scratch_get(s, n / 2 + 1);
 		if (!buf)
@@ -527,7 +294,7 @@ int nvs_value_convert(const char *enc, const uint8_t *value, size_t len, bool fr
 		return 0;
 	}
 	/* base64 */
-	if (!from_file && !nvs_is_ascii(value, len))
+	if (!from_file && !pystr_is_ascii(value, len))
 		return nvs_fail(err, NVS_EINPUT, "base64: non-ASCII characters");
 	buf = nvs_scratch_get(s, len / 4 * 3 + 4);
 	if (!buf)

@@ -1,4 +1,5 @@
 /* esp_secure_cert TLV images: building and walking. See espfab/seccert.h. */
+#include "espfab/err.h"
 #include "espfab/seccert.h"
 #include "espfab/le.h"
 
@@ -22,7 +23,7 @@ static void set_err(struct seccert_err *err, int code, uint32_t offset, const ch
 	err->code = code;
 	err->offset = offset;
 	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	err_vformat(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);
 }
 
@@ -131,7 +132,7 @@ static void add_problem(struct seccert_image *im, enum seccert_problem_kind kind
 	p->kind = kind;
 	p->offset = offset;
 	va_start(ap, fmt);
-	vsnprintf(p->msg, sizeof(p->msg), fmt, ap);
+	err_vformat(p->msg, sizeof(p->msg), fmt, ap);
 	va_end(ap);
 }
 

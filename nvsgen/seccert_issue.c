@@ -1,4 +1,5 @@
 /* Per-device keys and certificates. See espfab/seccert_issue.h. */
+#include "espfab/err.h"
 #include "espfab/seccert_issue.h"
 
 #include <limits.h>
@@ -28,7 +29,7 @@ static void set_err(struct seccert_err *err, int code, const char *fmt, ...)
 	err->code = code;
 	err->offset = 0;
 	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	err_vformat(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);
 }
 

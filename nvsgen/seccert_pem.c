@@ -1,5 +1,6 @@
 /* Certificate and key TLV bytes as the reference writes them. See
  * espfab/seccert_pem.h. */
+#include "espfab/err.h"
 #include "espfab/seccert_pem.h"
 
 #include <limits.h>
@@ -25,7 +26,7 @@ static void set_err(struct seccert_err *err, int code, const char *fmt, ...)
 	err->code = code;
 	err->offset = 0;
 	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	err_vformat(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);
 }
 

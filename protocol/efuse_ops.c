@@ -8,6 +8,7 @@
 
 #include <openssl/crypto.h>
 
+#include "espfab/err.h"
 #include "espfab/efuse.h"
 #include "espfab/flashop.h"
 #include "espfab/le.h"
@@ -21,7 +22,7 @@ static int fail(struct efuse_err *err, int code, const char *fmt, ...)
 		va_list ap;
 		err->code = code;
 		va_start(ap, fmt);
-		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+		err_vformat(err->msg, sizeof(err->msg), fmt, ap);
 		va_end(ap);
 	}
 	return code;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "espfab/err.h"
 #include "espfab/le.h"
 #include "rom_int.h"
 
@@ -63,7 +64,7 @@ int rom_fail(struct rom *r, int err, const char *fmt, ...)
 
 	r->diag.error = err;
 	va_start(ap, fmt);
-	vsnprintf(r->diag.msg, sizeof(r->diag.msg), fmt, ap);
+	err_vformat(r->diag.msg, sizeof(r->diag.msg), fmt, ap);
 	va_end(ap);
 	slip_noise_tail(&r->dec, r->diag.boot_log, sizeof(r->diag.boot_log));
 	return err;

@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "espfab/err.h"
 #include "cli.h"
 #include "cmd_flash.h"
 #include "cmd_flash_compat.h"
@@ -89,7 +90,7 @@ static int fail_local(const struct fl_args *a, const char *fmt, ...)
 
 	memset(&d, 0, sizeof(d));
 	va_start(ap, fmt);
-	vsnprintf(d.msg, sizeof(d.msg), fmt, ap);
+	err_vformat(d.msg, sizeof(d.msg), fmt, ap);
 	va_end(ap);
 	return report_error(a, ROM_EINVAL, &d);
 }

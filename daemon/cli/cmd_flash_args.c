@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "espfab/pyint.h"
 #include "cmd_flash.h"
 #include "cmd_flash_compat.h"
 #include "espfab/part.h"
@@ -49,16 +50,12 @@ int fl_fail_usage(const char *fmt, ...)
 
 int fl_parse_u32(const char *s, uint32_t *out)
 {
-	char *end = NULL;
-	unsigned long long v;
+	struct pyint v;
 
-	if (!s || !*s || *s == '-')
+	/* esptool's arg_auto_int: int(x, 0) (espfab/pyint.h); no sign. */
+	if (!s || pyint_parse_str(s, 0, &v) || v.neg || v.mag > 0xFFFFFFFFu)
 		return -1;
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno || *end || v > 0xFFFFFFFFull)
-		return -1;
-	*out = (uint32_t)v;
+	*out = (uint32_t)v.mag;
 	return 0;
 }
 

@@ -28,7 +28,6 @@
 #include <openssl/crypto.h>
 
 #include "cli.h"
-#include "espfab/fsu.h"
 #include "espfab/mfg.h"
 
 #define MFG_EXIT_OK 0
@@ -282,151 +281,18 @@ static int cmd_generate(int argc, char **argv)
 	return MFG_EXIT_OK;
 }
 
-/* set_target_filepath() for a key file name: ".bin" added when it has no
- * extension, refused when its extension does not contain ".bin". */
-static int key_name(const char *name, char *out, size_t cap)
-{
-	const char *base = strrchr(name, '/'), *dot, *p;
-	base = base ? base + 1 : name;
-	for (p = base; *p == '.'; p++)
-		;
-	dot = strrchr(base, '.');
-	if (dot && dot < p)
-		dot = NULL;
-	if (dot && !strstr(dot, ".bin"))
-		return -1;
-	if ((size_t)snprintf(out, cap, "%s%s", name, dot ? "" : ".bin") >= cap)
-		return -1;
-	return 0;
-}
-
-/* generate_key() of nvs_partition_gen 0.2.0, which `mfg_gen.py generate-key` calls. */
-static int cmd_generate_key(int argc, char **argv)
-{
-	struct parsed p;
-	const char *outdir, *keyfile;
-	char defname[64], kname[4096], keys_dir[4096], path[8300], hname[4096], hpath[8300];
-	uint8_t key[NVS_XTS_KEY_LEN], hkey[32], kbuf[NVS_PAGE_SIZE], *in = NULL;
-	struct nvs_err nerr;
-	size_t in_len = 0;
-	int status = MFG_EXIT_ERROR, rc;
-
-	if (parse_args(argc, argv, false, &p))
-		return MFG_EXIT_USAGE;
-	if (p.set[OPT_HELP]) {
-		usage(stdout);
-		return MFG_EXIT_OK;
-	}
-	if (p.npos) {
-		fprintf(stderr, "espfab mfg generate-key: unexpected argument '%s'\n", p.pos[0]);
-		return MFG_EXIT_USAGE;
-	}
-	outdir = p.val[OPT_OUTDIR][0] ? p.val[OPT_OUTDIR][0] : ".";
-	keyfile = p.val[OPT_KEYFILE][0];
-	if (!keyfile) {
-		time_t t = time(NULL);
-		struct tm tm;
-		localtime_r(&t, &tm);
-		strftime(defname, sizeof(defname), "keys-%m-%d_%H-%M.bin", &tm);
-		keyfile = defname;
-	}
-	if (key_name(keyfile, kname, sizeof(kname))) {
-		fprintf(stderr, "espfab mfg generate-key: %s: only a .bin key file name is accepted\n", keyfile);
-		goto out;
-	}
-	if (p.set[OPT_KEY_PROTECT_HMAC] && !p.set[OPT_KP_HMAC_KEYGEN] && !p.val[OPT_KP_HMAC_INPUTKEY][0]) {
-		fprintf(stderr, "espfab mfg generate-key: --key_protect_hmac needs --kp_hmac_keygen or "
-				"--kp_hmac_inputkey FILE (the HMAC key)\n");
-		goto out;
-	}
-	snprintf(keys_dir, sizeof(keys_dir), "%s/keys", outdir);
-	if (kname[0] == '/')
-		snprintf(path, sizeof(path), "%s", kname);
-	else
-		snprintf(path, sizeof(path), "%s/%s", keys_dir, kname);
-	if (p.set[OPT_KEY_PROTECT_HMAC]) {
-		if (p.set[OPT_KP_HMAC_KEYGEN]) {
-			const char *hk = p.val[OPT_KP_HMAC_KEYFILE][0];
-			char hdef[4200];
-			if (!hk) {
-				snprintf(hdef, sizeof(hdef), "hmac-%s", keyfile);
-				hk = hdef;
-			}
-			if (key_name(hk, hname, sizeof(hname))) {
-				fprintf(stderr, "espfab mfg generate-key: %s: only a .bin key file name is accepted\n", hk);
-				goto out;
-			}
-			if (hname[0] == '/')
-				snprintf(hpath, sizeof(hpath), "%s", hname);
-			else
-				snprintf(hpath, sizeof(hpath), "%s/%s", keys_dir, hname);
-			if (nvs_key_random(hkey, sizeof(hkey), NULL)) {
-				fprintf(stderr, "espfab mfg generate-key: no random bytes\n");
-				goto out;
-			}
-			in_len = sizeof(hkey);
-		} else {
-			rc = fsu_read_file(p.val[OPT_KP_HMAC_INPUTKEY][0], 1024 * 1024, &in, &in_len);
-			if (rc) {
-				fprintf(stderr, "espfab mfg generate-key: %s: %s\n", p.val[OPT_KP_HMAC_INPUTKEY][0],
-					strerror(-rc));
-				goto out;
-			}
-		}
-		if (nvs_key_from_hmac(in ? in : hkey, in_len, key, NULL)) {
-			fprintf(stderr, "espfab mfg generate-key: cannot derive keys from the HMAC key\n");
-			goto out;
-		}
-	} else if (nvs_key_random(key, sizeof(key), NULL)) {
-		/* The reference draws the key from Python's `random`; a CSPRNG here. */
-		fprintf(stderr, "espfab mfg generate-key: no random bytes\n");
-		goto out;
-	}
-	nvs_keyfile_build(key, kbuf);
-	if ((rc = fsu_mkdir_parent(path, NULL))) {
-		fprintf(stderr, "espfab mfg generate-key: cannot create %.*s: %s\n", (int)(strrchr(path, '/') - path), path,
-			strerror(-rc));
-		goto out;
-	}
-	if (p.set[OPT_KEY_PROTECT_HMAC] && p.set[OPT_KP_HMAC_KEYGEN]) {
-		if ((rc = fsu_mkdir_parent(hpath, NULL))) {
-			fprintf(stderr, "espfab mfg generate-key: cannot create %.*s: %s\n",
-				(int)(strrchr(hpath, '/') - hpath), hpath, strerror(-rc));
-			goto out;
-		}
-		if (nvs_file_write_atomic(hpath, hkey, sizeof(hkey), 0600, &nerr) < 0) {
-			fprintf(stderr, "espfab mfg generate-key: %s\n", nerr.msg);
-			goto out;
-		}
-	}
-	if (nvs_file_write_atomic(path, kbuf, sizeof(kbuf), 0600, &nerr) < 0) {
-		fprintf(stderr, "espfab mfg generate-key: %s\n", nerr.msg);
-		goto out;
-	}
-	printf("Created encryption keys: ===> %s\n", path);
-	status = MFG_EXIT_OK;
-out:
-	OPENSSL_cleanse(key, sizeof(key));
-	OPENSSL_cleanse(hkey, sizeof(hkey));
-	OPENSSL_cleanse(kbuf, sizeof(kbuf));
-	if (in) {
-		OPENSSL_cleanse(in, in_len);
-		free(in);
-	}
-	return status;
-}
-
 int cmd_mfg(int argc, char **argv, const struct cli_globals *g)
 {
-	(void)g;
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? MFG_EXIT_USAGE : MFG_EXIT_OK;
 	}
 	if (!strcmp(argv[1], "generate"))
 		return cmd_generate(argc - 1, argv + 1);
+	/* mfg_gen.py generate-key is nvs_partition_gen's generate_key(args):
+	 * one implementation, `espfab nvs generate-key`'s, with its options. */
 	if (!strcmp(argv[1], "generate-key"))
-		return cmd_generate_key(argc - 1, argv + 1);
+		return cmd_nvs(argc, argv, g);
 	fprintf(stderr, "espfab mfg: unknown command '%s' (generate or generate-key)\n", argv[1]);
 	return MFG_EXIT_USAGE;
 }

@@ -29,6 +29,7 @@
 
 #include "cli.h"
 #include "espfab/fsu.h"
+#include "espfab/pyint.h"
 #include "espfab/nvs.h"
 #include "espfab/part.h"
 
@@ -121,26 +122,14 @@ static bool looks_like_option(const char *a)
 
 static int parse_u32(const char *what, const char *s, uint32_t *out)
 {
-	char *end;
-	unsigned long long v;
+	struct pyint v;
 
-	/* int(x, 0): decimal, 0x, 0o, 0b */
-	errno = 0;
-	if (!strncmp(s, "0o", 2) || !strncmp(s, "0O", 2))
-		v = strtoull(s + 2, &end, 8);
-	else if (!strncmp(s, "0b", 2) || !strncmp(s, "0B", 2))
-		v = strtoull(s + 2, &end, 2);
-	else if (!strncmp(s, "0x", 2) || !strncmp(s, "0X", 2))
-		v = strtoull(s + 2, &end, 16);
-	else if (s[0] == '0' && s[1] != '\0')
-		end = (char *)s; /* int('010', 0) is an error */
-	else
-		v = strtoull(s, &end, 10);
-	if (!s[0] || s[0] == '-' || s[0] == '+' || s[0] == ' ' || *end || end == s || errno || v > 0xFFFFFFFFull) {
+	/* The reference's int(x, 0) (espfab/pyint.h), within 32 bits. */
+	if (pyint_parse_str(s, 0, &v) || (v.neg && v.mag) || v.mag > 0xFFFFFFFFu) {
 		fprintf(stderr, PROG ": argument %s: invalid value '%s' (a number 0-0xffffffff, e.g. 0x8000)\n", what, s);
 		return -1;
 	}
-	*out = (uint32_t)v;
+	*out = (uint32_t)v.mag;
 	return 0;
 }
 
@@ -366,54 +355,13 @@ static int parse_args(int argc, char **argv, struct part_cli_args *a)
 
 static int read_input(const char *path, uint8_t **out, size_t *len)
 {
-	FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
-	uint8_t *buf = NULL;
-	size_t n = 0, cap = 0;
-	int rc = -1;
+	int rc = fsu_read_file(strcmp(path, "-") ? path : "/dev/stdin", MAX_INPUT, out, len);
 
-	*out = NULL;
-	*len = 0;
-	if (!f) {
-		fprintf(stderr, PROG ": argument input: can't open '%s': %s\n", path, strerror(errno));
-		return -1;
-	}
-	for (;;) {
-		size_t got;
-		if (n == cap) {
-			uint8_t *nb;
-			cap = cap ? cap * 2 : 8192;
-			if (cap > MAX_INPUT + 1)
-				cap = MAX_INPUT + 1;
-			if (n == cap) {
-				fprintf(stderr, PROG ": %s: larger than %u bytes; not a partition table\n", path, MAX_INPUT);
-				goto out;
-			}
-			nb = realloc(buf, cap);
-			if (!nb) {
-				fprintf(stderr, PROG ": %s: out of memory\n", path);
-				goto out;
-			}
-			buf = nb;
-		}
-		got = fread(buf + n, 1, cap - n, f);
-		n += got;
-		if (got == 0) {
-			if (ferror(f)) {
-				fprintf(stderr, PROG ": %s: read error: %s\n", path, strerror(errno));
-				goto out;
-			}
-			break;
-		}
-	}
-	*out = buf;
-	*len = n;
-	buf = NULL;
-	rc = 0;
-out:
-	free(buf);
-	if (f != stdin)
-		fclose(f);
-	return rc;
+	if (rc == -EFBIG)
+		fprintf(stderr, PROG ": %s: larger than %u bytes; not a partition table\n", path, MAX_INPUT);
+	else if (rc)
+		fprintf(stderr, PROG ": argument input: can't open '%s': %s\n", path, strerror(-rc));
+	return rc ? -1 : 0;
 }
 
 static void print_err(const char *path, const struct part_err *err)

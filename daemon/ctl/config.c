@@ -1,5 +1,7 @@
 /* espfabd.conf parser. See config.h and espfabd.conf(5). */
 #include "config.h"
+#include "espfab/err.h"
+#include "espfab/fsu.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -18,7 +20,7 @@ void config_defaults(struct config *c)
 	snprintf(c->station, sizeof(c->station), "station1");
 	snprintf(c->group, sizeof(c->group), "espfab");
 	c->baud = 921600;
-	c->before = CONFIG_BEFORE_DEFAULT_RESET;
+	c->before = RESET_MODE_CLASSIC;
 	c->autodiscover = 0;
 	c->poll_ms = 500;
 	c->max_clients = 32;
@@ -36,7 +38,7 @@ static int fail(struct config_err *err, int code, const char *fname, unsigned li
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(reason, sizeof(reason), fmt, ap);
+	err_vformat(reason, sizeof(reason), fmt, ap);
 	va_end(ap);
 	if (err) {
 		err->code = code;
@@ -49,32 +51,6 @@ static int fail(struct config_err *err, int code, const char *fname, unsigned li
 			snprintf(err->msg, sizeof(err->msg), "%s", reason);
 	}
 	return code;
-}
-
-int config_parse_before(const char *s, enum config_before *out)
-{
-	if (!strcmp(s, "default_reset"))
-		*out = CONFIG_BEFORE_DEFAULT_RESET;
-	else if (!strcmp(s, "usb_reset"))
-		*out = CONFIG_BEFORE_USB_RESET;
-	else if (!strcmp(s, "no_reset"))
-		*out = CONFIG_BEFORE_NO_RESET;
-	else
-		return CONFIG_EVALUE;
-	return 0;
-}
-
-const char *config_before_name(enum config_before b)
-{
-	switch (b) {
-	case CONFIG_BEFORE_DEFAULT_RESET:
-		return "default_reset";
-	case CONFIG_BEFORE_USB_RESET:
-		return "usb_reset";
-	case CONFIG_BEFORE_NO_RESET:
-		return "no_reset";
-	}
-	return "?";
 }
 
 static int parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out)
@@ -251,7 +227,7 @@ static int global_key(struct config *c, const char *k, const char *v, const char
 		if (config_parse_baud(v, &c->baud))
 			return fail(err, CONFIG_EVALUE, fname, ln, "baud: expected 300..4000000, got '%.40s'", v);
 	} else if (!strcmp(k, "before")) {
-		if (config_parse_before(v, &c->before))
+		if (reset_mode_parse(v, &c->before))
 			return fail(err, CONFIG_EVALUE, fname, ln,
 				    "before: expected default_reset, usb_reset or no_reset, got '%.40s'", v);
 	} else if (!strcmp(k, "autodiscover")) {
@@ -306,8 +282,8 @@ static int port_key(struct config_port *p, const char *k, const char *v, const c
 		if (config_parse_baud(v, &p->baud))
 			return fail(err, CONFIG_EVALUE, fname, ln, "baud: expected 300..4000000, got '%.40s'", v);
 	} else if (!strcmp(k, "before")) {
-		enum config_before b;
-		if (config_parse_before(v, &b))
+		enum reset_mode b;
+		if (reset_mode_parse(v, &b))
 			return fail(err, CONFIG_EVALUE, fname, ln,
 				    "before: expected default_reset, usb_reset or no_reset, got '%.40s'", v);
 		p->before = (int)b;
@@ -398,35 +374,18 @@ int config_parse(struct config *c, const char *text, size_t len, const char *fna
 
 int config_load(struct config *c, const char *path, int missing_ok, struct config_err *err)
 {
-	FILE *f = NULL;
-	char *buf = NULL;
+	uint8_t *buf = NULL;
 	size_t len = 0;
-	int rc = 0;
+	int rc = fsu_read_file(path, CONFIG_FILE_MAX, &buf, &len);
 
-	f = fopen(path, "rb");
-	if (!f) {
-		if (errno == ENOENT && missing_ok)
-			return 0;
-		return fail(err, CONFIG_EIO, path, 0, "%s", strerror(errno));
-	}
-	buf = malloc(CONFIG_FILE_MAX + 1);
-	if (!buf) {
-		rc = fail(err, CONFIG_EIO, path, 0, "out of memory");
-		goto out;
-	}
-	len = fread(buf, 1, CONFIG_FILE_MAX + 1, f);
-	if (ferror(f)) {
-		rc = fail(err, CONFIG_EIO, path, 0, "read error");
-		goto out;
-	}
-	if (len > CONFIG_FILE_MAX) {
-		rc = fail(err, CONFIG_EIO, path, 0, "larger than %d bytes", CONFIG_FILE_MAX);
-		goto out;
-	}
-	rc = config_parse(c, buf, len, path, err);
-out:
+	if (rc == -ENOENT && missing_ok)
+		return 0;
+	if (rc == -EFBIG)
+		return fail(err, CONFIG_EIO, path, 0, "larger than %d bytes", CONFIG_FILE_MAX);
+	if (rc)
+		return fail(err, CONFIG_EIO, path, 0, "%s", strerror(-rc));
+	rc = config_parse(c, (const char *)buf, len, path, err);
 	free(buf);
-	fclose(f);
 	return rc;
 }
 

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "espfab/paths.h"
+#include "espfab/reset.h" /* before = enum reset_mode, parsed by reset_mode_parse() */
 
 #define CONFIG_MAX_PORTS 64
 #define CONFIG_PATH_MAX 256
@@ -35,13 +36,6 @@ enum config_error {
 	CONFIG_EUSAGE = -5,  /* bad command line */
 };
 
-/* How a device is put into download mode; names as in esptool's --before. */
-enum config_before {
-	CONFIG_BEFORE_DEFAULT_RESET = 0,
-	CONFIG_BEFORE_USB_RESET,
-	CONFIG_BEFORE_NO_RESET,
-};
-
 struct config_err {
 	int code;
 	unsigned line; /* 1-based line in the file, 0 for the command line */
@@ -52,7 +46,7 @@ struct config_port {
 	char name[CONFIG_NAME_MAX]; /* slot name shown to operators (defaults to the path) */
 	char path[CONFIG_PATH_MAX]; /* device path or socket://HOST:PORT */
 	uint32_t baud;              /* 0: the global baud */
-	int before;                 /* enum config_before, or -1: the global one */
+	int before;                 /* enum reset_mode, or -1: the global one */
 };
 
 struct config {
@@ -64,7 +58,7 @@ struct config {
 	char uplink_url[CONFIG_PATH_MAX];/* "" = no uplink (see uplink.h) */
 	char uplink_token[CONFIG_PATH_MAX]; /* file with a bearer token, or "" */
 	uint32_t baud;                   /* flashing baud rate (sync is always 115200) */
-	enum config_before before;
+	enum reset_mode before;
 	int autodiscover;                /* 1: also watch USB bridges by VID:PID */
 	unsigned poll_ms;                /* port watcher period */
 	unsigned max_clients;
@@ -101,8 +95,6 @@ int config_read(struct config *c, const char *path, const char *prog);
 /* Add a port by path (and optional slot name); CONFIG_EVALUE when full or bad. */
 int config_add_port(struct config *c, const char *name, const char *path, struct config_err *err);
 
-int config_parse_before(const char *s, enum config_before *out);
-const char *config_before_name(enum config_before b);
 
 /* A flash offset: 4 KiB-aligned, decimal or 0x hex, at most 16 MiB. */
 int config_parse_offset(const char *s, uint32_t *out);

@@ -1,4 +1,5 @@
 /* See ctl_client.h. */
+#include "espfab/err.h"
 #include "ctl_client.h"
 
 #include <errno.h>
@@ -33,7 +34,7 @@ static int fail(struct ctl_client_err *err, int code, const char *fmt, ...)
 		err->code = code;
 		err->remote_code[0] = '\0';
 		va_start(ap, fmt);
-		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+		err_vformat(err->msg, sizeof(err->msg), fmt, ap);
 		va_end(ap);
 	}
 	return code;

@@ -1,4 +1,5 @@
 /* Control protocol messages. See ctl_msg.h. */
+#include "espfab/err.h"
 #include "ctl_msg.h"
 
 #include <ctype.h>
@@ -56,7 +57,7 @@ static int fail(struct ctl_err *err, int code, const char *fmt, ...)
 	if (err) {
 		err->code = code;
 		va_start(ap, fmt);
-		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+		err_vformat(err->msg, sizeof(err->msg), fmt, ap);
 		va_end(ap);
 	}
 	return code;

@@ -1,4 +1,5 @@
 /* The control socket. See control.h. */
+#include "espfab/err.h"
 #include "control.h"
 
 #include <errno.h>
@@ -59,7 +60,7 @@ static int fail(struct control_err *err, int code, const char *fmt, ...)
 	if (err) {
 		err->code = code;
 		va_start(ap, fmt);
-		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+		err_vformat(err->msg, sizeof(err->msg), fmt, ap);
 		va_end(ap);
 	}
 	return code;

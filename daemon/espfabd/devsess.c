@@ -92,7 +92,7 @@ static int map(int rc, const struct rom_diag *d, char *msg, size_t cap)
 	return DEVSESS_EDEVICE;
 }
 
-static int connect_common(struct devsess *r, struct port *p, enum config_before before, uint32_t baud,
+static int connect_common(struct devsess *r, struct port *p, enum reset_mode before, uint32_t baud,
 			  struct devsess_ident *id, char *msg, size_t cap)
 {
 	struct flashop_options o;
@@ -113,17 +113,7 @@ static int connect_common(struct devsess *r, struct port *p, enum config_before 
 	}
 	flashop_options_init(&o);
 	o.baud = baud;
-	switch (before) {
-	case CONFIG_BEFORE_DEFAULT_RESET:
-		o.before = RESET_MODE_CLASSIC;
-		break;
-	case CONFIG_BEFORE_USB_RESET:
-		o.before = RESET_MODE_USB_JTAG;
-		break;
-	case CONFIG_BEFORE_NO_RESET:
-		o.before = RESET_MODE_NONE;
-		break;
-	}
+	o.before = before;
 	/* One reset and its SYNCs per probe: the worker probes again soon, and
 	 * a long connect would delay noticing a stop. */
 	o.connect_attempts = 1;
@@ -152,13 +142,13 @@ static int connect_common(struct devsess *r, struct port *p, enum config_before 
 	return 0;
 }
 
-int devsess_connect(struct devsess *r, enum config_before before, uint32_t baud, struct devsess_ident *id, char *msg,
+int devsess_connect(struct devsess *r, enum reset_mode before, uint32_t baud, struct devsess_ident *id, char *msg,
 		  size_t cap)
 {
 	return connect_common(r, NULL, before, baud, id, msg, cap);
 }
 
-int devsess_connect_port(struct devsess *r, struct port *p, enum config_before before, uint32_t baud,
+int devsess_connect_port(struct devsess *r, struct port *p, enum reset_mode before, uint32_t baud,
 		       struct devsess_ident *id, char *msg, size_t cap)
 {
 	return connect_common(r, p, before, baud, id, msg, cap);

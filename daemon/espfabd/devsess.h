@@ -57,12 +57,12 @@ void devsess_abort_session(struct devsess *r);
 
 /* Open the port, reset into download mode (before), sync, identify, attach
  * the flash with its real size and switch to baud. Ends any earlier session. */
-int devsess_connect(struct devsess *r, enum config_before before, uint32_t baud, struct devsess_ident *id, char *msg,
+int devsess_connect(struct devsess *r, enum reset_mode before, uint32_t baud, struct devsess_ident *id, char *msg,
 		  size_t cap);
 /* The same over an already open port, which the devsess then owns (tests
  * pass the simulator's in-process fake port). */
 struct port;
-int devsess_connect_port(struct devsess *r, struct port *p, enum config_before before, uint32_t baud,
+int devsess_connect_port(struct devsess *r, struct port *p, enum reset_mode before, uint32_t baud,
 		       struct devsess_ident *id, char *msg, size_t cap);
 /* Close the port (a new connect opens it again). */
 void devsess_disconnect(struct devsess *r);

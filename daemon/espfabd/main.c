@@ -104,7 +104,7 @@ static void discover(struct daemon *d)
 		if (station_has_path(d->station, found[i].path))
 			continue;
 		station_add_discovered_port(d->station, found[i].name, found[i].path, 0,
-					    found[i].usb_jtag ? (int)CONFIG_BEFORE_USB_RESET : -1);
+					    found[i].usb_jtag ? (int)RESET_MODE_USB_JTAG : -1);
 	}
 }
 
@@ -228,7 +228,7 @@ static int parse_args(struct config *cfg, int argc, char **argv, int *check_only
 			break;
 		}
 		case 'B':
-			if (config_parse_before(optarg, &cfg->before)) {
+			if (reset_mode_parse(optarg, &cfg->before)) {
 				fprintf(stderr, "espfabd: --before: expected default_reset, usb_reset or no_reset\n");
 				return 2;
 			}

@@ -49,7 +49,7 @@ struct pipeline_io {
 
 struct pipeline_params {
 	unsigned worker;
-	enum config_before before;
+	enum reset_mode before;
 	uint32_t table_offset;     /* where the device's partition table is read */
 	int timeout_ms;            /* for each main-thread request */
 };

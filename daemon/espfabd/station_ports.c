@@ -67,7 +67,7 @@ static int add_port(struct station *s, const char *name, const char *path, uint3
 	snprintf(wc.name, sizeof(wc.name), "%s", name);
 	snprintf(wc.path, sizeof(wc.path), "%s", path);
 	wc.baud = baud ? baud : s->cfg.baud;
-	wc.before = before >= 0 ? (enum config_before)before : s->cfg.before;
+	wc.before = before >= 0 ? (enum reset_mode)before : s->cfg.before;
 	wc.poll_ms = s->cfg.poll_ms;
 	wc.probe_ms = s->cfg.poll_ms * 4 > 2000 ? s->cfg.poll_ms * 4 : 2000;
 	wc.request_ms = 30000;

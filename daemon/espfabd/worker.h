@@ -26,7 +26,7 @@ struct worker_cfg {
 	char name[CONFIG_NAME_MAX];
 	char path[CONFIG_PATH_MAX];
 	uint32_t baud;
-	enum config_before before;
+	enum reset_mode before;
 	unsigned poll_ms;        /* retry period while nothing answers */
 	unsigned probe_ms;       /* presence probe period of a finished device */
 	unsigned request_ms;     /* timeout of a request to the main thread */

@@ -5,6 +5,7 @@
  * of hex digits after stripping, base64 needs correct padding. */
 #include <ctype.h>
 #include <espfab/nvs.h>
+#include <espfab/pyint.h>
 #include <openssl/crypto.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -16,37 +17,6 @@
 #define BLOB_MAX_V1 1984u    /* one page's data entries */
 #define BLOB_MAX_V2 508000u  /* the generator's multipage blob limit */
 
-static int py_int(const uint8_t *v, size_t len, int *neg, unsigned __int128 *mag)
-{
-	size_t i = 0, end = len;
-	int digits = 0, last_us = 0;
-
-	while (i < end && isspace(v[i]))
-		i++;
-	while (end > i && isspace(v[end - 1]))
-		end--;
-	*neg = 0;
-	if (i < end && (v[i] == '+' || v[i] == '-'))
-		*neg = v[i++] == '-';
-	*mag = 0;
-	for (; i < end; i++) {
-		if (v[i] == '_') {
-			if (!digits || last_us)
-				return -1;
-			last_us = 1;
-			continue;
-		}
-		if (!isdigit(v[i]))
-			return -1;
-		last_us = 0;
-		digits++;
-		if (*mag > ((unsigned __int128)1 << 80))
-			continue; /* far out of every range; stop growing */
-		*mag = *mag * 10 + (unsigned)(v[i] - '0');
-	}
-	return digits && !last_us ? 0 : -1;
-}
-
 static int fit_int(const char *enc, const uint8_t *v, size_t len, char *why, size_t wl)
 {
 	static const struct {
@@ -54,20 +24,23 @@ static int fit_int(const char *enc, const uint8_t *v, size_t len, char *why, siz
 		int is_signed, bits;
 	} t[] = {{"u8", 0, 8},  {"i8", 1, 8},   {"u16", 0, 16}, {"i16", 1, 16},
 		 {"u32", 0, 32}, {"i32", 1, 32}, {"u64", 0, 64}, {"i64", 1, 64}};
-	int neg;
-	unsigned __int128 mag;
+	struct pyint p;
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		if (strcmp(enc, t[i].name))
 			continue;
-		if (py_int(v, len, &neg, &mag)) {
+		/* The generator's own reading (nvs_parse_int10: int(str)). */
+		int rc = pyint_parse(v, len, 10, 0, &p);
+		if (rc == PYINT_ENOMEM)
+			return STORE_ENOMEM;
+		if (rc == PYINT_ESYNTAX) {
 			snprintf(why, wl, "not a base-10 integer");
 			return STORE_EINPUT;
 		}
-		unsigned __int128 lim_pos = t[i].is_signed ? ((unsigned __int128)1 << (t[i].bits - 1)) - 1
-							   : ((unsigned __int128)1 << t[i].bits) - 1;
-		unsigned __int128 lim_neg = t[i].is_signed ? (unsigned __int128)1 << (t[i].bits - 1) : 0;
-		if ((neg && mag > lim_neg) || (!neg && mag > lim_pos)) {
+		uint64_t lim_pos = t[i].is_signed ? (UINT64_C(1) << (t[i].bits - 1)) - 1
+				 : t[i].bits == 64 ? UINT64_MAX : (UINT64_C(1) << t[i].bits) - 1;
+		uint64_t lim_neg = t[i].is_signed ? UINT64_C(1) << (t[i].bits - 1) : 0;
+		if (rc == PYINT_ERANGE || (p.neg && p.mag > lim_neg) || (!p.neg && p.mag > lim_pos)) {
 			snprintf(why, wl, "out of range for %s", enc);
 			return STORE_EINPUT;
 		}

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "espfab/err.h"
 #include "espfab/fsu.h"
 #include "store_csv.h"
 #include "store_fit.h"
@@ -62,7 +63,7 @@ static int line_fail(struct store_err *err, const char *src, unsigned line, cons
 	char m[200];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(m, sizeof(m), fmt, ap);
+	err_vformat(m, sizeof(m), fmt, ap);
 	va_end(ap);
 	store_fail_err(err, STORE_EINPUT, "%s:%u: %s", src, line, m);
 	if (err)

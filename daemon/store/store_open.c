@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "espfab/err.h"
 #include "store_backend.h"
 #include "store_int.h"
 

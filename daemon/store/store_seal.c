@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "espfab/fsu.h"
 #include "espfab/le.h"
 #include "store_int.h"
 
@@ -225,15 +226,16 @@ static int hexval(int c)
 
 int store_seal_key_read(const char *path, uint8_t *key, struct store_err *err)
 {
-	uint8_t buf[130];
-	size_t n;
-	int rc = 0;
-	FILE *f = fopen(path, "rb");
+	uint8_t *buf = NULL;
+	size_t len = 0, n;
+	/* 32 raw bytes or 64 hex digits and line ends: a longer file is no key */
+	int rc = fsu_read_file(path, 130, &buf, &len);
 
-	if (!f)
-		return store_fail_err(err, STORE_EIO, "%s: %s", path, strerror(errno));
-	n = fread(buf, 1, sizeof(buf), f);
-	fclose(f);
+	if (rc == -EFBIG)
+		return store_fail_err(err, STORE_EINPUT, "%s: a seal key is 32 raw bytes or 64 hex digits", path);
+	if (rc)
+		return store_fail_err(err, STORE_EIO, "%s: %s", path, strerror(-rc));
+	n = len;
 	if (n == STORE_SEAL_KEY_LEN) {
 		memcpy(key, buf, STORE_SEAL_KEY_LEN);
 		goto out;
@@ -254,6 +256,7 @@ int store_seal_key_read(const char *path, uint8_t *key, struct store_err *err)
 		key[i] = (uint8_t)(hi << 4 | lo);
 	}
 out:
-	OPENSSL_cleanse(buf, sizeof(buf));
+	OPENSSL_cleanse(buf, len);
+	free(buf);
 	return rc;
 }

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "espfab/err.h"
 #include "store_backend.h"
 #include "store_int.h"
 
@@ -20,13 +21,8 @@ int store_fail_err(struct store_err *err, int code, const char *fmt, ...)
 		va_list ap;
 		err->code = code;
 		va_start(ap, fmt);
-		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+		err_vformat(err->msg, sizeof(err->msg), fmt, ap);
 		va_end(ap);
-		/* One line, whatever the CSV text or file name quoted in it holds
-		 * (the operator's terminal and the daemon's log both rely on it). */
-		for (char *c = err->msg; *c; c++)
-			if ((unsigned char)*c < 0x20 || *c == 0x7f)
-				*c = '?';
 	}
 	return code;
 }

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "espfab/version.h"
 #include "config.h"
 #include "log.h"
 #include "wfeed.h"
@@ -30,7 +31,7 @@ struct web {
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: espfab-web [--listen HOST:PORT] [--socket PATH] [--config PATH]\n"
-		   "                  [--token-file PATH] [--retry-ms MS] [--keepalive-ms MS] [--debug]\n"
+		   "                  [--token-file PATH] [--retry-ms MS] [--keepalive-ms MS] [--debug] [--version]\n"
 		   "Serves the station's live page (default http://" DEFAULT_LISTEN "/), fed by espfabd's\n"
 		   "control socket. Read-only unless --token-file names the operator token. See espfab-web(8).\n");
 }
@@ -96,6 +97,7 @@ int main(int argc, char **argv)
 		{"config", required_argument, NULL, 'c'},     {"token-file", required_argument, NULL, 't'},
 		{"retry-ms", required_argument, NULL, 'r'},   {"keepalive-ms", required_argument, NULL, 'k'},
 		{"debug", no_argument, NULL, 'd'},	      {"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *listen = DEFAULT_LISTEN, *sock = NULL, *cfgpath = NULL, *tokfile = NULL;
@@ -136,6 +138,9 @@ int main(int argc, char **argv)
 		case 'd':
 			debug = 1;
 			break;
+		case 'V':
+			printf("espfab-web %s\n", ESPFAB_VERSION);
+			return 0;
 		case 'h':
 			usage(stdout);
 			return 0;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "espfab/version.h"
 #include "sim_opts.h"
 
 static void usage(FILE *f)
@@ -16,7 +17,7 @@ static void usage(FILE *f)
 		"                  [--no-timing] [--erase-ms MS] [--program-us US]\n"
 		"                  [--drop-after N] [--corrupt-rate P] [--seed S] [--garbage]\n"
 		"                  [--usb-jtag [--wdt-ms MS]] [--secure-download] [--secure-boot]\n"
-		"                  [--flash-crypt-cnt N] [--strap-broken] [--efuse FILE] [--verbose]\n"
+		"                  [--flash-crypt-cnt N] [--strap-broken] [--efuse FILE] [--verbose] [--version]\n"
 		"Serves a virtual ESP32 ROM serial loader on a new pty (first output line:\n"
 		"its path) or on 127.0.0.1:PORT (first line: socket://127.0.0.1:PORT;\n"
 		"--tcp 0 picks a free port). SIGTERM/SIGINT/SIGHUP and the death of its\n"
@@ -181,6 +182,7 @@ int sim_parse_opts(int argc, char **argv, struct opts *o)
 		{ "secure-boot", no_argument, NULL, 'B' },
 		{ "flash-crypt-cnt", required_argument, NULL, 'K' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -218,6 +220,9 @@ int sim_parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'h':
 			usage(stdout);
+			exit(0);
+		case 'V':
+			printf("espfab-sim %s\n", ESPFAB_VERSION);
 			exit(0);
 		default:
 			if ((rc = opt_device(c, o)) == 1)

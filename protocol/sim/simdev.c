@@ -9,6 +9,7 @@
 
 #include <openssl/evp.h>
 
+#include "espfab/err.h"
 #include "simdev_int.h"
 
 static const char app_log[] =
@@ -57,7 +58,7 @@ static int seterr(struct simdev_err *err, int code, int e, const char *fmt, ...)
 		err->code = code;
 		err->sys_errno = e;
 		va_start(ap, fmt);
-		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+		err_vformat(err->msg, sizeof(err->msg), fmt, ap);
 		va_end(ap);
 	}
 	return code;

@@ -3,13 +3,14 @@
 # libFuzzer's coverage instrumentation reaches them.
 espfab_fuzz_target(control_proto
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_control_proto.c ${PROJECT_SOURCE_DIR}/daemon/ctl/ctl_msg.c
-  LIBS PkgConfig::JANSSON
+  LIBS PkgConfig::JANSSON espfab_common
   CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/control_proto)
 if(ESPFAB_FUZZ)
   target_include_directories(fuzz_control_proto PRIVATE ${PROJECT_SOURCE_DIR}/daemon/ctl)
 endif()
 espfab_fuzz_target(config
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_config.c ${PROJECT_SOURCE_DIR}/daemon/ctl/config.c
+  LIBS espfab_protocol
   CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/config)
 if(ESPFAB_FUZZ)
   target_include_directories(fuzz_config PRIVATE ${PROJECT_SOURCE_DIR}/daemon/ctl ${CMAKE_BINARY_DIR}/generated)

@@ -4,7 +4,7 @@ set(WEB_DIR ${PROJECT_SOURCE_DIR}/daemon/web)
 espfab_fuzz_target(web_events
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_web_events.c ${WEB_DIR}/wmodel.c ${WEB_DIR}/wmodel_cause.c ${WEB_DIR}/wmodel_time.c
           ${WEB_DIR}/whub.c ${PROJECT_SOURCE_DIR}/daemon/ctl/ctl_msg.c
-  LIBS PkgConfig::JANSSON Threads::Threads
+  LIBS PkgConfig::JANSSON Threads::Threads espfab_common
   CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/web_events)
 espfab_fuzz_target(web_request
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_web_request.c ${WEB_DIR}/wreq.c

@@ -28,7 +28,7 @@ static void test_config_defaults(void **state)
 	assert_string_equal(c.socket_path, "/run/espfab/espfabd.sock");
 	assert_string_equal(c.db_path, "/var/lib/espfab/espfab.db");
 	assert_int_equal(c.baud, 921600);
-	assert_int_equal(c.before, CONFIG_BEFORE_DEFAULT_RESET);
+	assert_int_equal(c.before, RESET_MODE_CLASSIC);
 	assert_int_equal(c.nports, 0);
 }
 
@@ -59,7 +59,7 @@ static void test_config_full_file(void **state)
 	assert_string_equal(c.socket_path, "/run/espfab/x.sock");
 	assert_string_equal(c.station, "line2-pc");
 	assert_int_equal(c.baud, 460800);
-	assert_int_equal(c.before, CONFIG_BEFORE_NO_RESET);
+	assert_int_equal(c.before, RESET_MODE_NONE);
 	assert_int_equal(c.autodiscover, 1);
 	assert_int_equal(c.nports, 3);
 	assert_string_equal(c.ports[0].path, "/dev/ttyUSB9");
@@ -67,7 +67,7 @@ static void test_config_full_file(void **state)
 	assert_int_equal(c.ports[0].before, -1);
 	assert_string_equal(c.ports[1].name, "slot1");
 	assert_int_equal(c.ports[1].baud, 115200);
-	assert_int_equal(c.ports[1].before, CONFIG_BEFORE_USB_RESET);
+	assert_int_equal(c.ports[1].before, RESET_MODE_USB_JTAG);
 	assert_string_equal(c.ports[2].name, "slot2");
 	assert_string_equal(c.ports[2].path, "socket://10.0.0.5:4000");
 }

@@ -170,7 +170,7 @@ static int connect(struct fixture *f, struct devsess_ident *id)
 	char msg[256];
 
 	assert_int_equal(simdev_fakeport_new(f->dev, "fake", 115200, &p), 0);
-	return devsess_connect_port(f->rio, p, CONFIG_BEFORE_DEFAULT_RESET, 921600, id, msg, sizeof(msg));
+	return devsess_connect_port(f->rio, p, RESET_MODE_CLASSIC, 921600, id, msg, sizeof(msg));
 }
 
 static void work_for(struct fixture *f, struct jobq_msg *w, const uint8_t *table, int md5_only)
@@ -193,7 +193,7 @@ static int run(struct fixture *f, const uint8_t *table, int md5_only, struct job
 	struct devsess_ident id;
 	struct jobq_msg w;
 	struct pipeline_io io = {.ctx = f, .emit = fake_emit, .ask = fake_ask};
-	struct pipeline_params pp = {.worker = 0, .before = CONFIG_BEFORE_DEFAULT_RESET, .table_offset = 0x8000,
+	struct pipeline_params pp = {.worker = 0, .before = RESET_MODE_CLASSIC, .table_offset = 0x8000,
 				     .timeout_ms = 1000};
 	int rc;
 

@@ -191,7 +191,7 @@ static int run(struct fixture *f, struct jobq_msg *res)
 	struct jobq_msg w;
 	struct port *p = NULL;
 	struct pipeline_io io = {.ctx = f, .emit = fake_emit, .ask = fake_ask};
-	struct pipeline_params pp = {.worker = 0, .before = CONFIG_BEFORE_DEFAULT_RESET, .table_offset = 0x8000,
+	struct pipeline_params pp = {.worker = 0, .before = RESET_MODE_CLASSIC, .table_offset = 0x8000,
 				     .timeout_ms = 1000};
 	char msg[256];
 	size_t size;
@@ -199,7 +199,7 @@ static int run(struct fixture *f, struct jobq_msg *res)
 
 	memcpy(f->sc_before, simdev_flash(f->dev, &size) + SC_OFF, SC_SIZE);
 	assert_int_equal(simdev_fakeport_new(f->dev, "fake", 115200, &p), 0);
-	assert_int_equal(devsess_connect_port(f->rio, p, CONFIG_BEFORE_DEFAULT_RESET, 921600, &id, msg, sizeof(msg)), 0);
+	assert_int_equal(devsess_connect_port(f->rio, p, RESET_MODE_CLASSIC, 921600, &id, msg, sizeof(msg)), 0);
 	memset(&w, 0, sizeof(w));
 	w.kind = JOBQ_WORK_REP;
 	w.batch_id = 7;

@@ -92,8 +92,9 @@ int mfg_batch_image(const struct mfg_batch *b, size_t i, struct nvs_gen *g, cons
  * 4096, at least 4096). */
 int mfg_parse_size(const char *text, uint32_t *size, struct mfg_err *err);
 
-/* Python int(text) in base 10, as argparse's type=int: spaces around, a
- * sign, single underscores between digits. 0, or -1 if not a number. */
+/* Python int(text) in base 10, as argparse's type=int (espfab/pyint.h:
+ * spaces around, a sign, single underscores between digits, Unicode
+ * digits). 0, or -1 if not a number or beyond long long. */
 int mfg_parse_int(const char *text, long long *out);
 
 /* ---- file level ---------------------------------------------------------- */
