@@ -8,6 +8,7 @@
 set -eu
 BIN=$(cd "$1" && pwd)
 EX=$(cd "$(dirname "$0")/../../examples/lamp" && pwd)
+. "$(dirname "$0")/wait.sh"
 . "$(dirname "$0")/daemon_lib.sh"
 
 ef_setup

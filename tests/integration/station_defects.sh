@@ -22,6 +22,7 @@ set -eu
 BIN=$(cd "$1" && pwd)
 SCENARIO=$2
 EX=$(cd "$(dirname "$0")/../../examples/lamp" && pwd)
+. "$(dirname "$0")/wait.sh"
 . "$(dirname "$0")/daemon_lib.sh"
 
 ef_setup
@@ -213,22 +214,24 @@ restart)
 	"$BIN/espfab" --socket "$ef_dir/sock" watch --plain >"$ef_dir/watch.out" 2>&1 &
 	watch_pid=$!
 	ef_pids="$ef_pids $watch_pid"
-	sleep 0.5
+	wait_for 10 grep -q "watching station" "$ef_dir/watch.out" || ef_die "espfab watch --plain did not connect"
 	kill -TERM "$ef_daemon_pid"
 	wait "$ef_daemon_pid" 2>/dev/null || true
 	ef_forget "$ef_daemon_pid"
 	# The boards stay seated; a new open of a simulator's pty finds it
 	# power-cycled in the loader, as the restarted daemon does.
 	sum1=$(sha256sum "$ef_dir/d1.flash" "$ef_dir/d2.flash")
+	log0=$(wc -l <"$ef_dir/daemon.log")
 	ef_daemon --port s1="$ef_dir/d1" --port s2="$ef_dir/d2"
 	# Both boards answer the new daemon (and, before the fix, were written
-	# again); then give it time to do anything it would.
+	# again); then the daemon's decision for each: left alone.
 	end=$(($(date +%s) + 30))
 	until ef_cli status --json | ef_py 'sorted(p["state"] for p in j["ports"])' | grep -qx "\['done', 'done'\]"; do
 		[ "$(date +%s)" -lt "$end" ] || ef_die "ports not done after the restart: $(ef_cli status)"
 		sleep 0.2
 	done
-	sleep 2
+	left_alone() { [ "$(tail -n +"$((log0 + 1))" "$ef_dir/daemon.log" | grep -c "already verified in batch $id")" -ge 2 ]; }
+	wait_for 10 left_alone || true # the checks below say what happened instead
 	[ "$(audit_count 'a["event"] == "provision"')" = 2 ] || ef_die "boards were provisioned again after the restart"
 	[ "$(ef_cli batch show "$id" --json | ef_py 'j["batches"][0]["verified"]')" = 2 ] ||
 		ef_die "the batch counted a board twice"
