@@ -64,7 +64,9 @@ LINKS_CLEAN = [
     ("espfab_ctl", "daemon/ctl", ["espfab_store"], ["daemon/ctl/ctl.c"]),
     ("espfab", "daemon/cli", ["espfab_ctl", "espfab_store", "espfab_protocol"], ["daemon/cli/main.c"]),
     ("espfab_web", "daemon/web", ["espfab_ctl"], ["daemon/web/whttp.c"]),
-    ("test_rom", "tests", ["espfab_simdev", "espfab_web"], ["tests/unit/test_rom.c"]),
+    # a consumer: it may link and compile anything (fuzz harnesses compile product sources)
+    ("test_rom", "tests", ["espfab_simdev", "espfab_web"],
+     ["tests/unit/test_rom.c", "protocol/sim/simdev.c", "protocol/rom.c", "daemon/espfabd/station.c"]),
 ]
 
 
