@@ -3,6 +3,7 @@
 #
 # Needs: BIN (directory with espfab, espfabd, espfab-sim), EX (examples/lamp),
 # and wait.sh sourced first (wait_for: every wait here is on an event).
+command -v wait_for >/dev/null || { echo "daemon_lib.sh: source wait.sh (wait_for) before it" >&2; exit 1; }
 
 ef_pids=""
 ef_dir=""

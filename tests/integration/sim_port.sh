@@ -1,6 +1,7 @@
 # Sourced by the integration tests that drive espfab-sim (flash_cli.sh,
 # rom_chips.sh, efuse_cli.sh, esptool_spellings.sh) and bench/flash_bench.sh,
 # after wait.sh (wait_for).
+command -v wait_for >/dev/null || { echo "sim_port.sh: source wait.sh (wait_for) before it" >&2; exit 1; }
 # sim_first_line FILE: the first line espfab-sim wrote to FILE (its port),
 # waiting up to 5 s for it; prints nothing if none came.
 sim_first_line() {
