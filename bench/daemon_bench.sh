@@ -16,6 +16,7 @@ shift
 COUNTS=${*:-1 8 32}
 REPEAT=${REPEAT:-3}
 EX=$(cd "$(dirname "$0")/../examples/lamp" && pwd)
+. "$(dirname "$0")/../tests/integration/wait.sh"
 . "$(dirname "$0")/../tests/integration/daemon_lib.sh"
 
 ef_setup

@@ -12,6 +12,7 @@ RUNS=${2:-5}
 ESPFAB=$B/bin/espfab
 SIM=$B/bin/espfab-sim
 PAR=$B/bench/bench_flash_parallel
+. "$(dirname "$0")/../tests/integration/wait.sh"
 . "$(dirname "$0")/../tests/integration/sim_port.sh"
 T=$(mktemp -d /tmp/espfab-bench.XXXXXX)
 PIDS=()

@@ -8,6 +8,7 @@ set -eu
 BIN=$(cd "$1" && pwd)
 SCENARIO=$2
 EX=$(cd "$(dirname "$0")/../../examples/lamp" && pwd)
+. "$(dirname "$0")/wait.sh"
 . "$(dirname "$0")/daemon_lib.sh"
 
 ef_setup
@@ -85,7 +86,7 @@ drop)
 	ef_daemon --port s1="$ef_dir/d1"
 	id=$(ef_cli batch add --product lamp --count 1 | awk '{ print $2 }')
 	ef_wait_log "claimed record" 30
-	sleep 0.3
+	ef_wait_step s1 write 30
 	kill -STOP "$sim"
 	ef_wait_log "result=failed" 60
 	grep "result=failed" "$ef_dir/daemon.log" | grep -q "write:" || ef_die "the failure was not in the write step"
@@ -115,7 +116,7 @@ kill9)
 	ef_daemon --port s1="$ef_dir/d1" --port s2="$ef_dir/d2" --port s3="$ef_dir/d3" --port s4="$ef_dir/d4"
 	id=$(ef_cli batch add --product lamp --count 4 | awk '{ print $2 }')
 	ef_wait_log "claimed record" 30
-	sleep 0.5
+	ef_wait_step '*' write 30
 	kill -9 "$ef_daemon_pid"
 	ef_forget "$ef_daemon_pid"
 	wait "$ef_daemon_pid" 2>/dev/null || true
@@ -174,14 +175,10 @@ sigterm)
 	ef_daemon --port s1="$ef_dir/d1"
 	id=$(ef_cli batch add --product lamp --count 1 | awk '{ print $2 }')
 	ef_wait_log "claimed record" 30
-	sleep 0.3
+	ef_wait_step s1 write 30
 	kill -TERM "$ef_daemon_pid"
 	rc=0
-	for _ in $(seq 300); do
-		kill -0 "$ef_daemon_pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -0 "$ef_daemon_pid" 2>/dev/null && ef_die "espfabd still running 30 s after SIGTERM"
+	wait_gone 30 "$ef_daemon_pid" || ef_die "espfabd still running 30 s after SIGTERM"
 	wait "$ef_daemon_pid" || rc=$?
 	ef_forget "$ef_daemon_pid"
 	[ "$rc" = 0 ] || ef_die "espfabd exited $rc after SIGTERM"
@@ -203,10 +200,7 @@ uplink)
 		python3 "$(dirname "$0")/fake_mes.py" "$ef_dir/mes.port" "$ef_dir/mes.rows" "$@" &
 		mes_pid=$!
 		ef_pids="$ef_pids $mes_pid"
-		for _ in $(seq 100); do
-			[ -s "$ef_dir/mes.port" ] && break
-			sleep 0.1
-		done
+		wait_for 10 [ -s "$ef_dir/mes.port" ] || ef_die "the fake plant system did not start"
 		port=$(cat "$ef_dir/mes.port")
 	}
 	# Every audit row of the database arrived once, in id order.

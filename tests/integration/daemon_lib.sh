@@ -1,7 +1,9 @@
 # Shared helpers for the daemon's end-to-end tests and the demo (sourced).
 # Every process started here is remembered by PID and stopped by PID.
 #
-# Needs: BIN (directory with espfab, espfabd, espfab-sim), EX (examples/lamp).
+# Needs: BIN (directory with espfab, espfabd, espfab-sim), EX (examples/lamp),
+# and wait.sh sourced first (wait_for: every wait here is on an event).
+command -v wait_for >/dev/null || { echo "daemon_lib.sh: source wait.sh (wait_for) before it" >&2; exit 1; }
 
 ef_pids=""
 ef_dir=""
@@ -19,11 +21,7 @@ ef_cleanup() {
 	done
 	for p in $ef_pids; do
 		# bounded: a process that ignores SIGTERM for 5 s gets SIGKILL
-		for _ in 1 2 3 4 5 6 7 8 9 10; do
-			kill -0 "$p" 2>/dev/null || break
-			sleep 0.5
-		done
-		kill -9 "$p" 2>/dev/null || true
+		wait_gone 5 "$p" || kill -9 "$p" 2>/dev/null || true
 	done
 	ef_pids=""
 	if [ -n "$ef_dir" ] && [ -z "${EF_KEEP:-}" ]; then
@@ -68,11 +66,7 @@ ef_sim() {
 		>"$ef_dir/$name.sim.log" 2>&1 &
 	ef_last_pid=$!
 	ef_pids="$ef_pids $ef_last_pid"
-	for _ in $(seq 300); do
-		[ -L "$ef_dir/$name" ] && return 0
-		sleep 0.1
-	done
-	ef_die "espfab-sim $name did not start"
+	wait_for 30 [ -L "$ef_dir/$name" ] || ef_die "espfab-sim $name did not start"
 }
 
 ef_db_init() { # db
@@ -87,12 +81,14 @@ ef_daemon() {
 		>>"$ef_dir/daemon.log" 2>&1 &
 	ef_daemon_pid=$!
 	ef_pids="$ef_pids $ef_daemon_pid"
-	for _ in $(seq 100); do
-		"$BIN/espfab" --socket "$ef_dir/sock" status >/dev/null 2>&1 && return 0
-		kill -0 "$ef_daemon_pid" 2>/dev/null || ef_die "espfabd exited at startup"
-		sleep 0.1
-	done
+	wait_for 10 _ef_daemon_settled
+	"$BIN/espfab" --socket "$ef_dir/sock" status >/dev/null 2>&1 && return 0
+	kill -0 "$ef_daemon_pid" 2>/dev/null || ef_die "espfabd exited at startup"
 	ef_die "espfabd did not answer on its socket"
+}
+# Settled: it answers on its socket, or it is gone (no use waiting on).
+_ef_daemon_settled() {
+	"$BIN/espfab" --socket "$ef_dir/sock" status >/dev/null 2>&1 || ! kill -0 "$ef_daemon_pid" 2>/dev/null
 }
 
 ef_cli() {
@@ -106,25 +102,32 @@ ef_py() {
 
 # ef_wait_batch ID TIMEOUT: until the batch is no longer active.
 ef_wait_batch() {
-	end=$(($(date +%s) + $2))
-	while [ "$(date +%s)" -lt "$end" ]; do
-		# plain output, not JSON through python: this loop must stay cheap
-		st=$(ef_cli batch show "$1" 2>/dev/null | awk 'NR == 2 { print $3 }' || true)
-		case "$st" in done | cancelled) return 0 ;; esac
-		sleep 0.3
-	done
+	wait_for "$2" _ef_batch_over "$1" && return 0
 	ef_cli status >&2 || true
 	ef_die "batch $1 still '${st:-?}' after $2 s"
+}
+_ef_batch_over() {
+	# plain output, not JSON through python: this poll must stay cheap
+	st=$(ef_cli batch show "$1" 2>/dev/null | awk 'NR == 2 { print $3 }' || true)
+	case "$st" in done | cancelled) return 0 ;; esac
+	return 1
 }
 
 # ef_wait_log PATTERN TIMEOUT: until the daemon log has a line matching it.
 ef_wait_log() {
-	end=$(($(date +%s) + $2))
-	while [ "$(date +%s)" -lt "$end" ]; do
-		grep -q -- "$1" "$ef_dir/daemon.log" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	ef_die "no '$1' in the daemon log after $2 s"
+	wait_for "$2" grep -q -- "$1" "$ef_dir/daemon.log" 2>/dev/null ||
+		ef_die "no '$1' in the daemon log after $2 s"
+}
+
+# ef_wait_step PORT STEP TIMEOUT: until espfab status shows PORT in STEP of
+# its pipeline ("write": the device is being written, the record is sent).
+# PORT "*": any port.
+ef_wait_step() {
+	wait_for "$3" _ef_in_step "$1" "$2" || ef_die "no port $1 in step $2 after $3 s: $(ef_cli status)"
+}
+_ef_in_step() {
+	ef_cli status --json 2>/dev/null |
+		ef_py "any(p.get('step') == '$2' and '$1' in ('*', p['name']) for p in j['ports'])" | grep -qx True
 }
 
 # The NVS partition of a simulated device's flash, decoded to JSON.

@@ -22,6 +22,7 @@ UNITS=$(cd "$2" && pwd)
 SRC=$(cd "$3" && pwd)
 HERE=$(cd "$(dirname "$0")" && pwd)
 EX=$(cd "$HERE/../../examples/lamp" && pwd)
+. "$HERE/wait.sh"
 . "$HERE/daemon_lib.sh"
 
 ran=0
@@ -57,19 +58,18 @@ inner() {
 	fpid=$!
 	ef_pids="$ef_pids $fpid"
 	# No --socket: the control socket is the one handed over on fd 3.
-	for _ in $(seq 100); do
-		"$BIN/espfab" --socket "$ef_dir/sd/sock" status >/dev/null 2>&1 && break
-		kill -0 "$fpid" 2>/dev/null || ef_die "espfabd exited at startup: $(cat "$ef_dir/sd/stderr")"
-		sleep 0.1
-	done
+	sd_up() { "$BIN/espfab" --socket "$ef_dir/sd/sock" status >/dev/null 2>&1 || ! kill -0 "$fpid" 2>/dev/null; }
+	wait_for 10 sd_up
+	kill -0 "$fpid" 2>/dev/null || ef_die "espfabd exited at startup: $(cat "$ef_dir/sd/stderr")"
 	"$BIN/espfab" --socket "$ef_dir/sd/sock" batch add --product lamp --count 1 >/dev/null || ef_die "batch add"
-	end=$(($(date +%s) + 60))
-	until "$BIN/espfab" --socket "$ef_dir/sd/sock" batch show 1 2>/dev/null | awk 'NR == 2 { print $3 }' |
-		grep -qx done; do
-		[ "$(date +%s)" -lt "$end" ] || ef_die "batch 1 not done after 60 s"
-		sleep 0.2
-	done
-	sleep 2 # keep-alives
+	sd_done() {
+		"$BIN/espfab" --socket "$ef_dir/sd/sock" batch show 1 2>/dev/null | awk 'NR == 2 { print $3 }' |
+			grep -qx done
+	}
+	wait_for 60 sd_done || ef_die "batch 1 not done after 60 s"
+	# The keep-alives the check below counts (every ~0.5 s at WATCHDOG_USEC=1 s).
+	dogs() { [ "$(grep -cx WATCHDOG=1 "$ef_dir/sd/notify" 2>/dev/null)" -ge 4 ]; }
+	wait_for 10 dogs || ef_die "fewer than 4 keep-alives in 10 s: $(grep -c WATCHDOG=1 "$ef_dir/sd/notify")"
 	kill -TERM "$fpid"
 	rc=0
 	wait "$fpid" || rc=$?
@@ -85,7 +85,7 @@ assert notes and notes[0] == 'READY=1', notes[:3]
 assert any(n.startswith('STATUS=ready') for n in notes), notes
 assert any(n.startswith('STATUS=') and 'verified 1' in n for n in notes), [n for n in notes if 'STATUS' in n]
 dog = [n for n in notes if n == 'WATCHDOG=1']
-# >= 2 s of waiting at a 0.5 s period, plus the batch
+# waited for above: keep-alives at a 0.5 s period
 assert len(dog) >= 4, 'only %d keep-alives' % len(dog)
 assert notes[-1] == 'STOPPING=1' or 'STOPPING=1' in notes[-3:], notes[-3:]
 

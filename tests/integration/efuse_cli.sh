@@ -7,6 +7,7 @@
 set -u
 ESPFAB=$1
 SIM=$2
+. "$(dirname "$0")/wait.sh"
 . "$(dirname "$0")/sim_port.sh"
 sim_test_init efuse-it
 
@@ -113,7 +114,7 @@ else bad "ESP32-C2: rc=$RC out=$(cat "$T/out") err=$(cat "$T/err")"; fi
 # a damaged eFuse file stops the simulator with the file's name
 stop_sim
 printf 'junk' >"$T/bad.efuse"
-if "$SIM" --chip esp32s3 --efuse "$T/bad.efuse" --no-timing >"$T/o" 2>"$T/e" </dev/null & p=$!; sleep 1; ! kill -0 $p 2>/dev/null; then
+if "$SIM" --chip esp32s3 --efuse "$T/bad.efuse" --no-timing >"$T/o" 2>"$T/e" </dev/null & p=$!; wait_gone 5 $p; then
 	wait $p; r=$?
 	if [ $r -ne 0 ] && grep -q "$T/bad.efuse" "$T/e"; then ok "bad eFuse file refused, named"; else bad "bad eFuse file: rc=$r $(cat "$T/e")"; fi
 else kill $p; wait $p; bad "espfab-sim ran with a damaged eFuse file"; fi

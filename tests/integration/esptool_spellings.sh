@@ -8,6 +8,7 @@
 set -u
 ESPFAB=$1
 SIM=$2
+. "$(dirname "$0")/wait.sh"
 . "$(dirname "$0")/sim_port.sh"
 T=$(mktemp -d /tmp/espfab-esptool.XXXXXX)
 SIM_PID=

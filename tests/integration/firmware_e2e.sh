@@ -9,6 +9,7 @@
 set -eu
 BIN=$(cd "$1" && pwd)
 EX=$(cd "$(dirname "$0")/../../examples/lamp" && pwd)
+. "$(dirname "$0")/wait.sh"
 . "$(dirname "$0")/daemon_lib.sh"
 
 ef_setup
@@ -84,7 +85,8 @@ ef_daemon --port s1="$ef_dir/d1" --port s2="$ef_dir/d2"
 "$BIN/espfab" --socket "$ef_dir/sock" watch --json >"$ef_dir/events" 2>/dev/null &
 watch_pid=$!
 ef_pids="$ef_pids $watch_pid"
-sleep 0.3
+# Subscribed once the daemon's snapshot arrived: it sees every event from here.
+wait_for 10 grep -q '"event": *"snapshot"' "$ef_dir/events" || ef_die "espfab watch --json got no snapshot"
 # One batch per slot: a batch of 1 over both slots promises its one place to
 # one board only (the budget is checked before any write), which may be either.
 id=$(ef_cli batch add --product lamp --count 1 --ports s1 | awk '{ print $2 }')

@@ -6,6 +6,7 @@ set -u
 ESPFAB=$1
 SIM=$2
 MODE=$3
+. "$(dirname "$0")/wait.sh"
 . "$(dirname "$0")/sim_port.sh"
 sim_test_init flash-it
 

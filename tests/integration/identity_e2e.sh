@@ -16,6 +16,7 @@ set -eu
 BIN=$(cd "$1" && pwd)
 SCENARIO=$2
 EX=$(cd "$(dirname "$0")/../../examples/lamp" && pwd)
+. "$(dirname "$0")/wait.sh"
 . "$(dirname "$0")/daemon_lib.sh"
 
 ef_setup
@@ -177,7 +178,13 @@ ca_fail)
 	ef_daemon --port s1="$d/d1"
 	id=$(ef_cli batch add --product lamp --count 1 | awk '{ print $2 }')
 	ef_wait_log "identity: CA key $d/ca.key: No such file or directory" 60
-	sleep 0.5
+	# The attempt is over once its record went back (released in the audit).
+	released() {
+		"$BIN/espfab" --db "$d/db" audit --json |
+			ef_py '[a["result"] for a in j["audit"] if a["event"] != "product" and a["event"] != "import"]' |
+			grep -q released
+	}
+	wait_for 10 released || ef_die "no released attempt in the audit"
 	[ "$(flash_md5 d1)" = "$pristine" ] || ef_die "bytes were written although the CA failed"
 	"$BIN/espfab" --db "$d/db" records stats --json | ef_py 'j["stats"][0]["available"] == j["stats"][0]["total"]' |
 		grep -qx True || ef_die "a record was consumed: $("$BIN/espfab" --db "$d/db" records stats)"

@@ -25,6 +25,7 @@ SRC=$(cd "$1" && pwd)
 mkdir -p "$2"
 PKGWORK=$(cd "$2" && pwd)
 EX=$SRC/examples/lamp
+. "$SRC/tests/integration/wait.sh"
 . "$SRC/tests/integration/daemon_lib.sh"
 
 for t in dpkg dpkg-deb dpkg-query dpkg-buildpackage dh lintian systemd-sysusers systemd-tmpfiles \

@@ -8,6 +8,7 @@
 set -eu
 BIN=$(cd "$1" && pwd)
 EX=$(cd "$(dirname "$0")/../../examples/lamp" && pwd)
+. "$(dirname "$0")/wait.sh"
 . "$(dirname "$0")/daemon_lib.sh"
 
 ef_setup
@@ -34,8 +35,7 @@ case "$err" in *"$here/none.conf"*) ;; *) ef_die "--config error does not name t
 ef_flash d1.flash
 "$BIN/espfab-sim" --chip esp32s3 --link tty1 --flash d1.flash --mac 24:0a:c4:00:0f:01 >sim.log 2>&1 &
 ef_pids="$ef_pids $!"
-for _ in $(seq 100); do [ -L tty1 ] && break; sleep 0.1; done
-[ -L tty1 ] || ef_die "espfab-sim --link tty1 made no link"
+wait_for 10 [ -L tty1 ] || ef_die "espfab-sim --link tty1 made no link"
 "$BIN/espfab" flash --port tty1 --before no_reset --after no_reset chip-id | grep -q "MAC: 24:0a:c4:00:0f:01" ||
 	ef_die "espfab flash --port tty1"
 
@@ -60,19 +60,14 @@ case "$err" in *"longer than 107 bytes"*) ;; *) ef_die "long --socket: $err" ;; 
 	>>daemon.log 2>&1 &
 ef_daemon_pid=$!
 ef_pids="$ef_pids $ef_daemon_pid"
-for _ in $(seq 100); do
-	"$BIN/espfab" --socket s.sock status >/dev/null 2>&1 && break
-	kill -0 "$ef_daemon_pid" 2>/dev/null || ef_die "espfabd --db st.db exited at startup"
-	sleep 0.1
-done
+rel_settled() { "$BIN/espfab" --socket s.sock status >/dev/null 2>&1 || ! kill -0 "$ef_daemon_pid" 2>/dev/null; }
+wait_for 10 rel_settled
+kill -0 "$ef_daemon_pid" 2>/dev/null || ef_die "espfabd --db st.db exited at startup"
 path=$("$BIN/espfab" --socket s.sock status --json | ef_py 'j["ports"][0]["path"]')
 [ "$path" = "$here/tty1" ] || ef_die "status shows port path '$path', want $here/tty1"
 id=$("$BIN/espfab" --socket s.sock batch add --product lamp --count 1 | awk '{ print $2 }')
-end=$(($(date +%s) + 60))
-until "$BIN/espfab" --socket s.sock batch show "$id" | awk 'NR == 2 { print $3 }' | grep -q done; do
-	[ "$(date +%s)" -lt "$end" ] || ef_die "batch $id not done after 60 s"
-	sleep 0.3
-done
+rel_done() { "$BIN/espfab" --socket s.sock batch show "$id" | awk 'NR == 2 { print $3 }' | grep -q done; }
+wait_for 60 rel_done || ef_die "batch $id not done after 60 s"
 n=$("$BIN/espfab" --db st.db records list --state verified --json | ef_py 'len(j["records"])')
 [ "$n" = 1 ] || ef_die "$n verified records, want 1"
 echo "relpath: ok"

@@ -1,15 +1,15 @@
 # Sourced by the integration tests that drive espfab-sim (flash_cli.sh,
-# rom_chips.sh, efuse_cli.sh, esptool_spellings.sh) and bench/flash_bench.sh.
+# rom_chips.sh, efuse_cli.sh, esptool_spellings.sh) and bench/flash_bench.sh,
+# after wait.sh (wait_for).
+command -v wait_for >/dev/null || { echo "sim_port.sh: source wait.sh (wait_for) before it" >&2; exit 1; }
 # sim_first_line FILE: the first line espfab-sim wrote to FILE (its port),
 # waiting up to 5 s for it; prints nothing if none came.
 sim_first_line() {
-	local line=
-	for _ in $(seq 1 50); do
-		line=$(head -n1 "$1" 2>/dev/null)
-		[ -n "$line" ] && break
-		sleep 0.1
-	done
-	printf '%s' "$line"
+	wait_for 5 _sim_has_line "$1" || true
+	head -n1 "$1" 2>/dev/null | tr -d '\n'
+}
+_sim_has_line() {
+	[ -n "$(head -n1 "$1" 2>/dev/null)" ]
 }
 
 # sim_test_init NAME: a scratch folder $T (removed at exit), counters for
@@ -26,11 +26,7 @@ sim_test_init() {
 stop_sim() {
 	[ -n "$SIM_PID" ] || return 0
 	kill "$SIM_PID" 2>/dev/null
-	for _ in $(seq 1 20); do
-		kill -0 "$SIM_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -9 "$SIM_PID" 2>/dev/null
+	wait_gone 2 "$SIM_PID" || kill -9 "$SIM_PID" 2>/dev/null
 	wait "$SIM_PID" 2>/dev/null
 	SIM_PID=
 }

@@ -22,6 +22,7 @@ set -eu
 BIN=$(cd "$1" && pwd)
 SCENARIO=$2
 EX=$(cd "$(dirname "$0")/../../examples/lamp" && pwd)
+. "$(dirname "$0")/wait.sh"
 . "$(dirname "$0")/daemon_lib.sh"
 
 ef_setup
@@ -72,13 +73,15 @@ audit_count() {
 	"$BIN/espfab" --db "$ef_dir/db" audit --json | ef_py "sum(1 for a in j['audit'] if $1)"
 }
 
+# status_says EXPR WANT: the python expression EXPR over espfab status --json
+# prints WANT.
+status_says() {
+	[ "$(ef_cli status --json 2>/dev/null | ef_py "$1" 2>/dev/null)" = "$2" ]
+}
+
 # wait_idle TIMEOUT: until no port is busy.
 wait_idle() {
-	end=$(($(date +%s) + $1))
-	while [ "$(date +%s)" -lt "$end" ]; do
-		ef_cli status --json | ef_py 'sum(1 for p in j["ports"] if p["state"] == "busy")' | grep -qx 0 && return 0
-		sleep 0.2
-	done
+	wait_for "$1" status_says 'sum(1 for p in j["ports"] if p["state"] == "busy")' 0 && return 0
 	ef_cli status >&2 || true
 	ef_die "ports still busy after $1 s"
 }
@@ -180,11 +183,7 @@ cancel)
 	# shellcheck disable=SC2086
 	ef_daemon $ports
 	# Every board identified and waiting first, so the add reaches them at once.
-	end=$(($(date +%s) + 30))
-	until [ "$(ef_cli status --json | ef_py 'sum(1 for p in j["ports"] if p.get("mac"))')" = 4 ]; do
-		[ "$(date +%s)" -lt "$end" ] || ef_die "boards not identified"
-		sleep 0.2
-	done
+	wait_for 30 status_says 'sum(1 for p in j["ports"] if p.get("mac"))' 4 || ef_die "boards not identified"
 	id=$(ef_cli batch add --product lamp --count 4 | awk '{ print $2 }')
 	ef_cli batch cancel "$id" >/dev/null || ef_die "batch cancel"
 	t0=$(date +%s)
@@ -203,32 +202,28 @@ restart)
 	ef_sim d2 24:0a:c4:00:19:02
 	ef_daemon --port s1="$ef_dir/d1" --port s2="$ef_dir/d2"
 	id=$(ef_cli batch add --product lamp --count 4 | awk '{ print $2 }')
-	end=$(($(date +%s) + 60))
-	until [ "$(ef_cli batch show "$id" --json | ef_py 'j["batches"][0]["verified"]')" = 2 ]; do
-		[ "$(date +%s)" -lt "$end" ] || ef_die "two boards not verified"
-		sleep 0.3
-	done
+	verified_2() { [ "$(ef_cli batch show "$id" --json | ef_py 'j["batches"][0]["verified"]')" = 2 ]; }
+	wait_for 60 verified_2 || ef_die "two boards not verified"
 	wait_idle 30
 	# A watcher off a terminal stays through the restart.
 	"$BIN/espfab" --socket "$ef_dir/sock" watch --plain >"$ef_dir/watch.out" 2>&1 &
 	watch_pid=$!
 	ef_pids="$ef_pids $watch_pid"
-	sleep 0.5
+	wait_for 10 grep -q "watching station" "$ef_dir/watch.out" || ef_die "espfab watch --plain did not connect"
 	kill -TERM "$ef_daemon_pid"
 	wait "$ef_daemon_pid" 2>/dev/null || true
 	ef_forget "$ef_daemon_pid"
 	# The boards stay seated; a new open of a simulator's pty finds it
 	# power-cycled in the loader, as the restarted daemon does.
 	sum1=$(sha256sum "$ef_dir/d1.flash" "$ef_dir/d2.flash")
+	log0=$(wc -l <"$ef_dir/daemon.log")
 	ef_daemon --port s1="$ef_dir/d1" --port s2="$ef_dir/d2"
 	# Both boards answer the new daemon (and, before the fix, were written
-	# again); then give it time to do anything it would.
-	end=$(($(date +%s) + 30))
-	until ef_cli status --json | ef_py 'sorted(p["state"] for p in j["ports"])' | grep -qx "\['done', 'done'\]"; do
-		[ "$(date +%s)" -lt "$end" ] || ef_die "ports not done after the restart: $(ef_cli status)"
-		sleep 0.2
-	done
-	sleep 2
+	# again); then the daemon's decision for each: left alone.
+	wait_for 30 status_says 'sorted(p["state"] for p in j["ports"])' "['done', 'done']" ||
+		ef_die "ports not done after the restart: $(ef_cli status)"
+	left_alone() { [ "$(tail -n +"$((log0 + 1))" "$ef_dir/daemon.log" | grep -c "already verified in batch $id")" -ge 2 ]; }
+	wait_for 10 left_alone || true # the checks below say what happened instead
 	[ "$(audit_count 'a["event"] == "provision"')" = 2 ] || ef_die "boards were provisioned again after the restart"
 	[ "$(ef_cli batch show "$id" --json | ef_py 'j["batches"][0]["verified"]')" = 2 ] ||
 		ef_die "the batch counted a board twice"
@@ -250,23 +245,14 @@ sighup)
 	# Added: s2 starts on SIGHUP, s1 is not touched.
 	printf '[port s1]\npath = %s\n[port s2]\npath = %s\n' "$ef_dir/d1" "$ef_dir/d2" >"$ef_dir/espfabd.conf"
 	kill -HUP "$ef_daemon_pid"
-	end=$(($(date +%s) + 15))
-	until [ "$(ports)" = "s1 s2" ]; do
-		[ "$(date +%s)" -lt "$end" ] || ef_die "SIGHUP did not add s2: ports $(ports)"
-		sleep 0.2
-	done
-	end=$(($(date +%s) + 30))
-	until [ "$(ef_cli status --json | ef_py 'sum(1 for p in j["ports"] if p.get("mac"))')" = 2 ]; do
-		[ "$(date +%s)" -lt "$end" ] || ef_die "boards not identified: $(ef_cli status)"
-		sleep 0.2
-	done
+	wait_for 15 status_says '" ".join(sorted(p["name"] for p in j["ports"]))' "s1 s2" ||
+		ef_die "SIGHUP did not add s2: ports $(ports)"
+	wait_for 30 status_says 'sum(1 for p in j["ports"] if p.get("mac"))' 2 ||
+		ef_die "boards not identified: $(ef_cli status)"
 	# Removed while its board is being written: the board is finished first.
 	id=$(ef_cli batch add --product lamp --count 2 | awk '{ print $2 }')
-	end=$(($(date +%s) + 30))
-	until ef_cli status --json | ef_py '[p["state"] for p in j["ports"] if p["name"] == "s1"]' | grep -q busy; do
-		[ "$(date +%s)" -lt "$end" ] || ef_die "s1 never busy"
-		sleep 0.1
-	done
+	wait_for 30 status_says '"busy" in [p["state"] for p in j["ports"] if p["name"] == "s1"]' True ||
+		ef_die "s1 never busy"
 	printf '[port s2]\npath = %s\n' "$ef_dir/d2" >"$ef_dir/espfabd.conf"
 	kill -HUP "$ef_daemon_pid"
 	ef_wait_log "port=s1.*stops once its device is done\|stops once its device is done.*port=s1" 10
@@ -274,11 +260,8 @@ sighup)
 	[ "$(ef_cli batch show "$id" --json | ef_py 'j["batches"][0]["verified"]')" = 2 ] ||
 		ef_die "a board was not finished: $(ef_cli batch show "$id")"
 	ef_check_device d1 24:0a:c4:00:20:01
-	end=$(($(date +%s) + 15))
-	until [ "$(ports)" = s2 ]; do
-		[ "$(date +%s)" -lt "$end" ] || ef_die "s1 still there after its board was done: ports $(ports)"
-		sleep 0.2
-	done
+	wait_for 15 status_says '" ".join(sorted(p["name"] for p in j["ports"]))' s2 ||
+		ef_die "s1 still there after its board was done: ports $(ports)"
 	# A broken file changes nothing.
 	printf '[port s2]\npath = %s\nbaud = fast\n' "$ef_dir/d2" >"$ef_dir/espfabd.conf"
 	kill -HUP "$ef_daemon_pid"

@@ -4,6 +4,7 @@
 set -u
 E=$1
 HELPER=$2
+. "$(dirname "$0")/wait.sh"
 DIR=$(mktemp -d /tmp/espfab-cli-XXXXXX)
 trap 'rm -rf "$DIR"' EXIT INT TERM
 cd "$DIR" || exit 1
@@ -62,7 +63,9 @@ grep -q "DeviceSecret=s3cr3t-one" out || fail "reveal: $(cat out)"; ok
 # a device takes record 1 (through the library, as the daemon does), then retire it
 "$HELPER" t.db loop st1 1 >/dev/null 2>&1 &
 pid=$!
-sleep 0.3
+# killed once it has verified a record, mid-loop
+verified_one() { "$E" --db t.db records list --state verified --json 2>/dev/null | grep -q '"mac"'; }
+wait_for 10 verified_one
 kill -9 $pid; wait $pid 2>/dev/null
 "$HELPER" t.db recover st1 >/dev/null || fail "recover"
 "$E" --db t.db records check > out || fail "check: $(cat out)"; ok

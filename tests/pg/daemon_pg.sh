@@ -12,6 +12,7 @@ set -eu
 BIN=$(cd "$1" && pwd)
 EX=$(cd "$(dirname "$0")/../../examples/lamp" && pwd)
 . "$(dirname "$0")/pg_fixture.sh"
+. "$(dirname "$0")/../integration/wait.sh"
 . "$(dirname "$0")/../integration/daemon_lib.sh"
 
 ef_setup
@@ -39,7 +40,9 @@ while [ "$(grep -c 'claimed record' "$ef_dir/daemon.log")" -lt 3 ]; do
 	[ "$(date +%s)" -lt "$end" ] || ef_die "three claims did not happen"
 	sleep 0.1
 done
-sleep 0.2 # marked sent: the writes are under way
+# marked sent: the writes are under way
+writing() { [ "$(status_field 'sum(1 for p in j["ports"] if p.get("step") == "write")')" -ge 3 ]; }
+wait_for 30 writing || ef_die "three ports not writing: $(ef_cli status)"
 pgfx_stop_server
 # A device arriving now cannot be claimed durably: it must not be written.
 ef_sim d4 24:0a:c4:00:0b:04
@@ -52,7 +55,7 @@ while [ "$(status_field 'j["store"]["held_results"]')" -lt 3 ]; do
 done
 [ "$(status_field 'j["store"]["state"]')" = unreachable ] || ef_die "status does not show the outage"
 ef_cli status | grep -q "store: UNREACHABLE" || ef_die "espfab status does not show the outage: $(ef_cli status)"
-sleep 1
+sleep 1 # not a wait for an event: a window in which d4 must NOT be claimed
 [ -z "$(grep 'claimed record' "$ef_dir/daemon.log" | grep 0b:04)" ] || ef_die "d4 claimed while the server was down"
 dd if="$ef_dir/d4.flash" bs=4096 skip=9 count=6 2>/dev/null | od -An -v -tx1 | tr -d ' \n' | grep -q '[^f]' &&
 	ef_die "d4's NVS partition was written during the outage"

@@ -11,6 +11,7 @@
 set -u
 E=$1
 ST=$2
+. "$(dirname "$0")/../integration/wait.sh"
 . "$(dirname "$0")/pg_fixture.sh"
 trap pgfx_stop EXIT INT TERM
 pgfx_start
@@ -88,7 +89,8 @@ for i in 1 2 3; do
 done
 "$ST" "$DB" line4 4 20 >k4.out 2>k4.err &
 p4=$!
-sleep 0.5
+# killed mid-batch, once it has written a device
+wait_for 30 grep -q '^WRITE' k4.out
 kill -9 $p4
 wait $p4 2>/dev/null
 [ "$(grep -c '^WRITE' k4.out)" -gt 0 ] || fail "line4 wrote nothing before it was killed"
@@ -116,11 +118,14 @@ for i in 1 2 3 4; do
 	eval "p$i=$!"
 done
 # twice: a second outage finds the stations in other steps
+written=0
+more_written() { [ "$(cat r1.out r2.out r3.out r4.out | grep -c '^WRITE')" -gt "$written" ]; }
 for cycle in 1 2; do
-	sleep 0.7
+	# the stations are under way (devices written since the last outage)
+	wait_for 30 more_written
 	pgfx_stop_server
 	written=$(cat r1.out r2.out r3.out r4.out | grep -c '^WRITE')
-	sleep 1.2
+	sleep 1.2 # not a wait for an event: a window in which nothing may be written
 	# nothing can be bound while the server is down: no new device is written
 	[ "$(cat r1.out r2.out r3.out r4.out | grep -c '^WRITE')" -le $((written + 4)) ] || fail "devices written while the server was down"
 	pgfx_start_server
