@@ -284,7 +284,7 @@ int station_ident_prepare(struct station_ident *si, struct store *st, const stru
 	size_t img_len = 0, keytlv_len = 0;
 	int der_len = 0, rc = -1, e;
 
-	rep->ident = JOBQ_IDENT_NONE;
+	rep->u.claim.ident = JOBQ_IDENT_NONE;
 	e = store_identity_get(st, r->product->id, &id, &serr);
 	if (e == STORE_ENOTFOUND)
 		return 0;
@@ -305,9 +305,9 @@ int station_ident_prepare(struct station_ident *si, struct store *st, const stru
 		/* The key lives only on the device: it must still hold it. */
 		if (append(rep, live->der, live->der_len, msg, cap))
 			goto out;
-		rep->ident = JOBQ_IDENT_CHECK;
-		rep->ident_len = (uint32_t)live->der_len;
-		rep->ident_offset = id->part_offset;
+		rep->u.claim.ident = JOBQ_IDENT_CHECK;
+		rep->u.claim.ident_len = (uint32_t)live->der_len;
+		rep->u.claim.ident_offset = id->part_offset;
 		rc = 0;
 		goto out;
 	}
@@ -372,9 +372,9 @@ int station_ident_prepare(struct station_ident *si, struct store *st, const stru
 	}
 	if (append(rep, img, img_len, msg, cap))
 		goto out;
-	rep->ident = JOBQ_IDENT_WRITE;
-	rep->ident_len = (uint32_t)img_len;
-	rep->ident_offset = id->part_offset;
+	rep->u.claim.ident = JOBQ_IDENT_WRITE;
+	rep->u.claim.ident_len = (uint32_t)img_len;
+	rep->u.claim.ident_offset = id->part_offset;
 	rc = 0;
 out:
 	if (img) {

@@ -39,7 +39,7 @@ static void set_state(struct worker *w, const char *state)
 	snprintf(w->state, sizeof(w->state), "%s", state);
 	memset(&m, 0, sizeof(m));
 	m.kind = JOBQ_PORT_STATE;
-	snprintf(m.text, sizeof(m.text), "%s", state);
+	snprintf(m.u.port_state.name, sizeof(m.u.port_state.name), "%s", state);
 	emit(w, &m);
 }
 
@@ -235,7 +235,7 @@ static void *worker_main(void *arg)
 			m.kind = JOBQ_ARRIVED;
 			snprintf(m.mac, sizeof(m.mac), "%s", id.mac);
 			snprintf(m.chip, sizeof(m.chip), "%s", id.chip);
-			m.a = id.flash_size;
+			m.u.arrived.flash_size = id.flash_size;
 			emit(w, &m);
 			snprintf(present_mac, sizeof(present_mac), "%s", id.mac);
 		}
@@ -284,7 +284,7 @@ static void *worker_main(void *arg)
 		}
 		set_state(w, "busy");
 		pipeline_provision(w->dev, &id, &work, &pp, &io, &result);
-		result.step_ms[PIPELINE_STEP_CONNECT] = (uint32_t)t_connect;
+		result.u.result.step_ms[PIPELINE_STEP_CONNECT] = (uint32_t)t_connect;
 		jobq_msg_clear(&work);
 		devsess_disconnect(w->dev);
 		emit(w, &result);
