@@ -15,6 +15,7 @@
 
 #include "espfab/nvs.h"
 #include "espfab/store.h"
+#include "espfab/store_state.h"
 #include "espfab/version.h"
 #include "jobq.h"
 #include "log.h"
@@ -93,7 +94,7 @@ static int pick_batch(struct station *s, const struct station_port *self, int64_
 		json_int_t remaining = json_integer_value(json_object_get(b, "remaining"));
 		json_int_t in_flight = json_integer_value(json_object_get(b, "in_flight"));
 		int port_ok = !json_is_array(ports) || !json_array_size(ports);
-		if (!state || strcmp(state, "active") ||
+		if (store_batch_state_parse(state) != STORE_BATCH_ACTIVE ||
 		    remaining <= in_flight + promises(s, self, json_integer_value(json_object_get(b, "id")), NULL))
 			continue;
 		for (size_t j = 0; !port_ok && j < json_array_size(ports); j++)

@@ -8,11 +8,13 @@
 #include <string.h>
 
 #include "store_backend.h"
+#include "espfab/store_state.h"
 #include "store_int.h"
 
 struct job_row {
 	int64_t id, batch_id, record_rowid, rec_job_id;
-	char state[16], rec_state[16];
+	enum store_job_state state;
+	enum store_record_state rec_state;
 	char mac[STORE_MAC_LEN + 1], rec_mac[STORE_MAC_LEN + 1];
 	char station[128], port[256], chip[64], product[72], record_id[132];
 };
@@ -33,14 +35,14 @@ static int load_job(struct store *s, int64_t job_id, struct job_row *j, struct s
 	if (rc == SQLITE_ROW) {
 		memset(j, 0, sizeof(*j));
 		j->id = job_id;
-		store_col_copy(j->state, sizeof(j->state), st, 0);
+		j->state = (enum store_job_state)store_job_state_parse((const char *)sqlite3_column_text(st, 0));
 		j->record_rowid = sqlite3_column_int64(st, 1);
 		j->batch_id = sqlite3_column_int64(st, 2);
 		store_col_copy(j->mac, sizeof(j->mac), st, 3);
 		store_col_copy(j->station, sizeof(j->station), st, 4);
 		store_col_copy(j->port, sizeof(j->port), st, 5);
 		store_col_copy(j->chip, sizeof(j->chip), st, 6);
-		store_col_copy(j->rec_state, sizeof(j->rec_state), st, 7);
+		j->rec_state = (enum store_record_state)store_record_state_parse((const char *)sqlite3_column_text(st, 7));
 		store_col_copy(j->rec_mac, sizeof(j->rec_mac), st, 8);
 		j->rec_job_id = sqlite3_column_int64(st, 9);
 		store_col_copy(j->product, sizeof(j->product), st, 10);
@@ -105,7 +107,7 @@ static int job_unreserve_record(struct store *s, const struct job_row *j, struct
 {
 	if (j->rec_job_id != j->id)
 		return 0;
-	if (!strcmp(j->rec_state, "reserved"))
+	if (j->rec_state == STORE_RECORD_RESERVED)
 		return store_run(s, err,
 			   "UPDATE records SET state = 'available', mac = NULL, station = NULL, port = NULL, "
 			   "job_id = NULL WHERE id = ?",
@@ -139,19 +141,23 @@ int store_mark_sent(struct store *s, int64_t job_id, struct store_err *err)
 	rc = job_begin(s, job_id, &j, now, sizeof(now), err);
 	if (rc)
 		return rc;
-	if (strcmp(j.state, "reserved")) {
+	if (!store_state_allowed(STORE_LC_JOB, j.state, STORE_JOB_SENT)) {
 		rc = store_fail_err(err, STORE_ESTATE, "job %lld is %s, not reserved: write nothing",
-				    (long long)job_id, j.state);
+				    (long long)job_id, store_job_state_name(j.state));
 		goto out;
 	}
-	if (strcmp(j.rec_mac, j.mac) || (strcmp(j.rec_state, "reserved") && strcmp(j.rec_state, "sent") &&
-					 strcmp(j.rec_state, "verified"))) {
+	/* The record is this job's reservation, or bound to the same MAC by an
+	 * earlier job (a device provisioned again). */
+	if (strcmp(j.rec_mac, j.mac) || (j.rec_state != STORE_RECORD_RESERVED && j.rec_state != STORE_RECORD_SENT &&
+					 j.rec_state != STORE_RECORD_VERIFIED)) {
 		rc = store_fail_err(err, STORE_ESTATE, "job %lld: record '%s' is %s for %s: write nothing",
-				    (long long)job_id, j.record_id, j.rec_state, j.rec_mac[0] ? j.rec_mac : "no MAC");
+				    (long long)job_id, j.record_id, store_record_state_name(j.rec_state),
+				    j.rec_mac[0] ? j.rec_mac : "no MAC");
 		goto out;
 	}
-	rc = store_run(s, err, "UPDATE jobs SET state = 'sent', sent_at = ? WHERE id = ?", "si", now, job_id);
-	if (!rc && !strcmp(j.rec_state, "reserved"))
+	rc = store_run(s, err, "UPDATE jobs SET state = ?, sent_at = ? WHERE id = ?", "ssi",
+		       store_job_state_name(STORE_JOB_SENT), now, job_id);
+	if (!rc && j.rec_state == STORE_RECORD_RESERVED)
 		rc = job_bind_record(s, &j, now, err);
 out:
 	return store_end(s, rc, err);
@@ -173,13 +179,19 @@ static int batch_count(struct store *s, int64_t batch, const char *col, const ch
 }
 
 /* Ends a job in state with its reason (NULL keeps none), counts it in its
- * batch (count: "verified", "failed" or NULL) and audits the attempt. */
-static int job_close(struct store *s, const struct job_row *j, const char *state, const char *reason,
+ * batch (count: "verified", "failed" or NULL) and audits the attempt. The
+ * transition must be one of store_state.c's. */
+static int job_close(struct store *s, const struct job_row *j, enum store_job_state state, const char *reason,
 		     const char *now, const char *count, const struct store_audit_entry *audit, const char *event,
 		     const char *result, struct store_err *err)
 {
-	int rc = store_run(s, err, "UPDATE jobs SET state = ?, error = ?, finished = ? WHERE id = ?", "sssi", state, reason,
-		     now, j->id);
+	int rc;
+
+	if (!store_state_allowed(STORE_LC_JOB, j->state, state))
+		return store_fail_err(err, STORE_ESTATE, "job %lld is %s: it cannot become %s", (long long)j->id,
+				      store_job_state_name(j->state), store_job_state_name(state));
+	rc = store_run(s, err, "UPDATE jobs SET state = ?, error = ?, finished = ? WHERE id = ?", "sssi",
+		       store_job_state_name(state), reason, now, j->id);
 	if (!rc && count)
 		rc = batch_count(s, j->batch_id, count, now, err);
 	if (!rc)
@@ -198,15 +210,16 @@ int store_mark_verified(struct store *s, int64_t job_id, const struct store_audi
 	rc = job_begin(s, job_id, &j, now, sizeof(now), err);
 	if (rc)
 		return rc;
-	if (strcmp(j.state, "sent")) {
-		rc = store_fail_err(err, STORE_ESTATE, "job %lld is %s, not sent", (long long)job_id, j.state);
+	if (!store_state_allowed(STORE_LC_JOB, j.state, STORE_JOB_VERIFIED)) {
+		rc = store_fail_err(err, STORE_ESTATE, "job %lld is %s, not sent", (long long)job_id,
+				    store_job_state_name(j.state));
 		goto out;
 	}
-	if (strcmp(j.rec_state, "retired"))
+	if (j.rec_state != STORE_RECORD_RETIRED)
 		rc = store_run(s, err, "UPDATE records SET state = 'verified', verified_at = ? WHERE id = ?", "si", now,
 			 j.record_rowid);
 	if (!rc)
-		rc = job_close(s, &j, "verified", NULL, now, "verified", audit, "provision", "ok", err);
+		rc = job_close(s, &j, STORE_JOB_VERIFIED, NULL, now, "verified", audit, "provision", "ok", err);
 out:
 	return store_end(s, rc, err);
 }
@@ -222,14 +235,14 @@ int store_release(struct store *s, int64_t job_id, const char *reason, const str
 	rc = job_begin(s, job_id, &j, now, sizeof(now), err);
 	if (rc)
 		return rc;
-	if (strcmp(j.state, "reserved")) {
+	if (!store_state_allowed(STORE_LC_JOB, j.state, STORE_JOB_RELEASED)) {
 		rc = store_fail_err(err, STORE_ESTATE, "job %lld is %s: only a reserved job can be released",
-				    (long long)job_id, j.state);
+				    (long long)job_id, store_job_state_name(j.state));
 		goto out;
 	}
 	rc = job_unreserve_record(s, &j, err);
 	if (!rc)
-		rc = job_close(s, &j, "released", reason, now, "failed", audit, "provision", "released", err);
+		rc = job_close(s, &j, STORE_JOB_RELEASED, reason, now, "failed", audit, "provision", "released", err);
 out:
 	return store_end(s, rc, err);
 }
@@ -245,19 +258,20 @@ int store_fail(struct store *s, int64_t job_id, const char *reason, const struct
 	rc = job_begin(s, job_id, &j, now, sizeof(now), err);
 	if (rc)
 		return rc;
-	if (strcmp(j.state, "reserved") && strcmp(j.state, "sent")) {
-		rc = store_fail_err(err, STORE_ESTATE, "job %lld is %s already", (long long)job_id, j.state);
+	if (!store_state_allowed(STORE_LC_JOB, j.state, STORE_JOB_FAILED)) {
+		rc = store_fail_err(err, STORE_ESTATE, "job %lld is %s already", (long long)job_id,
+				    store_job_state_name(j.state));
 		goto out;
 	}
 	/* fail() on a job never marked sent means the caller may have written
 	 * without asking: bind, which can never hand the record to another
 	 * device, rather than guess that nothing left the station. */
-	if (!strcmp(j.rec_state, "reserved") && j.rec_job_id == job_id)
+	if (j.rec_state == STORE_RECORD_RESERVED && j.rec_job_id == job_id)
 		rc = job_bind_record(s, &j, now, err);
 	else if (j.rec_job_id == job_id)
 		rc = store_run(s, err, "UPDATE records SET job_id = NULL WHERE id = ?", "i", j.record_rowid);
 	if (!rc)
-		rc = job_close(s, &j, "failed", reason, now, "failed", audit, "provision", "failed", err);
+		rc = job_close(s, &j, STORE_JOB_FAILED, reason, now, "failed", audit, "provision", "failed", err);
 out:
 	return store_end(s, rc, err);
 }
@@ -311,9 +325,11 @@ int store_retire(struct store *s, const char *product, const char *record_id, co
 				    record_id);
 		goto out;
 	}
-	if (!strcmp(state, "retired") || !strcmp(state, "reserved")) {
+	if (!store_state_allowed(STORE_LC_RECORD, store_record_state_parse(state), STORE_RECORD_RETIRED)) {
 		rc = store_fail_err(err, STORE_ESTATE, "record '%s' is %s%s", record_id, state,
-				    !strcmp(state, "reserved") ? " (a device is being provisioned with it): retry" : "");
+				    store_record_state_parse(state) == STORE_RECORD_RESERVED
+					    ? " (a device is being provisioned with it): retry"
+					    : "");
 		goto out;
 	}
 	rc = store_run(s, err, "UPDATE records SET state = 'retired', retired_reason = ? WHERE id = ?", "si", reason, rowid);
@@ -370,17 +386,17 @@ int store_recover(struct store *s, const char *station, struct store_recovery *r
 		rc = load_job(s, ids[i], &j, err);
 		if (rc)
 			goto out;
-		if (!strcmp(j.state, "reserved")) {
+		if (j.state == STORE_JOB_RESERVED) {
 			/* Never marked sent: by the mark_sent-before-write rule no
 			 * byte of the image left the station. */
 			rc = job_unreserve_record(s, &j, err);
 			if (!rc)
-				rc = job_close(s, &j, "released", "interrupted before send", now, NULL, NULL, "recover",
+				rc = job_close(s, &j, STORE_JOB_RELEASED, "interrupted before send", now, NULL, NULL, "recover",
 					       "interrupted", err);
 			r.released++;
 		} else {
 			/* Bytes may be on the device: it keeps its record. */
-			rc = job_close(s, &j, "interrupted", "interrupted after send", now, NULL, NULL, "recover",
+			rc = job_close(s, &j, STORE_JOB_INTERRUPTED, "interrupted after send", now, NULL, NULL, "recover",
 				       "interrupted", err);
 			r.interrupted++;
 		}

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "store_backend.h"
+#include "espfab/store_state.h"
 #include "store_int.h"
 
 static int load_values(struct store *s, struct store_record *r, int sealed, struct store_err *err)
@@ -87,7 +88,7 @@ static int claim_check_batch(struct store *s, const struct store_claim_req *req,
 				    req->product);
 		goto out;
 	}
-	if (strcmp((const char *)sqlite3_column_text(st, 1), "active")) {
+	if (store_batch_state_parse((const char *)sqlite3_column_text(st, 1)) != STORE_BATCH_ACTIVE) {
 		rc = store_fail_err(err, STORE_EBATCH, "batch %lld is %s", (long long)req->batch_id,
 				    sqlite3_column_text(st, 1));
 		goto out;
@@ -135,7 +136,7 @@ static int claim_pick_record(struct store *s, const struct store_claim_req *req,
 	rc = 0;
 	store_unprep(s, st);
 	st = NULL;
-	if (*rowid && !strcmp(rec_state, "retired")) {
+	if (*rowid && store_record_state_parse(rec_state) == STORE_RECORD_RETIRED) {
 		rc = store_fail_err(err, STORE_ERETIRED, "the record of %s was retired: refusing to provision it", mac);
 		goto out;
 	}
