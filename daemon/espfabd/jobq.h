@@ -18,22 +18,22 @@
 
 enum jobq_kind {
 	/* worker -> main */
-	JOBQ_PORT_STATE = 1, /* text = state name (absent, idle, busy, done, waiting) */
-	JOBQ_ARRIVED,        /* mac, chip, a = flash size */
+	JOBQ_PORT_STATE = 1, /* u.port_state */
+	JOBQ_ARRIVED,        /* mac, chip, u.arrived */
 	JOBQ_LEFT,           /* mac */
-	JOBQ_STEP,           /* text = step name */
-	JOBQ_PROGRESS,       /* a = bytes done, b = total */
+	JOBQ_STEP,           /* u.step */
+	JOBQ_PROGRESS,       /* u.progress */
 	JOBQ_WORK_REQ,       /* mac, chip: is there a batch for this device? */
 	JOBQ_CLAIM_REQ,      /* mac, chip, batch_id */
 	JOBQ_SENT_REQ,       /* job_id: about to write the first byte */
-	JOBQ_RESULT,         /* job_id, rc, sent, text = error, timings, md5 */
+	JOBQ_RESULT,         /* job_id, batch_id, mac, chip, rc, error, u.result */
 	JOBQ_EXITED,         /* the worker thread is about to return */
 	/* main -> worker */
-	JOBQ_WORK_REP,       /* rc 0: batch_id, text = product, data = partition table, a = offset, b = size, label,
-			      * fw = the product's firmware images (NULL: none); rc JOBQ_WORK_DONE: this
-			      * device is verified in the batch already (leave it alone); else no work */
-	JOBQ_CLAIM_REP,      /* rc 0: job_id, record (id), data = NVS image (secret), digest = sha256 hex */
-	JOBQ_SENT_REP,       /* rc 0: go ahead; else write nothing */
+	JOBQ_WORK_REP,       /* rc 0: batch_id, u.work, data = partition table, fw = the product's firmware
+			      * images (NULL: none); rc JOBQ_WORK_DONE: this device is verified in the
+			      * batch already (leave it alone); else no work */
+	JOBQ_CLAIM_REP,      /* rc 0: job_id, u.claim, data = NVS image (secret); else error */
+	JOBQ_SENT_REP,       /* rc 0: go ahead; else error, and write nothing */
 	JOBQ_STOP,           /* finish or abort and exit */
 	JOBQ_WAKE,           /* new work may be there: stop waiting, ask again */
 };
@@ -48,36 +48,71 @@ enum jobq_ident {
 	JOBQ_IDENT_CHECK,    /* the device must already carry the certificate */
 };
 
+/* The payload of each kind that has one beyond the common fields. */
+struct jobq_port_state {
+	char name[16];        /* absent, idle, busy, done, waiting */
+};
+struct jobq_arrived {
+	uint32_t flash_size;  /* bytes */
+};
+struct jobq_step {
+	char name[16];        /* pipeline_step_name() */
+};
+struct jobq_progress {
+	uint64_t done, total; /* bytes */
+};
+struct jobq_work {           /* WORK_REP, rc 0 */
+	char product[64];
+	char label[20];       /* the NVS partition's label, offset and size */
+	uint32_t part_offset, part_size;
+	int md5_only;         /* verify by the ROM's MD5 only ("verify_readback = no") */
+};
+struct jobq_claim {          /* CLAIM_REP, rc 0 */
+	char record[64];
+	char sha256[65];      /* of the NVS image, hex */
+	uint32_t generate_ms; /* the image's build time, part of the claim's */
+	/* The last ident_len bytes of data are the esp_secure_cert partition
+	 * image (WRITE, secret) or the certificate's DER (CHECK), for the
+	 * partition at ident_offset. */
+	enum jobq_ident ident;
+	uint32_t ident_offset, ident_len;
+};
+struct jobq_result {
+	int sent;             /* bytes of the image reached the device */
+	char record[64];
+	char flash_md5[33];   /* hex */
+	uint32_t baud, retries, duration_ms;
+	uint32_t step_ms[JOBQ_NSTEPS];
+	enum jobq_ident ident; /* what the worker did */
+	/* Filled by the station (not the worker) before it is stored or held:
+	 * the claimed image's SHA-256 for the audit row, and the product whose
+	 * identity the device received (station_ident.h). */
+	char image_sha256[65];
+	int64_t ident_product;
+};
+
 struct jobq_msg {
 	enum jobq_kind kind;
 	unsigned worker;
 	int rc;
-	int sent;             /* RESULT: bytes of the image reached the device */
 	int64_t batch_id, job_id;
-	uint64_t a, b;
-	uint32_t baud, retries, duration_ms;
-	uint32_t step_ms[JOBQ_NSTEPS];
-	char mac[18];
+	char mac[18];         /* the device's, "aa:bb:cc:dd:ee:ff" */
 	char chip[16];
-	char label[20];
-	char record[64];
-	char digest[65];      /* sha256 (CLAIM_REP) or flash md5 (RESULT), hex */
-	char text[512];
+	char error[512];      /* rc != 0: why, one line; a verified RESULT: a note or "" */
+	union {               /* by kind, see enum jobq_kind */
+		struct jobq_port_state port_state;
+		struct jobq_arrived arrived;
+		struct jobq_step step;
+		struct jobq_progress progress;
+		struct jobq_work work;
+		struct jobq_claim claim;
+		struct jobq_result result;
+	} u;
 	uint8_t *data;        /* owned by the message; see the top */
 	size_t len;
 	/* A reference owned by the message like data (jobq_msg_clear drops
 	 * it): the set is immutable, so every worker shares the same bytes. */
 	struct fwimg_set *fw;
-	/* CLAIM_REP: the last ident_len bytes of data are the esp_secure_cert
-	 * partition image (WRITE, secret) or the certificate's DER (CHECK), for
-	 * the partition at ident_offset. RESULT: what the worker did. */
-	enum jobq_ident ident;
-	uint32_t ident_offset, ident_len;
-	/* RESULT, filled by the station (not the worker) before it is stored or
-	 * held: the claimed image's SHA-256 for the audit row, and the product
-	 * whose identity the device received (station_ident.h). */
-	char image_sha256[65];
-	int64_t ident_product;
 };
 
 struct jobq;

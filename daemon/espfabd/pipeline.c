@@ -2,6 +2,7 @@
 #include "pipeline.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -190,8 +191,8 @@ static void on_progress(void *ctx, uint64_t done, uint64_t total)
 	memset(&m, 0, sizeof(m));
 	m.kind = JOBQ_PROGRESS;
 	m.worker = pc->worker;
-	m.a = done;
-	m.b = total;
+	m.u.progress.done = done;
+	m.u.progress.total = total;
 	pc->io->emit(pc->io->ctx, &m);
 }
 
@@ -236,35 +237,8 @@ static void step(const struct pipeline_io *io, unsigned worker, enum pipeline_st
 	memset(&m, 0, sizeof(m));
 	m.kind = JOBQ_STEP;
 	m.worker = worker;
-	snprintf(m.text, sizeof(m.text), "%s", pipeline_step_name(s));
+	snprintf(m.u.step.name, sizeof(m.u.step.name), "%s", pipeline_step_name(s));
 	io->emit(io->ctx, &m);
-}
-
-static int firmware_step(struct devsess *dev, const struct fwimg_set *fw, const struct pipeline_params *pp,
-			 const struct pipeline_io *io, struct progress_ctx *pc, struct jobq_msg *result)
-{
-	uint64_t t = mono_ms();
-	int rc;
-
-	if (revoked(io, result->batch_id)) {
-		snprintf(result->text, sizeof(result->text), "batch %lld was cancelled: nothing written",
-			 (long long)result->batch_id);
-		return -1;
-	}
-	step(io, pp->worker, PIPELINE_STEP_FIRMWARE);
-	pc->dev = dev;
-	pc->batch_id = result->batch_id;
-	rc = write_firmware(dev, fw, pc, result->text, sizeof(result->text));
-	pc->dev = NULL;
-	if (pc->aborted) {
-		snprintf(result->text, sizeof(result->text), "batch %lld was cancelled during the firmware write",
-			 (long long)result->batch_id);
-		return -1;
-	}
-	if (rc)
-		return -1;
-	result->step_ms[PIPELINE_STEP_FIRMWARE] = (uint32_t)(mono_ms() - t);
-	return 0;
 }
 
 static void hex(const uint8_t *b, size_t n, char *out)
@@ -301,197 +275,283 @@ static int decode_check(const uint8_t *img, size_t len, char *msg, size_t cap)
 	return rc;
 }
 
+/* One device's run of the sequence: what its steps share. */
+struct run {
+	struct devsess *dev;
+	const struct devsess_ident *id;
+	const struct jobq_work *work; /* &work message's u.work */
+	const struct jobq_msg *wmsg;  /* the work reply: product table in data, firmware in fw */
+	const struct pipeline_params *pp;
+	const struct pipeline_io *io;
+	struct jobq_msg *result;
+	struct jobq_result *res;      /* &result->u.result */
+	struct progress_ctx pc;
+	const struct fwimg_set *fw;   /* NULL: the product has no firmware */
+	int fw_table;                 /* the firmware brings the partition table */
+	struct jobq_msg rep;          /* the claim's reply: the NVS image in rep.data (secret) */
+	struct pipeline_ident ident;
+	uint8_t *readback;            /* rep.len bytes (secret) */
+};
+
+static int fail(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int fail(struct run *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(r->result->error, sizeof(r->result->error), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* The firmware images (before or after the table step, see below). */
+static int firmware_step(struct run *r)
+{
+	uint64_t t = mono_ms();
+	int rc;
+
+	if (revoked(r->io, r->result->batch_id))
+		return fail(r, "batch %lld was cancelled: nothing written", (long long)r->result->batch_id);
+	step(r->io, r->pp->worker, PIPELINE_STEP_FIRMWARE);
+	r->pc.dev = r->dev;
+	r->pc.batch_id = r->result->batch_id;
+	rc = write_firmware(r->dev, r->fw, &r->pc, r->result->error, sizeof(r->result->error));
+	r->pc.dev = NULL;
+	if (r->pc.aborted)
+		return fail(r, "batch %lld was cancelled during the firmware write", (long long)r->result->batch_id);
+	if (rc)
+		return -1;
+	r->res->step_ms[PIPELINE_STEP_FIRMWARE] = (uint32_t)(mono_ms() - t);
+	return 0;
+}
+
+/* 0. Before any write or claim: flash encryption on means the ROM path
+ * writes plaintext, which the app (decrypting what it reads, and with IDF's
+ * NVS encryption on by default then) cannot use. Firmware images: the
+ * device must be the chip they were built for (another chip's bootloader
+ * does not boot) and hold them all. */
+static int check_device(struct run *r)
+{
+	const struct devsess_ident *id = r->id;
+
+	if (id->flash_encrypted)
+		return fail(r,
+			    "flash encryption is enabled on this %s (FLASH_CRYPT_CNT odd): a plaintext NVS image "
+			    "would be unreadable by its app; set it aside for rework",
+			    id->chip);
+	if (r->fw) {
+		const struct fwimg *last = &r->fw->images[r->fw->n - 1];
+		if (!fwimg_chip_equal(id->chip, r->fw->chip))
+			return fail(r, "chip mismatch: the device is an %s, the product's firmware is built for %s",
+				    id->chip, r->fw->chip);
+		if (id->flash_size && (uint64_t)last->offset + last->len > id->flash_size)
+			return fail(r, "firmware needs 0x%llx bytes of flash (%.60s ends there), the device has 0x%x",
+				    (unsigned long long)last->offset + last->len, last->name, id->flash_size);
+	}
+	return 0;
+}
+
+/* 1. The device's own partition table must agree with the product's:
+ * writing NVS where the firmware does not look for it is worse than writing
+ * nothing. */
+static int table_step(struct run *r)
+{
+	uint8_t table[PART_TABLE_MAX_LEN];
+	size_t tlen = 0;
+	char emsg[256];
+	uint64_t t;
+
+	step(r->io, r->pp->worker, PIPELINE_STEP_TABLE);
+	t = mono_ms();
+	if (read_table(r->dev, r->pp->table_offset, table, &tlen, emsg, sizeof(emsg)))
+		return fail(r, "reading the partition table: %s", emsg);
+	if (pipeline_check_table(table, tlen, r->pp->table_offset, r->wmsg->data, r->wmsg->len, r->work->label,
+				 r->work->part_offset, r->work->part_size, r->result->error, sizeof(r->result->error)))
+		return -1;
+	r->res->step_ms[PIPELINE_STEP_TABLE] = (uint32_t)(mono_ms() - t);
+	return 0;
+}
+
+/* 2. Claim: the main thread owns the store; it also builds the image. A
+ * device that must still hold its certificate (pipeline_ident.h) is checked
+ * before any byte is written. */
+static int claim_step(struct run *r)
+{
+	struct jobq_msg req;
+	uint64_t t;
+
+	if (revoked(r->io, r->result->batch_id))
+		return fail(r, "batch %lld was cancelled", (long long)r->result->batch_id);
+	step(r->io, r->pp->worker, PIPELINE_STEP_CLAIM);
+	t = mono_ms();
+	memset(&req, 0, sizeof(req));
+	req.kind = JOBQ_CLAIM_REQ;
+	req.worker = r->pp->worker;
+	req.batch_id = r->result->batch_id;
+	snprintf(req.mac, sizeof(req.mac), "%s", r->id->mac);
+	snprintf(req.chip, sizeof(req.chip), "%s", r->id->chip);
+	if (r->io->ask(r->io->ctx, &req, JOBQ_CLAIM_REP, &r->rep, r->pp->timeout_ms) || r->rep.rc)
+		return fail(r, "claim: %.400s", r->rep.error[0] ? r->rep.error : "stopped");
+	r->result->job_id = r->rep.job_id;
+	snprintf(r->res->record, sizeof(r->res->record), "%s", r->rep.u.claim.record);
+	r->res->step_ms[PIPELINE_STEP_GENERATE] = r->rep.u.claim.generate_ms;
+	r->res->step_ms[PIPELINE_STEP_CLAIM] = (uint32_t)(mono_ms() - t - r->rep.u.claim.generate_ms);
+	if (pipeline_ident_take(&r->rep, &r->ident, r->result->error, sizeof(r->result->error)))
+		return -1;
+	if (r->ident.mode == JOBQ_IDENT_CHECK &&
+	    pipeline_ident_check(r->dev, &r->ident, r->result->error, sizeof(r->result->error)))
+		return -1;
+	if (!r->rep.data || r->rep.len != r->work->part_size)
+		return fail(r, "image of %zu bytes for a 0x%llx-byte partition", r->rep.len,
+			    (unsigned long long)r->work->part_size);
+	return 0;
+}
+
+/* 3. The store binds the record to this MAC before any byte leaves. */
+static int mark_sent_step(struct run *r)
+{
+	struct jobq_msg req, ack;
+	int rc = 0;
+
+	memset(&req, 0, sizeof(req));
+	memset(&ack, 0, sizeof(ack));
+	req.kind = JOBQ_SENT_REQ;
+	req.worker = r->pp->worker;
+	req.job_id = r->rep.job_id;
+	if (r->io->ask(r->io->ctx, &req, JOBQ_SENT_REP, &ack, r->pp->timeout_ms) || ack.rc)
+		rc = fail(r, "mark sent: %.400s", ack.error[0] ? ack.error : "stopped");
+	jobq_msg_clear(&ack);
+	if (!rc)
+		r->res->sent = 1;
+	return rc;
+}
+
+/* 4. Write. */
+static int write_step(struct run *r)
+{
+	char emsg[256];
+	uint64_t t;
+
+	step(r->io, r->pp->worker, PIPELINE_STEP_WRITE);
+	t = mono_ms();
+	if (devsess_write(r->dev, r->work->part_offset, r->rep.data, r->rep.len, on_progress, &r->pc, emsg,
+			  sizeof(emsg)))
+		return fail(r, "write: %s", emsg);
+	r->res->step_ms[PIPELINE_STEP_WRITE] = (uint32_t)(mono_ms() - t);
+	return 0;
+}
+
+/* 5. Verify: the ROM's MD5 of the region, then the bytes themselves read
+ * back and decoded (unless the work reply's md5_only says not to). */
+static int verify_step(struct run *r)
+{
+	uint32_t off = r->work->part_offset;
+	uint8_t md5_img[16];
+	char emsg[256];
+	uint64_t t;
+
+	step(r->io, r->pp->worker, PIPELINE_STEP_VERIFY);
+	t = mono_ms();
+	if (devsess_verify(r->dev, off, r->rep.data, r->rep.len, emsg, sizeof(emsg)))
+		return fail(r, "verify: %s", emsg);
+	/* Equal to the device's: flashop_verify compared them. */
+	if (EVP_Digest(r->rep.data, r->rep.len, md5_img, NULL, EVP_md5(), NULL))
+		hex(md5_img, 16, r->res->flash_md5);
+	if (!r->work->md5_only) {
+		r->readback = malloc(r->rep.len);
+		if (!r->readback)
+			return fail(r, "verify: out of memory");
+		if (read_back(r->dev, off, r->rep.data, r->rep.len, r->readback, emsg, sizeof(emsg)))
+			return fail(r, "verify read-back: %s", emsg);
+		if (memcmp(r->readback, r->rep.data, r->rep.len))
+			return fail(r, "verify: read-back differs from the image");
+		if (decode_check(r->readback, r->rep.len, r->result->error, sizeof(r->result->error)))
+			return -1;
+	}
+	r->res->step_ms[PIPELINE_STEP_VERIFY] = (uint32_t)(mono_ms() - t);
+	return 0;
+}
+
+/* 5b. The identity: the whole esp_secure_cert partition, verified and read
+ * back (counted in the write step's time). */
+static int ident_step(struct run *r)
+{
+	uint64_t t = mono_ms();
+
+	if (r->ident.mode == JOBQ_IDENT_WRITE) {
+		if (pipeline_ident_write(r->dev, &r->ident, r->result->error, sizeof(r->result->error)))
+			return -1;
+		r->res->step_ms[PIPELINE_STEP_WRITE] += (uint32_t)(mono_ms() - t);
+	}
+	r->res->ident = r->ident.mode;
+	return 0;
+}
+
+/* 6. Leave the loader. A device that does not reboot is still provisioned:
+ * the flash is verified, so this is not a failure (a note in error). */
+static void reset_step(struct run *r)
+{
+	char emsg[256];
+	uint64_t t;
+
+	step(r->io, r->pp->worker, PIPELINE_STEP_RESET);
+	t = mono_ms();
+	if (devsess_hard_reset(r->dev, emsg, sizeof(emsg)))
+		fail(r, "note: hard reset: %s", emsg);
+	r->res->step_ms[PIPELINE_STEP_RESET] = (uint32_t)(mono_ms() - t);
+}
+
 int pipeline_provision(struct devsess *dev, const struct devsess_ident *id, const struct jobq_msg *work,
 		       const struct pipeline_params *pp, const struct pipeline_io *io, struct jobq_msg *result)
 {
-	struct jobq_msg req, rep;
-	uint8_t table[PART_TABLE_MAX_LEN];
-	size_t tlen = 0;
-	uint8_t md5_img[16];
-	uint8_t *readback = NULL;
-	char emsg[256];
-	struct progress_ctx pc = {.io = io, .worker = pp->worker};
+	struct run r = {.dev = dev, .id = id, .work = &work->u.work, .wmsg = work, .pp = pp, .io = io,
+			.result = result, .res = &result->u.result, .pc = {.io = io, .worker = pp->worker}};
 	struct devsess_stats st;
-	uint64_t t0 = mono_ms(), t;
-	const struct fwimg_set *fw = work->fw && work->fw->n ? work->fw : NULL;
-	int fw_table = fw && fwimg_find(fw, pp->table_offset);
-	struct pipeline_ident ident = {0};
-	int rc = -1;
+	uint64_t t0 = mono_ms();
+	int rc;
 
 	memset(result, 0, sizeof(*result));
-	memset(&rep, 0, sizeof(rep));
 	result->kind = JOBQ_RESULT;
 	result->worker = pp->worker;
 	result->batch_id = work->batch_id;
 	snprintf(result->mac, sizeof(result->mac), "%s", id->mac);
 	snprintf(result->chip, sizeof(result->chip), "%s", id->chip);
+	r.fw = work->fw && work->fw->n ? work->fw : NULL;
+	r.fw_table = r.fw && fwimg_find(r.fw, pp->table_offset);
 
-	/* 0. Flash encryption on: the ROM path writes plaintext, which the app
-	 * (decrypting what it reads, and with IDF's NVS encryption on by
-	 * default then) cannot use. Refuse before any write or claim. */
-	if (id->flash_encrypted) {
-		snprintf(result->text, sizeof(result->text),
-			 "flash encryption is enabled on this %s (FLASH_CRYPT_CNT odd): a plaintext NVS image "
-			 "would be unreadable by its app; set it aside for rework",
-			 id->chip);
-		goto out;
-	}
-	/* 0. Firmware images: the device must be the chip they were built for
-	 * (another chip's bootloader does not boot) and hold them all. */
-	if (fw) {
-		const struct fwimg *last = &fw->images[fw->n - 1];
-		if (!fwimg_chip_equal(id->chip, fw->chip)) {
-			snprintf(result->text, sizeof(result->text),
-				 "chip mismatch: the device is an %s, the product's firmware is built for %s", id->chip,
-				 fw->chip);
-			goto out;
-		}
-		if (id->flash_size && (uint64_t)last->offset + last->len > id->flash_size) {
-			snprintf(result->text, sizeof(result->text),
-				 "firmware needs 0x%llx bytes of flash (%.60s ends there), the device has 0x%x",
-				 (unsigned long long)last->offset + last->len, last->name, id->flash_size);
-			goto out;
-		}
-	}
 	/* Images that bring the partition table go first: the device's old
 	 * table (or none, fresh from the reel) does not matter then. */
-	if (fw && fw_table && firmware_step(dev, fw, pp, io, &pc, result))
-		goto out;
+	rc = check_device(&r);
+	if (!rc && r.fw_table)
+		rc = firmware_step(&r);
+	if (!rc)
+		rc = table_step(&r);
+	if (!rc && r.fw && !r.fw_table)
+		rc = firmware_step(&r);
+	if (!rc)
+		rc = claim_step(&r);
+	if (!rc)
+		rc = mark_sent_step(&r);
+	if (!rc)
+		rc = write_step(&r);
+	if (!rc)
+		rc = verify_step(&r);
+	if (!rc)
+		rc = ident_step(&r);
+	if (!rc)
+		reset_step(&r);
 
-	/* 1. The device's own partition table must agree with the product's:
-	 * writing NVS where the firmware does not look for it is worse than
-	 * writing nothing. */
-	step(io, pp->worker, PIPELINE_STEP_TABLE);
-	t = mono_ms();
-	if (read_table(dev, pp->table_offset, table, &tlen, emsg, sizeof(emsg))) {
-		snprintf(result->text, sizeof(result->text), "reading the partition table: %s", emsg);
-		goto out;
-	}
-	if (pipeline_check_table(table, tlen, pp->table_offset, work->data, work->len, work->label,
-				 (uint32_t)work->a, (uint32_t)work->b, result->text, sizeof(result->text)))
-		goto out;
-	result->step_ms[PIPELINE_STEP_TABLE] = (uint32_t)(mono_ms() - t);
-	if (fw && !fw_table && firmware_step(dev, fw, pp, io, &pc, result))
-		goto out;
-
-	/* 2. Claim: the main thread owns the store; it also builds the image. */
-	if (revoked(io, work->batch_id)) {
-		snprintf(result->text, sizeof(result->text), "batch %lld was cancelled", (long long)work->batch_id);
-		goto out;
-	}
-	step(io, pp->worker, PIPELINE_STEP_CLAIM);
-	t = mono_ms();
-	memset(&req, 0, sizeof(req));
-	req.kind = JOBQ_CLAIM_REQ;
-	req.worker = pp->worker;
-	req.batch_id = work->batch_id;
-	snprintf(req.mac, sizeof(req.mac), "%s", id->mac);
-	snprintf(req.chip, sizeof(req.chip), "%s", id->chip);
-	if (io->ask(io->ctx, &req, JOBQ_CLAIM_REP, &rep, pp->timeout_ms) || rep.rc) {
-		snprintf(result->text, sizeof(result->text), "claim: %.400s", rep.text[0] ? rep.text : "stopped");
-		goto out;
-	}
-	result->job_id = rep.job_id;
-	snprintf(result->record, sizeof(result->record), "%s", rep.record);
-	result->step_ms[PIPELINE_STEP_GENERATE] = (uint32_t)rep.a;
-	result->step_ms[PIPELINE_STEP_CLAIM] = (uint32_t)(mono_ms() - t - rep.a);
-	/* The esp_secure_cert part (pipeline_ident.h): a device that must
-	 * still hold its certificate is checked before any byte is written. */
-	if (pipeline_ident_take(&rep, &ident, result->text, sizeof(result->text)))
-		goto out;
-	if (ident.mode == JOBQ_IDENT_CHECK && pipeline_ident_check(dev, &ident, result->text, sizeof(result->text)))
-		goto out;
-	if (!rep.data || rep.len != work->b) {
-		snprintf(result->text, sizeof(result->text), "image of %zu bytes for a 0x%llx-byte partition",
-			 rep.len, (unsigned long long)work->b);
-		goto out;
-	}
-
-	/* 3. The store binds the record to this MAC before any byte leaves. */
-	memset(&req, 0, sizeof(req));
-	req.kind = JOBQ_SENT_REQ;
-	req.worker = pp->worker;
-	req.job_id = rep.job_id;
-	{
-		struct jobq_msg ack;
-		memset(&ack, 0, sizeof(ack));
-		if (io->ask(io->ctx, &req, JOBQ_SENT_REP, &ack, pp->timeout_ms) || ack.rc) {
-			snprintf(result->text, sizeof(result->text), "mark sent: %.400s",
-				 ack.text[0] ? ack.text : "stopped");
-			jobq_msg_clear(&ack);
-			goto out;
-		}
-		jobq_msg_clear(&ack);
-	}
-	result->sent = 1;
-
-	/* 4. Write. */
-	step(io, pp->worker, PIPELINE_STEP_WRITE);
-	t = mono_ms();
-	if (devsess_write(dev, (uint32_t)work->a, rep.data, rep.len, on_progress, &pc, emsg, sizeof(emsg))) {
-		snprintf(result->text, sizeof(result->text), "write: %s", emsg);
-		goto out;
-	}
-	result->step_ms[PIPELINE_STEP_WRITE] = (uint32_t)(mono_ms() - t);
-
-	/* 5. Verify: the ROM's MD5 of the region, then the bytes themselves read
-	 * back and decoded (work->rc carries the "md5 only" choice). */
-	step(io, pp->worker, PIPELINE_STEP_VERIFY);
-	t = mono_ms();
-	if (devsess_verify(dev, (uint32_t)work->a, rep.data, rep.len, emsg, sizeof(emsg))) {
-		snprintf(result->text, sizeof(result->text), "verify: %s", emsg);
-		goto out;
-	}
-	/* Equal to the device's: flashop_verify compared them. */
-	if (EVP_Digest(rep.data, rep.len, md5_img, NULL, EVP_md5(), NULL))
-		hex(md5_img, 16, result->digest);
-	if (!work->sent) { /* sent on a WORK_REP: "verify_readback = no" */
-		readback = malloc(rep.len);
-		if (!readback) {
-			snprintf(result->text, sizeof(result->text), "verify: out of memory");
-			goto out;
-		}
-		if (read_back(dev, (uint32_t)work->a, rep.data, rep.len, readback, emsg, sizeof(emsg))) {
-			snprintf(result->text, sizeof(result->text), "verify read-back: %s", emsg);
-			goto out;
-		}
-		if (memcmp(readback, rep.data, rep.len)) {
-			snprintf(result->text, sizeof(result->text), "verify: read-back differs from the image");
-			goto out;
-		}
-		if (decode_check(readback, rep.len, result->text, sizeof(result->text)))
-			goto out;
-	}
-	result->step_ms[PIPELINE_STEP_VERIFY] = (uint32_t)(mono_ms() - t);
-	/* 5b. The identity: the whole esp_secure_cert partition, verified and
-	 * read back (counted in the write step's time). */
-	if (ident.mode == JOBQ_IDENT_WRITE) {
-		t = mono_ms();
-		if (pipeline_ident_write(dev, &ident, result->text, sizeof(result->text)))
-			goto out;
-		result->step_ms[PIPELINE_STEP_WRITE] += (uint32_t)(mono_ms() - t);
-	}
-	result->ident = ident.mode;
-
-	/* 6. Leave the loader. A device that does not reboot is still
-	 * provisioned: the flash is verified, so this is not a failure. */
-	step(io, pp->worker, PIPELINE_STEP_RESET);
-	t = mono_ms();
-	if (devsess_hard_reset(dev, emsg, sizeof(emsg)))
-		snprintf(result->text, sizeof(result->text), "note: hard reset: %s", emsg);
-	result->step_ms[PIPELINE_STEP_RESET] = (uint32_t)(mono_ms() - t);
-	rc = 0;
-out:
 	devsess_get_stats(dev, &st);
-	result->retries = st.retries;
-	result->baud = st.baud;
+	r.res->retries = st.retries;
+	r.res->baud = st.baud;
 	result->rc = rc;
-	result->duration_ms = (uint32_t)(mono_ms() - t0);
-	if (readback) {
-		OPENSSL_cleanse(readback, rep.len);
-		free(readback);
+	r.res->duration_ms = (uint32_t)(mono_ms() - t0);
+	if (r.readback) {
+		OPENSSL_cleanse(r.readback, r.rep.len);
+		free(r.readback);
 	}
-	pipeline_ident_clear(&ident);
-	jobq_msg_clear(&rep);
+	pipeline_ident_clear(&r.ident);
+	jobq_msg_clear(&r.rep);
 	return rc;
 }

@@ -17,22 +17,22 @@
 int pipeline_ident_take(struct jobq_msg *rep, struct pipeline_ident *pi, char *msg, size_t cap)
 {
 	memset(pi, 0, sizeof(*pi));
-	if (rep->ident == JOBQ_IDENT_NONE)
+	if (rep->u.claim.ident == JOBQ_IDENT_NONE)
 		return 0;
-	if (!rep->data || !rep->ident_len || rep->ident_len > rep->len) {
+	if (!rep->data || !rep->u.claim.ident_len || rep->u.claim.ident_len > rep->len) {
 		snprintf(msg, cap, "identity: claim reply of %zu bytes cannot hold %u identity bytes", rep->len,
-			 (unsigned)rep->ident_len);
+			 (unsigned)rep->u.claim.ident_len);
 		return -1;
 	}
-	pi->data = malloc(rep->ident_len);
+	pi->data = malloc(rep->u.claim.ident_len);
 	if (!pi->data) {
 		snprintf(msg, cap, "identity: out of memory");
 		return -1;
 	}
-	pi->mode = rep->ident;
-	pi->offset = rep->ident_offset;
-	pi->len = rep->ident_len;
-	rep->len -= rep->ident_len;
+	pi->mode = rep->u.claim.ident;
+	pi->offset = rep->u.claim.ident_offset;
+	pi->len = rep->u.claim.ident_len;
+	rep->len -= rep->u.claim.ident_len;
 	memcpy(pi->data, rep->data + rep->len, pi->len);
 	OPENSSL_cleanse(rep->data + rep->len, pi->len);
 	return 0;

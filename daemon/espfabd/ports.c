@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libserialport.h>
+#include "espfab/port_list.h"
 
 static const struct {
 	uint16_t vid, pid;
@@ -22,6 +22,9 @@ static const struct {
 	{0x0403, 0x6015}, /* FTDI FT-X */
 	{0x303a, 0x1001}, /* Espressif USB-Serial/JTAG */
 };
+
+/* USB serial ports looked at per discovery (any vendor). */
+#define PORTS_MAX_USB 128
 
 int ports_known_usb_id(uint16_t vid, uint16_t pid)
 {
@@ -59,30 +62,26 @@ int ports_by_path(const char *dir, const char *dev, char *out, size_t cap)
 
 int ports_discover(struct ports_found *out, size_t cap)
 {
-	struct sp_port **list = NULL;
+	struct port_usb usb[PORTS_MAX_USB];
+	int rc = port_list_usb(usb, PORTS_MAX_USB);
 	size_t n = 0;
 
-	if (sp_list_ports(&list) != SP_OK)
-		return -EIO;
-	for (size_t i = 0; list[i] && n < cap; i++) {
-		int vid = 0, pid = 0;
-		const char *dev = sp_get_port_name(list[i]);
+	if (rc < 0)
+		return rc;
+	for (int i = 0; i < rc && n < cap; i++) {
 		struct ports_found *f = &out[n];
 		const char *slash;
-		if (sp_get_port_transport(list[i]) != SP_TRANSPORT_USB ||
-		    sp_get_port_usb_vid_pid(list[i], &vid, &pid) != SP_OK ||
-		    !ports_known_usb_id((uint16_t)vid, (uint16_t)pid) || !dev)
+		if (!ports_known_usb_id(usb[i].vid, usb[i].pid))
 			continue;
 		memset(f, 0, sizeof(*f));
-		f->vid = (uint16_t)vid;
-		f->pid = (uint16_t)pid;
-		f->usb_jtag = vid == 0x303a && pid == 0x1001;
-		if (ports_by_path("/dev/serial/by-path", dev, f->path, sizeof(f->path)))
-			snprintf(f->path, sizeof(f->path), "%s", dev);
+		f->vid = usb[i].vid;
+		f->pid = usb[i].pid;
+		f->usb_jtag = f->vid == 0x303a && f->pid == 0x1001;
+		if (ports_by_path("/dev/serial/by-path", usb[i].dev, f->path, sizeof(f->path)))
+			snprintf(f->path, sizeof(f->path), "%.*s", (int)sizeof(f->path) - 1, usb[i].dev);
 		slash = strrchr(f->path, '/');
 		snprintf(f->name, sizeof(f->name), "%.63s", slash ? slash + 1 : f->path);
 		n++;
 	}
-	sp_free_port_list(list);
 	return (int)n;
 }

@@ -1,4 +1,4 @@
-/* Finding ports: USB serial bridges by VID:PID (libserialport enumeration),
+/* Finding ports: USB serial bridges by VID:PID (the transport's port_list_usb()),
  * named by their stable /dev/serial/by-path link when there is one (a
  * fixture slot is a physical USB position; ttyUSBn numbers move). */
 #ifndef ESPFABD_PORTS_H

@@ -264,6 +264,90 @@ static void time_text(const ASN1_TIME *t, char *buf, size_t cap)
 		snprintf(buf, cap, "?");
 }
 
+/* Nothing live, or issued but never delivered (its key was only in
+ * memory): a new identity for the device (*cert and *key the caller's);
+ * store_cert_add supersedes the old one. */
+static int issue_new(struct station_ident *si, struct store *st, const struct store_record *r,
+		     const struct station_ident_ctx *c, const struct seccert_profile *prof, struct seccert_ca *ca,
+		     X509 **cert, EVP_PKEY **key, char *msg, size_t cap)
+{
+	struct seccert_vars v = {.mac = c->mac, .record_id = r->record_id, .field = record_field, .ctx = (void *)r};
+	struct store_cert_new n = {.product_id = r->product->id, .product = r->product->name, .mac = c->mac,
+				   .record_id = r->record_id, .station = c->station, .port = c->port,
+				   .ca_sha256 = ca->sha256, .job_id = c->job_id};
+	char serial[80], sha[65], subject[300], not_after[32];
+	EVP_PKEY *ready = prof->key_type == SECCERT_KEY_RSA_2048 ? pool_take(&si->rsa) : NULL;
+	struct seccert_err err = {0};
+	struct store_err serr = {0};
+	uint8_t *keytlv = NULL, *der = NULL;
+	size_t keytlv_len = 0;
+	int der_len, rc = -1;
+
+	if (seccert_issue_key(prof, ca, &v, ready, cert, key, &err)) {
+		snprintf(msg, cap, "identity: %s", err.msg);
+		return -1;
+	}
+	der_len = i2d_X509(*cert, &der);
+	if (der_len <= 0 || seccert_cert_serial(*cert, serial, sizeof(serial)) || seccert_cert_sha256(*cert, sha)) {
+		snprintf(msg, cap, "identity: cannot encode the certificate");
+		goto out;
+	}
+	if (prof->keep_keys && seccert_pem_from_pkey(*key, &keytlv, &keytlv_len, &err)) {
+		snprintf(msg, cap, "identity: %s", err.msg);
+		goto out;
+	}
+	name_text(X509_get_subject_name(*cert), subject, sizeof(subject));
+	time_text(X509_get0_notAfter(*cert), not_after, sizeof(not_after));
+	n.serial = serial;
+	n.sha256 = sha;
+	n.subject = subject;
+	n.not_after = not_after;
+	n.der = der;
+	n.der_len = (size_t)der_len;
+	n.key = keytlv;
+	n.key_len = keytlv_len;
+	if (store_cert_add(st, &n, &serr)) {
+		snprintf(msg, cap, "identity: %s", serr.msg);
+		goto out;
+	}
+	rc = 0;
+out:
+	seccert_pem_free_secret(keytlv, keytlv_len);
+	OPENSSL_free(der);
+	return rc;
+}
+
+/* The whole esp_secure_cert partition image appended to rep's data: 0xFF
+ * after the chain, so an older image's tail does not follow the new one. */
+static int append_image(struct jobq_msg *rep, const struct store_identity *id, const struct seccert_profile *prof,
+			struct seccert_ca *ca, X509 *cert, EVP_PKEY *key, char *msg, size_t cap)
+{
+	struct seccert_err err = {0};
+	uint8_t *img = malloc(id->part_size);
+	size_t img_len = 0;
+	int rc = -1;
+
+	if (!img) {
+		snprintf(msg, cap, "identity: out of memory");
+		return -1;
+	}
+	if (seccert_issue_image(prof->include_ca ? ca->cert : NULL, cert, key, true, img, id->part_size, &img_len,
+				&err)) {
+		snprintf(msg, cap, "identity: %s", err.msg);
+		goto out;
+	}
+	if (append(rep, img, img_len, msg, cap))
+		goto out;
+	rep->u.claim.ident = JOBQ_IDENT_WRITE;
+	rep->u.claim.ident_len = (uint32_t)img_len;
+	rep->u.claim.ident_offset = id->part_offset;
+	rc = 0;
+out:
+	OPENSSL_cleanse(img, id->part_size);
+	free(img);
+	return rc;
+}
+
 int station_ident_prepare(struct station_ident *si, struct store *st, const struct store_record *r,
 			  const struct station_ident_ctx *c, struct jobq_msg *rep, char *msg, size_t cap)
 {
@@ -275,11 +359,9 @@ int station_ident_prepare(struct station_ident *si, struct store *st, const stru
 	struct seccert_ca *ca;
 	X509 *cert = NULL;
 	EVP_PKEY *key = NULL;
-	uint8_t *img = NULL, *keytlv = NULL, *der = NULL;
-	size_t img_len = 0, keytlv_len = 0;
-	int der_len = 0, rc = -1, e;
+	int rc = -1, e;
 
-	rep->ident = JOBQ_IDENT_NONE;
+	rep->u.claim.ident = JOBQ_IDENT_NONE;
 	e = store_identity_get(st, r->product->id, &id, &serr);
 	if (e == STORE_ENOTFOUND)
 		return 0;
@@ -300,9 +382,9 @@ int station_ident_prepare(struct station_ident *si, struct store *st, const stru
 		/* The key lives only on the device: it must still hold it. */
 		if (append(rep, live->der, live->der_len, msg, cap))
 			goto out;
-		rep->ident = JOBQ_IDENT_CHECK;
-		rep->ident_len = (uint32_t)live->der_len;
-		rep->ident_offset = id->part_offset;
+		rep->u.claim.ident = JOBQ_IDENT_CHECK;
+		rep->u.claim.ident_len = (uint32_t)live->der_len;
+		rep->u.claim.ident_offset = id->part_offset;
 		rc = 0;
 		goto out;
 	}
@@ -316,68 +398,11 @@ int station_ident_prepare(struct station_ident *si, struct store *st, const stru
 			snprintf(msg, cap, "identity: the stored certificate %s or its key does not decode", live->serial);
 			goto out;
 		}
-	} else {
-		/* Nothing live, or issued but never delivered (its key was only in
-		 * memory): a new identity; store_cert_add supersedes the old one. */
-		struct seccert_vars v = {.mac = c->mac, .record_id = r->record_id, .field = record_field, .ctx = (void *)r};
-		struct store_cert_new n = {.product_id = r->product->id, .product = r->product->name, .mac = c->mac,
-					   .record_id = r->record_id, .station = c->station, .port = c->port,
-					   .ca_sha256 = ca->sha256, .job_id = c->job_id};
-		char serial[80], sha[65], subject[300], not_after[32];
-		EVP_PKEY *ready = prof.key_type == SECCERT_KEY_RSA_2048 ? pool_take(&si->rsa) : NULL;
-		if (seccert_issue_key(&prof, ca, &v, ready, &cert, &key, &err)) {
-			snprintf(msg, cap, "identity: %s", err.msg);
-			goto out;
-		}
-		der_len = i2d_X509(cert, &der);
-		if (der_len <= 0 || seccert_cert_serial(cert, serial, sizeof(serial)) || seccert_cert_sha256(cert, sha)) {
-			snprintf(msg, cap, "identity: cannot encode the certificate");
-			goto out;
-		}
-		if (prof.keep_keys && seccert_pem_from_pkey(key, &keytlv, &keytlv_len, &err)) {
-			snprintf(msg, cap, "identity: %s", err.msg);
-			goto out;
-		}
-		name_text(X509_get_subject_name(cert), subject, sizeof(subject));
-		time_text(X509_get0_notAfter(cert), not_after, sizeof(not_after));
-		n.serial = serial;
-		n.sha256 = sha;
-		n.subject = subject;
-		n.not_after = not_after;
-		n.der = der;
-		n.der_len = (size_t)der_len;
-		n.key = keytlv;
-		n.key_len = keytlv_len;
-		if (store_cert_add(st, &n, &serr)) {
-			snprintf(msg, cap, "identity: %s", serr.msg);
-			goto out;
-		}
-	}
-	img = malloc(id->part_size);
-	if (!img) {
-		snprintf(msg, cap, "identity: out of memory");
+	} else if (issue_new(si, st, r, c, &prof, ca, &cert, &key, msg, cap)) {
 		goto out;
 	}
-	/* The whole partition, 0xFF after the chain: an older image's tail
-	 * must not follow the new chain. */
-	if (seccert_issue_image(prof.include_ca ? ca->cert : NULL, cert, key, true, img, id->part_size, &img_len,
-				&err)) {
-		snprintf(msg, cap, "identity: %s", err.msg);
-		goto out;
-	}
-	if (append(rep, img, img_len, msg, cap))
-		goto out;
-	rep->ident = JOBQ_IDENT_WRITE;
-	rep->ident_len = (uint32_t)img_len;
-	rep->ident_offset = id->part_offset;
-	rc = 0;
+	rc = append_image(rep, id, &prof, ca, cert, key, msg, cap);
 out:
-	if (img) {
-		OPENSSL_cleanse(img, id->part_size);
-		free(img);
-	}
-	seccert_pem_free_secret(keytlv, keytlv_len);
-	OPENSSL_free(der);
 	X509_free(cert);
 	EVP_PKEY_free(key);
 	store_cert_free(live);

@@ -50,7 +50,7 @@ void station_on_message(struct station *s, struct jobq_msg *m)
 	}
 	switch (m->kind) {
 	case JOBQ_PORT_STATE:
-		snprintf(p->state, sizeof(p->state), "%.15s", m->text);
+		snprintf(p->state, sizeof(p->state), "%.15s", m->u.port_state.name);
 		if (strcmp(p->state, "busy"))
 			p->step[0] = '\0';
 		station_broadcast(s, json_pack("{s:s, s:s, s:s}", "event", "port", "port", p->name, "state", p->state));
@@ -60,9 +60,9 @@ void station_on_message(struct station *s, struct jobq_msg *m)
 		snprintf(p->mac, sizeof(p->mac), "%s", m->mac);
 		snprintf(p->chip, sizeof(p->chip), "%s", m->chip);
 		log_msg(LOG_INFO, &(struct log_fields){.port = p->name, .mac = m->mac}, "%s arrived (%llu MiB flash)",
-			m->chip, (unsigned long long)(m->a >> 20));
+			m->chip, (unsigned long long)(m->u.arrived.flash_size >> 20));
 		station_broadcast(s, json_pack("{s:s, s:s, s:s, s:s, s:I}", "event", "device.arrived", "port", p->name, "mac",
-				       m->mac, "chip", m->chip, "flash_size", (json_int_t)m->a));
+				       m->mac, "chip", m->chip, "flash_size", (json_int_t)m->u.arrived.flash_size));
 		break;
 	case JOBQ_LEFT:
 		log_msg(LOG_INFO, &(struct log_fields){.port = p->name, .mac = m->mac}, "device left");
@@ -71,7 +71,7 @@ void station_on_message(struct station *s, struct jobq_msg *m)
 		break;
 	case JOBQ_STEP: {
 		json_t *ev;
-		snprintf(p->step, sizeof(p->step), "%.15s", m->text);
+		snprintf(p->step, sizeof(p->step), "%.15s", m->u.step.name);
 		p->done = p->total = 0;
 		/* Once claimed, the record and batch ride along: a screen shows
 		 * which record is being written without asking for a status. */
@@ -85,10 +85,10 @@ void station_on_message(struct station *s, struct jobq_msg *m)
 		break;
 	}
 	case JOBQ_PROGRESS:
-		p->done = m->a;
-		p->total = m->b;
+		p->done = m->u.progress.done;
+		p->total = m->u.progress.total;
 		station_broadcast(s, json_pack("{s:s, s:s, s:s, s:I, s:I}", "event", "progress", "port", p->name, "step",
-				       p->step, "done", (json_int_t)m->a, "total", (json_int_t)m->b));
+				       p->step, "done", (json_int_t)m->u.progress.done, "total", (json_int_t)m->u.progress.total));
 		break;
 	case JOBQ_WORK_REQ:
 		station_on_work_req(s, m);

@@ -32,23 +32,23 @@ static int result_store(struct station *s, const struct jobq_msg *m, const char 
 {
 	struct store_audit_entry a = {
 		.station = s->cfg.station, .port = port, .chip = m->chip, .mac = m->mac,
-		.record_id = m->record[0] ? m->record : NULL, .batch_id = m->batch_id, .job_id = m->job_id,
-		.image_sha256 = m->job_id && m->image_sha256[0] ? m->image_sha256 : NULL,
-		.flash_md5 = m->digest[0] ? m->digest : NULL, .baud = m->baud, .retries = m->retries,
-		.duration_ms = m->duration_ms, .error = m->text[0] ? m->text : NULL};
+		.record_id = m->u.result.record[0] ? m->u.result.record : NULL, .batch_id = m->batch_id, .job_id = m->job_id,
+		.image_sha256 = m->job_id && m->u.result.image_sha256[0] ? m->u.result.image_sha256 : NULL,
+		.flash_md5 = m->u.result.flash_md5[0] ? m->u.result.flash_md5 : NULL, .baud = m->u.result.baud, .retries = m->u.result.retries,
+		.duration_ms = m->u.result.duration_ms, .error = m->error[0] ? m->error : NULL};
 	int rc;
 
 	if (m->rc == 0) {
 		rc = store_mark_verified(s->store, m->job_id, &a, serr);
-		if (!rc && m->ident && m->ident_product)
-			rc = store_cert_delivered(s->store, m->ident_product, m->mac, s->cfg.station, port, m->job_id,
+		if (!rc && m->u.result.ident && m->u.result.ident_product)
+			rc = store_cert_delivered(s->store, m->u.result.ident_product, m->mac, s->cfg.station, port, m->job_id,
 						  serr);
 		return rc;
 	}
-	if (m->sent)
-		return store_fail(s->store, m->job_id, m->text, &a, serr);
+	if (m->u.result.sent)
+		return store_fail(s->store, m->job_id, m->error, &a, serr);
 	if (m->job_id)
-		return store_release(s->store, m->job_id, m->text, &a, serr);
+		return store_release(s->store, m->job_id, m->error, &a, serr);
 	a.event = "attempt";
 	a.result = "failed";
 	return store_audit_append(s->store, &a, serr);
@@ -59,7 +59,7 @@ void station_hold_result(struct station *s, const struct jobq_msg *m, const char
 	if ((front ? outbox_push_front : outbox_push)(s->outbox, m, port))
 		log_msg(LOG_ERR, &(struct log_fields){.port = port, .mac = m->mac},
 			"store: %d results held already: the result of record %s is dropped (its record stays bound)",
-			OUTBOX_MAX, m->record[0] ? m->record : "-");
+			OUTBOX_MAX, m->u.result.record[0] ? m->u.result.record : "-");
 }
 
 /* Held results, oldest first, while the store takes them. */
@@ -74,10 +74,10 @@ void station_outbox_flush(struct station *s)
 			return;
 		if (rc)
 			log_msg(LOG_ERR, &(struct log_fields){.port = it->port, .mac = it->m.mac, .batch = it->m.batch_id},
-				"store: held result of record %s: %s", it->m.record[0] ? it->m.record : "-", serr.msg);
+				"store: held result of record %s: %s", it->m.u.result.record[0] ? it->m.u.result.record : "-", serr.msg);
 		else
 			log_msg(LOG_INFO, &(struct log_fields){.port = it->port, .mac = it->m.mac, .batch = it->m.batch_id},
-				"store: held result of record %s delivered", it->m.record[0] ? it->m.record : "-");
+				"store: held result of record %s delivered", it->m.u.result.record[0] ? it->m.u.result.record : "-");
 		outbox_pop(s->outbox);
 	}
 }
@@ -97,9 +97,9 @@ void station_on_result(struct station *s, struct jobq_msg *m)
 	/* what the held result needs to be stored later, whatever the port
 	 * does meanwhile */
 	if (m->job_id)
-		snprintf(m->image_sha256, sizeof(m->image_sha256), "%s", p->image_sha256);
-	m->ident_product = p->ident_product;
-	result = m->rc == 0 ? "verified" : m->sent ? "failed" : m->job_id ? "released" : "failed";
+		snprintf(m->u.result.image_sha256, sizeof(m->u.result.image_sha256), "%s", p->image_sha256);
+	m->u.result.ident_product = p->ident_product;
+	result = m->rc == 0 ? "verified" : m->u.result.sent ? "failed" : m->job_id ? "released" : "failed";
 	t_audit = station_mono_ms();
 	if (outbox_len(s->outbox)) {
 		/* Held results go first: this one waits behind them. */
@@ -118,7 +118,7 @@ void station_on_result(struct station *s, struct jobq_msg *m)
 			memcpy(it->port, p->name, sizeof(it->port)); /* both CONFIG_NAME_MAX, NUL-terminated */
 		}
 	}
-	m->step_ms[PIPELINE_STEP_AUDIT] = (uint32_t)(station_mono_ms() - t_audit);
+	m->u.result.step_ms[PIPELINE_STEP_AUDIT] = (uint32_t)(station_mono_ms() - t_audit);
 	if (rc)
 		log_msg(LOG_ERR, &(struct log_fields){.port = p->name, .mac = m->mac, .batch = m->batch_id},
 			"store: %s", serr.msg);
@@ -130,27 +130,27 @@ void station_on_result(struct station *s, struct jobq_msg *m)
 		s->n_failed++;
 	}
 	snprintf(p->last_result, sizeof(p->last_result), "%s", result);
-	snprintf(p->last_error, sizeof(p->last_error), "%s", m->text);
+	snprintf(p->last_error, sizeof(p->last_error), "%s", m->error);
 	snprintf(p->last_mac, sizeof(p->last_mac), "%s", m->mac);
-	snprintf(p->last_record, sizeof(p->last_record), "%s", m->record);
-	p->last_ms = m->duration_ms;
+	snprintf(p->last_record, sizeof(p->last_record), "%s", m->u.result.record);
+	p->last_ms = m->u.result.duration_ms;
 	p->job_id = 0;
 	p->record[0] = '\0';
 	p->image_sha256[0] = '\0';
 	/* Removed by a reload while it worked: its device is done now. */
 	station_port_retire(s, p);
 	for (int i = 0; i < PIPELINE_STEP_COUNT_; i++)
-		if (m->step_ms[i])
+		if (m->u.result.step_ms[i])
 			json_object_set_new(steps, pipeline_step_name((enum pipeline_step)i),
-					    json_integer(m->step_ms[i]));
+					    json_integer(m->u.result.step_ms[i]));
 	log_msg(m->rc ? LOG_WARNING : LOG_INFO,
 		&(struct log_fields){.port = p->name, .mac = m->mac, .batch = m->batch_id, .result = result},
-		"record %s: %s in %u ms%s%.400s", m->record[0] ? m->record : "-", result, m->duration_ms,
-		m->text[0] ? " - " : "", m->text);
+		"record %s: %s in %u ms%s%.400s", m->u.result.record[0] ? m->u.result.record : "-", result, m->u.result.duration_ms,
+		m->error[0] ? " - " : "", m->error);
 	station_broadcast(s, json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:I, s:o}", "event", "result", "port",
-			       p->name, "mac", m->mac, "chip", m->chip, "record", m->record, "batch",
+			       p->name, "mac", m->mac, "chip", m->chip, "record", m->u.result.record, "batch",
 			       (json_int_t)m->batch_id, "job", (json_int_t)m->job_id, "result", result, "error",
-			       m->text, "duration_ms", (json_int_t)m->duration_ms, "steps", steps));
+			       m->error, "duration_ms", (json_int_t)m->u.result.duration_ms, "steps", steps));
 	/* A batch that just reached its count. */
 	if (m->batch_id) {
 		json_t *b = NULL;

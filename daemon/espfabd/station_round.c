@@ -103,7 +103,7 @@ void station_txn_close(struct station *s)
 		struct jobq_msg *m = &s->held[i];
 		if (failed && m->rc == 0) {
 			m->rc = -1;
-			snprintf(m->text, sizeof(m->text), "store: %s", serr.msg);
+			snprintf(m->error, sizeof(m->error), "store: %s", serr.msg);
 			if (m->kind == JOBQ_CLAIM_REP && m->worker < s->nports) {
 				s->ports[m->worker].job_id = 0;
 				s->ports[m->worker].record[0] = '\0';

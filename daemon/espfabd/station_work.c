@@ -15,6 +15,7 @@
 
 #include "espfab/nvs.h"
 #include "espfab/store.h"
+#include "espfab/store_state.h"
 #include "espfab/version.h"
 #include "jobq.h"
 #include "log.h"
@@ -93,7 +94,7 @@ static int pick_batch(struct station *s, const struct station_port *self, int64_
 		json_int_t remaining = json_integer_value(json_object_get(b, "remaining"));
 		json_int_t in_flight = json_integer_value(json_object_get(b, "in_flight"));
 		int port_ok = !json_is_array(ports) || !json_array_size(ports);
-		if (!state || strcmp(state, "active") ||
+		if (store_batch_state_parse(state) != STORE_BATCH_ACTIVE ||
 		    remaining <= in_flight + promises(s, self, json_integer_value(json_object_get(b, "id")), NULL))
 			continue;
 		for (size_t j = 0; !port_ok && j < json_array_size(ports); j++)
@@ -117,11 +118,11 @@ void station_on_work_req(struct station *s, struct jobq_msg *m)
 	memset(&rep, 0, sizeof(rep));
 	rep.kind = JOBQ_WORK_REP;
 	rep.rc = -1;
-	if (!p || s->stopping || p->removing || !pick_batch(s, p, &rep.batch_id, rep.text, sizeof(rep.text)))
+	if (!p || s->stopping || p->removing || !pick_batch(s, p, &rep.batch_id, rep.u.work.product, sizeof(rep.u.work.product)))
 		goto out;
 	{
 		int bound, verified;
-		mac_history(s, m->mac, rep.text, rep.batch_id, &bound, &verified);
+		mac_history(s, m->mac, rep.u.work.product, rep.batch_id, &bound, &verified);
 		if (verified) {
 			/* Verified in this batch (before a restart, or a re-seated
 			 * board): never written again. */
@@ -132,19 +133,19 @@ void station_on_work_req(struct station *s, struct jobq_msg *m)
 		}
 		/* Before anything is written: a record must be there for it. */
 		if (!bound) {
-			long long n = station_available(s, rep.text);
-			if (n >= 0 && n <= promises(s, p, 0, rep.text)) {
+			long long n = station_available(s, rep.u.work.product);
+			if (n >= 0 && n <= promises(s, p, 0, rep.u.work.product)) {
 				log_msg(LOG_WARNING, &(struct log_fields){.port = p->name, .batch = rep.batch_id},
-					"product %s has no available record left: nothing written", rep.text);
+					"product %s has no available record left: nothing written", rep.u.work.product);
 				goto out;
 			}
 		}
 	}
-	if (s->round_prod && !strcmp(s->round_prod->name, rep.text)) {
+	if (s->round_prod && !strcmp(s->round_prod->name, rep.u.work.product)) {
 		prod = s->round_prod;
-	} else if (store_product_get(s->store, rep.text, &prod, &serr)) {
+	} else if (store_product_get(s->store, rep.u.work.product, &prod, &serr)) {
 		log_msg(LOG_ERR, &(struct log_fields){.port = p->name, .batch = rep.batch_id}, "product %s: %s",
-			rep.text, serr.msg);
+			rep.u.work.product, serr.msg);
 		goto out;
 	}
 	rep.data = malloc(prod->part_table_len);
@@ -152,14 +153,14 @@ void station_on_work_req(struct station *s, struct jobq_msg *m)
 		goto out;
 	memcpy(rep.data, prod->part_table, prod->part_table_len);
 	rep.len = prod->part_table_len;
-	rep.a = prod->part_offset;
-	rep.b = prod->part_size;
-	snprintf(rep.label, sizeof(rep.label), "%s", prod->part_label);
+	rep.u.work.part_offset = prod->part_offset;
+	rep.u.work.part_size = prod->part_size;
+	snprintf(rep.u.work.label, sizeof(rep.u.work.label), "%s", prod->part_label);
 	if (prod->n_images && (!s->fw || s->fw_product != prod->id)) {
 		struct fwimg_set *fw = NULL;
 		if (store_product_firmware(s->store, prod->id, &fw, &serr)) {
 			log_msg(LOG_ERR, &(struct log_fields){.port = p->name, .batch = rep.batch_id},
-				"product %s: firmware: %s", rep.text, serr.msg);
+				"product %s: firmware: %s", rep.u.work.product, serr.msg);
 			goto out;
 		}
 		fwimg_set_unref(s->fw);
@@ -167,10 +168,10 @@ void station_on_work_req(struct station *s, struct jobq_msg *m)
 		s->fw_product = prod->id;
 	}
 	rep.fw = prod->n_images ? fwimg_set_ref(s->fw) : NULL;
-	rep.sent = !s->verify_readback;
+	rep.u.work.md5_only = !s->verify_readback;
 	rep.rc = 0;
 	p->promised = rep.batch_id;
-	snprintf(p->promised_product, sizeof(p->promised_product), "%.63s", rep.text);
+	snprintf(p->promised_product, sizeof(p->promised_product), "%.63s", rep.u.work.product);
 out:
 	if (prod && prod != s->round_prod) {
 		store_product_free(s->round_prod);
@@ -195,13 +196,13 @@ void station_on_claim_req(struct station *s, struct jobq_msg *m)
 	if (!p)
 		goto out;
 	if (s->stopping) {
-		snprintf(rep.text, sizeof(rep.text), "the station is shutting down");
+		snprintf(rep.error, sizeof(rep.error), "the station is shutting down");
 		goto out;
 	}
 	/* The batch may have filled or been paused since the work reply. This
 	 * port's own promise is part of the room pick_batch() sees. */
 	if (!pick_batch(s, p, &b, product, sizeof(product)) || b != m->batch_id) {
-		snprintf(rep.text, sizeof(rep.text), "batch %lld has no work left for this port",
+		snprintf(rep.error, sizeof(rep.error), "batch %lld has no work left for this port",
 			 (long long)m->batch_id);
 		goto out;
 	}
@@ -212,7 +213,7 @@ void station_on_claim_req(struct station *s, struct jobq_msg *m)
 		int crc = store_claim(s->store, &cr, &r, &serr);
 		station_store_seen(s, crc, &serr);
 		if (crc) {
-			snprintf(rep.text, sizeof(rep.text), "%s", serr.msg);
+			snprintf(rep.error, sizeof(rep.error), "%s", serr.msg);
 			goto out;
 		}
 	}
@@ -221,30 +222,30 @@ void station_on_claim_req(struct station *s, struct jobq_msg *m)
 	p->batch_id = m->batch_id;
 	if (!r->reused && !strcmp(s->avail_product, product) && s->avail_n > 0)
 		s->avail_n--;
-	snprintf(rep.record, sizeof(rep.record), "%s", r->record_id);
+	snprintf(rep.u.claim.record, sizeof(rep.u.claim.record), "%s", r->record_id);
 	snprintf(p->record, sizeof(p->record), "%s", r->record_id);
 	t = station_mono_ms();
 	p->ident_product = 0;
-	if (station_build_image(r, &rep.data, &rep.len, rep.digest, rep.text, sizeof(rep.text)) ||
+	if (station_build_image(r, &rep.data, &rep.len, rep.u.claim.sha256, rep.error, sizeof(rep.error)) ||
 	    station_ident_prepare(s->ident, s->store, r,
 				  &(struct station_ident_ctx){.station = s->cfg.station, .port = p->name, .mac = r->mac,
 							      .job_id = r->job_id},
-				  &rep, rep.text, sizeof(rep.text))) {
+				  &rep, rep.error, sizeof(rep.error))) {
 		/* Nothing was sent: the record goes back to the pool. */
 		struct store_audit_entry a = {.station = s->cfg.station, .port = p->name, .chip = m->chip,
 					      .mac = m->mac, .product = product, .record_id = r->record_id,
 					      .batch_id = m->batch_id, .job_id = r->job_id, .baud = -1,
-					      .retries = -1, .duration_ms = -1, .error = rep.text};
-		store_release(s->store, r->job_id, rep.text, &a, &serr);
+					      .retries = -1, .duration_ms = -1, .error = rep.error};
+		store_release(s->store, r->job_id, rep.error, &a, &serr);
 		rep.job_id = 0;
 		p->job_id = 0;
 		goto out;
 	}
-	rep.a = station_mono_ms() - t;
+	rep.u.claim.generate_ms = (uint32_t)(station_mono_ms() - t);
 	rep.rc = 0;
-	if (rep.ident)
+	if (rep.u.claim.ident)
 		p->ident_product = r->product->id;
-	snprintf(p->image_sha256, sizeof(p->image_sha256), "%s", rep.digest);
+	snprintf(p->image_sha256, sizeof(p->image_sha256), "%s", rep.u.claim.sha256);
 	log_msg(LOG_INFO, &(struct log_fields){.port = p->name, .mac = m->mac, .batch = m->batch_id},
 		"claimed record %s (job %lld%s)", r->record_id, (long long)r->job_id, r->reused ? ", same MAC again" : "");
 out:
@@ -269,11 +270,11 @@ void station_on_sent_req(struct station *s, struct jobq_msg *m)
 	station_round_write(s);
 	if (s->stopping) {
 		rep.rc = -1;
-		snprintf(rep.text, sizeof(rep.text), "the station is shutting down");
+		snprintf(rep.error, sizeof(rep.error), "the station is shutting down");
 	} else if ((rep.rc = store_mark_sent(s->store, m->job_id, &serr)) != 0) {
 		station_store_seen(s, rep.rc, &serr);
 		rep.rc = -1;
-		snprintf(rep.text, sizeof(rep.text), "%s", serr.msg);
+		snprintf(rep.error, sizeof(rep.error), "%s", serr.msg);
 	}
 	station_reply_worker(s, m->worker, &rep);
 }

@@ -140,10 +140,94 @@ out:
 	return rc;
 }
 
+/* The rows after the cursor (reading the cursor first when needed) into
+ * *rows, and how many wait. 1: stopping. -1: not now (status set, waited). */
+static int fetch(struct uplink *u, int64_t *cursor, int *have_cursor, json_t **rows, int64_t *pending)
+{
+	struct store_err serr = {0};
+	struct store_audit_filter f = {.limit = UPLINK_BATCH};
+
+	*rows = NULL;
+	if (!*have_cursor) {
+		if (store_uplink_cursor(u->store, u->url_key, cursor, &serr)) {
+			set_status(u, "retrying", serr.msg);
+			log_error("uplink to %s: %s", u->shown, serr.msg);
+			return wait_ms(u, 5000) ? 1 : -1;
+		}
+		*have_cursor = 1;
+	}
+	f.after_id = *cursor;
+	if (store_query_audit(u->store, &f, rows, &serr) || store_uplink_pending(u->store, *cursor, pending, &serr)) {
+		set_status(u, "retrying", serr.msg);
+		json_decref(*rows);
+		*rows = NULL;
+		return wait_ms(u, 1000) ? 1 : -1;
+	}
+	pthread_mutex_lock(&u->m);
+	u->delivered = *cursor;
+	u->pending = *pending;
+	if (!u->failures)
+		u->state = "ok";
+	pthread_mutex_unlock(&u->m);
+	return 0;
+}
+
+/* The request's body for rows (stolen): {"v":1,"station":..,"rows":[..]};
+ * *last the last row's id. NULL when there is nothing to send or no memory. */
+static char *body_text(struct uplink *u, json_t *rows, int64_t *last)
+{
+	json_t *arr = json_object_get(rows, "audit"), *body;
+	char *text = NULL;
+
+	if (json_array_size(arr)) {
+		*last = json_integer_value(json_object_get(json_array_get(arr, json_array_size(arr) - 1), "id"));
+		body = json_pack("{s:i, s:s, s:O}", "v", 1, "station", u->station, "rows", arr);
+		text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+		json_decref(body);
+	}
+	json_decref(rows);
+	return text;
+}
+
+/* Acknowledged up to last: move the cursor, durably. 0, or -1 when it could
+ * not be saved (the rows go again later: have_cursor is cleared). */
+static int acknowledged(struct uplink *u, int64_t last, int64_t *cursor, int *have_cursor)
+{
+	struct store_err serr = {0};
+
+	if (store_uplink_advance(u->store, u->url_key, last, &serr)) {
+		log_error("uplink to %s: rows up to %lld delivered, cursor not saved: %s", u->shown, (long long)last,
+			  serr.msg);
+		set_status(u, "retrying", serr.msg);
+		*have_cursor = 0;
+		return -1;
+	}
+	*cursor = last;
+	pthread_mutex_lock(&u->m);
+	if (u->failures)
+		log_info("uplink to %s: delivering again after %u failed attempts", u->shown, u->failures);
+	u->failures = 0;
+	u->delivered = *cursor;
+	u->state = "ok";
+	pthread_mutex_unlock(&u->m);
+	return 0;
+}
+
+/* Not acknowledged: counted, logged once per outage; the next backoff. */
+static unsigned refused(struct uplink *u, const char *err, int64_t pending, unsigned backoff)
+{
+	pthread_mutex_lock(&u->m);
+	if (!u->failures++)
+		log_warn("uplink to %s: %s; %lld audit rows wait, retrying", u->shown, err, (long long)pending);
+	u->state = "retrying";
+	snprintf(u->last_error, sizeof(u->last_error), "%s", err);
+	pthread_mutex_unlock(&u->m);
+	return backoff ? (backoff * 2 < u->backoff_max_ms ? backoff * 2 : u->backoff_max_ms) : 1000;
+}
+
 static void *run(void *arg)
 {
 	struct uplink *u = arg;
-	struct store_err serr = {0};
 	unsigned backoff = 0;
 	int64_t cursor = 0;
 	int have_cursor = 0;
@@ -156,90 +240,40 @@ static void *run(void *arg)
 		return NULL;
 	}
 	while (!stopping(u)) {
-		json_t *rows = NULL, *arr, *body;
-		char *text = NULL;
-		int64_t pending = 0, last;
+		json_t *rows = NULL;
+		char *text;
+		int64_t pending = 0, last = 0;
+		int rc = fetch(u, &cursor, &have_cursor, &rows, &pending);
 
-		if (!have_cursor) {
-			if (store_uplink_cursor(u->store, u->url_key, &cursor, &serr)) {
-				set_status(u, "retrying", serr.msg);
-				log_error("uplink to %s: %s", u->shown, serr.msg);
-				if (wait_ms(u, 5000))
-					break;
-				continue;
-			}
-			have_cursor = 1;
-		}
-		{
-			struct store_audit_filter f = {.after_id = cursor, .limit = UPLINK_BATCH};
-			if (store_query_audit(u->store, &f, &rows, &serr) ||
-			    store_uplink_pending(u->store, cursor, &pending, &serr)) {
-				set_status(u, "retrying", serr.msg);
-				json_decref(rows);
-				if (wait_ms(u, 1000))
-					break;
-				continue;
-			}
-		}
-		pthread_mutex_lock(&u->m);
-		u->delivered = cursor;
-		u->pending = pending;
-		if (!u->failures)
-			u->state = "ok";
-		pthread_mutex_unlock(&u->m);
-		arr = json_object_get(rows, "audit");
-		if (!json_array_size(arr)) {
+		if (rc > 0)
+			break;
+		if (rc < 0)
+			continue;
+		if (!json_array_size(json_object_get(rows, "audit"))) {
 			json_decref(rows);
 			if (wait_ms(u, u->idle_ms))
 				break;
 			continue;
 		}
-		last = json_integer_value(json_object_get(json_array_get(arr, json_array_size(arr) - 1), "id"));
-		body = json_pack("{s:i, s:s, s:O}", "v", 1, "station", u->station, "rows", arr);
-		text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-		json_decref(body);
-		json_decref(rows);
+		text = body_text(u, rows, &last);
 		if (!text) {
 			set_status(u, "retrying", "out of memory");
 			if (wait_ms(u, 1000))
 				break;
 			continue;
 		}
-		if (post(u, h, text, err, sizeof(err)) == 0) {
-			free(text);
-			if (store_uplink_advance(u->store, u->url_key, last, &serr)) {
-				/* Delivered but not remembered: the rows go again later. */
-				log_error("uplink to %s: rows up to %lld delivered, cursor not saved: %s", u->shown,
-					  (long long)last, serr.msg);
-				set_status(u, "retrying", serr.msg);
-				have_cursor = 0;
-				if (wait_ms(u, 1000))
-					break;
-				continue;
-			}
-			cursor = last;
-			pthread_mutex_lock(&u->m);
-			if (u->failures)
-				log_info("uplink to %s: delivering again after %u failed attempts", u->shown,
-					 u->failures);
-			u->failures = 0;
-			u->delivered = cursor;
-			u->state = "ok";
-			pthread_mutex_unlock(&u->m);
-			backoff = 0;
+		rc = post(u, h, text, err, sizeof(err));
+		free(text);
+		if (rc == 0) {
+			if (acknowledged(u, last, &cursor, &have_cursor) == 0)
+				backoff = 0;
+			else if (wait_ms(u, 1000))
+				break;
 			continue;
 		}
-		free(text);
 		if (stopping(u))
 			break;
-		pthread_mutex_lock(&u->m);
-		if (!u->failures++)
-			log_warn("uplink to %s: %s; %lld audit rows wait, retrying", u->shown, err,
-				 (long long)pending);
-		u->state = "retrying";
-		snprintf(u->last_error, sizeof(u->last_error), "%s", err);
-		pthread_mutex_unlock(&u->m);
-		backoff = backoff ? (backoff * 2 < u->backoff_max_ms ? backoff * 2 : u->backoff_max_ms) : 1000;
+		backoff = refused(u, err, pending, backoff);
 		if (wait_ms(u, backoff))
 			break;
 	}

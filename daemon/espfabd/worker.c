@@ -39,7 +39,7 @@ static void set_state(struct worker *w, const char *state)
 	snprintf(w->state, sizeof(w->state), "%s", state);
 	memset(&m, 0, sizeof(m));
 	m.kind = JOBQ_PORT_STATE;
-	snprintf(m.text, sizeof(m.text), "%s", state);
+	snprintf(m.u.port_state.name, sizeof(m.u.port_state.name), "%s", state);
 	emit(w, &m);
 }
 
@@ -168,6 +168,91 @@ static void device_left(struct worker *w, char *mac)
 	mac[0] = '\0';
 }
 
+/* Which board is on the port: the one last identified (present) and the one
+ * finished (provisioned or failed: left alone until it leaves), each with
+ * the port's identity when it was seen. */
+struct presence {
+	char present_mac[18];
+	char finished_mac[18];
+	struct port_ident ident, finished_ident, present_ident;
+};
+
+/* A connected device identified as id: drop what the port's re-creation
+ * invalidates, announce a new board. Returns 1 when it is the board
+ * finished already (nothing to do). */
+static int arrived(struct worker *w, struct presence *pr, const struct devsess_ident *id)
+{
+	port_ident_get(w->cfg.path, &pr->ident);
+	/* The same MAC on a port that was re-created since (replugged,
+	 * simulator restarted) is the board coming back, not one that never
+	 * left: provision it again (it gets its bound record). */
+	if (pr->finished_mac[0] && memcmp(&pr->ident, &pr->finished_ident, sizeof(pr->ident)))
+		pr->finished_mac[0] = '\0';
+	if (pr->present_mac[0] && memcmp(&pr->ident, &pr->present_ident, sizeof(pr->ident)))
+		device_left(w, pr->present_mac);
+	pr->present_ident = pr->ident;
+	if (pr->finished_mac[0] && !strcmp(pr->finished_mac, id->mac))
+		return 1;
+	if (strcmp(pr->present_mac, id->mac)) {
+		struct jobq_msg m;
+		device_left(w, pr->present_mac);
+		memset(&m, 0, sizeof(m));
+		m.kind = JOBQ_ARRIVED;
+		snprintf(m.mac, sizeof(m.mac), "%s", id->mac);
+		snprintf(m.chip, sizeof(m.chip), "%s", id->chip);
+		m.u.arrived.flash_size = id->flash_size;
+		emit(w, &m);
+		snprintf(pr->present_mac, sizeof(pr->present_mac), "%s", id->mac);
+	}
+	pr->finished_mac[0] = '\0';
+	return 0;
+}
+
+/* Ask the main thread for work until there is some (0, *work is the
+ * caller's), the device is verified in its batch already (1), or it left or
+ * the worker is stopping (-1). The session is kept meanwhile: asking is
+ * cheap, reconnecting is not; a read every probe period notices the board
+ * leaving. */
+static int wait_for_work(struct worker *w, const struct devsess_ident *id, struct jobq_msg *work)
+{
+	uint64_t t_probe = mono_ms();
+	char msg[256];
+
+	for (;;) {
+		struct jobq_msg req;
+		memset(&req, 0, sizeof(req));
+		req.kind = JOBQ_WORK_REQ;
+		snprintf(req.mac, sizeof(req.mac), "%s", id->mac);
+		snprintf(req.chip, sizeof(req.chip), "%s", id->chip);
+		if (io_ask(w, &req, JOBQ_WORK_REP, work, (int)w->cfg.request_ms) == 0 && work->rc == 0)
+			return w->stopping ? (jobq_msg_clear(work), -1) : 0;
+		/* Verified for this batch already (e.g. before a restart of the
+		 * daemon): a finished board, never written again. */
+		if (work->kind == JOBQ_WORK_REP && work->rc == JOBQ_WORK_DONE) {
+			jobq_msg_clear(work);
+			return w->stopping ? -1 : 1;
+		}
+		jobq_msg_clear(work);
+		set_state(w, "waiting");
+		if (idle_wait(w, w->cfg.poll_ms))
+			return -1;
+		if (mono_ms() - t_probe >= w->cfg.probe_ms) {
+			t_probe = mono_ms();
+			if (devsess_ping(w->dev, msg, sizeof(msg)))
+				return -1;
+		}
+	}
+}
+
+/* The board is finished (its session closed): wait for it to leave. */
+static void finished(struct worker *w, struct presence *pr, const char *mac)
+{
+	snprintf(pr->finished_mac, sizeof(pr->finished_mac), "%s", mac);
+	pr->finished_ident = pr->ident;
+	set_state(w, "done");
+	idle_wait(w, w->cfg.probe_ms);
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -178,22 +263,21 @@ static void *worker_main(void *arg)
 		.table_offset = w->cfg.table_offset,
 		.timeout_ms = (int)w->cfg.request_ms,
 	};
-	char present_mac[18] = ""; /* the device we last identified on this port */
-	char finished_mac[18] = ""; /* provisioned or failed: wait for it to leave */
+	struct presence pr;
 	char msg[256];
-	uint64_t t_connect, t_probe;
-	struct port_ident ident, finished_ident, present_ident;
+	uint64_t t_connect;
 
+	memset(&pr, 0, sizeof(pr));
 	set_state(w, "absent");
 	while (!w->stopping) {
 		struct devsess_ident id;
-		struct jobq_msg req, work, result;
-		int rc, already;
+		struct jobq_msg work, result;
+		int rc;
 
 		if (!path_present(w->cfg.path)) {
 			set_state(w, "absent");
-			device_left(w, present_mac);
-			finished_mac[0] = '\0';
+			device_left(w, pr.present_mac);
+			pr.finished_mac[0] = '\0';
 			idle_wait(w, w->cfg.poll_ms);
 			continue;
 		}
@@ -206,92 +290,36 @@ static void *worker_main(void *arg)
 			/* Nothing in download mode answers (the board left, runs its
 			 * application, or the port went away): whatever answers next
 			 * is a new device. */
-			device_left(w, present_mac);
-			finished_mac[0] = '\0';
+			device_left(w, pr.present_mac);
+			pr.finished_mac[0] = '\0';
 			set_state(w, rc == DEVSESS_ENODEV ? "absent" : "idle");
 			idle_wait(w, w->cfg.poll_ms);
 			continue;
 		}
-		port_ident_get(w->cfg.path, &ident);
-		/* The same MAC on a port that was re-created since (replugged,
-		 * simulator restarted) is the board coming back, not one that
-		 * never left: provision it again (it gets its bound record). */
-		if (finished_mac[0] && memcmp(&ident, &finished_ident, sizeof(ident)))
-			finished_mac[0] = '\0';
-		if (present_mac[0] && memcmp(&ident, &present_ident, sizeof(ident)))
-			device_left(w, present_mac);
-		present_ident = ident;
-		if (finished_mac[0] && !strcmp(finished_mac, id.mac)) {
+		if (arrived(w, &pr, &id)) {
 			/* Still the board we finished: leave it alone. */
 			devsess_disconnect(w->dev);
 			set_state(w, "done");
 			idle_wait(w, w->cfg.probe_ms);
 			continue;
 		}
-		if (strcmp(present_mac, id.mac)) {
-			struct jobq_msg m;
-			device_left(w, present_mac);
-			memset(&m, 0, sizeof(m));
-			m.kind = JOBQ_ARRIVED;
-			snprintf(m.mac, sizeof(m.mac), "%s", id.mac);
-			snprintf(m.chip, sizeof(m.chip), "%s", id.chip);
-			m.a = id.flash_size;
-			emit(w, &m);
-			snprintf(present_mac, sizeof(present_mac), "%s", id.mac);
-		}
-		finished_mac[0] = '\0';
-		/* Keep the session while no batch wants this device: asking the
-		 * main thread is cheap, reconnecting is not. A read every probe
-		 * period notices the board leaving. */
-		t_probe = mono_ms();
-		already = 0;
-		for (;;) {
-			memset(&req, 0, sizeof(req));
-			req.kind = JOBQ_WORK_REQ;
-			snprintf(req.mac, sizeof(req.mac), "%s", id.mac);
-			snprintf(req.chip, sizeof(req.chip), "%s", id.chip);
-			if (io_ask(w, &req, JOBQ_WORK_REP, &work, (int)w->cfg.request_ms) == 0 && work.rc == 0)
-				break;
-			/* Verified for this batch already (e.g. before a restart of
-			 * the daemon): a finished board, never written again. */
-			if (work.kind == JOBQ_WORK_REP && work.rc == JOBQ_WORK_DONE) {
-				already = 1;
-				jobq_msg_clear(&work);
-				break;
-			}
-			jobq_msg_clear(&work);
-			set_state(w, "waiting");
-			if (idle_wait(w, w->cfg.poll_ms))
-				break;
-			if (mono_ms() - t_probe >= w->cfg.probe_ms) {
-				t_probe = mono_ms();
-				if (devsess_ping(w->dev, msg, sizeof(msg)))
-					break;
-			}
-		}
-		if (already && !w->stopping) {
+		rc = wait_for_work(w, &id, &work);
+		if (rc == 1) {
 			devsess_disconnect(w->dev);
-			snprintf(finished_mac, sizeof(finished_mac), "%s", id.mac);
-			finished_ident = ident;
-			set_state(w, "done");
-			idle_wait(w, w->cfg.probe_ms);
+			finished(w, &pr, id.mac);
 			continue;
 		}
-		if (w->stopping || work.kind != JOBQ_WORK_REP || work.rc) {
-			jobq_msg_clear(&work);
+		if (rc < 0) {
 			devsess_disconnect(w->dev);
 			continue;
 		}
 		set_state(w, "busy");
 		pipeline_provision(w->dev, &id, &work, &pp, &io, &result);
-		result.step_ms[PIPELINE_STEP_CONNECT] = (uint32_t)t_connect;
+		result.u.result.step_ms[PIPELINE_STEP_CONNECT] = (uint32_t)t_connect;
 		jobq_msg_clear(&work);
 		devsess_disconnect(w->dev);
 		emit(w, &result);
-		snprintf(finished_mac, sizeof(finished_mac), "%s", id.mac);
-		finished_ident = ident;
-		set_state(w, "done");
-		idle_wait(w, w->cfg.probe_ms);
+		finished(w, &pr, id.mac);
 	}
 	devsess_disconnect(w->dev);
 	{

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "store_backend.h"
+#include "espfab/store_state.h"
 #include "store_int.h"
 
 int store_batch_add(struct store *s, const char *product, int64_t count, const char *const *ports,
@@ -72,24 +73,22 @@ int store_batch_set(struct store *s, int64_t id, enum store_batch_op op, struct 
 {
 	STORE_VIA_BACKEND(s, batch_set, (s, id, op, err));
 	sqlite3_stmt *st = NULL;
-	const char *from = NULL, *to = NULL, *word = NULL;
+	enum store_batch_state to = STORE_BATCH_CANCELLED;
+	const char *word = NULL;
 	char state[16] = "", now[32];
 	int rc;
 
 	switch (op) {
 	case STORE_BATCH_PAUSE:
-		from = "active";
-		to = "paused";
+		to = STORE_BATCH_PAUSED;
 		word = "pause";
 		break;
 	case STORE_BATCH_RESUME:
-		from = "paused";
-		to = "active";
+		to = STORE_BATCH_ACTIVE;
 		word = "resume";
 		break;
 	case STORE_BATCH_CANCEL:
-		from = NULL; /* active or paused */
-		to = "cancelled";
+		to = STORE_BATCH_CANCELLED;
 		word = "cancel";
 		break;
 	}
@@ -108,7 +107,7 @@ int store_batch_set(struct store *s, int64_t id, enum store_batch_op op, struct 
 	snprintf(state, sizeof(state), "%s", sqlite3_column_text(st, 0));
 	store_unprep(s, st);
 	st = NULL;
-	if (from ? strcmp(state, from) != 0 : (strcmp(state, "active") && strcmp(state, "paused"))) {
+	if (!store_state_allowed(STORE_LC_BATCH, store_batch_state_parse(state), to)) {
 		rc = store_fail_err(err, STORE_ESTATE, "cannot %s batch %lld: it is %s", word, (long long)id, state);
 		goto out;
 	}
@@ -120,7 +119,7 @@ int store_batch_set(struct store *s, int64_t id, enum store_batch_op op, struct 
 			err);
 	if (rc)
 		goto out;
-	store_bind_text(st, 1, to);
+	store_bind_text(st, 1, store_batch_state_name(to));
 	store_bind_text(st, 2, now);
 	sqlite3_bind_int64(st, 3, id);
 	if (sqlite3_step(st) != SQLITE_DONE) {
@@ -128,7 +127,7 @@ int store_batch_set(struct store *s, int64_t id, enum store_batch_op op, struct 
 		goto out;
 	}
 	struct store_audit_entry a = {.batch_id = id, .baud = -1, .retries = -1, .duration_ms = -1};
-	rc = store_audit_insert(s, &a, "batch", to, err);
+	rc = store_audit_insert(s, &a, "batch", store_batch_state_name(to), err);
 out:
 	store_unprep(s, st);
 	return store_end(s, rc, err);

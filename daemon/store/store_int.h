@@ -78,6 +78,10 @@ void store_unprep(struct store *s, sqlite3_stmt *st);
 int store_bind_text(sqlite3_stmt *st, int i, const char *v);
 int store_bind_opt_int(sqlite3_stmt *st, int i, int64_t v); /* < 0 (or 0 for ids) -> NULL handled by caller */
 char *store_col_strdup(sqlite3_stmt *st, int i); /* NULL for NULL */
+void store_col_copy(char *dst, size_t n, sqlite3_stmt *st, int i); /* "" for NULL, truncated to n */
+/* Runs one statement with int64/text parameters given as a printf-like
+ * type string: 'i' int64, 's' text. */
+int store_run(struct store *s, struct store_err *err, const char *sql, const char *types, ...);
 json_t *store_col_json(sqlite3_stmt *st, int i);   /* text/int/null as JSON */
 
 /* One SQL text run as is (store_sql.c): migrations, pragmas, BEGIN/COMMIT. */

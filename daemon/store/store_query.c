@@ -5,16 +5,12 @@
 #include <string.h>
 
 #include "store_backend.h"
+#include "espfab/store_state.h"
 #include "store_int.h"
-
-static const char *const record_states[] = {"available", "reserved", "sent", "verified", "retired"};
 
 static int valid_state(const char *s)
 {
-	for (size_t i = 0; i < sizeof(record_states) / sizeof(record_states[0]); i++)
-		if (!strcmp(s, record_states[i]))
-			return 1;
-	return 0;
+	return store_record_state_parse(s) >= 0;
 }
 
 /* A value as JSON text when it is printable UTF-8-ish text, else hex: file

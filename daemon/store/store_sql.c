@@ -205,3 +205,31 @@ int store_mac_normalise(const char *in, char *out)
 	memcpy(out, tmp, sizeof(tmp));
 	return 0;
 }
+
+/* Runs one statement with up to four int64/text parameters given as a
+ * printf-like type string: 'i' int64, 's' text. */
+int store_run(struct store *s, struct store_err *err, const char *sql, const char *types, ...)
+{
+	sqlite3_stmt *st = NULL;
+	va_list ap;
+	int rc = store_prep(s, &st, sql, err);
+	if (rc)
+		return rc;
+	va_start(ap, types);
+	for (int i = 0; types[i]; i++) {
+		if (types[i] == 'i')
+			sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t));
+		else
+			store_bind_text(st, i + 1, va_arg(ap, const char *));
+	}
+	va_end(ap);
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : store_db_err(s, err, "update");
+	store_unprep(s, st);
+	return rc;
+}
+
+void store_col_copy(char *dst, size_t n, sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+	snprintf(dst, n, "%s", t ? (const char *)t : "");
+}

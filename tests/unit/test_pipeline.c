@@ -120,11 +120,11 @@ static void fake_emit(void *ctx, struct jobq_msg *m)
 	f->events++;
 	if (m->kind == JOBQ_STEP) {
 		size_t n = strlen(f->steps);
-		snprintf(f->steps + n, sizeof(f->steps) - n, "%s%s", n ? "," : "", m->text);
+		snprintf(f->steps + n, sizeof(f->steps) - n, "%s%s", n ? "," : "", m->u.step.name);
 	}
 	if (m->kind == JOBQ_PROGRESS && strstr(f->steps, "firmware") && !strstr(f->steps, "claim")) {
-		f->fw_done = m->a;
-		f->fw_total = m->b;
+		f->fw_done = m->u.progress.done;
+		f->fw_total = m->u.progress.total;
 	}
 	jobq_msg_clear(m);
 }
@@ -142,7 +142,7 @@ static int fake_ask(void *ctx, struct jobq_msg *req, enum jobq_kind want, struct
 		f->claims++;
 		assert_string_equal(req->mac, "24:0a:c4:12:34:56");
 		rep->job_id = 42;
-		snprintf(rep->record, sizeof(rep->record), "lamp-0001");
+		snprintf(rep->u.claim.record, sizeof(rep->u.claim.record), "lamp-0001");
 		rep->data = malloc(f->image_len);
 		memcpy(rep->data, f->image, f->image_len);
 		rep->len = f->image_len;
@@ -181,10 +181,10 @@ static void work_for(struct fixture *f, struct jobq_msg *w, const uint8_t *table
 	w->data = malloc(PART_TABLE_MAX_LEN);
 	memcpy(w->data, table, PART_TABLE_MAX_LEN);
 	w->len = PART_TABLE_MAX_LEN;
-	w->a = table == f->moved ? 0xa000 : NVS_OFF;
-	w->b = NVS_SIZE;
-	w->sent = md5_only;
-	snprintf(w->label, sizeof(w->label), "nvs");
+	w->u.work.part_offset = table == f->moved ? 0xa000 : NVS_OFF;
+	w->u.work.part_size = NVS_SIZE;
+	w->u.work.md5_only = md5_only;
+	snprintf(w->u.work.label, sizeof(w->u.work.label), "nvs");
 	w->fw = fwimg_set_ref(f->fw);
 }
 
@@ -226,10 +226,10 @@ static void test_pipeline_provisions_and_verifies(void **state)
 
 	assert_int_equal(run(f, f->table, 0, &res), 0);
 	assert_int_equal(res.rc, 0);
-	assert_int_equal(res.sent, 1);
+	assert_int_equal(res.u.result.sent, 1);
 	assert_int_equal(res.job_id, 42);
-	assert_string_equal(res.record, "lamp-0001");
-	assert_int_equal(strlen(res.digest), 32);
+	assert_string_equal(res.u.result.record, "lamp-0001");
+	assert_int_equal(strlen(res.u.result.flash_md5), 32);
 	assert_int_equal(f->claims, 1);
 	assert_int_equal(f->sents, 1);
 	assert_true(f->flash_blank_at_sent);
@@ -264,13 +264,13 @@ static void test_pipeline_table_mismatch_writes_nothing(void **state)
 	uint8_t *flash;
 
 	assert_int_not_equal(run(f, f->moved, 0, &res), 0);
-	assert_int_equal(res.sent, 0);
+	assert_int_equal(res.u.result.sent, 0);
 	assert_int_equal(res.job_id, 0);
 	assert_int_equal(f->claims, 0);
-	assert_non_null(strstr(res.text, "partition table mismatch: 'nvs' is 0x9000+0x6000 (type 1/2) on the device, "
+	assert_non_null(strstr(res.error, "partition table mismatch: 'nvs' is 0x9000+0x6000 (type 1/2) on the device, "
 					 "0xa000+0x6000 in the product"));
-	assert_non_null(strstr(res.text, "device table: [nvs 1/2 0x9000+0x6000; phy_init"));
-	assert_non_null(strstr(res.text, "product table: [nvs 1/2 0xa000+0x6000; factory"));
+	assert_non_null(strstr(res.error, "device table: [nvs 1/2 0x9000+0x6000; phy_init"));
+	assert_non_null(strstr(res.error, "product table: [nvs 1/2 0xa000+0x6000; factory"));
 	flash = simdev_flash(f->dev, &size);
 	for (size_t i = 0; i < 0x10000; i++)
 		if (i < 0x8000 || i >= 0x9000)
@@ -290,7 +290,7 @@ static void test_pipeline_blank_device_fails_before_claim(void **state)
 	memset(flash + 0x8000, 0xFF, 0x1000);
 	assert_int_not_equal(run(f, f->table, 0, &res), 0);
 	assert_int_equal(f->claims, 0);
-	assert_non_null(strstr(res.text, "device partition table at 0x8000 unreadable"));
+	assert_non_null(strstr(res.error, "device partition table at 0x8000 unreadable"));
 }
 
 static void test_pipeline_device_drops_mid_write(void **state)
@@ -300,9 +300,9 @@ static void test_pipeline_device_drops_mid_write(void **state)
 
 	f->drop_after_sent = 1; /* answer FLASH_DEFL_BEGIN, then go silent */
 	assert_int_not_equal(run(f, f->table, 0, &res), 0);
-	assert_int_equal(res.sent, 1); /* the record stays bound to this MAC */
+	assert_int_equal(res.u.result.sent, 1); /* the record stays bound to this MAC */
 	assert_int_equal(res.job_id, 42);
-	assert_non_null(strstr(res.text, "write: "));
+	assert_non_null(strstr(res.error, "write: "));
 }
 
 static void test_pipeline_check_table_pure(void **state)
@@ -404,7 +404,7 @@ static void test_pipeline_firmware_table_mismatch_writes_nothing(void **state)
 	assert_int_not_equal(run(f, f->moved, 0, &res), 0);
 	assert_int_equal(f->claims, 0);
 	assert_int_equal(flash_begins(f), 0);
-	assert_non_null(strstr(res.text, "partition table mismatch"));
+	assert_non_null(strstr(res.error, "partition table mismatch"));
 }
 
 static void test_pipeline_firmware_other_chip_refused(void **state)
@@ -417,7 +417,7 @@ static void test_pipeline_firmware_other_chip_refused(void **state)
 	assert_int_equal(res.job_id, 0);
 	assert_int_equal(f->claims, 0);
 	assert_int_equal(flash_begins(f), 0);
-	assert_string_equal(res.text, "chip mismatch: the device is an ESP32-S3, the product's firmware is built for "
+	assert_string_equal(res.error, "chip mismatch: the device is an ESP32-S3, the product's firmware is built for "
 				      "esp32c3");
 }
 
@@ -429,11 +429,11 @@ static void test_pipeline_firmware_write_failure_claims_nothing(void **state)
 	make_fw(f, "esp32s3", 1);
 	f->drop_after_connect = 1; /* answer the first FLASH_DEFL_BEGIN, then go silent */
 	assert_int_not_equal(run(f, f->table, 0, &res), 0);
-	assert_int_equal(res.sent, 0);
+	assert_int_equal(res.u.result.sent, 0);
 	assert_int_equal(res.job_id, 0); /* nothing claimed: nothing to release */
 	assert_int_equal(f->claims, 0);
 	assert_int_equal(f->sents, 0);
-	assert_non_null(strstr(res.text, "firmware bootloader at 0x0: "));
+	assert_non_null(strstr(res.error, "firmware bootloader at 0x0: "));
 	assert_null(strstr(f->steps, "claim"));
 }
 

@@ -159,16 +159,16 @@ static int fake_ask(void *ctx, struct jobq_msg *req, enum jobq_kind want, struct
 	if (req->kind == JOBQ_CLAIM_REQ) {
 		f->claims++;
 		rep->job_id = 42;
-		snprintf(rep->record, sizeof(rep->record), "lamp-0001");
+		snprintf(rep->u.claim.record, sizeof(rep->u.claim.record), "lamp-0001");
 		/* As station_ident_prepare() lays it out: NVS image, then the identity. */
 		rep->len = f->nvs_len + f->ident_len;
 		rep->data = malloc(rep->len);
 		memcpy(rep->data, f->nvs, f->nvs_len);
 		if (f->ident_len)
 			memcpy(rep->data + f->nvs_len, f->ident, f->ident_len);
-		rep->ident = f->mode;
-		rep->ident_offset = SC_OFF;
-		rep->ident_len = (uint32_t)f->ident_len;
+		rep->u.claim.ident = f->mode;
+		rep->u.claim.ident_offset = SC_OFF;
+		rep->u.claim.ident_len = (uint32_t)f->ident_len;
 	} else if (req->kind == JOBQ_SENT_REQ) {
 		f->sents++;
 		f->nvs_blank_at_sent = 1;
@@ -206,9 +206,9 @@ static int run(struct fixture *f, struct jobq_msg *res)
 	w.data = malloc(PART_TABLE_MAX_LEN);
 	memcpy(w.data, f->table, PART_TABLE_MAX_LEN);
 	w.len = PART_TABLE_MAX_LEN;
-	w.a = NVS_OFF;
-	w.b = NVS_SIZE;
-	snprintf(w.label, sizeof(w.label), "nvs");
+	w.u.work.part_offset = NVS_OFF;
+	w.u.work.part_size = NVS_SIZE;
+	snprintf(w.u.work.label, sizeof(w.u.work.label), "nvs");
 	rc = pipeline_provision(f->rio, &id, &w, &pp, &io, res);
 	jobq_msg_clear(&w);
 	return rc;
@@ -229,7 +229,7 @@ static void test_pipeline_ident_writes_partition(void **state)
 	f->ident_len = SC_SIZE;
 	assert_int_equal(run(f, &res), 0);
 	assert_int_equal(res.rc, 0);
-	assert_int_equal(res.ident, JOBQ_IDENT_WRITE);
+	assert_int_equal(res.u.result.ident, JOBQ_IDENT_WRITE);
 	assert_true(f->nvs_blank_at_sent);
 	assert_true(f->sc_at_sent_unchanged); /* nothing of it before mark-sent either */
 	assert_memory_equal(flash + SC_OFF, f->sc, SC_SIZE);
@@ -248,7 +248,7 @@ static void test_pipeline_ident_check_holds(void **state)
 	f->ident = f->der;
 	f->ident_len = f->der_len;
 	assert_int_equal(run(f, &res), 0);
-	assert_int_equal(res.ident, JOBQ_IDENT_CHECK);
+	assert_int_equal(res.u.result.ident, JOBQ_IDENT_CHECK);
 	assert_int_equal(f->sents, 1);
 	assert_memory_equal(flash + SC_OFF, f->sc, SC_SIZE); /* left as it was */
 	assert_memory_equal(flash + NVS_OFF, f->nvs, NVS_SIZE);
@@ -264,10 +264,10 @@ static void check_refused(struct fixture *f)
 	f->ident = f->der;
 	f->ident_len = f->der_len;
 	assert_int_not_equal(run(f, &res), 0);
-	assert_int_equal(res.sent, 0);
+	assert_int_equal(res.u.result.sent, 0);
 	assert_int_equal(res.job_id, 42); /* claimed, so the station releases it */
 	assert_int_equal(f->sents, 0);
-	assert_non_null(strstr(res.text, "the station keeps no copy of its key"));
+	assert_non_null(strstr(res.error, "the station keeps no copy of its key"));
 	for (size_t i = 0; i < NVS_SIZE; i++)
 		if (flash[NVS_OFF + i] != 0xFF)
 			fail_msg("NVS byte written at 0x%zx", NVS_OFF + i);
@@ -322,8 +322,8 @@ static void test_pipeline_ident_drop_during_write(void **state)
 		if (run(f, &res) == 0) {
 			ok_at = (int)n; /* enough requests for everything */
 		} else {
-			assert_int_equal(res.sent, 1);
-			if (!strncmp(res.text, "identity: ", 10))
+			assert_int_equal(res.u.result.sent, 1);
+			if (!strncmp(res.error, "identity: ", 10))
 				in_ident++;
 		}
 		teardown(&st);
