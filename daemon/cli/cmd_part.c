@@ -28,6 +28,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "cli_args.h"
 #include "espfab/nvs.h"
 #include "espfab/part.h"
 
@@ -44,8 +45,10 @@ struct part_cli_args {
 	bool show;
 	struct part_opts opts;
 	struct part_names *names;
-	const char **extra; /* the last --extra-partition-subtypes list */
+	char **extra; /* the last --extra-partition-subtypes list (argv's words) */
 	int nextra;
+	const char *pos[2]; /* INPUT, OUTPUT */
+	int npos;
 };
 
 static void usage(FILE *f)
@@ -81,42 +84,24 @@ enum part_cli_opt_id {
 	PART_CLI_OPT_HELP,
 };
 
-enum part_cli_arg { PART_CLI_ARG_NONE, PART_CLI_ARG_ONE, PART_CLI_ARG_OPTIONAL, PART_CLI_ARG_MANY };
-
-struct part_cli_opt {
-	const char *name;
-	char short_name;
-	enum part_cli_opt_id id;
-	enum part_cli_arg arg;
-	bool show_only;
-};
-
-static const struct part_cli_opt part_cli_opts[] = {
-	{"--flash-size", 0, PART_CLI_OPT_FLASH_SIZE, PART_CLI_ARG_OPTIONAL, false},
-	{"--disable-md5sum", 0, PART_CLI_OPT_DISABLE_MD5, PART_CLI_ARG_NONE, false},
-	{"--no-verify", 0, PART_CLI_OPT_NO_VERIFY, PART_CLI_ARG_NONE, false},
-	{"--verify", 'v', PART_CLI_OPT_VERIFY, PART_CLI_ARG_NONE, false},
-	{"--quiet", 'q', PART_CLI_OPT_QUIET, PART_CLI_ARG_NONE, false},
-	{"--offset", 'o', PART_CLI_OPT_OFFSET, PART_CLI_ARG_ONE, false},
-	{"--primary-bootloader-offset", 0, PART_CLI_OPT_PRIMARY, PART_CLI_ARG_ONE, false},
-	{"--recovery-bootloader-offset", 0, PART_CLI_OPT_RECOVERY, PART_CLI_ARG_ONE, false},
-	{"--secure", 0, PART_CLI_OPT_SECURE, PART_CLI_ARG_OPTIONAL, false},
-	{"--extra-partition-subtypes", 0, PART_CLI_OPT_EXTRA, PART_CLI_ARG_MANY, false},
-	{"--json", 0, PART_CLI_OPT_JSON, PART_CLI_ARG_NONE, true},
-	{"--help", 'h', PART_CLI_OPT_HELP, PART_CLI_ARG_NONE, false},
+/* argparse's set-up of gen_esp32part.py: --flash-size and --secure take an
+ * optional value, --extra-partition-subtypes every word up to the next
+ * option; --json only goes with show. */
+static const struct cli_opt part_cli_opts[] = { /* in enum part_cli_opt_id order */
+	{"--flash-size", 0, CLI_ARGS_OPTIONAL, PART_CLI_OPT_FLASH_SIZE, {NULL, NULL}},
+	{"--disable-md5sum", 0, CLI_ARGS_FLAG, PART_CLI_OPT_DISABLE_MD5, {NULL, NULL}},
+	{"--no-verify", 0, CLI_ARGS_FLAG, PART_CLI_OPT_NO_VERIFY, {NULL, NULL}},
+	{"--verify", 'v', CLI_ARGS_FLAG, PART_CLI_OPT_VERIFY, {NULL, NULL}},
+	{"--quiet", 'q', CLI_ARGS_FLAG, PART_CLI_OPT_QUIET, {NULL, NULL}},
+	{"--offset", 'o', CLI_ARGS_ONE, PART_CLI_OPT_OFFSET, {NULL, NULL}},
+	{"--primary-bootloader-offset", 0, CLI_ARGS_ONE, PART_CLI_OPT_PRIMARY, {NULL, NULL}},
+	{"--recovery-bootloader-offset", 0, CLI_ARGS_ONE, PART_CLI_OPT_RECOVERY, {NULL, NULL}},
+	{"--secure", 0, CLI_ARGS_OPTIONAL, PART_CLI_OPT_SECURE, {NULL, NULL}},
+	{"--extra-partition-subtypes", 0, CLI_ARGS_MANY, PART_CLI_OPT_EXTRA, {NULL, NULL}},
+	{"--json", 0, CLI_ARGS_FLAG, PART_CLI_OPT_JSON, {NULL, NULL}},
+	{"--help", 'h', CLI_ARGS_FLAG, PART_CLI_OPT_HELP, {NULL, NULL}},
 };
 #define NOPTS (sizeof(part_cli_opts) / sizeof(part_cli_opts[0]))
-
-/* argparse: an argument that starts with '-' is an option, except '-'
- * itself and negative numbers (this parser has no option that looks like one). */
-static bool looks_like_option(const char *a)
-{
-	if (a[0] != '-' || a[1] == '\0')
-		return false;
-	if ((a[1] >= '0' && a[1] <= '9') || (a[1] == '.' && a[2] >= '0' && a[2] <= '9'))
-		return false;
-	return true;
-}
 
 static int parse_u32(const char *what, const char *s, uint32_t *out)
 {
@@ -143,37 +128,12 @@ static int parse_u32(const char *what, const char *s, uint32_t *out)
 	return 0;
 }
 
-/* argparse's allow_abbrev: an exact name, or a prefix of exactly one. 0 and
- * *out (NULL: unknown), or -1 when the prefix is ambiguous. */
-static int find_long(const char *arg, size_t len, const struct part_cli_opt **out)
-{
-	int n = 0;
-
-	*out = NULL;
-	for (size_t i = 0; i < NOPTS; i++) {
-		if (strncmp(part_cli_opts[i].name, arg, len))
-			continue;
-		if (strlen(part_cli_opts[i].name) == len) {
-			*out = &part_cli_opts[i];
-			return 0;
-		}
-		*out = &part_cli_opts[i];
-		n++;
-	}
-	if (n > 1) {
-		fprintf(stderr, PROG ": ambiguous option: %.*s could match several options\n", (int)len, arg);
-		*out = NULL;
-		return -1;
-	}
-	return 0;
-}
-
-/* Apply one option; val may be NULL for PART_CLI_ARG_OPTIONAL / PART_CLI_ARG_NONE. */
-static int apply(struct part_cli_args *a, const struct part_cli_opt *d, const char *val)
+/* Apply one option; val may be NULL for an optional value or a flag. */
+static int apply(struct part_cli_args *a, const struct cli_opt *d, const char *val)
 {
 	struct part_err err;
 
-	if (d->show_only && !a->show) {
+	if (d->id == PART_CLI_OPT_JSON && !a->show) {
 		fprintf(stderr, PROG ": %s only goes with 'espfab part show'\n", d->name);
 		return -1;
 	}
@@ -244,122 +204,72 @@ static int apply(struct part_cli_args *a, const struct part_cli_opt *d, const ch
 	return -1;
 }
 
-/* Returns 0 to go on, 1 when done (--help), -1 on a usage error. */
-static int parse_args(int argc, char **argv, struct part_cli_args *a)
+static int part_cli_on_opt(void *ctx, const struct cli_opt *o, char **vals, int nvals)
 {
-	const char *pos[2] = {NULL, NULL};
-	int npos = 0, only_pos = 0, i = 1, rc;
+	struct part_cli_args *a = ctx;
+	int rc;
 
-	if (argc > 1 && !strcmp(argv[1], "show")) {
-		a->show = true;
-		i = 2;
+	if (o->kind == CLI_ARGS_MANY) {
+		/* argparse keeps only the last occurrence's list; it is applied
+		 * after the whole command line */
+		a->extra = vals;
+		a->nextra = nvals;
+		return 0;
 	}
-	for (; i < argc; i++) {
-		const char *arg = argv[i];
-		const struct part_cli_opt *d = NULL;
-		const char *val = NULL, *eq;
+	rc = apply(a, o, nvals ? vals[0] : NULL);
+	return rc > 0 ? CLI_ARGS_DONE : rc < 0 ? 2 : 0;
+}
 
-		if (only_pos || !looks_like_option(arg)) {
-			if (npos == 2) {
-				fprintf(stderr, PROG ": unrecognized arguments: %s\n", arg);
-				return -1;
-			}
-			pos[npos++] = arg;
-			continue;
-		}
-		if (!strcmp(arg, "--")) {
-			only_pos = 1;
-			continue;
-		}
-		if (arg[1] == '-') {
-			eq = strchr(arg, '=');
-			if (find_long(arg, eq ? (size_t)(eq - arg) : strlen(arg), &d))
-				return -1;
-			if (!d) {
-				fprintf(stderr, PROG ": unrecognized arguments: %s\n", arg);
-				return -1;
-			}
-			if (eq) {
-				if (d->arg == PART_CLI_ARG_NONE) {
-					fprintf(stderr, PROG ": argument %s: ignored explicit argument '%s'\n", d->name, eq + 1);
-					return -1;
-				}
-				val = eq + 1;
-			}
-		} else {
-			/* a cluster of short options: -qv, -o0x9000, -o 0x9000 */
-			for (const char *c = arg + 1; *c; c++) {
-				d = NULL;
-				for (size_t k = 0; k < NOPTS; k++)
-					if (part_cli_opts[k].short_name == *c)
-						d = &part_cli_opts[k];
-				if (!d) {
-					fprintf(stderr, PROG ": unrecognized arguments: %s\n", arg);
-					return -1;
-				}
-				if (d->arg == PART_CLI_ARG_NONE) {
-					if ((rc = apply(a, d, NULL)) != 0)
-						return rc;
-					d = NULL;
-					continue;
-				}
-				if (c[1])
-					val = c + 1;
-				break;
-			}
-			if (!d)
-				continue;
-		}
-		switch (d->arg) {
-		case PART_CLI_ARG_NONE:
-			break;
-		case PART_CLI_ARG_ONE:
-			if (!val) {
-				if (i + 1 >= argc || looks_like_option(argv[i + 1])) {
-					fprintf(stderr, PROG ": argument %s: expected one argument\n", d->name);
-					return -1;
-				}
-				val = argv[++i];
-			}
-			break;
-		case PART_CLI_ARG_OPTIONAL:
-			if (!val && i + 1 < argc && !looks_like_option(argv[i + 1]))
-				val = argv[++i];
-			break;
-		case PART_CLI_ARG_MANY:
-			/* argparse keeps only the last occurrence's list; main()
-			 * registers it after parsing the command line */
-			a->nextra = 0;
-			if (val) /* --opt=VALUE is exactly one value */
-				a->extra[a->nextra++] = val;
-			else
-				while (i + 1 < argc && !looks_like_option(argv[i + 1]))
-					a->extra[a->nextra++] = argv[++i];
-			continue;
-		}
-		if ((rc = apply(a, d, val)) != 0)
-			return rc;
-	}
-	if (npos == 0) {
+/* INPUT and OUTPUT, wherever they are; a third word is unrecognized. */
+static int part_cli_on_run(void *ctx, char **run, int n, int *used)
+{
+	struct part_cli_args *a = ctx;
+
+	for (*used = 0; *used < n && a->npos < 2; (*used)++)
+		a->pos[a->npos++] = run[*used];
+	return 0;
+}
+
+static int part_cli_on_end(void *ctx)
+{
+	struct part_cli_args *a = ctx;
+
+	if (a->npos == 0) {
 		if (a->show)
 			fprintf(stderr, PROG " show: the following arguments are required: TABLE%s\n",
 				access("show", F_OK) == 0 ? " (to convert a file named 'show', write ./show)" : "");
 		else
 			fprintf(stderr, PROG ": the following arguments are required: input\n");
-		return -1;
+		return 2;
 	}
-	if (a->show && npos > 1) {
-		fprintf(stderr, PROG " show: unrecognized arguments: %s (show writes no file%s)\n", pos[1],
+	if (a->show && a->npos > 1) {
+		fprintf(stderr, PROG " show: unrecognized arguments: %s (show writes no file%s)\n", a->pos[1],
 			access("show", F_OK) == 0 ? "; to convert a file named 'show', write ./show" : "");
-		return -1;
+		return 2;
 	}
-	a->input = pos[0];
-	a->output = pos[1];
-	for (int k = 0; k < a->nextra; k++) {
-		for (size_t n = 0; n < NOPTS; n++)
-			if (part_cli_opts[n].id == PART_CLI_OPT_EXTRA && (rc = apply(a, &part_cli_opts[n], a->extra[k])) != 0)
-				return rc;
+	return 0;
+}
+
+/* Returns 0 to go on, CLI_ARGS_DONE after --help, 2 after a usage error. */
+static int parse_args(int argc, char **argv, struct part_cli_args *a)
+{
+	const struct cli_args p = {.prog = PROG, .opts = part_cli_opts, .nopts = NOPTS, .flags = CLI_ARGS_PREFIX,
+				   .style = CLI_ARGS_ARGPARSE, .ctx = a, .on_opt = part_cli_on_opt,
+				   .on_run = part_cli_on_run, .on_end = part_cli_on_end};
+	int rc, first = 1;
+
+	if (argc > 1 && !strcmp(argv[1], "show")) {
+		a->show = true;
+		first = 2;
 	}
+	rc = cli_args_parse(&p, argc, argv, first);
+	if (rc)
+		return rc;
+	a->input = a->pos[0];
+	a->output = a->pos[1];
+	for (int k = 0; k < a->nextra; k++)
+		if ((rc = apply(a, &part_cli_opts[PART_CLI_OPT_EXTRA], a->extra[k])) != 0)
+			return 2;
 	return 0;
 }
 
@@ -808,24 +718,17 @@ int cmd_part(int argc, char **argv, const struct cli_globals *g)
 
 	(void)g;
 	memset(&a, 0, sizeof(a));
-	a.extra = calloc((size_t)argc, sizeof(*a.extra));
-	if (!a.extra) {
-		fprintf(stderr, PROG ": out of memory\n");
-		return 2;
-	}
 	part_opts_init(&a.opts);
 	a.opts.warn = warn_stderr;
 	a.opts.getenv = env_lookup;
 	rc = parse_args(argc, argv, &a);
 	if (rc) {
 		part_names_free(a.names);
-		free(a.extra);
-		return rc > 0 ? 0 : 2;
+		return rc == CLI_ARGS_DONE ? 0 : rc;
 	}
 	if (a.show)
 		a.quiet = true; /* progress lines are the converter's; show prints a report */
 	rc = a.show ? show(&a) : convert(&a);
 	part_names_free(a.names);
-	free(a.extra);
 	return rc;
 }
