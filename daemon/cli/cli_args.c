@@ -200,14 +200,21 @@ static int cluster(struct cli_args_state *st, char *w)
 		extra(st, w);
 		return 0;
 	}
+	/* argparse checks the whole cluster before it acts on any of it:
+	 * "-hX" is an error, not help */
 	for (char *c = w + 1; *c; c++) {
 		if (!(o = find_short(p, *c)))
 			return usage_error(p, "novalue", prev, c);
 		if (o->kind != CLI_ARGS_FLAG)
+			break;
+		prev = o;
+	}
+	for (char *c = w + 1; *c; c++) {
+		o = find_short(p, *c);
+		if (o->kind != CLI_ARGS_FLAG)
 			return take(st, o, c[1] ? c + 1 : NULL);
 		if ((rc = take(st, o, NULL)) != 0)
 			return rc;
-		prev = o;
 	}
 	return 0;
 }

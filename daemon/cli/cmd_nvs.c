@@ -15,6 +15,7 @@
 #include <openssl/crypto.h>
 
 #include "cli.h"
+#include "cli_args.h"
 #include "espfab/nvs.h"
 
 #define NVS_CLI_SIZE_MAX (256u * 1024 * 1024)
@@ -84,95 +85,6 @@ static const char *const nvs_cli_positionals[4][4] = {
 };
 
 #define NVS_CLI_HELP (-2) /* option id of -h/--help */
-#define NVS_CLI_UNKNOWN (-3)
-
-/* argparse's _parse_optional(): is arg an option ('O') or a positional
- * ('A')? Sets *id (an option, NVS_CLI_HELP or NVS_CLI_UNKNOWN) and *eq (the
- * explicit "=value", or NULL). Returns 'A', 'O' or 0 for an ambiguous prefix
- * (argparse stops right there). */
-static int nvs_cli_classify(enum nvs_cli_sub sub, const char *arg, int *id, const char **eq)
-{
-	size_t nlen;
-	int matches = 0;
-
-	*id = NVS_CLI_UNKNOWN;
-	*eq = NULL;
-	if (arg[0] != '-')
-		return 'A';
-	if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
-		*id = NVS_CLI_HELP;
-		return 'O';
-	}
-	for (int o = 0; o < NVS_CLI_OPT_COUNT; o++) {
-		if ((nvs_cli_opts[o].subs & SUB(sub)) && !strcmp(arg, nvs_cli_opts[o].name)) {
-			*id = o;
-			return 'O';
-		}
-	}
-	if (!arg[1])
-		return 'A';
-	if (arg[1] == '-') {
-		/* "--name=value" with an exact name, else a unique prefix of one. */
-		const char *e = strchr(arg, '=');
-		nlen = e ? (size_t)(e - arg) : strlen(arg);
-		for (int o = 0; o < NVS_CLI_OPT_COUNT; o++) {
-			if (!(nvs_cli_opts[o].subs & SUB(sub)))
-				continue;
-			if (e && strlen(nvs_cli_opts[o].name) == nlen && !strncmp(nvs_cli_opts[o].name, arg, nlen)) {
-				*id = o;
-				*eq = e + 1;
-				return 'O';
-			}
-		}
-		if (e && nlen == 6 && !strncmp(arg, "--help", 6)) {
-			*id = NVS_CLI_HELP;
-			*eq = e + 1;
-			return 'O';
-		}
-		for (int o = 0; o < NVS_CLI_OPT_COUNT; o++) {
-			if ((nvs_cli_opts[o].subs & SUB(sub)) && !strncmp(nvs_cli_opts[o].name, arg, nlen)) {
-				*id = o;
-				matches++;
-			}
-		}
-		if (!strncmp("--help", arg, nlen)) {
-			*id = NVS_CLI_HELP;
-			matches++;
-		}
-		if (matches > 1)
-			return 0;
-		if (matches == 1) {
-			*eq = e ? e + 1 : NULL;
-			return 'O';
-		}
-		*id = NVS_CLI_UNKNOWN;
-	} else if (arg[1] == 'h') {
-		/* "-hX": -h with an explicit argument */
-		*id = NVS_CLI_HELP;
-		*eq = arg + 2;
-		return 'O';
-	}
-	/* A negative number ("-12", "-1.5") or anything with a space is a
-	 * positional; every other "-..." is an (unknown) option. */
-	{
-		const char *d = arg + 1;
-		bool digits = false, dot = false;
-		while (*d >= '0' && *d <= '9')
-			d++, digits = true;
-		if (*d == '.') {
-			dot = true;
-			d++;
-			digits = false;
-			while (*d >= '0' && *d <= '9')
-				d++, digits = true;
-		}
-		if (!*d && digits && (dot || d > arg + 1))
-			return 'A';
-	}
-	if (strchr(arg, ' '))
-		return 'A';
-	return 'O';
-}
 
 /* --version takes type=int, choices=[1, 2]: int(" 01 ") is 1 too. */
 static int nvs_cli_version(const char *v, enum nvs_version *out)
@@ -187,156 +99,114 @@ static int nvs_cli_version(const char *v, enum nvs_version *out)
 	return 0;
 }
 
+struct nvs_cli_parse {
+	struct nvs_cli_args *a;
+	const char *prog; /* "espfab nvs generate" */
+	int pi;           /* next positional to fill */
+	bool dashdash;    /* the "--" was met */
+};
+
+static int nvs_cli_on_opt(void *ctx, const struct cli_opt *o, char **vals, int nvals)
+{
+	struct nvs_cli_parse *st = ctx;
+
+	if (o->id == NVS_CLI_HELP) {
+		nvs_cli_usage(stdout);
+		return CLI_ARGS_DONE;
+	}
+	/* type and choices are checked when the option is taken */
+	if (o->id == NVS_CLI_OPT_VERSION && nvs_cli_version(vals[0], &st->a->version) < 0)
+		return 2;
+	st->a->opt[o->id] = nvals ? vals[0] : "";
+	return 0;
+}
+
+/* argparse's consume_positionals(): the longest head of the remaining
+ * positionals that this run can fill; an nargs '+' one (always first) takes
+ * what the others leave. The "--" among or right after the words taken is
+ * absorbed; anything else left is unrecognized. */
+static int nvs_cli_on_run(void *ctx, char **run, int n, int *used)
+{
+	struct nvs_cli_parse *st = ctx;
+	const char *const *posdef = nvs_cli_positionals[st->a->sub];
+	int words = 0, left = 0, take, want = 0, seen = 0, k;
+	bool dd = st->dashdash;
+
+	for (k = 0; k < n; k++) {
+		if (!dd && !strcmp(run[k], "--"))
+			dd = true;
+		else
+			words++;
+	}
+	*used = 0;
+	if (!words || !posdef[st->pi])
+		return 0;
+	while (posdef[st->pi + left])
+		left++;
+	take = left < words ? left : words;
+	for (k = 0; k < take; k++)
+		want += posdef[st->pi + k][0] == '+' ? words - take + 1 : 1;
+	for (k = 0; k < n; k++) {
+		if (!st->dashdash && !strcmp(run[k], "--")) {
+			st->dashdash = true;
+			continue;
+		}
+		if (seen == want)
+			break;
+		st->a->pos[st->a->npos++] = run[k];
+		seen++;
+	}
+	*used = k;
+	st->pi += take;
+	return 0;
+}
+
+/* Missing positionals are named before unrecognized words, as argparse does. */
+static int nvs_cli_on_end(void *ctx)
+{
+	struct nvs_cli_parse *st = ctx;
+	const char *const *posdef = nvs_cli_positionals[st->a->sub];
+
+	if (!posdef[st->pi])
+		return 0;
+	fprintf(stderr, "%s: the following arguments are required:", st->prog);
+	for (int j = st->pi; posdef[j]; j++)
+		fprintf(stderr, "%s %s", j > st->pi ? "," : "", posdef[j] + (posdef[j][0] == '+'));
+	fprintf(stderr, "\n");
+	return 2;
+}
+
 /* Python 3.11 argparse, as nvs_partition_gen.py's sub-parsers use it:
  * options anywhere, "--opt=value", unique prefixes, "--" ends options, and
  * positionals taken in runs between options (an input list cut by an option
  * does not resume after it: "a.csv --version 1 b.csv out.bin 0x3000" gives
  * input=[a.csv], output=b.csv, size=out.bin and "0x3000" is unrecognized).
- * Returns 0, -1 after help was printed, or 2 after an error message. */
+ * Returns 0, -1 after help was printed, or the exit status after an error. */
 static int nvs_cli_parse(int argc, char **argv, struct nvs_cli_args *a)
 {
-	const char *const *posdef = nvs_cli_positionals[a->sub];
-	int n = argc - 2, start = 0, pi = 0, nextras = 0, rc = 2;
-	const char **args = NULL, *first_extra = NULL;
-	char *pat = NULL;
-	int *ids = NULL;
-	const char **eqs = NULL;
+	struct cli_opt opts[NVS_CLI_OPT_COUNT + 1];
+	char prog[48];
+	struct nvs_cli_parse st = {.a = a, .prog = prog};
+	struct cli_args p = {.prog = prog, .opts = opts, .flags = CLI_ARGS_PREFIX | CLI_ARGS_KEEP_DASHDASH,
+			     .style = CLI_ARGS_ARGPARSE, .ctx = &st, .on_opt = nvs_cli_on_opt,
+			     .on_run = nvs_cli_on_run, .on_end = nvs_cli_on_end};
+	int rc;
 
+	snprintf(prog, sizeof(prog), "espfab nvs %s", argv[1]);
+	/* this sub-command's options, in the reference's order */
+	for (int o = 0; o < NVS_CLI_OPT_COUNT; o++)
+		if (nvs_cli_opts[o].subs & SUB(a->sub))
+			opts[p.nopts++] = (struct cli_opt){nvs_cli_opts[o].name, 0,
+							   nvs_cli_opts[o].has_value ? CLI_ARGS_ONE : CLI_ARGS_FLAG, o,
+							   {NULL, NULL}};
+	opts[p.nopts++] = (struct cli_opt){"--help", 'h', CLI_ARGS_FLAG, NVS_CLI_HELP, {NULL, NULL}};
 	a->pos = calloc((size_t)argc + 1, sizeof(*a->pos));
-	args = calloc((size_t)argc + 1, sizeof(*args));
-	pat = calloc((size_t)argc + 1, 1);
-	ids = calloc((size_t)argc + 1, sizeof(*ids));
-	eqs = calloc((size_t)argc + 1, sizeof(*eqs));
-	if (!a->pos || !args || !pat || !ids || !eqs) {
+	if (!a->pos) {
 		fprintf(stderr, "espfab nvs: out of memory\n");
-		rc = 1;
-		goto out;
+		return 1;
 	}
-	/* Classify every argument first, as argparse does. */
-	{
-		bool only_pos = false;
-		int k = 0;
-		for (int i = 0; i < n; i++) {
-			const char *arg = argv[i + 2];
-			int c;
-			if (!only_pos && !strcmp(arg, "--")) {
-				/* '-' in argparse's pattern: positionals next to it absorb
-				 * it, otherwise it is an unrecognized argument. */
-				only_pos = true;
-				args[k] = arg;
-				pat[k++] = '-';
-				continue;
-			}
-			c = only_pos ? 'A' : nvs_cli_classify(a->sub, arg, &ids[k], &eqs[k]);
-			if (!c) {
-				fprintf(stderr, "espfab nvs %s: ambiguous option: %s\n", argv[1], arg);
-				goto out;
-			}
-			args[k] = arg;
-			pat[k++] = (char)c;
-		}
-		n = k;
-	}
-	for (;;) {
-		int next = start, run = 0;
-
-		while (next < n && pat[next] != 'O')
-			next++;
-		/* consume_positionals(): the longest head of the remaining
-		 * positionals that the run of positionals here can fill; an
-		 * nargs '+' one (always first) takes what the others leave. */
-		for (int j = start; j < next; j++)
-			run += pat[j] == 'A';
-		if (run && posdef[pi]) {
-			int left = 0, take, used = 0, seen = 0;
-			while (posdef[pi + left])
-				left++;
-			take = left < run ? left : run;
-			for (int j = 0; j < take; j++)
-				used += (posdef[pi + j][0] == '+') ? run - take + 1 : 1;
-			/* the first `used` positionals of the run are taken, and a
-			 * "--" among or right after them */
-			for (; start < next; start++) {
-				if (pat[start] == 'A') {
-					if (seen == used)
-						break;
-					a->pos[a->npos++] = args[start];
-					seen++;
-				}
-			}
-			pi += take;
-		}
-		/* whatever is left before the next option is unrecognized */
-		while (start < next) {
-			if (!first_extra)
-				first_extra = args[start];
-			nextras++;
-			start++;
-		}
-		if (start >= n)
-			break;
-		/* consume_optional() */
-		{
-			int id = ids[start];
-			const char *val = eqs[start];
-			const char *name = args[start];
-			start++;
-			if (id == NVS_CLI_UNKNOWN) {
-				if (!first_extra)
-					first_extra = name;
-				nextras++;
-				continue;
-			}
-			if (id == NVS_CLI_HELP) {
-				if (val) {
-					fprintf(stderr, "espfab nvs %s: argument -h/--help: ignored explicit argument '%s'\n",
-						argv[1], val);
-					goto out;
-				}
-				nvs_cli_usage(stdout);
-				rc = -1;
-				goto out;
-			}
-			if (!nvs_cli_opts[id].has_value) {
-				if (val) {
-					fprintf(stderr, "espfab nvs %s: argument %s: ignored explicit argument '%s'\n", argv[1],
-						nvs_cli_opts[id].name, val);
-					goto out;
-				}
-				val = "";
-			} else if (!val) {
-				if (start >= n || pat[start] != 'A') {
-					fprintf(stderr, "espfab nvs %s: argument %s: expected one argument\n", argv[1],
-						nvs_cli_opts[id].name);
-					goto out;
-				}
-				val = args[start++];
-			}
-			/* type and choices are checked when the option is taken */
-			if (id == NVS_CLI_OPT_VERSION && nvs_cli_version(val, &a->version) < 0)
-				goto out;
-			a->opt[id] = val;
-		}
-	}
-	if (posdef[pi]) {
-		fprintf(stderr, "espfab nvs %s: the following arguments are required:", argv[1]);
-		for (int j = pi; posdef[j]; j++)
-			fprintf(stderr, "%s %s", j > pi ? "," : "", posdef[j] + (posdef[j][0] == '+'));
-		fprintf(stderr, "\n");
-		goto out;
-	}
-	if (nextras) {
-		fprintf(stderr, "espfab nvs %s: unrecognized arguments: %s%s\n", argv[1], first_extra,
-			nextras > 1 ? " ..." : "");
-		goto out;
-	}
-	rc = 0;
-out:
-	free(args);
-	free(pat);
-	free(ids);
-	free(eqs);
-	return rc;
+	rc = cli_args_parse(&p, argc, argv, 2);
+	return rc == CLI_ARGS_DONE ? -1 : rc;
 }
 
 /* os.path.splitext()'s extension: from the last '.' of the base name,

@@ -210,6 +210,12 @@ static void test_cli_args_runs_and_dashdash(void **state)
 	r.take = -1;
 	assert_int_equal(parse(CLI_ARGS_ARGPARSE, 0, "-q -h --bogus", &r), CLI_ARGS_DONE);
 	assert_string_equal(r.log, "quiet");
+	/* a cluster is checked whole before any of it acts: "-hX" is no help */
+	memset(&r, 0, sizeof(r));
+	r.take = -1;
+	assert_int_equal(parse(CLI_ARGS_ARGPARSE, 0, "-qhX", &r), 2);
+	assert_string_equal(r.log, "");
+	assert_string_equal(errbuf, "espfab t: argument -h/--help: ignored explicit argument 'X'\n");
 }
 
 int main(void)
