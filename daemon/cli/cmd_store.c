@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli_args.h"
 #include "cmd_store.h"
 #include "config.h"
 
@@ -30,7 +31,7 @@ struct opts {
 	const char *unique[MAX_UNIQUE];
 	size_t n_unique;
 	const char *pos[4];
-	int npos;
+	int npos, max_pos;
 };
 
 static int usage_err(const struct opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -47,97 +48,115 @@ static int usage_err(const struct opts *o, const char *fmt, ...)
 	return 2;
 }
 
-/* allowed: space-separated option names without dashes. */
-static int parse(struct opts *o, int argc, char **argv, int first, const char *allowed, int max_pos)
+enum store_opt_id {
+	STORE_OPT_PRODUCT, STORE_OPT_STATE, STORE_OPT_ID, STORE_OPT_REASON, STORE_OPT_SINCE, STORE_OPT_MAC,
+	STORE_OPT_TABLE, STORE_OPT_FIRMWARE, STORE_OPT_PARTITION, STORE_OPT_SEAL_KEY, STORE_OPT_VERSION,
+	STORE_OPT_UNIQUE, STORE_OPT_LIMIT, STORE_OPT_JSON, STORE_OPT_REVEAL, STORE_OPT_AFTER,
+};
+
+/* Every option of the store's commands; each command allows some of them. */
+static const struct cli_opt store_opts[] = {
+	{"--product", 0, CLI_ARGS_ONE, STORE_OPT_PRODUCT, {NULL, NULL}},
+	{"--state", 0, CLI_ARGS_ONE, STORE_OPT_STATE, {NULL, NULL}},
+	{"--id", 0, CLI_ARGS_ONE, STORE_OPT_ID, {NULL, NULL}},
+	{"--reason", 0, CLI_ARGS_ONE, STORE_OPT_REASON, {NULL, NULL}},
+	{"--since", 0, CLI_ARGS_ONE, STORE_OPT_SINCE, {NULL, NULL}},
+	{"--mac", 0, CLI_ARGS_ONE, STORE_OPT_MAC, {NULL, NULL}},
+	{"--table", 0, CLI_ARGS_ONE, STORE_OPT_TABLE, {NULL, NULL}},
+	{"--firmware", 0, CLI_ARGS_ONE, STORE_OPT_FIRMWARE, {NULL, NULL}},
+	{"--partition", 0, CLI_ARGS_ONE, STORE_OPT_PARTITION, {NULL, NULL}},
+	{"--seal-key", 0, CLI_ARGS_ONE, STORE_OPT_SEAL_KEY, {NULL, NULL}},
+	{"--version", 0, CLI_ARGS_ONE, STORE_OPT_VERSION, {NULL, NULL}},
+	{"--unique", 0, CLI_ARGS_ONE, STORE_OPT_UNIQUE, {NULL, NULL}},
+	{"--limit", 0, CLI_ARGS_ONE, STORE_OPT_LIMIT, {NULL, NULL}},
+	{"--json", 0, CLI_ARGS_FLAG, STORE_OPT_JSON, {NULL, NULL}},
+	{"--reveal", 0, CLI_ARGS_FLAG, STORE_OPT_REVEAL, {NULL, NULL}},
+	{"--after", 0, CLI_ARGS_ONE, STORE_OPT_AFTER, {NULL, NULL}},
+};
+#define STORE_NOPTS (sizeof(store_opts) / sizeof(store_opts[0]))
+
+static int store_int_opt(const struct opts *o, enum store_opt_id id, const char *val, long long *out)
 {
-	static const struct {
-		const char *name;
-		int has_arg;
-	} known[] = {{"product", 1}, {"state", 1},    {"id", 1},      {"reason", 1},   {"since", 1},
-		     {"mac", 1},     {"table", 1},    {"firmware", 1},    {"partition", 1}, {"seal-key", 1}, {"version", 1},
-		     {"unique", 1},  {"limit", 1},    {"json", 0},    {"reveal", 0},   {"after", 1}};
-	for (int i = first; i < argc; i++) {
-		const char *a = argv[i], *val = NULL;
-		if (a[0] != '-' || a[1] != '-' || !a[2]) {
-			if (o->npos >= max_pos)
-				return usage_err(o, "unexpected argument '%s'", a);
-			o->pos[o->npos++] = a;
-			continue;
-		}
-		char name[32];
-		const char *eq = strchr(a + 2, '=');
-		size_t nl = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
-		if (nl >= sizeof(name))
-			return usage_err(o, "unknown option '%s'", a);
-		memcpy(name, a + 2, nl);
-		name[nl] = 0;
-		size_t k;
-		for (k = 0; k < sizeof(known) / sizeof(known[0]); k++)
-			if (!strcmp(known[k].name, name))
-				break;
-		/* whole-word match in the allowed list */
-		const char *hit = strstr(allowed, name);
-		while (hit && ((hit != allowed && hit[-1] != ' ') || (hit[nl] && hit[nl] != ' ')))
-			hit = strstr(hit + 1, name);
-		if (k == sizeof(known) / sizeof(known[0]) || !hit)
-			return usage_err(o, "unknown option '%s'", a);
-		if (known[k].has_arg) {
-			if (eq)
-				val = eq + 1;
-			else if (i + 1 < argc)
-				val = argv[++i];
-			else
-				return usage_err(o, "option '%s' needs a value", a);
-		} else if (eq) {
-			return usage_err(o, "option '%s' takes no value", a);
-		}
-		if (!strcmp(name, "product"))
-			o->product = val;
-		else if (!strcmp(name, "state"))
-			o->state = val;
-		else if (!strcmp(name, "id"))
-			o->id_col = val;
-		else if (!strcmp(name, "reason"))
-			o->reason = val;
-		else if (!strcmp(name, "since"))
-			o->since = val;
-		else if (!strcmp(name, "mac"))
-			o->mac = val;
-		else if (!strcmp(name, "table"))
-			o->table = val;
-		else if (!strcmp(name, "partition"))
-			o->partition = val;
-		else if (!strcmp(name, "firmware"))
-			o->firmware = val;
-		else if (!strcmp(name, "seal-key"))
-			o->seal_key = val;
-		else if (!strcmp(name, "json"))
-			o->json = 1;
-		else if (!strcmp(name, "reveal"))
-			o->reveal = 1;
-		else if (!strcmp(name, "version")) {
-			if (strcmp(val, "1") && strcmp(val, "2"))
-				return usage_err(o, "--version must be 1 or 2, not '%s'", val);
-			o->version = val[0] - '0';
-		} else if (!strcmp(name, "unique")) {
-			if (o->n_unique == MAX_UNIQUE)
-				return usage_err(o, "too many --unique fields");
-			o->unique[o->n_unique++] = val;
-		} else if (!strcmp(name, "limit")) {
-			char *end;
-			errno = 0;
-			o->limit = strtoll(val, &end, 10);
-			if (errno || *end || o->limit <= 0)
-				return usage_err(o, "--limit needs a positive number, not '%s'", val);
-		} else if (!strcmp(name, "after")) {
-			char *end;
-			errno = 0;
-			o->after = strtoll(val, &end, 10);
-			if (errno || *end || end == val || o->after < 0)
-				return usage_err(o, "--after needs an audit row id (0 or more), not '%s'", val);
-		}
+	char *end;
+
+	errno = 0;
+	*out = strtoll(val, &end, 10);
+	if (id == STORE_OPT_LIMIT && (errno || *end || *out <= 0))
+		return usage_err(o, "--limit needs a positive number, not '%s'", val);
+	if (id == STORE_OPT_AFTER && (errno || *end || end == val || *out < 0))
+		return usage_err(o, "--after needs an audit row id (0 or more), not '%s'", val);
+	return 0;
+}
+
+static int store_on_opt(void *ctx, const struct cli_opt *opt, char **vals, int nvals)
+{
+	struct opts *o = ctx;
+	const char *val = nvals ? vals[0] : NULL;
+
+	switch ((enum store_opt_id)opt->id) {
+	case STORE_OPT_PRODUCT: o->product = val; break;
+	case STORE_OPT_STATE: o->state = val; break;
+	case STORE_OPT_ID: o->id_col = val; break;
+	case STORE_OPT_REASON: o->reason = val; break;
+	case STORE_OPT_SINCE: o->since = val; break;
+	case STORE_OPT_MAC: o->mac = val; break;
+	case STORE_OPT_TABLE: o->table = val; break;
+	case STORE_OPT_FIRMWARE: o->firmware = val; break;
+	case STORE_OPT_PARTITION: o->partition = val; break;
+	case STORE_OPT_SEAL_KEY: o->seal_key = val; break;
+	case STORE_OPT_JSON: o->json = 1; break;
+	case STORE_OPT_REVEAL: o->reveal = 1; break;
+	case STORE_OPT_VERSION:
+		if (strcmp(val, "1") && strcmp(val, "2"))
+			return usage_err(o, "--version must be 1 or 2, not '%s'", val);
+		o->version = val[0] - '0';
+		break;
+	case STORE_OPT_UNIQUE:
+		if (o->n_unique == MAX_UNIQUE)
+			return usage_err(o, "too many --unique fields");
+		o->unique[o->n_unique++] = val;
+		break;
+	case STORE_OPT_LIMIT:
+		return store_int_opt(o, STORE_OPT_LIMIT, val, &o->limit);
+	case STORE_OPT_AFTER:
+		return store_int_opt(o, STORE_OPT_AFTER, val, &o->after);
 	}
 	return 0;
+}
+
+static int store_on_run(void *ctx, char **run, int n, int *used)
+{
+	struct opts *o = ctx;
+
+	for (*used = 0; *used < n; (*used)++) {
+		if (o->npos >= o->max_pos)
+			return usage_err(o, "unexpected argument '%s'", run[*used]);
+		o->pos[o->npos++] = run[*used];
+	}
+	return 0;
+}
+
+/* allowed: the command's option names without dashes, space-separated. */
+static int parse(struct opts *o, int argc, char **argv, int first, const char *allowed, int max_pos)
+{
+	struct cli_opt opts[STORE_NOPTS];
+	char prog[48], hint[64];
+	struct cli_args p = {.prog = prog, .opts = opts, .style = CLI_ARGS_ESPFAB, .hint = hint, .ctx = o,
+			     .on_opt = store_on_opt, .on_run = store_on_run};
+
+	for (size_t k = 0; k < STORE_NOPTS; k++) {
+		const char *name = store_opts[k].name + 2, *hit = allowed;
+		size_t nl = strlen(name);
+		/* a whole word of the allowed list */
+		while ((hit = strstr(hit, name)) && ((hit != allowed && hit[-1] != ' ') || (hit[nl] && hit[nl] != ' ')))
+			hit++;
+		if (hit)
+			opts[p.nopts++] = store_opts[k];
+	}
+	snprintf(prog, sizeof(prog), "espfab %s", o->word);
+	snprintf(hint, sizeof(hint), "see 'espfab %s --help'", o->word);
+	o->max_pos = max_pos;
+	return cli_args_parse(&p, argc, argv, first);
 }
 
 static int open_store(const struct cli_globals *g, const struct opts *o, unsigned flags, struct store **s)
