@@ -141,7 +141,8 @@ static int parse(struct opts *o, int argc, char **argv, int first, const char *a
 {
 	struct cli_opt opts[STORE_NOPTS];
 	char prog[48], hint[64];
-	struct cli_args p = {.prog = prog, .opts = opts, .style = CLI_ARGS_ESPFAB, .hint = hint, .ctx = o,
+	struct cli_args p = {.prog = prog, .opts = opts, .flags = CLI_ARGS_DASH_VALUE, .style = CLI_ARGS_ESPFAB,
+			     .hint = hint, .ctx = o,
 			     .on_opt = store_on_opt, .on_run = store_on_run};
 
 	for (size_t k = 0; k < STORE_NOPTS; k++) {
