@@ -74,22 +74,22 @@ enum fl_opt_id {
 /* espfab's names first, esptool's spellings as aliases (cmd_flash_compat.h):
  * esptool.py v4's underscores and its -fm/-ff/-fs, -z, -u. */
 static const struct cli_opt fl_opts[] = {
-	{"--help", 'h', CLI_ARGS_FLAG, FL_OPT_HELP, {NULL, NULL}},
-	{"--json", 0, CLI_ARGS_FLAG, FL_OPT_JSON, {NULL, NULL}},
-	{"--no-compress", 0, CLI_ARGS_FLAG, FL_OPT_NO_COMPRESS, {"-u", NULL}},
-	{"--compress", 0, CLI_ARGS_FLAG, FL_OPT_COMPRESS, {"-z", NULL}},
-	{"--verify", 0, CLI_ARGS_FLAG, FL_OPT_VERIFY, {NULL, NULL}},
-	{"--no-stub", 0, CLI_ARGS_FLAG, FL_OPT_NO_STUB, {"--no_stub", NULL}},
-	{"--plaintext", 0, CLI_ARGS_FLAG, FL_OPT_PLAINTEXT, {NULL, NULL}},
-	{"--port", 'p', CLI_ARGS_ONE, FL_OPT_PORT, {NULL, NULL}},
-	{"--baud", 'b', CLI_ARGS_ONE, FL_OPT_BAUD, {NULL, NULL}},
-	{"--before", 0, CLI_ARGS_ONE, FL_OPT_BEFORE, {NULL, NULL}},
-	{"--after", 0, CLI_ARGS_ONE, FL_OPT_AFTER, {NULL, NULL}},
-	{"--flash-size", 0, CLI_ARGS_ONE, FL_OPT_FLASH_SIZE, {"--flash_size", "-fs"}},
-	{"--flash-mode", 0, CLI_ARGS_ONE, FL_OPT_FLASH_MODE, {"--flash_mode", "-fm"}},
-	{"--flash-freq", 0, CLI_ARGS_ONE, FL_OPT_FLASH_FREQ, {"--flash_freq", "-ff"}},
-	{"--chip", 'c', CLI_ARGS_ONE, FL_OPT_CHIP, {NULL, NULL}},
-	{"--offset", 0, CLI_ARGS_ONE, FL_OPT_OFFSET, {NULL, NULL}},
+	{"--help", 'h', CLI_ARGS_FLAG, FL_OPT_HELP, {NULL, NULL}, 0},
+	{"--json", 0, CLI_ARGS_FLAG, FL_OPT_JSON, {NULL, NULL}, 0},
+	{"--no-compress", 0, CLI_ARGS_FLAG, FL_OPT_NO_COMPRESS, {"-u", NULL}, 0},
+	{"--compress", 0, CLI_ARGS_FLAG, FL_OPT_COMPRESS, {"-z", NULL}, 0},
+	{"--verify", 0, CLI_ARGS_FLAG, FL_OPT_VERIFY, {NULL, NULL}, 0},
+	{"--no-stub", 0, CLI_ARGS_FLAG, FL_OPT_NO_STUB, {"--no_stub", NULL}, 0},
+	{"--plaintext", 0, CLI_ARGS_FLAG, FL_OPT_PLAINTEXT, {NULL, NULL}, 0},
+	{"--port", 'p', CLI_ARGS_ONE, FL_OPT_PORT, {NULL, NULL}, 0},
+	{"--baud", 'b', CLI_ARGS_ONE, FL_OPT_BAUD, {NULL, NULL}, 0},
+	{"--before", 0, CLI_ARGS_ONE, FL_OPT_BEFORE, {NULL, NULL}, 0},
+	{"--after", 0, CLI_ARGS_ONE, FL_OPT_AFTER, {NULL, NULL}, 0},
+	{"--flash-size", 0, CLI_ARGS_ONE, FL_OPT_FLASH_SIZE, {"--flash_size", "-fs"}, 0},
+	{"--flash-mode", 0, CLI_ARGS_ONE, FL_OPT_FLASH_MODE, {"--flash_mode", "-fm"}, 0},
+	{"--flash-freq", 0, CLI_ARGS_ONE, FL_OPT_FLASH_FREQ, {"--flash_freq", "-ff"}, 0},
+	{"--chip", 'c', CLI_ARGS_ONE, FL_OPT_CHIP, {NULL, NULL}, 0},
+	{"--offset", 0, CLI_ARGS_ONE, FL_OPT_OFFSET, {NULL, NULL}, 0},
 };
 
 /* The options with a value, checked as they come. */

@@ -198,8 +198,8 @@ static int nvs_cli_parse(int argc, char **argv, struct nvs_cli_args *a)
 		if (nvs_cli_opts[o].subs & SUB(a->sub))
 			opts[p.nopts++] = (struct cli_opt){nvs_cli_opts[o].name, 0,
 							   nvs_cli_opts[o].has_value ? CLI_ARGS_ONE : CLI_ARGS_FLAG, o,
-							   {NULL, NULL}};
-	opts[p.nopts++] = (struct cli_opt){"--help", 'h', CLI_ARGS_FLAG, NVS_CLI_HELP, {NULL, NULL}};
+							   {NULL, NULL}, 0};
+	opts[p.nopts++] = (struct cli_opt){"--help", 'h', CLI_ARGS_FLAG, NVS_CLI_HELP, {NULL, NULL}, 0};
 	a->pos = calloc((size_t)argc + 1, sizeof(*a->pos));
 	if (!a->pos) {
 		fprintf(stderr, "espfab nvs: out of memory\n");

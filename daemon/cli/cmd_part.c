@@ -88,18 +88,18 @@ enum part_cli_opt_id {
  * optional value, --extra-partition-subtypes every word up to the next
  * option; --json only goes with show. */
 static const struct cli_opt part_cli_opts[] = { /* in enum part_cli_opt_id order */
-	{"--flash-size", 0, CLI_ARGS_OPTIONAL, PART_CLI_OPT_FLASH_SIZE, {NULL, NULL}},
-	{"--disable-md5sum", 0, CLI_ARGS_FLAG, PART_CLI_OPT_DISABLE_MD5, {NULL, NULL}},
-	{"--no-verify", 0, CLI_ARGS_FLAG, PART_CLI_OPT_NO_VERIFY, {NULL, NULL}},
-	{"--verify", 'v', CLI_ARGS_FLAG, PART_CLI_OPT_VERIFY, {NULL, NULL}},
-	{"--quiet", 'q', CLI_ARGS_FLAG, PART_CLI_OPT_QUIET, {NULL, NULL}},
-	{"--offset", 'o', CLI_ARGS_ONE, PART_CLI_OPT_OFFSET, {NULL, NULL}},
-	{"--primary-bootloader-offset", 0, CLI_ARGS_ONE, PART_CLI_OPT_PRIMARY, {NULL, NULL}},
-	{"--recovery-bootloader-offset", 0, CLI_ARGS_ONE, PART_CLI_OPT_RECOVERY, {NULL, NULL}},
-	{"--secure", 0, CLI_ARGS_OPTIONAL, PART_CLI_OPT_SECURE, {NULL, NULL}},
-	{"--extra-partition-subtypes", 0, CLI_ARGS_MANY, PART_CLI_OPT_EXTRA, {NULL, NULL}},
-	{"--json", 0, CLI_ARGS_FLAG, PART_CLI_OPT_JSON, {NULL, NULL}},
-	{"--help", 'h', CLI_ARGS_FLAG, PART_CLI_OPT_HELP, {NULL, NULL}},
+	{"--flash-size", 0, CLI_ARGS_OPTIONAL, PART_CLI_OPT_FLASH_SIZE, {NULL, NULL}, 0},
+	{"--disable-md5sum", 0, CLI_ARGS_FLAG, PART_CLI_OPT_DISABLE_MD5, {NULL, NULL}, 0},
+	{"--no-verify", 0, CLI_ARGS_FLAG, PART_CLI_OPT_NO_VERIFY, {NULL, NULL}, 0},
+	{"--verify", 'v', CLI_ARGS_FLAG, PART_CLI_OPT_VERIFY, {NULL, NULL}, 0},
+	{"--quiet", 'q', CLI_ARGS_FLAG, PART_CLI_OPT_QUIET, {NULL, NULL}, 0},
+	{"--offset", 'o', CLI_ARGS_ONE, PART_CLI_OPT_OFFSET, {NULL, NULL}, 0},
+	{"--primary-bootloader-offset", 0, CLI_ARGS_ONE, PART_CLI_OPT_PRIMARY, {NULL, NULL}, 0},
+	{"--recovery-bootloader-offset", 0, CLI_ARGS_ONE, PART_CLI_OPT_RECOVERY, {NULL, NULL}, 0},
+	{"--secure", 0, CLI_ARGS_OPTIONAL, PART_CLI_OPT_SECURE, {NULL, NULL}, 0},
+	{"--extra-partition-subtypes", 0, CLI_ARGS_MANY, PART_CLI_OPT_EXTRA, {NULL, NULL}, 0},
+	{"--json", 0, CLI_ARGS_FLAG, PART_CLI_OPT_JSON, {NULL, NULL}, 0},
+	{"--help", 'h', CLI_ARGS_FLAG, PART_CLI_OPT_HELP, {NULL, NULL}, 0},
 };
 #define NOPTS (sizeof(part_cli_opts) / sizeof(part_cli_opts[0]))
 

@@ -56,22 +56,22 @@ enum store_opt_id {
 
 /* Every option of the store's commands; each command allows some of them. */
 static const struct cli_opt store_opts[] = {
-	{"--product", 0, CLI_ARGS_ONE, STORE_OPT_PRODUCT, {NULL, NULL}},
-	{"--state", 0, CLI_ARGS_ONE, STORE_OPT_STATE, {NULL, NULL}},
-	{"--id", 0, CLI_ARGS_ONE, STORE_OPT_ID, {NULL, NULL}},
-	{"--reason", 0, CLI_ARGS_ONE, STORE_OPT_REASON, {NULL, NULL}},
-	{"--since", 0, CLI_ARGS_ONE, STORE_OPT_SINCE, {NULL, NULL}},
-	{"--mac", 0, CLI_ARGS_ONE, STORE_OPT_MAC, {NULL, NULL}},
-	{"--table", 0, CLI_ARGS_ONE, STORE_OPT_TABLE, {NULL, NULL}},
-	{"--firmware", 0, CLI_ARGS_ONE, STORE_OPT_FIRMWARE, {NULL, NULL}},
-	{"--partition", 0, CLI_ARGS_ONE, STORE_OPT_PARTITION, {NULL, NULL}},
-	{"--seal-key", 0, CLI_ARGS_ONE, STORE_OPT_SEAL_KEY, {NULL, NULL}},
-	{"--version", 0, CLI_ARGS_ONE, STORE_OPT_VERSION, {NULL, NULL}},
-	{"--unique", 0, CLI_ARGS_ONE, STORE_OPT_UNIQUE, {NULL, NULL}},
-	{"--limit", 0, CLI_ARGS_ONE, STORE_OPT_LIMIT, {NULL, NULL}},
-	{"--json", 0, CLI_ARGS_FLAG, STORE_OPT_JSON, {NULL, NULL}},
-	{"--reveal", 0, CLI_ARGS_FLAG, STORE_OPT_REVEAL, {NULL, NULL}},
-	{"--after", 0, CLI_ARGS_ONE, STORE_OPT_AFTER, {NULL, NULL}},
+	{"--product", 0, CLI_ARGS_ONE, STORE_OPT_PRODUCT, {NULL, NULL}, 0},
+	{"--state", 0, CLI_ARGS_ONE, STORE_OPT_STATE, {NULL, NULL}, 0},
+	{"--id", 0, CLI_ARGS_ONE, STORE_OPT_ID, {NULL, NULL}, 0},
+	{"--reason", 0, CLI_ARGS_ONE, STORE_OPT_REASON, {NULL, NULL}, 0},
+	{"--since", 0, CLI_ARGS_ONE, STORE_OPT_SINCE, {NULL, NULL}, 0},
+	{"--mac", 0, CLI_ARGS_ONE, STORE_OPT_MAC, {NULL, NULL}, 0},
+	{"--table", 0, CLI_ARGS_ONE, STORE_OPT_TABLE, {NULL, NULL}, 0},
+	{"--firmware", 0, CLI_ARGS_ONE, STORE_OPT_FIRMWARE, {NULL, NULL}, 0},
+	{"--partition", 0, CLI_ARGS_ONE, STORE_OPT_PARTITION, {NULL, NULL}, 0},
+	{"--seal-key", 0, CLI_ARGS_ONE, STORE_OPT_SEAL_KEY, {NULL, NULL}, 0},
+	{"--version", 0, CLI_ARGS_ONE, STORE_OPT_VERSION, {NULL, NULL}, 0},
+	{"--unique", 0, CLI_ARGS_ONE, STORE_OPT_UNIQUE, {NULL, NULL}, 0},
+	{"--limit", 0, CLI_ARGS_ONE, STORE_OPT_LIMIT, {NULL, NULL}, 0},
+	{"--json", 0, CLI_ARGS_FLAG, STORE_OPT_JSON, {NULL, NULL}, 0},
+	{"--reveal", 0, CLI_ARGS_FLAG, STORE_OPT_REVEAL, {NULL, NULL}, 0},
+	{"--after", 0, CLI_ARGS_ONE, STORE_OPT_AFTER, {NULL, NULL}, 0},
 };
 #define STORE_NOPTS (sizeof(store_opts) / sizeof(store_opts[0]))
 
