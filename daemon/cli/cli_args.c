@@ -300,6 +300,8 @@ int cli_args_parse(const struct cli_args *p, int argc, char **argv, int first)
 	int rc;
 
 	while (st.i < argc) {
+		if ((p->flags & CLI_ARGS_STOP_AT_WORD) && positional(&st, argv[st.i]))
+			break;
 		if ((rc = run(&st)) != 0)
 			return rc;
 		if (st.i >= argc)
@@ -307,6 +309,8 @@ int cli_args_parse(const struct cli_args *p, int argc, char **argv, int first)
 		if ((rc = option(&st, argv[st.i++])) != 0)
 			return rc;
 	}
+	if (p->stopped)
+		*p->stopped = st.i;
 	if (p->on_end && (rc = p->on_end(p->ctx)) != 0)
 		return rc;
 	if (st.nextras) {

@@ -36,6 +36,7 @@ enum cli_args_style {
 #define CLI_ARGS_PREFIX 0x1u      /* a unique prefix of a long option names it (argparse allow_abbrev) */
 #define CLI_ARGS_DASH_VALUE 0x2u  /* a value may start with '-' ("--port -x" takes "-x", as esptool's loop did) */
 #define CLI_ARGS_KEEP_DASHDASH 0x4u /* "--" reaches the positional runs (argparse keeps it in its pattern) */
+#define CLI_ARGS_STOP_AT_WORD 0x10u /* the first positional ends the parse (espfab's global options) */
 #define CLI_ARGS_NUMBERS 0x8u     /* "-5", "-1.5" are positionals in the ESPFAB style too (ARGPARSE: always) */
 
 #define CLI_ARGS_DONE (-1) /* a callback's "stop here, all is well" (--help was printed) */
@@ -68,6 +69,7 @@ struct cli_args {
 	/* After the last word, before unrecognized words are reported (argparse
 	 * names missing required arguments first). May be NULL. */
 	int (*on_end)(void *ctx);
+	int *stopped;              /* CLI_ARGS_STOP_AT_WORD: set to that word's index (argc: none) */
 };
 
 /* Parse argv[first..argc). Returns 0, CLI_ARGS_DONE, or a non-zero exit

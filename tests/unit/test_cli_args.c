@@ -235,6 +235,24 @@ static void test_cli_args_fixed_count_and_numbers(void **state)
 	assert_string_equal(errbuf, "espfab t: --pair needs 2 values\n");
 }
 
+static void test_cli_args_stop_at_word(void **state)
+{
+	struct rec r = {.take = -1};
+	struct cli_args p = {.prog = "espfab", .opts = opts, .nopts = sizeof(opts) / sizeof(opts[0]),
+			     .flags = CLI_ARGS_STOP_AT_WORD, .style = CLI_ARGS_ESPFAB, .ctx = &r, .on_opt = on_opt,
+			     .on_run = on_run};
+	char *argv[] = {"espfab", "--offset", "1", "-q", "records", "--offset", "2", NULL};
+	int stopped = -1;
+
+	(void)state;
+	p.stopped = &stopped;
+	assert_int_equal(cli_args_parse(&p, 7, argv, 1), 0);
+	assert_int_equal(stopped, 4); /* "records": the rest is the command's */
+	assert_string_equal(r.log, "offset=1 quiet");
+	assert_int_equal(cli_args_parse(&p, 4, argv, 1), 0);
+	assert_int_equal(stopped, 4);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -245,6 +263,7 @@ int main(void)
 		cmocka_unit_test(test_cli_args_values_that_look_like_options),
 		cmocka_unit_test(test_cli_args_runs_and_dashdash),
 		cmocka_unit_test(test_cli_args_fixed_count_and_numbers),
+		cmocka_unit_test(test_cli_args_stop_at_word),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
