@@ -286,15 +286,90 @@ static int mkdir_p(const char *dir)
 }
 
 /* generate_key() of nvs_partition_gen 0.2.0, which `mfg_gen.py generate-key` calls. */
+/* The folder holding path, created as needed; 0, or -1 after one line. */
+static int mkdir_parent(const char *path)
+{
+	char dir[8300], *slash;
+	int rc;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash)
+		return 0;
+	*slash = '\0';
+	if ((rc = mkdir_p(dir))) {
+		fprintf(stderr, "espfab mfg generate-key: cannot create %s: %s\n", dir, strerror(-rc));
+		return -1;
+	}
+	return 0;
+}
+
+/* The XTS keys: random, or derived from an HMAC key (a new one, whose file
+ * name goes to hpath, or --kp_hmac_inputkey's). 0, or -1 after one line;
+ * the caller wipes key and hkey either way. */
+static int key_material(const struct parsed *pp, const char *keyfile, const char *keys_dir,
+			uint8_t key[NVS_XTS_KEY_LEN], uint8_t hkey[32], char *hpath, size_t hpath_cap)
+{
+	char hname[4096];
+	uint8_t *in = NULL;
+	size_t in_len = 0;
+	int rc, status = -1;
+
+	if (pp->set[OPT_KEY_PROTECT_HMAC]) {
+		if (pp->set[OPT_KP_HMAC_KEYGEN]) {
+			const char *hk = pp->val[OPT_KP_HMAC_KEYFILE][0];
+			char hdef[4200];
+			if (!hk) {
+				snprintf(hdef, sizeof(hdef), "hmac-%s", keyfile);
+				hk = hdef;
+			}
+			if (key_name(hk, hname, sizeof(hname))) {
+				fprintf(stderr, "espfab mfg generate-key: %s: only a .bin key file name is accepted\n", hk);
+				goto out;
+			}
+			if (hname[0] == '/')
+				snprintf(hpath, hpath_cap, "%s", hname);
+			else
+				snprintf(hpath, hpath_cap, "%s/%s", keys_dir, hname);
+			if (nvs_key_random(hkey, 32, NULL)) {
+				fprintf(stderr, "espfab mfg generate-key: no random bytes\n");
+				goto out;
+			}
+			in_len = 32;
+		} else {
+			rc = nvs_file_read_max(pp->val[OPT_KP_HMAC_INPUTKEY][0], 1024 * 1024, &in, &in_len);
+			if (rc) {
+				fprintf(stderr, "espfab mfg generate-key: %s: %s\n", pp->val[OPT_KP_HMAC_INPUTKEY][0],
+					strerror(-rc));
+				goto out;
+			}
+		}
+		if (nvs_key_from_hmac(in ? in : hkey, in_len, key, NULL)) {
+			fprintf(stderr, "espfab mfg generate-key: cannot derive keys from the HMAC key\n");
+			goto out;
+		}
+	} else if (nvs_key_random(key, NVS_XTS_KEY_LEN, NULL)) {
+		/* The reference draws the key from Python's `random`; a CSPRNG here. */
+		fprintf(stderr, "espfab mfg generate-key: no random bytes\n");
+		goto out;
+	}
+	status = 0;
+out:
+	if (in) {
+		OPENSSL_cleanse(in, in_len);
+		free(in);
+	}
+	return status;
+}
+
 static int cmd_generate_key(int argc, char **argv)
 {
 	struct parsed p;
 	const char *outdir, *keyfile;
-	char defname[64], kname[4096], keys_dir[4096], path[8300], hname[4096], hpath[8300];
-	uint8_t key[NVS_XTS_KEY_LEN], hkey[32], kbuf[NVS_PAGE_SIZE], *in = NULL;
+	char defname[64], kname[4096], keys_dir[4096], path[8300], hpath[8300];
+	uint8_t key[NVS_XTS_KEY_LEN], hkey[32], kbuf[NVS_PAGE_SIZE];
 	struct nvs_err nerr;
-	size_t in_len = 0;
-	int status = MFG_EXIT_ERROR, rc;
+	int status = MFG_EXIT_ERROR;
 
 	if (parse_args(argc, argv, false, &p))
 		return MFG_EXIT_USAGE;
@@ -329,68 +404,14 @@ static int cmd_generate_key(int argc, char **argv)
 		snprintf(path, sizeof(path), "%s", kname);
 	else
 		snprintf(path, sizeof(path), "%s/%s", keys_dir, kname);
-	if (p.set[OPT_KEY_PROTECT_HMAC]) {
-		if (p.set[OPT_KP_HMAC_KEYGEN]) {
-			const char *hk = p.val[OPT_KP_HMAC_KEYFILE][0];
-			char hdef[4200];
-			if (!hk) {
-				snprintf(hdef, sizeof(hdef), "hmac-%s", keyfile);
-				hk = hdef;
-			}
-			if (key_name(hk, hname, sizeof(hname))) {
-				fprintf(stderr, "espfab mfg generate-key: %s: only a .bin key file name is accepted\n", hk);
-				goto out;
-			}
-			if (hname[0] == '/')
-				snprintf(hpath, sizeof(hpath), "%s", hname);
-			else
-				snprintf(hpath, sizeof(hpath), "%s/%s", keys_dir, hname);
-			if (nvs_key_random(hkey, sizeof(hkey), NULL)) {
-				fprintf(stderr, "espfab mfg generate-key: no random bytes\n");
-				goto out;
-			}
-			in_len = sizeof(hkey);
-		} else {
-			rc = nvs_file_read_max(p.val[OPT_KP_HMAC_INPUTKEY][0], 1024 * 1024, &in, &in_len);
-			if (rc) {
-				fprintf(stderr, "espfab mfg generate-key: %s: %s\n", p.val[OPT_KP_HMAC_INPUTKEY][0],
-					strerror(-rc));
-				goto out;
-			}
-		}
-		if (nvs_key_from_hmac(in ? in : hkey, in_len, key, NULL)) {
-			fprintf(stderr, "espfab mfg generate-key: cannot derive keys from the HMAC key\n");
-			goto out;
-		}
-	} else if (nvs_key_random(key, sizeof(key), NULL)) {
-		/* The reference draws the key from Python's `random`; a CSPRNG here. */
-		fprintf(stderr, "espfab mfg generate-key: no random bytes\n");
+	if (key_material(&p, keyfile, keys_dir, key, hkey, hpath, sizeof(hpath)))
 		goto out;
-	}
 	nvs_keyfile_build(key, kbuf);
-	{
-		char dir[8300], *slash;
-		snprintf(dir, sizeof(dir), "%s", path);
-		slash = strrchr(dir, '/');
-		if (slash) {
-			*slash = '\0';
-			if ((rc = mkdir_p(dir))) {
-				fprintf(stderr, "espfab mfg generate-key: cannot create %s: %s\n", dir, strerror(-rc));
-				goto out;
-			}
-		}
-	}
+	if (mkdir_parent(path))
+		goto out;
 	if (p.set[OPT_KEY_PROTECT_HMAC] && p.set[OPT_KP_HMAC_KEYGEN]) {
-		char dir[8300], *slash;
-		snprintf(dir, sizeof(dir), "%s", hpath);
-		slash = strrchr(dir, '/');
-		if (slash) {
-			*slash = '\0';
-			if ((rc = mkdir_p(dir))) {
-				fprintf(stderr, "espfab mfg generate-key: cannot create %s: %s\n", dir, strerror(-rc));
-				goto out;
-			}
-		}
+		if (mkdir_parent(hpath))
+			goto out;
 		if (nvs_file_write_atomic(hpath, hkey, sizeof(hkey), 0600, &nerr) < 0) {
 			fprintf(stderr, "espfab mfg generate-key: %s\n", nerr.msg);
 			goto out;
@@ -406,10 +427,6 @@ out:
 	OPENSSL_cleanse(key, sizeof(key));
 	OPENSSL_cleanse(hkey, sizeof(hkey));
 	OPENSSL_cleanse(kbuf, sizeof(kbuf));
-	if (in) {
-		OPENSSL_cleanse(in, in_len);
-		free(in);
-	}
 	return status;
 }
 
