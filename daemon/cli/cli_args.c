@@ -42,6 +42,12 @@ static int usage_error(const struct cli_args *p, const char *what, const struct 
 		else
 			fprintf(stderr, "%s: argument %s: ignored explicit argument '%s'\n", p->prog,
 				msg_name(p, o, name, sizeof(name)), val);
+	} else if (o->nargs > 1) { /* "value": several */
+		if (p->style == CLI_ARGS_ESPFAB)
+			fprintf(stderr, "%s: %s needs %d values\n", p->prog, o->name, o->nargs);
+		else
+			fprintf(stderr, "%s: argument %s: expected %d arguments\n", p->prog,
+				msg_name(p, o, name, sizeof(name)), o->nargs);
 	} else { /* "value" */
 		if (p->style == CLI_ARGS_ESPFAB)
 			fprintf(stderr, "%s: %s needs a value\n", p->prog, o->name);
@@ -128,6 +134,8 @@ static bool positional(const struct cli_args_state *st, const char *w)
 		return true;
 	if (!strcmp(w, "--"))
 		return false; /* not a value: run() takes it */
+	if ((p->flags & CLI_ARGS_NUMBERS) && negative_number(w))
+		return true;
 	if (p->style == CLI_ARGS_ARGPARSE) {
 		const char *eq = strchr(w, '=');
 		if (find_exact(p, w, eq && w[1] == '-' ? (size_t)(eq - w) : strlen(w)))
@@ -160,6 +168,8 @@ static int take(struct cli_args_state *st, const struct cli_opt *o, char *explic
 		return p->on_opt(p->ctx, o, NULL, 0);
 	}
 	if (explicit_val) {
+		if (o->kind == CLI_ARGS_ONE && o->nargs > 1)
+			return usage_error(p, "value", o, NULL);
 		one[0] = explicit_val;
 		return p->on_opt(p->ctx, o, one, 1);
 	}
@@ -167,10 +177,10 @@ static int take(struct cli_args_state *st, const struct cli_opt *o, char *explic
 	case CLI_ARGS_FLAG:
 		break;
 	case CLI_ARGS_ONE:
-		if (st->i >= st->argc ||
-		    (!(p->flags & CLI_ARGS_DASH_VALUE) && !positional(st, st->argv[st->i])))
-			return usage_error(p, "value", o, NULL);
-		n = 1;
+		for (n = 0; n < (o->nargs > 1 ? o->nargs : 1); n++)
+			if (st->i + n >= st->argc ||
+			    (!(p->flags & CLI_ARGS_DASH_VALUE) && !positional(st, st->argv[st->i + n])))
+				return usage_error(p, "value", o, NULL);
 		break;
 	case CLI_ARGS_OPTIONAL:
 		n = st->i < st->argc && positional(st, st->argv[st->i]) ? 1 : 0;
@@ -200,14 +210,21 @@ static int cluster(struct cli_args_state *st, char *w)
 		extra(st, w);
 		return 0;
 	}
+	/* argparse checks the whole cluster before it acts on any of it:
+	 * "-hX" is an error, not help */
 	for (char *c = w + 1; *c; c++) {
 		if (!(o = find_short(p, *c)))
 			return usage_error(p, "novalue", prev, c);
 		if (o->kind != CLI_ARGS_FLAG)
+			break;
+		prev = o;
+	}
+	for (char *c = w + 1; *c; c++) {
+		o = find_short(p, *c);
+		if (o->kind != CLI_ARGS_FLAG)
 			return take(st, o, c[1] ? c + 1 : NULL);
 		if ((rc = take(st, o, NULL)) != 0)
 			return rc;
-		prev = o;
 	}
 	return 0;
 }
@@ -283,6 +300,8 @@ int cli_args_parse(const struct cli_args *p, int argc, char **argv, int first)
 	int rc;
 
 	while (st.i < argc) {
+		if ((p->flags & CLI_ARGS_STOP_AT_WORD) && positional(&st, argv[st.i]))
+			break;
 		if ((rc = run(&st)) != 0)
 			return rc;
 		if (st.i >= argc)
@@ -290,6 +309,8 @@ int cli_args_parse(const struct cli_args *p, int argc, char **argv, int first)
 		if ((rc = option(&st, argv[st.i++])) != 0)
 			return rc;
 	}
+	if (p->stopped)
+		*p->stopped = st.i;
 	if (p->on_end && (rc = p->on_end(p->ctx)) != 0)
 		return rc;
 	if (st.nextras) {

@@ -22,7 +22,7 @@
 
 enum cli_args_kind {
 	CLI_ARGS_FLAG,     /* no value; "--opt=v" is refused */
-	CLI_ARGS_ONE,      /* exactly one value */
+	CLI_ARGS_ONE,      /* exactly one value, or struct cli_opt's nargs values */
 	CLI_ARGS_OPTIONAL, /* argparse nargs='?': the next word when it is not an option */
 	CLI_ARGS_MANY,     /* argparse nargs='*': the following words up to the next option */
 };
@@ -36,6 +36,8 @@ enum cli_args_style {
 #define CLI_ARGS_PREFIX 0x1u      /* a unique prefix of a long option names it (argparse allow_abbrev) */
 #define CLI_ARGS_DASH_VALUE 0x2u  /* a value may start with '-' ("--port -x" takes "-x", as esptool's loop did) */
 #define CLI_ARGS_KEEP_DASHDASH 0x4u /* "--" reaches the positional runs (argparse keeps it in its pattern) */
+#define CLI_ARGS_STOP_AT_WORD 0x10u /* the first positional ends the parse (espfab's global options) */
+#define CLI_ARGS_NUMBERS 0x8u     /* "-5", "-1.5" are positionals in the ESPFAB style too (ARGPARSE: always) */
 
 #define CLI_ARGS_DONE (-1) /* a callback's "stop here, all is well" (--help was printed) */
 
@@ -45,6 +47,7 @@ struct cli_opt {
 	enum cli_args_kind kind;
 	int id;               /* handed back to on_opt */
 	const char *alias[2]; /* other exact spellings ("--flash_size", "-fs"), or NULL */
+	int nargs;            /* CLI_ARGS_ONE: 2 or more for that many values ("--prefix_num START DIGITS") */
 };
 
 struct cli_args {
@@ -66,6 +69,7 @@ struct cli_args {
 	/* After the last word, before unrecognized words are reported (argparse
 	 * names missing required arguments first). May be NULL. */
 	int (*on_end)(void *ctx);
+	int *stopped;              /* CLI_ARGS_STOP_AT_WORD: set to that word's index (argc: none) */
 };
 
 /* Parse argv[first..argc). Returns 0, CLI_ARGS_DONE, or a non-zero exit

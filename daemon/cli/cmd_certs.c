@@ -23,6 +23,7 @@
 #include <openssl/x509.h>
 
 #include "cli.h"
+#include "cli_args.h"
 #include "espfab/fsu.h"
 #include "espfab/nvs.h"
 #include "espfab/seccert_issue.h"
@@ -69,48 +70,76 @@ static int read_file(const char *path, char **out, size_t *len)
 	return 0;
 }
 
-static int parse(int argc, char **argv, struct certs_opts *o)
+enum certs_opt_id { CERTS_OPT_JSON, CERTS_OPT_HELP, CERTS_OPT_PRODUCT, CERTS_OPT_STATE, CERTS_OPT_FORMAT,
+		   CERTS_OPT_OUTPUT, CERTS_OPT_SEAL_KEY };
+
+static const struct cli_opt certs_opts[] = {
+	{"--json", 0, CLI_ARGS_FLAG, CERTS_OPT_JSON, {NULL, NULL}, 0},
+	{"--help", 'h', CLI_ARGS_FLAG, CERTS_OPT_HELP, {NULL, NULL}, 0},
+	{"--product", 0, CLI_ARGS_ONE, CERTS_OPT_PRODUCT, {NULL, NULL}, 0},
+	{"--state", 0, CLI_ARGS_ONE, CERTS_OPT_STATE, {NULL, NULL}, 0},
+	{"--format", 0, CLI_ARGS_ONE, CERTS_OPT_FORMAT, {NULL, NULL}, 0},
+	{"--output", 'o', CLI_ARGS_ONE, CERTS_OPT_OUTPUT, {NULL, NULL}, 0},
+	{"--seal-key", 0, CLI_ARGS_ONE, CERTS_OPT_SEAL_KEY, {NULL, NULL}, 0},
+};
+
+static int certs_on_opt(void *ctx, const struct cli_opt *opt, char **vals, int nvals)
 {
-	memset(o, 0, sizeof(*o));
-	for (int i = 2; i < argc; i++) {
-		const char *a = argv[i];
-		const char **slot = NULL;
-		if (!strcmp(a, "--json")) {
-			o->json = true;
-			continue;
-		}
-		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			usage(stdout);
-			return 1;
-		}
-		if (!strcmp(a, "--product"))
-			slot = &o->product;
-		else if (!strcmp(a, "--state"))
-			slot = &o->state;
-		else if (!strcmp(a, "--format"))
-			slot = &o->format;
-		else if (!strcmp(a, "-o") || !strcmp(a, "--output"))
-			slot = &o->output;
-		else if (!strcmp(a, "--seal-key"))
-			slot = &o->seal_key;
-		if (slot) {
-			if (i + 1 >= argc) {
-				fprintf(stderr, PROG ": %s needs a value\n", a);
-				return -1;
-			}
-			*slot = argv[++i];
-			continue;
-		}
-		if (a[0] == '-' && a[1]) {
-			fprintf(stderr, PROG ": unknown option '%s'\n", a);
-			return -1;
-		}
+	struct certs_opts *o = ctx;
+	const char *v = nvals ? vals[0] : NULL;
+
+	switch ((enum certs_opt_id)opt->id) {
+	case CERTS_OPT_JSON:
+		o->json = true;
+		break;
+	case CERTS_OPT_HELP:
+		usage(stdout);
+		return CLI_ARGS_DONE;
+	case CERTS_OPT_PRODUCT:
+		o->product = v;
+		break;
+	case CERTS_OPT_STATE:
+		o->state = v;
+		break;
+	case CERTS_OPT_FORMAT:
+		o->format = v;
+		break;
+	case CERTS_OPT_OUTPUT:
+		o->output = v;
+		break;
+	case CERTS_OPT_SEAL_KEY:
+		o->seal_key = v;
+		break;
+	}
+	return 0;
+}
+
+static int certs_on_run(void *ctx, char **run, int n, int *used)
+{
+	struct certs_opts *o = ctx;
+
+	for (*used = 0; *used < n; (*used)++) {
 		if (o->npos >= 3) {
 			fprintf(stderr, PROG ": too many arguments\n");
-			return -1;
+			return 2;
 		}
-		o->pos[o->npos++] = a;
+		o->pos[o->npos++] = run[*used];
 	}
+	return 0;
+}
+
+/* 0, 1 after --help, -1 after a one-line error. */
+static int parse(int argc, char **argv, struct certs_opts *o)
+{
+	const struct cli_args p = {.prog = PROG, .opts = certs_opts, .nopts = sizeof(certs_opts) / sizeof(certs_opts[0]),
+				   .flags = CLI_ARGS_DASH_VALUE, .style = CLI_ARGS_ESPFAB, .ctx = o,
+				   .on_opt = certs_on_opt, .on_run = certs_on_run};
+	int rc;
+
+	memset(o, 0, sizeof(*o));
+	rc = cli_args_parse(&p, argc, argv, 2);
+	if (rc)
+		return rc == CLI_ARGS_DONE ? 1 : -1;
 	if (o->state && strcmp(o->state, "issued") && strcmp(o->state, "delivered") && strcmp(o->state, "superseded") &&
 	    strcmp(o->state, "all")) {
 		fprintf(stderr, PROG ": --state is issued, delivered, superseded or all, not '%s'\n", o->state);

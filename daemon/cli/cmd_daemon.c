@@ -1,6 +1,5 @@
 /* espfab batch|status|watch: talk to espfabd over its control socket. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +9,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "cli_args.h"
 #include "ctl_client.h"
 #include "config.h"
 
@@ -135,48 +135,82 @@ static void batch_usage(FILE *f)
 		   "       espfab batch show|pause|resume|cancel ID [--json]\n");
 }
 
+enum batch_opt_id { BATCH_OPT_PRODUCT, BATCH_OPT_COUNT, BATCH_OPT_PORTS, BATCH_OPT_JSON, BATCH_OPT_HELP };
+
+static const struct cli_opt batch_opts[] = {
+	{"--product", 0, CLI_ARGS_ONE, BATCH_OPT_PRODUCT, {NULL, NULL}, 0},
+	{"--count", 0, CLI_ARGS_ONE, BATCH_OPT_COUNT, {NULL, NULL}, 0},
+	{"--ports", 0, CLI_ARGS_ONE, BATCH_OPT_PORTS, {NULL, NULL}, 0},
+	{"--json", 0, CLI_ARGS_FLAG, BATCH_OPT_JSON, {NULL, NULL}, 0},
+	{"--help", 'h', CLI_ARGS_FLAG, BATCH_OPT_HELP, {NULL, NULL}, 0},
+};
+
+struct batch_args {
+	const char *product, *ports, *id; /* id: the first positional */
+	int64_t count;
+	int json;
+};
+
+static int batch_on_opt(void *ctx, const struct cli_opt *o, char **vals, int nvals)
+{
+	struct batch_args *a = ctx;
+
+	(void)nvals;
+	switch ((enum batch_opt_id)o->id) {
+	case BATCH_OPT_PRODUCT:
+		a->product = vals[0];
+		break;
+	case BATCH_OPT_COUNT:
+		if (cli_parse_id(vals[0], &a->count)) {
+			fprintf(stderr, "espfab batch: --count: expected a positive number, got '%s'\n", vals[0]);
+			return 2;
+		}
+		break;
+	case BATCH_OPT_PORTS:
+		a->ports = vals[0];
+		break;
+	case BATCH_OPT_JSON:
+		a->json = 1;
+		break;
+	case BATCH_OPT_HELP:
+		batch_usage(stdout);
+		return CLI_ARGS_DONE;
+	}
+	return 0;
+}
+
+static int batch_on_run(void *ctx, char **run, int n, int *used)
+{
+	struct batch_args *a = ctx;
+
+	if (!a->id)
+		a->id = run[0];
+	*used = n; /* the words after the id are not looked at */
+	return 0;
+}
+
 int cmd_batch(int argc, char **argv, const struct cli_globals *g)
 {
-	static const struct option opts[] = {
-		{"product", required_argument, NULL, 'p'}, {"count", required_argument, NULL, 'n'},
-		{"ports", required_argument, NULL, 'P'},   {"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},	   {NULL, 0, NULL, 0},
-	};
-	const char *sub, *product = NULL, *ports = NULL;
-	int64_t count = 0, id = 0;
-	int json = 0, c;
+	struct batch_args a = {0};
+	const struct cli_args p = {.prog = "espfab batch", .opts = batch_opts,
+				   .nopts = sizeof(batch_opts) / sizeof(batch_opts[0]), .flags = CLI_ARGS_PREFIX,
+				   .style = CLI_ARGS_ESPFAB, .ctx = &a, .on_opt = batch_on_opt, .on_run = batch_on_run};
+	const char *sub, *product, *ports;
+	int64_t count, id = 0;
+	int json, rc;
 
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		batch_usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
 	}
 	sub = argv[1];
-	optind = 2;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'p':
-			product = optarg;
-			break;
-		case 'n':
-			if (cli_parse_id(optarg, &count)) {
-				fprintf(stderr, "espfab batch: --count: expected a positive number, got '%s'\n", optarg);
-				return 2;
-			}
-			break;
-		case 'P':
-			ports = optarg;
-			break;
-		case 'j':
-			json = 1;
-			break;
-		case 'h':
-			batch_usage(stdout);
-			return 0;
-		default:
-			batch_usage(stderr);
-			return 2;
-		}
-	}
+	rc = cli_args_parse(&p, argc, argv, 2);
+	if (rc)
+		return rc == CLI_ARGS_DONE ? 0 : rc;
+	product = a.product;
+	ports = a.ports;
+	count = a.count;
+	json = a.json;
 	if (!strcmp(sub, "add")) {
 		json_t *f, *pa = json_array();
 		if (!product || !count) {
@@ -200,7 +234,7 @@ int cmd_batch(int argc, char **argv, const struct cli_globals *g)
 		return call(g, "batch.list", NULL, json, show_batches);
 	if (!strcmp(sub, "show") || !strcmp(sub, "pause") || !strcmp(sub, "resume") || !strcmp(sub, "cancel")) {
 		char op[32];
-		if (optind >= argc || cli_parse_id(argv[optind], &id)) {
+		if (!a.id || cli_parse_id(a.id, &id)) {
 			fprintf(stderr, "espfab batch %s: expected a batch id\n", sub);
 			return 2;
 		}
@@ -279,20 +313,32 @@ static void show_status(json_t *res)
 	}
 }
 
+static int status_on_opt(void *ctx, const struct cli_opt *o, char **vals, int nvals)
+{
+	int *json = ctx;
+
+	(void)vals;
+	(void)nvals;
+	if (o->short_name == 'h') {
+		printf("usage: espfab status [--json]\n");
+		return CLI_ARGS_DONE;
+	}
+	*json = 1;
+	return 0;
+}
+
 int cmd_status(int argc, char **argv, const struct cli_globals *g)
 {
+	static const struct cli_opt opts[] = {
+		{"--json", 0, CLI_ARGS_FLAG, 0, {NULL, NULL}, 0},
+		{"--help", 'h', CLI_ARGS_FLAG, 1, {NULL, NULL}, 0},
+	};
 	int json = 0;
+	const struct cli_args p = {.prog = "espfab status", .opts = opts, .nopts = 2, .style = CLI_ARGS_ESPFAB,
+				   .ctx = &json, .on_opt = status_on_opt};
+	int rc = cli_args_parse(&p, argc, argv, 1);
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--json")) {
-			json = 1;
-		} else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			printf("usage: espfab status [--json]\n");
-			return 0;
-		} else {
-			fprintf(stderr, "espfab status: unknown option '%s'\n", argv[i]);
-			return 2;
-		}
-	}
+	if (rc)
+		return rc == CLI_ARGS_DONE ? 0 : rc;
 	return call(g, "status", NULL, json, show_status);
 }

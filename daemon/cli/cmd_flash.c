@@ -313,11 +313,11 @@ static int do_write(const struct fl_args *a, struct flashop *f, json_t *out)
 	return rc;
 }
 
-static int run(const struct fl_args *a, struct flashop *f, json_t *out)
+/* chip-id, read-mac, flash-id: what the connection already learnt. */
+static int do_info(const struct fl_args *a, struct flashop *f)
 {
 	const struct flashop_info *in = flashop_info(f);
 	char mac[18];
-	int e;
 
 	if (!strcmp(a->cmd, "chip-id")) {
 		if (!a->json) {
@@ -356,6 +356,15 @@ static int run(const struct fl_args *a, struct flashop *f, json_t *out)
 		}
 		return 0;
 	}
+	return fl_fail_usage("unknown command '%s'", a->cmd);
+}
+
+static int run(const struct fl_args *a, struct flashop *f, json_t *out)
+{
+	int e;
+
+	if (!strcmp(a->cmd, "chip-id") || !strcmp(a->cmd, "read-mac") || !strcmp(a->cmd, "flash-id"))
+		return do_info(a, f);
 	if (!strcmp(a->cmd, "write"))
 		return do_write(a, f, out);
 	if (!strcmp(a->cmd, "verify")) {

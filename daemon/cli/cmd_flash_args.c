@@ -1,12 +1,15 @@
 /* espfab flash's command line, with esptool's spellings where they mean the
  * same thing (cmd_flash_compat.h): options anywhere, --opt=value, -p/-b/-c,
- * write_flash and write-flash, --flash_mode/--flash-mode. */
+ * write_flash and write-flash, --flash_mode/--flash-mode. Parsed by cli_args;
+ * a value is taken as it is, even one starting with '-', as esptool's own
+ * loop did. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_args.h"
 #include "espfab/pyint.h"
 #include "cmd_flash.h"
 #include "cmd_flash_compat.h"
@@ -59,108 +62,167 @@ int fl_parse_u32(const char *s, uint32_t *out)
 	return 0;
 }
 
+enum fl_opt_id {
+	FL_OPT_HELP, FL_OPT_JSON, FL_OPT_NO_COMPRESS, FL_OPT_COMPRESS, FL_OPT_VERIFY, FL_OPT_NO_STUB, FL_OPT_PLAINTEXT,
+	FL_OPT_PORT, FL_OPT_BAUD, FL_OPT_BEFORE, FL_OPT_AFTER, FL_OPT_FLASH_SIZE, FL_OPT_FLASH_MODE, FL_OPT_FLASH_FREQ,
+	FL_OPT_CHIP, FL_OPT_OFFSET,
+};
+
+/* espfab's names first, esptool's spellings as aliases (cmd_flash_compat.h):
+ * esptool.py v4's underscores and its -fm/-ff/-fs, -z, -u. */
+static const struct cli_opt fl_opts[] = {
+	{"--help", 'h', CLI_ARGS_FLAG, FL_OPT_HELP, {NULL, NULL}, 0},
+	{"--json", 0, CLI_ARGS_FLAG, FL_OPT_JSON, {NULL, NULL}, 0},
+	{"--no-compress", 0, CLI_ARGS_FLAG, FL_OPT_NO_COMPRESS, {"-u", NULL}, 0},
+	{"--compress", 0, CLI_ARGS_FLAG, FL_OPT_COMPRESS, {"-z", NULL}, 0},
+	{"--verify", 0, CLI_ARGS_FLAG, FL_OPT_VERIFY, {NULL, NULL}, 0},
+	{"--no-stub", 0, CLI_ARGS_FLAG, FL_OPT_NO_STUB, {"--no_stub", NULL}, 0},
+	{"--plaintext", 0, CLI_ARGS_FLAG, FL_OPT_PLAINTEXT, {NULL, NULL}, 0},
+	{"--port", 'p', CLI_ARGS_ONE, FL_OPT_PORT, {NULL, NULL}, 0},
+	{"--baud", 'b', CLI_ARGS_ONE, FL_OPT_BAUD, {NULL, NULL}, 0},
+	{"--before", 0, CLI_ARGS_ONE, FL_OPT_BEFORE, {NULL, NULL}, 0},
+	{"--after", 0, CLI_ARGS_ONE, FL_OPT_AFTER, {NULL, NULL}, 0},
+	{"--flash-size", 0, CLI_ARGS_ONE, FL_OPT_FLASH_SIZE, {"--flash_size", "-fs"}, 0},
+	{"--flash-mode", 0, CLI_ARGS_ONE, FL_OPT_FLASH_MODE, {"--flash_mode", "-fm"}, 0},
+	{"--flash-freq", 0, CLI_ARGS_ONE, FL_OPT_FLASH_FREQ, {"--flash_freq", "-ff"}, 0},
+	{"--chip", 'c', CLI_ARGS_ONE, FL_OPT_CHIP, {NULL, NULL}, 0},
+	{"--offset", 0, CLI_ARGS_ONE, FL_OPT_OFFSET, {NULL, NULL}, 0},
+};
+
+/* The options with a value, checked as they come. */
+static int fl_value(struct fl_args *a, enum fl_opt_id id, const char *v)
+{
+	char vbuf[32];
+
+	switch (id) {
+	case FL_OPT_PORT:
+		a->port = v;
+		break;
+	case FL_OPT_BAUD:
+		if (fl_parse_u32(v, &a->baud) || a->baud < 9600)
+			return fl_fail_usage("--baud: '%s' is not a baud rate", v);
+		break;
+	case FL_OPT_BEFORE:
+		if (reset_mode_parse(flash_compat_value(v, vbuf, sizeof(vbuf)), &a->before))
+			return fl_fail_usage("--before: '%s' is not default_reset, usb_reset or no_reset", v);
+		break;
+	case FL_OPT_AFTER:
+		if (reset_after_parse(flash_compat_value(v, vbuf, sizeof(vbuf)), &a->after))
+			return fl_fail_usage("--after: '%s' is not hard_reset or no_reset", v);
+		break;
+	case FL_OPT_FLASH_SIZE:
+		if (!strcmp(v, "keep") || !strcmp(v, "detect")) {
+			a->flash_size = 0; /* detected by RDID */
+			a->flash_size_s = NULL;
+		} else if (flashop_parse_size(v, &a->flash_size)) {
+			return fl_fail_usage("--flash-size: '%s' is not a size (4MB, 0x400000, keep, detect)", v);
+		} else {
+			a->flash_size_s = v;
+		}
+		break;
+	case FL_OPT_FLASH_MODE:
+		if (flash_compat_mode_ok(v))
+			return fl_fail_usage("--flash-mode: '%s' is not qio, qout, dio, dout or keep", v);
+		a->flash_mode = v;
+		break;
+	case FL_OPT_FLASH_FREQ:
+		/* Accepted and not applied: the ROM writes images as they
+		 * are, and frequency codes differ per chip. */
+		if (flash_compat_freq_ok(v))
+			return fl_fail_usage("--flash-freq: '%s' is not a flash frequency (80m, 40m, ..., keep)", v);
+		break;
+	case FL_OPT_CHIP:
+		a->chip = v;
+		break;
+	case FL_OPT_OFFSET:
+		if (fl_parse_u32(v, &a->part_offset) || a->part_offset % 0x1000)
+			return fl_fail_usage("--offset: '%s' is not a 4 KiB-aligned offset", v);
+		break;
+	case FL_OPT_HELP:
+	case FL_OPT_JSON:
+	case FL_OPT_NO_COMPRESS:
+	case FL_OPT_COMPRESS:
+	case FL_OPT_VERIFY:
+	case FL_OPT_NO_STUB:
+	case FL_OPT_PLAINTEXT:
+		break;
+	}
+	return 0;
+}
+
+static int fl_on_opt(void *ctx, const struct cli_opt *o, char **vals, int nvals)
+{
+	struct fl_args *a = ctx;
+
+	if (nvals)
+		return fl_value(a, (enum fl_opt_id)o->id, vals[0]);
+	switch ((enum fl_opt_id)o->id) {
+	case FL_OPT_HELP:
+		usage(stdout);
+		return CLI_ARGS_DONE;
+	case FL_OPT_JSON:
+		a->json = 1;
+		break;
+	case FL_OPT_NO_COMPRESS:
+		a->no_compress = 1;
+		break;
+	case FL_OPT_VERIFY:
+		a->verify = 1;
+		break;
+	case FL_OPT_PLAINTEXT:
+		/* flash encryption on: write the data as it is anyway
+		 * (e.g. an NVS image encrypted by NVS encryption) */
+		a->plaintext = 1;
+		break;
+	case FL_OPT_COMPRESS: /* the default */
+	case FL_OPT_NO_STUB:  /* only the ROM loader is used anyway */
+		break;
+	case FL_OPT_PORT:
+	case FL_OPT_BAUD:
+	case FL_OPT_BEFORE:
+	case FL_OPT_AFTER:
+	case FL_OPT_FLASH_SIZE:
+	case FL_OPT_FLASH_MODE:
+	case FL_OPT_FLASH_FREQ:
+	case FL_OPT_CHIP:
+	case FL_OPT_OFFSET:
+		break; /* with a value: fl_value() */
+	}
+	return 0;
+}
+
+/* The command word (esptool's spellings too), then its arguments. */
+static int fl_on_run(void *ctx, char **run, int n, int *used)
+{
+	struct fl_args *a = ctx;
+
+	for (*used = 0; *used < n; (*used)++) {
+		if (!a->cmd) {
+			a->cmd = flash_compat_command(run[*used]);
+			continue;
+		}
+		if (a->npos >= (int)(sizeof(a->pos) / sizeof(a->pos[0])))
+			return fl_fail_usage("too many arguments");
+		a->pos[a->npos++] = run[*used];
+	}
+	return 0;
+}
+
 int fl_parse_args(int argc, char **argv, struct fl_args *a)
 {
+	const struct cli_args p = {.prog = "espfab flash", .opts = fl_opts, .nopts = sizeof(fl_opts) / sizeof(fl_opts[0]),
+				   .flags = CLI_ARGS_DASH_VALUE, .style = CLI_ARGS_ESPFAB,
+				   .hint = "see 'espfab flash --help'", .ctx = a, .on_opt = fl_on_opt, .on_run = fl_on_run};
+	int rc;
+
 	memset(a, 0, sizeof(*a));
 	a->baud = 115200;
 	a->before = RESET_MODE_CLASSIC;
 	a->after = RESET_AFTER_HARD;
 	a->part_offset = PART_TABLE_OFFSET_DEFAULT;
-	for (int i = 1; i < argc; i++) {
-		const char *o = argv[i], *v = NULL, *eq = NULL;
-		char name[48], vbuf[32];
-		int inline_v = 0;
-
-		/* --opt=value, as esptool's argparse takes it. */
-		if (o[0] == '-' && o[1] == '-' && (eq = strchr(o, '='))) {
-			if ((size_t)(eq - o) >= sizeof(name))
-				return fl_fail_usage("unknown option '%s' (see 'espfab flash --help')", o);
-			memcpy(name, o, (size_t)(eq - o));
-			name[eq - o] = '\0';
-			o = name;
-			v = eq + 1;
-			inline_v = 1;
-		} else if (i + 1 < argc) {
-			v = argv[i + 1];
-		}
-		o = flash_compat_option(o);
-		if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
-			usage(stdout);
-			return 1;
-		}
-		if (!strcmp(o, "--json") || !strcmp(o, "--no-compress") || !strcmp(o, "--verify") ||
-		    !strcmp(o, "--compress") || !strcmp(o, "--no-stub") || !strcmp(o, "--plaintext")) {
-			if (inline_v)
-				return fl_fail_usage("%s takes no value", o);
-			if (!strcmp(o, "--json"))
-				a->json = 1;
-			else if (!strcmp(o, "--no-compress"))
-				a->no_compress = 1;
-			else if (!strcmp(o, "--verify"))
-				a->verify = 1;
-			else if (!strcmp(o, "--plaintext"))
-				/* flash encryption on: write the data as it is anyway
-				 * (e.g. an NVS image encrypted by NVS encryption) */
-				a->plaintext = 1;
-			/* --compress is the default; --no-stub: only the ROM loader is used */
-			continue;
-		}
-		if (o[0] == '-' && o[1]) {
-			static const char *const with_value[] = {"--port", "-p", "--baud", "-b", "--before", "--after",
-								 "--flash-size", "--flash-mode", "--flash-freq",
-								 "--chip", "--offset"};
-			int known = 0;
-			for (size_t k = 0; k < sizeof(with_value) / sizeof(with_value[0]); k++)
-				known |= !strcmp(o, with_value[k]);
-			if (!known)
-				return fl_fail_usage("unknown option '%s' (see 'espfab flash --help')", argv[i]);
-			if (!v)
-				return fl_fail_usage("%s needs a value", o);
-			if (!strcmp(o, "--port") || !strcmp(o, "-p")) {
-				a->port = v;
-			} else if (!strcmp(o, "--baud") || !strcmp(o, "-b")) {
-				if (fl_parse_u32(v, &a->baud) || a->baud < 9600)
-					return fl_fail_usage("--baud: '%s' is not a baud rate", v);
-			} else if (!strcmp(o, "--before")) {
-				if (reset_mode_parse(flash_compat_value(v, vbuf, sizeof(vbuf)), &a->before))
-					return fl_fail_usage("--before: '%s' is not default_reset, usb_reset or no_reset", v);
-			} else if (!strcmp(o, "--after")) {
-				if (reset_after_parse(flash_compat_value(v, vbuf, sizeof(vbuf)), &a->after))
-					return fl_fail_usage("--after: '%s' is not hard_reset or no_reset", v);
-			} else if (!strcmp(o, "--flash-size")) {
-				if (!strcmp(v, "keep") || !strcmp(v, "detect")) {
-					a->flash_size = 0; /* detected by RDID */
-					a->flash_size_s = NULL;
-				} else if (flashop_parse_size(v, &a->flash_size)) {
-					return fl_fail_usage("--flash-size: '%s' is not a size (4MB, 0x400000, keep, detect)", v);
-				} else {
-					a->flash_size_s = v;
-				}
-			} else if (!strcmp(o, "--flash-mode")) {
-				if (flash_compat_mode_ok(v))
-					return fl_fail_usage("--flash-mode: '%s' is not qio, qout, dio, dout or keep", v);
-				a->flash_mode = v;
-			} else if (!strcmp(o, "--flash-freq")) {
-				/* Accepted and not applied: the ROM writes images as they
-				 * are, and frequency codes differ per chip. */
-				if (flash_compat_freq_ok(v))
-					return fl_fail_usage("--flash-freq: '%s' is not a flash frequency (80m, 40m, ..., keep)", v);
-			} else if (!strcmp(o, "--chip")) {
-				a->chip = v;
-			} else if (!strcmp(o, "--offset")) {
-				if (fl_parse_u32(v, &a->part_offset) || a->part_offset % 0x1000)
-					return fl_fail_usage("--offset: '%s' is not a 4 KiB-aligned offset", v);
-			}
-			if (!inline_v)
-				i++;
-		} else if (!a->cmd) {
-			a->cmd = flash_compat_command(o);
-		} else {
-			if (a->npos >= (int)(sizeof(a->pos) / sizeof(a->pos[0])))
-				return fl_fail_usage("too many arguments");
-			a->pos[a->npos++] = argv[i];
-		}
-	}
+	rc = cli_args_parse(&p, argc, argv, 1);
+	if (rc)
+		return rc == CLI_ARGS_DONE ? 1 : rc;
 	if (!a->cmd) {
 		usage(stderr);
 		return 2;

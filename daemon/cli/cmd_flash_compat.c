@@ -24,25 +24,6 @@ const char *flash_compat_command(const char *word)
 	return word;
 }
 
-const char *flash_compat_option(const char *opt)
-{
-	static const struct {
-		const char *esptool, *espfab;
-	} map[] = {
-		{"-c", "--chip"},
-		{"--flash_mode", "--flash-mode"}, {"-fm", "--flash-mode"},
-		{"--flash_freq", "--flash-freq"}, {"-ff", "--flash-freq"},
-		{"--flash_size", "--flash-size"}, {"-fs", "--flash-size"},
-		{"-z", "--compress"},             {"-u", "--no-compress"},
-		{"--no_stub", "--no-stub"},
-	};
-
-	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-		if (!strcmp(opt, map[i].esptool))
-			return map[i].espfab;
-	return opt;
-}
-
 const char *flash_compat_value(const char *v, char *buf, size_t cap)
 {
 	size_t i;

@@ -12,10 +12,8 @@
  * or word itself when it is not one. */
 const char *flash_compat_command(const char *word);
 
-/* espfab flash's option for an esptool option spelling (--flash_size ->
- * --flash-size, -c -> --chip, -z -> --compress, -u -> --no-compress), or opt
- * itself. */
-const char *flash_compat_option(const char *opt);
+/* esptool's option spellings (--flash_size, -fs, -z, -u, --no_stub) are
+ * aliases in the option table of cmd_flash_args.c. */
 
 /* esptool's option values with dashes (default-reset) as espfab spells
  * them (default_reset), into buf. */

@@ -28,6 +28,7 @@
 #include <openssl/crypto.h>
 
 #include "cli.h"
+#include "cli_args.h"
 #include "espfab/mfg.h"
 
 #define MFG_EXIT_OK 0
@@ -97,84 +98,48 @@ static void usage(FILE *f)
 		   "  --jobs N (espfab only): threads writing files, default one per CPU (at most 4).\n");
 }
 
-/* argparse takes "-5" as a value, not an option, when it looks like a number. */
-static bool negative_number(const char *s)
+static int mfg_on_opt(void *ctx, const struct cli_opt *o, char **vals, int nvals)
 {
-	long long v;
-	return s[0] == '-' && mfg_parse_int(s, &v) == 0;
+	struct parsed *p = ctx;
+
+	p->set[o->id] = true; /* --help too: the command prints usage once parsing is done */
+	for (int k = 0; k < nvals && k < 2; k++)
+		p->val[o->id][k] = vals[k];
+	return 0;
 }
 
-/* argparse-like: long options anywhere, "--opt=value", unique prefixes. */
-static int parse_args(int argc, char **argv, bool generate, struct parsed *p)
+static int mfg_on_run(void *ctx, char **run, int n, int *used)
 {
-	bool only_pos = false;
-	memset(p, 0, sizeof(*p));
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *eq;
-		const struct opt_def *hit = NULL;
-		size_t alen;
-		int matches = 0;
-		if (only_pos || a[0] != '-' || !a[1] || negative_number(a) || (a[1] != '-' && strcmp(a, "-h"))) {
-			if (p->npos >= (int)(sizeof(p->pos) / sizeof(p->pos[0]))) {
-				fprintf(stderr, "espfab mfg: unexpected argument '%s'\n", a);
-				return -1;
-			}
-			p->pos[p->npos++] = a;
-			continue;
+	struct parsed *p = ctx;
+
+	for (*used = 0; *used < n; (*used)++) {
+		if (p->npos >= (int)(sizeof(p->pos) / sizeof(p->pos[0]))) {
+			fprintf(stderr, "espfab mfg: unexpected argument '%s'\n", run[*used]);
+			return 2;
 		}
-		if (!strcmp(a, "--")) {
-			only_pos = true;
-			continue;
-		}
-		if (!strcmp(a, "-h")) {
-			p->set[OPT_HELP] = true;
-			continue;
-		}
-		eq = strchr(a, '=');
-		alen = eq ? (size_t)(eq - a) : strlen(a);
-		for (size_t d = 0; d < sizeof(opt_defs) / sizeof(opt_defs[0]); d++) {
-			const struct opt_def *o = &opt_defs[d];
-			if (!(generate ? o->in_generate : o->in_genkey) || strncmp(o->name, a, alen))
-				continue;
-			if (strlen(o->name) == alen) {
-				hit = o;
-				matches = 1;
-				break;
-			}
-			hit = o;
-			matches++;
-		}
-		if (matches != 1) {
-			fprintf(stderr, "espfab mfg: %s option '%.*s' (see --help)\n", matches ? "ambiguous" : "unknown",
-				(int)alen, a);
-			return -1;
-		}
-		p->set[hit->id] = true;
-		if (hit->nargs == 0) {
-			if (eq) {
-				fprintf(stderr, "espfab mfg: option %s takes no value\n", hit->name);
-				return -1;
-			}
-			continue;
-		}
-		for (int k = 0; k < hit->nargs; k++) {
-			if (k == 0 && eq) {
-				if (hit->nargs != 1) {
-					fprintf(stderr, "espfab mfg: option %s needs %d values\n", hit->name, hit->nargs);
-					return -1;
-				}
-				p->val[hit->id][0] = eq + 1;
-				continue;
-			}
-			if (i + 1 >= argc || (argv[i + 1][0] == '-' && argv[i + 1][1] && !negative_number(argv[i + 1]))) {
-				fprintf(stderr, "espfab mfg: option %s needs %d value%s\n", hit->name, hit->nargs,
-					hit->nargs == 1 ? "" : "s");
-				return -1;
-			}
-			p->val[hit->id][k] = argv[++i];
-		}
+		p->pos[p->npos++] = run[*used];
 	}
 	return 0;
+}
+
+/* argparse-like: long options anywhere, "--opt=value", unique prefixes,
+ * negative numbers as values. */
+static int parse_args(int argc, char **argv, bool generate, struct parsed *p)
+{
+	struct cli_opt opts[sizeof(opt_defs) / sizeof(opt_defs[0])];
+	struct cli_args ca = {.prog = "espfab mfg", .opts = opts, .flags = CLI_ARGS_PREFIX | CLI_ARGS_NUMBERS,
+			      .style = CLI_ARGS_ESPFAB, .hint = "see --help", .ctx = p, .on_opt = mfg_on_opt,
+			      .on_run = mfg_on_run};
+
+	memset(p, 0, sizeof(*p));
+	for (size_t d = 0; d < sizeof(opt_defs) / sizeof(opt_defs[0]); d++) {
+		const struct opt_def *o = &opt_defs[d];
+		if (generate ? o->in_generate : o->in_genkey)
+			opts[ca.nopts++] = (struct cli_opt){o->name, o->id == OPT_HELP ? 'h' : 0,
+							    o->nargs ? CLI_ARGS_ONE : CLI_ARGS_FLAG, (int)o->id,
+							    {NULL, NULL}, o->nargs};
+	}
+	return cli_args_parse(&ca, argc, argv, 1) ? -1 : 0;
 }
 
 static atomic_int interrupted;

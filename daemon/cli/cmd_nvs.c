@@ -15,31 +15,15 @@
 #include <openssl/crypto.h>
 
 #include "cli.h"
+#include "cli_args.h"
+#include "cmd_nvs.h"
 #include "espfab/fsu.h"
 #include "espfab/nvs.h"
-
-#define NVS_CLI_SIZE_MAX (256u * 1024 * 1024)
-#define NVS_EXIT_INPUT 254 /* the reference's sys.exit(-2) for input errors */
-
-enum nvs_cli_sub { NVS_CLI_SUB_GENERATE, NVS_CLI_SUB_ENCRYPT, NVS_CLI_SUB_GENKEY, NVS_CLI_SUB_DECRYPT };
 
 struct nvs_cli_opt {
 	const char *name;
 	bool has_value;
 	unsigned subs; /* bit per enum nvs_cli_sub */
-};
-
-enum nvs_cli_opt_id {
-	NVS_CLI_OPT_VERSION,
-	NVS_CLI_OPT_OUTDIR,
-	NVS_CLI_OPT_KEYGEN,
-	NVS_CLI_OPT_KEYFILE,
-	NVS_CLI_OPT_INPUTKEY,
-	NVS_CLI_OPT_KP_HMAC,
-	NVS_CLI_OPT_KP_HMAC_KEYGEN,
-	NVS_CLI_OPT_KP_HMAC_KEYFILE,
-	NVS_CLI_OPT_KP_HMAC_INPUTKEY,
-	NVS_CLI_OPT_COUNT
 };
 
 #define SUB(x) (1u << (x))
@@ -55,15 +39,7 @@ static const struct nvs_cli_opt nvs_cli_opts[NVS_CLI_OPT_COUNT] = {
 	[NVS_CLI_OPT_KP_HMAC_INPUTKEY] = {"--kp_hmac_inputkey", true, SUB(NVS_CLI_SUB_ENCRYPT) | SUB(NVS_CLI_SUB_GENKEY)},
 };
 
-struct nvs_cli_args {
-	enum nvs_cli_sub sub;
-	enum nvs_version version; /* --version, checked while parsing */
-	const char *opt[NVS_CLI_OPT_COUNT]; /* value, or "" for a flag given, NULL if absent */
-	const char **pos;
-	int npos;
-};
-
-static void nvs_cli_usage(FILE *f)
+void nvs_cli_usage(FILE *f)
 {
 	fprintf(f, "usage: espfab nvs generate INPUT... OUTPUT SIZE [--version {1,2}] [--outdir DIR]\n"
 		   "       espfab nvs generate-key [--keyfile NAME] [--outdir DIR] [--key_protect_hmac]\n"
@@ -85,95 +61,6 @@ static const char *const nvs_cli_positionals[4][4] = {
 };
 
 #define NVS_CLI_HELP (-2) /* option id of -h/--help */
-#define NVS_CLI_UNKNOWN (-3)
-
-/* argparse's _parse_optional(): is arg an option ('O') or a positional
- * ('A')? Sets *id (an option, NVS_CLI_HELP or NVS_CLI_UNKNOWN) and *eq (the
- * explicit "=value", or NULL). Returns 'A', 'O' or 0 for an ambiguous prefix
- * (argparse stops right there). */
-static int nvs_cli_classify(enum nvs_cli_sub sub, const char *arg, int *id, const char **eq)
-{
-	size_t nlen;
-	int matches = 0;
-
-	*id = NVS_CLI_UNKNOWN;
-	*eq = NULL;
-	if (arg[0] != '-')
-		return 'A';
-	if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
-		*id = NVS_CLI_HELP;
-		return 'O';
-	}
-	for (int o = 0; o < NVS_CLI_OPT_COUNT; o++) {
-		if ((nvs_cli_opts[o].subs & SUB(sub)) && !strcmp(arg, nvs_cli_opts[o].name)) {
-			*id = o;
-			return 'O';
-		}
-	}
-	if (!arg[1])
-		return 'A';
-	if (arg[1] == '-') {
-		/* "--name=value" with an exact name, else a unique prefix of one. */
-		const char *e = strchr(arg, '=');
-		nlen = e ? (size_t)(e - arg) : strlen(arg);
-		for (int o = 0; o < NVS_CLI_OPT_COUNT; o++) {
-			if (!(nvs_cli_opts[o].subs & SUB(sub)))
-				continue;
-			if (e && strlen(nvs_cli_opts[o].name) == nlen && !strncmp(nvs_cli_opts[o].name, arg, nlen)) {
-				*id = o;
-				*eq = e + 1;
-				return 'O';
-			}
-		}
-		if (e && nlen == 6 && !strncmp(arg, "--help", 6)) {
-			*id = NVS_CLI_HELP;
-			*eq = e + 1;
-			return 'O';
-		}
-		for (int o = 0; o < NVS_CLI_OPT_COUNT; o++) {
-			if ((nvs_cli_opts[o].subs & SUB(sub)) && !strncmp(nvs_cli_opts[o].name, arg, nlen)) {
-				*id = o;
-				matches++;
-			}
-		}
-		if (!strncmp("--help", arg, nlen)) {
-			*id = NVS_CLI_HELP;
-			matches++;
-		}
-		if (matches > 1)
-			return 0;
-		if (matches == 1) {
-			*eq = e ? e + 1 : NULL;
-			return 'O';
-		}
-		*id = NVS_CLI_UNKNOWN;
-	} else if (arg[1] == 'h') {
-		/* "-hX": -h with an explicit argument */
-		*id = NVS_CLI_HELP;
-		*eq = arg + 2;
-		return 'O';
-	}
-	/* A negative number ("-12", "-1.5") or anything with a space is a
-	 * positional; every other "-..." is an (unknown) option. */
-	{
-		const char *d = arg + 1;
-		bool digits = false, dot = false;
-		while (*d >= '0' && *d <= '9')
-			d++, digits = true;
-		if (*d == '.') {
-			dot = true;
-			d++;
-			digits = false;
-			while (*d >= '0' && *d <= '9')
-				d++, digits = true;
-		}
-		if (!*d && digits && (dot || d > arg + 1))
-			return 'A';
-	}
-	if (strchr(arg, ' '))
-		return 'A';
-	return 'O';
-}
 
 /* --version takes type=int, choices=[1, 2]: int(" 01 ") is 1 too. */
 static int nvs_cli_version(const char *v, enum nvs_version *out)
@@ -188,621 +75,114 @@ static int nvs_cli_version(const char *v, enum nvs_version *out)
 	return 0;
 }
 
+struct nvs_cli_parse {
+	struct nvs_cli_args *a;
+	const char *prog; /* "espfab nvs generate" */
+	int pi;           /* next positional to fill */
+	bool dashdash;    /* the "--" was met */
+};
+
+static int nvs_cli_on_opt(void *ctx, const struct cli_opt *o, char **vals, int nvals)
+{
+	struct nvs_cli_parse *st = ctx;
+
+	if (o->id == NVS_CLI_HELP) {
+		nvs_cli_usage(stdout);
+		return CLI_ARGS_DONE;
+	}
+	/* type and choices are checked when the option is taken */
+	if (o->id == NVS_CLI_OPT_VERSION && nvs_cli_version(vals[0], &st->a->version) < 0)
+		return 2;
+	st->a->opt[o->id] = nvals ? vals[0] : "";
+	return 0;
+}
+
+/* argparse's consume_positionals(): the longest head of the remaining
+ * positionals that this run can fill; an nargs '+' one (always first) takes
+ * what the others leave. The "--" among or right after the words taken is
+ * absorbed; anything else left is unrecognized. */
+static int nvs_cli_on_run(void *ctx, char **run, int n, int *used)
+{
+	struct nvs_cli_parse *st = ctx;
+	const char *const *posdef = nvs_cli_positionals[st->a->sub];
+	int words = 0, left = 0, take, want = 0, seen = 0, k;
+	bool dd = st->dashdash;
+
+	for (k = 0; k < n; k++) {
+		if (!dd && !strcmp(run[k], "--"))
+			dd = true;
+		else
+			words++;
+	}
+	*used = 0;
+	if (!words || !posdef[st->pi])
+		return 0;
+	while (posdef[st->pi + left])
+		left++;
+	take = left < words ? left : words;
+	for (k = 0; k < take; k++)
+		want += posdef[st->pi + k][0] == '+' ? words - take + 1 : 1;
+	for (k = 0; k < n; k++) {
+		if (!st->dashdash && !strcmp(run[k], "--")) {
+			st->dashdash = true;
+			continue;
+		}
+		if (seen == want)
+			break;
+		st->a->pos[st->a->npos++] = run[k];
+		seen++;
+	}
+	*used = k;
+	st->pi += take;
+	return 0;
+}
+
+/* Missing positionals are named before unrecognized words, as argparse does. */
+static int nvs_cli_on_end(void *ctx)
+{
+	struct nvs_cli_parse *st = ctx;
+	const char *const *posdef = nvs_cli_positionals[st->a->sub];
+
+	if (!posdef[st->pi])
+		return 0;
+	fprintf(stderr, "%s: the following arguments are required:", st->prog);
+	for (int j = st->pi; posdef[j]; j++)
+		fprintf(stderr, "%s %s", j > st->pi ? "," : "", posdef[j] + (posdef[j][0] == '+'));
+	fprintf(stderr, "\n");
+	return 2;
+}
+
 /* Python 3.11 argparse, as nvs_partition_gen.py's sub-parsers use it:
  * options anywhere, "--opt=value", unique prefixes, "--" ends options, and
  * positionals taken in runs between options (an input list cut by an option
  * does not resume after it: "a.csv --version 1 b.csv out.bin 0x3000" gives
  * input=[a.csv], output=b.csv, size=out.bin and "0x3000" is unrecognized).
- * Returns 0, -1 after help was printed, or 2 after an error message. */
+ * Returns 0, -1 after help was printed, or the exit status after an error. */
 static int nvs_cli_parse(int argc, char **argv, struct nvs_cli_args *a)
 {
-	const char *const *posdef = nvs_cli_positionals[a->sub];
-	int n = argc - 2, start = 0, pi = 0, nextras = 0, rc = 2;
-	const char **args = NULL, *first_extra = NULL;
-	char *pat = NULL;
-	int *ids = NULL;
-	const char **eqs = NULL;
+	struct cli_opt opts[NVS_CLI_OPT_COUNT + 1];
+	char prog[48];
+	struct nvs_cli_parse st = {.a = a, .prog = prog};
+	struct cli_args p = {.prog = prog, .opts = opts, .flags = CLI_ARGS_PREFIX | CLI_ARGS_KEEP_DASHDASH,
+			     .style = CLI_ARGS_ARGPARSE, .ctx = &st, .on_opt = nvs_cli_on_opt,
+			     .on_run = nvs_cli_on_run, .on_end = nvs_cli_on_end};
+	int rc;
 
+	snprintf(prog, sizeof(prog), "espfab nvs %s", argv[1]);
+	/* this sub-command's options, in the reference's order */
+	for (int o = 0; o < NVS_CLI_OPT_COUNT; o++)
+		if (nvs_cli_opts[o].subs & SUB(a->sub))
+			opts[p.nopts++] = (struct cli_opt){nvs_cli_opts[o].name, 0,
+							   nvs_cli_opts[o].has_value ? CLI_ARGS_ONE : CLI_ARGS_FLAG, o,
+							   {NULL, NULL}, 0};
+	opts[p.nopts++] = (struct cli_opt){"--help", 'h', CLI_ARGS_FLAG, NVS_CLI_HELP, {NULL, NULL}, 0};
 	a->pos = calloc((size_t)argc + 1, sizeof(*a->pos));
-	args = calloc((size_t)argc + 1, sizeof(*args));
-	pat = calloc((size_t)argc + 1, 1);
-	ids = calloc((size_t)argc + 1, sizeof(*ids));
-	eqs = calloc((size_t)argc + 1, sizeof(*eqs));
-	if (!a->pos || !args || !pat || !ids || !eqs) {
+	if (!a->pos) {
 		fprintf(stderr, "espfab nvs: out of memory\n");
-		rc = 1;
-		goto out;
+		return 1;
 	}
-	/* Classify every argument first, as argparse does. */
-	{
-		bool only_pos = false;
-		int k = 0;
-		for (int i = 0; i < n; i++) {
-			const char *arg = argv[i + 2];
-			int c;
-			if (!only_pos && !strcmp(arg, "--")) {
-				/* '-' in argparse's pattern: positionals next to it absorb
-				 * it, otherwise it is an unrecognized argument. */
-				only_pos = true;
-				args[k] = arg;
-				pat[k++] = '-';
-				continue;
-			}
-			c = only_pos ? 'A' : nvs_cli_classify(a->sub, arg, &ids[k], &eqs[k]);
-			if (!c) {
-				fprintf(stderr, "espfab nvs %s: ambiguous option: %s\n", argv[1], arg);
-				goto out;
-			}
-			args[k] = arg;
-			pat[k++] = (char)c;
-		}
-		n = k;
-	}
-	for (;;) {
-		int next = start, run = 0;
-
-		while (next < n && pat[next] != 'O')
-			next++;
-		/* consume_positionals(): the longest head of the remaining
-		 * positionals that the run of positionals here can fill; an
-		 * nargs '+' one (always first) takes what the others leave. */
-		for (int j = start; j < next; j++)
-			run += pat[j] == 'A';
-		if (run && posdef[pi]) {
-			int left = 0, take, used = 0, seen = 0;
-			while (posdef[pi + left])
-				left++;
-			take = left < run ? left : run;
-			for (int j = 0; j < take; j++)
-				used += (posdef[pi + j][0] == '+') ? run - take + 1 : 1;
-			/* the first `used` positionals of the run are taken, and a
-			 * "--" among or right after them */
-			for (; start < next; start++) {
-				if (pat[start] == 'A') {
-					if (seen == used)
-						break;
-					a->pos[a->npos++] = args[start];
-					seen++;
-				}
-			}
-			pi += take;
-		}
-		/* whatever is left before the next option is unrecognized */
-		while (start < next) {
-			if (!first_extra)
-				first_extra = args[start];
-			nextras++;
-			start++;
-		}
-		if (start >= n)
-			break;
-		/* consume_optional() */
-		{
-			int id = ids[start];
-			const char *val = eqs[start];
-			const char *name = args[start];
-			start++;
-			if (id == NVS_CLI_UNKNOWN) {
-				if (!first_extra)
-					first_extra = name;
-				nextras++;
-				continue;
-			}
-			if (id == NVS_CLI_HELP) {
-				if (val) {
-					fprintf(stderr, "espfab nvs %s: argument -h/--help: ignored explicit argument '%s'\n",
-						argv[1], val);
-					goto out;
-				}
-				nvs_cli_usage(stdout);
-				rc = -1;
-				goto out;
-			}
-			if (!nvs_cli_opts[id].has_value) {
-				if (val) {
-					fprintf(stderr, "espfab nvs %s: argument %s: ignored explicit argument '%s'\n", argv[1],
-						nvs_cli_opts[id].name, val);
-					goto out;
-				}
-				val = "";
-			} else if (!val) {
-				if (start >= n || pat[start] != 'A') {
-					fprintf(stderr, "espfab nvs %s: argument %s: expected one argument\n", argv[1],
-						nvs_cli_opts[id].name);
-					goto out;
-				}
-				val = args[start++];
-			}
-			/* type and choices are checked when the option is taken */
-			if (id == NVS_CLI_OPT_VERSION && nvs_cli_version(val, &a->version) < 0)
-				goto out;
-			a->opt[id] = val;
-		}
-	}
-	if (posdef[pi]) {
-		fprintf(stderr, "espfab nvs %s: the following arguments are required:", argv[1]);
-		for (int j = pi; posdef[j]; j++)
-			fprintf(stderr, "%s %s", j > pi ? "," : "", posdef[j] + (posdef[j][0] == '+'));
-		fprintf(stderr, "\n");
-		goto out;
-	}
-	if (nextras) {
-		fprintf(stderr, "espfab nvs %s: unrecognized arguments: %s%s\n", argv[1], first_extra,
-			nextras > 1 ? " ..." : "");
-		goto out;
-	}
-	rc = 0;
-out:
-	free(args);
-	free(pat);
-	free(ids);
-	free(eqs);
-	return rc;
-}
-
-/* os.path.splitext()'s extension: from the last '.' of the base name,
- * ignoring leading dots. */
-static const char *nvs_cli_ext(const char *path)
-{
-	const char *base = strrchr(path, '/');
-	const char *dot;
-
-	base = base ? base + 1 : path;
-	while (*base == '.')
-		base++;
-	dot = strrchr(base, '.');
-	return dot ? dot : "";
-}
-
-/* The reference accepts any extension that contains ".bin" (a substring test). */
-static bool nvs_cli_bin_ext(const char *path)
-{
-	return strstr(nvs_cli_ext(path), ".bin") != NULL;
-}
-
-/* set_target_filepath(): <outdir>/<file>, ".bin" added when there is no
- * extension, refused for another one; absolute files ignore outdir. */
-static char *nvs_cli_target(const char *outdir, const char *file)
-{
-	const char *home = getenv("HOME");
-	const char *ext = nvs_cli_ext(file);
-	size_t need;
-	char *out;
-
-	if (*ext && !strstr(ext, ".bin")) {
-		fprintf(stderr, "espfab nvs: `%s`: only the `.bin` extension is allowed\n", file);
-		return NULL;
-	}
-	if (file[0] == '/' || !outdir)
-		outdir = "";
-	if (outdir[0] == '~' && (outdir[1] == '/' || !outdir[1]) && home)
-		need = strlen(home) + strlen(outdir);
-	else
-		home = NULL, need = strlen(outdir);
-	need += strlen(file) + 8;
-	out = malloc(need);
-	if (!out) {
-		fprintf(stderr, "espfab nvs: out of memory\n");
-		return NULL;
-	}
-	if (home)
-		snprintf(out, need, "%s%s", home, outdir + 1);
-	else
-		snprintf(out, need, "%s", outdir);
-	if (out[0] && out[strlen(out) - 1] != '/')
-		strcat(out, "/");
-	strcat(out, file);
-	if (!*ext)
-		strcat(out, ".bin");
-	return out;
-}
-
-/* mkdir -p of the folder holding path. */
-static int nvs_cli_mkdirs(const char *path)
-{
-	int rc = fsu_mkdir_parent(path, NULL);
-
-	if (rc < 0)
-		fprintf(stderr, "espfab nvs: cannot create the folder of '%s': %s\n", path, strerror(-rc));
-	return rc;
-}
-
-static int nvs_cli_write(const char *path, const uint8_t *data, size_t len, unsigned mode)
-{
-	struct nvs_err err = {0};
-
-	if (nvs_cli_mkdirs(path) < 0)
-		return -1;
-	if (nvs_file_write_atomic(path, data, len, mode, &err) < 0) {
-		fprintf(stderr, "espfab nvs: %s\n", err.msg);
-		return -1;
-	}
-	return 0;
-}
-
-/* check_size(): returns the size, or 0 after printing why it is refused. */
-static uint32_t nvs_cli_size(const char *text)
-{
-	int64_t v = 0;
-
-	if (nvs_parse_size(text, &v) < 0) {
-		/* The reference prints int()'s error and exits 0; a failure must
-		 * not look like success here. */
-		fprintf(stderr, "espfab nvs: invalid partition size '%s' (want e.g. 0x6000 or 24576)\n", text);
-		return 0;
-	}
-	if (v % 4096 != 0) {
-		fprintf(stderr, "espfab nvs: size of partition must be a multiple of 4096\n");
-		return 0;
-	}
-	if (v < 4096) {
-		fprintf(stderr, "espfab nvs: minimum partition size for read/write NVS is 0x3000 bytes and for "
-				"read-only NVS is 0x1000 bytes\n");
-		return 0;
-	}
-	if (v > (int64_t)NVS_CLI_SIZE_MAX) {
-		fprintf(stderr, "espfab nvs: partition size 0x%llx is larger than this tool's 0x%x limit\n",
-			(unsigned long long)v, NVS_CLI_SIZE_MAX);
-		return 0;
-	}
-	if (v < 3 * 4096)
-		printf("\nMinimum partition size for read/write NVS is 0x3000 bytes. Partitions smaller than this "
-		       "must be flagged as \"readonly\" in the partition table CSV.\n");
-	return (uint32_t)v;
-}
-
-static char *nvs_cli_cwd(void)
-{
-	char *cwd = getcwd(NULL, 0);
-	if (!cwd)
-		fprintf(stderr, "espfab nvs: cannot read the current directory: %s\n", strerror(errno));
-	return cwd;
-}
-
-/* A key file named by --inputkey / KEY: the reference reads its first 64
- * bytes (read(64)), whatever the file holds; *key_len tells how many there
- * were. Whether a shorter key is usable is the caller's business. */
-static int nvs_cli_read_key(const char *path, uint8_t key[NVS_XTS_KEY_LEN], size_t *key_len)
-{
-	struct nvs_err err = {0};
-	uint8_t *data = NULL;
-	size_t len = 0;
-	int rc = nvs_file_read(path, &data, &len, &err);
-
-	memset(key, 0, NVS_XTS_KEY_LEN);
-	*key_len = 0;
-	if (rc < 0) {
-		fprintf(stderr, "espfab nvs: %s\n", err.msg);
-	} else {
-		*key_len = len < NVS_XTS_KEY_LEN ? len : NVS_XTS_KEY_LEN;
-		memcpy(key, data, *key_len);
-	}
-	if (data) {
-		OPENSSL_cleanse(data, len);
-		free(data);
-	}
-	return rc;
-}
-
-struct nvs_cli_keys {
-	char *key_path;  /* keys/<keyfile> */
-	char *hmac_path; /* keys/<hmac keyfile> with --kp_hmac_keygen */
-	uint8_t key[NVS_XTS_KEY_LEN];
-	uint8_t hmac[NVS_HMAC_KEY_LEN];
-};
-
-static void nvs_cli_keys_deinit(struct nvs_cli_keys *k)
-{
-	free(k->key_path);
-	free(k->hmac_path);
-	OPENSSL_cleanse(k, sizeof(*k));
-}
-
-/* generate_key(): decide names and make the key in memory; nothing is
- * written yet, so a later failure leaves no file. */
-static int nvs_cli_make_keys(const struct nvs_cli_args *a, const char *outdir, struct nvs_cli_keys *k)
-{
-	struct nvs_err err = {0};
-	char stamp[32], *keys_dir = NULL, *hmac_name = NULL;
-	const char *keyfile = a->opt[NVS_CLI_OPT_KEYFILE];
-	uint8_t *hk = NULL;
-	size_t hk_len = 0;
-	int rc = 1;
-
-	memset(k, 0, sizeof(*k));
-	if (!keyfile) {
-		time_t now = time(NULL);
-		struct tm tm;
-		localtime_r(&now, &tm);
-		strftime(stamp, sizeof(stamp), "keys-%m-%d_%H-%M.bin", &tm);
-		keyfile = stamp;
-	}
-	keys_dir = malloc(strlen(outdir) + 8);
-	if (!keys_dir)
-		goto out;
-	sprintf(keys_dir, "%s%skeys/", outdir, (outdir[0] && outdir[strlen(outdir) - 1] != '/') ? "/" : "");
-	k->key_path = nvs_cli_target(keys_dir, keyfile);
-	if (!k->key_path)
-		goto out;
-	if (!a->opt[NVS_CLI_OPT_KP_HMAC]) {
-		if (nvs_key_random(k->key, sizeof(k->key), &err) < 0)
-			goto fail;
-		rc = 0;
-		goto out;
-	}
-	if (a->opt[NVS_CLI_OPT_KP_HMAC_KEYGEN]) {
-		const char *name = a->opt[NVS_CLI_OPT_KP_HMAC_KEYFILE];
-		if (!name) {
-			hmac_name = malloc(strlen(keyfile) + 6);
-			if (!hmac_name)
-				goto out;
-			sprintf(hmac_name, "hmac-%s", keyfile);
-			name = hmac_name;
-		}
-		k->hmac_path = nvs_cli_target(keys_dir, name);
-		if (!k->hmac_path)
-			goto out;
-		if (nvs_key_random(k->hmac, sizeof(k->hmac), &err) < 0)
-			goto fail;
-		if (nvs_key_from_hmac(k->hmac, sizeof(k->hmac), k->key, &err) < 0)
-			goto fail;
-		rc = 0;
-		goto out;
-	}
-	if (!a->opt[NVS_CLI_OPT_KP_HMAC_INPUTKEY]) {
-		fprintf(stderr, "espfab nvs: --key_protect_hmac needs --kp_hmac_keygen or --kp_hmac_inputkey FILE\n");
-		goto out;
-	}
-	if (nvs_file_read(a->opt[NVS_CLI_OPT_KP_HMAC_INPUTKEY], &hk, &hk_len, &err) < 0 ||
-	    nvs_key_from_hmac(hk, hk_len, k->key, &err) < 0)
-		goto fail;
-	rc = 0;
-	goto out;
-fail:
-	fprintf(stderr, "espfab nvs: %s\n", err.msg);
-out:
-	if (hk) {
-		OPENSSL_cleanse(hk, hk_len);
-		free(hk);
-	}
-	free(hmac_name);
-	free(keys_dir);
-	return rc;
-}
-
-/* Write the HMAC key (if made) and the key file; on failure remove both. */
-static int nvs_cli_write_keys(const struct nvs_cli_keys *k)
-{
-	uint8_t file[NVS_KEYFILE_SIZE];
-	int rc = 0;
-
-	if (k->hmac_path && nvs_cli_write(k->hmac_path, k->hmac, sizeof(k->hmac), 0600) < 0)
-		return -1;
-	nvs_keyfile_build(k->key, file);
-	if (nvs_cli_write(k->key_path, file, sizeof(file), 0600) < 0) {
-		if (k->hmac_path)
-			unlink(k->hmac_path);
-		rc = -1;
-	}
-	OPENSSL_cleanse(file, sizeof(file));
-	if (rc == 0)
-		printf("\nCreated encryption keys: ===>  %s\n", k->key_path);
-	return rc;
-}
-
-static void nvs_cli_unlink_keys(const struct nvs_cli_keys *k)
-{
-	if (k->hmac_path)
-		unlink(k->hmac_path);
-	unlink(k->key_path);
-}
-
-static int nvs_cli_generate(const struct nvs_cli_args *a, bool encrypt)
-{
-	struct nvs_err err = {0};
-	struct nvs_file_source files;
-	struct nvs_cli_keys keys;
-	struct nvs_gen *g = NULL;
-	char *cwd = NULL, *out_path = NULL;
-	const char *outdir, *output, *size_text;
-	uint8_t *img = NULL;
-	uint8_t key[NVS_XTS_KEY_LEN] = {0};
-	size_t key_len = 0;
-	bool have_keys = false, keys_written = false, keygen = a->opt[NVS_CLI_OPT_KEYGEN] != NULL;
-	enum nvs_version version;
-	uint32_t size;
-	size_t img_len = 0;
-	int ninputs = a->npos - 2, rc = 1;
-
-	memset(&keys, 0, sizeof(keys));
-	if (a->npos < 3) {
-		nvs_cli_usage(stderr);
-		rc = 2;
-		goto out;
-	}
-	output = a->pos[a->npos - 2];
-	size_text = a->pos[a->npos - 1];
-	version = a->version;
-	size = nvs_cli_size(size_text);
-	if (!size)
-		goto out;
-	if (encrypt) {
-		if (!a->opt[NVS_CLI_OPT_KEYGEN] && !a->opt[NVS_CLI_OPT_INPUTKEY]) {
-			fprintf(stderr, "espfab nvs: encrypt needs --keygen or --inputkey FILE\n");
-			goto out;
-		}
-		if (a->opt[NVS_CLI_OPT_KEYGEN] && a->opt[NVS_CLI_OPT_INPUTKEY]) {
-			fprintf(stderr, "espfab nvs: --keygen and --inputkey cannot be used together\n");
-			goto out;
-		}
-		if (!a->opt[NVS_CLI_OPT_KEYGEN] && a->opt[NVS_CLI_OPT_KEYFILE])
-			printf("\nWarning: --inputkey argument is given. --keyfile argument will be ignored...\n");
-		if (a->opt[NVS_CLI_OPT_INPUTKEY]) {
-			if (!nvs_cli_bin_ext(a->opt[NVS_CLI_OPT_INPUTKEY])) {
-				fprintf(stderr, "espfab nvs: `%s`: only the `.bin` extension is allowed\n",
-					a->opt[NVS_CLI_OPT_INPUTKEY]);
-				goto out;
-			}
-			if (nvs_cli_read_key(a->opt[NVS_CLI_OPT_INPUTKEY], key, &key_len) < 0)
-				goto out;
-			/* The reference: generate(args, encr_key=key) does "if not
-			 * encr_key: encr_key = generate_key(args)", so an EMPTY key
-			 * file makes a new key exactly as --keygen does. */
-			keygen = key_len == 0;
-		}
-		(void)nvs_cli_size(size_text); /* the reference checks (and warns) twice */
-	}
-	if (!nvs_cli_bin_ext(output)) {
-		fprintf(stderr, "espfab nvs: `%s`: only the `.bin` extension is allowed\n", output);
-		goto out;
-	}
-	cwd = nvs_cli_cwd();
-	if (!cwd)
-		goto out;
-	outdir = a->opt[NVS_CLI_OPT_OUTDIR] ? a->opt[NVS_CLI_OPT_OUTDIR] : cwd;
-	out_path = nvs_cli_target(outdir, output);
-	if (!out_path)
-		goto out;
-	if (encrypt && keygen) {
-		/* Keys go under <outdir>/keys/, outdir being '' when OUTPUT is absolute. */
-		if (nvs_cli_make_keys(a, output[0] == '/' ? "" : outdir, &keys) != 0)
-			goto out;
-		have_keys = true;
-		memcpy(key, keys.key, sizeof(key));
-		key_len = sizeof(key);
-	}
-
-	printf("\nCreating NVS binary with version: %s\n", version == NVS_VERSION_1
-								  ? "V1 - Multipage Blob Support Disabled"
-								  : "V2 - Multipage Blob Support Enabled");
-	nvs_file_source_init(&files, NULL);
-	if (nvs_gen_new(&g, size, version, &err) < 0)
-		goto fail;
-	for (int i = 0; i < ninputs; i++)
-		if (nvs_gen_add_csv_file(g, a->pos[i], &files, &err) < 0)
-			goto fail;
-	if (encrypt && key_len != NVS_XTS_KEY_LEN && nvs_gen_entry_count(g)) {
-		/* A shorter key fails at the first entry the reference encrypts
-		 * (it would hex-decode it); an image without entries needs none. */
-		fprintf(stderr, "espfab nvs: %s: the key file holds %zu bytes, the XTS key needs 64\n",
-			a->opt[NVS_CLI_OPT_INPUTKEY], key_len);
-		goto out;
-	}
-	img = malloc(nvs_gen_image_len(g));
-	if (!img) {
-		fprintf(stderr, "espfab nvs: out of memory\n");
-		goto out;
-	}
-	if (nvs_gen_finish(g, encrypt ? key : NULL, img, nvs_gen_image_len(g), &img_len, &err) < 0)
-		goto fail;
-	if (have_keys) {
-		if (nvs_cli_write_keys(&keys) < 0)
-			goto out;
-		keys_written = true;
-	}
-	if (nvs_cli_write(out_path, img, img_len, 0644) < 0)
-		goto out;
-	keys_written = false;
-	printf("\nCreated NVS binary: ===> %s\n", out_path);
-	rc = 0;
-	goto out;
-fail:
-	fprintf(stderr, "espfab nvs: %s\n", err.msg);
-	rc = err.code == NVS_EINPUT ? NVS_EXIT_INPUT : 1;
-out:
-	if (keys_written)
-		nvs_cli_unlink_keys(&keys);
-	nvs_gen_free(g);
-	if (img) {
-		OPENSSL_cleanse(img, img_len);
-		free(img);
-	}
-	OPENSSL_cleanse(key, sizeof(key));
-	nvs_cli_keys_deinit(&keys);
-	free(out_path);
-	free(cwd);
-	return rc;
-}
-
-static int nvs_cli_generate_key(const struct nvs_cli_args *a)
-{
-	struct nvs_cli_keys keys;
-	char *cwd = NULL;
-	int rc = 1;
-
-	memset(&keys, 0, sizeof(keys));
-	if (a->npos) {
-		nvs_cli_usage(stderr);
-		rc = 2;
-		goto out;
-	}
-	cwd = nvs_cli_cwd();
-	if (!cwd)
-		goto out;
-	if (nvs_cli_make_keys(a, a->opt[NVS_CLI_OPT_OUTDIR] ? a->opt[NVS_CLI_OPT_OUTDIR] : cwd, &keys) != 0)
-		goto out;
-	if (nvs_cli_write_keys(&keys) < 0)
-		goto out;
-	rc = 0;
-out:
-	nvs_cli_keys_deinit(&keys);
-	free(cwd);
-	return rc;
-}
-
-static int nvs_cli_decrypt(const struct nvs_cli_args *a)
-{
-	struct nvs_err err = {0};
-	uint8_t key[NVS_XTS_KEY_LEN];
-	uint8_t *in = NULL, *out = NULL;
-	size_t in_len = 0, out_len = 0, key_len = 0;
-	char *cwd = NULL, *out_path = NULL;
-	int rc = 1;
-
-	if (a->npos != 3) {
-		nvs_cli_usage(stderr);
-		return 2;
-	}
-	for (int i = 0; i < 3; i++) {
-		if (!nvs_cli_bin_ext(a->pos[i])) {
-			fprintf(stderr, "espfab nvs: `%s`: only the `.bin` extension is allowed\n", a->pos[i]);
-			return 1;
-		}
-	}
-	if (nvs_cli_read_key(a->pos[1], key, &key_len) < 0)
-		goto out;
-	cwd = nvs_cli_cwd();
-	if (!cwd)
-		goto out;
-	out_path = nvs_cli_target(a->opt[NVS_CLI_OPT_OUTDIR] ? a->opt[NVS_CLI_OPT_OUTDIR] : cwd, a->pos[2]);
-	if (!out_path)
-		goto out;
-	if (nvs_file_read(a->pos[0], &in, &in_len, &err) < 0)
-		goto fail;
-	out = malloc(in_len ? in_len : 1);
-	if (!out) {
-		fprintf(stderr, "espfab nvs: out of memory\n");
-		goto out;
-	}
-	if (nvs_decrypt_image_key(in, in_len, key, key_len, out, &out_len, &err) < 0)
-		goto fail;
-	if (nvs_cli_write(out_path, out, out_len, 0644) < 0)
-		goto out;
-	printf("\nCreated NVS decrypted binary: ===> %s\n", out_path);
-	rc = 0;
-	goto out;
-fail:
-	fprintf(stderr, "espfab nvs: %s\n", err.msg);
-out:
-	OPENSSL_cleanse(key, sizeof(key));
-	if (out) {
-		OPENSSL_cleanse(out, out_len);
-		free(out);
-	}
-	free(in);
-	free(out_path);
-	free(cwd);
-	return rc;
+	rc = cli_args_parse(&p, argc, argv, 2);
+	return rc == CLI_ARGS_DONE ? -1 : rc;
 }
 
 int cmd_nvs(int argc, char **argv, const struct cli_globals *g)

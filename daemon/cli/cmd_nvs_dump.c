@@ -19,6 +19,7 @@
 #include <openssl/crypto.h>
 
 #include "cli.h"
+#include "cli_args.h"
 #include "espfab/fsu.h"
 #include "espfab/nvs_decode.h"
 
@@ -436,6 +437,64 @@ out:
 	return rc;
 }
 
+enum dump_opt_id { DUMP_OPT_HELP, DUMP_OPT_JSON, DUMP_OPT_KEYFILE };
+
+static const struct cli_opt dump_opts[] = {
+	{"--help", 'h', CLI_ARGS_FLAG, DUMP_OPT_HELP, {NULL, NULL}, 0},
+	{"--json", 0, CLI_ARGS_FLAG, DUMP_OPT_JSON, {NULL, NULL}, 0},
+	{"--keyfile", 0, CLI_ARGS_ONE, DUMP_OPT_KEYFILE, {NULL, NULL}, 0},
+};
+
+struct dump_args {
+	const char *image, *keyfile;
+	bool json;
+};
+
+static int dump_on_opt(void *ctx, const struct cli_opt *o, char **vals, int nvals)
+{
+	struct dump_args *a = ctx;
+
+	(void)nvals;
+	switch ((enum dump_opt_id)o->id) {
+	case DUMP_OPT_HELP:
+		dump_usage(stdout);
+		return CLI_ARGS_DONE;
+	case DUMP_OPT_JSON:
+		a->json = true;
+		break;
+	case DUMP_OPT_KEYFILE:
+		a->keyfile = vals[0];
+		break;
+	}
+	return 0;
+}
+
+static int dump_on_run(void *ctx, char **run, int n, int *used)
+{
+	struct dump_args *a = ctx;
+
+	*used = 0;
+	if (!a->image && n)
+		a->image = run[(*used)++];
+	return 0; /* more: "unexpected argument" */
+}
+
+/* IMAGE [--json] [--keyfile KEYS]: 0, CLI_ARGS_DONE after --help, or 2. */
+static int dump_parse(int argc, char **argv, const char **image, const char **keyfile, bool *json)
+{
+	struct dump_args a = {0};
+	const struct cli_args p = {.prog = "espfab nvs dump", .opts = dump_opts,
+				   .nopts = sizeof(dump_opts) / sizeof(dump_opts[0]), .flags = CLI_ARGS_DASH_VALUE,
+				   .style = CLI_ARGS_ESPFAB, .hint = "see --help", .ctx = &a, .on_opt = dump_on_opt,
+				   .on_run = dump_on_run};
+	int rc = cli_args_parse(&p, argc, argv, 1);
+
+	*image = a.image;
+	*keyfile = a.keyfile;
+	*json = a.json;
+	return rc;
+}
+
 int cmd_nvs_dump(int argc, char **argv, const struct cli_globals *g)
 {
 	const char *image_path = NULL, *key_path = NULL;
@@ -447,28 +506,10 @@ int cmd_nvs_dump(int argc, char **argv, const struct cli_globals *g)
 	int status = DUMP_EXIT_USAGE, rc;
 
 	(void)g;
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			dump_usage(stdout);
-			status = DUMP_EXIT_OK;
-			goto out;
-		} else if (!strcmp(argv[i], "--json")) {
-			as_json = true;
-		} else if (!strcmp(argv[i], "--keyfile")) {
-			if (i + 1 >= argc) {
-				fprintf(stderr, "espfab nvs dump: --keyfile needs a file name\n");
-				goto out;
-			}
-			key_path = argv[++i];
-		} else if (argv[i][0] == '-' && argv[i][1]) {
-			fprintf(stderr, "espfab nvs dump: unknown option '%s' (see --help)\n", argv[i]);
-			goto out;
-		} else if (!image_path) {
-			image_path = argv[i];
-		} else {
-			fprintf(stderr, "espfab nvs dump: unexpected argument '%s' (see --help)\n", argv[i]);
-			goto out;
-		}
+	rc = dump_parse(argc, argv, &image_path, &key_path, &as_json);
+	if (rc) {
+		status = rc == CLI_ARGS_DONE ? DUMP_EXIT_OK : DUMP_EXIT_USAGE;
+		goto out;
 	}
 	if (!image_path) {
 		dump_usage(stderr);

@@ -28,27 +28,11 @@
 #include <jansson.h>
 
 #include "cli.h"
-#include "espfab/fsu.h"
+#include "cli_args.h"
+#include "cmd_part.h"
 #include "espfab/pyint.h"
 #include "espfab/nvs.h"
 #include "espfab/part.h"
-
-#define PROG "espfab part"
-#define MAX_INPUT (16u * 1024u * 1024u) /* a table is 4K; a CSV this big is a mistake */
-
-struct part_cli_args {
-	const char *input;
-	const char *output; /* NULL or "-": stdout */
-	const char *flash_size;
-	bool no_verify;
-	bool quiet;
-	bool json;
-	bool show;
-	struct part_opts opts;
-	struct part_names *names;
-	const char **extra; /* the last --extra-partition-subtypes list */
-	int nextra;
-};
 
 static void usage(FILE *f)
 {
@@ -66,7 +50,7 @@ static void usage(FILE *f)
 		"a file named 'show' is converted with './show' or '-- show'.\n");
 }
 
-static const char *const part_cli_flash_sizes[] = {"1MB", "2MB", "4MB", "8MB", "16MB", "32MB", "64MB", "128MB"};
+const char *const part_cli_flash_sizes[PART_CLI_NSIZES] = {"1MB", "2MB", "4MB", "8MB", "16MB", "32MB", "64MB", "128MB"};
 
 enum part_cli_opt_id {
 	PART_CLI_OPT_FLASH_SIZE,
@@ -83,42 +67,24 @@ enum part_cli_opt_id {
 	PART_CLI_OPT_HELP,
 };
 
-enum part_cli_arg { PART_CLI_ARG_NONE, PART_CLI_ARG_ONE, PART_CLI_ARG_OPTIONAL, PART_CLI_ARG_MANY };
-
-struct part_cli_opt {
-	const char *name;
-	char short_name;
-	enum part_cli_opt_id id;
-	enum part_cli_arg arg;
-	bool show_only;
-};
-
-static const struct part_cli_opt part_cli_opts[] = {
-	{"--flash-size", 0, PART_CLI_OPT_FLASH_SIZE, PART_CLI_ARG_OPTIONAL, false},
-	{"--disable-md5sum", 0, PART_CLI_OPT_DISABLE_MD5, PART_CLI_ARG_NONE, false},
-	{"--no-verify", 0, PART_CLI_OPT_NO_VERIFY, PART_CLI_ARG_NONE, false},
-	{"--verify", 'v', PART_CLI_OPT_VERIFY, PART_CLI_ARG_NONE, false},
-	{"--quiet", 'q', PART_CLI_OPT_QUIET, PART_CLI_ARG_NONE, false},
-	{"--offset", 'o', PART_CLI_OPT_OFFSET, PART_CLI_ARG_ONE, false},
-	{"--primary-bootloader-offset", 0, PART_CLI_OPT_PRIMARY, PART_CLI_ARG_ONE, false},
-	{"--recovery-bootloader-offset", 0, PART_CLI_OPT_RECOVERY, PART_CLI_ARG_ONE, false},
-	{"--secure", 0, PART_CLI_OPT_SECURE, PART_CLI_ARG_OPTIONAL, false},
-	{"--extra-partition-subtypes", 0, PART_CLI_OPT_EXTRA, PART_CLI_ARG_MANY, false},
-	{"--json", 0, PART_CLI_OPT_JSON, PART_CLI_ARG_NONE, true},
-	{"--help", 'h', PART_CLI_OPT_HELP, PART_CLI_ARG_NONE, false},
+/* argparse's set-up of gen_esp32part.py: --flash-size and --secure take an
+ * optional value, --extra-partition-subtypes every word up to the next
+ * option; --json only goes with show. */
+static const struct cli_opt part_cli_opts[] = { /* in enum part_cli_opt_id order */
+	{"--flash-size", 0, CLI_ARGS_OPTIONAL, PART_CLI_OPT_FLASH_SIZE, {NULL, NULL}, 0},
+	{"--disable-md5sum", 0, CLI_ARGS_FLAG, PART_CLI_OPT_DISABLE_MD5, {NULL, NULL}, 0},
+	{"--no-verify", 0, CLI_ARGS_FLAG, PART_CLI_OPT_NO_VERIFY, {NULL, NULL}, 0},
+	{"--verify", 'v', CLI_ARGS_FLAG, PART_CLI_OPT_VERIFY, {NULL, NULL}, 0},
+	{"--quiet", 'q', CLI_ARGS_FLAG, PART_CLI_OPT_QUIET, {NULL, NULL}, 0},
+	{"--offset", 'o', CLI_ARGS_ONE, PART_CLI_OPT_OFFSET, {NULL, NULL}, 0},
+	{"--primary-bootloader-offset", 0, CLI_ARGS_ONE, PART_CLI_OPT_PRIMARY, {NULL, NULL}, 0},
+	{"--recovery-bootloader-offset", 0, CLI_ARGS_ONE, PART_CLI_OPT_RECOVERY, {NULL, NULL}, 0},
+	{"--secure", 0, CLI_ARGS_OPTIONAL, PART_CLI_OPT_SECURE, {NULL, NULL}, 0},
+	{"--extra-partition-subtypes", 0, CLI_ARGS_MANY, PART_CLI_OPT_EXTRA, {NULL, NULL}, 0},
+	{"--json", 0, CLI_ARGS_FLAG, PART_CLI_OPT_JSON, {NULL, NULL}, 0},
+	{"--help", 'h', CLI_ARGS_FLAG, PART_CLI_OPT_HELP, {NULL, NULL}, 0},
 };
 #define NOPTS (sizeof(part_cli_opts) / sizeof(part_cli_opts[0]))
-
-/* argparse: an argument that starts with '-' is an option, except '-'
- * itself and negative numbers (this parser has no option that looks like one). */
-static bool looks_like_option(const char *a)
-{
-	if (a[0] != '-' || a[1] == '\0')
-		return false;
-	if ((a[1] >= '0' && a[1] <= '9') || (a[1] == '.' && a[2] >= '0' && a[2] <= '9'))
-		return false;
-	return true;
-}
 
 static int parse_u32(const char *what, const char *s, uint32_t *out)
 {
@@ -133,37 +99,12 @@ static int parse_u32(const char *what, const char *s, uint32_t *out)
 	return 0;
 }
 
-/* argparse's allow_abbrev: an exact name, or a prefix of exactly one. 0 and
- * *out (NULL: unknown), or -1 when the prefix is ambiguous. */
-static int find_long(const char *arg, size_t len, const struct part_cli_opt **out)
-{
-	int n = 0;
-
-	*out = NULL;
-	for (size_t i = 0; i < NOPTS; i++) {
-		if (strncmp(part_cli_opts[i].name, arg, len))
-			continue;
-		if (strlen(part_cli_opts[i].name) == len) {
-			*out = &part_cli_opts[i];
-			return 0;
-		}
-		*out = &part_cli_opts[i];
-		n++;
-	}
-	if (n > 1) {
-		fprintf(stderr, PROG ": ambiguous option: %.*s could match several options\n", (int)len, arg);
-		*out = NULL;
-		return -1;
-	}
-	return 0;
-}
-
-/* Apply one option; val may be NULL for PART_CLI_ARG_OPTIONAL / PART_CLI_ARG_NONE. */
-static int apply(struct part_cli_args *a, const struct part_cli_opt *d, const char *val)
+/* Apply one option; val may be NULL for an optional value or a flag. */
+static int apply(struct part_cli_args *a, const struct cli_opt *d, const char *val)
 {
 	struct part_err err;
 
-	if (d->show_only && !a->show) {
+	if (d->id == PART_CLI_OPT_JSON && !a->show) {
 		fprintf(stderr, PROG ": %s only goes with 'espfab part show'\n", d->name);
 		return -1;
 	}
@@ -234,499 +175,74 @@ static int apply(struct part_cli_args *a, const struct part_cli_opt *d, const ch
 	return -1;
 }
 
-/* Returns 0 to go on, 1 when done (--help), -1 on a usage error. */
-static int parse_args(int argc, char **argv, struct part_cli_args *a)
+static int part_cli_on_opt(void *ctx, const struct cli_opt *o, char **vals, int nvals)
 {
-	const char *pos[2] = {NULL, NULL};
-	int npos = 0, only_pos = 0, i = 1, rc;
+	struct part_cli_args *a = ctx;
+	int rc;
 
-	if (argc > 1 && !strcmp(argv[1], "show")) {
-		a->show = true;
-		i = 2;
+	if (o->kind == CLI_ARGS_MANY) {
+		/* argparse keeps only the last occurrence's list; it is applied
+		 * after the whole command line */
+		a->extra = vals;
+		a->nextra = nvals;
+		return 0;
 	}
-	for (; i < argc; i++) {
-		const char *arg = argv[i];
-		const struct part_cli_opt *d = NULL;
-		const char *val = NULL, *eq;
+	rc = apply(a, o, nvals ? vals[0] : NULL);
+	return rc > 0 ? CLI_ARGS_DONE : rc < 0 ? 2 : 0;
+}
 
-		if (only_pos || !looks_like_option(arg)) {
-			if (npos == 2) {
-				fprintf(stderr, PROG ": unrecognized arguments: %s\n", arg);
-				return -1;
-			}
-			pos[npos++] = arg;
-			continue;
-		}
-		if (!strcmp(arg, "--")) {
-			only_pos = 1;
-			continue;
-		}
-		if (arg[1] == '-') {
-			eq = strchr(arg, '=');
-			if (find_long(arg, eq ? (size_t)(eq - arg) : strlen(arg), &d))
-				return -1;
-			if (!d) {
-				fprintf(stderr, PROG ": unrecognized arguments: %s\n", arg);
-				return -1;
-			}
-			if (eq) {
-				if (d->arg == PART_CLI_ARG_NONE) {
-					fprintf(stderr, PROG ": argument %s: ignored explicit argument '%s'\n", d->name, eq + 1);
-					return -1;
-				}
-				val = eq + 1;
-			}
-		} else {
-			/* a cluster of short options: -qv, -o0x9000, -o 0x9000 */
-			for (const char *c = arg + 1; *c; c++) {
-				d = NULL;
-				for (size_t k = 0; k < NOPTS; k++)
-					if (part_cli_opts[k].short_name == *c)
-						d = &part_cli_opts[k];
-				if (!d) {
-					fprintf(stderr, PROG ": unrecognized arguments: %s\n", arg);
-					return -1;
-				}
-				if (d->arg == PART_CLI_ARG_NONE) {
-					if ((rc = apply(a, d, NULL)) != 0)
-						return rc;
-					d = NULL;
-					continue;
-				}
-				if (c[1])
-					val = c + 1;
-				break;
-			}
-			if (!d)
-				continue;
-		}
-		switch (d->arg) {
-		case PART_CLI_ARG_NONE:
-			break;
-		case PART_CLI_ARG_ONE:
-			if (!val) {
-				if (i + 1 >= argc || looks_like_option(argv[i + 1])) {
-					fprintf(stderr, PROG ": argument %s: expected one argument\n", d->name);
-					return -1;
-				}
-				val = argv[++i];
-			}
-			break;
-		case PART_CLI_ARG_OPTIONAL:
-			if (!val && i + 1 < argc && !looks_like_option(argv[i + 1]))
-				val = argv[++i];
-			break;
-		case PART_CLI_ARG_MANY:
-			/* argparse keeps only the last occurrence's list; main()
-			 * registers it after parsing the command line */
-			a->nextra = 0;
-			if (val) /* --opt=VALUE is exactly one value */
-				a->extra[a->nextra++] = val;
-			else
-				while (i + 1 < argc && !looks_like_option(argv[i + 1]))
-					a->extra[a->nextra++] = argv[++i];
-			continue;
-		}
-		if ((rc = apply(a, d, val)) != 0)
-			return rc;
-	}
-	if (npos == 0) {
+/* INPUT and OUTPUT, wherever they are; a third word is unrecognized. */
+static int part_cli_on_run(void *ctx, char **run, int n, int *used)
+{
+	struct part_cli_args *a = ctx;
+
+	for (*used = 0; *used < n && a->npos < 2; (*used)++)
+		a->pos[a->npos++] = run[*used];
+	return 0;
+}
+
+static int part_cli_on_end(void *ctx)
+{
+	struct part_cli_args *a = ctx;
+
+	if (a->npos == 0) {
 		if (a->show)
 			fprintf(stderr, PROG " show: the following arguments are required: TABLE%s\n",
 				access("show", F_OK) == 0 ? " (to convert a file named 'show', write ./show)" : "");
 		else
 			fprintf(stderr, PROG ": the following arguments are required: input\n");
-		return -1;
+		return 2;
 	}
-	if (a->show && npos > 1) {
-		fprintf(stderr, PROG " show: unrecognized arguments: %s (show writes no file%s)\n", pos[1],
+	if (a->show && a->npos > 1) {
+		fprintf(stderr, PROG " show: unrecognized arguments: %s (show writes no file%s)\n", a->pos[1],
 			access("show", F_OK) == 0 ? "; to convert a file named 'show', write ./show" : "");
-		return -1;
-	}
-	a->input = pos[0];
-	a->output = pos[1];
-	for (int k = 0; k < a->nextra; k++) {
-		for (size_t n = 0; n < NOPTS; n++)
-			if (part_cli_opts[n].id == PART_CLI_OPT_EXTRA && (rc = apply(a, &part_cli_opts[n], a->extra[k])) != 0)
-				return rc;
+		return 2;
 	}
 	return 0;
 }
 
-static int read_input(const char *path, uint8_t **out, size_t *len)
+/* Returns 0 to go on, CLI_ARGS_DONE after --help, 2 after a usage error. */
+static int parse_args(int argc, char **argv, struct part_cli_args *a)
 {
-	int rc = fsu_read_file(strcmp(path, "-") ? path : "/dev/stdin", MAX_INPUT, out, len);
+	const struct cli_args p = {.prog = PROG, .opts = part_cli_opts, .nopts = NOPTS, .flags = CLI_ARGS_PREFIX,
+				   .style = CLI_ARGS_ARGPARSE, .ctx = a, .on_opt = part_cli_on_opt,
+				   .on_run = part_cli_on_run, .on_end = part_cli_on_end};
+	int rc, first = 1;
 
-	if (rc == -EFBIG)
-		fprintf(stderr, PROG ": %s: larger than %u bytes; not a partition table\n", path, MAX_INPUT);
-	else if (rc)
-		fprintf(stderr, PROG ": argument input: can't open '%s': %s\n", path, strerror(-rc));
-	return rc ? -1 : 0;
-}
-
-static void print_err(const char *path, const struct part_err *err)
-{
-	if (err->line)
-		fprintf(stderr, "%s:%u: %s\n", path, err->line, err->msg);
-	else if (err->pos >= 0)
-		fprintf(stderr, "%s: byte 0x%lx: %s\n", path, err->pos, err->msg);
-	else
-		fprintf(stderr, "%s: %s\n", path, err->msg);
-}
-
-static void warn_stderr(void *user, unsigned line, long pos, const char *text)
-{
-	(void)user;
-	(void)line;
-	(void)pos;
-	fprintf(stderr, "WARNING: %s\n", text);
-}
-
-static const char *env_lookup(void *user, const char *name)
-{
-	(void)user;
-	return getenv(name);
-}
-
-static void status(const struct part_cli_args *a, const char *msg)
-{
-	if (!a->quiet)
-		fprintf(stderr, "%s\n", msg);
-}
-
-/* Write data to path through a temporary file in the same folder, renamed
- * into place only when complete. Creates missing folders as the reference's
- * os.makedirs does. */
-static int write_output(const char *path, const void *data, size_t len)
-{
-	char *copy = NULL, *dir;
-	struct nvs_err err;
-	int rc = -1, e;
-	mode_t mask;
-
-	if (!path || !strcmp(path, "-")) {
-		if (fwrite(data, 1, len, stdout) != len || fflush(stdout)) {
-			fprintf(stderr, PROG ": writing to stdout: %s\n", strerror(errno));
-			return -1;
-		}
-		return 0;
+	if (argc > 1 && !strcmp(argv[1], "show")) {
+		a->show = true;
+		first = 2;
 	}
-	copy = strdup(path);
-	if (!copy) {
-		fprintf(stderr, PROG ": out of memory\n");
-		goto out;
-	}
-	dir = dirname(copy);
-	if (strcmp(dir, ".") && (e = fsu_mkdir_p(dir, NULL, NULL, NULL))) {
-		fprintf(stderr, PROG ": %s: cannot create folder %s: %s\n", path, dir, strerror(-e));
-		goto out;
-	}
-	/* the reference's open() gives 0666 & ~umask */
-	mask = umask(0);
-	umask(mask);
-	if (nvs_file_write_atomic(path, data, len, 0666 & ~mask, &err) < 0) {
-		fprintf(stderr, PROG ": %s\n", err.msg);
-		goto out;
-	}
-	rc = 0;
-out:
-	free(copy);
-	return rc;
-}
-
-static uint64_t flash_size_bytes(const char *s)
-{
-	return strtoull(s, NULL, 10) * 1024u * 1024u;
-}
-
-/* Parse + verify + flash-size check, as main() does up to the output. */
-static int load(struct part_cli_args *a, struct part_table **t, bool *is_binary)
-{
-	struct part_err err;
-	uint8_t *buf = NULL;
-	size_t len;
-	int rc = 2;
-
-	*t = NULL;
-	if (part_opts_check(&a->opts, &err)) {
-		fprintf(stderr, "%s\n", err.msg);
-		return 2;
-	}
-	if (read_input(a->input, &buf, &len))
-		return 2;
-	*is_binary = len >= 2 && buf[0] == 0xAA && buf[1] == 0x50;
-	status(a, *is_binary ? "Parsing binary partition input..." : "Parsing CSV input...");
-	if (part_table_parse(buf, len, &a->opts, t, NULL, &err)) {
-		print_err(a->input, &err);
-		goto out;
-	}
-	if (!a->no_verify) {
-		status(a, "Verifying table...");
-		if (part_table_verify(*t, &a->opts, &err)) {
-			print_err(a->input, &err);
-			goto out;
-		}
-	}
-	if (a->flash_size && part_table_check_flash_size(*t, flash_size_bytes(a->flash_size), &err)) {
-		print_err(a->input, &err);
-		goto out;
-	}
-	rc = 0;
-out:
-	if (rc) {
-		part_table_free(*t);
-		*t = NULL;
-	}
-	free(buf);
-	return rc;
-}
-
-static int convert(struct part_cli_args *a)
-{
-	struct part_table *t = NULL;
-	struct part_err err;
-	uint8_t bin[PART_TABLE_MAX_LEN];
-	char *csv = NULL;
-	bool is_binary = false;
-	int rc;
-
-	if ((rc = load(a, &t, &is_binary)) != 0)
-		return rc;
-	rc = 2;
-	if (is_binary) {
-		if (part_csv_write(t, &a->opts, &csv, &err)) {
-			print_err(a->input, &err);
-			goto out;
-		}
-		if (write_output(a->output, csv, strlen(csv)))
-			goto out;
-	} else {
-		if (part_bin_write(t, &a->opts, bin, &err)) {
-			print_err(a->input, &err);
-			goto out;
-		}
-		if (write_output(a->output, bin, sizeof(bin)))
-			goto out;
-	}
-	rc = 0;
-out:
-	free(csv);
-	part_table_free(t);
-	return rc;
-}
-
-static void fmt_size(uint64_t v, char *buf, size_t cap)
-{
-	if (v && v % 0x100000 == 0)
-		snprintf(buf, cap, "%lluM", (unsigned long long)(v / 0x100000));
-	else if (v && v % 0x400 == 0)
-		snprintf(buf, cap, "%lluK", (unsigned long long)(v / 0x400));
-	else
-		snprintf(buf, cap, "0x%llx", (unsigned long long)v);
-}
-
-static const char *flags_text(uint32_t flags)
-{
-	switch (flags & (PART_FLAG_ENCRYPTED | PART_FLAG_READONLY)) {
-	case PART_FLAG_ENCRYPTED: return "encrypted";
-	case PART_FLAG_READONLY: return "readonly";
-	case PART_FLAG_ENCRYPTED | PART_FLAG_READONLY: return "encrypted:readonly";
-	default: return "";
-	}
-}
-
-struct part_cli_gap {
-	uint64_t start, size;
-};
-
-struct part_cli_range {
-	uint64_t start, end;
-};
-
-static int cmp_off(const void *x, const void *y)
-{
-	const struct part_cli_range *a = x, *b = y;
-	return a->start < b->start ? -1 : a->start > b->start;
-}
-
-/* Free ranges above the table sector up to flash_bytes, in offset order. */
-static size_t free_gaps(const struct part_table *t, uint32_t table_offset, uint64_t flash_bytes, struct part_cli_gap **out)
-{
-	struct part_cli_range *r = calloc(t->count + 1, sizeof(*r));
-	struct part_cli_gap *g = calloc(t->count + 1, sizeof(*g));
-	uint64_t cursor = (uint64_t)table_offset + PART_TABLE_SECTOR;
-	size_t n = 0;
-
-	*out = NULL;
-	if (!r || !g) {
-		free(r);
-		free(g);
-		return 0;
-	}
-	for (size_t i = 0; i < t->count; i++) {
-		r[i].start = t->entries[i].offset;
-		r[i].end = (uint64_t)t->entries[i].offset + t->entries[i].size;
-	}
-	qsort(r, t->count, sizeof(*r), cmp_off);
-	for (size_t i = 0; i < t->count; i++) {
-		if (r[i].start > cursor && cursor < flash_bytes) {
-			uint64_t end = r[i].start < flash_bytes ? r[i].start : flash_bytes;
-			g[n].start = cursor;
-			g[n++].size = end - cursor;
-		}
-		if (r[i].end > cursor)
-			cursor = r[i].end;
-	}
-	if (cursor < flash_bytes) {
-		g[n].start = cursor;
-		g[n++].size = flash_bytes - cursor;
-	}
-	free(r);
-	*out = g;
-	return n;
-}
-
-static uint64_t flash_needed(uint64_t end)
-{
-	for (size_t i = 0; i < sizeof(part_cli_flash_sizes) / sizeof(part_cli_flash_sizes[0]); i++)
-		if (flash_size_bytes(part_cli_flash_sizes[i]) >= end)
-			return flash_size_bytes(part_cli_flash_sizes[i]);
-	return 0; /* larger than any flash the reference knows */
-}
-
-static int show_json(const struct part_cli_args *a, const struct part_table *t, bool is_binary, uint64_t end,
-		     uint64_t flash, const struct part_cli_gap *g, size_t ng)
-{
-	json_t *root = json_object(), *parts = json_array(), *gaps = json_array();
-	uint64_t free_total = 0;
-	char *text = NULL;
-	int rc = 2;
-
-	if (!root || !parts || !gaps)
-		goto out;
-	for (size_t i = 0; i < t->count; i++) {
-		const struct part_entry *e = &t->entries[i];
-		const char *tn = part_type_name(a->opts.names, e->type);
-		const char *sn = part_subtype_name(a->opts.names, e->type, e->subtype);
-		json_t *flags = json_array();
-		json_t *p = json_pack("{s:s, s:i, s:s?, s:i, s:s?, s:I, s:I, s:o}", "name", e->name, "type", (int)e->type,
-				      "type_name", tn, "subtype", (int)e->subtype, "subtype_name", sn, "offset",
-				      (json_int_t)e->offset, "size", (json_int_t)e->size, "flags", flags);
-		if (!p || !flags)
-			goto out;
-		if (e->flags & PART_FLAG_ENCRYPTED)
-			json_array_append_new(flags, json_string("encrypted"));
-		if (e->flags & PART_FLAG_READONLY)
-			json_array_append_new(flags, json_string("readonly"));
-		if (e->line)
-			json_object_set_new(p, "line", json_integer(e->line));
-		json_array_append_new(parts, p);
-	}
-	for (size_t i = 0; i < ng; i++) {
-		json_array_append_new(gaps, json_pack("{s:I, s:I}", "offset", (json_int_t)g[i].start, "size",
-						      (json_int_t)g[i].size));
-		free_total += g[i].size;
-	}
-	json_object_set_new(root, "file", json_string(a->input));
-	json_object_set_new(root, "format", json_string(is_binary ? "binary" : "csv"));
-	json_object_set_new(root, "table_offset", json_integer(a->opts.table_offset));
-	if (is_binary)
-		json_object_set_new(root, "md5", json_boolean(t->has_md5));
-	json_object_set_new(root, "partitions", parts);
-	parts = NULL;
-	json_object_set_new(root, "flash_end", json_integer((json_int_t)end));
-	json_object_set_new(root, "flash_size", flash ? json_integer((json_int_t)flash) : json_null());
-	json_object_set_new(root, "free", gaps);
-	gaps = NULL;
-	json_object_set_new(root, "free_total", json_integer((json_int_t)free_total));
-	text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	if (!text)
-		goto out;
-	printf("%s\n", text);
-	rc = 0;
-out:
+	rc = cli_args_parse(&p, argc, argv, first);
 	if (rc)
-		fprintf(stderr, PROG " show: out of memory\n");
-	free(text);
-	json_decref(gaps);
-	json_decref(parts);
-	json_decref(root);
-	return rc;
-}
-
-static int show(struct part_cli_args *a)
-{
-	struct part_table *t = NULL;
-	struct part_cli_gap *g = NULL;
-	size_t ng;
-	bool is_binary = false;
-	uint64_t end, flash, free_total = 0;
-	char sz[24];
-	int rc;
-
-	if (strcmp(a->input, "-") && access(a->input, R_OK) && access("show", F_OK) == 0) {
-		/* the likely mix-up: a table file named "show" */
-		fprintf(stderr, PROG " show: can't open '%s': %s (to convert a file named 'show', write ./show)\n",
-			a->input, strerror(errno));
-		return 2;
-	}
-	if ((rc = load(a, &t, &is_binary)) != 0)
 		return rc;
-	end = part_table_flash_end(t);
-	flash = a->flash_size ? flash_size_bytes(a->flash_size) : flash_needed(end);
-	ng = free_gaps(t, a->opts.table_offset, flash ? flash : end, &g);
-	if (a->json) {
-		rc = show_json(a, t, is_binary, end, flash, g, ng);
-		goto out;
-	}
-	printf("%s: %s partition table, %zu partition%s, table at 0x%x%s\n", a->input, is_binary ? "binary" : "CSV",
-	       t->count, t->count == 1 ? "" : "s", a->opts.table_offset,
-	       is_binary ? (t->has_md5 ? ", MD5 ok" : ", no MD5 entry") : "");
-	printf("%-16s  %-15s  %-10s  %-10s  %8s  %s\n", "Name", "Type", "SubType", "Offset", "Size", "Flags");
-	for (size_t i = 0; i < t->count; i++) {
-		const struct part_entry *e = &t->entries[i];
-		const char *tn = part_type_name(a->opts.names, e->type);
-		const char *sn = part_subtype_name(a->opts.names, e->type, e->subtype);
-		char tb[8], sb[8], ob[16];
-		if (!tn) {
-			snprintf(tb, sizeof(tb), "0x%02x", e->type);
-			tn = tb;
-		}
-		if (!sn) {
-			snprintf(sb, sizeof(sb), "0x%02x", e->subtype);
-			sn = sb;
-		}
-		snprintf(ob, sizeof(ob), "0x%x", e->offset);
-		fmt_size(e->size, sz, sizeof(sz));
-		printf("%-16s  %-15s  %-10s  %-10s  %8s%s%s\n", e->name, tn, sn, ob, sz, e->flags ? "  " : "",
-		       flags_text(e->flags));
-	}
-	for (size_t i = 0; i < ng; i++)
-		free_total += g[i].size;
-	fmt_size(end, sz, sizeof(sz));
-	if (a->flash_size)
-		printf("Flash: partitions end at 0x%llx (%s) in a %s flash (--flash-size)\n", (unsigned long long)end, sz,
-		       a->flash_size);
-	else if (flash)
-		printf("Flash: partitions end at 0x%llx (%s); the smallest flash that fits is %lluMB\n",
-		       (unsigned long long)end, sz, (unsigned long long)(flash >> 20));
-	else
-		printf("Flash: partitions end at 0x%llx (%s), beyond the largest flash size (128MB)\n",
-		       (unsigned long long)end, sz);
-	fmt_size(free_total, sz, sizeof(sz));
-	printf("Free: %s in %zu range%s%s\n", sz, ng, ng == 1 ? "" : "s", ng ? ":" : "");
-	for (size_t i = 0; i < ng; i++) {
-		fmt_size(g[i].size, sz, sizeof(sz));
-		printf("  0x%06llx-0x%06llx  %s\n", (unsigned long long)g[i].start,
-		       (unsigned long long)(g[i].start + g[i].size - 1), sz);
-	}
-	rc = 0;
-out:
-	free(g);
-	part_table_free(t);
-	return rc;
+	a->input = a->pos[0];
+	a->output = a->pos[1];
+	for (int k = 0; k < a->nextra; k++)
+		if ((rc = apply(a, &part_cli_opts[PART_CLI_OPT_EXTRA], a->extra[k])) != 0)
+			return 2;
+	return 0;
 }
-
 int cmd_part(int argc, char **argv, const struct cli_globals *g)
 {
 	struct part_cli_args a;
@@ -734,24 +250,17 @@ int cmd_part(int argc, char **argv, const struct cli_globals *g)
 
 	(void)g;
 	memset(&a, 0, sizeof(a));
-	a.extra = calloc((size_t)argc, sizeof(*a.extra));
-	if (!a.extra) {
-		fprintf(stderr, PROG ": out of memory\n");
-		return 2;
-	}
 	part_opts_init(&a.opts);
-	a.opts.warn = warn_stderr;
-	a.opts.getenv = env_lookup;
+	a.opts.warn = part_cli_warn_stderr;
+	a.opts.getenv = part_cli_env_lookup;
 	rc = parse_args(argc, argv, &a);
 	if (rc) {
 		part_names_free(a.names);
-		free(a.extra);
-		return rc > 0 ? 0 : 2;
+		return rc == CLI_ARGS_DONE ? 0 : rc;
 	}
 	if (a.show)
 		a.quiet = true; /* progress lines are the converter's; show prints a report */
-	rc = a.show ? show(&a) : convert(&a);
+	rc = a.show ? part_cli_show(&a) : part_cli_convert(&a);
 	part_names_free(a.names);
-	free(a.extra);
 	return rc;
 }

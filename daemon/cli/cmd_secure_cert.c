@@ -30,6 +30,7 @@
 #include <openssl/x509.h>
 
 #include "cli.h"
+#include "cli_args.h"
 #include "espfab/fsu.h"
 #include "espfab/nvs.h"
 #include "espfab/seccert.h"
@@ -114,6 +115,133 @@ static int key_matches_cert(const uint8_t *key_tlv, size_t key_len, const uint8_
 	return r;
 }
 
+enum sc_opt_id {
+	SC_OPT_CA_CERT, SC_OPT_DEVICE_CERT, SC_OPT_PRIVATE_KEY, /* in struct gen_input's order */
+	SC_OPT_NO_INTEGRITY, SC_OPT_PAD, SC_OPT_JSON, SC_OPT_HELP, SC_OPT_SHOW_KEY,
+};
+
+static const struct cli_opt sc_opts[] = {
+	{"--ca-cert", 0, CLI_ARGS_ONE, SC_OPT_CA_CERT, {NULL, NULL}, 0},
+	{"--device-cert", 0, CLI_ARGS_ONE, SC_OPT_DEVICE_CERT, {NULL, NULL}, 0},
+	{"--private-key", 0, CLI_ARGS_ONE, SC_OPT_PRIVATE_KEY, {NULL, NULL}, 0},
+	{"--no-integrity", 0, CLI_ARGS_FLAG, SC_OPT_NO_INTEGRITY, {NULL, NULL}, 0},
+	{"--pad", 0, CLI_ARGS_ONE, SC_OPT_PAD, {NULL, NULL}, 0},
+	/* from here on: dump's options too */
+	{"--json", 0, CLI_ARGS_FLAG, SC_OPT_JSON, {NULL, NULL}, 0},
+	{"--help", 'h', CLI_ARGS_FLAG, SC_OPT_HELP, {NULL, NULL}, 0},
+	{"--show-key", 0, CLI_ARGS_FLAG, SC_OPT_SHOW_KEY, {NULL, NULL}, 0}, /* dump only: the last entry */
+};
+#define SC_NOPTS (sizeof(sc_opts) / sizeof(sc_opts[0]))
+
+/* One command line of generate or dump. */
+struct sc_args {
+	const char *word; /* "OUTPUT" or "IMAGE", for messages */
+	const char *sub;  /* "generate" or "dump" */
+	struct gen_input *in;
+	const char *file;
+	bool integrity, json, show_key;
+	size_t pad;
+};
+
+static int sc_on_opt(void *ctx, const struct cli_opt *o, char **vals, int nvals)
+{
+	struct sc_args *a = ctx;
+
+	(void)nvals;
+	switch ((enum sc_opt_id)o->id) {
+	case SC_OPT_CA_CERT:
+	case SC_OPT_DEVICE_CERT:
+	case SC_OPT_PRIVATE_KEY:
+		a->in[o->id].path = vals[0];
+		break;
+	case SC_OPT_NO_INTEGRITY:
+		a->integrity = false;
+		break;
+	case SC_OPT_JSON:
+		a->json = true;
+		break;
+	case SC_OPT_SHOW_KEY:
+		a->show_key = true;
+		break;
+	case SC_OPT_PAD:
+		if (parse_size(vals[0], &a->pad)) {
+			fprintf(stderr, PROG " generate: --pad needs a size in bytes, e.g. 0x2000\n");
+			return SC_EXIT_USAGE;
+		}
+		break;
+	case SC_OPT_HELP:
+		usage(stdout);
+		return CLI_ARGS_DONE;
+	}
+	return 0;
+}
+
+static int sc_on_run(void *ctx, char **run, int n, int *used)
+{
+	struct sc_args *a = ctx;
+
+	for (*used = 0; *used < n; (*used)++) {
+		if (a->file) {
+			if (a->in)
+				fprintf(stderr, PROG " %s: more than one %s ('%s', '%s')\n", a->sub, a->word, a->file,
+					run[*used]);
+			else
+				fprintf(stderr, PROG " %s: more than one %s\n", a->sub, a->word);
+			return SC_EXIT_USAGE;
+		}
+		a->file = run[*used];
+	}
+	return 0;
+}
+
+/* 0 to go on, or the exit status (help printed: SC_EXIT_OK). */
+static int sc_parse(int argc, char **argv, struct sc_args *a)
+{
+	char prog[40];
+	/* generate: all but --show-key; dump: --json, --help, --show-key */
+	const struct cli_args p = {.prog = prog, .opts = a->in ? sc_opts : sc_opts + SC_OPT_JSON,
+				   .nopts = a->in ? SC_NOPTS - 1 : SC_NOPTS - SC_OPT_JSON, .flags = CLI_ARGS_DASH_VALUE,
+				   .style = CLI_ARGS_ESPFAB, .ctx = a, .on_opt = sc_on_opt, .on_run = sc_on_run};
+	int rc;
+
+	snprintf(prog, sizeof(prog), PROG " %s", a->sub);
+	rc = cli_args_parse(&p, argc, argv, 1);
+	if (rc)
+		return rc == CLI_ARGS_DONE ? SC_EXIT_OK : SC_EXIT_USAGE;
+	if (!a->file) {
+		fprintf(stderr, PROG " %s: %s is missing\n", a->sub, a->word);
+		return SC_EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* What generate wrote: one line, or with --json the layout of the TLVs. */
+static void sc_report(const char *output, const struct seccert_entry *e, const bool *e_pem, size_t n, bool integrity,
+		      bool json, size_t pad, size_t len)
+{
+if (json) {
+	json_t *o = json_pack("{s:s, s:I, s:I, s:b, s:[]}", "output", output, "size", (json_int_t)(pad ? pad : len),
+			      "used", (json_int_t)len, "integrity", integrity, "tlvs");
+	json_t *arr = json_object_get(o, "tlvs");
+	size_t off = 0;
+	for (size_t k = 0; k < n; k++) {
+		json_array_append_new(arr, json_pack("{s:s, s:I, s:I, s:s}", "type", seccert_type_name(e[k].type),
+						     "offset", (json_int_t)off, "length", (json_int_t)e[k].len,
+						     "encoding", e_pem[k] ? "pem" : "der"));
+		off += seccert_tlv_size(e[k].len);
+	}
+	if (integrity)
+		json_array_append_new(arr, json_pack("{s:s, s:I, s:I}", "type", "integrity", "offset",
+						     (json_int_t)off, "length", (json_int_t)SECCERT_SHA256_LEN));
+	json_dumpf(o, stdout, JSON_INDENT(2));
+	fputc('\n', stdout);
+	json_decref(o);
+} else {
+	printf("%s: %zu bytes (%zu TLVs%s)%s\n", output, pad ? pad : len, n + (integrity ? 1 : 0),
+	       integrity ? " with integrity" : "", pad ? ", padded with 0xFF" : "");
+}
+}
+
 static int cmd_generate(int argc, char **argv)
 {
 	/* The reference's order: CA, device certificate, private key. */
@@ -122,58 +250,25 @@ static int cmd_generate(int argc, char **argv)
 	    {"--device-cert", "device certificate", NULL, false, SECCERT_DEV_CERT, NULL, 0, false},
 	    {"--private-key", "private key", NULL, true, SECCERT_PRIV_KEY, NULL, 0, false},
 	};
+	struct sc_args args = {.word = "OUTPUT", .sub = "generate", .in = in, .integrity = true};
 	struct seccert_entry e[3];
 	bool e_pem[3];
 	struct seccert_err err = {0};
 	struct nvs_err werr = {0};
-	const char *output = NULL;
-	bool integrity = true, json = false;
-	size_t pad = 0, n = 0, len = 0, cap;
+	const char *output;
+	bool integrity, json;
+	size_t pad, n = 0, len = 0, cap = 0;
 	uint8_t *img = NULL;
 	int rc = SC_EXIT_ERROR;
 
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		bool taken = false;
-		for (size_t k = 0; k < 3; k++) {
-			if (strcmp(a, in[k].flag))
-				continue;
-			if (i + 1 >= argc) {
-				fprintf(stderr, PROG " generate: %s needs a file\n", a);
-				return SC_EXIT_USAGE;
-			}
-			in[k].path = argv[++i];
-			taken = true;
-		}
-		if (taken)
-			continue;
-		if (!strcmp(a, "--no-integrity")) {
-			integrity = false;
-		} else if (!strcmp(a, "--json")) {
-			json = true;
-		} else if (!strcmp(a, "--pad")) {
-			if (i + 1 >= argc || parse_size(argv[i + 1], &pad)) {
-				fprintf(stderr, PROG " generate: --pad needs a size in bytes, e.g. 0x2000\n");
-				return SC_EXIT_USAGE;
-			}
-			i++;
-		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			usage(stdout);
-			return SC_EXIT_OK;
-		} else if (a[0] == '-' && a[1]) {
-			fprintf(stderr, PROG " generate: unknown option '%s'\n", a);
-			return SC_EXIT_USAGE;
-		} else if (output) {
-			fprintf(stderr, PROG " generate: more than one OUTPUT ('%s', '%s')\n", output, a);
-			return SC_EXIT_USAGE;
-		} else {
-			output = a;
-		}
-	}
-	if (!output) {
-		fprintf(stderr, PROG " generate: OUTPUT is missing\n");
-		return SC_EXIT_USAGE;
-	}
+	rc = sc_parse(argc, argv, &args);
+	if (rc)
+		return rc;
+	rc = SC_EXIT_ERROR;
+	output = args.file;
+	integrity = args.integrity;
+	json = args.json;
+	pad = args.pad;
 	if (!in[0].path && !in[1].path && !in[2].path) {
 		fprintf(stderr, PROG " generate: nothing to write: give --device-cert, --private-key or --ca-cert\n");
 		return SC_EXIT_USAGE;
@@ -223,27 +318,7 @@ static int cmd_generate(int argc, char **argv)
 		fprintf(stderr, PROG ": %s\n", werr.msg);
 		goto out;
 	}
-	if (json) {
-		json_t *o = json_pack("{s:s, s:I, s:I, s:b, s:[]}", "output", output, "size", (json_int_t)(pad ? pad : len),
-				      "used", (json_int_t)len, "integrity", integrity, "tlvs");
-		json_t *arr = json_object_get(o, "tlvs");
-		size_t off = 0;
-		for (size_t k = 0; k < n; k++) {
-			json_array_append_new(arr, json_pack("{s:s, s:I, s:I, s:s}", "type", seccert_type_name(e[k].type),
-							     "offset", (json_int_t)off, "length", (json_int_t)e[k].len,
-							     "encoding", e_pem[k] ? "pem" : "der"));
-			off += seccert_tlv_size(e[k].len);
-		}
-		if (integrity)
-			json_array_append_new(arr, json_pack("{s:s, s:I, s:I}", "type", "integrity", "offset",
-							     (json_int_t)off, "length", (json_int_t)SECCERT_SHA256_LEN));
-		json_dumpf(o, stdout, JSON_INDENT(2));
-		fputc('\n', stdout);
-		json_decref(o);
-	} else {
-		printf("%s: %zu bytes (%zu TLVs%s)%s\n", output, pad ? pad : len, n + (integrity ? 1 : 0),
-		       integrity ? " with integrity" : "", pad ? ", padded with 0xFF" : "");
-	}
+	sc_report(output, e, e_pem, n, integrity, json, pad, len);
 	rc = SC_EXIT_OK;
 out:
 	for (size_t k = 0; k < 3; k++)
@@ -407,27 +482,14 @@ static int cmd_dump(int argc, char **argv)
 	json_t *doc = NULL, *tlvs, *problems;
 	int rc = SC_EXIT_ERROR;
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--json"))
-			json = true;
-		else if (!strcmp(argv[i], "--show-key"))
-			show_key = true;
-		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			usage(stdout);
-			return SC_EXIT_OK;
-		} else if (argv[i][0] == '-' && argv[i][1]) {
-			fprintf(stderr, PROG " dump: unknown option '%s'\n", argv[i]);
-			return SC_EXIT_USAGE;
-		} else if (path) {
-			fprintf(stderr, PROG " dump: more than one IMAGE\n");
-			return SC_EXIT_USAGE;
-		} else
-			path = argv[i];
-	}
-	if (!path) {
-		fprintf(stderr, PROG " dump: IMAGE is missing\n");
-		return SC_EXIT_USAGE;
-	}
+	struct sc_args args = {.word = "IMAGE", .sub = "dump"};
+
+	if ((rc = sc_parse(argc, argv, &args)) != 0)
+		return rc;
+	rc = SC_EXIT_ERROR;
+	path = args.file;
+	json = args.json;
+	show_key = args.show_key;
 	if (read_file("image", path, SC_MAX_IMAGE, &buf, &len))
 		goto out;
 	if (seccert_parse(buf, len, &im, &err)) {

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli_args.h"
 #include "espfab/fsu.h"
 #include "cmd_store.h"
 #include "config.h"
@@ -31,7 +32,7 @@ struct opts {
 	const char *unique[MAX_UNIQUE];
 	size_t n_unique;
 	const char *pos[4];
-	int npos;
+	int npos, max_pos;
 };
 
 static int usage_err(const struct opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -48,97 +49,116 @@ static int usage_err(const struct opts *o, const char *fmt, ...)
 	return 2;
 }
 
-/* allowed: space-separated option names without dashes. */
-static int parse(struct opts *o, int argc, char **argv, int first, const char *allowed, int max_pos)
+enum store_opt_id {
+	STORE_OPT_PRODUCT, STORE_OPT_STATE, STORE_OPT_ID, STORE_OPT_REASON, STORE_OPT_SINCE, STORE_OPT_MAC,
+	STORE_OPT_TABLE, STORE_OPT_FIRMWARE, STORE_OPT_PARTITION, STORE_OPT_SEAL_KEY, STORE_OPT_VERSION,
+	STORE_OPT_UNIQUE, STORE_OPT_LIMIT, STORE_OPT_JSON, STORE_OPT_REVEAL, STORE_OPT_AFTER,
+};
+
+/* Every option of the store's commands; each command allows some of them. */
+static const struct cli_opt store_opts[] = {
+	{"--product", 0, CLI_ARGS_ONE, STORE_OPT_PRODUCT, {NULL, NULL}, 0},
+	{"--state", 0, CLI_ARGS_ONE, STORE_OPT_STATE, {NULL, NULL}, 0},
+	{"--id", 0, CLI_ARGS_ONE, STORE_OPT_ID, {NULL, NULL}, 0},
+	{"--reason", 0, CLI_ARGS_ONE, STORE_OPT_REASON, {NULL, NULL}, 0},
+	{"--since", 0, CLI_ARGS_ONE, STORE_OPT_SINCE, {NULL, NULL}, 0},
+	{"--mac", 0, CLI_ARGS_ONE, STORE_OPT_MAC, {NULL, NULL}, 0},
+	{"--table", 0, CLI_ARGS_ONE, STORE_OPT_TABLE, {NULL, NULL}, 0},
+	{"--firmware", 0, CLI_ARGS_ONE, STORE_OPT_FIRMWARE, {NULL, NULL}, 0},
+	{"--partition", 0, CLI_ARGS_ONE, STORE_OPT_PARTITION, {NULL, NULL}, 0},
+	{"--seal-key", 0, CLI_ARGS_ONE, STORE_OPT_SEAL_KEY, {NULL, NULL}, 0},
+	{"--version", 0, CLI_ARGS_ONE, STORE_OPT_VERSION, {NULL, NULL}, 0},
+	{"--unique", 0, CLI_ARGS_ONE, STORE_OPT_UNIQUE, {NULL, NULL}, 0},
+	{"--limit", 0, CLI_ARGS_ONE, STORE_OPT_LIMIT, {NULL, NULL}, 0},
+	{"--json", 0, CLI_ARGS_FLAG, STORE_OPT_JSON, {NULL, NULL}, 0},
+	{"--reveal", 0, CLI_ARGS_FLAG, STORE_OPT_REVEAL, {NULL, NULL}, 0},
+	{"--after", 0, CLI_ARGS_ONE, STORE_OPT_AFTER, {NULL, NULL}, 0},
+};
+#define STORE_NOPTS (sizeof(store_opts) / sizeof(store_opts[0]))
+
+static int store_int_opt(const struct opts *o, enum store_opt_id id, const char *val, long long *out)
 {
-	static const struct {
-		const char *name;
-		int has_arg;
-	} known[] = {{"product", 1}, {"state", 1},    {"id", 1},      {"reason", 1},   {"since", 1},
-		     {"mac", 1},     {"table", 1},    {"firmware", 1},    {"partition", 1}, {"seal-key", 1}, {"version", 1},
-		     {"unique", 1},  {"limit", 1},    {"json", 0},    {"reveal", 0},   {"after", 1}};
-	for (int i = first; i < argc; i++) {
-		const char *a = argv[i], *val = NULL;
-		if (a[0] != '-' || a[1] != '-' || !a[2]) {
-			if (o->npos >= max_pos)
-				return usage_err(o, "unexpected argument '%s'", a);
-			o->pos[o->npos++] = a;
-			continue;
-		}
-		char name[32];
-		const char *eq = strchr(a + 2, '=');
-		size_t nl = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
-		if (nl >= sizeof(name))
-			return usage_err(o, "unknown option '%s'", a);
-		memcpy(name, a + 2, nl);
-		name[nl] = 0;
-		size_t k;
-		for (k = 0; k < sizeof(known) / sizeof(known[0]); k++)
-			if (!strcmp(known[k].name, name))
-				break;
-		/* whole-word match in the allowed list */
-		const char *hit = strstr(allowed, name);
-		while (hit && ((hit != allowed && hit[-1] != ' ') || (hit[nl] && hit[nl] != ' ')))
-			hit = strstr(hit + 1, name);
-		if (k == sizeof(known) / sizeof(known[0]) || !hit)
-			return usage_err(o, "unknown option '%s'", a);
-		if (known[k].has_arg) {
-			if (eq)
-				val = eq + 1;
-			else if (i + 1 < argc)
-				val = argv[++i];
-			else
-				return usage_err(o, "option '%s' needs a value", a);
-		} else if (eq) {
-			return usage_err(o, "option '%s' takes no value", a);
-		}
-		if (!strcmp(name, "product"))
-			o->product = val;
-		else if (!strcmp(name, "state"))
-			o->state = val;
-		else if (!strcmp(name, "id"))
-			o->id_col = val;
-		else if (!strcmp(name, "reason"))
-			o->reason = val;
-		else if (!strcmp(name, "since"))
-			o->since = val;
-		else if (!strcmp(name, "mac"))
-			o->mac = val;
-		else if (!strcmp(name, "table"))
-			o->table = val;
-		else if (!strcmp(name, "partition"))
-			o->partition = val;
-		else if (!strcmp(name, "firmware"))
-			o->firmware = val;
-		else if (!strcmp(name, "seal-key"))
-			o->seal_key = val;
-		else if (!strcmp(name, "json"))
-			o->json = 1;
-		else if (!strcmp(name, "reveal"))
-			o->reveal = 1;
-		else if (!strcmp(name, "version")) {
-			if (strcmp(val, "1") && strcmp(val, "2"))
-				return usage_err(o, "--version must be 1 or 2, not '%s'", val);
-			o->version = val[0] - '0';
-		} else if (!strcmp(name, "unique")) {
-			if (o->n_unique == MAX_UNIQUE)
-				return usage_err(o, "too many --unique fields");
-			o->unique[o->n_unique++] = val;
-		} else if (!strcmp(name, "limit")) {
-			char *end;
-			errno = 0;
-			o->limit = strtoll(val, &end, 10);
-			if (errno || *end || o->limit <= 0)
-				return usage_err(o, "--limit needs a positive number, not '%s'", val);
-		} else if (!strcmp(name, "after")) {
-			char *end;
-			errno = 0;
-			o->after = strtoll(val, &end, 10);
-			if (errno || *end || end == val || o->after < 0)
-				return usage_err(o, "--after needs an audit row id (0 or more), not '%s'", val);
-		}
+	char *end;
+
+	errno = 0;
+	*out = strtoll(val, &end, 10);
+	if (id == STORE_OPT_LIMIT && (errno || *end || *out <= 0))
+		return usage_err(o, "--limit needs a positive number, not '%s'", val);
+	if (id == STORE_OPT_AFTER && (errno || *end || end == val || *out < 0))
+		return usage_err(o, "--after needs an audit row id (0 or more), not '%s'", val);
+	return 0;
+}
+
+static int store_on_opt(void *ctx, const struct cli_opt *opt, char **vals, int nvals)
+{
+	struct opts *o = ctx;
+	const char *val = nvals ? vals[0] : NULL;
+
+	switch ((enum store_opt_id)opt->id) {
+	case STORE_OPT_PRODUCT: o->product = val; break;
+	case STORE_OPT_STATE: o->state = val; break;
+	case STORE_OPT_ID: o->id_col = val; break;
+	case STORE_OPT_REASON: o->reason = val; break;
+	case STORE_OPT_SINCE: o->since = val; break;
+	case STORE_OPT_MAC: o->mac = val; break;
+	case STORE_OPT_TABLE: o->table = val; break;
+	case STORE_OPT_FIRMWARE: o->firmware = val; break;
+	case STORE_OPT_PARTITION: o->partition = val; break;
+	case STORE_OPT_SEAL_KEY: o->seal_key = val; break;
+	case STORE_OPT_JSON: o->json = 1; break;
+	case STORE_OPT_REVEAL: o->reveal = 1; break;
+	case STORE_OPT_VERSION:
+		if (strcmp(val, "1") && strcmp(val, "2"))
+			return usage_err(o, "--version must be 1 or 2, not '%s'", val);
+		o->version = val[0] - '0';
+		break;
+	case STORE_OPT_UNIQUE:
+		if (o->n_unique == MAX_UNIQUE)
+			return usage_err(o, "too many --unique fields");
+		o->unique[o->n_unique++] = val;
+		break;
+	case STORE_OPT_LIMIT:
+		return store_int_opt(o, STORE_OPT_LIMIT, val, &o->limit);
+	case STORE_OPT_AFTER:
+		return store_int_opt(o, STORE_OPT_AFTER, val, &o->after);
 	}
 	return 0;
+}
+
+static int store_on_run(void *ctx, char **run, int n, int *used)
+{
+	struct opts *o = ctx;
+
+	for (*used = 0; *used < n; (*used)++) {
+		if (o->npos >= o->max_pos)
+			return usage_err(o, "unexpected argument '%s'", run[*used]);
+		o->pos[o->npos++] = run[*used];
+	}
+	return 0;
+}
+
+/* allowed: the command's option names without dashes, space-separated. */
+static int parse(struct opts *o, int argc, char **argv, int first, const char *allowed, int max_pos)
+{
+	struct cli_opt opts[STORE_NOPTS];
+	char prog[48], hint[64];
+	struct cli_args p = {.prog = prog, .opts = opts, .flags = CLI_ARGS_DASH_VALUE, .style = CLI_ARGS_ESPFAB,
+			     .hint = hint, .ctx = o,
+			     .on_opt = store_on_opt, .on_run = store_on_run};
+
+	for (size_t k = 0; k < STORE_NOPTS; k++) {
+		const char *name = store_opts[k].name + 2, *hit = allowed;
+		size_t nl = strlen(name);
+		/* a whole word of the allowed list */
+		while ((hit = strstr(hit, name)) && ((hit != allowed && hit[-1] != ' ') || (hit[nl] && hit[nl] != ' ')))
+			hit++;
+		if (hit)
+			opts[p.nopts++] = store_opts[k];
+	}
+	snprintf(prog, sizeof(prog), "espfab %s", o->word);
+	snprintf(hint, sizeof(hint), "see 'espfab %s --help'", o->word);
+	o->max_pos = max_pos;
+	return cli_args_parse(&p, argc, argv, first);
 }
 
 static int open_store(const struct cli_globals *g, const struct opts *o, unsigned flags, struct store **s)
@@ -184,153 +204,6 @@ static int read_file(const char *path, char **buf, size_t *len)
 		return -1;
 	}
 	return 0;
-}
-
-/* ---- rendering ---- */
-
-static const char *jstr(json_t *o, const char *k, char *tmp, size_t cap)
-{
-	json_t *v = json_object_get(o, k);
-	if (json_is_string(v))
-		return json_string_value(v);
-	if (json_is_integer(v)) {
-		snprintf(tmp, cap, "%lld", (long long)json_integer_value(v));
-		return tmp;
-	}
-	if (json_is_boolean(v))
-		return json_is_true(v) ? "yes" : "no";
-	return "-";
-}
-
-/* A table: header + rows of the given keys, columns as wide as their widest cell. */
-static void table(FILE *f, json_t *rows, const char *const *keys, const char *const *heads, size_t n)
-{
-	size_t w[16] = {0}, i;
-	json_t *r;
-	char tmp[32];
-
-	for (size_t c = 0; c < n; c++)
-		w[c] = strlen(heads[c]);
-	json_array_foreach(rows, i, r) for (size_t c = 0; c < n; c++)
-	{
-		size_t l = strlen(jstr(r, keys[c], tmp, sizeof(tmp)));
-		if (l > w[c])
-			w[c] = l;
-	}
-	for (size_t c = 0; c < n; c++)
-		fprintf(f, "%-*s%s", c + 1 < n ? (int)w[c] : 0, heads[c], c + 1 < n ? "  " : "\n");
-	json_array_foreach(rows, i, r)
-	{
-		for (size_t c = 0; c < n; c++)
-			fprintf(f, "%-*s%s", c + 1 < n ? (int)w[c] : 0, jstr(r, keys[c], tmp, sizeof(tmp)),
-				c + 1 < n ? "  " : "\n");
-		json_t *vals = json_object_get(r, "values");
-		const char *k;
-		json_t *v;
-		json_object_foreach(vals, k, v)
-		{
-			if (json_is_string(v))
-				fprintf(f, "    %s=%s\n", k, json_string_value(v));
-			else
-				fprintf(f, "    %s=hex:%s\n", k, json_string_value(json_object_get(v, "hex")));
-		}
-	}
-}
-
-void cmd_store_render(FILE *f, const char *cmd, json_t *reply)
-{
-	if (!strcmp(cmd, "records.list")) {
-		static const char *const k[] = {"product", "id", "state", "mac", "station", "port", "bound_at"};
-		static const char *const h[] = {"PRODUCT", "ID", "STATE", "MAC", "STATION", "PORT", "BOUND"};
-		table(f, json_object_get(reply, "records"), k, h, 7);
-	} else if (!strcmp(cmd, "records.stats")) {
-		static const char *const k[] = {"product", "total", "available", "reserved", "sent", "verified", "retired"};
-		static const char *const h[] = {"PRODUCT", "TOTAL", "AVAILABLE", "RESERVED", "SENT", "VERIFIED", "RETIRED"};
-		table(f, json_object_get(reply, "stats"), k, h, 7);
-	} else if (!strcmp(cmd, "audit")) {
-		static const char *const k[] = {"time", "event", "result", "product", "record_id", "mac",
-						"port", "batch_id", "duration_ms", "error"};
-		static const char *const h[] = {"TIME", "EVENT", "RESULT", "PRODUCT", "RECORD", "MAC",
-						"PORT", "BATCH", "MS", "DETAIL"};
-		table(f, json_object_get(reply, "audit"), k, h, 10);
-	} else if (!strcmp(cmd, "product.list")) {
-		json_t *ps = json_object_get(reply, "products"), *p, *rows = json_array();
-		size_t i;
-		json_array_foreach(ps, i, p)
-		{
-			json_t *part = json_object_get(p, "partition"), *rc = json_object_get(p, "records");
-			char off[32], size[32];
-			snprintf(off, sizeof(off), "0x%llx", (long long)json_integer_value(json_object_get(part, "offset")));
-			snprintf(size, sizeof(size), "0x%llx", (long long)json_integer_value(json_object_get(part, "size")));
-			json_array_append_new(rows, json_pack("{s:O s:O s:O s:s s:s s:I s:O}", "name", json_object_get(p, "name"),
-							      "nvs_version", json_object_get(p, "nvs_version"), "label",
-							      json_object_get(part, "label"), "offset", off, "size", size,
-							      "fields", (json_int_t)json_array_size(json_object_get(p, "fields")),
-							      "available", json_object_get(rc, "available")));
-		}
-		static const char *const k[] = {"name", "nvs_version", "label", "offset", "size", "fields", "available"};
-		static const char *const h[] = {"PRODUCT", "NVS", "PARTITION", "OFFSET", "SIZE", "FIELDS", "AVAILABLE"};
-		table(f, rows, k, h, 7);
-		json_decref(rows);
-	} else if (!strcmp(cmd, "product.show")) {
-		json_t *ps = json_object_get(reply, "products"), *p;
-		size_t i;
-		json_array_foreach(ps, i, p)
-		{
-			json_t *part = json_object_get(p, "partition"), *rc = json_object_get(p, "records");
-			char tmp[32];
-			fprintf(f, "product:    %s\n", jstr(p, "name", tmp, sizeof(tmp)));
-			fprintf(f, "nvs:        version %s\n", jstr(p, "nvs_version", tmp, sizeof(tmp)));
-			fprintf(f, "partition:  %s at 0x%llx, 0x%llx bytes\n", jstr(part, "label", tmp, sizeof(tmp)),
-				(long long)json_integer_value(json_object_get(part, "offset")),
-				(long long)json_integer_value(json_object_get(part, "size")));
-			fprintf(f, "records:   ");
-			const char *st;
-			json_t *n;
-			json_object_foreach(rc, st, n)
-				fprintf(f, " %s %lld", st, (long long)json_integer_value(n));
-			fprintf(f, "\nfields:\n");
-			static const char *const k[] = {"namespace", "key", "type", "encoding", "repeat", "unique"};
-			static const char *const h[] = {"  NAMESPACE", "KEY", "TYPE", "ENCODING", "REPEAT", "UNIQUE"};
-			json_t *fields = json_deep_copy(json_object_get(p, "fields")), *fl;
-			size_t j;
-			json_array_foreach(fields, j, fl)
-			{
-				char ns[64];
-				snprintf(ns, sizeof(ns), "  %s", json_string_value(json_object_get(fl, "namespace")));
-				json_object_set_new(fl, "namespace", json_string(ns));
-			}
-			table(f, fields, k, h, 6);
-			json_decref(fields);
-			json_t *fw = json_object_get(p, "firmware"), *im;
-			if (json_is_object(fw)) {
-				fprintf(f, "firmware:   %s\n", jstr(fw, "chip", tmp, sizeof(tmp)));
-				fprintf(f, "  %-10s %-10s %-24s %s\n", "OFFSET", "SIZE", "NAME", "SHA256 / FILE");
-				json_array_foreach(json_object_get(fw, "images"), j, im)
-					fprintf(f, "  0x%-8llx %-10lld %-24s %s %s\n",
-						(long long)json_integer_value(json_object_get(im, "offset")),
-						(long long)json_integer_value(json_object_get(im, "size")),
-						json_string_value(json_object_get(im, "name")) ?: "",
-						json_string_value(json_object_get(im, "sha256")) ?: "",
-						json_string_value(json_object_get(im, "file")) ?: "");
-			}
-		}
-	} else if (!strcmp(cmd, "records.retire")) {
-		char tmp[32];
-		fprintf(f, "retired record %s: %s\n", jstr(reply, "retired", tmp, sizeof(tmp)),
-			jstr(reply, "reason", tmp, sizeof(tmp)));
-	} else if (!strcmp(cmd, "records.check")) {
-		fprintf(f, "ok: every record is in exactly one valid state, none reached two devices\n");
-	} else if (!strcmp(cmd, "batch.list") || !strcmp(cmd, "batch.show")) {
-		static const char *const k[] = {"id", "product", "count", "state", "verified", "failed", "in_flight", "remaining"};
-		static const char *const h[] = {"BATCH", "PRODUCT", "COUNT", "STATE", "VERIFIED", "FAILED", "IN_FLIGHT", "REMAINING"};
-		table(f, json_object_get(reply, "batches"), k, h, 8);
-	} else {
-		char *s = json_dumps(reply, JSON_INDENT(2));
-		if (s)
-			fprintf(f, "%s\n", s);
-		free(s);
-	}
 }
 
 /* Revealed values live in the reply's strings: wipe them before freeing. */

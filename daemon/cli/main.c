@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "abspath.h"
+#include "cli_args.h"
 #include "espfab/store.h"
 #include "cli.h"
 #include "espfab/version.h"
@@ -59,38 +60,54 @@ static int resolve(const char *opt, const char **slot, char *buf, size_t cap)
 	return 0;
 }
 
+enum main_opt_id { MAIN_OPT_HELP, MAIN_OPT_VERSION, MAIN_OPT_DB, MAIN_OPT_SOCKET, MAIN_OPT_CONFIG };
+
+static const struct cli_opt main_opts[] = {
+	{"--help", 'h', CLI_ARGS_FLAG, MAIN_OPT_HELP, {NULL, NULL}, 0},
+	{"--version", 'V', CLI_ARGS_FLAG, MAIN_OPT_VERSION, {NULL, NULL}, 0},
+	{"--db", 0, CLI_ARGS_ONE, MAIN_OPT_DB, {NULL, NULL}, 0},
+	{"--socket", 0, CLI_ARGS_ONE, MAIN_OPT_SOCKET, {NULL, NULL}, 0},
+	{"--config", 0, CLI_ARGS_ONE, MAIN_OPT_CONFIG, {NULL, NULL}, 0},
+};
+
+static int main_on_opt(void *ctx, const struct cli_opt *o, char **vals, int nvals)
+{
+	struct cli_globals *g = ctx;
+
+	(void)nvals;
+	switch ((enum main_opt_id)o->id) {
+	case MAIN_OPT_HELP:
+		usage(stdout);
+		return CLI_ARGS_DONE;
+	case MAIN_OPT_VERSION:
+		printf("espfab %s\n", ESPFAB_VERSION);
+		return CLI_ARGS_DONE;
+	case MAIN_OPT_DB:
+		g->db_path = vals[0];
+		break;
+	case MAIN_OPT_SOCKET:
+		g->socket_path = vals[0];
+		break;
+	case MAIN_OPT_CONFIG:
+		g->config_path = vals[0];
+		break;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct cli_globals g = {0};
 	char db_abs[PATH_MAX], config_abs[PATH_MAX];
-	int i = 1;
+	int i = argc, rc;
+	/* The options before the command word; the command parses the rest. */
+	const struct cli_args p = {.prog = "espfab", .opts = main_opts, .nopts = sizeof(main_opts) / sizeof(main_opts[0]),
+				   .flags = CLI_ARGS_STOP_AT_WORD | CLI_ARGS_DASH_VALUE, .style = CLI_ARGS_ESPFAB,
+				   .hint = "see 'espfab --help'", .ctx = &g, .on_opt = main_on_opt, .stopped = &i};
 
-	for (; i < argc && argv[i][0] == '-'; i++) {
-		const char **slot = NULL;
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			usage(stdout);
-			return 0;
-		}
-		if (!strcmp(argv[i], "--version") || !strcmp(argv[i], "-V")) {
-			printf("espfab %s\n", ESPFAB_VERSION);
-			return 0;
-		}
-		if (!strcmp(argv[i], "--db"))
-			slot = &g.db_path;
-		else if (!strcmp(argv[i], "--socket"))
-			slot = &g.socket_path;
-		else if (!strcmp(argv[i], "--config"))
-			slot = &g.config_path;
-		if (!slot) {
-			fprintf(stderr, "espfab: unknown global option '%s'\n", argv[i]);
-			return 2;
-		}
-		if (i + 1 >= argc) {
-			fprintf(stderr, "espfab: option '%s' needs a value\n", argv[i]);
-			return 2;
-		}
-		*slot = argv[++i];
-	}
+	rc = cli_args_parse(&p, argc, argv, 1);
+	if (rc)
+		return rc == CLI_ARGS_DONE ? 0 : rc;
 	/* --db and --config name files: made absolute now so every message
 	 * names them fully (abspath.h). --socket stays as typed: connect()
 	 * resolves it the same way, and the absolute form could pass the

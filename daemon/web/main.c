@@ -90,7 +90,13 @@ static int parse_ms(const char *opt, const char *s, int *out)
 	return 0;
 }
 
-int main(int argc, char **argv)
+struct web_args {
+	const char *listen, *sock, *cfgpath, *tokfile;
+	int retry_ms, keepalive_ms, debug;
+};
+
+/* -1 to go on, or the exit status (after --help: 0). */
+static int web_parse_args(int argc, char **argv, struct web_args *a)
 {
 	static const struct option opts[] = {
 		{"listen", required_argument, NULL, 'l'},     {"socket", required_argument, NULL, 's'},
@@ -100,43 +106,32 @@ int main(int argc, char **argv)
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *listen = DEFAULT_LISTEN, *sock = NULL, *cfgpath = NULL, *tokfile = NULL;
-	char token[WREQ_TOKEN_MAX + 1] = "", msg[320];
-	struct sockaddr_storage sa;
-	socklen_t salen = 0;
-	struct web w = {0};
-	struct whub *hub = NULL;
-	struct wfeed *feed = NULL;
-	struct whttp *http = NULL;
-	struct whttp_err herr;
-	struct config cfg;
-	int rc = 1, ch, retry_ms = 1000, keepalive_ms = 10000, debug = 0;
-	sigset_t mask;
+	int ch;
 
 	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'l':
-			listen = optarg;
+			a->listen = optarg;
 			break;
 		case 's':
-			sock = optarg;
+			a->sock = optarg;
 			break;
 		case 'c':
-			cfgpath = optarg;
+			a->cfgpath = optarg;
 			break;
 		case 't':
-			tokfile = optarg;
+			a->tokfile = optarg;
 			break;
 		case 'r':
-			if (parse_ms("--retry-ms", optarg, &retry_ms))
+			if (parse_ms("--retry-ms", optarg, &a->retry_ms))
 				return 2;
 			break;
 		case 'k':
-			if (parse_ms("--keepalive-ms", optarg, &keepalive_ms))
+			if (parse_ms("--keepalive-ms", optarg, &a->keepalive_ms))
 				return 2;
 			break;
 		case 'd':
-			debug = 1;
+			a->debug = 1;
 			break;
 		case 'V':
 			printf("espfab-web %s\n", ESPFAB_VERSION);
@@ -154,20 +149,59 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	return -1;
+}
+
+/* The real port (for :0) on one line a script can read. */
+static void web_announce(const struct web_args *a, const struct whttp *http, const char *sock)
+{
+	char host[64];
+	const char *colon = a->listen[0] == '[' ? strchr(a->listen, ']') + 1 : strrchr(a->listen, ':');
+
+	snprintf(host, sizeof(host), "%.*s", (int)(colon - a->listen), a->listen);
+	printf("espfab-web: serving http://%s:%u/ for espfabd at %s (%s)\n", host, whttp_port(http), sock,
+	       a->tokfile ? "operator actions with a token" : "read-only");
+	fflush(stdout);
+}
+
+int main(int argc, char **argv)
+{
+	struct web_args a = {.listen = DEFAULT_LISTEN, .retry_ms = 1000, .keepalive_ms = 10000};
+	const char *listen, *sock, *tokfile;
+	char token[WREQ_TOKEN_MAX + 1] = "", msg[320];
+	struct sockaddr_storage sa;
+	socklen_t salen = 0;
+	struct web w = {0};
+	struct whub *hub = NULL;
+	struct wfeed *feed = NULL;
+	struct whttp *http = NULL;
+	struct whttp_err herr;
+	struct config cfg;
+	int rc = web_parse_args(argc, argv, &a), retry_ms, keepalive_ms;
+	sigset_t mask;
+
+	if (rc >= 0)
+		return rc;
+	rc = 1;
+	listen = a.listen;
+	sock = a.sock;
+	tokfile = a.tokfile;
+	retry_ms = a.retry_ms;
+	keepalive_ms = a.keepalive_ms;
 	if (wreq_listen_parse(listen, &sa, &salen, msg, sizeof(msg))) {
 		fprintf(stderr, "espfab-web: --listen: %s\n", msg);
 		return 2;
 	}
 	if (!sock) {
 		/* Where the daemon's configuration puts its socket. */
-		if (config_read(&cfg, cfgpath, "espfab-web"))
+		if (config_read(&cfg, a.cfgpath, "espfab-web"))
 			return 2;
 		sock = cfg.socket_path;
 	}
 	if (tokfile && load_token(tokfile, token, sizeof(token)))
 		return 2;
 	log_init("espfab-web", 0);
-	if (debug)
+	if (a.debug)
 		log_set_level(LOG_DEBUG);
 	if (wmodel_new(&w.model) || whub_new(4096, render, &w, &hub)) {
 		fprintf(stderr, "espfab-web: out of memory\n");
@@ -193,15 +227,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	explicit_bzero(token, sizeof(token));
-	{
-		/* The real port (for :0) on one line a script can read. */
-		char host[64];
-		const char *colon = listen[0] == '[' ? strchr(listen, ']') + 1 : strrchr(listen, ':');
-		snprintf(host, sizeof(host), "%.*s", (int)(colon - listen), listen);
-		printf("espfab-web: serving http://%s:%u/ for espfabd at %s (%s)\n", host, whttp_port(http), sock,
-		       tokfile ? "operator actions with a token" : "read-only");
-		fflush(stdout);
-	}
+	web_announce(&a, http, sock);
 	{
 		int sig = 0;
 		sigwait(&mask, &sig);

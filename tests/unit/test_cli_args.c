@@ -13,17 +13,18 @@
 
 #include "cli_args.h"
 
-enum { O_OFFSET, O_QUIET, O_VERBOSE, O_FLASH_SIZE, O_FLASH_MODE, O_SECURE, O_EXTRA, O_HELP };
+enum { O_OFFSET, O_QUIET, O_VERBOSE, O_FLASH_SIZE, O_FLASH_MODE, O_SECURE, O_EXTRA, O_PAIR, O_HELP };
 
 static const struct cli_opt opts[] = {
-	{"--offset", 'o', CLI_ARGS_ONE, O_OFFSET, {NULL, NULL}},
-	{"--quiet", 'q', CLI_ARGS_FLAG, O_QUIET, {NULL, NULL}},
-	{"--verbose", 'v', CLI_ARGS_FLAG, O_VERBOSE, {NULL, NULL}},
-	{"--flash-size", 0, CLI_ARGS_ONE, O_FLASH_SIZE, {"--flash_size", "-fs"}},
-	{"--flash-mode", 0, CLI_ARGS_ONE, O_FLASH_MODE, {NULL, NULL}},
-	{"--secure", 0, CLI_ARGS_OPTIONAL, O_SECURE, {NULL, NULL}},
-	{"--extra", 0, CLI_ARGS_MANY, O_EXTRA, {NULL, NULL}},
-	{"--help", 'h', CLI_ARGS_FLAG, O_HELP, {NULL, NULL}},
+	{"--offset", 'o', CLI_ARGS_ONE, O_OFFSET, {NULL, NULL}, 0},
+	{"--quiet", 'q', CLI_ARGS_FLAG, O_QUIET, {NULL, NULL}, 0},
+	{"--verbose", 'v', CLI_ARGS_FLAG, O_VERBOSE, {NULL, NULL}, 0},
+	{"--flash-size", 0, CLI_ARGS_ONE, O_FLASH_SIZE, {"--flash_size", "-fs"}, 0},
+	{"--flash-mode", 0, CLI_ARGS_ONE, O_FLASH_MODE, {NULL, NULL}, 0},
+	{"--secure", 0, CLI_ARGS_OPTIONAL, O_SECURE, {NULL, NULL}, 0},
+	{"--extra", 0, CLI_ARGS_MANY, O_EXTRA, {NULL, NULL}, 0},
+	{"--pair", 0, CLI_ARGS_ONE, O_PAIR, {NULL, NULL}, 2},
+	{"--help", 'h', CLI_ARGS_FLAG, O_HELP, {NULL, NULL}, 0},
 };
 
 /* What the callbacks saw, as one line: "offset=0x9000 quiet [a b] ..." */
@@ -210,6 +211,46 @@ static void test_cli_args_runs_and_dashdash(void **state)
 	r.take = -1;
 	assert_int_equal(parse(CLI_ARGS_ARGPARSE, 0, "-q -h --bogus", &r), CLI_ARGS_DONE);
 	assert_string_equal(r.log, "quiet");
+	/* a cluster is checked whole before any of it acts: "-hX" is no help */
+	memset(&r, 0, sizeof(r));
+	r.take = -1;
+	assert_int_equal(parse(CLI_ARGS_ARGPARSE, 0, "-qhX", &r), 2);
+	assert_string_equal(r.log, "");
+	assert_string_equal(errbuf, "espfab t: argument -h/--help: ignored explicit argument 'X'\n");
+}
+
+static void test_cli_args_fixed_count_and_numbers(void **state)
+{
+	struct rec r = {.take = -1};
+
+	(void)state;
+	assert_int_equal(parse(CLI_ARGS_ESPFAB, CLI_ARGS_NUMBERS, "--pair 1 -4 -7 x", &r), 0);
+	assert_string_equal(r.log, "pair=1,-4 [-7 x]");
+	assert_int_equal(parse(CLI_ARGS_ESPFAB, CLI_ARGS_NUMBERS, "--pair 1", &r), 2);
+	assert_string_equal(errbuf, "espfab t: --pair needs 2 values\n");
+	assert_int_equal(parse(CLI_ARGS_ESPFAB, CLI_ARGS_NUMBERS, "--pair=1 2", &r), 2);
+	assert_string_equal(errbuf, "espfab t: --pair needs 2 values\n");
+	/* without the flag the ESPFAB style takes "-4" for an option */
+	assert_int_equal(parse(CLI_ARGS_ESPFAB, 0, "--pair 1 -4", &r), 2);
+	assert_string_equal(errbuf, "espfab t: --pair needs 2 values\n");
+}
+
+static void test_cli_args_stop_at_word(void **state)
+{
+	struct rec r = {.take = -1};
+	struct cli_args p = {.prog = "espfab", .opts = opts, .nopts = sizeof(opts) / sizeof(opts[0]),
+			     .flags = CLI_ARGS_STOP_AT_WORD, .style = CLI_ARGS_ESPFAB, .ctx = &r, .on_opt = on_opt,
+			     .on_run = on_run};
+	char *argv[] = {"espfab", "--offset", "1", "-q", "records", "--offset", "2", NULL};
+	int stopped = -1;
+
+	(void)state;
+	p.stopped = &stopped;
+	assert_int_equal(cli_args_parse(&p, 7, argv, 1), 0);
+	assert_int_equal(stopped, 4); /* "records": the rest is the command's */
+	assert_string_equal(r.log, "offset=1 quiet");
+	assert_int_equal(cli_args_parse(&p, 4, argv, 1), 0);
+	assert_int_equal(stopped, 4);
 }
 
 int main(void)
@@ -221,6 +262,8 @@ int main(void)
 		cmocka_unit_test(test_cli_args_errors_name_the_option),
 		cmocka_unit_test(test_cli_args_values_that_look_like_options),
 		cmocka_unit_test(test_cli_args_runs_and_dashdash),
+		cmocka_unit_test(test_cli_args_fixed_count_and_numbers),
+		cmocka_unit_test(test_cli_args_stop_at_word),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

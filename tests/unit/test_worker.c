@@ -52,7 +52,7 @@ static int sim_start(struct fx *f)
 
 static void start(struct fx *f, const char *path)
 {
-	struct worker_cfg c = {.index = 3, .baud = 115200, .before = CONFIG_BEFORE_DEFAULT_RESET, .poll_ms = 50,
+	struct worker_cfg c = {.index = 3, .baud = 115200, .before = RESET_MODE_CLASSIC, .poll_ms = 50,
 			       .probe_ms = 100, .request_ms = 3000, .table_offset = 0x8000};
 
 	snprintf(c.name, sizeof(c.name), "p3");
