@@ -1,5 +1,5 @@
-/* Chip table: values from esptool's target classes (v4.8) and the ROM
- * protocol notes in docs/protocol.md. */
+/* Chip table: values from esptool's target classes (v4.8); each ROM
+ * behaviour the table encodes is listed with its source in docs/rom-behaviour.md. */
 #include <stddef.h>
 #include <string.h>
 
