@@ -18,19 +18,7 @@
 #include "espfab/nvs.h"
 #include "espfab/part.h"
 
-static int fail(struct fwimg_err *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int fail(struct fwimg_err *err, int code, const char *fmt, ...)
-{
-	if (err) {
-		va_list ap;
-		err->code = code;
-		va_start(ap, fmt);
-		err_vformat(err->msg, sizeof(err->msg), fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
+ERR_DEFINE_FAIL(static, fail, fwimg_err)
 
 static void set_free(struct fwimg_set *set)
 {

@@ -11,17 +11,7 @@
 #include "espfab/err.h"
 #include "nvs_internal.h"
 
-int nvs_fail(struct nvs_err *err, int code, const char *fmt, ...)
-{
-	if (err) {
-		va_list ap;
-		err->code = code;
-		va_start(ap, fmt);
-		err_vformat(err->msg, sizeof(err->msg), fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
+ERR_DEFINE_FAIL(, nvs_fail, nvs_err)
 
 uint32_t nvs_crc32(const uint8_t *data, size_t len)
 {

@@ -15,18 +15,7 @@
 
 #define IDLE_POLLS 200
 
-static int fail(struct efuse_err *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(struct efuse_err *err, int code, const char *fmt, ...)
-{
-	if (err) {
-		va_list ap;
-		err->code = code;
-		va_start(ap, fmt);
-		err_vformat(err->msg, sizeof(err->msg), fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
+ERR_DEFINE_FAIL(static, fail, efuse_err)
 
 static int rom_err(struct flashop *f, struct efuse_err *err, int e, const char *what)
 {

@@ -48,20 +48,7 @@ const char *ctl_error_code(enum ctl_error e)
 	return "malformed";
 }
 
-static int fail(struct ctl_err *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int fail(struct ctl_err *err, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err) {
-		err->code = code;
-		va_start(ap, fmt);
-		err_vformat(err->msg, sizeof(err->msg), fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
+ERR_DEFINE_FAIL(static, fail, ctl_err)
 
 /* A short, printable rendering of untrusted text for an error message. */
 static void quote(char *dst, size_t cap, const char *s)

@@ -51,20 +51,7 @@ struct control {
 	struct control_client *clients;
 };
 
-static int fail(struct control_err *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int fail(struct control_err *err, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err) {
-		err->code = code;
-		va_start(ap, fmt);
-		err_vformat(err->msg, sizeof(err->msg), fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
+ERR_DEFINE_FAIL(static, fail, control_err)
 
 int control_peer_allowed(uid_t peer_uid, gid_t peer_gid, const gid_t *groups, size_t ngroups, uid_t self_uid,
 			 gid_t allowed_gid, int have_group)

@@ -1,4 +1,5 @@
 /* The per-device provisioning sequence. See pipeline.h. */
+#include "espfab/err.h"
 #include "pipeline.h"
 
 #include <errno.h>
@@ -300,7 +301,7 @@ static int fail(struct run *r, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(r->result->error, sizeof(r->result->error), fmt, ap);
+	err_vformat(r->result->error, sizeof(r->result->error), fmt, ap);
 	va_end(ap);
 	return -1;
 }

@@ -1,4 +1,5 @@
 /* The station's control requests: status, batches, queries. See station.h. */
+#include "espfab/err.h"
 #include "station.h"
 
 #include <errno.h>
@@ -88,7 +89,7 @@ static int rerr(struct station_rerr *e, const char *code, const char *fmt, ...)
 
 	e->code = code;
 	va_start(ap, fmt);
-	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	err_vformat(e->msg, sizeof(e->msg), fmt, ap);
 	va_end(ap);
 	return -1;
 }

@@ -15,17 +15,7 @@
 #include "store_backend.h"
 #include "store_int.h"
 
-int store_fail_err(struct store_err *err, int code, const char *fmt, ...)
-{
-	if (err) {
-		va_list ap;
-		err->code = code;
-		va_start(ap, fmt);
-		err_vformat(err->msg, sizeof(err->msg), fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
+ERR_DEFINE_FAIL(, store_fail_err, store_err)
 
 /* The store code of SQLite's last error on this connection: a failed write
  * or sync of the disk is STORE_EIO (the change is not stored), contention

@@ -8,7 +8,7 @@
 file(GLOB PART_FUZZ_SOURCES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/nvsgen/part*.c)
 foreach(h part_csv part_bin)
   espfab_fuzz_target(${h} SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_${h}.c ${PART_FUZZ_SOURCES}
-    LIBS OpenSSL::Crypto CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/${h})
+    LIBS espfab_common OpenSSL::Crypto CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/${h})
   if(TARGET fuzz_${h})
     target_include_directories(fuzz_${h} PRIVATE ${CMAKE_SOURCE_DIR}/nvsgen/include)
   endif()

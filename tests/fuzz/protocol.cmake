@@ -7,7 +7,7 @@ file(GLOB FUZZ_PROTOCOL_SOURCES CONFIGURE_DEPENDS
 espfab_fuzz_target(rom_response
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_rom_response.c ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_rom_fakeport.c
           ${FUZZ_PROTOCOL_SOURCES}
-  LIBS PkgConfig::SERIALPORT OpenSSL::Crypto ZLIB::ZLIB Threads::Threads
+  LIBS espfab_common PkgConfig::SERIALPORT OpenSSL::Crypto ZLIB::ZLIB Threads::Threads
   CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/rom_response)
 if(TARGET fuzz_rom_response)
   target_include_directories(fuzz_rom_response PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/unit

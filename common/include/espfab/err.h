@@ -21,4 +21,24 @@ char *err_format(char *buf, size_t cap, const char *fmt, ...) __attribute__((for
  * own message). */
 void err_one_line(char *s);
 
+/* The fail function of a module whose error struct holds `int code` and
+ * `char msg[]`: ERR_DEFINE_FAIL(static, fail, fwimg_err) defines
+ *   static int fail(struct fwimg_err *err, int code, const char *fmt, ...)
+ * which fills both (msg through err_vformat) when err is not NULL and
+ * returns code, so a failure is one `return fail(err, X_E..., "...")`.
+ * storage is static or empty. */
+#define ERR_DEFINE_FAIL(storage, name, type)                                                                   \
+	storage int name(struct type *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4))); \
+	storage int name(struct type *err, int code, const char *fmt, ...)                                     \
+	{                                                                                                        \
+		va_list ap;                                                                                      \
+		if (err) {                                                                                       \
+			err->code = code;                                                                        \
+			va_start(ap, fmt);                                                                       \
+			err_vformat(err->msg, sizeof(err->msg), fmt, ap);                                        \
+			va_end(ap);                                                                              \
+		}                                                                                                \
+		return code;                                                                                     \
+	}
+
 #endif
