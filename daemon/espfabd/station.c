@@ -762,10 +762,16 @@ static int result_store(struct station *s, const struct jobq_msg *m, const char 
 
 static void hold_result(struct station *s, const struct jobq_msg *m, const char *port, int front)
 {
-	if ((front ? outbox_push_front : outbox_push)(s->outbox, m, port))
+	struct outbox_err oerr;
+	int rc = outbox_push(s->outbox, m, port, front, &oerr);
+
+	if (rc == -ENOSPC)
 		log_msg(LOG_ERR, &(struct log_fields){.port = port, .mac = m->mac},
 			"store: %d results held already: the result of record %s is dropped (its record stays bound)",
 			OUTBOX_MAX, m->record[0] ? m->record : "-");
+	else if (rc)
+		log_msg(LOG_ERR, &(struct log_fields){.port = port, .mac = m->mac},
+			"store: result of record %s held in memory only: %s", m->record[0] ? m->record : "-", oerr.msg);
 }
 
 /* Held results, oldest first, while the store takes them. */
@@ -773,6 +779,7 @@ static void outbox_flush(struct station *s)
 {
 	const struct outbox_item *it;
 	struct store_err serr = {0};
+	struct outbox_err oerr;
 
 	while ((it = outbox_peek(s->outbox))) {
 		int rc = result_store(s, &it->m, it->port, &serr);
@@ -784,8 +791,15 @@ static void outbox_flush(struct station *s)
 		else
 			log_msg(LOG_INFO, &(struct log_fields){.port = it->port, .mac = it->m.mac, .batch = it->m.batch_id},
 				"store: held result of record %s delivered", it->m.record[0] ? it->m.record : "-");
-		outbox_pop(s->outbox);
+		if (outbox_pop(s->outbox, &oerr))
+			log_msg(LOG_ERR, NULL, "store: %s", oerr.msg);
 	}
+}
+
+size_t station_deliver_held(struct station *s)
+{
+	outbox_flush(s);
+	return outbox_len(s->outbox);
 }
 
 static void on_result(struct station *s, struct jobq_msg *m)
@@ -997,7 +1011,21 @@ int station_new(const struct station_opts *o, struct station **out, char *msg, s
 	s->grace_ms = o->shutdown_grace_ms;
 	s->on_stopped = o->on_stopped;
 	s->ctx = o->ctx;
-	if (outbox_new(&s->outbox) || station_ident_new(&s->ident) || jobq_new(&s->inbox, 1) ||
+	{
+		struct outbox_err oerr;
+		int orc = outbox_open(&s->outbox, s->cfg.outbox_path[0] ? s->cfg.outbox_path : NULL, &oerr);
+		if (orc) {
+			snprintf(msg, cap, "%s", oerr.msg);
+			free(s);
+			return orc;
+		}
+		if (oerr.damaged)
+			log_msg(LOG_ERR, NULL, "store: outbox journal damaged: %s", oerr.msg);
+		if (outbox_len(s->outbox))
+			log_msg(LOG_NOTICE, NULL, "store: %zu held results from %s to deliver", outbox_len(s->outbox),
+				outbox_path(s->outbox));
+	}
+	if (station_ident_new(&s->ident) || jobq_new(&s->inbox, 1) ||
 	    loop_add(s->loop, jobq_fd(s->inbox), EPOLLIN, inbox_cb, s)) {
 		snprintf(msg, cap, "cannot create the worker queue");
 		jobq_free(s->inbox);
@@ -1094,12 +1122,14 @@ void station_free(struct station *s)
 		on_message(s, &m);
 	txn_close(s);
 	round_forget(s);
-	/* Last chance for held results; what the store still refuses is
-	 * settled by the next start's recovery (records stay bound). */
+	/* Last chance for held results; what the store still refuses waits
+	 * in the outbox journal for the next start (without one, the next
+	 * start's recovery settles those jobs; records stay bound). */
 	outbox_flush(s);
 	if (outbox_len(s->outbox))
-		log_msg(LOG_ERR, NULL, "store: %zu held results not delivered: the database is unreachable",
-			outbox_len(s->outbox));
+		log_msg(LOG_ERR, NULL, "store: %zu held results not delivered: the database is unreachable%s%s",
+			outbox_len(s->outbox), outbox_path(s->outbox) ? "; they wait in " : "",
+			outbox_path(s->outbox) ? outbox_path(s->outbox) : "");
 	outbox_free(s->outbox);
 	fwimg_set_unref(s->fw);
 	station_ident_free(s->ident);

@@ -1,5 +1,6 @@
 # Unit tests of the daemon area: espfab_unit_test(<module> LIBS ...)
 espfab_unit_test(config LIBS espfab_daemon)
+espfab_unit_test(outbox LIBS espfab_daemon)
 espfab_unit_test(proto LIBS espfab_daemon)
 espfab_unit_test(control LIBS espfab_daemon)
 espfab_unit_test(pipeline LIBS espfab_daemon espfab_simdev)
