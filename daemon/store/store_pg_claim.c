@@ -30,17 +30,16 @@ static void copy_str(char *dst, size_t n, const PGresult *r, int col)
  * a transition of one record never deadlock. A job's record never changes. */
 static int load_job(struct store *s, int64_t job_id, struct job_row *j, struct store_err *err)
 {
+	/* One round trip: the MATERIALIZED CTE locks the record while it is
+	 * read, before the join above it yields the job row that the outer
+	 * FOR UPDATE then locks, so the order stays record, then job. */
 	PGresult *r = pg_q(s, err, "jobs",
-			   "SELECT r.id FROM records r WHERE r.id = (SELECT record_id FROM jobs WHERE id = $1) FOR UPDATE",
-			   "i", job_id);
-	if (!r)
-		return RC(err);
-	PQclear(r);
-	r = pg_q(s, err, "jobs",
+			   "WITH r AS MATERIALIZED (SELECT id, state, mac, job_id, product_id, record_id FROM records "
+			   "WHERE id = (SELECT record_id FROM jobs WHERE id = $1) FOR UPDATE) "
 			   "SELECT j.state, j.record_id, coalesce(j.batch_id, 0), j.mac, j.station, j.port, j.chip, "
 			   "r.state, r.mac, coalesce(r.job_id, 0), p.name, r.record_id "
-			   "FROM jobs j JOIN records r ON r.id = j.record_id JOIN products p ON p.id = r.product_id "
-			   "WHERE j.id = $1 FOR UPDATE OF j, r",
+			   "FROM r JOIN jobs j ON j.record_id = r.id JOIN products p ON p.id = r.product_id "
+			   "WHERE j.id = $1 FOR UPDATE OF j",
 			   "i", job_id);
 	if (!r)
 		return RC(err);
@@ -235,7 +234,7 @@ static int claim_once(struct store *s, const struct store_claim_req *req, struct
 	struct store_record *r = NULL;
 	PGresult *res = NULL;
 	char mac[STORE_MAC_LEN + 1], now[32];
-	char rec_state[16] = "";
+	char rec_state[16] = "", *rec_id = NULL;
 	int64_t pid = 0, rowid = 0, job = 0, n = 0;
 	int rc, sealed = 0;
 
@@ -250,7 +249,8 @@ static int claim_once(struct store *s, const struct store_claim_req *req, struct
 	if ((rc = pg_product_id(s, req->product, &pid, err)))
 		goto out;
 	/* Does this device hold a record of the product already? */
-	res = pg_q(s, err, "records", "SELECT id, state FROM records WHERE product_id = $1 AND mac = $2 FOR UPDATE", "is",
+	res = pg_q(s, err, "records",
+		   "SELECT id, state, record_id, sealed FROM records WHERE product_id = $1 AND mac = $2 FOR UPDATE", "is",
 		   pid, mac);
 	if (!res) {
 		rc = RC(err);
@@ -259,6 +259,8 @@ static int claim_once(struct store *s, const struct store_claim_req *req, struct
 	if (PQntuples(res) == 1) {
 		rowid = pg_i64(res, 0, 0);
 		copy_str(rec_state, sizeof(rec_state), res, 1);
+		rec_id = strdup(PQgetvalue(res, 0, 2));
+		sealed = (int)pg_i64(res, 0, 3);
 	}
 	PQclear(res);
 	res = NULL;
@@ -271,8 +273,8 @@ static int claim_once(struct store *s, const struct store_claim_req *req, struct
 	if (!rowid) {
 		/* The lowest available record nobody else is taking right now. */
 		res = pg_q(s, err, "records",
-			   "SELECT id FROM records WHERE product_id = $1 AND state = 'available' ORDER BY id LIMIT 1 "
-			   "FOR UPDATE SKIP LOCKED",
+			   "SELECT id, record_id, sealed FROM records WHERE product_id = $1 AND state = 'available' "
+			   "ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED",
 			   "i", pid);
 		if (!res) {
 			rc = RC(err);
@@ -283,8 +285,14 @@ static int claim_once(struct store *s, const struct store_claim_req *req, struct
 			goto out;
 		}
 		rowid = pg_i64(res, 0, 0);
+		rec_id = strdup(PQgetvalue(res, 0, 1));
+		sealed = (int)pg_i64(res, 0, 2);
 		PQclear(res);
 		res = NULL;
+	}
+	if (!rec_id) {
+		rc = store_fail_err(err, STORE_ENOMEM, "out of memory");
+		goto out;
 	}
 	res = pg_q(s, err, "jobs",
 		   "INSERT INTO jobs (batch_id, record_id, station, port, mac, chip, state, created) "
@@ -332,18 +340,8 @@ static int claim_once(struct store *s, const struct store_claim_req *req, struct
 	r->rowid = rowid;
 	r->reused = rec_state[0] != '\0';
 	memcpy(r->mac, mac, sizeof(mac));
-	res = pg_q(s, err, "records", "SELECT record_id, sealed FROM records WHERE id = $1", "i", rowid);
-	if (!res) {
-		rc = RC(err);
-		goto out;
-	}
-	if (PQntuples(res) != 1 || !(r->record_id = strdup(PQgetvalue(res, 0, 0)))) {
-		rc = store_fail_err(err, STORE_EDB, "records: claimed record vanished");
-		goto out;
-	}
-	sealed = (int)pg_i64(res, 0, 1);
-	PQclear(res);
-	res = NULL;
+	r->record_id = rec_id; /* the record's id never changes (the triggers refuse it) */
+	rec_id = NULL;
 	if ((rc = pg_product_load(s, pid, &r->product, err)) || (rc = load_values(s, r, sealed, err)))
 		goto out;
 	if ((rc = pg_commit(s, err)))
@@ -352,6 +350,7 @@ static int claim_once(struct store *s, const struct store_claim_req *req, struct
 	r = NULL;
 out:
 	PQclear(res);
+	free(rec_id);
 	if (rc)
 		pg_rollback(s);
 	store_record_free(r);
