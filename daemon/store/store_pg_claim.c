@@ -105,11 +105,13 @@ out:
 }
 
 /* A new record for a batch: is there room for it? The batch row is locked
- * while its open jobs are counted (the claim's own job among them), so
- * stations of one batch take turns here. Called as the claim's last
- * statement: the turn lasts this, the count and the COMMIT, not the whole
- * claim. The count runs after the lock: a fresh snapshot that sees every
- * claim of the batch committed before it. */
+ * while its open jobs are counted, so stations of one batch take turns
+ * here. Called after the claim's reads, just before its writes: the turn
+ * lasts this, the count, two writes and the COMMIT, not the whole claim.
+ * It comes before the job's INSERT, whose key check would share-lock the
+ * batch row first: two claims upgrading that lock would deadlock. The
+ * count runs after the lock: a fresh snapshot that sees every claim of
+ * the batch committed before it. */
 static int claim_batch_room(struct store *s, const struct store_claim_req *req, struct store_err *err)
 {
 	int64_t room;
@@ -130,7 +132,7 @@ static int claim_batch_room(struct store *s, const struct store_claim_req *req, 
 		 req->batch_id);
 	if (!r)
 		return RC(err);
-	if (room - pg_i64(r, 0, 0) < 0)
+	if (room - pg_i64(r, 0, 0) <= 0)
 		rc = store_fail_err(err, STORE_EBATCH, "batch %lld has no room for another device",
 				    (long long)req->batch_id);
 	PQclear(r);
@@ -249,24 +251,24 @@ static int claim_once(struct store *s, const struct store_claim_req *req, struct
 	store_now(now, sizeof(now));
 	if ((rc = pg_begin(s, err)))
 		return rc;
-	if ((rc = pg_product_id(s, req->product, &pid, err)) || (rc = claim_pick(s, req, pid, mac, &c, err)) ||
-	    (rc = claim_bind(s, req, mac, now, &c, &job, err)))
+	if ((rc = pg_product_id(s, req->product, &pid, err)) || (rc = claim_pick(s, req, pid, mac, &c, err)))
 		goto out;
 	if (!(r = calloc(1, sizeof(*r)))) {
 		rc = store_fail_err(err, STORE_ENOMEM, "out of memory");
 		goto out;
 	}
-	r->job_id = job;
 	r->rowid = c.rowid;
 	r->reused = c.rec_state[0] != '\0';
 	memcpy(r->mac, mac, sizeof(mac));
 	r->record_id = c.rec_id; /* the record's id never changes (the triggers refuse it) */
 	c.rec_id = NULL;
-	if ((rc = pg_product_load(s, pid, &r->product, err)) || (rc = load_values(s, r, c.sealed, err)))
+	/* The reads first (the record is locked already), then the batch's
+	 * turn, the writes and the COMMIT. */
+	if ((rc = pg_product_load(s, pid, &r->product, err)) || (rc = load_values(s, r, c.sealed, err)) ||
+	    (req->batch_id && !r->reused && (rc = claim_batch_room(s, req, err))) ||
+	    (rc = claim_bind(s, req, mac, now, &c, &job, err)))
 		goto out;
-	/* last: the batch row stays locked from here to the end of COMMIT */
-	if (req->batch_id && !r->reused && (rc = claim_batch_room(s, req, err)))
-		goto out;
+	r->job_id = job;
 	if ((rc = pg_commit(s, err)))
 		goto out;
 	*out = r;

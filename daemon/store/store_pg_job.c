@@ -155,12 +155,13 @@ static int job_close(struct store *s, const struct job_row *j, const char *state
 {
 	int rc = pg_x(s, err, NULL, "jobs", "UPDATE jobs SET state = $1, error = $2, finished = $3 WHERE id = $4",
 		      "sssi", state, reason, now, j->id);
-	if (!rc)
-		rc = audit_job(s, j, audit, event, result, reason, err);
-	/* last: the batch row is locked from here to the end of COMMIT, and
-	 * every station of the batch updates it */
+	/* The batch counter before the audit row: the audit row's key check
+	 * share-locks the batch row, and a share lock taken before this
+	 * update would let two stations' rounds deadlock on it. */
 	if (!rc && count)
 		rc = batch_count(s, j->batch_id, count, now, err);
+	if (!rc)
+		rc = audit_job(s, j, audit, event, result, reason, err);
 	return rc;
 }
 
