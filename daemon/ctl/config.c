@@ -187,6 +187,22 @@ static int db_is_server(const char *v)
 	return !strncmp(v, "postgresql://", 13) || !strncmp(v, "postgres://", 11) || !strncmp(v, "service=", 8);
 }
 
+void config_default_outbox(struct config *c, const char *state_dir)
+{
+	const char *slash = strrchr(CONFIG_DEFAULT_DB, '/');
+	int n;
+
+	if (c->outbox_path[0] || !db_is_server(c->db_path))
+		return;
+	if (state_dir && state_dir[0] == '/')
+		n = (int)strcspn(state_dir, ":");
+	else {
+		state_dir = CONFIG_DEFAULT_DB;
+		n = slash ? (int)(slash - CONFIG_DEFAULT_DB) : 0;
+	}
+	snprintf(c->outbox_path, sizeof(c->outbox_path), "%.*s/outbox.journal", n, state_dir);
+}
+
 /* One "key = value" in the global section. */
 static int global_key(struct config *c, const char *k, const char *v, const char *fname, unsigned ln,
 		      struct config_err *err)
@@ -220,6 +236,9 @@ static int global_key(struct config *c, const char *k, const char *v, const char
 		if ((strncmp(v, "http://", 7) && strncmp(v, "https://", 8)) ||
 		    set_string(c->uplink_url, sizeof(c->uplink_url), v))
 			return fail(err, CONFIG_EVALUE, fname, ln, "uplink: expected an http:// or https:// URL");
+	} else if (!strcmp(k, "outbox")) {
+		if (v[0] != '/' || set_string(c->outbox_path, sizeof(c->outbox_path), v))
+			return fail(err, CONFIG_EVALUE, fname, ln, "outbox: expected an absolute path");
 	} else if (!strcmp(k, "uplink_token")) {
 		if (v[0] != '/' || set_string(c->uplink_token, sizeof(c->uplink_token), v))
 			return fail(err, CONFIG_EVALUE, fname, ln, "uplink_token: expected an absolute path");

@@ -57,6 +57,7 @@ struct config {
 	char seal_key[CONFIG_PATH_MAX];  /* file with the store's sealing key, or "" */
 	char uplink_url[CONFIG_PATH_MAX];/* "" = no uplink (see uplink.h) */
 	char uplink_token[CONFIG_PATH_MAX]; /* file with a bearer token, or "" */
+	char outbox_path[CONFIG_PATH_MAX];  /* journal of held results (outbox.h); "" = memory only */
 	uint32_t baud;                   /* flashing baud rate (sync is always 115200) */
 	enum reset_mode before;
 	int autodiscover;                /* 1: also watch USB bridges by VID:PID */
@@ -75,6 +76,13 @@ struct config {
 
 /* Compiled-in defaults. */
 void config_defaults(struct config *c);
+
+/* After everything is read: a PostgreSQL database without an `outbox`
+ * setting gets its journal of held results in the state directory
+ * (state_dir, systemd's $STATE_DIRECTORY, may hold several paths split by
+ * ':', the first is taken; NULL: the default database's folder). A SQLite
+ * database is never unreachable and needs none. */
+void config_default_outbox(struct config *c, const char *state_dir);
 
 /* Parse a whole file held in text[0..len) into c (which holds defaults or
  * earlier values); fname is only used in messages. On error c may be partly

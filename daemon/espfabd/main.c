@@ -279,6 +279,7 @@ static int parse_args(struct config *cfg, int argc, char **argv, int *check_only
 		fprintf(stderr, "espfabd: unexpected argument '%s'\n", argv[optind]);
 		return 2;
 	}
+	config_default_outbox(cfg, getenv("STATE_DIRECTORY"));
 	return 0;
 }
 
@@ -373,12 +374,77 @@ static int load_uplink_token(const struct config *cfg, char *tok, size_t cap)
 	return rc;
 }
 
+/* The database unreachable at startup (a PostgreSQL server down or
+ * restarting): wait for it, 1 s, then twice as long each time, at most
+ * 30 s, or until a signal says stop (SIGHUP is not one). 0 to try again,
+ * -1 to stop. */
+static int startup_wait(const sigset_t *mask, unsigned *wait_ms)
+{
+	struct timespec ts;
+	siginfo_t si;
+
+	*wait_ms = !*wait_ms ? 1000 : *wait_ms * 2 > 30000 ? 30000 : *wait_ms * 2;
+	ts.tv_sec = *wait_ms / 1000;
+	ts.tv_nsec = (long)(*wait_ms % 1000) * 1000000L;
+	notify_status("waiting for the database (next try in %u ms)", *wait_ms);
+	if (sigtimedwait(mask, &si, &ts) >= 0 && si.si_signo != SIGHUP)
+		return -1;
+	return 0;
+}
+
+/* Opens the store, waiting for a database server that is not there yet. */
+static int start_store(struct daemon *d, const uint8_t *key, const sigset_t *mask)
+{
+	struct store_err serr;
+	unsigned wait_ms = 0;
+	int r;
+
+	while ((r = store_open(&d->store, d->cfg.db_path, STORE_OPEN_CREATE, key, &serr)) == STORE_EOFFLINE) {
+		if (!wait_ms)
+			log_error("%s; waiting for the database before anything else", serr.msg);
+		if (startup_wait(mask, &wait_ms))
+			return -1;
+	}
+	if (r) {
+		fprintf(stderr, "espfabd: %s: %s\n", d->cfg.db_path, serr.msg);
+		return -1;
+	}
+	if (wait_ms)
+		log_msg(LOG_NOTICE, NULL, "database reachable: starting");
+	return 0;
+}
+
+/* Before any device is touched: the results a previous run held in its
+ * outbox journal reach the store first (their jobs are still open), then
+ * the jobs that run left open (kill -9, power loss) are settled. */
+static int settle_store(struct daemon *d, const sigset_t *mask)
+{
+	struct store_recovery rep = {0};
+	struct store_err serr;
+	unsigned wait_ms = 0;
+	size_t left;
+
+	while ((left = station_deliver_held(d->station)) != 0) {
+		if (!wait_ms)
+			log_error("%zu held results of the last run wait for the database; recovery waits for them", left);
+		if (startup_wait(mask, &wait_ms))
+			return -1;
+	}
+	if (store_recover(d->store, d->cfg.station, &rep, &serr)) {
+		fprintf(stderr, "espfabd: recovery: %s\n", serr.msg);
+		return -1;
+	}
+	if (rep.released || rep.interrupted)
+		log_warn("recovered %u unsent job(s) (records back to available) and %u interrupted one(s) "
+			 "(records stay bound to their MAC)",
+			 rep.released, rep.interrupted);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct daemon d;
 	struct control_err cerr;
-	struct store_err serr;
-	struct store_recovery rep = {0};
 	struct station_opts so = {0};
 	struct control_opts co = {0};
 	struct itimerspec its;
@@ -440,21 +506,8 @@ int main(int argc, char **argv)
 
 	if (load_seal_key(&d.cfg, key, &have_key))
 		goto out;
-	if (store_open(&d.store, d.cfg.db_path, STORE_OPEN_CREATE, have_key ? key : NULL, &serr)) {
-		fprintf(stderr, "espfabd: %s: %s\n", d.cfg.db_path, serr.msg);
+	if (start_store(&d, have_key ? key : NULL, &mask))
 		goto out;
-	}
-	/* Jobs a previous run left open (kill -9, power loss) are settled
-	 * before any device is touched. */
-	if (store_recover(d.store, d.cfg.station, &rep, &serr)) {
-		fprintf(stderr, "espfabd: recovery: %s\n", serr.msg);
-		goto out;
-	}
-	if (rep.released || rep.interrupted)
-		log_warn("recovered %u unsent job(s) (records back to available) and %u interrupted one(s) "
-			 "(records stay bound to their MAC)",
-			 rep.released, rep.interrupted);
-
 	so.cfg = &d.cfg;
 	so.loop = d.loop;
 	so.store = d.store;
@@ -467,6 +520,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "espfabd: %s\n", msg);
 		goto out;
 	}
+	if (settle_store(&d, &mask))
+		goto out;
 
 	co.path = d.cfg.socket_path;
 	co.listen_fd = -1;

@@ -65,7 +65,21 @@ int station_new(const struct station_opts *o, struct station **out, char *msg, s
 	s->grace_ms = o->shutdown_grace_ms;
 	s->on_stopped = o->on_stopped;
 	s->ctx = o->ctx;
-	if (outbox_new(&s->outbox) || station_ident_new(&s->ident) || jobq_new(&s->inbox, 1) ||
+	{
+		struct outbox_err oerr;
+		int orc = outbox_open(&s->outbox, s->cfg.outbox_path[0] ? s->cfg.outbox_path : NULL, &oerr);
+		if (orc) {
+			snprintf(msg, cap, "%s", oerr.msg);
+			free(s);
+			return orc;
+		}
+		if (oerr.damaged)
+			log_msg(LOG_ERR, NULL, "store: outbox journal damaged: %s", oerr.msg);
+		if (outbox_len(s->outbox))
+			log_msg(LOG_NOTICE, NULL, "store: %zu held results from %s to deliver", outbox_len(s->outbox),
+				outbox_path(s->outbox));
+	}
+	if (station_ident_new(&s->ident) || jobq_new(&s->inbox, 1) ||
 	    loop_add(s->loop, jobq_fd(s->inbox), EPOLLIN, station_inbox_cb, s)) {
 		snprintf(msg, cap, "cannot create the worker queue");
 		jobq_free(s->inbox);
@@ -162,12 +176,14 @@ void station_free(struct station *s)
 		station_on_message(s, &m);
 	station_txn_close(s);
 	station_round_forget(s);
-	/* Last chance for held results; what the store still refuses is
-	 * settled by the next start's recovery (records stay bound). */
+	/* Last chance for held results; what the store still refuses waits
+	 * in the outbox journal for the next start (without one, the next
+	 * start's recovery settles those jobs; records stay bound). */
 	station_outbox_flush(s);
 	if (outbox_len(s->outbox))
-		log_msg(LOG_ERR, NULL, "store: %zu held results not delivered: the database is unreachable",
-			outbox_len(s->outbox));
+		log_msg(LOG_ERR, NULL, "store: %zu held results not delivered: the database is unreachable%s%s",
+			outbox_len(s->outbox), outbox_path(s->outbox) ? "; they wait in " : "",
+			outbox_path(s->outbox) ? outbox_path(s->outbox) : "");
 	outbox_free(s->outbox);
 	fwimg_set_unref(s->fw);
 	station_ident_free(s->ident);

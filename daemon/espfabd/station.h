@@ -30,6 +30,10 @@ struct station_opts {
 };
 
 int station_new(const struct station_opts *o, struct station **out, char *msg, size_t cap);
+/* Startup, before store_recover(): hands the results a previous run held
+ * in the outbox journal to the store, oldest first. Returns how many are
+ * still held (the database unreachable: try again later). */
+size_t station_deliver_held(struct station *s);
 /* Joins the workers (call after on_stopped) and frees. NULL is fine. */
 void station_free(struct station *s);
 

@@ -56,10 +56,17 @@ static int result_store(struct station *s, const struct jobq_msg *m, const char 
 
 void station_hold_result(struct station *s, const struct jobq_msg *m, const char *port, int front)
 {
-	if ((front ? outbox_push_front : outbox_push)(s->outbox, m, port))
+	struct outbox_err oerr;
+	const char *rec = m->u.result.record[0] ? m->u.result.record : "-";
+	int rc = outbox_push(s->outbox, m, port, front, &oerr);
+
+	if (rc == -ENOSPC)
 		log_msg(LOG_ERR, &(struct log_fields){.port = port, .mac = m->mac},
 			"store: %d results held already: the result of record %s is dropped (its record stays bound)",
-			OUTBOX_MAX, m->u.result.record[0] ? m->u.result.record : "-");
+			OUTBOX_MAX, rec);
+	else if (rc)
+		log_msg(LOG_ERR, &(struct log_fields){.port = port, .mac = m->mac},
+			"store: result of record %s held in memory only: %s", rec, oerr.msg);
 }
 
 /* Held results, oldest first, while the store takes them. */
@@ -67,6 +74,7 @@ void station_outbox_flush(struct station *s)
 {
 	const struct outbox_item *it;
 	struct store_err serr = {0};
+	struct outbox_err oerr;
 
 	while ((it = outbox_peek(s->outbox))) {
 		int rc = result_store(s, &it->m, it->port, &serr);
@@ -78,8 +86,15 @@ void station_outbox_flush(struct station *s)
 		else
 			log_msg(LOG_INFO, &(struct log_fields){.port = it->port, .mac = it->m.mac, .batch = it->m.batch_id},
 				"store: held result of record %s delivered", it->m.u.result.record[0] ? it->m.u.result.record : "-");
-		outbox_pop(s->outbox);
+		if (outbox_pop(s->outbox, &oerr))
+			log_msg(LOG_ERR, NULL, "store: %s", oerr.msg);
 	}
+}
+
+size_t station_deliver_held(struct station *s)
+{
+	station_outbox_flush(s);
+	return outbox_len(s->outbox);
 }
 
 void station_on_result(struct station *s, struct jobq_msg *m)

@@ -66,6 +66,8 @@ int pg_end(struct store *s, int rc, struct store_err *err);
 int64_t pg_i64(const PGresult *r, int row, int col);
 const char *pg_str(const PGresult *r, int row, int col);
 json_t *pg_json(const PGresult *r, int row, int col);
+/* Row 0's column col into dst ("" for NULL), cut to n - 1 bytes. */
+void pg_copy_str(char *dst, size_t n, const PGresult *r, int col);
 int pg_bytea(const PGresult *r, int row, int col, uint8_t **out, size_t *len, struct store_err *err);
 
 /* Product id by name (STORE_ENOTFOUND), and the product itself. */
@@ -80,6 +82,8 @@ int pg_audit_insert(struct store *s, const struct store_audit_entry *a, const ch
 
 /* The public calls (store_backend.h), by file. store_pg.c: */
 void pg_close(struct store *s);
+/* Brings the schema to this program's version (store_pg_migrate.c). */
+int pg_migrate(struct store *s, struct store_err *err);
 int pg_txn_begin(struct store *s, struct store_err *err);
 int pg_txn_commit(struct store *s, struct store_err *err);
 void pg_txn_rollback(struct store *s);

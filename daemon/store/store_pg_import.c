@@ -26,41 +26,36 @@ static int mem_exec(struct store *m, struct store_err *err, const char *sql)
 	return 0;
 }
 
-/* The product, its records' ids and unique digests, into the memory store. */
-static int load_memory(struct store *s, struct store *m, const struct store_product *p, int sealed,
-		       struct store_err *err)
+/* The server's key check, so the copies of its (sealed) records do not
+ * read as "unsealed records" in the memory store. */
+static int mem_seal_check(struct store *m, struct store_err *err)
 {
 	sqlite3_stmt *st = NULL;
-	PGresult *r = NULL;
-	char now[32];
+	uint8_t check[32];
 	int rc;
 
-	store_now(now, sizeof(now));
-	if ((rc = mem_exec(m, err, "BEGIN")))
+	if (store_seal_check_value(m, check))
+		return store_fail_err(err, STORE_ESEAL, "key derivation failed");
+	if ((rc = store_prep(m, &st, "INSERT INTO meta (name, value) VALUES ('seal_check', ?)", err)))
 		return rc;
-	if (sealed) {
-		/* The server's key check, so the copies of its (sealed) records
-		 * below do not read as "unsealed records". */
-		uint8_t check[32];
-		if (store_seal_check_value(m, check)) {
-			rc = store_fail_err(err, STORE_ESEAL, "key derivation failed");
-			goto out;
-		}
-		if ((rc = store_prep(m, &st, "INSERT INTO meta (name, value) VALUES ('seal_check', ?)", err)))
-			goto out;
-		sqlite3_bind_blob(st, 1, check, sizeof(check), SQLITE_TRANSIENT);
-		if (sqlite3_step(st) != SQLITE_DONE) {
-			rc = store_db_err(m, err, "import copy");
-			goto out;
-		}
-		store_unprep(m, st);
-		st = NULL;
-	}
+	sqlite3_bind_blob(st, 1, check, sizeof(check), SQLITE_TRANSIENT);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = store_db_err(m, err, "import copy");
+	store_unprep(m, st);
+	return rc;
+}
+
+/* The product and its fields. */
+static int mem_product(struct store *m, const struct store_product *p, const char *now, struct store_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
 	if ((rc = store_prep(m, &st,
 			     "INSERT INTO products (id, name, nvs_version, part_table, part_label, part_offset, part_size, "
 			     "config_csv, created) VALUES (?, ?, ?, ?, ?, ?, ?, '', ?)",
 			     err)))
-		goto out;
+		return rc;
 	sqlite3_bind_int64(st, 1, p->id);
 	store_bind_text(st, 2, p->name);
 	sqlite3_bind_int(st, 3, p->nvs_version);
@@ -78,7 +73,7 @@ static int load_memory(struct store *s, struct store *m, const struct store_prod
 			     "INSERT INTO product_fields (product_id, pos, namespace, key, type, encoding, is_repeat, "
 			     "is_unique) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
 			     err)))
-		goto out;
+		return rc;
 	for (size_t i = 0; i < p->n_fields; i++) {
 		const struct store_field *f = &p->fields[i];
 		sqlite3_reset(st);
@@ -95,17 +90,21 @@ static int load_memory(struct store *s, struct store *m, const struct store_prod
 			goto out;
 		}
 	}
+out:
 	store_unprep(m, st);
-	st = NULL;
-	/* Import #1 stands for every earlier import: the real one is #2, so
-	 * a repeat of an old id reads "imported before". */
-	if ((rc = mem_exec(m, err, "INSERT INTO imports (id, product_id, source, sha256, rows, created) "
-			   "SELECT 1, id, 'earlier', '', 0, created FROM products")))
-		goto out;
-	if (!(r = pg_q(s, err, "records", "SELECT id, record_id FROM records WHERE product_id = $1", "i", p->id))) {
-		rc = RC(err);
-		goto out;
-	}
+	return rc;
+}
+
+/* The product's records (ids only) and unique-value digests. */
+static int mem_records(struct store *s, struct store *m, const struct store_product *p, int sealed,
+		       struct store_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	PGresult *r;
+	int rc;
+
+	if (!(r = pg_q(s, err, "records", "SELECT id, record_id FROM records WHERE product_id = $1", "i", p->id)))
+		return RC(err);
 	if ((rc = store_prep(m, &st, "INSERT INTO records (id, product_id, record_id, import_id, sealed) VALUES (?, ?, ?, 1, ?)",
 			     err)))
 		goto out;
@@ -124,10 +123,8 @@ static int load_memory(struct store *s, struct store *m, const struct store_prod
 	st = NULL;
 	PQclear(r);
 	if (!(r = pg_q(s, err, "unique_values", "SELECT pos, digest, record_id FROM unique_values WHERE product_id = $1",
-		       "i", p->id))) {
-		rc = RC(err);
-		goto out;
-	}
+		       "i", p->id)))
+		return RC(err);
 	if ((rc = store_prep(m, &st, "INSERT INTO unique_values (product_id, pos, digest, record_id) VALUES (?, ?, ?, ?)",
 			     err)))
 		goto out;
@@ -147,10 +144,29 @@ static int load_memory(struct store *s, struct store *m, const struct store_prod
 			goto out;
 		}
 	}
-	rc = mem_exec(m, err, "COMMIT");
 out:
 	PQclear(r);
 	store_unprep(m, st);
+	return rc;
+}
+
+/* The product, its records' ids and unique digests, into the memory store. */
+static int load_memory(struct store *s, struct store *m, const struct store_product *p, int sealed,
+		       struct store_err *err)
+{
+	char now[32];
+	int rc;
+
+	store_now(now, sizeof(now));
+	if ((rc = mem_exec(m, err, "BEGIN")))
+		return rc;
+	/* Import #1 stands for every earlier import: the real one is #2, so
+	 * a repeat of an old id reads "imported before". */
+	if (!(rc = sealed ? mem_seal_check(m, err) : 0) && !(rc = mem_product(m, p, now, err)) &&
+	    !(rc = mem_exec(m, err, "INSERT INTO imports (id, product_id, source, sha256, rows, created) "
+				    "SELECT 1, id, 'earlier', '', 0, created FROM products")) &&
+	    !(rc = mem_records(s, m, p, sealed, err)))
+		rc = mem_exec(m, err, "COMMIT");
 	if (rc)
 		sqlite3_exec(m->db, "ROLLBACK", NULL, NULL, NULL);
 	return rc;

@@ -15,3 +15,10 @@ espfab_fuzz_target(config
 if(ESPFAB_FUZZ)
   target_include_directories(fuzz_config PRIVATE ${PROJECT_SOURCE_DIR}/daemon/ctl ${CMAKE_BINARY_DIR}/generated)
 endif()
+espfab_fuzz_target(outbox_journal
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_outbox_journal.c ${PROJECT_SOURCE_DIR}/daemon/espfabd/outbox_journal.c
+  LIBS ZLIB::ZLIB
+  CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/outbox_journal)
+if(ESPFAB_FUZZ)
+  target_include_directories(fuzz_outbox_journal PRIVATE ${PROJECT_SOURCE_DIR}/daemon/espfabd ${PROJECT_SOURCE_DIR}/daemon/store/include ${CMAKE_BINARY_DIR}/generated)
+endif()

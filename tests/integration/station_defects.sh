@@ -229,6 +229,8 @@ restart)
 		ef_die "the batch counted a board twice"
 	[ "$sum1" = "$(sha256sum "$ef_dir/d1.flash" "$ef_dir/d2.flash")" ] || ef_die "a verified board was written again"
 	kill -0 "$watch_pid" 2>/dev/null || ef_die "espfab watch exited when the daemon restarted: $(cat "$ef_dir/watch.out")"
+	# The watcher reconnects on its own backoff: wait for that event too.
+	wait_for 10 grep -q "reconnected to espfabd" "$ef_dir/watch.out" || true # the check below says what happened
 	grep -q "connection to espfabd lost" "$ef_dir/watch.out" && grep -q "reconnected to espfabd" "$ef_dir/watch.out" ||
 		ef_die "espfab watch --plain did not reconnect: $(cat "$ef_dir/watch.out")"
 	grep -q "already verified in batch $id" "$ef_dir/daemon.log" || ef_die "the daemon did not see the boards"

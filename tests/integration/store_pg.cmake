@@ -11,3 +11,9 @@ set_tests_properties(integration_store_pg_stations PROPERTIES LABELS "integratio
 add_test(NAME integration_daemon_pg_outage
   COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/pg/daemon_pg.sh $<TARGET_FILE_DIR:espfabd>)
 set_tests_properties(integration_daemon_pg_outage PROPERTIES LABELS "integration;pg" TIMEOUT 300)
+
+# espfabd killed during an outage: its held results survive in the outbox
+# journal and reach the server after the restart (tests/pg/daemon_pg_restart.sh).
+add_test(NAME integration_daemon_pg_restart
+  COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/pg/daemon_pg_restart.sh $<TARGET_FILE_DIR:espfabd>)
+set_tests_properties(integration_daemon_pg_restart PROPERTIES LABELS "integration;pg" TIMEOUT 300)

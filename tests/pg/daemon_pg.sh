@@ -17,6 +17,9 @@ EX=$(cd "$(dirname "$0")/../../examples/lamp" && pwd)
 
 ef_setup
 trap 'ef_cleanup; pgfx_stop' EXIT INT TERM
+# where systemd's StateDirectory= puts the outbox journal
+STATE_DIRECTORY=$ef_dir
+export STATE_DIRECTORY
 pgfx_start
 DB=$(pgfx_createdb daemon)
 ef_db_init "$DB"

@@ -1,6 +1,7 @@
 # Unit tests of the daemon area: espfab_unit_test(<module> LIBS ...)
 espfab_unit_test(config LIBS espfab_ctl)
 espfab_unit_test(ctl_msg LIBS espfab_ctl)
+espfab_unit_test(outbox LIBS espfab_daemon)
 espfab_unit_test(control LIBS espfab_daemon)
 espfab_unit_test(pipeline LIBS espfab_daemon espfab_simdev)
 espfab_unit_test(station LIBS espfab_daemon)

@@ -217,6 +217,33 @@ static void test_config_read_named_file(void **state)
 	assert_int_equal(c.nwarnings, 1);
 	unlink(path);
 	assert_int_equal(config_read(&c, path, "test"), CONFIG_EIO);
+	unlink(path);
+}
+
+static void test_config_outbox(void **state)
+{
+	struct config c;
+	struct config_err err;
+
+	(void)state;
+	/* SQLite: never unreachable, no journal */
+	assert_int_equal(parse(&c, "database = /var/lib/espfab/a.db\n", &err), 0);
+	config_default_outbox(&c, "/var/lib/espfab");
+	assert_string_equal(c.outbox_path, "");
+	/* PostgreSQL: systemd's state directory (the first of several) */
+	assert_int_equal(parse(&c, "database = service=espfab\n", &err), 0);
+	config_default_outbox(&c, "/var/lib/espfab-l1:/var/lib/other");
+	assert_string_equal(c.outbox_path, "/var/lib/espfab-l1/outbox.journal");
+	/* without one: the default database's folder */
+	assert_int_equal(parse(&c, "database = postgresql://line1@db/espfab\n", &err), 0);
+	config_default_outbox(&c, NULL);
+	assert_string_equal(c.outbox_path, "/var/lib/espfab/outbox.journal");
+	/* given: kept */
+	assert_int_equal(parse(&c, "database = service=espfab\noutbox = /srv/l1.journal\n", &err), 0);
+	config_default_outbox(&c, "/var/lib/espfab");
+	assert_string_equal(c.outbox_path, "/srv/l1.journal");
+	assert_int_equal(parse(&c, "outbox = relative.journal\n", &err), CONFIG_EVALUE);
+	assert_non_null(strstr(err.msg, "espfabd.conf:1: outbox: expected an absolute path"));
 }
 
 int main(void)
@@ -231,6 +258,7 @@ int main(void)
 		cmocka_unit_test(test_config_load_missing),
 		cmocka_unit_test(test_config_read_named_file),
 		cmocka_unit_test(test_config_uplink),
+		cmocka_unit_test(test_config_outbox),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -309,12 +309,122 @@ static void test_store_concurrency_same_devices_everywhere(void **state)
 	tu_rmrf(dir);
 }
 
+/* Six stations claiming from one batch of 25 at once and holding what
+ * they get (every fourth claim released at once, so claims meet at the
+ * batch's last places again and again): together they never hold more
+ * than its count (the room is counted under the batch row's lock); then
+ * they write and verify what they hold and the batch ends done with
+ * exactly 25 verified. */
+#define BATCH_COUNT 25
+static int64_t room_batch;
+
+struct batch_worker {
+	const char *db;
+	int id, errors, held;
+	int64_t jobs[BATCH_COUNT + 8];
+	char msg[320];
+};
+
+static void *run_batch(void *arg)
+{
+	struct batch_worker *w = arg;
+	struct store *s = NULL;
+	struct store_err err = {0};
+	int rc = 0;
+
+	if (store_open(&s, w->db, (w->id & 1) ? STORE_OPEN_GROUP_COMMIT : 0, NULL, &err)) {
+		snprintf(w->msg, sizeof(w->msg), "open: %s", err.msg);
+		w->errors++;
+	}
+	pthread_barrier_wait(&start_line);
+	for (int dev = 0; s && dev < 200 && w->held < (int)(sizeof(w->jobs) / sizeof(w->jobs[0])); dev++) {
+		char mac[32];
+		snprintf(mac, sizeof(mac), "0b:00:00:%02x:%02x:%02x", w->id, (dev >> 8) & 0xff, dev & 0xff);
+		struct store_claim_req req = {.product = "lamp", .batch_id = room_batch, .station = "st", .port = "p",
+					      .mac = mac};
+		struct store_record *r = NULL;
+		rc = store_claim(s, &req, &r, &err);
+		if (rc == STORE_EBATCH)
+			break; /* no room */
+		if (rc) {
+			snprintf(w->msg, sizeof(w->msg), "claim: %s", err.msg);
+			w->errors++;
+			break;
+		}
+		if (dev % 4 == 3)
+			rc = store_release(s, r->job_id, "no sync", NULL, &err);
+		else
+			w->jobs[w->held++] = r->job_id;
+		store_record_free(r);
+		if (rc) {
+			snprintf(w->msg, sizeof(w->msg), "release: %s", err.msg);
+			w->errors++;
+			break;
+		}
+	}
+	pthread_barrier_wait(&start_line); /* every station holds what it got */
+	for (int i = 0; s && !w->errors && i < w->held; i++)
+		if (store_mark_sent(s, w->jobs[i], &err) || store_mark_verified(s, w->jobs[i], NULL, &err)) {
+			snprintf(w->msg, sizeof(w->msg), "transition: %s", err.msg);
+			w->errors++;
+		}
+	store_close(s);
+	return NULL;
+}
+
+static void test_store_concurrency_batch_room(void **state)
+{
+	(void)state;
+	char *dir;
+	char *db = make_db(&dir);
+	struct batch_worker w[N_THREADS];
+	pthread_t t[N_THREADS];
+	struct store *s = NULL;
+	struct store_err err = {0};
+	json_t *j = NULL;
+	int held = 0;
+
+	assert_int_equal(store_open(&s, db, 0, NULL, &err), 0);
+	assert_int_equal(store_batch_add(s, "lamp", BATCH_COUNT, NULL, 0, &room_batch, &err), 0);
+	store_close(s);
+	pthread_barrier_init(&start_line, NULL, N_THREADS);
+	for (int i = 0; i < N_THREADS; i++) {
+		w[i] = (struct batch_worker){.db = db, .id = i + 1};
+		assert_int_equal(pthread_create(&t[i], NULL, run_batch, &w[i]), 0);
+	}
+	for (int i = 0; i < N_THREADS; i++) {
+		pthread_join(t[i], NULL);
+		if (w[i].errors)
+			fail_msg("worker %d: %s", i, w[i].msg);
+		held += w[i].held;
+	}
+	assert_int_equal(held, BATCH_COUNT);
+	pthread_barrier_destroy(&start_line);
+	assert_int_equal(store_open(&s, db, 0, NULL, &err), 0);
+	if (store_check(s, &err))
+		fail_msg("%s", err.msg);
+	assert_int_equal(store_batch_query(s, room_batch, &j, &err), 0);
+	json_t *b = json_array_get(json_object_get(j, "batches"), 0);
+	assert_int_equal(json_integer_value(json_object_get(b, "verified")), BATCH_COUNT);
+	assert_string_equal(json_string_value(json_object_get(b, "state")), "done");
+	json_decref(j);
+	assert_int_equal(store_query_stats(s, "lamp", &j, &err), 0);
+	json_t *st = json_array_get(json_object_get(j, "stats"), 0);
+	assert_int_equal(json_integer_value(json_object_get(st, "verified")), BATCH_COUNT);
+	assert_int_equal(json_integer_value(json_object_get(st, "sent")), 0);
+	json_decref(j);
+	store_close(s);
+	free(db);
+	tu_rmrf(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_store_concurrency_threads),
 		cmocka_unit_test(test_store_concurrency_two_processes),
 		cmocka_unit_test(test_store_concurrency_same_devices_everywhere),
+		cmocka_unit_test(test_store_concurrency_batch_room),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,62 @@
+/* The bytes of the outbox's journal file (outbox.h): results held while the
+ * database is unreachable, written to the station's disk so that an espfabd
+ * that dies during an outage still delivers them after its restart.
+ *
+ * Layout (all integers little-endian):
+ *   file   = "EFOBXJ1\n" frame*
+ *   frame  = u32 body_len, u32 crc32(body), body
+ *   body   = u8 type, i64 key, [item]       type 1 = held (with item),
+ *                                           type 2 = delivered (key only)
+ *   item   = i32 rc, u8 sent, i64 batch_id, i64 job_id, u32 baud,
+ *            u32 retries, u32 duration_ms, u32 ident, i64 ident_product,
+ *            7 x (u16 len, bytes): mac, chip, record, digest, image_sha256,
+ *            text, port                    (len below the field's size, no NUL)
+ * key orders the held results (smaller first); a "delivered" frame names the
+ * key of a held one the server committed. Frames are appended and fsync'ed,
+ * so a crash leaves at most a torn last frame, which the parser reports.
+ *
+ * Pure functions, no I/O: outbox.c owns the file. */
+#ifndef ESPFABD_OUTBOX_JOURNAL_H
+#define ESPFABD_OUTBOX_JOURNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "jobq.h"
+
+#define OUTBOX_JOURNAL_MAGIC "EFOBXJ1\n"
+#define OUTBOX_JOURNAL_MAGIC_LEN 8
+#define OUTBOX_JOURNAL_FRAME_MAX 2048 /* an item encodes to ~800 bytes at most */
+
+enum outbox_journal_type {
+	OUTBOX_JOURNAL_HELD = 1,
+	OUTBOX_JOURNAL_DELIVERED = 2,
+};
+
+struct outbox_item {
+	struct jobq_msg m; /* data and fw are never kept */
+	char port[CONFIG_NAME_MAX];
+};
+
+struct outbox_journal_rec {
+	enum outbox_journal_type type;
+	int64_t key;
+	struct outbox_item item; /* HELD only */
+};
+
+/* Encodes rec as one frame into buf (cap >= OUTBOX_JOURNAL_FRAME_MAX + 8
+ * always suffices). Returns the frame's length, or 0 if it does not fit. */
+size_t outbox_journal_encode(const struct outbox_journal_rec *rec, uint8_t *buf, size_t cap);
+
+/* The frame at buf[*off]: 0 with *rec filled and *off past the frame; 1 at
+ * the clean end of buf; -1 for a torn or damaged frame, *off unchanged and
+ * msg saying what is wrong with it (one line, without the offset). The
+ * caller checks the file magic first (outbox_journal_magic_ok). */
+int outbox_journal_next(const uint8_t *buf, size_t len, size_t *off, struct outbox_journal_rec *rec, char *msg,
+			size_t cap);
+
+/* 1 if buf starts with the journal magic. */
+int outbox_journal_magic_ok(const uint8_t *buf, size_t len);
+
+#endif

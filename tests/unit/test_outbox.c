@@ -1,0 +1,302 @@
+/* Unit tests of the outbox and its journal file: held results survive a
+ * reopen in their order, delivered ones do not come back, a torn or damaged
+ * tail is reported with file:offset and kept, a second opener is refused. */
+#include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "outbox.h"
+#include "outbox_journal.h"
+
+struct fx {
+	char dir[64];
+	char path[128];
+};
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/test_outbox.XXXXXX");
+	if (!mkdtemp(f->dir))
+		return -1;
+	snprintf(f->path, sizeof(f->path), "%s/outbox.journal", f->dir);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	if (system(cmd))
+		return -1;
+	free(f);
+	return 0;
+}
+
+static struct jobq_msg result(int n)
+{
+	struct jobq_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.kind = JOBQ_RESULT;
+	m.rc = n % 2 ? 0 : -1;
+	m.u.result.sent = 1;
+	m.job_id = 100 + n;
+	m.batch_id = 7;
+	m.u.result.duration_ms = 1000u + (uint32_t)n;
+	m.u.result.ident = JOBQ_IDENT_CHECK;
+	m.u.result.ident_product = 3;
+	snprintf(m.mac, sizeof(m.mac), "24:0a:c4:00:00:%02x", n);
+	snprintf(m.chip, sizeof(m.chip), "ESP32-C3");
+	snprintf(m.u.result.record, sizeof(m.u.result.record), "rec-%d", n);
+	snprintf(m.u.result.flash_md5, sizeof(m.u.result.flash_md5), "%032x", n);
+	snprintf(m.error, sizeof(m.error), "%s", n % 2 ? "" : "verify failed at 0x9000");
+	m.data = (uint8_t *)&m; /* never kept */
+	return m;
+}
+
+static void push(struct outbox *o, int n, int front)
+{
+	struct jobq_msg m = result(n);
+	struct outbox_err err;
+
+	assert_int_equal(outbox_push(o, &m, "s1", front, &err), 0);
+}
+
+static void expect(struct outbox *o, const int *order, size_t n)
+{
+	struct outbox_err err;
+
+	assert_int_equal(outbox_len(o), n);
+	for (size_t i = 0; i < n; i++) {
+		const struct outbox_item *it = outbox_peek(o);
+		struct jobq_msg want = result(order[i]);
+		assert_non_null(it);
+		assert_int_equal(it->m.job_id, want.job_id);
+		assert_int_equal(it->m.rc, want.rc);
+		assert_int_equal(it->m.u.result.sent, 1);
+		assert_int_equal(it->m.u.result.duration_ms, want.u.result.duration_ms);
+		assert_int_equal(it->m.u.result.ident, JOBQ_IDENT_CHECK);
+		assert_int_equal(it->m.u.result.ident_product, 3);
+		assert_string_equal(it->m.mac, want.mac);
+		assert_string_equal(it->m.u.result.record, want.u.result.record);
+		assert_string_equal(it->m.u.result.flash_md5, want.u.result.flash_md5);
+		assert_string_equal(it->m.error, want.error);
+		assert_string_equal(it->port, "s1");
+		assert_null(it->m.data);
+		assert_int_equal(outbox_pop(o, &err), 0);
+	}
+	assert_null(outbox_peek(o));
+}
+
+static struct outbox *open_ok(const char *path, struct outbox_err *err)
+{
+	struct outbox *o = NULL;
+
+	assert_int_equal(outbox_open(&o, path, err), 0);
+	assert_non_null(o);
+	return o;
+}
+
+static off_t size_of(const char *path)
+{
+	struct stat st;
+
+	assert_int_equal(stat(path, &st), 0);
+	return st.st_size;
+}
+
+static void test_outbox_memory_only_keeps_order(void **state)
+{
+	struct outbox_err err;
+	struct outbox *o = open_ok(NULL, &err);
+
+	(void)state;
+	push(o, 1, 0);
+	push(o, 2, 0);
+	push(o, 0, 1); /* a failed round goes before what came after it */
+	expect(o, (const int[]){0, 1, 2}, 3);
+	outbox_free(o);
+}
+
+static void test_outbox_journal_survives_reopen(void **state)
+{
+	struct fx *f = *state;
+	struct outbox_err err;
+	struct outbox *o = open_ok(f->path, &err);
+
+	push(o, 1, 0);
+	push(o, 2, 0);
+	push(o, 3, 0);
+	push(o, 0, 1);
+	assert_int_equal(outbox_pop(o, &err), 0); /* 0 reached the store */
+	outbox_free(o);                           /* as if killed: nothing else is written */
+	o = open_ok(f->path, &err);
+	assert_int_equal(err.damaged, 0);
+	push(o, 4, 0);
+	outbox_free(o);
+	o = open_ok(f->path, &err);
+	expect(o, (const int[]){1, 2, 3, 4}, 4);
+	/* all delivered: the journal is back to its header */
+	assert_int_equal(size_of(f->path), OUTBOX_JOURNAL_MAGIC_LEN);
+	outbox_free(o);
+	o = open_ok(f->path, &err);
+	assert_int_equal(outbox_len(o), 0);
+	outbox_free(o);
+}
+
+static void test_outbox_second_opener_refused(void **state)
+{
+	struct fx *f = *state;
+	struct outbox_err err;
+	struct outbox *o = open_ok(f->path, &err), *o2 = NULL;
+
+	assert_int_equal(outbox_open(&o2, f->path, &err), -EBUSY);
+	assert_null(o2);
+	assert_non_null(strstr(err.msg, f->path));
+	outbox_free(o);
+}
+
+static size_t kept_copies(const struct fx *f)
+{
+	char pat[160];
+	glob_t g;
+	size_t n;
+
+	snprintf(pat, sizeof(pat), "%s.damaged-*", f->path);
+	if (glob(pat, 0, NULL, &g))
+		return 0;
+	n = g.gl_pathc;
+	globfree(&g);
+	return n;
+}
+
+/* Three held, then the file is cut or a byte flipped at cut_at from its end. */
+static void damaged_case(struct fx *f, int flip, off_t from_end, size_t want_loaded)
+{
+	struct outbox_err err;
+	struct outbox *o = open_ok(f->path, &err);
+	char want[160];
+	off_t full;
+	int fd;
+
+	push(o, 1, 0);
+	push(o, 2, 0);
+	push(o, 3, 0);
+	outbox_free(o);
+	full = size_of(f->path);
+	fd = open(f->path, O_RDWR);
+	assert_true(fd >= 0);
+	if (flip) {
+		uint8_t b;
+		assert_int_equal(pread(fd, &b, 1, full - from_end), 1);
+		b ^= 0x40;
+		assert_int_equal(pwrite(fd, &b, 1, full - from_end), 1);
+	} else {
+		assert_int_equal(ftruncate(fd, full - from_end), 0);
+	}
+	close(fd);
+	o = open_ok(f->path, &err);
+	assert_int_equal(err.damaged, 1);
+	snprintf(want, sizeof(want), "%s:", f->path);
+	assert_int_equal(strncmp(err.msg, want, strlen(want)), 0);
+	assert_null(strchr(err.msg, '\n'));
+	assert_int_equal(kept_copies(f), 1);
+	assert_int_equal(outbox_len(o), want_loaded);
+	/* the journal takes new results after the good frames */
+	push(o, 9, 0);
+	outbox_free(o);
+	o = open_ok(f->path, &err);
+	assert_int_equal(err.damaged, 0);
+	assert_int_equal(outbox_len(o), want_loaded + 1);
+	outbox_free(o);
+}
+
+static void test_outbox_torn_tail_reported_and_kept(void **state)
+{
+	struct fx *f = *state;
+
+	damaged_case(f, 0, 5, 2);
+}
+
+static void test_outbox_flipped_byte_reported_and_kept(void **state)
+{
+	struct fx *f = *state;
+
+	damaged_case(f, 1, 3, 2);
+}
+
+static void test_outbox_foreign_file_refused_as_damage(void **state)
+{
+	struct fx *f = *state;
+	struct outbox_err err;
+	struct outbox *o;
+	FILE *fp = fopen(f->path, "w");
+
+	assert_non_null(fp);
+	fputs("not a journal\n", fp);
+	fclose(fp);
+	o = open_ok(f->path, &err);
+	assert_int_equal(err.damaged, 1);
+	assert_non_null(strstr(err.msg, ":0: not an outbox journal"));
+	assert_int_equal(outbox_len(o), 0);
+	assert_int_equal(kept_copies(f), 1);
+	outbox_free(o);
+}
+
+static void test_outbox_journal_frame_roundtrip(void **state)
+{
+	struct outbox_journal_rec rec = {.type = OUTBOX_JOURNAL_HELD, .key = -5}, back;
+	uint8_t buf[OUTBOX_JOURNAL_FRAME_MAX + 8];
+	char msg[128];
+	size_t n, off = 0;
+
+	(void)state;
+	rec.item.m = result(4);
+	rec.item.m.data = NULL;
+	memset(rec.item.m.error, 'x', sizeof(rec.item.m.error) - 1); /* the longest text */
+	rec.item.m.error[sizeof(rec.item.m.error) - 1] = '\0';
+	snprintf(rec.item.port, sizeof(rec.item.port), "line-1");
+	n = outbox_journal_encode(&rec, buf, sizeof(buf));
+	assert_true(n > 0);
+	assert_int_equal(outbox_journal_next(buf, n, &off, &back, msg, sizeof(msg)), 0);
+	assert_int_equal(off, n);
+	assert_int_equal(back.key, -5);
+	assert_string_equal(back.item.m.error, rec.item.m.error);
+	assert_string_equal(back.item.port, "line-1");
+	assert_int_equal(outbox_journal_next(buf, n, &off, &back, msg, sizeof(msg)), 1);
+	/* one byte short: torn, and the offset stays at the frame */
+	off = 0;
+	assert_int_equal(outbox_journal_next(buf, n - 1, &off, &back, msg, sizeof(msg)), -1);
+	assert_int_equal(off, 0);
+	assert_non_null(strstr(msg, "torn frame"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_outbox_memory_only_keeps_order),
+		cmocka_unit_test_setup_teardown(test_outbox_journal_survives_reopen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_outbox_second_opener_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_outbox_torn_tail_reported_and_kept, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_outbox_flipped_byte_reported_and_kept, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_outbox_foreign_file_refused_as_damage, setup, teardown),
+		cmocka_unit_test(test_outbox_journal_frame_roundtrip),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
