@@ -2,7 +2,11 @@
  *
  * main.c parses the global options (those before the command word) and calls
  * the family's function with argv[0] set to the command word. Each returns
- * the process exit status. Every family lives in its own cmd_<word>.c.
+ * the process exit status. Every family lives in its own cmd_<word>.c (and
+ * cmd_<word>_<part>.c with a private cmd_<word>.h when it is large), and
+ * parses its words with the one option parser, cli_args.h. The CLI links
+ * espfab_ctl (daemon/ctl/) for the daemon's socket and configuration, never
+ * the daemon itself.
  */
 #ifndef ESPFAB_CLI_H
 #define ESPFAB_CLI_H
@@ -25,7 +29,7 @@ struct cli_globals {
 
 struct config;
 /* The daemon's configuration (--config, else the default file; a missing
- * default file gives the defaults), parsed by the daemon's own reader;
+ * default file gives the defaults), read by config_read() (daemon/ctl);
  * warnings about old spellings go to stderr. 0, or -1 after a one-line
  * error on stderr. cli_config.c */
 int cli_config(const struct cli_globals *g, struct config *cfg);

@@ -73,6 +73,13 @@ static int on_run(void *ctx, char **run, int n, int *used)
 
 static char errbuf[512];
 
+/* A fresh record: nothing seen yet, runs taken up to take words (-1: all). */
+static void reset(struct rec *r, int take)
+{
+	memset(r, 0, sizeof(*r));
+	r->take = take;
+}
+
 /* Parse a space-separated command line; stderr lands in errbuf. */
 static int parse(enum cli_args_style style, unsigned flags, const char *line, struct rec *r)
 {
@@ -102,18 +109,26 @@ static int parse(enum cli_args_style style, unsigned flags, const char *line, st
 	return rc;
 }
 
+/* Parse line; the status, and what the callbacks saw and stderr said when
+ * log and err are not NULL. */
+static void expect(struct rec *r, enum cli_args_style style, unsigned flags, const char *line, int rc, const char *log,
+		   const char *err)
+{
+	assert_int_equal(parse(style, flags, line, r), rc);
+	if (log)
+		assert_string_equal(r->log, log);
+	if (err)
+		assert_string_equal(errbuf, err);
+}
+
 static void test_cli_args_spellings(void **state)
 {
 	struct rec r = {.take = -1};
 
 	(void)state;
-	assert_int_equal(parse(CLI_ARGS_ARGPARSE, 0, "in --offset 0x9000 -q out --offset=1 -o2 -qo 3 -qv", &r), 0);
-	assert_string_equal(r.log, "[in] offset=0x9000 quiet [out] offset=1 offset=2 quiet offset=3 quiet verbose");
-	assert_string_equal(errbuf, "");
-	memset(&r, 0, sizeof(r));
-	r.take = -1;
-	assert_int_equal(parse(CLI_ARGS_ESPFAB, 0, "--flash_size 4MB -fs 2MB --flash-size=8MB", &r), 0);
-	assert_string_equal(r.log, "flash-size=4MB flash-size=2MB flash-size=8MB");
+	expect(&r, CLI_ARGS_ARGPARSE, 0, "in --offset 0x9000 -q out --offset=1 -o2 -qo 3 -qv", 0, "[in] offset=0x9000 quiet [out] offset=1 offset=2 quiet offset=3 quiet verbose", "");
+	reset(&r, -1);
+	expect(&r, CLI_ARGS_ESPFAB, 0, "--flash_size 4MB -fs 2MB --flash-size=8MB", 0, "flash-size=4MB flash-size=2MB flash-size=8MB", NULL);
 }
 
 static void test_cli_args_optional_and_many(void **state)
@@ -121,8 +136,7 @@ static void test_cli_args_optional_and_many(void **state)
 	struct rec r = {.take = -1};
 
 	(void)state;
-	assert_int_equal(parse(CLI_ARGS_ARGPARSE, 0, "--secure --extra a b --secure v2 in --extra -q", &r), 0);
-	assert_string_equal(r.log, "secure extra=a,b secure=v2 [in] extra quiet");
+	expect(&r, CLI_ARGS_ARGPARSE, 0, "--secure --extra a b --secure v2 in --extra -q", 0, "secure extra=a,b secure=v2 [in] extra quiet", NULL);
 }
 
 static void test_cli_args_prefix(void **state)
@@ -130,17 +144,12 @@ static void test_cli_args_prefix(void **state)
 	struct rec r = {.take = -1};
 
 	(void)state;
-	assert_int_equal(parse(CLI_ARGS_ARGPARSE, CLI_ARGS_PREFIX, "--off 1 --qu --verb=x", &r), 2);
-	assert_string_equal(r.log, "offset=1 quiet");
-	assert_string_equal(errbuf, "espfab t: argument -v/--verbose: ignored explicit argument 'x'\n");
-	memset(&r, 0, sizeof(r));
-	assert_int_equal(parse(CLI_ARGS_ARGPARSE, CLI_ARGS_PREFIX, "--flash 4MB", &r), 2);
-	assert_string_equal(errbuf, "espfab t: ambiguous option: --flash could match --flash-size, --flash-mode\n");
+	expect(&r, CLI_ARGS_ARGPARSE, CLI_ARGS_PREFIX, "--off 1 --qu --verb=x", 2, "offset=1 quiet", "espfab t: argument -v/--verbose: ignored explicit argument 'x'\n");
+	reset(&r, 0);
+	expect(&r, CLI_ARGS_ARGPARSE, CLI_ARGS_PREFIX, "--flash 4MB", 2, NULL, "espfab t: ambiguous option: --flash could match --flash-size, --flash-mode\n");
 	/* without the flag a prefix is just unknown */
-	memset(&r, 0, sizeof(r));
-	r.take = -1;
-	assert_int_equal(parse(CLI_ARGS_ARGPARSE, 0, "--off 1", &r), 2);
-	assert_string_equal(errbuf, "espfab t: unrecognized arguments: --off\n");
+	reset(&r, -1);
+	expect(&r, CLI_ARGS_ARGPARSE, 0, "--off 1", 2, NULL, "espfab t: unrecognized arguments: --off\n");
 }
 
 static void test_cli_args_errors_name_the_option(void **state)
@@ -148,24 +157,15 @@ static void test_cli_args_errors_name_the_option(void **state)
 	struct rec r = {.take = -1};
 
 	(void)state;
-	assert_int_equal(parse(CLI_ARGS_ARGPARSE, 0, "in --offset", &r), 2);
-	assert_string_equal(errbuf, "espfab t: argument -o/--offset: expected one argument\n");
-	assert_int_equal(parse(CLI_ARGS_ARGPARSE, 0, "--offset -q", &r), 2);
-	assert_string_equal(errbuf, "espfab t: argument -o/--offset: expected one argument\n");
-	assert_int_equal(parse(CLI_ARGS_ESPFAB, 0, "--offset", &r), 2);
-	assert_string_equal(errbuf, "espfab t: --offset needs a value\n");
-	assert_int_equal(parse(CLI_ARGS_ESPFAB, 0, "--quiet=1", &r), 2);
-	assert_string_equal(errbuf, "espfab t: --quiet takes no value\n");
-	assert_int_equal(parse(CLI_ARGS_ESPFAB, 0, "--bogus=1 --quiet", &r), 2);
-	assert_string_equal(errbuf, "espfab t: unknown option '--bogus=1' (see --help)\n");
-	assert_int_equal(parse(CLI_ARGS_ESPFAB, 0, "-x", &r), 2);
-	assert_string_equal(errbuf, "espfab t: unknown option '-x' (see --help)\n");
+	expect(&r, CLI_ARGS_ARGPARSE, 0, "in --offset", 2, NULL, "espfab t: argument -o/--offset: expected one argument\n");
+	expect(&r, CLI_ARGS_ARGPARSE, 0, "--offset -q", 2, NULL, "espfab t: argument -o/--offset: expected one argument\n");
+	expect(&r, CLI_ARGS_ESPFAB, 0, "--offset", 2, NULL, "espfab t: --offset needs a value\n");
+	expect(&r, CLI_ARGS_ESPFAB, 0, "--quiet=1", 2, NULL, "espfab t: --quiet takes no value\n");
+	expect(&r, CLI_ARGS_ESPFAB, 0, "--bogus=1 --quiet", 2, NULL, "espfab t: unknown option '--bogus=1' (see --help)\n");
+	expect(&r, CLI_ARGS_ESPFAB, 0, "-x", 2, NULL, "espfab t: unknown option '-x' (see --help)\n");
 	/* argparse reports unknown words last, after the rest was parsed */
-	memset(&r, 0, sizeof(r));
-	r.take = -1;
-	assert_int_equal(parse(CLI_ARGS_ARGPARSE, 0, "--bogus in -x -q", &r), 2);
-	assert_string_equal(r.log, "[in] quiet");
-	assert_string_equal(errbuf, "espfab t: unrecognized arguments: --bogus ...\n");
+	reset(&r, -1);
+	expect(&r, CLI_ARGS_ARGPARSE, 0, "--bogus in -x -q", 2, "[in] quiet", "espfab t: unrecognized arguments: --bogus ...\n");
 }
 
 static void test_cli_args_values_that_look_like_options(void **state)
@@ -174,17 +174,12 @@ static void test_cli_args_values_that_look_like_options(void **state)
 
 	(void)state;
 	/* argparse: negative numbers and words with a space are positionals */
-	assert_int_equal(parse(CLI_ARGS_ARGPARSE, 0, "--offset -5 -1.5 -.5 -", &r), 0);
-	assert_string_equal(r.log, "offset=-5 [-1.5 -.5 -]");
-	memset(&r, 0, sizeof(r));
-	r.take = -1;
-	assert_int_equal(parse(CLI_ARGS_ESPFAB, CLI_ARGS_DASH_VALUE, "--offset -q --flash-mode --x", &r), 0);
-	assert_string_equal(r.log, "offset=-q flash-mode=--x");
+	expect(&r, CLI_ARGS_ARGPARSE, 0, "--offset -5 -1.5 -.5 -", 0, "offset=-5 [-1.5 -.5 -]", NULL);
+	reset(&r, -1);
+	expect(&r, CLI_ARGS_ESPFAB, CLI_ARGS_DASH_VALUE, "--offset -q --flash-mode --x", 0, "offset=-q flash-mode=--x", NULL);
 	/* an empty value is a value */
-	memset(&r, 0, sizeof(r));
-	r.take = -1;
-	assert_int_equal(parse(CLI_ARGS_ARGPARSE, 0, "--offset _", &r), 0);
-	assert_string_equal(r.log, "offset=");
+	reset(&r, -1);
+	expect(&r, CLI_ARGS_ARGPARSE, 0, "--offset _", 0, "offset=", NULL);
 }
 
 static void test_cli_args_runs_and_dashdash(void **state)
@@ -193,30 +188,19 @@ static void test_cli_args_runs_and_dashdash(void **state)
 
 	(void)state;
 	/* a run takes what the caller takes; the rest is unrecognized */
-	assert_int_equal(parse(CLI_ARGS_ARGPARSE, 0, "a b -q c", &r), 2);
-	assert_string_equal(r.log, "[a] quiet [c]");
-	assert_string_equal(errbuf, "espfab t: unrecognized arguments: b\n");
+	expect(&r, CLI_ARGS_ARGPARSE, 0, "a b -q c", 2, "[a] quiet [c]", "espfab t: unrecognized arguments: b\n");
 	/* "--": everything after it is positional; it is in no run... */
-	memset(&r, 0, sizeof(r));
-	r.take = -1;
-	assert_int_equal(parse(CLI_ARGS_ARGPARSE, 0, "a -- -q --offset", &r), 0);
-	assert_string_equal(r.log, "[a] [-q --offset]");
+	reset(&r, -1);
+	expect(&r, CLI_ARGS_ARGPARSE, 0, "a -- -q --offset", 0, "[a] [-q --offset]", NULL);
 	/* ...unless the caller keeps it, as argparse's pattern does */
-	memset(&r, 0, sizeof(r));
-	r.take = -1;
-	assert_int_equal(parse(CLI_ARGS_ARGPARSE, CLI_ARGS_KEEP_DASHDASH, "a -- -q -- x", &r), 0);
-	assert_string_equal(r.log, "[a -- -q -- x]");
+	reset(&r, -1);
+	expect(&r, CLI_ARGS_ARGPARSE, CLI_ARGS_KEEP_DASHDASH, "a -- -q -- x", 0, "[a -- -q -- x]", NULL);
 	/* --help stops the parse, successfully */
-	memset(&r, 0, sizeof(r));
-	r.take = -1;
-	assert_int_equal(parse(CLI_ARGS_ARGPARSE, 0, "-q -h --bogus", &r), CLI_ARGS_DONE);
-	assert_string_equal(r.log, "quiet");
+	reset(&r, -1);
+	expect(&r, CLI_ARGS_ARGPARSE, 0, "-q -h --bogus", CLI_ARGS_DONE, "quiet", NULL);
 	/* a cluster is checked whole before any of it acts: "-hX" is no help */
-	memset(&r, 0, sizeof(r));
-	r.take = -1;
-	assert_int_equal(parse(CLI_ARGS_ARGPARSE, 0, "-qhX", &r), 2);
-	assert_string_equal(r.log, "");
-	assert_string_equal(errbuf, "espfab t: argument -h/--help: ignored explicit argument 'X'\n");
+	reset(&r, -1);
+	expect(&r, CLI_ARGS_ARGPARSE, 0, "-qhX", 2, "", "espfab t: argument -h/--help: ignored explicit argument 'X'\n");
 }
 
 static void test_cli_args_fixed_count_and_numbers(void **state)
@@ -224,15 +208,11 @@ static void test_cli_args_fixed_count_and_numbers(void **state)
 	struct rec r = {.take = -1};
 
 	(void)state;
-	assert_int_equal(parse(CLI_ARGS_ESPFAB, CLI_ARGS_NUMBERS, "--pair 1 -4 -7 x", &r), 0);
-	assert_string_equal(r.log, "pair=1,-4 [-7 x]");
-	assert_int_equal(parse(CLI_ARGS_ESPFAB, CLI_ARGS_NUMBERS, "--pair 1", &r), 2);
-	assert_string_equal(errbuf, "espfab t: --pair needs 2 values\n");
-	assert_int_equal(parse(CLI_ARGS_ESPFAB, CLI_ARGS_NUMBERS, "--pair=1 2", &r), 2);
-	assert_string_equal(errbuf, "espfab t: --pair needs 2 values\n");
+	expect(&r, CLI_ARGS_ESPFAB, CLI_ARGS_NUMBERS, "--pair 1 -4 -7 x", 0, "pair=1,-4 [-7 x]", NULL);
+	expect(&r, CLI_ARGS_ESPFAB, CLI_ARGS_NUMBERS, "--pair 1", 2, NULL, "espfab t: --pair needs 2 values\n");
+	expect(&r, CLI_ARGS_ESPFAB, CLI_ARGS_NUMBERS, "--pair=1 2", 2, NULL, "espfab t: --pair needs 2 values\n");
 	/* without the flag the ESPFAB style takes "-4" for an option */
-	assert_int_equal(parse(CLI_ARGS_ESPFAB, 0, "--pair 1 -4", &r), 2);
-	assert_string_equal(errbuf, "espfab t: --pair needs 2 values\n");
+	expect(&r, CLI_ARGS_ESPFAB, 0, "--pair 1 -4", 2, NULL, "espfab t: --pair needs 2 values\n");
 }
 
 static void test_cli_args_stop_at_word(void **state)
