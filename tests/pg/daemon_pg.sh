@@ -10,23 +10,12 @@
 # written device holds exactly the record bound to its MAC.
 set -eu
 BIN=$(cd "$1" && pwd)
-EX=$(cd "$(dirname "$0")/../../examples/lamp" && pwd)
-. "$(dirname "$0")/pg_fixture.sh"
-. "$(dirname "$0")/../integration/daemon_lib.sh"
-
-ef_setup
-trap 'ef_cleanup; pgfx_stop' EXIT INT TERM
-# where systemd's StateDirectory= puts the outbox journal
+. "$(dirname "$0")/daemon_pg_lib.sh"
+pgd_setup daemon
+# where systemd's StateDirectory= puts the outbox journal (read when
+# espfabd starts, below)
 STATE_DIRECTORY=$ef_dir
 export STATE_DIRECTORY
-pgfx_start
-DB=$(pgfx_createdb daemon)
-ef_db_init "$DB"
-# daemon_lib reads records from $ef_dir/db: here they are on the server.
-ef_record_of() { # mac
-	"$BIN/espfab" --db "$DB" records list --json |
-		python3 -c "import json,sys; r=[x for x in json.load(sys.stdin)['records'] if x['mac']=='$1']; print(' '.join((x['id']+' '+x['state']) for x in r))"
-}
 status_field() { # python expression over j["store"]
 	ef_cli status --json | ef_py "$1"
 }

@@ -10,19 +10,8 @@
 # the journal must be empty again.
 set -eu
 BIN=$(cd "$1" && pwd)
-EX=$(cd "$(dirname "$0")/../../examples/lamp" && pwd)
-. "$(dirname "$0")/pg_fixture.sh"
-. "$(dirname "$0")/../integration/daemon_lib.sh"
-
-ef_setup
-trap 'ef_cleanup; pgfx_stop' EXIT INT TERM
-pgfx_start
-DB=$(pgfx_createdb restart)
-ef_db_init "$DB"
-ef_record_of() { # mac
-	"$BIN/espfab" --db "$DB" records list --json |
-		python3 -c "import json,sys; r=[x for x in json.load(sys.stdin)['records'] if x['mac']=='$1']; print(' '.join((x['id']+' '+x['state']) for x in r))"
-}
+. "$(dirname "$0")/daemon_pg_lib.sh"
+pgd_setup restart
 held() {
 	ef_cli status --json | ef_py 'j["store"]["held_results"]'
 }
