@@ -10,24 +10,12 @@
 # written device holds exactly the record bound to its MAC.
 set -eu
 BIN=$(cd "$1" && pwd)
-EX=$(cd "$(dirname "$0")/../../examples/lamp" && pwd)
-. "$(dirname "$0")/pg_fixture.sh"
-. "$(dirname "$0")/../integration/wait.sh"
-. "$(dirname "$0")/../integration/daemon_lib.sh"
-
-ef_setup
-trap 'ef_cleanup; pgfx_stop' EXIT INT TERM
-# where systemd's StateDirectory= puts the outbox journal
+. "$(dirname "$0")/daemon_pg_lib.sh"
+pgd_setup daemon
+# where systemd's StateDirectory= puts the outbox journal (read when
+# espfabd starts, below)
 STATE_DIRECTORY=$ef_dir
 export STATE_DIRECTORY
-pgfx_start
-DB=$(pgfx_createdb daemon)
-ef_db_init "$DB"
-# daemon_lib reads records from $ef_dir/db: here they are on the server.
-ef_record_of() { # mac
-	"$BIN/espfab" --db "$DB" records list --json |
-		python3 -c "import json,sys; r=[x for x in json.load(sys.stdin)['records'] if x['mac']=='$1']; print(' '.join((x['id']+' '+x['state']) for x in r))"
-}
 status_field() { # python expression over j["store"]
 	ef_cli status --json | ef_py "$1"
 }
@@ -38,11 +26,8 @@ done
 ef_daemon --db "$DB" --port s1="$ef_dir/d1" --port s2="$ef_dir/d2" --port s3="$ef_dir/d3" --port s4="$ef_dir/d4"
 [ "$(status_field 'j["store"]["state"]')" = ok ] || ef_die "store not ok at the start"
 id=$(ef_cli batch add --product lamp --count 4 | awk '{ print $2 }')
-end=$(($(date +%s) + 30))
-while [ "$(grep -c 'claimed record' "$ef_dir/daemon.log")" -lt 3 ]; do
-	[ "$(date +%s)" -lt "$end" ] || ef_die "three claims did not happen"
-	sleep 0.1
-done
+claimed_3() { [ "$(grep -c 'claimed record' "$ef_dir/daemon.log")" -ge 3 ]; }
+wait_for 30 claimed_3 || ef_die "three claims did not happen"
 # marked sent: the writes are under way
 writing() { [ "$(status_field 'sum(1 for p in j["ports"] if p.get("step") == "write")')" -ge 3 ]; }
 wait_for 30 writing || ef_die "three ports not writing: $(ef_cli status)"
@@ -51,11 +36,8 @@ pgfx_stop_server
 ef_sim d4 24:0a:c4:00:0b:04
 ef_wait_log "database server unreachable" 20
 # the three writes finish during the outage: their results are held
-end=$(($(date +%s) + 30))
-while [ "$(status_field 'j["store"]["held_results"]')" -lt 3 ]; do
-	[ "$(date +%s)" -lt "$end" ] || ef_die "results not held: $(ef_cli status --json)"
-	sleep 0.3
-done
+held_3() { [ "$(status_field 'j["store"]["held_results"]')" -ge 3 ]; }
+wait_for 30 held_3 || ef_die "results not held: $(ef_cli status --json)"
 [ "$(status_field 'j["store"]["state"]')" = unreachable ] || ef_die "status does not show the outage"
 ef_cli status | grep -q "store: UNREACHABLE" || ef_die "espfab status does not show the outage: $(ef_cli status)"
 sleep 1 # not a wait for an event: a window in which d4 must NOT be claimed
@@ -64,13 +46,9 @@ dd if="$ef_dir/d4.flash" bs=4096 skip=9 count=6 2>/dev/null | od -An -v -tx1 | t
 	ef_die "d4's NVS partition was written during the outage"
 pgfx_start_server
 # held results are delivered, in order, when the store answers again
-end=$(($(date +%s) + 60))
-while :; do
-	st=$(ef_cli status --json | ef_py 'str(j["store"]["state"]) + " " + str(j["store"]["held_results"])')
-	[ "$st" = "ok 0" ] && break
-	[ "$(date +%s)" -lt "$end" ] || ef_die "held results not delivered: $st"
-	sleep 0.3
-done
+store_st() { ef_cli status --json | ef_py 'str(j["store"]["state"]) + " " + str(j["store"]["held_results"])'; }
+delivered() { [ "$(store_st)" = "ok 0" ]; }
+wait_for 60 delivered || ef_die "held results not delivered: $(store_st)"
 ef_wait_log "reachable again" 5
 ef_wait_log "held result of record .* delivered" 5
 for n in 1 2 3; do
@@ -82,11 +60,8 @@ for n in 1 2 3; do
 	ef_check_device d$n 24:0a:c4:00:0b:0$n
 done
 # d4, which arrived during the outage, is provisioned once the server is back
-end=$(($(date +%s) + 60))
-until ef_record_of 24:0a:c4:00:0b:04 | grep -q " verified$"; do
-	[ "$(date +%s)" -lt "$end" ] || ef_die "d4 not provisioned after the outage: $(ef_record_of 24:0a:c4:00:0b:04)"
-	sleep 0.3
-done
+d4_verified() { ef_record_of 24:0a:c4:00:0b:04 | grep -q " verified$"; }
+wait_for 60 d4_verified || ef_die "d4 not provisioned after the outage: $(ef_record_of 24:0a:c4:00:0b:04)"
 ef_check_device d4 24:0a:c4:00:0b:04
 "$BIN/espfab" --db "$DB" records check >/dev/null || ef_die "records check failed"
 n=$("$BIN/espfab" --db "$DB" audit --json |

@@ -10,20 +10,8 @@
 # the journal must be empty again.
 set -eu
 BIN=$(cd "$1" && pwd)
-EX=$(cd "$(dirname "$0")/../../examples/lamp" && pwd)
-. "$(dirname "$0")/pg_fixture.sh"
-. "$(dirname "$0")/../integration/wait.sh"
-. "$(dirname "$0")/../integration/daemon_lib.sh"
-
-ef_setup
-trap 'ef_cleanup; pgfx_stop' EXIT INT TERM
-pgfx_start
-DB=$(pgfx_createdb restart)
-ef_db_init "$DB"
-ef_record_of() { # mac
-	"$BIN/espfab" --db "$DB" records list --json |
-		python3 -c "import json,sys; r=[x for x in json.load(sys.stdin)['records'] if x['mac']=='$1']; print(' '.join((x['id']+' '+x['state']) for x in r))"
-}
+. "$(dirname "$0")/daemon_pg_lib.sh"
+pgd_setup restart
 held() {
 	ef_cli status --json | ef_py 'j["store"]["held_results"]'
 }
@@ -37,18 +25,14 @@ ef_sim d2 24:0a:c4:00:0c:02 --erase-ms 300
 ef_sim d3 24:0a:c4:00:0c:03 --erase-ms 400
 ef_daemon "$@"
 ef_cli batch add --product lamp --count 3 >/dev/null
-end=$(($(date +%s) + 30))
-while [ "$(grep -c 'claimed record' "$ef_dir/daemon.log")" -lt 3 ]; do
-	[ "$(date +%s)" -lt "$end" ] || ef_die "three claims did not happen"
-	sleep 0.1
-done
-sleep 0.2 # marked sent: the writes are under way
+claimed_3() { [ "$(grep -c 'claimed record' "$ef_dir/daemon.log")" -ge 3 ]; }
+wait_for 30 claimed_3 || ef_die "three claims did not happen"
+# The first device's write takes ~0.2 s: stop the server inside it (a status
+# poll could miss a step that short), so all three results are held.
+sleep 0.2
 pgfx_stop_server
-end=$(($(date +%s) + 30))
-while [ "$(held)" -lt 3 ]; do
-	[ "$(date +%s)" -lt "$end" ] || ef_die "results not held: $(ef_cli status --json)"
-	sleep 0.3
-done
+held_3() { [ "$(held)" -ge 3 ]; }
+wait_for 30 held_3 || ef_die "results not held: $(ef_cli status --json)"
 [ "$(stat -c %s "$J")" -gt 8 ] || ef_die "the held results are not in the journal $J"
 # the order the devices finished in, as the first run logged their results
 first=$(sed -n 's/.*record \([^ ]*\): verified in .*/\1/p' "$ef_dir/daemon.log" | tr '\n' ' ')
@@ -63,15 +47,15 @@ mark=$(wc -l <"$ef_dir/daemon.log")
 ef_daemon_pid=$!
 ef_pids="$ef_pids $ef_daemon_pid"
 ef_wait_log "waiting for the database" 20
+# not a wait for an event: a window in which espfabd must keep waiting
 sleep 1.5
 kill -0 "$ef_daemon_pid" 2>/dev/null || ef_die "espfabd gave up while the server was down"
 pgfx_start_server
-end=$(($(date +%s) + 60))
-until "$BIN/espfab" --socket "$ef_dir/sock" status >/dev/null 2>&1; do
+up() {
 	kill -0 "$ef_daemon_pid" 2>/dev/null || ef_die "espfabd exited after the server came back"
-	[ "$(date +%s)" -lt "$end" ] || ef_die "espfabd did not come up after the server was back"
-	sleep 0.2
-done
+	"$BIN/espfab" --socket "$ef_dir/sock" status >/dev/null 2>&1
+}
+wait_for 60 up || ef_die "espfabd did not come up after the server was back"
 second=$(tail -n +"$((mark + 1))" "$ef_dir/daemon.log")
 echo "$second" | grep -q "3 held results from $J to deliver" || ef_die "the restart did not load 3 held results"
 echo "$second" | grep -q "recovered .* interrupted" &&
