@@ -155,6 +155,107 @@ static int cli_path(const char *opt, const char *val, char *out, size_t cap)
 	return 0;
 }
 
+/* --port [NAME=]PATH */
+static int opt_port(struct config *cfg, const char *arg)
+{
+	struct config_err err;
+	char *eq = strchr(arg, '=');
+	char name[CONFIG_NAME_MAX] = "", abs[CONFIG_PATH_MAX];
+	const char *path = arg;
+	if (eq && eq - arg < (long)sizeof(name) && strncmp(arg, "socket:", 7)) {
+		memcpy(name, arg, (size_t)(eq - arg));
+		name[eq - arg] = '\0';
+		path = eq + 1;
+	}
+	/* "socket:" without "//" is a mistyped TCP port: left for
+	 * config_add_port() to refuse, not made into a file path */
+	if (strncmp(path, "socket:", 7)) {
+		if (cli_path("--port", path, abs, sizeof(abs)))
+			return 2;
+		path = abs;
+	}
+	if (config_add_port(cfg, name[0] ? name : NULL, path, &err)) {
+		fprintf(stderr, "espfabd: --port: %s\n", err.msg);
+		return 2;
+	}
+	return 0;
+}
+
+/* One option of the second pass: 0, -1 (help or version shown: exit 0)
+ * or 2 (a usage error, said on stderr). */
+static int apply_option(struct config *cfg, int c, const char *arg, int *check_only, int *debug)
+{
+	switch (c) {
+	case 'f':
+	case 'c':
+		break;
+	case 'd':
+		if (store_db_is_server(arg))
+			snprintf(cfg->db_path, sizeof(cfg->db_path), "%s", arg); /* a URI: no path */
+		else if (cli_path("--db", arg, cfg->db_path, sizeof(cfg->db_path)))
+			return 2;
+		break;
+	case 's':
+		if (cli_path("--socket", arg, cfg->socket_path, sizeof(cfg->socket_path)))
+			return 2;
+		if (strlen(cfg->socket_path) >= 108 /* sun_path */) {
+			fprintf(stderr, "espfabd: --socket: %s: longer than 107 bytes (a socket's limit)\n",
+				cfg->socket_path);
+			return 2;
+		}
+		break;
+	case 'p':
+		return opt_port(cfg, arg);
+	case 'B':
+		if (reset_mode_parse(arg, &cfg->before)) {
+			fprintf(stderr, "espfabd: --before: expected default_reset, usb_reset or no_reset\n");
+			return 2;
+		}
+		break;
+	case 'b':
+		if (config_parse_baud(arg, &cfg->baud)) {
+			fprintf(stderr, "espfabd: --baud: expected 300..4000000, got '%s'\n", arg);
+			return 2;
+		}
+		break;
+	case 'S':
+		snprintf(cfg->station, sizeof(cfg->station), "%s", arg);
+		break;
+	case 'V':
+		if (strcmp(arg, "readback") && strcmp(arg, "md5")) {
+			fprintf(stderr, "espfabd: --verify: expected readback or md5\n");
+			return 2;
+		}
+		cfg->verify_readback = !strcmp(arg, "readback");
+		break;
+	case 'T':
+		if (config_parse_offset(arg, &cfg->table_offset)) {
+			fprintf(stderr, "espfabd: --table-offset: expected a 4 KiB-aligned offset\n");
+			return 2;
+		}
+		break;
+	case 'A':
+		cfg->autodiscover = 1;
+		break;
+	case 'D':
+		*debug = 1;
+		break;
+	case 'C':
+		*check_only = 1;
+		break;
+	case 'h':
+		usage(stdout);
+		return -1;
+	case 'v':
+		printf("espfabd %s\n", ESPFAB_VERSION);
+		return -1;
+	default:
+		usage(stderr);
+		return 2;
+	}
+	return 0;
+}
+
 static int parse_args(struct config *cfg, int argc, char **argv, int *check_only, int *debug)
 {
 	static const struct option opts[] = {
@@ -169,7 +270,6 @@ static int parse_args(struct config *cfg, int argc, char **argv, int *check_only
 	};
 	const char *config_path = CONFIG_DEFAULT_PATH;
 	int explicit_config = 0, c;
-	struct config_err err;
 
 	/* First pass: only --config, so the file is read before the other
 	 * options override it. optind 0: a full restart of getopt (a reload
@@ -186,94 +286,9 @@ static int parse_args(struct config *cfg, int argc, char **argv, int *check_only
 	optind = 0;
 	opterr = 1;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 'f':
-		case 'c':
-			break;
-		case 'd':
-			if (store_db_is_server(optarg))
-				snprintf(cfg->db_path, sizeof(cfg->db_path), "%s", optarg); /* a URI: no path */
-			else if (cli_path("--db", optarg, cfg->db_path, sizeof(cfg->db_path)))
-				return 2;
-			break;
-		case 's':
-			if (cli_path("--socket", optarg, cfg->socket_path, sizeof(cfg->socket_path)))
-				return 2;
-			if (strlen(cfg->socket_path) >= 108 /* sun_path */) {
-				fprintf(stderr, "espfabd: --socket: %s: longer than 107 bytes (a socket's limit)\n",
-					cfg->socket_path);
-				return 2;
-			}
-			break;
-		case 'p': {
-			char *eq = strchr(optarg, '=');
-			char name[CONFIG_NAME_MAX] = "", abs[CONFIG_PATH_MAX];
-			const char *path = optarg;
-			if (eq && eq - optarg < (long)sizeof(name) && strncmp(optarg, "socket:", 7)) {
-				memcpy(name, optarg, (size_t)(eq - optarg));
-				name[eq - optarg] = '\0';
-				path = eq + 1;
-			}
-			/* "socket:" without "//" is a mistyped TCP port: left for
-			 * config_add_port() to refuse, not made into a file path */
-			if (strncmp(path, "socket:", 7)) {
-				if (cli_path("--port", path, abs, sizeof(abs)))
-					return 2;
-				path = abs;
-			}
-			if (config_add_port(cfg, name[0] ? name : NULL, path, &err)) {
-				fprintf(stderr, "espfabd: --port: %s\n", err.msg);
-				return 2;
-			}
-			break;
-		}
-		case 'B':
-			if (reset_mode_parse(optarg, &cfg->before)) {
-				fprintf(stderr, "espfabd: --before: expected default_reset, usb_reset or no_reset\n");
-				return 2;
-			}
-			break;
-		case 'b':
-			if (config_parse_baud(optarg, &cfg->baud)) {
-				fprintf(stderr, "espfabd: --baud: expected 300..4000000, got '%s'\n", optarg);
-				return 2;
-			}
-			break;
-		case 'S':
-			snprintf(cfg->station, sizeof(cfg->station), "%s", optarg);
-			break;
-		case 'V':
-			if (strcmp(optarg, "readback") && strcmp(optarg, "md5")) {
-				fprintf(stderr, "espfabd: --verify: expected readback or md5\n");
-				return 2;
-			}
-			cfg->verify_readback = !strcmp(optarg, "readback");
-			break;
-		case 'T':
-			if (config_parse_offset(optarg, &cfg->table_offset)) {
-				fprintf(stderr, "espfabd: --table-offset: expected a 4 KiB-aligned offset\n");
-				return 2;
-			}
-			break;
-		case 'A':
-			cfg->autodiscover = 1;
-			break;
-		case 'D':
-			*debug = 1;
-			break;
-		case 'C':
-			*check_only = 1;
-			break;
-		case 'h':
-			usage(stdout);
-			return -1;
-		case 'v':
-			printf("espfabd %s\n", ESPFAB_VERSION);
-			return -1;
-		default:
-			usage(stderr);
-			return 2;
-		}
+		int rc = apply_option(cfg, c, optarg, check_only, debug);
+		if (rc)
+			return rc;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "espfabd: unexpected argument '%s'\n", argv[optind]);
