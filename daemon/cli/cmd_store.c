@@ -19,6 +19,7 @@
 #include "cli_args.h"
 #include "espfab/fsu.h"
 #include "cmd_store.h"
+#include "cmd_store_hmac.h"
 #include "config.h"
 
 #define MAX_UNIQUE 32
@@ -33,6 +34,7 @@ struct opts {
 	size_t n_unique;
 	const char *pos[4];
 	int npos, max_pos;
+	struct cmd_hmac_opts hmac; /* product add's NVS encryption (cmd_store_hmac.h) */
 };
 
 static int usage_err(const struct opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -53,6 +55,7 @@ enum store_opt_id {
 	STORE_OPT_PRODUCT, STORE_OPT_STATE, STORE_OPT_ID, STORE_OPT_REASON, STORE_OPT_SINCE, STORE_OPT_MAC,
 	STORE_OPT_TABLE, STORE_OPT_FIRMWARE, STORE_OPT_PARTITION, STORE_OPT_SEAL_KEY, STORE_OPT_VERSION,
 	STORE_OPT_UNIQUE, STORE_OPT_LIMIT, STORE_OPT_JSON, STORE_OPT_REVEAL, STORE_OPT_AFTER,
+	STORE_OPT_NVS_ENCRYPTION, STORE_OPT_HMAC_KEY_BLOCK, STORE_OPT_HMAC_PROTECT, STORE_OPT_HMAC_SEAL_KEY,
 };
 
 /* Every option of the store's commands; each command allows some of them. */
@@ -73,6 +76,10 @@ static const struct cli_opt store_opts[] = {
 	{"--json", 0, CLI_ARGS_FLAG, STORE_OPT_JSON, {NULL, NULL}, 0},
 	{"--reveal", 0, CLI_ARGS_FLAG, STORE_OPT_REVEAL, {NULL, NULL}, 0},
 	{"--after", 0, CLI_ARGS_ONE, STORE_OPT_AFTER, {NULL, NULL}, 0},
+	{"--nvs-encryption", 0, CLI_ARGS_ONE, STORE_OPT_NVS_ENCRYPTION, {NULL, NULL}, 0},
+	{"--hmac-key-block", 0, CLI_ARGS_ONE, STORE_OPT_HMAC_KEY_BLOCK, {NULL, NULL}, 0},
+	{"--hmac-protect", 0, CLI_ARGS_ONE, STORE_OPT_HMAC_PROTECT, {NULL, NULL}, 0},
+	{"--hmac-seal-key", 0, CLI_ARGS_FLAG, STORE_OPT_HMAC_SEAL_KEY, {NULL, NULL}, 0},
 };
 #define STORE_NOPTS (sizeof(store_opts) / sizeof(store_opts[0]))
 
@@ -107,6 +114,10 @@ static int store_on_opt(void *ctx, const struct cli_opt *opt, char **vals, int n
 	case STORE_OPT_SEAL_KEY: o->seal_key = val; break;
 	case STORE_OPT_JSON: o->json = 1; break;
 	case STORE_OPT_REVEAL: o->reveal = 1; break;
+	case STORE_OPT_NVS_ENCRYPTION: o->hmac.encryption = val; break;
+	case STORE_OPT_HMAC_KEY_BLOCK: o->hmac.key_block = val; break;
+	case STORE_OPT_HMAC_PROTECT: o->hmac.protect = val; break;
+	case STORE_OPT_HMAC_SEAL_KEY: o->hmac.seal = 1; break;
 	case STORE_OPT_VERSION:
 		if (strcmp(val, "1") && strcmp(val, "2"))
 			return usage_err(o, "--version must be 1 or 2, not '%s'", val);
@@ -301,6 +312,28 @@ static int since_arg(const char *in, char *out, size_t cap)
 
 /* ---- product ---- */
 
+/* The default is the first data/nvs partition, as the firmware's
+ * nvs_flash_init() uses the one labelled "nvs"... but a product may keep its
+ * records in another one (--partition). NULL after a message on stderr. */
+static const struct part_entry *nvs_partition(const struct opts *o, const struct part_table *t)
+{
+	const struct part_entry *e = o->partition ? part_find_label(t, o->partition)
+						  : part_find_type(t, PART_TYPE_DATA, PART_SUBTYPE_DATA_NVS);
+
+	if (!e) {
+		if (o->partition)
+			fprintf(stderr, "espfab %s: %s: no partition labelled '%s'\n", o->word, o->table, o->partition);
+		else
+			fprintf(stderr, "espfab %s: %s: no data/nvs partition\n", o->word, o->table);
+		return NULL;
+	}
+	if (e->type != PART_TYPE_DATA || e->subtype != PART_SUBTYPE_DATA_NVS) {
+		fprintf(stderr, "espfab %s: %s: partition '%s' is not a data/nvs partition\n", o->word, o->table, e->name);
+		return NULL;
+	}
+	return e;
+}
+
 static int product_add(const struct cli_globals *g, struct opts *o)
 {
 	char *cfg = NULL, *tbl = NULL;
@@ -312,12 +345,16 @@ static int product_add(const struct cli_globals *g, struct opts *o)
 	struct store_err err = {0};
 	struct fwimg_set *fw = NULL;
 	struct fwimg_err ferr = {0};
+	struct store_hmac_product hp;
 	uint8_t bin[PART_TABLE_MAX_LEN];
-	int rc = 1;
+	int rc = 1, hmac = 0;
 
 	if (o->npos != 2 || !o->table)
 		return usage_err(o, "usage: espfab product add NAME CONFIG.csv --table PARTITIONS.(csv|bin) "
-				    "[--partition LABEL] [--version 1|2] [--unique FIELD]... [--firmware FLASHER_ARGS.json]");
+				    "[--partition LABEL] [--version 1|2] [--unique FIELD]... [--firmware FLASHER_ARGS.json] "
+				    "[--nvs-encryption hmac --hmac-key-block BLOCK_KEYn [--hmac-protect P] [--hmac-seal-key]]");
+	if (cmd_hmac_check(o->word, &o->hmac, &hmac, &hp))
+		return 2;
 	if (read_file(o->pos[1], &cfg, &cfg_len)) {
 		fprintf(stderr, "espfab %s: %s: %s\n", o->word, o->pos[1], strerror(errno));
 		goto out;
@@ -334,22 +371,9 @@ static int product_add(const struct cli_globals *g, struct opts *o)
 			fprintf(stderr, "espfab %s: %s: %s\n", o->word, o->table, pe.msg);
 		goto out;
 	}
-	/* The default is the first data/nvs partition, as the firmware's
-	 * nvs_flash_init() uses the one labelled "nvs"... but a product may
-	 * keep its records in another one (--partition). */
-	const struct part_entry *e = o->partition ? part_find_label(t, o->partition)
-						  : part_find_type(t, PART_TYPE_DATA, PART_SUBTYPE_DATA_NVS);
-	if (!e) {
-		if (o->partition)
-			fprintf(stderr, "espfab %s: %s: no partition labelled '%s'\n", o->word, o->table, o->partition);
-		else
-			fprintf(stderr, "espfab %s: %s: no data/nvs partition\n", o->word, o->table);
+	const struct part_entry *e = nvs_partition(o, t);
+	if (!e)
 		goto out;
-	}
-	if (e->type != PART_TYPE_DATA || e->subtype != PART_SUBTYPE_DATA_NVS) {
-		fprintf(stderr, "espfab %s: %s: partition '%s' is not a data/nvs partition\n", o->word, o->table, e->name);
-		goto out;
-	}
 	/* Keep the table as the device holds it (binary, with its MD5), so the
 	 * daemon can compare what it reads back. */
 	if (part_bin_write(t, &po, bin, &pe)) {
@@ -380,7 +404,10 @@ static int product_add(const struct cli_globals *g, struct opts *o)
 		.firmware_source = o->firmware,
 		.table_offset = po.table_offset,
 	};
-	if (store_product_add(s, &spec, &err)) {
+	/* The product and its encryption in one transaction: both or neither. */
+	if ((hmac && store_txn_begin(s, &err)) || store_product_add(s, &spec, &err) ||
+	    (hmac && (store_hmac_product_set(s, spec.name, &hp, &err) || store_txn_commit(s, &err)))) {
+		store_txn_rollback(s);
 		fprintf(stderr, "espfab %s: %s\n", o->word, err.msg);
 		goto out;
 	}
@@ -388,6 +415,10 @@ static int product_add(const struct cli_globals *g, struct opts *o)
 	       (unsigned)spec.part_offset, (unsigned)spec.part_size, spec.nvs_version);
 	if (fw)
 		printf("product %s: %zu firmware image(s) for %s, %zu bytes\n", spec.name, fw->n, fw->chip, fw->total);
+	if (hmac)
+		printf("product %s: NVS encryption hmac, BLOCK_KEY%u, protection %s%s\n", spec.name, hp.key_block,
+		       hp.protect == 3 ? "read,write" : hp.protect == 1 ? "read" : hp.protect == 2 ? "write" : "none",
+		       hp.seal ? ", keys sealed" : "");
 	rc = 0;
 out:
 	fwimg_set_unref(fw);
@@ -408,13 +439,18 @@ int cmd_product(int argc, char **argv, const struct cli_globals *g)
 			"usage: espfab [--db PATH] product add NAME CONFIG.csv --table PARTITIONS.(csv|bin)\n"
 			"                 [--partition LABEL] [--version 1|2] [--unique FIELD]...\n"
 			"                 [--firmware BUILD/flasher_args.json]\n"
+			"                 [--nvs-encryption none|hmac --hmac-key-block BLOCK_KEY0..5\n"
+			"                  [--hmac-protect read,write|read|write|none] [--hmac-seal-key]]\n"
 			"       espfab [--db PATH] product list [--json]\n"
 			"       espfab [--db PATH] product show NAME [--json]\n");
 		return sub ? 0 : 2;
 	}
 	if (!strcmp(sub, "add")) {
 		o.word = "product add";
-		int r = parse(&o, argc, argv, 2, "table partition version unique seal-key firmware", 2);
+		int r = parse(&o, argc, argv, 2,
+			      "table partition version unique seal-key firmware nvs-encryption hmac-key-block "
+			      "hmac-protect hmac-seal-key",
+			      2);
 		return r ? r : product_add(g, &o);
 	}
 	if (!strcmp(sub, "list") || !strcmp(sub, "show")) {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cmd_store.h"
+#include "cmd_store_hmac.h"
 
 static const char *jstr(json_t *o, const char *k, char *tmp, size_t cap)
 {
@@ -119,6 +120,7 @@ void cmd_store_render(FILE *f, const char *cmd, json_t *reply)
 				json_object_set_new(fl, "namespace", json_string(ns));
 			}
 			table(f, fields, k, h, 6);
+			cmd_hmac_render(f, p);
 			json_decref(fields);
 			json_t *fw = json_object_get(p, "firmware"), *im;
 			if (json_is_object(fw)) {

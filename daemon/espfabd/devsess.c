@@ -227,3 +227,8 @@ void devsess_get_stats(const struct devsess *r, struct devsess_stats *st)
 {
 	*st = r->stats;
 }
+
+struct flashop *devsess_flashop(struct devsess *r)
+{
+	return r->f;
+}

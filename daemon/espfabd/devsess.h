@@ -15,6 +15,8 @@
 
 #include "config.h"
 
+struct flashop; /* protocol/flashop.h */
+
 enum devsess_error {
 	DEVSESS_OK = 0,
 	DEVSESS_ENODEV = -1,    /* the port is gone or cannot be opened */
@@ -83,6 +85,9 @@ int devsess_write_verify(struct devsess *r, uint32_t off, const uint8_t *data, s
 int devsess_verify(struct devsess *r, uint32_t off, const uint8_t *data, size_t len, char *msg, size_t cap);
 /* Leave the loader and run the application; ends the session. */
 int devsess_hard_reset(struct devsess *r, char *msg, size_t cap);
+/* The session's ROM client for eFuse work (efuse.h), or NULL without a
+ * session. Borrowed: valid until the session ends. */
+struct flashop *devsess_flashop(struct devsess *r);
 void devsess_get_stats(const struct devsess *r, struct devsess_stats *st);
 
 #endif

@@ -36,6 +36,9 @@ enum jobq_kind {
 	JOBQ_SENT_REP,       /* rc 0: go ahead; else error, and write nothing */
 	JOBQ_STOP,           /* finish or abort and exit */
 	JOBQ_WAKE,           /* new work may be there: stop waiting, ask again */
+	/* HMAC NVS encryption (pipeline_hmac.h), at the end to keep the values above */
+	JOBQ_HMAC_REQ,       /* worker -> main: job_id, batch_id, mac, chip, u.hmac */
+	JOBQ_HMAC_REP,       /* main -> worker: rc 0: the state is durable; else error, and burn nothing more */
 };
 
 #define JOBQ_NSTEPS 10
@@ -66,6 +69,7 @@ struct jobq_work {           /* WORK_REP, rc 0 */
 	char label[20];       /* the NVS partition's label, offset and size */
 	uint32_t part_offset, part_size;
 	int md5_only;         /* verify by the ROM's MD5 only ("verify_readback = no") */
+	uint32_t hmac;        /* the product's HMAC NVS encryption (pipeline_hmac.h's PIPELINE_HMAC_* bits; 0 = plain) */
 };
 struct jobq_claim {          /* CLAIM_REP, rc 0 */
 	char record[64];
@@ -76,6 +80,10 @@ struct jobq_claim {          /* CLAIM_REP, rc 0 */
 	 * partition at ident_offset. */
 	enum jobq_ident ident;
 	uint32_t ident_offset, ident_len;
+	/* PIPELINE_HMAC_* bits (0 = plain). With it the last
+	 * PIPELINE_HMAC_KEY_LEN bytes of data are the device's HMAC key
+	 * (secret), after any identity part. */
+	uint32_t hmac;
 };
 struct jobq_result {
 	int sent;             /* bytes of the image reached the device */
@@ -89,6 +97,13 @@ struct jobq_result {
 	 * identity the device received (station_ident.h). */
 	char image_sha256[65];
 	int64_t ident_product;
+	uint32_t hmac;        /* the HMAC NVS encryption the worker did (PIPELINE_HMAC_* bits; 0 = plain) */
+};
+struct jobq_hmac {           /* HMAC_REQ: a device's new HMAC key state, made durable before the worker goes on */
+	uint32_t hmac;        /* PIPELINE_HMAC_* bits */
+	int state;            /* enum store_hmac_state */
+	char record[64];
+	char note[400];       /* why (never key bytes), or "" */
 };
 
 struct jobq_msg {
@@ -107,6 +122,7 @@ struct jobq_msg {
 		struct jobq_work work;
 		struct jobq_claim claim;
 		struct jobq_result result;
+		struct jobq_hmac hmac;
 	} u;
 	uint8_t *data;        /* owned by the message; see the top */
 	size_t len;

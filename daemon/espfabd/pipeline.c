@@ -14,6 +14,7 @@
 
 #include "espfab/nvs_decode.h"
 #include "espfab/part.h"
+#include "pipeline_hmac.h"
 #include "pipeline_ident.h"
 
 static const char *const step_names[PIPELINE_STEP_COUNT_] = {
@@ -253,14 +254,15 @@ static void hex(const uint8_t *b, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
-/* Decode what came back: the image must walk cleanly with every CRC good. */
-static int decode_check(const uint8_t *img, size_t len, char *msg, size_t cap)
+/* Decode what came back: the image must walk cleanly with every CRC good
+ * (xts: the HMAC-derived keys of an encrypted image, else NULL). */
+static int decode_check(const uint8_t *img, size_t len, const uint8_t *xts, char *msg, size_t cap)
 {
 	struct nvs_decode *d = NULL;
 	struct nvs_err nerr;
 	int rc = 0;
 
-	if (nvs_decode_image(img, len, NULL, &d, &nerr)) {
+	if (nvs_decode_image(img, len, xts, &d, &nerr)) {
 		snprintf(msg, cap, "read-back NVS image does not decode: %s", nerr.msg);
 		return -1;
 	}
@@ -291,6 +293,7 @@ struct run {
 	int fw_table;                 /* the firmware brings the partition table */
 	struct jobq_msg rep;          /* the claim's reply: the NVS image in rep.data (secret) */
 	struct pipeline_ident ident;
+	struct pipeline_hmac hmac;    /* the HMAC key and XTS keys (secret) */
 	uint8_t *readback;            /* rep.len bytes (secret) */
 };
 
@@ -350,7 +353,8 @@ static int check_device(struct run *r)
 			return fail(r, "firmware needs 0x%llx bytes of flash (%.60s ends there), the device has 0x%x",
 				    (unsigned long long)last->offset + last->len, last->name, id->flash_size);
 	}
-	return 0;
+	/* NVS encryption with an HMAC eFuse key needs a chip that has one. */
+	return pipeline_hmac_precheck(r->wmsg, id->chip, r->result->error, sizeof(r->result->error));
 }
 
 /* 1. The device's own partition table must agree with the product's:
@@ -398,7 +402,8 @@ static int claim_step(struct run *r)
 	snprintf(r->res->record, sizeof(r->res->record), "%s", r->rep.u.claim.record);
 	r->res->step_ms[PIPELINE_STEP_GENERATE] = r->rep.u.claim.generate_ms;
 	r->res->step_ms[PIPELINE_STEP_CLAIM] = (uint32_t)(mono_ms() - t - r->rep.u.claim.generate_ms);
-	if (pipeline_ident_take(&r->rep, &r->ident, r->result->error, sizeof(r->result->error)))
+	if (pipeline_hmac_take(&r->rep, &r->hmac, r->result->error, sizeof(r->result->error)) ||
+	    pipeline_ident_take(&r->rep, &r->ident, r->result->error, sizeof(r->result->error)))
 		return -1;
 	if (r->ident.mode == JOBQ_IDENT_CHECK &&
 	    pipeline_ident_check(r->dev, &r->ident, r->result->error, sizeof(r->result->error)))
@@ -406,6 +411,16 @@ static int claim_step(struct run *r)
 	if (!r->rep.data || r->rep.len != r->work->part_size)
 		return fail(r, "image of %zu bytes for a 0x%llx-byte partition", r->rep.len,
 			    (unsigned long long)r->work->part_size);
+	return 0;
+}
+
+/* 2b. The HMAC key into its eFuse block (pipeline_hmac.h): before the
+ * record is bound, so a refusal or rework releases it. */
+static int hmac_burn_step(struct run *r)
+{
+	if (pipeline_hmac_burn(r->dev, &r->hmac, r->pp, r->io, r->result))
+		return -1;
+	r->res->hmac = r->hmac.hmac;
 	return 0;
 }
 
@@ -467,7 +482,8 @@ static int verify_step(struct run *r)
 			return fail(r, "verify read-back: %s", emsg);
 		if (memcmp(r->readback, r->rep.data, r->rep.len))
 			return fail(r, "verify: read-back differs from the image");
-		if (decode_check(r->readback, r->rep.len, r->result->error, sizeof(r->result->error)))
+		if (decode_check(r->readback, r->rep.len, r->hmac.hmac ? r->hmac.xts : NULL, r->result->error,
+				 sizeof(r->result->error)))
 			return -1;
 	}
 	r->res->step_ms[PIPELINE_STEP_VERIFY] = (uint32_t)(mono_ms() - t);
@@ -533,6 +549,8 @@ int pipeline_provision(struct devsess *dev, const struct devsess_ident *id, cons
 	if (!rc)
 		rc = claim_step(&r);
 	if (!rc)
+		rc = hmac_burn_step(&r);
+	if (!rc)
 		rc = mark_sent_step(&r);
 	if (!rc)
 		rc = write_step(&r);
@@ -553,6 +571,7 @@ int pipeline_provision(struct devsess *dev, const struct devsess_ident *id, cons
 		free(r.readback);
 	}
 	pipeline_ident_clear(&r.ident);
+	pipeline_hmac_clear(&r.hmac);
 	jobq_msg_clear(&r.rep);
 	return rc;
 }

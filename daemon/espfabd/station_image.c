@@ -27,8 +27,9 @@
 #include "worker.h"
 
 /* The record's NVS image: the product's rows in template order with the
- * record's values. The image holds secrets: it is wiped wherever it dies. */
-int station_build_image(const struct store_record *r, uint8_t **out, size_t *len, char *sha_hex, char *msg,
+ * record's values, encrypted with xts when not NULL (HMAC NVS encryption,
+ * station_hmac.h). The image holds secrets: it is wiped wherever it dies. */
+int station_build_image(const struct store_record *r, const uint8_t *xts, uint8_t **out, size_t *len, char *sha_hex, char *msg,
 		       size_t cap)
 {
 	const struct store_product *p = r->product;
@@ -68,7 +69,7 @@ int station_build_image(const struct store_record *r, uint8_t **out, size_t *len
 		snprintf(msg, cap, "out of memory");
 		goto out;
 	}
-	if (nvs_gen_finish(g, NULL, buf, p->part_size, len, &nerr)) {
+	if (nvs_gen_finish(g, xts, buf, p->part_size, len, &nerr)) {
 		snprintf(msg, cap, "NVS image: %s", nerr.msg);
 		goto out;
 	}

@@ -145,9 +145,10 @@ int station_store_seen(struct station *s, int rc, const struct store_err *serr);
 void station_on_work_req(struct station *s, struct jobq_msg *m);
 void station_on_claim_req(struct station *s, struct jobq_msg *m);
 void station_on_sent_req(struct station *s, struct jobq_msg *m);
+void station_on_hmac_req(struct station *s, struct jobq_msg *m);
 
 /* station_image.c */
-int station_build_image(const struct store_record *r, uint8_t **out, size_t *len, char *sha_hex, char *msg,
+int station_build_image(const struct store_record *r, const uint8_t *xts, uint8_t **out, size_t *len, char *sha_hex, char *msg,
 		       size_t cap);
 
 /* station_result.c */

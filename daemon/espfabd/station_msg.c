@@ -99,6 +99,9 @@ void station_on_message(struct station *s, struct jobq_msg *m)
 	case JOBQ_SENT_REQ:
 		station_on_sent_req(s, m);
 		break;
+	case JOBQ_HMAC_REQ:
+		station_on_hmac_req(s, m);
+		break;
 	case JOBQ_RESULT:
 		station_on_result(s, m);
 		break;
@@ -111,6 +114,7 @@ void station_on_message(struct station *s, struct jobq_msg *m)
 	case JOBQ_WORK_REP:
 	case JOBQ_CLAIM_REP:
 	case JOBQ_SENT_REP:
+	case JOBQ_HMAC_REP:
 	case JOBQ_STOP:
 	case JOBQ_WAKE:
 		break;

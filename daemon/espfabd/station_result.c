@@ -22,6 +22,7 @@
 #include "outbox.h"
 #include "espfab/store_cert.h"
 #include "pipeline.h"
+#include "station_hmac.h"
 #include "station_ident.h"
 #include "station_int.h"
 #include "uplink.h"
@@ -43,6 +44,13 @@ static int result_store(struct station *s, const struct jobq_msg *m, const char 
 		if (!rc && m->u.result.ident && m->u.result.ident_product)
 			rc = store_cert_delivered(s->store, m->u.result.ident_product, m->mac, s->cfg.station, port, m->job_id,
 						  serr);
+		if (!rc && m->u.result.hmac)
+			rc = station_hmac_done(s->store,
+					       &(struct station_hmac_ctx){.station = s->cfg.station, .port = port,
+									  .chip = m->chip, .mac = m->mac,
+									  .record_id = m->u.result.record, .batch_id = m->batch_id,
+									  .job_id = m->job_id},
+					       m->u.result.hmac, serr);
 		return rc;
 	}
 	if (m->u.result.sent)

@@ -121,7 +121,8 @@ void station_reply_worker(struct station *s, unsigned w, struct jobq_msg *m)
 {
 	m->worker = w;
 	/* nheld < ROUND_MAX: one reply per message of the round at most. */
-	if (s->txn && (m->kind == JOBQ_CLAIM_REP || m->kind == JOBQ_SENT_REP) && s->nheld < ROUND_MAX) {
+	if (s->txn && (m->kind == JOBQ_CLAIM_REP || m->kind == JOBQ_SENT_REP || m->kind == JOBQ_HMAC_REP) &&
+	    s->nheld < ROUND_MAX) {
 		s->held[s->nheld++] = *m;
 		m->data = NULL;
 		m->fw = NULL;

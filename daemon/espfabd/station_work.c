@@ -23,6 +23,7 @@
 #include "outbox.h"
 #include "espfab/store_cert.h"
 #include "pipeline.h"
+#include "station_hmac.h"
 #include "station_ident.h"
 #include "station_int.h"
 #include "uplink.h"
@@ -169,6 +170,7 @@ void station_on_work_req(struct station *s, struct jobq_msg *m)
 	}
 	rep.fw = prod->n_images ? fwimg_set_ref(s->fw) : NULL;
 	rep.u.work.md5_only = !s->verify_readback;
+	rep.u.work.hmac = station_hmac_work(s->store, prod->id);
 	rep.rc = 0;
 	p->promised = rep.batch_id;
 	snprintf(p->promised_product, sizeof(p->promised_product), "%.63s", rep.u.work.product);
@@ -187,6 +189,8 @@ void station_on_claim_req(struct station *s, struct jobq_msg *m)
 	struct store_record *r = NULL;
 	struct store_err serr = {0};
 	char product[CTL_NAME_MAX] = "";
+	uint8_t hkey[32], xts[NVS_XTS_KEY_LEN];
+	uint32_t hmac = 0;
 	uint64_t t;
 	int64_t b;
 
@@ -226,11 +230,19 @@ void station_on_claim_req(struct station *s, struct jobq_msg *m)
 	snprintf(p->record, sizeof(p->record), "%s", r->record_id);
 	t = station_mono_ms();
 	p->ident_product = 0;
-	if (station_build_image(r, &rep.data, &rep.len, rep.u.claim.sha256, rep.error, sizeof(rep.error)) ||
+	struct station_hmac_ctx hc = {.station = s->cfg.station, .port = p->name, .chip = m->chip, .mac = r->mac,
+				      .product = product, .record_id = r->record_id, .product_id = r->product->id,
+				      .batch_id = m->batch_id, .job_id = r->job_id};
+	/* The HMAC key goes last in the reply, after any identity part
+	 * (jobq.h's struct jobq_claim). */
+	if (station_hmac_prepare(s->store, &hc, &hmac, hkey, xts, rep.error, sizeof(rep.error)) ||
+	    station_build_image(r, hmac ? xts : NULL, &rep.data, &rep.len, rep.u.claim.sha256, rep.error,
+				sizeof(rep.error)) ||
 	    station_ident_prepare(s->ident, s->store, r,
 				  &(struct station_ident_ctx){.station = s->cfg.station, .port = p->name, .mac = r->mac,
 							      .job_id = r->job_id},
-				  &rep, rep.error, sizeof(rep.error))) {
+				  &rep, rep.error, sizeof(rep.error)) ||
+	    station_hmac_append(&rep, hmac, hkey, rep.error, sizeof(rep.error))) {
 		/* Nothing was sent: the record goes back to the pool. */
 		struct store_audit_entry a = {.station = s->cfg.station, .port = p->name, .chip = m->chip,
 					      .mac = m->mac, .product = product, .record_id = r->record_id,
@@ -253,6 +265,8 @@ out:
 	 * (the store counts it), or nothing will be. */
 	if (p)
 		p->promised = 0;
+	OPENSSL_cleanse(hkey, sizeof(hkey));
+	OPENSSL_cleanse(xts, sizeof(xts));
 	store_record_free(r);
 	station_reply_worker(s, m->worker, &rep);
 }
@@ -276,5 +290,21 @@ void station_on_sent_req(struct station *s, struct jobq_msg *m)
 		rep.rc = -1;
 		snprintf(rep.error, sizeof(rep.error), "%s", serr.msg);
 	}
+	station_reply_worker(s, m->worker, &rep);
+}
+
+/* A worker's change of a device's HMAC key state (pipeline_hmac.h): durable
+ * (with the round's commit, the reply is held until then) before the worker
+ * burns or gives up. */
+void station_on_hmac_req(struct station *s, struct jobq_msg *m)
+{
+	struct station_port *p = station_port_of(s, m);
+	struct jobq_msg rep;
+	struct station_hmac_ctx hc = {.station = s->cfg.station, .port = p ? p->name : NULL, .chip = m->chip,
+				      .mac = m->mac, .record_id = m->u.hmac.record[0] ? m->u.hmac.record : NULL,
+				      .batch_id = m->batch_id, .job_id = m->job_id};
+
+	station_round_write(s);
+	station_hmac_on_req(s->store, &hc, m, &rep);
 	station_reply_worker(s, m->worker, &rep);
 }

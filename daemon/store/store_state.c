@@ -22,6 +22,12 @@ static const char *const batch_names[STORE_BATCH_STATE_COUNT_] = {
 	[STORE_BATCH_CANCELLED] = "cancelled",
 };
 
+/* "none" is no row (see the enum): never stored, so never parsed from the schema's strings. */
+static const char *const hmac_names[STORE_HMAC_STATE_COUNT_] = {
+	[STORE_HMAC_NONE] = "none",       [STORE_HMAC_BURNING] = "key-burning", [STORE_HMAC_BURNT] = "key-burnt",
+	[STORE_HMAC_DONE] = "done",       [STORE_HMAC_REWORK] = "rework",       [STORE_HMAC_REFUSED] = "refused",
+};
+
 static const struct {
 	const char *const *names;
 	int count;
@@ -29,6 +35,7 @@ static const struct {
 	[STORE_LC_RECORD] = {record_names, STORE_RECORD_STATE_COUNT_},
 	[STORE_LC_JOB] = {job_names, STORE_JOB_STATE_COUNT_},
 	[STORE_LC_BATCH] = {batch_names, STORE_BATCH_STATE_COUNT_},
+	[STORE_LC_HMAC] = {hmac_names, STORE_HMAC_STATE_COUNT_},
 };
 
 /* THE TRANSITIONS, by the call that makes them. */
@@ -58,6 +65,21 @@ static const struct {
 	{STORE_LC_BATCH, STORE_BATCH_PAUSED, STORE_BATCH_CANCELLED},
 	{STORE_LC_BATCH, STORE_BATCH_ACTIVE, STORE_BATCH_DONE},      /* its last device verified */
 	{STORE_LC_BATCH, STORE_BATCH_PAUSED, STORE_BATCH_DONE},
+	/* device HMAC keys (store_hmac_set; schema 005's trigger says the same) */
+	{STORE_LC_HMAC, STORE_HMAC_NONE, STORE_HMAC_BURNING},       /* a key chosen at claim time */
+	{STORE_LC_HMAC, STORE_HMAC_BURNING, STORE_HMAC_BURNING},    /* a later run, the same (sealed) key */
+	{STORE_LC_HMAC, STORE_HMAC_BURNING, STORE_HMAC_BURNT},      /* the burn verified */
+	{STORE_LC_HMAC, STORE_HMAC_BURNING, STORE_HMAC_REWORK},
+	{STORE_LC_HMAC, STORE_HMAC_BURNING, STORE_HMAC_REFUSED},    /* nothing programmed */
+	{STORE_LC_HMAC, STORE_HMAC_REFUSED, STORE_HMAC_BURNING},    /* a later run */
+	{STORE_LC_HMAC, STORE_HMAC_REFUSED, STORE_HMAC_BURNT},
+	{STORE_LC_HMAC, STORE_HMAC_REFUSED, STORE_HMAC_REWORK},
+	{STORE_LC_HMAC, STORE_HMAC_REFUSED, STORE_HMAC_REFUSED},
+	{STORE_LC_HMAC, STORE_HMAC_BURNT, STORE_HMAC_BURNT},        /* found burnt again: finished with the sealed key */
+	{STORE_LC_HMAC, STORE_HMAC_BURNT, STORE_HMAC_DONE},         /* verified */
+	{STORE_LC_HMAC, STORE_HMAC_BURNT, STORE_HMAC_REWORK},
+	{STORE_LC_HMAC, STORE_HMAC_DONE, STORE_HMAC_DONE},          /* verified again with the sealed key */
+	{STORE_LC_HMAC, STORE_HMAC_REWORK, STORE_HMAC_REWORK},
 };
 
 const char *store_state_name(enum store_lifecycle lc, int state)

@@ -12,6 +12,7 @@
 #include "espfab/store_state.h"
 
 #define SCHEMA ESPFAB_TEST_DATA "/../../schemas/001_initial.sql"
+#define SCHEMA_HMAC ESPFAB_TEST_DATA "/../../schemas/005_hmac.sql"
 
 static char *slurp(const char *path)
 {
@@ -64,6 +65,12 @@ static void test_store_state_names_match_schema(void **state)
 	check_matches(sql, "batches", STORE_LC_BATCH, STORE_BATCH_STATE_COUNT_);
 	check_matches(sql, "jobs", STORE_LC_JOB, STORE_JOB_STATE_COUNT_);
 	free(sql);
+	/* "none" is no row: every other state is one of the CHECK's. */
+	sql = slurp(SCHEMA_HMAC);
+	assert_non_null(sql);
+	check_matches(sql, "device_hmac_keys", STORE_LC_HMAC, STORE_HMAC_STATE_COUNT_ - 1);
+	assert_int_equal(store_hmac_state_parse("none"), STORE_HMAC_NONE);
+	free(sql);
 }
 
 static void test_store_state_round_trip(void **state)
@@ -112,6 +119,19 @@ static void test_store_state_transitions(void **state)
 	assert_false(store_state_allowed(STORE_LC_BATCH, STORE_BATCH_DONE, STORE_BATCH_CANCELLED));
 	/* Unknown states are refused, not read out of bounds. */
 	assert_false(store_state_allowed(STORE_LC_JOB, -1, STORE_JOB_SENT));
+
+	assert_true(store_state_allowed(STORE_LC_HMAC, STORE_HMAC_NONE, STORE_HMAC_BURNING));
+	assert_true(store_state_allowed(STORE_LC_HMAC, STORE_HMAC_BURNING, STORE_HMAC_BURNT));
+	assert_true(store_state_allowed(STORE_LC_HMAC, STORE_HMAC_REFUSED, STORE_HMAC_BURNING));
+	assert_true(store_state_allowed(STORE_LC_HMAC, STORE_HMAC_BURNT, STORE_HMAC_DONE));
+	assert_false(store_state_allowed(STORE_LC_HMAC, STORE_HMAC_NONE, STORE_HMAC_BURNT));
+	assert_false(store_state_allowed(STORE_LC_HMAC, STORE_HMAC_BURNT, STORE_HMAC_BURNING));
+	assert_false(store_state_allowed(STORE_LC_HMAC, STORE_HMAC_BURNT, STORE_HMAC_REFUSED));
+	for (int to = 0; to < STORE_HMAC_STATE_COUNT_; to++) {
+		assert_int_equal(store_state_allowed(STORE_LC_HMAC, STORE_HMAC_DONE, to), to == STORE_HMAC_DONE);
+		assert_int_equal(store_state_allowed(STORE_LC_HMAC, STORE_HMAC_REWORK, to), to == STORE_HMAC_REWORK);
+		assert_false(store_state_allowed(STORE_LC_HMAC, to, STORE_HMAC_NONE));
+	}
 }
 
 int main(void)

@@ -36,7 +36,21 @@ enum store_batch_state {
 	STORE_BATCH_STATE_COUNT_
 };
 
-enum store_lifecycle { STORE_LC_RECORD = 0, STORE_LC_JOB, STORE_LC_BATCH, STORE_LC_COUNT_ };
+/* A device's HMAC eFuse key, per (MAC, key block) (espfab/store_hmac.h,
+ * schema 005's device_hmac_keys). NONE is no row, not a state the schema
+ * names: nothing was ever tried on this block. The values are part of the
+ * worker messages (PIPELINE_HMAC_PRIOR, 4 bits): append only. */
+enum store_hmac_state {
+	STORE_HMAC_NONE = 0,
+	STORE_HMAC_BURNING,      /* a key was chosen, the burn may have started */
+	STORE_HMAC_BURNT,        /* the key is in its block, purpose HMAC_UP */
+	STORE_HMAC_DONE,         /* the device verified with its encrypted image */
+	STORE_HMAC_REWORK,       /* a key is or may be on the chip and the station cannot finish it */
+	STORE_HMAC_REFUSED,      /* the burn's checks refused with nothing programmed */
+	STORE_HMAC_STATE_COUNT_
+};
+
+enum store_lifecycle { STORE_LC_RECORD = 0, STORE_LC_JOB, STORE_LC_BATCH, STORE_LC_HMAC, STORE_LC_COUNT_ };
 
 /* The state's name ("?" for none), or the state of a name (-1 for none). */
 const char *store_state_name(enum store_lifecycle lc, int state);
@@ -57,6 +71,10 @@ static inline const char *store_batch_state_name(enum store_batch_state s)
 {
 	return store_state_name(STORE_LC_BATCH, (int)s);
 }
+static inline const char *store_hmac_state_name(enum store_hmac_state s) /* "key-burning", ...; static */
+{
+	return store_state_name(STORE_LC_HMAC, (int)s);
+}
 static inline int store_record_state_parse(const char *name)
 {
 	return store_state_parse(STORE_LC_RECORD, name);
@@ -68,6 +86,10 @@ static inline int store_job_state_parse(const char *name)
 static inline int store_batch_state_parse(const char *name)
 {
 	return store_state_parse(STORE_LC_BATCH, name);
+}
+static inline int store_hmac_state_parse(const char *name)
+{
+	return store_state_parse(STORE_LC_HMAC, name);
 }
 
 #endif
