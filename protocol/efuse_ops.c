@@ -261,21 +261,60 @@ static int check_free(const struct flashop *f, const struct efuse_summary *s, un
 	return 0;
 }
 
+/* BLOCK0 in one go: KEY_PURPOSE_n, its write protection, the block's
+ * protection; then re-read and check all of them. */
+static int burn_block0(struct flashop *f, const struct efuse_layout *l, unsigned key_index,
+		       enum efuse_purpose purpose, unsigned protect, struct efuse_err *err)
+{
+	struct efuse_summary s;
+	uint32_t blk0[6] = {0};
+	unsigned b = EFUSE_KEY_FIRST_BLOCK + key_index;
+	int e;
+
+	blk0[0] = 1u << EFUSE_WR_DIS_PURPOSE(key_index);
+	if (protect & EFUSE_PROTECT_WRITE)
+		blk0[0] |= 1u << EFUSE_WR_DIS_BLOCK(b);
+	if (protect & EFUSE_PROTECT_READ)
+		blk0[1] = 1u << key_index;
+	if (key_index < 2)
+		blk0[2] = (uint32_t)purpose << (24 + 4 * key_index);
+	else
+		blk0[3] = (uint32_t)purpose << (4 * (key_index - 2));
+	if ((e = program_block(f, l, 0, blk0, 6, err)) || (e = read_summary(f, l, &s, err)))
+		return e;
+	const struct efuse_key_state *ks = &s.key[key_index];
+	if (ks->purpose != (unsigned)purpose || !ks->purpose_write_protected ||
+	    ks->read_protected != !!(protect & EFUSE_PROTECT_READ) ||
+	    ks->write_protected != !!(protect & EFUSE_PROTECT_WRITE))
+		return fail(err, EFUSE_EVERIFY,
+			    "%s BLOCK_KEY%u after burning BLOCK0: purpose %s, read-protect %d, write-protect %d, "
+			    "purpose write-protect %d: not what was programmed",
+			    flashop_info(f)->chip->name, key_index, efuse_purpose_name(ks->purpose), ks->read_protected,
+			    ks->write_protected, ks->purpose_write_protected);
+	return 0;
+}
+
+static int valid_args(unsigned key_index, enum efuse_purpose purpose, unsigned protect, struct efuse_err *err)
+{
+	if (key_index >= EFUSE_KEY_BLOCKS || purpose == EFUSE_PURPOSE_USER || (unsigned)purpose > 15 ||
+	    (protect & ~(EFUSE_PROTECT_READ | EFUSE_PROTECT_WRITE)))
+		return fail(err, ROM_EINVAL, "eFuse burn: BLOCK_KEY%u / purpose %u / protection 0x%x is not valid",
+			    key_index, (unsigned)purpose, protect);
+	return 0;
+}
+
 int efuse_burn_key(struct flashop *f, unsigned key_index, enum efuse_purpose purpose,
 		   const uint8_t key[EFUSE_KEY_LEN], unsigned protect, struct efuse_err *err)
 {
 	const struct efuse_layout *l;
 	struct efuse_summary s;
 	uint8_t check[EFUSE_RS_LEN];
-	uint32_t words[11], back[8], blk0[6] = { 0 };
+	uint32_t words[11], back[8];
 	unsigned b = EFUSE_KEY_FIRST_BLOCK + key_index;
 	int e;
 
-	if (key_index >= EFUSE_KEY_BLOCKS || purpose == EFUSE_PURPOSE_USER || (unsigned)purpose > 15 ||
-	    (protect & ~(EFUSE_PROTECT_READ | EFUSE_PROTECT_WRITE)))
-		return fail(err, ROM_EINVAL, "eFuse burn: BLOCK_KEY%u / purpose %u / protection 0x%x is not valid",
-			    key_index, (unsigned)purpose, protect);
-	if ((e = layout_of(f, &l, err)) || (e = read_summary(f, l, &s, err)) ||
+	if ((e = valid_args(key_index, purpose, protect, err)) || (e = layout_of(f, &l, err)) ||
+	    (e = read_summary(f, l, &s, err)) ||
 	    (e = check_free(f, &s, key_index, purpose, protect, err)))
 		return e;
 
@@ -303,35 +342,59 @@ int efuse_burn_key(struct flashop *f, unsigned key_index, enum efuse_purpose pur
 		goto out;
 	}
 
-	/* 2. BLOCK0 in one go: purpose, its write protection, the block's */
-	blk0[0] = 1u << EFUSE_WR_DIS_PURPOSE(key_index);
-	if (protect & EFUSE_PROTECT_WRITE)
-		blk0[0] |= 1u << EFUSE_WR_DIS_BLOCK(b);
-	if (protect & EFUSE_PROTECT_READ)
-		blk0[1] = 1u << key_index;
-	if (key_index < 2)
-		blk0[2] = (uint32_t)purpose << (24 + 4 * key_index);
-	else
-		blk0[3] = (uint32_t)purpose << (4 * (key_index - 2));
-	if ((e = program_block(f, l, 0, blk0, 6, err)) || (e = read_summary(f, l, &s, err)))
+	/* 2. BLOCK0 */
+	if ((e = burn_block0(f, l, key_index, purpose, protect, err)))
 		goto out;
-	{
-		const struct efuse_key_state *ks = &s.key[key_index];
-		if (ks->purpose != (unsigned)purpose || !ks->purpose_write_protected ||
-		    ks->read_protected != !!(protect & EFUSE_PROTECT_READ) ||
-		    ks->write_protected != !!(protect & EFUSE_PROTECT_WRITE)) {
-			e = fail(err, EFUSE_EVERIFY,
-				 "%s BLOCK_KEY%u after burning BLOCK0: purpose %s, read-protect %d, write-protect %d, "
-				 "purpose write-protect %d: not what was programmed",
-				 flashop_info(f)->chip->name, key_index, efuse_purpose_name(ks->purpose),
-				 ks->read_protected, ks->write_protected, ks->purpose_write_protected);
-			goto out;
-		}
-	}
 	e = 0;
 out:
 	OPENSSL_cleanse(words, sizeof(words));
 	OPENSSL_cleanse(back, sizeof(back));
 	OPENSSL_cleanse(check, sizeof(check));
+	return e;
+}
+
+/* The half burn a crash between the two program commands of
+ * efuse_burn_key leaves: key block burnt (readable, data, RS good), BLOCK0
+ * not (purpose USER and writable, no protection). Only the key the caller
+ * holds (the station's sealed copy) may be finished: the block's data must
+ * be exactly it. */
+int efuse_finish_key(struct flashop *f, unsigned key_index, enum efuse_purpose purpose,
+		     const uint8_t key[EFUSE_KEY_LEN], unsigned protect, struct efuse_err *err)
+{
+	const struct efuse_layout *l;
+	struct efuse_summary s;
+	uint32_t words[8], back[8];
+	const char *chip;
+	int e;
+
+	if ((e = valid_args(key_index, purpose, protect, err)) || (e = layout_of(f, &l, err)) ||
+	    (e = read_summary(f, l, &s, err)))
+		return e;
+	chip = flashop_info(f)->chip->name;
+	const struct efuse_key_state *ks = &s.key[key_index];
+	if (ks->purpose != EFUSE_PURPOSE_USER || ks->read_protected || ks->write_protected ||
+	    ks->purpose_write_protected || ks->empty || ks->rs_errors || ks->rs_fail)
+		return fail(err, EFUSE_ESTATE,
+			    "%s BLOCK_KEY%u is not a half-burnt key block (purpose %s, %s, read-protect %d, "
+			    "write-protect %d, purpose write-protect %d, RS errors %u%s): BLOCK0 not burnt",
+			    chip, key_index, efuse_purpose_name(ks->purpose), ks->empty ? "empty" : "data",
+			    ks->read_protected, ks->write_protected, ks->purpose_write_protected, ks->rs_errors,
+			    ks->rs_fail ? ", coding failure" : "");
+	if ((protect & EFUSE_PROTECT_READ) && s.rd_dis_write_protected)
+		return fail(err, EFUSE_ESTATE, "%s RD_DIS is write-protected: BLOCK_KEY%u cannot be read-protected", chip,
+			    key_index);
+	for (unsigned i = 0; i < 8; i++)
+		words[i] = le_get32(key + 4 * i);
+	if ((e = read_block(f, l, EFUSE_KEY_FIRST_BLOCK + key_index, back, err)))
+		goto out;
+	if (memcmp(back, words, sizeof(back))) {
+		e = fail(err, EFUSE_ESTATE, "%s BLOCK_KEY%u holds another key than the one given: BLOCK0 not burnt", chip,
+			 key_index);
+		goto out;
+	}
+	e = burn_block0(f, l, key_index, purpose, protect, err);
+out:
+	OPENSSL_cleanse(words, sizeof(words));
+	OPENSSL_cleanse(back, sizeof(back));
 	return e;
 }

@@ -294,6 +294,60 @@ static void test_efuse_sim_persisted_key_not_burnt_twice(void **state)
 	unlink(path);
 }
 
+/* A crash between efuse_burn_key's two program commands: the key block
+ * holds key with its RS code, BLOCK0 nothing. */
+static void half_burn(struct simdev *d, unsigned k, const uint8_t key[32])
+{
+	uint8_t chk[12];
+
+	efuse_rs_encode(key, chk);
+	for (unsigned i = 0; i < 8; i++)
+		simdev_efuse_set(d, 4 + k, i, le(key + 4 * i));
+	for (unsigned i = 0; i < 3; i++)
+		simdev_efuse_set(d, 4 + k, 8 + i, le(chk + 4 * i));
+}
+
+static void test_efuse_sim_finish_half_burn(void **state)
+{
+	static const enum simdev_chip chips[] = { SIMDEV_CHIP_ESP32C3, SIMDEV_CHIP_ESP32C6, SIMDEV_CHIP_ESP32H2,
+						  SIMDEV_CHIP_ESP32S3 };
+	struct efuse_err err = { 0 };
+	struct efuse_summary s;
+	uint8_t key[32], other[32];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(chips) / sizeof(chips[0]); i++) {
+		unsigned k = (unsigned)(i + 1) % 6;
+		struct rig *r = rig_new(chips[i]);
+		make_key(key, (uint8_t)(40 + i));
+		make_key(other, (uint8_t)(80 + i));
+		half_burn(r->dev, k, key);
+		/* a fresh burn refuses the block: it holds data */
+		assert_int_equal(efuse_burn_key(r->f, k, EFUSE_PURPOSE_HMAC_UP, key, 3, &err), EFUSE_ENOTFREE);
+		/* another key than the block's: nothing programmed */
+		assert_int_equal(efuse_finish_key(r->f, k, EFUSE_PURPOSE_HMAC_UP, other, 3, &err), EFUSE_ESTATE);
+		assert_non_null(strstr(err.msg, "another key"));
+		assert_int_equal(simdev_efuse_programs(r->dev), 0);
+		/* an empty block is not a half burn */
+		assert_int_equal(efuse_finish_key(r->f, (k + 1) % 6, EFUSE_PURPOSE_HMAC_UP, key, 3, &err), EFUSE_ESTATE);
+		assert_non_null(strstr(err.msg, "not a half-burnt key block"));
+		assert_int_equal(simdev_efuse_programs(r->dev), 0);
+		/* the right key: BLOCK0 only, one program command */
+		if (efuse_finish_key(r->f, k, EFUSE_PURPOSE_HMAC_UP, key, EFUSE_PROTECT_READ | EFUSE_PROTECT_WRITE, &err))
+			fail_msg("%s: %s", simdev_chip_name(chips[i]), err.msg);
+		assert_int_equal(simdev_efuse_programs(r->dev), 1);
+		assert_int_equal(simdev_efuse_get(r->dev, 0, 0), 1u << (8 + k) | 1u << (23 + k));
+		assert_int_equal(simdev_efuse_get(r->dev, 0, 1), 1u << k);
+		assert_int_equal(efuse_read_summary(r->f, &s, &err), 0);
+		assert_int_equal(s.key[k].purpose, EFUSE_PURPOSE_HMAC_UP);
+		assert_true(s.key[k].read_protected && s.key[k].write_protected && s.key[k].purpose_write_protected);
+		/* finished: a second finish is refused, nothing more programmed */
+		assert_int_equal(efuse_finish_key(r->f, k, EFUSE_PURPOSE_HMAC_UP, key, 3, &err), EFUSE_ESTATE);
+		assert_int_equal(simdev_efuse_programs(r->dev), 1);
+		rig_free(r);
+	}
+}
+
 static void test_efuse_sim_secure_download(void **state)
 {
 	struct efuse_err err;
@@ -332,6 +386,7 @@ int main(void)
 		cmocka_unit_test(test_efuse_sim_refusals),
 		cmocka_unit_test(test_efuse_sim_rd_dis_locked_without_read_protect),
 		cmocka_unit_test(test_efuse_sim_persisted_key_not_burnt_twice),
+		cmocka_unit_test(test_efuse_sim_finish_half_burn),
 		cmocka_unit_test(test_efuse_sim_secure_download),
 		cmocka_unit_test(test_efuse_sim_lost_reply_retried),
 	};

@@ -152,4 +152,13 @@ int efuse_read_summary(struct flashop *f, struct efuse_summary *s, struct efuse_
 int efuse_burn_key(struct flashop *f, unsigned key_index, enum efuse_purpose purpose,
 		   const uint8_t key[EFUSE_KEY_LEN], unsigned protect, struct efuse_err *err);
 
+/* Finish a half burn: the key block holds key (readable, RS good) but
+ * BLOCK0 was never programmed (purpose USER, writable, no protection), as
+ * a crash between efuse_burn_key's two program commands leaves it. Checks
+ * that the block's data is exactly key, then programs BLOCK0 as
+ * efuse_burn_key's second step and re-reads it. EFUSE_ESTATE, nothing
+ * programmed, for any other state or another key. */
+int efuse_finish_key(struct flashop *f, unsigned key_index, enum efuse_purpose purpose,
+		     const uint8_t key[EFUSE_KEY_LEN], unsigned protect, struct efuse_err *err);
+
 #endif
