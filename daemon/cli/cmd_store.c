@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "cmd_store.h"
+#include "cmd_store_hmac.h"
 #include "config.h"
 
 #define MAX_UNIQUE 32
@@ -31,6 +32,7 @@ struct opts {
 	size_t n_unique;
 	const char *pos[4];
 	int npos;
+	struct cmd_hmac_opts hmac;
 };
 
 static int usage_err(const struct opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -55,7 +57,8 @@ static int parse(struct opts *o, int argc, char **argv, int first, const char *a
 		int has_arg;
 	} known[] = {{"product", 1}, {"state", 1},    {"id", 1},      {"reason", 1},   {"since", 1},
 		     {"mac", 1},     {"table", 1},    {"firmware", 1},    {"partition", 1}, {"seal-key", 1}, {"version", 1},
-		     {"unique", 1},  {"limit", 1},    {"json", 0},    {"reveal", 0},   {"after", 1}};
+		     {"unique", 1},  {"limit", 1},    {"json", 0},    {"reveal", 0},   {"after", 1},
+		     {"nvs-encryption", 1}, {"hmac-key-block", 1}, {"hmac-protect", 1}, {"hmac-seal-key", 0}};
 	for (int i = first; i < argc; i++) {
 		const char *a = argv[i], *val = NULL;
 		if (a[0] != '-' || a[1] != '-' || !a[2]) {
@@ -113,6 +116,14 @@ static int parse(struct opts *o, int argc, char **argv, int first, const char *a
 			o->seal_key = val;
 		else if (!strcmp(name, "json"))
 			o->json = 1;
+		else if (!strcmp(name, "nvs-encryption"))
+			o->hmac.encryption = val;
+		else if (!strcmp(name, "hmac-key-block"))
+			o->hmac.key_block = val;
+		else if (!strcmp(name, "hmac-protect"))
+			o->hmac.protect = val;
+		else if (!strcmp(name, "hmac-seal-key"))
+			o->hmac.seal = 1;
 		else if (!strcmp(name, "reveal"))
 			o->reveal = 1;
 		else if (!strcmp(name, "version")) {
@@ -327,6 +338,7 @@ void cmd_store_render(FILE *f, const char *cmd, json_t *reply)
 			}
 			table(f, fields, k, h, 6);
 			json_decref(fields);
+			cmd_hmac_render(f, p);
 			json_t *fw = json_object_get(p, "firmware"), *im;
 			if (json_is_object(fw)) {
 				fprintf(f, "firmware:   %s\n", jstr(fw, "chip", tmp, sizeof(tmp)));
@@ -464,12 +476,16 @@ static int product_add(const struct cli_globals *g, struct opts *o)
 	struct store_err err = {0};
 	struct fwimg_set *fw = NULL;
 	struct fwimg_err ferr = {0};
+	struct store_hmac_product hp;
 	uint8_t bin[PART_TABLE_MAX_LEN];
-	int rc = 1;
+	int rc = 1, hmac = 0;
 
 	if (o->npos != 2 || !o->table)
 		return usage_err(o, "usage: espfab product add NAME CONFIG.csv --table PARTITIONS.(csv|bin) "
-				    "[--partition LABEL] [--version 1|2] [--unique FIELD]... [--firmware FLASHER_ARGS.json]");
+				    "[--partition LABEL] [--version 1|2] [--unique FIELD]... [--firmware FLASHER_ARGS.json] "
+				    "[--nvs-encryption hmac --hmac-key-block BLOCK_KEYn [--hmac-protect P] [--hmac-seal-key]]");
+	if (cmd_hmac_check(o->word, &o->hmac, &hmac, &hp))
+		return 2;
 	if (read_file(o->pos[1], &cfg, &cfg_len)) {
 		fprintf(stderr, "espfab %s: %s: %s\n", o->word, o->pos[1], strerror(errno));
 		goto out;
@@ -532,7 +548,10 @@ static int product_add(const struct cli_globals *g, struct opts *o)
 		.firmware_source = o->firmware,
 		.table_offset = po.table_offset,
 	};
-	if (store_product_add(s, &spec, &err)) {
+	/* The product and its encryption in one transaction: both or neither. */
+	if ((hmac && store_txn_begin(s, &err)) || store_product_add(s, &spec, &err) ||
+	    (hmac && (store_hmac_product_set(s, spec.name, &hp, &err) || store_txn_commit(s, &err)))) {
+		store_txn_rollback(s);
 		fprintf(stderr, "espfab %s: %s\n", o->word, err.msg);
 		goto out;
 	}
@@ -540,6 +559,10 @@ static int product_add(const struct cli_globals *g, struct opts *o)
 	       (unsigned)spec.part_offset, (unsigned)spec.part_size, spec.nvs_version);
 	if (fw)
 		printf("product %s: %zu firmware image(s) for %s, %zu bytes\n", spec.name, fw->n, fw->chip, fw->total);
+	if (hmac)
+		printf("product %s: NVS encryption hmac, BLOCK_KEY%u, protection %s%s\n", spec.name, hp.key_block,
+		       hp.protect == 3 ? "read,write" : hp.protect == 1 ? "read" : hp.protect == 2 ? "write" : "none",
+		       hp.seal ? ", keys sealed" : "");
 	rc = 0;
 out:
 	fwimg_set_unref(fw);
@@ -560,13 +583,15 @@ int cmd_product(int argc, char **argv, const struct cli_globals *g)
 			"usage: espfab [--db PATH] product add NAME CONFIG.csv --table PARTITIONS.(csv|bin)\n"
 			"                 [--partition LABEL] [--version 1|2] [--unique FIELD]...\n"
 			"                 [--firmware BUILD/flasher_args.json]\n"
+			"                 [--nvs-encryption none|hmac --hmac-key-block BLOCK_KEY0..5\n"
+			"                  [--hmac-protect read,write|read|write|none] [--hmac-seal-key]]\n"
 			"       espfab [--db PATH] product list [--json]\n"
 			"       espfab [--db PATH] product show NAME [--json]\n");
 		return sub ? 0 : 2;
 	}
 	if (!strcmp(sub, "add")) {
 		o.word = "product add";
-		int r = parse(&o, argc, argv, 2, "table partition version unique seal-key firmware", 2);
+		int r = parse(&o, argc, argv, 2, "table partition version unique seal-key firmware nvs-encryption hmac-key-block hmac-protect hmac-seal-key", 2);
 		return r ? r : product_add(g, &o);
 	}
 	if (!strcmp(sub, "list") || !strcmp(sub, "show")) {

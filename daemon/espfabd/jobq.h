@@ -36,6 +36,9 @@ enum jobq_kind {
 	JOBQ_SENT_REP,       /* rc 0: go ahead; else write nothing */
 	JOBQ_STOP,           /* finish or abort and exit */
 	JOBQ_WAKE,           /* new work may be there: stop waiting, ask again */
+	/* HMAC NVS encryption (pipeline_hmac.h), at the end to keep the values above */
+	JOBQ_HMAC_REQ,       /* worker -> main: job_id, hmac, a = enum store_hmac_state, text = note */
+	JOBQ_HMAC_REP,       /* main -> worker: rc 0: the state is durable; else burn nothing more */
 };
 
 #define JOBQ_NSTEPS 10
@@ -78,6 +81,11 @@ struct jobq_msg {
 	 * whose identity the device received (station_ident.h). */
 	char image_sha256[65];
 	int64_t ident_product;
+	/* WORK_REP, CLAIM_REP, HMAC_REQ, RESULT: the product's HMAC NVS
+	 * encryption (pipeline_hmac.h's PIPELINE_HMAC_* bits; 0 = plain). A
+	 * CLAIM_REP with it carries the device's HMAC key (secret) as the last
+	 * PIPELINE_HMAC_KEY_LEN bytes of data, after any identity part. */
+	uint32_t hmac;
 };
 
 struct jobq;

@@ -12,6 +12,7 @@
 
 #include "espfab/nvs_decode.h"
 #include "espfab/part.h"
+#include "pipeline_hmac.h"
 #include "pipeline_ident.h"
 
 static const char *const step_names[PIPELINE_STEP_COUNT_] = {
@@ -279,13 +280,13 @@ static void hex(const uint8_t *b, size_t n, char *out)
 }
 
 /* Decode what came back: the image must walk cleanly with every CRC good. */
-static int decode_check(const uint8_t *img, size_t len, char *msg, size_t cap)
+static int decode_check(const uint8_t *img, size_t len, const uint8_t *xts, char *msg, size_t cap)
 {
 	struct nvs_decode *d = NULL;
 	struct nvs_err nerr;
 	int rc = 0;
 
-	if (nvs_decode_image(img, len, NULL, &d, &nerr)) {
+	if (nvs_decode_image(img, len, xts, &d, &nerr)) {
 		snprintf(msg, cap, "read-back NVS image does not decode: %s", nerr.msg);
 		return -1;
 	}
@@ -316,6 +317,7 @@ int pipeline_provision(struct romio *dev, const struct romio_ident *id, const st
 	const struct fwimg_set *fw = work->fw && work->fw->n ? work->fw : NULL;
 	int fw_table = fw && fwimg_find(fw, pp->table_offset);
 	struct pipeline_ident ident = {0};
+	struct pipeline_hmac hmac = {0};
 	int rc = -1;
 
 	memset(result, 0, sizeof(*result));
@@ -336,6 +338,9 @@ int pipeline_provision(struct romio *dev, const struct romio_ident *id, const st
 			 id->chip);
 		goto out;
 	}
+	/* 0. NVS encryption with an HMAC eFuse key needs a chip that has one. */
+	if (pipeline_hmac_precheck(work, id->chip, result->text, sizeof(result->text)))
+		goto out;
 	/* 0. Firmware images: the device must be the chip they were built for
 	 * (another chip's bootloader does not boot) and hold them all. */
 	if (fw) {
@@ -397,7 +402,8 @@ int pipeline_provision(struct romio *dev, const struct romio_ident *id, const st
 	result->step_ms[PIPELINE_STEP_CLAIM] = (uint32_t)(mono_ms() - t - rep.a);
 	/* The esp_secure_cert part (pipeline_ident.h): a device that must
 	 * still hold its certificate is checked before any byte is written. */
-	if (pipeline_ident_take(&rep, &ident, result->text, sizeof(result->text)))
+	if (pipeline_hmac_take(&rep, &hmac, result->text, sizeof(result->text)) ||
+	    pipeline_ident_take(&rep, &ident, result->text, sizeof(result->text)))
 		goto out;
 	if (ident.mode == JOBQ_IDENT_CHECK && pipeline_ident_check(dev, &ident, result->text, sizeof(result->text)))
 		goto out;
@@ -406,6 +412,12 @@ int pipeline_provision(struct romio *dev, const struct romio_ident *id, const st
 			 rep.len, (unsigned long long)work->b);
 		goto out;
 	}
+
+	/* 2b. The HMAC key into its eFuse block (pipeline_hmac.h): before the
+	 * record is bound, so a refusal or rework releases it. */
+	if (pipeline_hmac_burn(dev, &hmac, pp, io, result))
+		goto out;
+	result->hmac = hmac.hmac;
 
 	/* 3. The store binds the record to this MAC before any byte leaves. */
 	memset(&req, 0, sizeof(req));
@@ -459,7 +471,7 @@ int pipeline_provision(struct romio *dev, const struct romio_ident *id, const st
 			snprintf(result->text, sizeof(result->text), "verify: read-back differs from the image");
 			goto out;
 		}
-		if (decode_check(readback, rep.len, result->text, sizeof(result->text)))
+		if (decode_check(readback, rep.len, hmac.hmac ? hmac.xts : NULL, result->text, sizeof(result->text)))
 			goto out;
 	}
 	result->step_ms[PIPELINE_STEP_VERIFY] = (uint32_t)(mono_ms() - t);
@@ -492,6 +504,7 @@ out:
 		free(readback);
 	}
 	pipeline_ident_clear(&ident);
+	pipeline_hmac_clear(&hmac);
 	jobq_msg_clear(&rep);
 	return rc;
 }

@@ -237,3 +237,8 @@ void romio_get_stats(const struct romio *r, struct romio_stats *st)
 {
 	*st = r->stats;
 }
+
+struct flashop *romio_flashop(struct romio *r)
+{
+	return r->f;
+}

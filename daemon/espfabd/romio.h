@@ -83,6 +83,9 @@ int romio_write_verify(struct romio *r, uint32_t off, const uint8_t *data, size_
 int romio_verify(struct romio *r, uint32_t off, const uint8_t *data, size_t len, char *msg, size_t cap);
 /* Leave the loader and run the application; ends the session. */
 int romio_hard_reset(struct romio *r, char *msg, size_t cap);
+/* The session's ROM client for eFuse work (efuse.h), or NULL without a
+ * session. Borrowed: valid until the session ends. */
+struct flashop *romio_flashop(struct romio *r);
 void romio_get_stats(const struct romio *r, struct romio_stats *st);
 
 #endif

@@ -21,6 +21,7 @@
 #include "outbox.h"
 #include "espfab/store_cert.h"
 #include "pipeline.h"
+#include "station_hmac.h"
 #include "station_ident.h"
 #include "station_int.h"
 #include "uplink.h"
@@ -433,7 +434,8 @@ static void reply_worker(struct station *s, unsigned w, struct jobq_msg *m)
 {
 	m->worker = w;
 	/* nheld < ROUND_MAX: one reply per message of the round at most. */
-	if (s->txn && (m->kind == JOBQ_CLAIM_REP || m->kind == JOBQ_SENT_REP) && s->nheld < ROUND_MAX) {
+	if (s->txn && (m->kind == JOBQ_CLAIM_REP || m->kind == JOBQ_SENT_REP || m->kind == JOBQ_HMAC_REP) &&
+	    s->nheld < ROUND_MAX) {
 		s->held[s->nheld++] = *m;
 		m->data = NULL;
 		m->fw = NULL;
@@ -537,6 +539,7 @@ static void on_work_req(struct station *s, struct jobq_msg *m)
 	}
 	rep.fw = prod->n_images ? fwimg_set_ref(s->fw) : NULL;
 	rep.sent = !s->verify_readback;
+	rep.hmac = station_hmac_work(s->store, prod->id);
 	rep.rc = 0;
 	p->promised = rep.batch_id;
 	snprintf(p->promised_product, sizeof(p->promised_product), "%.63s", rep.text);
@@ -550,8 +553,8 @@ out:
 
 /* The record's NVS image: the product's rows in template order with the
  * record's values. The image holds secrets: it is wiped wherever it dies. */
-static int build_image(const struct store_record *r, uint8_t **out, size_t *len, char *sha_hex, char *msg,
-		       size_t cap)
+static int build_image(const struct store_record *r, const uint8_t *xts, uint8_t **out, size_t *len, char *sha_hex,
+		       char *msg, size_t cap)
 {
 	const struct store_product *p = r->product;
 	struct nvs_gen *g = NULL;
@@ -590,7 +593,7 @@ static int build_image(const struct store_record *r, uint8_t **out, size_t *len,
 		snprintf(msg, cap, "out of memory");
 		goto out;
 	}
-	if (nvs_gen_finish(g, NULL, buf, p->part_size, len, &nerr)) {
+	if (nvs_gen_finish(g, xts, buf, p->part_size, len, &nerr)) {
 		snprintf(msg, cap, "NVS image: %s", nerr.msg);
 		goto out;
 	}
@@ -641,6 +644,8 @@ static void on_claim_req(struct station *s, struct jobq_msg *m)
 	struct store_record *r = NULL;
 	struct store_err serr = {0};
 	char product[PROTO_NAME_MAX] = "";
+	uint8_t hkey[32], xts[NVS_XTS_KEY_LEN];
+	uint32_t hmac = 0;
 	uint64_t t;
 	int64_t b;
 
@@ -680,11 +685,16 @@ static void on_claim_req(struct station *s, struct jobq_msg *m)
 	snprintf(p->record, sizeof(p->record), "%s", r->record_id);
 	t = mono_ms();
 	p->ident_product = 0;
-	if (build_image(r, &rep.data, &rep.len, rep.digest, rep.text, sizeof(rep.text)) ||
+	struct station_hmac_ctx hc = {.station = s->cfg.station, .port = p->name, .chip = m->chip, .mac = r->mac,
+				      .product = product, .record_id = r->record_id, .product_id = r->product->id,
+				      .batch_id = m->batch_id, .job_id = r->job_id};
+	if (station_hmac_prepare(s->store, &hc, &hmac, hkey, xts, rep.text, sizeof(rep.text)) ||
+	    build_image(r, hmac ? xts : NULL, &rep.data, &rep.len, rep.digest, rep.text, sizeof(rep.text)) ||
 	    station_ident_prepare(s->ident, s->store, r,
 				  &(struct station_ident_ctx){.station = s->cfg.station, .port = p->name, .mac = r->mac,
 							      .job_id = r->job_id},
-				  &rep, rep.text, sizeof(rep.text))) {
+				  &rep, rep.text, sizeof(rep.text)) ||
+	    station_hmac_append(&rep, hmac, hkey, rep.text, sizeof(rep.text))) {
 		/* Nothing was sent: the record goes back to the pool. */
 		struct store_audit_entry a = {.station = s->cfg.station, .port = p->name, .chip = m->chip,
 					      .mac = m->mac, .product = product, .record_id = r->record_id,
@@ -707,7 +717,22 @@ out:
 	 * (the store counts it), or nothing will be. */
 	if (p)
 		p->promised = 0;
+	OPENSSL_cleanse(hkey, sizeof(hkey));
+	OPENSSL_cleanse(xts, sizeof(xts));
 	store_record_free(r);
+	reply_worker(s, m->worker, &rep);
+}
+
+static void on_hmac_req(struct station *s, struct jobq_msg *m)
+{
+	struct station_port *p = port_of(s, m);
+	struct jobq_msg rep;
+	struct station_hmac_ctx hc = {.station = s->cfg.station, .port = p ? p->name : NULL, .chip = m->chip,
+				      .mac = m->mac, .record_id = m->record[0] ? m->record : NULL,
+				      .batch_id = m->batch_id, .job_id = m->job_id};
+
+	round_write(s);
+	station_hmac_on_req(s->store, &hc, m, &rep);
 	reply_worker(s, m->worker, &rep);
 }
 
@@ -749,6 +774,13 @@ static int result_store(struct station *s, const struct jobq_msg *m, const char 
 		if (!rc && m->ident && m->ident_product)
 			rc = store_cert_delivered(s->store, m->ident_product, m->mac, s->cfg.station, port, m->job_id,
 						  serr);
+		if (!rc && m->hmac)
+			rc = station_hmac_done(s->store,
+					       &(struct station_hmac_ctx){.station = s->cfg.station, .port = port,
+									  .chip = m->chip, .mac = m->mac,
+									  .record_id = m->record, .batch_id = m->batch_id,
+									  .job_id = m->job_id},
+					       m->hmac, serr);
 		return rc;
 	}
 	if (m->sent)
@@ -942,6 +974,9 @@ static void on_message(struct station *s, struct jobq_msg *m)
 	case JOBQ_CLAIM_REQ:
 		on_claim_req(s, m);
 		break;
+	case JOBQ_HMAC_REQ:
+		on_hmac_req(s, m);
+		break;
 	case JOBQ_SENT_REQ:
 		on_sent_req(s, m);
 		break;
@@ -958,6 +993,7 @@ static void on_message(struct station *s, struct jobq_msg *m)
 	case JOBQ_CLAIM_REP:
 	case JOBQ_SENT_REP:
 	case JOBQ_STOP:
+	case JOBQ_HMAC_REP:
 	case JOBQ_WAKE:
 		break;
 	}

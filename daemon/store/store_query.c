@@ -188,7 +188,7 @@ int store_query_audit(struct store *s, const struct store_audit_filter *f, json_
 	static const char *const cols[] = {"id",        "time",      "event",        "station",   "port",
 					   "chip",      "mac",       "product",      "record_id", "batch_id",
 					   "job_id",    "image_sha256", "flash_md5", "baud",      "retries",
-					   "duration_ms", "result",  "error", "cert_serial"};
+					   "duration_ms", "result",  "error", "cert_serial", "efuse"};
 	sqlite3_stmt *st = NULL;
 	json_t *arr = json_array();
 	char mac[STORE_MAC_LEN + 1];
@@ -201,7 +201,7 @@ int store_query_audit(struct store *s, const struct store_audit_filter *f, json_
 	}
 	rc = store_prep(s, &st,
 			"SELECT id, time, event, station, port, chip, mac, product, record_id, batch_id, job_id, "
-			"image_sha256, flash_md5, baud, retries, duration_ms, result, error, cert_serial FROM audit "
+			"image_sha256, flash_md5, baud, retries, duration_ms, result, error, cert_serial, efuse FROM audit "
 			"WHERE (?1 IS NULL OR time >= ?1) AND (?2 IS NULL OR mac = ?2) AND (?3 IS NULL OR product = ?3) "
 			"AND id > ?5 ORDER BY id LIMIT ?4",
 			err);

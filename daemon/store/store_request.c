@@ -3,6 +3,7 @@
  * output cannot differ between the two paths. */
 #include <string.h>
 
+#include "espfab/store_hmac.h"
 #include "store_int.h"
 
 static const char *str(json_t *req, const char *k)
@@ -40,8 +41,14 @@ int store_request(struct store *s, json_t *req, json_t **out, struct store_err *
 			*out = json_pack("{s:b}", "ok", 1);
 		return rc;
 	}
-	if (!strcmp(cmd, "product.list") || !strcmp(cmd, "product.show"))
-		return store_product_query(s, str(req, "name"), out, err);
+	if (!strcmp(cmd, "product.list") || !strcmp(cmd, "product.show")) {
+		int rc = store_product_query(s, str(req, "name"), out, err);
+		if (!rc && (rc = store_hmac_annotate(s, *out, err))) {
+			json_decref(*out);
+			*out = NULL;
+		}
+		return rc;
+	}
 	if (!strcmp(cmd, "audit")) {
 		struct store_audit_filter f = {
 			.since = str(req, "since"),

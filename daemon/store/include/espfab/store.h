@@ -57,7 +57,7 @@
 
 #include "espfab/fwimg.h"
 
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 #define STORE_SEAL_KEY_LEN 32 /* AES-256-GCM */
 #define STORE_MAC_LEN 17      /* "aa:bb:cc:dd:ee:ff" */
 
