@@ -14,3 +14,11 @@ add_test(NAME integration_efuse_espefuse
   COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/integration/efuse_espefuse.sh
           $<TARGET_FILE:efuse_burn_helper> $<TARGET_FILE:espfab-sim> ${CMAKE_BINARY_DIR}/integration/espefuse)
 set_tests_properties(integration_efuse_espefuse PROPERTIES LABELS integration TIMEOUT 900 SKIP_RETURN_CODE 77)
+
+# NVS encryption with the HMAC eFuse scheme, end to end: espfabd and
+# espfab-sim boards (hmac_e2e.sh lists the scenarios).
+foreach(scenario batch refusals rework drops)
+  add_test(NAME integration_hmac_${scenario}
+    COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/integration/hmac_e2e.sh ${CMAKE_BINARY_DIR}/bin ${scenario})
+  set_tests_properties(integration_hmac_${scenario} PROPERTIES LABELS integration TIMEOUT 300)
+endforeach()
