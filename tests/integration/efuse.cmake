@@ -19,6 +19,6 @@ set_tests_properties(integration_efuse_espefuse PROPERTIES LABELS integration TI
 # espfab-sim boards (hmac_e2e.sh lists the scenarios).
 foreach(scenario batch refusals rework drops)
   add_test(NAME integration_hmac_${scenario}
-    COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/integration/hmac_e2e.sh ${CMAKE_BINARY_DIR}/bin ${scenario})
+    COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/integration/hmac_e2e.sh $<TARGET_FILE_DIR:espfabd> ${scenario})
   set_tests_properties(integration_hmac_${scenario} PROPERTIES LABELS integration TIMEOUT 300)
 endforeach()

@@ -197,7 +197,7 @@ drops)
 	# d1..d4 lose their link after N frames: before the burn, inside it (key
 	# block programmed, BLOCK0 not), after it, during the NVS write.
 	i=0
-	for n in ${EF_DROPS:-40 150 260 330 420 700}; do
+	for n in ${EF_DROPS:-40 150 260 330 345 365}; do
 		i=$((i + 1))
 		ef_sim d$i 24:0a:c4:00:0f:0$i --chip esp32c3 --drop-after "$n"
 		eval "pid$i=\$ef_last_pid"
