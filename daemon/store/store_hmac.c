@@ -322,6 +322,8 @@ int store_hmac_annotate(struct store *s, json_t *reply, struct store_err *err)
 	json_t *p;
 	size_t i;
 
+	if (s->be) /* PostgreSQL: every product is plain there */
+		return 0;
 	json_array_foreach(json_object_get(reply, "products"), i, p)
 	{
 		struct store_hmac_product hp;
