@@ -11,3 +11,7 @@ set_tests_properties(integration_store_pg_stations PROPERTIES LABELS "integratio
 add_test(NAME integration_daemon_pg_outage
   COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/pg/daemon_pg.sh $<TARGET_FILE_DIR:espfabd>)
 set_tests_properties(integration_daemon_pg_outage PROPERTIES LABELS "integration;pg" TIMEOUT 300)
+
+# --nvs-encryption hmac is refused on PostgreSQL, nothing stored (tests/pg/hmac_pg.sh).
+add_test(NAME integration_hmac_pg COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/pg/hmac_pg.sh $<TARGET_FILE:espfab>)
+set_tests_properties(integration_hmac_pg PROPERTIES LABELS "integration;pg" TIMEOUT 300)
