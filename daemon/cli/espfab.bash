@@ -91,7 +91,7 @@ _espfab() {
 		;;
 	product)
 		subs="add list show"
-		opts="--table --partition --version --unique --firmware --json --help"
+		opts="--table --partition --version --unique --firmware --nvs-encryption --hmac-key-block --hmac-protect --hmac-seal-key --seal-key --json --help"
 		;;
 	records)
 		subs="import list stats retire check"
