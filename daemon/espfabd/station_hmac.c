@@ -73,7 +73,15 @@ int station_hmac_prepare(struct store *st, const struct station_hmac_ctx *c, uin
 		/* An earlier run's key, burnt or perhaps burnt: never a new one. */
 		memcpy(key, dev.key, 32);
 		*hmac |= PIPELINE_HMAC_SEALED;
-	} else if (dev.state == STORE_HMAC_BURNT || dev.state == STORE_HMAC_DONE) {
+	} else if (dev.state == STORE_HMAC_DONE) {
+		/* Finished in an earlier batch: its image cannot be rebuilt, and
+		 * it needs none. Left alone, not rework. */
+		snprintf(msg, cap,
+			 "device %s is already provisioned with its HMAC key in BLOCK_KEY%u (not kept by the product): "
+			 "left alone, nothing written",
+			 c->mac, hp.key_block);
+		goto out;
+	} else if (dev.state == STORE_HMAC_BURNT) {
 		snprintf(msg, cap,
 			 "device %s already carries its HMAC key in BLOCK_KEY%u and the product keeps no sealed copy: "
 			 "its image cannot be built; marked for rework",

@@ -490,8 +490,38 @@ static void test_pipeline_hmac_batch(void **state)
 	}
 	for (int i = 0; i < 4; i++)
 		assert_decodes(f, d[i], macs[i], k[(i + 1) % 4]);
+	/* a finished board back on the port (another batch): its key is not
+	 * kept, so it is left alone, still done, not rework */
+	assert_int_not_equal(pass(f, d[0], &res), 0);
+	assert_non_null(strstr(res.text, "already provisioned"));
+	jobq_msg_clear(&res);
+	assert_int_equal(state_of(f, macs[0]), STORE_HMAC_DONE);
+	assert_int_equal(simdev_efuse_programs(d[0]), 2);
+	assert_int_equal(bound_to(f, macs[0]), 1);
 	for (int i = 0; i < 4; i++)
 		simdev_free(d[i]);
+	fx_free(f);
+}
+
+/* With sealed keys a finished board is provisioned again, its key not
+ * burnt a second time. */
+static void test_pipeline_hmac_sealed_again(void **state)
+{
+	struct fx *f = fx_new(1);
+	struct simdev *d = board(SIMDEV_CHIP_ESP32S3, MAC_A);
+	struct jobq_msg res;
+
+	(void)state;
+	for (int run = 0; run < 2; run++) {
+		if (pass(f, d, &res))
+			fail_msg("run %d: %s", run, res.text);
+		jobq_msg_clear(&res);
+		assert_int_equal(state_of(f, MAC_A), STORE_HMAC_DONE);
+		assert_int_equal(simdev_efuse_programs(d), 2);
+		assert_int_equal(bound_to(f, MAC_A), 1);
+		assert_decodes(f, d, MAC_A, NULL);
+	}
+	simdev_free(d);
 	fx_free(f);
 }
 
@@ -601,6 +631,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pipeline_hmac_batch),
+		cmocka_unit_test(test_pipeline_hmac_sealed_again),
 		cmocka_unit_test(test_pipeline_hmac_refusals),
 		cmocka_unit_test(test_pipeline_hmac_crash_before_burn),
 		cmocka_unit_test(test_pipeline_hmac_crash_half_burn),
