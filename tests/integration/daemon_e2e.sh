@@ -13,16 +13,7 @@ EX=$(cd "$(dirname "$0")/../../examples/lamp" && pwd)
 ef_setup
 ef_db_init "$ef_dir/db"
 
-check_store() {
-	"$BIN/espfab" --db "$ef_dir/db" records check >/dev/null || ef_die "records check: invariant broken"
-	# No record on two MACs and no MAC with two records.
-	"$BIN/espfab" --db "$ef_dir/db" records list --json | python3 -c "
-import json, sys
-r = [x for x in json.load(sys.stdin)['records'] if x['mac']]
-macs = [x['mac'] for x in r]
-assert len(macs) == len(set(macs)), macs
-print(len(r))" >/dev/null || ef_die "a MAC holds two records"
-}
+check_store() { ef_check_store; }
 
 case "$SCENARIO" in
 batch)

@@ -159,3 +159,13 @@ for k, v in want.items():
 assert set(got) == set(want) - {'id'}, sorted(got)
 " || ef_die "device $1 ($2) does not hold exactly record $id"
 }
+
+# The store's invariant holds, no record on two MACs, no MAC with two records.
+ef_check_store() {
+	"$BIN/espfab" --db "$ef_dir/db" records check >/dev/null || ef_die "records check: invariant broken"
+	"$BIN/espfab" --db "$ef_dir/db" records list --json | python3 -c "
+import json, sys
+r = [x for x in json.load(sys.stdin)['records'] if x['mac']]
+macs = [x['mac'] for x in r]
+assert len(macs) == len(set(macs)), macs" || ef_die "a MAC holds two records"
+}

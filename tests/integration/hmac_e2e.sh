@@ -36,14 +36,6 @@ db_init() { # extra product options...
 		ef_die "records import"
 }
 
-check_store() {
-	"$BIN/espfab" --db "$ef_dir/db" records check >/dev/null || ef_die "records check: invariant broken"
-	"$BIN/espfab" --db "$ef_dir/db" records list --json | python3 -c "
-import json, sys
-r = [x for x in json.load(sys.stdin)['records'] if x['mac']]
-macs = [x['mac'] for x in r]
-assert len(macs) == len(set(macs)), macs" || ef_die "a MAC holds two records"
-}
 
 hmac_state() { # mac -> state of its BLOCK_KEY1 row ("" when none)
 	sqlite3 "$ef_dir/db" "SELECT state FROM device_hmac_keys WHERE mac = '$1' AND key_block = 1"
@@ -132,7 +124,7 @@ for m in ('24:0a:c4:00:0c:01', '24:0a:c4:00:0c:02', '24:0a:c4:00:0c:03'):
 assert all(x['efuse'] == 'BLOCK_KEY1 HMAC_UP read,write' for x in a), a
 " || ef_die "audit of the burns"
 	check_no_keys d1 d2 d3
-	check_store
+	ef_check_store
 	;;
 refusals)
 	db_init
@@ -169,7 +161,7 @@ refusals)
 	avail=$("$BIN/espfab" --db "$ef_dir/db" records stats --json | ef_py 'j["stats"][0]["available"]')
 	total=$("$BIN/espfab" --db "$ef_dir/db" records stats --json | ef_py 'j["stats"][0]["total"]')
 	[ "$avail" = "$total" ] || ef_die "records lost: $avail of $total available"
-	check_store
+	ef_check_store
 	;;
 rework)
 	db_init
@@ -188,7 +180,7 @@ import json, sys
 a = [x for x in json.load(sys.stdin)['audit'] if x['event'] == 'efuse' and x['result'] == 'rework']
 assert a and 'BLOCK_KEY1: purpose HMAC_UP, read-protected' in a[-1]['error'], a
 " || ef_die "no rework audit row with the block summary"
-	check_store
+	ef_check_store
 	;;
 drops)
 	head -c 32 /dev/urandom >"$ef_dir/seal.key"
@@ -231,7 +223,7 @@ for j in range(1, $i + 1):
     m = '24:0a:c4:00:0f:0%d' % j
     assert [x['result'] for x in a if x['mac'] == m].count('key-burnt') == 1, m
 " >"$ef_dir/drops.audit" || { cat "$ef_dir/drops.audit" >&2; ef_die "a device was burnt twice"; }
-	check_store
+	ef_check_store
 	;;
 *)
 	ef_die "unknown scenario $SCENARIO"
