@@ -28,34 +28,11 @@ fl() {
 # KEY_PURPOSE_1 = 8 (HMAC_UP); BLOCK5 (KEY1) = a key whose words contain
 # 0xc0ffee11 with its RS check words; BLOCK6 (KEY2) readable data (purpose
 # USER, RS left invalid: a coding failure)
-python3 - "$T/flash.bin.efuse" <<'PY'
+python3 - "$T/flash.bin.efuse" "$(cd "$(dirname "$0")" && pwd)" <<'PY'
 import struct, sys
 
-def gmul(a, b):
-    r = 0
-    while b:
-        if b & 1:
-            r ^= a
-        a <<= 1
-        if a & 0x100:
-            a ^= 0x11D
-        b >>= 1
-    return r
-
-def rs12(data):  # reedsolo RSCodec(12).encode(data)[32:], written out here
-    gen = [1]
-    for i in range(12):
-        root = 1
-        for _ in range(i):
-            root = gmul(root, 2)
-        gen = [a ^ gmul(b, root) for a, b in zip(gen + [0], [0] + gen)]
-    msg = list(data) + [0] * 12
-    for i in range(len(data)):
-        c = msg[i]
-        if c:
-            for j in range(1, 13):
-                msg[i + j] ^= gmul(gen[j], c)
-    return bytes(msg[32:])
+sys.path.insert(0, sys.argv[2])
+from efuse_file import rs12
 
 fuse = [[0] * 11 for _ in range(11)]
 fuse[0][0] = 1 << 9 | 1 << 24

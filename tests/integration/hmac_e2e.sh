@@ -23,7 +23,7 @@ SCENARIO=$2
 HERE=$(cd "$(dirname "$0")" && pwd)
 EX=$(cd "$HERE/../../examples/lamp" && pwd)
 . "$HERE/daemon_lib.sh"
-FUSES="$HERE/hmac_fuses.py"
+FUSES="$HERE/efuse_file.py"
 
 ef_setup
 

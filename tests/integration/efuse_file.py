@@ -55,34 +55,39 @@ def key_of(fuse, k):
     return struct.pack("<8I", *fuse[4 + k][:8])
 
 
-cmd = sys.argv[1]
-if cmd == "write":
-    fuse = [[0] * 11 for _ in range(11)]
-    kind = sys.argv[3]
-    if kind == "wrong-purpose":      # KEY_PURPOSE_1 = XTS_AES_128_KEY (4)
-        fuse[0][2] = 4 << 28
-    elif kind == "user-data":        # BLOCK_KEY1 holds USER data (valid RS)
-        d = struct.pack("<8I", 0x1234, 0, 0, 0, 0, 0, 0, 0)
-        fuse[5] = list(struct.unpack("<8I", d)) + list(struct.unpack("<3I", rs12(d)))
-    elif kind == "purpose-only":     # HMAC_UP purpose on an empty block
-        fuse[0][2] = 8 << 28
-    elif kind == "hmac-key":         # a read-protected HMAC_UP key from an earlier run
-        d = bytes(range(100, 132))
-        fuse[5] = list(struct.unpack("<8I", d)) + list(struct.unpack("<3I", rs12(d)))
-        fuse[0][0] = 1 << 9 | 1 << 24
-        fuse[0][1] = 1 << 1
-        fuse[0][2] = 8 << 28
+def main():
+    cmd = sys.argv[1] if len(sys.argv) > 1 else ""
+    if cmd == "write":
+        fuse = [[0] * 11 for _ in range(11)]
+        kind = sys.argv[3]
+        if kind == "wrong-purpose":      # KEY_PURPOSE_1 = XTS_AES_128_KEY (4)
+            fuse[0][2] = 4 << 28
+        elif kind == "user-data":        # BLOCK_KEY1 holds USER data (valid RS)
+            d = struct.pack("<8I", 0x1234, 0, 0, 0, 0, 0, 0, 0)
+            fuse[5] = list(struct.unpack("<8I", d)) + list(struct.unpack("<3I", rs12(d)))
+        elif kind == "purpose-only":     # HMAC_UP purpose on an empty block
+            fuse[0][2] = 8 << 28
+        elif kind == "hmac-key":         # a read-protected HMAC_UP key from an earlier run
+            d = bytes(range(100, 132))
+            fuse[5] = list(struct.unpack("<8I", d)) + list(struct.unpack("<3I", rs12(d)))
+            fuse[0][0] = 1 << 9 | 1 << 24
+            fuse[0][1] = 1 << 1
+            fuse[0][2] = 8 << 28
+        else:
+            sys.exit("unknown kind " + kind)
+        save(sys.argv[2], fuse)
+    elif cmd == "key":
+        print(key_of(load(sys.argv[2]), int(sys.argv[3])).hex())
+    elif cmd == "keyfile":
+        k = key_of(load(sys.argv[2]), int(sys.argv[3]))
+        e = hmac.new(k, bytes([0x5A, 0x5A, 0xBE, 0xAE]) * 8, hashlib.sha256).digest()
+        t = hmac.new(k, bytes([0xA5, 0xA5, 0xDE, 0xCE]) * 8, hashlib.sha256).digest()
+        open(sys.argv[4], "wb").write(e + t + b"\xff" * (4096 - 64))
+    elif cmd == "blk":
+        print(" ".join("%08x" % w for b in load(sys.argv[2]) for w in b))
     else:
-        sys.exit("unknown kind " + kind)
-    save(sys.argv[2], fuse)
-elif cmd == "key":
-    print(key_of(load(sys.argv[2]), int(sys.argv[3])).hex())
-elif cmd == "keyfile":
-    k = key_of(load(sys.argv[2]), int(sys.argv[3]))
-    e = hmac.new(k, bytes([0x5A, 0x5A, 0xBE, 0xAE]) * 8, hashlib.sha256).digest()
-    t = hmac.new(k, bytes([0xA5, 0xA5, 0xDE, 0xCE]) * 8, hashlib.sha256).digest()
-    open(sys.argv[4], "wb").write(e + t + b"\xff" * (4096 - 64))
-elif cmd == "blk":
-    print(" ".join("%08x" % w for b in load(sys.argv[2]) for w in b))
-else:
-    sys.exit(__doc__)
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main()
