@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""eFuse files of espfab-sim for the HMAC tests (format: docs/simulator.md,
-"espfab-efuse 1\\n" + 11 blocks x 11 little-endian words).
-  hmac_fuses.py write FILE KIND    KIND: wrong-purpose | user-data | purpose-only | hmac-key
-  hmac_fuses.py key FILE BLOCK     the key burnt in BLOCK_KEY<BLOCK>, hex (the simulator keeps
+"""eFuse files of espfab-sim for the tests (format: docs/simulator.md,
+"espfab-efuse 1\\n" + 11 blocks x 11 little-endian words), and the key
+blocks' RS code (rs12) for scripts that import it.
+  efuse_file.py write FILE KIND    KIND: wrong-purpose | user-data | purpose-only | hmac-key
+  efuse_file.py key FILE BLOCK     the key burnt in BLOCK_KEY<BLOCK>, hex (the simulator keeps
                                    read-protected fuses, as silicon does)
-  hmac_fuses.py keyfile FILE BLOCK OUT   the XTS keys derived from it (nvs_keys.bin layout)
-  hmac_fuses.py blk FILE           all words, hex, for before/after comparisons"""
+  efuse_file.py keyfile FILE BLOCK OUT   the XTS keys derived from it (nvs_keys.bin layout)
+  efuse_file.py blk FILE           all words, hex, for before/after comparisons"""
 import hashlib, hmac, struct, sys
 
 
