@@ -25,6 +25,7 @@
 #include "espfab/version.h"
 #include "config.h"
 #include "control.h"
+#include "credential.h"
 #include "log.h"
 #include "loop.h"
 #include "notify.h"
@@ -329,66 +330,6 @@ static void reload(struct daemon *d)
 	memcpy(d->cfg.ports, fresh.ports, sizeof(fresh.ports));
 }
 
-/* Where a secret comes from: the configured file, else systemd's credential
- * NAME (LoadCredential=NAME:...) when there is one. 0: neither. */
-static int credential_path(const char *configured, const char *name, char *path, size_t cap)
-{
-	const char *credir = getenv("CREDENTIALS_DIRECTORY");
-
-	if (configured[0]) {
-		snprintf(path, cap, "%s", configured);
-		return 1;
-	}
-	return credir && (size_t)snprintf(path, cap, "%s/%s", credir, name) < cap && access(path, R_OK) == 0;
-}
-
-/* The seal key (credential seal-key), or none. */
-static int load_seal_key(const struct config *cfg, uint8_t *key, int *have)
-{
-	char path[CONFIG_PATH_MAX + 32];
-	struct store_err serr;
-
-	*have = 0;
-	if (!credential_path(cfg->seal_key, "seal-key", path, sizeof(path)))
-		return 0;
-	if (store_seal_key_read(path, key, &serr)) {
-		fprintf(stderr, "espfabd: seal key: %s\n", serr.msg);
-		return -1;
-	}
-	*have = 1;
-	return 0;
-}
-
-/* The uplink's bearer token (credential uplink-token), or none: the first
- * line, without its newline. */
-static int load_uplink_token(const struct config *cfg, char *tok, size_t cap)
-{
-	char path[CONFIG_PATH_MAX + 32];
-	FILE *f;
-	int rc = -1;
-
-	tok[0] = '\0';
-	if (!credential_path(cfg->uplink_token, "uplink-token", path, sizeof(path)))
-		return 0;
-	f = fopen(path, "r");
-	if (!f) {
-		fprintf(stderr, "espfabd: uplink token %s: %s\n", path, strerror(errno));
-		return -1;
-	}
-	if (fgets(tok, (int)cap, f)) {
-		tok[strcspn(tok, "\r\n")] = '\0';
-		if (tok[0] && strlen(tok) < cap - 1 && !strpbrk(tok, " \t"))
-			rc = 0;
-	}
-	fclose(f);
-	if (rc) {
-		OPENSSL_cleanse(tok, cap);
-		fprintf(stderr, "espfabd: uplink token %s: expected one line with the token (no spaces, under %zu "
-			"bytes)\n", path, cap - 1);
-	}
-	return rc;
-}
-
 /* The database unreachable at startup (a PostgreSQL server down or
  * restarting): wait for it, 1 s, then twice as long each time, at most
  * 30 s, or until a signal says stop (SIGHUP is not one). 0 to try again,
@@ -456,15 +397,99 @@ static int settle_store(struct daemon *d, const sigset_t *mask)
 	return 0;
 }
 
+/* The event loop, with the signals and the tick timer on it. */
+static int start_loop(struct daemon *d, const sigset_t *mask)
+{
+	struct itimerspec its;
+	uint64_t wd;
+
+	if (loop_new(&d->loop)) {
+		fprintf(stderr, "espfabd: cannot create the event loop\n");
+		return -1;
+	}
+	/* Keep-alives at half of WatchdogSec= (systemd's advice), at least
+	 * every second; the station's housekeeping stays once a second. */
+	wd = notify_watchdog_period_ms();
+	d->tick_ms = wd && wd < 1000 ? (wd < 10 ? 10 : (unsigned)wd) : 1000;
+	its.it_interval.tv_sec = d->tick_ms / 1000;
+	its.it_interval.tv_nsec = (long)(d->tick_ms % 1000) * 1000000L;
+	its.it_value = its.it_interval;
+	d->sigfd = signalfd(-1, mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	d->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (d->sigfd < 0 || d->tfd < 0 || timerfd_settime(d->tfd, 0, &its, NULL) ||
+	    loop_add(d->loop, d->sigfd, EPOLLIN, signal_cb, d) || loop_add(d->loop, d->tfd, EPOLLIN, timer_cb, d)) {
+		fprintf(stderr, "espfabd: cannot set up signals and timers: %s\n", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int start_station(struct daemon *d)
+{
+	struct station_opts so = {0};
+	char msg[256];
+
+	so.cfg = &d->cfg;
+	so.loop = d->loop;
+	so.store = d->store;
+	so.verify_readback = d->cfg.verify_readback;
+	so.table_offset = d->cfg.table_offset;
+	so.shutdown_grace_ms = d->cfg.shutdown_grace_s * 1000u;
+	so.on_stopped = on_stopped;
+	so.ctx = d;
+	if (station_new(&so, &d->station, msg, sizeof(msg))) {
+		fprintf(stderr, "espfabd: %s\n", msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* The control socket: systemd's (espfabd.socket) if it passed one. */
+static int start_control(struct daemon *d)
+{
+	struct control_opts co = {0};
+	struct control_err cerr;
+
+	co.path = d->cfg.socket_path;
+	co.listen_fd = -1;
+	if (sd_listen_fds(1) == 1)
+		co.listen_fd = SD_LISTEN_FDS_START; /* espfabd.socket */
+	co.group = d->cfg.group;
+	co.max_clients = d->cfg.max_clients;
+	co.handler = station_handle_request;
+	co.ctx = d->station;
+	if (control_new(d->loop, &co, &d->ctl, &cerr)) {
+		fprintf(stderr, "espfabd: %s\n", cerr.msg);
+		return -1;
+	}
+	station_set_control(d->station, d->ctl);
+	return 0;
+}
+
+/* The uplink; the token is wiped once it has its copy. */
+static int start_uplink(struct daemon *d)
+{
+	struct uplink_cfg uc = {.url = d->cfg.uplink_url, .db_path = d->cfg.db_path, .station = d->cfg.station};
+	char tok[512], msg[256];
+	int r;
+
+	if (credential_uplink_token(&d->cfg, tok, sizeof(tok)))
+		return -1;
+	uc.token = tok[0] ? tok : NULL;
+	r = uplink_start(&uc, &d->uplink, msg, sizeof(msg));
+	OPENSSL_cleanse(tok, sizeof(tok));
+	if (r) {
+		fprintf(stderr, "espfabd: %s\n", msg);
+		return -1;
+	}
+	station_set_uplink(d->station, d->uplink);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct daemon d;
-	struct control_err cerr;
-	struct station_opts so = {0};
-	struct control_opts co = {0};
-	struct itimerspec its;
 	uint8_t key[STORE_SEAL_KEY_LEN];
-	char msg[256];
 	sigset_t mask;
 	int rc = 1, check_only = 0, debug = 0, have_key = 0, r;
 
@@ -498,74 +523,23 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (loop_new(&d.loop)) {
-		fprintf(stderr, "espfabd: cannot create the event loop\n");
+	if (start_loop(&d, &mask))
 		goto out;
-	}
-	/* Keep-alives at half of WatchdogSec= (systemd's advice), at least
-	 * every second; the station's housekeeping stays once a second. */
-	{
-		uint64_t wd = notify_watchdog_period_ms();
-		d.tick_ms = wd && wd < 1000 ? (wd < 10 ? 10 : (unsigned)wd) : 1000;
-		its.it_interval.tv_sec = d.tick_ms / 1000;
-		its.it_interval.tv_nsec = (long)(d.tick_ms % 1000) * 1000000L;
-		its.it_value = its.it_interval;
-	}
-	d.sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	d.tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (d.sigfd < 0 || d.tfd < 0 || timerfd_settime(d.tfd, 0, &its, NULL) ||
-	    loop_add(d.loop, d.sigfd, EPOLLIN, signal_cb, &d) || loop_add(d.loop, d.tfd, EPOLLIN, timer_cb, &d)) {
-		fprintf(stderr, "espfabd: cannot set up signals and timers: %s\n", strerror(errno));
-		goto out;
-	}
 
-	if (load_seal_key(&d.cfg, key, &have_key))
+	if (credential_seal_key(&d.cfg, key, &have_key))
 		goto out;
 	if (start_store(&d, have_key ? key : NULL, &mask))
 		goto out;
-	so.cfg = &d.cfg;
-	so.loop = d.loop;
-	so.store = d.store;
-	so.verify_readback = d.cfg.verify_readback;
-	so.table_offset = d.cfg.table_offset;
-	so.shutdown_grace_ms = d.cfg.shutdown_grace_s * 1000u;
-	so.on_stopped = on_stopped;
-	so.ctx = &d;
-	if (station_new(&so, &d.station, msg, sizeof(msg))) {
-		fprintf(stderr, "espfabd: %s\n", msg);
+	if (start_station(&d))
 		goto out;
-	}
 	if (settle_store(&d, &mask))
 		goto out;
 
-	co.path = d.cfg.socket_path;
-	co.listen_fd = -1;
-	if (sd_listen_fds(1) == 1)
-		co.listen_fd = SD_LISTEN_FDS_START; /* espfabd.socket */
-	co.group = d.cfg.group;
-	co.max_clients = d.cfg.max_clients;
-	co.handler = station_handle_request;
-	co.ctx = d.station;
-	if (control_new(d.loop, &co, &d.ctl, &cerr)) {
-		fprintf(stderr, "espfabd: %s\n", cerr.msg);
+	if (start_control(&d))
 		goto out;
-	}
-	station_set_control(d.station, d.ctl);
 
-	if (d.cfg.uplink_url[0]) {
-		struct uplink_cfg uc = {.url = d.cfg.uplink_url, .db_path = d.cfg.db_path, .station = d.cfg.station};
-		char tok[512];
-		if (load_uplink_token(&d.cfg, tok, sizeof(tok)))
-			goto out;
-		uc.token = tok[0] ? tok : NULL;
-		r = uplink_start(&uc, &d.uplink, msg, sizeof(msg));
-		OPENSSL_cleanse(tok, sizeof(tok));
-		if (r) {
-			fprintf(stderr, "espfabd: %s\n", msg);
-			goto out;
-		}
-		station_set_uplink(d.station, d.uplink);
-	}
+	if (d.cfg.uplink_url[0] && start_uplink(&d))
+		goto out;
 
 	for (size_t i = 0; i < d.cfg.nports; i++) {
 		const struct config_port *p = &d.cfg.ports[i];

@@ -266,76 +266,70 @@ static int cert_audit(struct store *s, const char *product, const char *mac, con
 	return rc;
 }
 
-int store_cert_add(struct store *s, const struct store_cert_new *c, struct store_err *err)
+/* The MAC's live certificate, if any: its serial and sha256 (left empty
+ * when there is none). A delivered one refuses a new certificate. */
+static int cert_live(struct store *s, int64_t product_id, const char *mac, char *old_serial, size_t serial_size,
+		     char *old_sha, size_t sha_size, struct store_err *err)
 {
-	if (not_on_server(s, err))
-		return STORE_EINPUT;
 	sqlite3_stmt *st = NULL;
-	uint8_t *sealed = NULL;
-	size_t sealed_len = 0;
-	char mac[STORE_MAC_LEN + 1], now[32], aad[128], old_serial[80] = "", old_sha[65] = "";
 	int rc, r;
 
-	if (!c->mac || store_mac_normalise(c->mac, mac))
-		return store_fail_err(err, STORE_EINPUT, "bad MAC address");
-	if (c->key) {
-		key_aad(aad, sizeof(aad), c->product_id, c->sha256);
-		struct store_err serr = {0};
-		rc = store_seal(s, c->key, c->key_len, aad, &sealed, &sealed_len, &serr);
-		if (rc)
-			return store_fail_err(err, rc, "keeping the device key needs the store's seal key: %s", serr.msg);
-	}
-	rc = store_begin(s, err);
-	if (rc)
-		goto out;
-	/* The MAC's live certificate, if any. */
 	rc = store_prep(s, &st,
 			"SELECT state, serial, sha256 FROM device_certs WHERE product_id = ? AND mac = ? AND state != "
 			"'superseded'",
 			err);
 	if (rc)
-		goto end;
-	sqlite3_bind_int64(st, 1, c->product_id);
+		return rc;
+	sqlite3_bind_int64(st, 1, product_id);
 	store_bind_text(st, 2, mac);
 	r = sqlite3_step(st);
 	if (r == SQLITE_ROW) {
 		const char *state = (const char *)sqlite3_column_text(st, 0);
 		if (state && !strcmp(state, "delivered"))
 			rc = store_fail_err(err, STORE_ESTATE, "the device already has a delivered certificate");
-		copy_col(st, 1, old_serial, sizeof(old_serial));
-		copy_col(st, 2, old_sha, sizeof(old_sha));
+		copy_col(st, 1, old_serial, serial_size);
+		copy_col(st, 2, old_sha, sha_size);
 	} else if (r != SQLITE_DONE) {
 		rc = store_db_err(s, err, "certificate");
 	}
 	store_unprep(s, st);
-	st = NULL;
+	return rc;
+}
+
+/* The issued (not yet delivered) certificate gives way, with its audit. */
+static int cert_supersede(struct store *s, const struct store_cert_new *c, const char *mac, const char *old_serial,
+			  const char *old_sha, struct store_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = store_prep(s, &st,
+			    "UPDATE device_certs SET state = 'superseded', key_sealed = NULL WHERE product_id = ? AND "
+			    "mac = ? AND state = 'issued'",
+			    err);
 	if (rc)
-		goto end;
-	if (old_serial[0]) {
-		rc = store_prep(s, &st,
-				"UPDATE device_certs SET state = 'superseded', key_sealed = NULL WHERE product_id = ? AND "
-				"mac = ? AND state = 'issued'",
-				err);
-		if (rc)
-			goto end;
-		sqlite3_bind_int64(st, 1, c->product_id);
-		store_bind_text(st, 2, mac);
-		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : store_db_err(s, err, "certificate");
-		store_unprep(s, st);
-		st = NULL;
-		if (!rc)
-			rc = cert_audit(s, c->product, mac, c->record_id, c->station, c->port, c->job_id, old_serial,
-					old_sha, "superseded", err);
-		if (rc)
-			goto end;
-	}
-	rc = store_prep(s, &st,
-			"INSERT INTO device_certs (product_id, mac, record_id, ca_sha256, serial, sha256, subject, "
-			"not_after, cert, key_sealed, state, station, issued_at) "
-			"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'issued', ?, ?)",
-			err);
+		return rc;
+	sqlite3_bind_int64(st, 1, c->product_id);
+	store_bind_text(st, 2, mac);
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : store_db_err(s, err, "certificate");
+	store_unprep(s, st);
+	if (!rc)
+		rc = cert_audit(s, c->product, mac, c->record_id, c->station, c->port, c->job_id, old_serial, old_sha,
+				"superseded", err);
+	return rc;
+}
+
+/* The new certificate's row, state 'issued', with its audit. */
+static int cert_insert(struct store *s, const struct store_cert_new *c, const char *mac, const uint8_t *sealed,
+		       size_t sealed_len, struct store_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	char now[32];
+	int rc = store_prep(s, &st,
+			    "INSERT INTO device_certs (product_id, mac, record_id, ca_sha256, serial, sha256, subject, "
+			    "not_after, cert, key_sealed, state, station, issued_at) "
+			    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'issued', ?, ?)",
+			    err);
 	if (rc)
-		goto end;
+		return rc;
 	store_now(now, sizeof(now));
 	sqlite3_bind_int64(st, 1, c->product_id);
 	store_bind_text(st, 2, mac);
@@ -359,11 +353,38 @@ int store_cert_add(struct store *s, const struct store_cert_new *c, struct store
 			rc = store_db_err(s, err, "certificate");
 	}
 	store_unprep(s, st);
-	st = NULL;
 	if (!rc)
 		rc = cert_audit(s, c->product, mac, c->record_id, c->station, c->port, c->job_id, c->serial, c->sha256,
 				"issued", err);
-end:
+	return rc;
+}
+
+int store_cert_add(struct store *s, const struct store_cert_new *c, struct store_err *err)
+{
+	if (not_on_server(s, err))
+		return STORE_EINPUT;
+	uint8_t *sealed = NULL;
+	size_t sealed_len = 0;
+	char mac[STORE_MAC_LEN + 1], aad[128], old_serial[80] = "", old_sha[65] = "";
+	int rc;
+
+	if (!c->mac || store_mac_normalise(c->mac, mac))
+		return store_fail_err(err, STORE_EINPUT, "bad MAC address");
+	if (c->key) {
+		key_aad(aad, sizeof(aad), c->product_id, c->sha256);
+		struct store_err serr = {0};
+		rc = store_seal(s, c->key, c->key_len, aad, &sealed, &sealed_len, &serr);
+		if (rc)
+			return store_fail_err(err, rc, "keeping the device key needs the store's seal key: %s", serr.msg);
+	}
+	rc = store_begin(s, err);
+	if (rc)
+		goto out;
+	rc = cert_live(s, c->product_id, mac, old_serial, sizeof(old_serial), old_sha, sizeof(old_sha), err);
+	if (!rc && old_serial[0])
+		rc = cert_supersede(s, c, mac, old_serial, old_sha, err);
+	if (!rc)
+		rc = cert_insert(s, c, mac, sealed, sealed_len, err);
 	rc = store_end(s, rc, err);
 out:
 	free(sealed);

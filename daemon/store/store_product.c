@@ -173,56 +173,38 @@ out:
 	return rc;
 }
 
-int store_product_add(struct store *s, const struct store_product_spec *spec, struct store_err *err)
+/* The spec's own checks, before any CSV or database work. */
+static int product_spec_check(const struct store_product_spec *spec, struct store_err *err)
 {
-	STORE_VIA_BACKEND(s, product_add, (s, spec, err));
-	struct store_csv csv;
-	sqlite3_stmt *st = NULL;
-	char now[32], ns[64] = "";
-	const char *src = spec->config_source ? spec->config_source : "config";
-	unsigned line = 0;
-	int64_t pid = 0;
-	int pos = 0, rc, r, n_data = 0;
-
-	memset(&csv, 0, sizeof(csv));
-	if (!spec->name || !*spec->name || strlen(spec->name) > 64) {
-		rc = store_fail_err(err, STORE_EINPUT, "product name must be 1 to 64 characters");
-		goto out;
-	}
-	if (spec->nvs_version != 1 && spec->nvs_version != 2) {
-		rc = store_fail_err(err, STORE_EINPUT, "NVS version must be 1 or 2");
-		goto out;
-	}
+	if (!spec->name || !*spec->name || strlen(spec->name) > 64)
+		return store_fail_err(err, STORE_EINPUT, "product name must be 1 to 64 characters");
+	if (spec->nvs_version != 1 && spec->nvs_version != 2)
+		return store_fail_err(err, STORE_EINPUT, "NVS version must be 1 or 2");
 	if (!spec->part_label || !*spec->part_label || !spec->part_size || spec->part_size % 4096 ||
-	    !spec->part_table || !spec->part_table_len) {
-		rc = store_fail_err(err, STORE_EINPUT, "the NVS partition (label, table, size multiple of 4096) is required");
-		goto out;
-	}
+	    !spec->part_table || !spec->part_table_len)
+		return store_fail_err(err, STORE_EINPUT,
+				      "the NVS partition (label, table, size multiple of 4096) is required");
 	if (spec->firmware) {
 		struct fwimg_err ferr = {0};
 		if (fwimg_check_product(spec->firmware, spec->firmware_source, spec->part_table, spec->part_table_len,
 					spec->table_offset ? spec->table_offset : PART_TABLE_OFFSET_DEFAULT,
-					spec->part_offset, spec->part_size, &ferr)) {
-			rc = store_fail_err(err, STORE_EINPUT, "%s", ferr.msg);
-			goto out;
-		}
+					spec->part_offset, spec->part_size, &ferr))
+			return store_fail_err(err, STORE_EINPUT, "%s", ferr.msg);
 	}
-	/* mfg_gen's config: '#' comment lines dropped, blank lines skipped. */
-	if (store_csv_open(&csv, spec->config_csv, spec->config_len,
-			   CSV_SKIP_HASH_LINES | CSV_SKIP_BLANK | CSV_SKIP_BOM | CSV_UTF8)) {
-		rc = store_fail_err(err, STORE_EINPUT, "%s:%u: %s", src, csv.line, csv.msg);
-		goto out;
-	}
-	store_now(now, sizeof(now));
-	rc = store_begin(s, err);
+	return 0;
+}
+
+/* The products row; *pid is its id. */
+static int product_row_insert(struct store *s, const struct store_product_spec *spec, const char *now, int64_t *pid,
+			      struct store_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = store_prep(s, &st,
+			    "INSERT INTO products (name, nvs_version, part_table, part_label, part_offset, part_size, "
+			    "config_csv, created, chip, n_images) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			    err);
 	if (rc)
-		goto out;
-	rc = store_prep(s, &st,
-			"INSERT INTO products (name, nvs_version, part_table, part_label, part_offset, part_size, "
-			"config_csv, created, chip, n_images) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-			err);
-	if (rc)
-		goto out;
+		return rc;
 	store_bind_text(st, 1, spec->name);
 	sqlite3_bind_int(st, 2, spec->nvs_version);
 	sqlite3_bind_blob(st, 3, spec->part_table, (int)spec->part_table_len, SQLITE_TRANSIENT);
@@ -233,73 +215,84 @@ int store_product_add(struct store *s, const struct store_product_spec *spec, st
 	store_bind_text(st, 8, now);
 	store_bind_text(st, 9, spec->firmware ? spec->firmware->chip : "");
 	sqlite3_bind_int64(st, 10, spec->firmware ? (int64_t)spec->firmware->n : 0);
-	r = sqlite3_step(st);
-	if (r != SQLITE_DONE) {
+	if (sqlite3_step(st) != SQLITE_DONE)
 		rc = sqlite3_errcode(s->db) == SQLITE_CONSTRAINT
 			     ? store_fail_err(err, STORE_EEXIST, "product '%s' exists already", spec->name)
 			     : store_db_err(s, err, "products");
-		goto out;
-	}
-	pid = sqlite3_last_insert_rowid(s->db);
+	else
+		*pid = sqlite3_last_insert_rowid(s->db);
 	store_unprep(s, st);
-	st = NULL;
-	rc = images_add(s, pid, spec->firmware, err);
-	if (rc)
-		goto out;
+	return rc;
+}
+
+/* One config row (key, type, encoding[, REPEAT]) checked; ns tracks the namespace. */
+static int field_check(const struct store_product_spec *spec, const struct store_csv *csv, const char *src,
+		       unsigned line, char *ns, size_t ns_size, const char **enc, int *repeat, int *uniq, int *is_data,
+		       struct store_err *err)
+{
+	const char *key = csv->fields[0];
+	const char *type = csv->n > 1 ? csv->fields[1] : "";
+
+	*enc = csv->n > 2 ? csv->fields[2] : "";
+	if (!*key || strlen(key) > FIELD_KEY_MAX)
+		return store_fail_err(err, STORE_EINPUT, "%s:%u: key must be 1 to %d characters", src, line,
+				      FIELD_KEY_MAX);
+	if (!strcmp(type, "namespace")) {
+		snprintf(ns, ns_size, "%s", key);
+		*enc = "";
+		return 0;
+	}
+	if (strcmp(type, "data") && strcmp(type, "file"))
+		return store_fail_err(err, STORE_EINPUT, "%s:%u: key '%s': type must be namespace, data or file", src,
+				      line, key);
+	if (!known_encoding(*enc))
+		return store_fail_err(err, STORE_EINPUT, "%s:%u: key '%s': unknown encoding '%s'", src, line, key,
+				      *enc);
+	if (!*ns)
+		return store_fail_err(err, STORE_EINPUT, "%s:%u: key '%s' comes before any namespace", src, line, key);
+	if (csv->n > 3 && !strcmp(csv->fields[3], "REPEAT"))
+		*repeat = 1;
+	else if (csv->n > 3 && *csv->fields[3])
+		return store_fail_err(err, STORE_EINPUT, "%s:%u: key '%s': fourth column must be REPEAT", src, line,
+				      key);
+	*uniq = spec_has_unique(spec, key);
+	*is_data = 1;
+	return 0;
+}
+
+/* The config's rows as product_fields, in order; a row's error carries its line. */
+static int fields_insert(struct store *s, int64_t pid, const struct store_product_spec *spec, struct store_csv *csv,
+			 const char *src, struct store_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	char ns[64] = "";
+	int pos = 0, rc, r, n_data = 0;
+
 	rc = store_prep(s, &st,
 			"INSERT INTO product_fields (product_id, pos, namespace, key, type, encoding, is_repeat, "
 			"is_unique) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
 			err);
 	if (rc)
-		goto out;
-	while ((r = store_csv_next(&csv)) == 1) {
-		const char *key, *type, *enc;
-		int repeat = 0, uniq = 0;
-		line = csv.line;
-		if (csv.n == 0 || (csv.n == 1 && !csv.lens[0]))
+		return rc;
+	while ((r = store_csv_next(csv)) == 1) {
+		const char *enc;
+		int repeat = 0, uniq = 0, is_data = 0;
+		unsigned line = csv->line;
+		if (csv->n == 0 || (csv->n == 1 && !csv->lens[0]))
 			continue;
-		key = csv.fields[0];
-		type = csv.n > 1 ? csv.fields[1] : "";
-		enc = csv.n > 2 ? csv.fields[2] : "";
-		if (!*key || strlen(key) > FIELD_KEY_MAX) {
-			rc = store_fail_err(err, STORE_EINPUT, "%s:%u: key must be 1 to %d characters", src, line,
-					    FIELD_KEY_MAX);
-			goto line_err;
+		rc = field_check(spec, csv, src, line, ns, sizeof(ns), &enc, &repeat, &uniq, &is_data, err);
+		if (rc) {
+			if (err)
+				err->line = line;
+			goto out;
 		}
-		if (!strcmp(type, "namespace")) {
-			snprintf(ns, sizeof(ns), "%s", key);
-			enc = "";
-		} else if (!strcmp(type, "data") || !strcmp(type, "file")) {
-			if (!known_encoding(enc)) {
-				rc = store_fail_err(err, STORE_EINPUT, "%s:%u: key '%s': unknown encoding '%s'", src,
-						    line, key, enc);
-				goto line_err;
-			}
-			if (!*ns) {
-				rc = store_fail_err(err, STORE_EINPUT, "%s:%u: key '%s' comes before any namespace",
-						    src, line, key);
-				goto line_err;
-			}
-			if (csv.n > 3 && !strcmp(csv.fields[3], "REPEAT"))
-				repeat = 1;
-			else if (csv.n > 3 && *csv.fields[3]) {
-				rc = store_fail_err(err, STORE_EINPUT, "%s:%u: key '%s': fourth column must be REPEAT",
-						    src, line, key);
-				goto line_err;
-			}
-			uniq = spec_has_unique(spec, key);
-			n_data++;
-		} else {
-			rc = store_fail_err(err, STORE_EINPUT, "%s:%u: key '%s': type must be namespace, data or file",
-					    src, line, key);
-			goto line_err;
-		}
+		n_data += is_data;
 		sqlite3_reset(st);
 		sqlite3_bind_int64(st, 1, pid);
 		sqlite3_bind_int(st, 2, pos++);
 		store_bind_text(st, 3, ns);
-		store_bind_text(st, 4, key);
-		store_bind_text(st, 5, type);
+		store_bind_text(st, 4, csv->fields[0]);
+		store_bind_text(st, 5, csv->n > 1 ? csv->fields[1] : "");
 		store_bind_text(st, 6, enc);
 		sqlite3_bind_int(st, 7, repeat);
 		sqlite3_bind_int(st, 8, uniq);
@@ -308,24 +301,28 @@ int store_product_add(struct store *s, const struct store_product_spec *spec, st
 			goto out;
 		}
 	}
-	if (r < 0) {
-		rc = store_fail_err(err, STORE_EINPUT, "%s:%u: %s", src, csv.line, csv.msg);
-		goto out;
-	}
-	if (!n_data) {
+	if (r < 0)
+		rc = store_fail_err(err, STORE_EINPUT, "%s:%u: %s", src, csv->line, csv->msg);
+	else if (!n_data)
 		rc = store_fail_err(err, STORE_EINPUT, "%s: no data or file fields", src);
-		goto out;
-	}
+out:
 	store_unprep(s, st);
-	st = NULL;
+	return rc;
+}
+
+/* Checks over the stored fields as a whole. */
+static int fields_check(struct store *s, int64_t pid, const struct store_product_spec *spec, const char *src,
+			struct store_err *err)
+{
+	sqlite3_stmt *st = NULL;
 	/* Values files name their columns by key, so a key may appear once
 	 * among the data/file rows even across namespaces. */
-	rc = store_prep(s, &st,
-			"SELECT key FROM product_fields WHERE product_id = ? AND type <> 'namespace' "
-			"GROUP BY key HAVING count(*) > 1",
-			err);
+	int rc = store_prep(s, &st,
+			    "SELECT key FROM product_fields WHERE product_id = ? AND type <> 'namespace' "
+			    "GROUP BY key HAVING count(*) > 1",
+			    err);
 	if (rc)
-		goto out;
+		return rc;
 	sqlite3_bind_int64(st, 1, pid);
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		rc = store_fail_err(err, STORE_EINPUT, "%s: key '%s' appears twice", src,
@@ -347,17 +344,47 @@ int store_product_add(struct store *s, const struct store_product_spec *spec, st
 			goto out;
 		}
 	}
-	struct store_audit_entry a = {.product = spec->name, .baud = -1, .retries = -1, .duration_ms = -1};
-	rc = store_audit_insert(s, &a, "product", "added", err);
-	if (rc)
-		goto out;
-	rc = store_commit(s, err);
-	goto out;
-line_err:
-	if (err)
-		err->line = line;
 out:
 	store_unprep(s, st);
+	return rc;
+}
+
+int store_product_add(struct store *s, const struct store_product_spec *spec, struct store_err *err)
+{
+	STORE_VIA_BACKEND(s, product_add, (s, spec, err));
+	struct store_audit_entry a = {.product = spec->name, .baud = -1, .retries = -1, .duration_ms = -1};
+	struct store_csv csv;
+	char now[32];
+	const char *src = spec->config_source ? spec->config_source : "config";
+	int64_t pid = 0;
+	int rc;
+
+	memset(&csv, 0, sizeof(csv));
+	rc = product_spec_check(spec, err);
+	if (rc)
+		goto out;
+	/* mfg_gen's config: '#' comment lines dropped, blank lines skipped. */
+	if (store_csv_open(&csv, spec->config_csv, spec->config_len,
+			   CSV_SKIP_HASH_LINES | CSV_SKIP_BLANK | CSV_SKIP_BOM | CSV_UTF8)) {
+		rc = store_fail_err(err, STORE_EINPUT, "%s:%u: %s", src, csv.line, csv.msg);
+		goto out;
+	}
+	store_now(now, sizeof(now));
+	rc = store_begin(s, err);
+	if (rc)
+		goto out;
+	rc = product_row_insert(s, spec, now, &pid, err);
+	if (!rc)
+		rc = images_add(s, pid, spec->firmware, err);
+	if (!rc)
+		rc = fields_insert(s, pid, spec, &csv, src, err);
+	if (!rc)
+		rc = fields_check(s, pid, spec, src, err);
+	if (!rc)
+		rc = store_audit_insert(s, &a, "product", "added", err);
+	if (!rc)
+		rc = store_commit(s, err);
+out:
 	if (rc)
 		store_rollback(s);
 	store_csv_close(&csv);
@@ -455,6 +482,59 @@ int store_product_get(struct store *s, const char *name, struct store_product **
 	return rc ? rc : store_product_load(s, id, out, err);
 }
 
+/* The firmware member: chip and images (never the bytes), or null. */
+static json_t *firmware_json(sqlite3_stmt *st, sqlite3_stmt *is, int64_t id)
+{
+	if (sqlite3_column_int64(st, 8) <= 0)
+		return json_null();
+	json_t *imgs = json_array();
+	sqlite3_reset(is);
+	sqlite3_bind_int64(is, 1, id);
+	while (sqlite3_step(is) == SQLITE_ROW)
+		json_array_append_new(imgs, json_pack("{s:o s:o s:o s:o s:o}", "offset", store_col_json(is, 0), "name",
+						      store_col_json(is, 1), "file", store_col_json(is, 2), "size",
+						      store_col_json(is, 3), "sha256", store_col_json(is, 4)));
+	return json_pack("{s:o s:o}", "chip", store_col_json(st, 7), "images", imgs);
+}
+
+/* One products row (st) as JSON, with its fields (fs), record counts by
+ * state (cs) and firmware (is). */
+static int product_json(sqlite3_stmt *st, sqlite3_stmt *fs, sqlite3_stmt *cs, sqlite3_stmt *is, json_t **out,
+			struct store_err *err)
+{
+	int64_t id = sqlite3_column_int64(st, 0);
+	json_t *fields = json_array(), *counts = json_object();
+	json_t *o = json_pack("{s:o s:o s:{s:o s:o s:o} s:o}", "name", store_col_json(st, 1), "nvs_version",
+			      store_col_json(st, 2), "partition", "label", store_col_json(st, 3), "offset",
+			      store_col_json(st, 4), "size", store_col_json(st, 5), "created", store_col_json(st, 6));
+	static const char *const states[] = {"available", "reserved", "sent", "verified", "retired"};
+	for (size_t i = 0; i < 5; i++)
+		json_object_set_new(counts, states[i], json_integer(0));
+	sqlite3_reset(fs);
+	sqlite3_bind_int64(fs, 1, id);
+	while (sqlite3_step(fs) == SQLITE_ROW)
+		json_array_append_new(fields,
+				      json_pack("{s:o s:o s:o s:o s:b s:b}", "namespace", store_col_json(fs, 0), "key",
+						store_col_json(fs, 1), "type", store_col_json(fs, 2), "encoding",
+						store_col_json(fs, 3), "repeat", sqlite3_column_int(fs, 4), "unique",
+						sqlite3_column_int(fs, 5)));
+	sqlite3_reset(cs);
+	sqlite3_bind_int64(cs, 1, id);
+	while (sqlite3_step(cs) == SQLITE_ROW)
+		json_object_set_new(counts, (const char *)sqlite3_column_text(cs, 0),
+				    json_integer(sqlite3_column_int64(cs, 1)));
+	if (!o) {
+		json_decref(fields);
+		json_decref(counts);
+		return store_fail_err(err, STORE_ENOMEM, "out of memory");
+	}
+	json_object_set_new(o, "fields", fields);
+	json_object_set_new(o, "records", counts);
+	json_object_set_new(o, "firmware", firmware_json(st, is, id));
+	*out = o;
+	return 0;
+}
+
 int store_product_query(struct store *s, const char *name, json_t **out, struct store_err *err)
 {
 	STORE_VIA_BACKEND(s, product_query, (s, name, out, err));
@@ -491,53 +571,10 @@ int store_product_query(struct store *s, const char *name, json_t **out, struct 
 		goto out;
 	store_bind_text(st, 1, name);
 	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		int64_t id = sqlite3_column_int64(st, 0);
-		json_t *fields = json_array(), *counts = json_object();
-		json_t *o = json_pack("{s:o s:o s:{s:o s:o s:o} s:o}", "name", store_col_json(st, 1), "nvs_version",
-				      store_col_json(st, 2), "partition", "label", store_col_json(st, 3), "offset",
-				      store_col_json(st, 4), "size", store_col_json(st, 5), "created",
-				      store_col_json(st, 6));
-		static const char *const states[] = {"available", "reserved", "sent", "verified", "retired"};
-		for (size_t i = 0; i < 5; i++)
-			json_object_set_new(counts, states[i], json_integer(0));
-		sqlite3_reset(fs);
-		sqlite3_bind_int64(fs, 1, id);
-		while (sqlite3_step(fs) == SQLITE_ROW)
-			json_array_append_new(fields, json_pack("{s:o s:o s:o s:o s:b s:b}", "namespace",
-								store_col_json(fs, 0), "key", store_col_json(fs, 1),
-								"type", store_col_json(fs, 2), "encoding",
-								store_col_json(fs, 3), "repeat",
-								sqlite3_column_int(fs, 4), "unique",
-								sqlite3_column_int(fs, 5)));
-		sqlite3_reset(cs);
-		sqlite3_bind_int64(cs, 1, id);
-		while (sqlite3_step(cs) == SQLITE_ROW)
-			json_object_set_new(counts, (const char *)sqlite3_column_text(cs, 0),
-					    json_integer(sqlite3_column_int64(cs, 1)));
-		if (!o) {
-			json_decref(fields);
-			json_decref(counts);
-			rc = store_fail_err(err, STORE_ENOMEM, "out of memory");
+		json_t *o = NULL;
+		rc = product_json(st, fs, cs, is, &o, err);
+		if (rc)
 			goto out;
-		}
-		json_object_set_new(o, "fields", fields);
-		json_object_set_new(o, "records", counts);
-		if (sqlite3_column_int64(st, 8) > 0) {
-			json_t *imgs = json_array();
-			sqlite3_reset(is);
-			sqlite3_bind_int64(is, 1, id);
-			while (sqlite3_step(is) == SQLITE_ROW)
-				json_array_append_new(imgs, json_pack("{s:o s:o s:o s:o s:o}", "offset",
-								      store_col_json(is, 0), "name",
-								      store_col_json(is, 1), "file",
-								      store_col_json(is, 2), "size",
-								      store_col_json(is, 3), "sha256",
-								      store_col_json(is, 4)));
-			json_object_set_new(o, "firmware",
-					    json_pack("{s:o s:o}", "chip", store_col_json(st, 7), "images", imgs));
-		} else {
-			json_object_set_new(o, "firmware", json_null());
-		}
 		json_array_append_new(arr, o);
 	}
 	if (r != SQLITE_DONE) {
