@@ -37,37 +37,20 @@ if [ -z "$PY" ]; then
 fi
 rm -rf "$WORK" && mkdir -p "$WORK/shim" || exit 1
 if ! "$PY" -c 'import reedsolo' 2>/dev/null; then
-	cat >"$WORK/shim/reedsolo.py" <<'PY'
-# Stand-in for reedsolo's RSCodec(n).encode with its defaults
-# (prim 0x11D, generator 2, fcr 0): systematic, data then n check bytes.
-def _gmul(a, b):
-    r = 0
-    while b:
-        if b & 1:
-            r ^= a
-        a <<= 1
-        if a & 0x100:
-            a ^= 0x11D
-        b >>= 1
-    return r
+	# Stand-in for reedsolo's RSCodec(n).encode with its defaults (prim
+	# 0x11D, generator 2, fcr 0): the tests' one RS encoder, efuse_file.py's.
+	cat >"$WORK/shim/reedsolo.py" <<PY
+import sys
+sys.path.insert(0, "$(cd "$(dirname "$0")" && pwd)")
+from efuse_file import rs_check
+
 
 class RSCodec:
     def __init__(self, nsym=10):
         self.nsym = nsym
-        gen, root = [1], 1
-        for _ in range(nsym):
-            gen = [a ^ _gmul(b, root) for a, b in zip(gen + [0], [0] + gen)]
-            root = _gmul(root, 2)
-        self.gen = gen
 
     def encode(self, data):
-        msg = list(data) + [0] * self.nsym
-        for i in range(len(data)):
-            c = msg[i]
-            if c:
-                for j in range(1, self.nsym + 1):
-                    msg[i + j] ^= _gmul(self.gen[j], c)
-        return bytearray(list(data) + msg[len(data):])
+        return bytearray(bytes(data) + rs_check(bytes(data), self.nsym))
 PY
 fi
 espefuse() {

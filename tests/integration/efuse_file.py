@@ -22,20 +22,24 @@ def gmul(a, b):
     return r
 
 
-def rs12(data):  # reedsolo RSCodec(12).encode(data)[32:]
+def rs_check(data, nsym):  # reedsolo RSCodec(nsym).encode(data)[len(data):]
     gen = [1]
-    for i in range(12):
+    for i in range(nsym):
         root = 1
         for _ in range(i):
             root = gmul(root, 2)
         gen = [a ^ gmul(b, root) for a, b in zip(gen + [0], [0] + gen)]
-    msg = list(data) + [0] * 12
+    msg = list(data) + [0] * nsym
     for i in range(len(data)):
         c = msg[i]
         if c:
-            for j in range(1, 13):
+            for j in range(1, nsym + 1):
                 msg[i + j] ^= gmul(gen[j], c)
-    return bytes(msg[32:])
+    return bytes(msg[len(data):])
+
+
+def rs12(data):  # reedsolo RSCodec(12).encode(data)[32:], the key blocks' code
+    return rs_check(data, 12)
 
 
 def load(path):
