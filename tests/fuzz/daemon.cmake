@@ -20,5 +20,7 @@ espfab_fuzz_target(outbox_journal
   LIBS ZLIB::ZLIB
   CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/outbox_journal)
 if(ESPFAB_FUZZ)
-  target_include_directories(fuzz_outbox_journal PRIVATE ${PROJECT_SOURCE_DIR}/daemon/espfabd ${PROJECT_SOURCE_DIR}/daemon/store/include ${CMAKE_BINARY_DIR}/generated)
+  target_include_directories(fuzz_outbox_journal PRIVATE ${PROJECT_SOURCE_DIR}/daemon/espfabd ${PROJECT_SOURCE_DIR}/daemon/ctl
+    ${PROJECT_SOURCE_DIR}/daemon/store/include ${PROJECT_SOURCE_DIR}/nvsgen/include ${PROJECT_SOURCE_DIR}/protocol/include
+    ${PROJECT_SOURCE_DIR}/common/include ${CMAKE_BINARY_DIR}/generated)
 endif()
