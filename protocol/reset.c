@@ -3,19 +3,6 @@
 
 #include "espfab/reset.h"
 
-int reset_mode_parse(const char *word, enum reset_mode *out)
-{
-	if (!strcmp(word, "default_reset"))
-		*out = RESET_MODE_CLASSIC;
-	else if (!strcmp(word, "usb_reset"))
-		*out = RESET_MODE_USB_JTAG;
-	else if (!strcmp(word, "no_reset"))
-		*out = RESET_MODE_NONE;
-	else
-		return ROM_EINVAL;
-	return ROM_OK;
-}
-
 int reset_after_parse(const char *word, enum reset_after *out)
 {
 	if (!strcmp(word, "hard_reset"))
@@ -25,16 +12,6 @@ int reset_after_parse(const char *word, enum reset_after *out)
 	else
 		return ROM_EINVAL;
 	return ROM_OK;
-}
-
-const char *reset_mode_name(enum reset_mode m)
-{
-	switch (m) {
-	case RESET_MODE_CLASSIC: return "default_reset";
-	case RESET_MODE_USB_JTAG: return "usb_reset";
-	case RESET_MODE_NONE: return "no_reset";
-	}
-	return "?";
 }
 
 static int lines(struct port *p, int dtr, int rts)

@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #include "espfab/paths.h"
-#include "espfab/reset.h" /* before = enum reset_mode, parsed by reset_mode_parse() */
+#include "espfab/reset_mode.h" /* before = enum reset_mode, parsed by reset_mode_parse() */
 
 #define CONFIG_MAX_PORTS 64
 #define CONFIG_PATH_MAX 256

@@ -151,7 +151,7 @@ static void test_uplink_retries_then_delivers(void **state)
 	log_init("test", 1);
 	log_set_level(LOG_ERR);
 	assert_non_null(f);
-	free(tu_claim(f->s, "aa:00:00:00:00:01", 0)); /* leaves rows: import, claim */
+	store_record_free(tu_claim(f->s, "aa:00:00:00:00:01", 0)); /* leaves rows: import, claim */
 	last = last_audit_id(f->s);
 	recv_start(&r, 503);
 	snprintf(url, sizeof(url), "http://user:secret@127.0.0.1:%d/audit", r.port);

@@ -13,23 +13,11 @@
 
 #include "espfab/chip.h"
 #include "espfab/port.h"
+#include "espfab/reset_mode.h"
 #include "espfab/rom.h"
 
-enum reset_mode {
-	RESET_MODE_CLASSIC,  /* --before default_reset: DTR/RTS auto-program circuit */
-	RESET_MODE_USB_JTAG, /* --before usb_reset: ESP USB-Serial/JTAG (VID 0x303A PID 0x1001) */
-	RESET_MODE_NONE,     /* --before no_reset: fixture straps the chip, network ports */
-};
-
-enum reset_after {
-	RESET_AFTER_HARD,    /* --after hard_reset: leave the loader, boot the application */
-	RESET_AFTER_NONE,    /* --after no_reset: stay in the loader */
-};
-
-/* Parse the esptool words above; 0 or ROM_EINVAL. */
-int reset_mode_parse(const char *word, enum reset_mode *out);
+/* --after's words (reset_mode.h has --before's); 0 or ROM_EINVAL. */
 int reset_after_parse(const char *word, enum reset_after *out);
-const char *reset_mode_name(enum reset_mode m);
 
 /* Classic reset into download mode: EN low 100 ms with IO0 high, then EN
  * released with IO0 low in the same TIOCMSET (no glitch through (0,0)),
