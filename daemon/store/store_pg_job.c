@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "espfab/store_state.h"
 #include "store_pg.h"
 
 #define RC(err) ((err) ? (err)->code : STORE_EDB)
@@ -108,6 +109,13 @@ static int job_unreserve_record(struct store *s, const struct job_row *j, struct
 	return pg_x(s, err, NULL, "records", "UPDATE records SET job_id = NULL WHERE id = $1", "i", j->record_rowid);
 }
 
+/* The job's transition to `to` is one of store_state.c's table: the same
+ * rules as the SQLite store; j->state stays the string for messages. */
+static int job_may(const struct job_row *j, enum store_job_state to)
+{
+	return store_state_allowed(STORE_LC_JOB, store_job_state_parse(j->state), to);
+}
+
 int pg_mark_sent(struct store *s, int64_t job_id, struct store_err *err)
 {
 	struct job_row j;
@@ -116,7 +124,7 @@ int pg_mark_sent(struct store *s, int64_t job_id, struct store_err *err)
 
 	if ((rc = job_begin(s, job_id, &j, now, sizeof(now), err)))
 		return rc;
-	if (strcmp(j.state, "reserved")) {
+	if (!job_may(&j, STORE_JOB_SENT)) {
 		rc = store_fail_err(err, STORE_ESTATE, "job %lld is %s, not reserved: write nothing", (long long)job_id,
 				    j.state);
 		goto out;
@@ -173,7 +181,7 @@ int pg_mark_verified(struct store *s, int64_t job_id, const struct store_audit_e
 
 	if ((rc = job_begin(s, job_id, &j, now, sizeof(now), err)))
 		return rc;
-	if (strcmp(j.state, "sent")) {
+	if (!job_may(&j, STORE_JOB_VERIFIED)) {
 		rc = store_fail_err(err, STORE_ESTATE, "job %lld is %s, not sent", (long long)job_id, j.state);
 		goto out;
 	}
@@ -195,7 +203,7 @@ int pg_release(struct store *s, int64_t job_id, const char *reason, const struct
 
 	if ((rc = job_begin(s, job_id, &j, now, sizeof(now), err)))
 		return rc;
-	if (strcmp(j.state, "reserved")) {
+	if (!job_may(&j, STORE_JOB_RELEASED)) {
 		rc = store_fail_err(err, STORE_ESTATE, "job %lld is %s: only a reserved job can be released",
 				    (long long)job_id, j.state);
 		goto out;
@@ -216,7 +224,7 @@ int pg_fail(struct store *s, int64_t job_id, const char *reason, const struct st
 
 	if ((rc = job_begin(s, job_id, &j, now, sizeof(now), err)))
 		return rc;
-	if (strcmp(j.state, "reserved") && strcmp(j.state, "sent")) {
+	if (!job_may(&j, STORE_JOB_FAILED)) {
 		rc = store_fail_err(err, STORE_ESTATE, "job %lld is %s already", (long long)job_id, j.state);
 		goto out;
 	}
@@ -311,13 +319,13 @@ int pg_recover(struct store *s, const char *station, struct store_recovery *rep,
 		struct job_row j;
 		if ((rc = load_job(s, pg_i64(res, i, 0), &j, err)))
 			goto out;
-		if (!strcmp(j.state, "reserved")) {
+		if (store_job_state_parse(j.state) == STORE_JOB_RESERVED) {
 			rc = job_unreserve_record(s, &j, err);
 			if (!rc)
 				rc = job_close(s, &j, "released", "interrupted before send", now, NULL, NULL, "recover",
 					       "interrupted", err);
 			r.released++;
-		} else if (!strcmp(j.state, "sent")) {
+		} else if (store_job_state_parse(j.state) == STORE_JOB_SENT) {
 			rc = job_close(s, &j, "interrupted", "interrupted after send", now, NULL, NULL, "recover",
 				       "interrupted", err);
 			r.interrupted++;
