@@ -48,6 +48,10 @@ struct store_backend {
 	int (*uplink_cursor)(struct store *s, const char *name, int64_t *last, struct store_err *err);
 	int (*uplink_advance)(struct store *s, const char *name, int64_t last, struct store_err *err);
 	int (*uplink_pending)(struct store *s, int64_t after, int64_t *count, struct store_err *err);
+	int (*lease_fill)(struct store *s, const char *station, const char *product, int64_t n, int64_t *held,
+			  struct store_err *err);
+	int (*lease_release)(struct store *s, const char *station, const char *reason, int64_t *released,
+			     struct store_err *err);
 };
 
 /* 1 when the database setting names a PostgreSQL database, not a file. */

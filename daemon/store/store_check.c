@@ -54,5 +54,5 @@ int store_check(struct store *s, struct store_err *err)
 		if (rc != SQLITE_DONE)
 			return store_db_err(s, err, "check");
 	}
-	return 0;
+	return store_lease_check(s, err);
 }

@@ -121,6 +121,14 @@ int store_product_id(struct store *s, const char *name, int64_t *id, struct stor
 /* Loads a product's template into p (already allocated). */
 int store_product_load(struct store *s, int64_t id, struct store_product **out, struct store_err *err);
 
+/* The claim's pick of a new record (store_lease.c): the lowest available
+ * record leased to station, else the lowest one leased to nobody; *rowid
+ * is 0 when there is none. */
+int store_lease_pick(struct store *s, int64_t product_id, const char *station, int64_t *rowid,
+		     struct store_err *err);
+/* store_check()'s rules about leases. */
+int store_lease_check(struct store *s, struct store_err *err);
+
 /* AAD for a sealed value: binds the ciphertext to its row and field. */
 void store_value_aad(char *buf, size_t len, int64_t product_id, const char *record_id, int pos);
 

@@ -104,6 +104,15 @@ int pg_fail(struct store *s, int64_t job_id, const char *reason, const struct st
 int pg_retire(struct store *s, const char *product, const char *record_id, const char *reason,
 	      struct store_err *err);
 int pg_recover(struct store *s, const char *station, struct store_recovery *rep, struct store_err *err);
+/* store_pg_lease.c; pg_lease_pick is the claim's pick of a new record (the
+ * station's own leased one first, then one leased to nobody): rows (id,
+ * record_id, sealed), none or one, locked; the caller PQclear()s it. */
+int pg_lease_fill(struct store *s, const char *station, const char *product, int64_t n, int64_t *held,
+		  struct store_err *err);
+int pg_lease_release(struct store *s, const char *station, const char *reason, int64_t *released,
+		     struct store_err *err);
+PGresult *pg_lease_pick(struct store *s, int64_t product_id, const char *station, struct store_err *err);
+int pg_lease_check(struct store *s, struct store_err *err);
 /* store_pg_product.c */
 int pg_product_add(struct store *s, const struct store_product_spec *spec, struct store_err *err);
 int pg_product_get(struct store *s, const char *name, struct store_product **out, struct store_err *err);

@@ -197,6 +197,8 @@ int pg_check(struct store *s, struct store_err *err)
 					    PQgetvalue(r, 0, 0));
 		PQclear(r);
 	}
+	if (!rc)
+		rc = pg_lease_check(s, err);
 	pg_rollback(s);
 	return rc;
 }
@@ -247,4 +249,6 @@ const struct store_backend store_pg_backend = {
 	.uplink_cursor = pg_uplink_cursor,
 	.uplink_advance = pg_uplink_advance,
 	.uplink_pending = pg_uplink_pending,
+	.lease_fill = pg_lease_fill,
+	.lease_release = pg_lease_release,
 };

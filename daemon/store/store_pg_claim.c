@@ -142,7 +142,8 @@ static int claim_batch_room(struct store *s, const struct store_claim_req *req, 
 #define CLAIM_MAC_RACE 1 /* claim_once: lost a race for a new MAC; try again */
 
 /* The record a claim gets, locked: the one bound to the MAC (c->rec_state
- * set) or the lowest available one nobody else is taking right now. */
+ * set) or the lowest available one nobody else is taking right now (of
+ * the station's lease first, store_pg_lease.c). */
 struct claim_pick {
 	int64_t rowid;
 	char rec_state[16]; /* "" for a new record */
@@ -171,10 +172,7 @@ static int claim_pick(struct store *s, const struct store_claim_req *req, int64_
 	}
 	if (!c->rec_state[0]) {
 		PQclear(res);
-		res = pg_q(s, err, "records",
-			   "SELECT id, record_id, sealed FROM records WHERE product_id = $1 AND state = 'available' "
-			   "ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED",
-			   "i", pid);
+		res = pg_lease_pick(s, pid, req->station, err); /* its own leased ones first, never another's */
 		if (!res)
 			return RC(err);
 		if (PQntuples(res) != 1) {

@@ -160,16 +160,10 @@ static int claim_pick_record(struct store *s, const struct store_claim_req *req,
 		store_unprep(s, st);
 		st = NULL;
 	}
-	rc = store_prep(s, &st, "SELECT id FROM records WHERE product_id = ? AND state = 'available' ORDER BY id LIMIT 1",
-			err);
-	if (rc)
-		goto out;
-	sqlite3_bind_int64(st, 1, pid);
-	if (sqlite3_step(st) != SQLITE_ROW) {
+	/* The station's own leased records first; never another's. */
+	rc = store_lease_pick(s, pid, req->station, rowid, err);
+	if (!rc && !*rowid)
 		rc = store_fail_err(err, STORE_EEMPTY, "no available record left for product '%s'", req->product);
-		goto out;
-	}
-	*rowid = sqlite3_column_int64(st, 0);
 out:
 	store_unprep(s, st);
 	return rc;

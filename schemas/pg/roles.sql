@@ -10,7 +10,7 @@
 --                   what `espfab product|records|batch ...` need.
 --   espfab_station  what espfabd needs on the line: read products and
 --                   records, claim, mark sent/verified/failed, append audit
---                   rows, move uplink cursors. It cannot import, define
+--                   rows, move uplink cursors, fill and release its lease. It cannot import, define
 --                   products, retire, delete anything or rewrite the audit.
 -- The triggers of the schema (append-only audit, bound records, fixed
 -- values) hold for every role, the owner included; these grants keep a
@@ -53,6 +53,9 @@ GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO espfab_admin;
 -- Station: the lifecycle and the audit, nothing else.
 GRANT INSERT, UPDATE (state, error, sent_at, finished) ON jobs TO espfab_station;
 GRANT UPDATE (state, mac, station, port, job_id, bound, bound_at, verified_at) ON records TO espfab_station;
+-- Its lease (schema 002): take and give back records. The trigger records
+-- which role took a lease and lets only that role (or an admin) release it.
+GRANT UPDATE (lease_station) ON records TO espfab_station;
 GRANT UPDATE (n_verified, n_failed, state, finished) ON batches TO espfab_station;
 GRANT INSERT ON audit TO espfab_station;
 GRANT INSERT, UPDATE ON uplink TO espfab_station;

@@ -305,7 +305,7 @@ static void test_store_firmware_migrates_version_2(void **state)
 	assert_int_equal(sqlite3_prepare_v2(raw, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	assert_int_equal(sqlite3_column_int(st, 0), STORE_SCHEMA_VERSION);
-	assert_int_equal(STORE_SCHEMA_VERSION, 5);
+	assert_true(STORE_SCHEMA_VERSION >= 5); /* later migrations keep the images */
 	sqlite3_finalize(st);
 	/* An old product never gets images after the fact either. */
 	expect_refused(raw, "INSERT INTO product_images (product_id, flash_offset, name, file, size, sha256, data) "

@@ -57,7 +57,7 @@
 
 #include "espfab/fwimg.h"
 
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 #define STORE_SEAL_KEY_LEN 32 /* AES-256-GCM */
 #define STORE_MAC_LEN 17      /* "aa:bb:cc:dd:ee:ff" */
 
@@ -349,6 +349,28 @@ int store_uplink_cursor(struct store *s, const char *name, int64_t *last, struct
 int store_uplink_advance(struct store *s, const char *name, int64_t last, struct store_err *err);
 /* Audit rows after the cursor, not yet delivered. */
 int store_uplink_pending(struct store *s, int64_t after, int64_t *count, struct store_err *err);
+
+/* ---- leases (store_lease.c; docs/postgresql.md "Leases") ----
+ * A station's lease: available records of a product set aside for it, so
+ * that no other station's claim takes them (store_claim by that station
+ * takes its own leased records first). A lease lasts while the record is
+ * in the pool (available, or reserved by the station's claim) and ends by
+ * itself when the record is bound or retired; otherwise only
+ * store_lease_release gives the records back. Each record leased or
+ * released is an audit row (event "lease", the station named). */
+#define STORE_LEASE_MAX 1000
+/* Tops the station's lease of product up to n available records (0..
+ * STORE_LEASE_MAX; a lease larger than n is left as it is). *held (may be
+ * NULL) gets the number of available records leased to it afterwards,
+ * which is below n when the product has no more free records. */
+int store_lease_fill(struct store *s, const char *station, const char *product, int64_t n, int64_t *held,
+		     struct store_err *err);
+/* Gives back every record leased to the station, of every product (to
+ * available; a bound record is never leased). reason goes into the audit.
+ * *released (may be NULL) gets their number. On PostgreSQL only the role
+ * that took a lease, or an espfab_admin, may release it. */
+int store_lease_release(struct store *s, const char *station, const char *reason, int64_t *released,
+			struct store_err *err);
 
 /* ---- requests (store_request.c) ---- */
 
