@@ -9,8 +9,7 @@
 ALTER TABLE records ADD COLUMN lease_station TEXT CHECK (lease_station IS NULL OR length(lease_station) BETWEEN 1 AND 128);
 
 -- The claim's pick for a station: first its own leased records ...
-CREATE INDEX records_leased ON records (product_id, lease_station, id)
-	WHERE state = 'available' AND lease_station IS NOT NULL;
+CREATE INDEX records_leased ON records (lease_station, product_id, id) WHERE lease_station IS NOT NULL;
 -- ... then the records nobody holds, without stepping over the leased ones
 -- (the leases take the lowest ids, so records_avail would scan them all).
 CREATE INDEX records_free ON records (product_id, id) WHERE state = 'available' AND lease_station IS NULL;

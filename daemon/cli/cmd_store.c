@@ -18,6 +18,7 @@
 
 #include "cli_args.h"
 #include "espfab/fsu.h"
+#include "cmd_lease.h"
 #include "cmd_store.h"
 #include "cmd_store_hmac.h"
 #include "config.h"
@@ -517,6 +518,7 @@ int cmd_records(int argc, char **argv, const struct cli_globals *g)
 			"       espfab [--db PATH] records stats [--product P] [--json]\n"
 			"       espfab [--db PATH] records retire ID --reason TEXT [--product P]\n"
 			"       espfab [--db PATH] records check\n"
+			"       espfab [--db PATH] records release-lease --station NAME [--reason TEXT] [--json]\n"
 			"states: available reserved sent verified retired. Values are shown only with --reveal.\n");
 		return sub ? 0 : 2;
 	}
@@ -553,6 +555,8 @@ int cmd_records(int argc, char **argv, const struct cli_globals *g)
 					     o.reason, "product", o.product),
 				   0);
 	}
+	if (!strcmp(sub, "release-lease"))
+		return cmd_lease_release(argc, argv, g);
 	if (!strcmp(sub, "check")) {
 		o.word = "records check";
 		r = parse(&o, argc, argv, 2, "json", 0);

@@ -94,8 +94,8 @@ _espfab() {
 		opts="--table --partition --version --unique --firmware --nvs-encryption --hmac-key-block --hmac-protect --hmac-seal-key --seal-key --json --help"
 		;;
 	records)
-		subs="import list stats retire check"
-		opts="--product --state --limit --id --seal-key --reason --json --reveal --help"
+		subs="import list stats retire check release-lease"
+		opts="--product --state --limit --id --seal-key --reason --station --json --reveal --help"
 		;;
 	audit) opts="--since --mac --product --after --limit --json --help" ;;
 	batch)

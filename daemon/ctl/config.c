@@ -275,6 +275,10 @@ static int global_key(struct config *c, const char *k, const char *v, const char
 		if (parse_uint(v, 0, 600, &u))
 			return fail(err, CONFIG_EVALUE, fname, ln, "shutdown_grace: expected 0..600 seconds");
 		c->shutdown_grace_s = (unsigned)u;
+	} else if (!strcmp(k, "lease")) {
+		if (parse_uint(v, 0, CONFIG_LEASE_MAX, &u))
+			return fail(err, CONFIG_EVALUE, fname, ln, "lease: expected 0..%d records", CONFIG_LEASE_MAX);
+		c->lease = (unsigned)u;
 	} else if (!strcmp(k, "port")) {
 		struct config_err e;
 		rc = config_add_port(c, NULL, v, &e);

@@ -23,6 +23,7 @@
 #define CONFIG_PATH_MAX 256
 #define CONFIG_NAME_MAX 64
 #define CONFIG_MAX_WARNINGS 4
+#define CONFIG_LEASE_MAX 1000 /* the store's STORE_LEASE_MAX (ctl does not include the store) */
 #define CONFIG_DEFAULT_PATH ESPFAB_CONFIG_FILE
 #define CONFIG_DEFAULT_SOCKET ESPFAB_DEFAULT_SOCKET
 #define CONFIG_DEFAULT_DB ESPFAB_DEFAULT_DB
@@ -66,6 +67,7 @@ struct config {
 	int verify_readback;             /* 1: verify by MD5 and by reading back + decoding */
 	uint32_t table_offset;           /* where devices' partition tables are read */
 	unsigned shutdown_grace_s;       /* SIGTERM: time in-flight writes get to finish */
+	unsigned lease;                  /* records set aside for this station (store_lease_fill), 0 = none */
 	size_t nports;
 	struct config_port ports[CONFIG_MAX_PORTS];
 	/* "file:line: ..." lines about accepted old spellings, in file order

@@ -320,12 +320,15 @@ static void reload(struct daemon *d)
 	old_rest.nports = new_rest.nports = 0;
 	memset(old_rest.ports, 0, sizeof(old_rest.ports));
 	memset(new_rest.ports, 0, sizeof(new_rest.ports));
+	old_rest.lease = new_rest.lease; /* applied below */
 	old_rest.nwarnings = new_rest.nwarnings = 0;
 	memset(old_rest.warnings, 0, sizeof(old_rest.warnings));
 	memset(new_rest.warnings, 0, sizeof(new_rest.warnings));
 	if (memcmp(&old_rest, &new_rest, sizeof(old_rest)))
 		log_warn("reload: only ports are applied; the other changes take effect at the next restart");
 	station_reload(d->station, &fresh);
+	station_lease_set(d->station, fresh.lease, "lease set to 0");
+	d->cfg.lease = fresh.lease;
 	d->cfg.nports = fresh.nports;
 	memcpy(d->cfg.ports, fresh.ports, sizeof(fresh.ports));
 }
@@ -394,6 +397,8 @@ static int settle_store(struct daemon *d, const sigset_t *mask)
 		log_warn("recovered %u unsent job(s) (records back to available) and %u interrupted one(s) "
 			 "(records stay bound to their MAC)",
 			 rep.released, rep.interrupted);
+	/* lease = 0: a lease an earlier run left is given back now. */
+	station_lease_set(d->station, d->cfg.lease, "lease = 0 at startup");
 	return 0;
 }
 

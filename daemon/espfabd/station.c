@@ -129,6 +129,7 @@ void station_tick(struct station *s)
 			s->outbox_wait_ms = 0;
 		}
 	}
+	station_lease_tick(s);
 	if (s->stopping && !s->cancelled && station_mono_ms() >= s->stop_at_ms) {
 		/* Grace is over: abort in-flight writes; their records stay bound. */
 		s->cancelled = 1;
@@ -184,6 +185,8 @@ void station_free(struct station *s)
 		log_msg(LOG_ERR, NULL, "store: %zu held results not delivered: the database is unreachable%s%s",
 			outbox_len(s->outbox), outbox_path(s->outbox) ? "; they wait in " : "",
 			outbox_path(s->outbox) ? outbox_path(s->outbox) : "");
+	if (s->cfg.lease)
+		station_lease_set(s, 0, "station shut down");
 	outbox_free(s->outbox);
 	fwimg_set_unref(s->fw);
 	station_ident_free(s->ident);

@@ -34,6 +34,9 @@ int station_new(const struct station_opts *o, struct station **out, char *msg, s
  * in the outbox journal to the store, oldest first. Returns how many are
  * still held (the database unreachable: try again later). */
 size_t station_deliver_held(struct station *s);
+/* The lease size (`lease = N`): at startup after recovery and on reload.
+ * 0 gives back whatever the station holds (why goes into the audit). */
+void station_lease_set(struct station *s, unsigned n, const char *why);
 /* Joins the workers (call after on_stopped) and frees. NULL is fine. */
 void station_free(struct station *s);
 

@@ -8,7 +8,8 @@
  *   station_image.c    a claimed record's NVS image
  *   station_result.c   device results, the outbox
  *   station_ports.c    the port table, reload
- *   station_ident.c    per-device identities */
+ *   station_ident.c    per-device identities
+ *   station_lease.c    the lease of records (lease = N) */
 #ifndef ESPFABD_STATION_INT_H
 #define ESPFABD_STATION_INT_H
 
@@ -118,6 +119,11 @@ struct station {
 	unsigned outbox_wait_ms;
 	size_t n_round_res;
 	struct outbox_item round_res[ROUND_MAX];
+	/* The lease (station_lease.c): the product it holds records of, about
+	 * how many are left, the product claims ask for, a fill wanted. */
+	char lease_product[CTL_NAME_MAX], lease_want[CTL_NAME_MAX];
+	int64_t lease_left;
+	int lease_due;
 };
 
 uint64_t station_mono_ms(void);
@@ -155,6 +161,11 @@ int station_build_image(const struct store_record *r, const uint8_t *xts, uint8_
 void station_hold_result(struct station *s, const struct jobq_msg *m, const char *port, int front);
 void station_outbox_flush(struct station *s);
 void station_on_result(struct station *s, struct jobq_msg *m);
+
+/* station_lease.c: after a claim of product (counts the lease down), from
+ * the tick (tops it up). station.h has station_lease_set. */
+void station_lease_claimed(struct station *s, const char *product);
+void station_lease_tick(struct station *s);
 
 /* station_msg.c */
 void station_check_stopped(struct station *s);

@@ -226,6 +226,7 @@ void station_on_claim_req(struct station *s, struct jobq_msg *m)
 	p->batch_id = m->batch_id;
 	if (!r->reused && !strcmp(s->avail_product, product) && s->avail_n > 0)
 		s->avail_n--;
+	station_lease_claimed(s, product);
 	snprintf(rep.u.claim.record, sizeof(rep.u.claim.record), "%s", r->record_id);
 	snprintf(p->record, sizeof(p->record), "%s", r->record_id);
 	t = station_mono_ms();

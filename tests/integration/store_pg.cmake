@@ -21,3 +21,8 @@ set_tests_properties(integration_daemon_pg_restart PROPERTIES LABELS "integratio
 # --nvs-encryption hmac is refused on PostgreSQL, nothing stored (tests/pg/hmac_pg.sh).
 add_test(NAME integration_hmac_pg COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/pg/hmac_pg.sh $<TARGET_FILE:espfab>)
 set_tests_properties(integration_hmac_pg PROPERTIES LABELS "integration;pg" TIMEOUT 300)
+
+# A station's lease: espfab records release-lease (roles, audit) and
+# espfabd's lease = N (filled, kept by a dead station, given back) (tests/pg/lease_pg.sh).
+add_test(NAME integration_lease_pg COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/pg/lease_pg.sh $<TARGET_FILE_DIR:espfabd>)
+set_tests_properties(integration_lease_pg PROPERTIES LABELS "integration;pg" TIMEOUT 300)

@@ -3,6 +3,7 @@
  *   pg_station DB STATION ID [FLASH_MS [MAX]]   provision until no record is left
  *                                               (or MAX devices)
  *   pg_station DB STATION recover               the daemon's startup recovery
+ *   pg_station DB STATION lease N               top the station's lease of lamp up to N
  * Devices are MACs ID:xx:xx:xx:xx:xx. For each one: claim, mark sent, then
  * "write" it: the line "WRITE mac record" on stdout (flushed) is the device
  * getting its record, printed only after mark_sent() returned 0, i.e. once
@@ -60,7 +61,7 @@ int main(int argc, char **argv)
 	int rc;
 
 	if (argc < 4) {
-		fprintf(stderr, "usage: pg_station DB STATION ID [FLASH_MS [MAX]] | DB STATION recover\n");
+		fprintf(stderr, "usage: pg_station DB STATION ID [FLASH_MS [MAX]] | DB STATION recover | DB STATION lease N\n");
 		return 2;
 	}
 	const char *db = argv[1], *station = argv[2];
@@ -79,6 +80,16 @@ int main(int argc, char **argv)
 			printf("RECOVERED %u released %u interrupted\n", rep.released, rep.interrupted);
 		else
 			fprintf(stderr, "recover: %s\n", err.msg);
+		store_close(s);
+		return rc ? 1 : 0;
+	}
+	if (!strcmp(argv[3], "lease") && argc > 4) {
+		int64_t held = 0;
+		rc = store_lease_fill(s, station, "lamp", atoll(argv[4]), &held, &err);
+		if (!rc)
+			printf("LEASED %lld\n", (long long)held);
+		else
+			fprintf(stderr, "lease: %s\n", err.msg);
 		store_close(s);
 		return rc ? 1 : 0;
 	}

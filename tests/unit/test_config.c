@@ -246,6 +246,32 @@ static void test_config_outbox(void **state)
 	assert_non_null(strstr(err.msg, "espfabd.conf:1: outbox: expected an absolute path"));
 }
 
+/* lease = N: off by default, 0..1000, anything else one line naming file:line. */
+static void test_config_lease(void **state)
+{
+	struct config c;
+	struct config_err err;
+	static const char *const bad[] = {"lease = 1001\n", "lease = -1\n", "lease = many\n", "lease = 5x\n",
+					  "lease =\n"};
+
+	(void)state;
+	config_defaults(&c);
+	assert_int_equal(c.lease, 0);
+	assert_int_equal(parse(&c, "station = l1\nlease = 50\n", &err), 0);
+	assert_int_equal(c.lease, 50);
+	assert_int_equal(parse(&c, "lease = 1000\n", &err), 0);
+	assert_int_equal(c.lease, 1000);
+	assert_int_equal(parse(&c, "lease = 0\n", &err), 0);
+	assert_int_equal(c.lease, 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(parse(&c, bad[i], &err), CONFIG_EVALUE);
+		assert_non_null(strstr(err.msg, "espfabd.conf:1: lease"));
+		assert_null(strchr(err.msg, '\n'));
+	}
+	assert_int_equal(parse(&c, "baud = 115200\nlease = 2000\n", &err), CONFIG_EVALUE);
+	assert_string_equal(err.msg, "espfabd.conf:2: lease: expected 0..1000 records");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -259,6 +285,7 @@ int main(void)
 		cmocka_unit_test(test_config_read_named_file),
 		cmocka_unit_test(test_config_uplink),
 		cmocka_unit_test(test_config_outbox),
+		cmocka_unit_test(test_config_lease),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
