@@ -94,19 +94,18 @@ static int rerr(struct station_rerr *e, const char *code, const char *fmt, ...)
 	return -1;
 }
 
-/* The product's available records (cached, see struct station), or -1. */
+/* The product's available records this station may claim (cached, see
+ * struct station), or -1: other stations' leased ones do not count. */
 long long station_available(struct station *s, const char *product)
 {
-	json_t *st = NULL;
 	struct store_err serr;
 	uint64_t now = station_mono_ms();
+	int64_t n = 0;
 
 	if (strcmp(s->avail_product, product) || now - s->avail_at_ms >= 1000 || !s->avail_at_ms) {
-		if (store_query_stats(s->store, product, &st, &serr))
+		if (store_lease_available(s->store, s->cfg.station, product, &n, &serr))
 			return -1;
-		s->avail_n = json_integer_value(
-			json_object_get(json_array_get(json_object_get(st, "stats"), 0), "available"));
-		json_decref(st);
+		s->avail_n = n;
 		snprintf(s->avail_product, sizeof(s->avail_product), "%s", product);
 		s->avail_at_ms = now ? now : 1;
 	}

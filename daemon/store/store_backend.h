@@ -52,6 +52,8 @@ struct store_backend {
 			  struct store_err *err);
 	int (*lease_release)(struct store *s, const char *station, const char *reason, int64_t *released,
 			     struct store_err *err);
+	int (*lease_available)(struct store *s, const char *station, const char *product, int64_t *n,
+			       struct store_err *err);
 };
 
 /* 1 when the database setting names a PostgreSQL database, not a file. */

@@ -271,3 +271,29 @@ out:
 		*released = (int64_t)n;
 	return rc;
 }
+
+int store_lease_available(struct store *s, const char *station, const char *product, int64_t *n,
+			  struct store_err *err)
+{
+	STORE_VIA_BACKEND(s, lease_available, (s, station, product, n, err));
+	sqlite3_stmt *st = NULL;
+	int64_t pid = 0;
+	int rc;
+
+	*n = 0;
+	if ((rc = lease_args(station, err)) || (rc = store_product_id(s, product, &pid, err)))
+		return rc;
+	rc = store_prep(s, &st,
+			"SELECT count(*) FROM records WHERE product_id = ? AND state = 'available' AND "
+			"(lease_station IS NULL OR lease_station = ?)",
+			err);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, pid);
+	store_bind_text(st, 2, station);
+	rc = sqlite3_step(st) == SQLITE_ROW ? 0 : store_db_err(s, err, "records");
+	if (!rc)
+		*n = sqlite3_column_int64(st, 0);
+	store_unprep(s, st);
+	return rc;
+}

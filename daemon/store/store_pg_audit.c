@@ -251,4 +251,5 @@ const struct store_backend store_pg_backend = {
 	.uplink_pending = pg_uplink_pending,
 	.lease_fill = pg_lease_fill,
 	.lease_release = pg_lease_release,
+	.lease_available = pg_lease_available,
 };

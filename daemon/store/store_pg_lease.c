@@ -153,3 +153,23 @@ out:
 		*released = n;
 	return rc;
 }
+
+int pg_lease_available(struct store *s, const char *station, const char *product, int64_t *n,
+		       struct store_err *err)
+{
+	int64_t pid = 0;
+	int rc;
+
+	*n = 0;
+	if ((rc = lease_args(station, err)) || (rc = pg_product_id(s, product, &pid, err)))
+		return rc;
+	PGresult *r = pg_q(s, err, "records",
+			   "SELECT count(*) FROM records WHERE product_id = $1 AND state = 'available' AND "
+			   "(lease_station IS NULL OR lease_station = $2)",
+			   "is", pid, station);
+	if (!r)
+		return RC(err);
+	*n = pg_i64(r, 0, 0);
+	PQclear(r);
+	return 0;
+}

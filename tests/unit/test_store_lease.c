@@ -88,8 +88,16 @@ static size_t lease_rows(struct store *s, const char *station, const char *resul
 static void test_store_lease_other_station_never_takes_leased(void **state)
 {
 	struct tu_fx *f = *state;
+	struct store_err err = {0};
+	int64_t n = -1;
 	assert_int_equal(fill(f->s, "S1", 3), 3);
 	assert_int_equal(lease_rows(f->s, "S1", "leased"), 3);
+	/* what each may claim: S2 not S1's three */
+	assert_int_equal(store_lease_available(f->s, "S2", "lamp", &n, &err), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(store_lease_available(f->s, "S1", "lamp", &n, &err), 0);
+	assert_int_equal(n, 5);
+	assert_int_equal(store_lease_available(f->s, "S1", "nosuch", &n, &err), STORE_ENOTFOUND);
 	claim_expect(f->s, "S2", "bb:00:00:00:00:01", "4");
 	claim_expect(f->s, "S2", "bb:00:00:00:00:02", "5");
 	assert_null(claim_at(f->s, "S2", "bb:00:00:00:00:03", STORE_EEMPTY));

@@ -372,6 +372,11 @@ int store_lease_fill(struct store *s, const char *station, const char *product, 
 int store_lease_release(struct store *s, const char *station, const char *reason, int64_t *released,
 			struct store_err *err);
 
+/* The available records of product that station's claims may take: those
+ * leased to nobody and its own (another station's leased ones are not). */
+int store_lease_available(struct store *s, const char *station, const char *product, int64_t *n,
+			  struct store_err *err);
+
 /* ---- requests (store_request.c) ---- */
 
 /* Runs one query request against the store and builds the reply, so the
