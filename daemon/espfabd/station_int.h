@@ -119,11 +119,12 @@ struct station {
 	unsigned outbox_wait_ms;
 	size_t n_round_res;
 	struct outbox_item round_res[ROUND_MAX];
-	/* The lease (station_lease.c): the product it holds records of, about
-	 * how many are left, the product claims ask for, a fill wanted. */
+	/* The lease (station_lease.c): the product it holds records of, the
+	 * product claims ask for, about how many are left, a fill wanted. */
 	char lease_product[CTL_NAME_MAX], lease_want[CTL_NAME_MAX];
 	int64_t lease_left;
 	int lease_due;
+	uint64_t lease_retry_ms; /* no fill before then (monotonic ms) */
 };
 
 uint64_t station_mono_ms(void);

@@ -59,12 +59,16 @@ void station_lease_tick(struct station *s)
 	struct store_err serr = {0};
 	int64_t held = 0;
 
-	if (!s->cfg.lease || !s->lease_due || s->txn || s->store_down || s->stopping || !product || !*product)
+	if (!s->cfg.lease || !s->lease_due || s->txn || s->store_down || s->stopping || !product || !*product ||
+	    station_mono_ms() < s->lease_retry_ms)
 		return;
+	/* A refused fill (a grant missing after an upgrade: roles.sql not run
+	 * again) is tried again in a minute, not at every tick. */
+	s->lease_retry_ms = station_mono_ms() + 60000;
 	if (s->lease_product[0] && strcmp(s->lease_product, product)) {
 		lease_release(s, "the station moved to another product");
 		if (s->lease_product[0])
-			return; /* not given back: try again at the next tick */
+			return; /* not given back: tried again later */
 	}
 	if (store_lease_fill(s->store, s->cfg.station, product, s->cfg.lease, &held, &serr)) {
 		station_store_seen(s, serr.code, &serr);
@@ -72,6 +76,7 @@ void station_lease_tick(struct station *s)
 		return;
 	}
 	snprintf(s->lease_product, sizeof(s->lease_product), "%s", product);
+	s->lease_retry_ms = 0;
 	s->lease_left = held;
 	s->lease_due = 0;
 	if (held < (int64_t)s->cfg.lease)

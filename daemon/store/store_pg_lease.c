@@ -131,6 +131,17 @@ int pg_lease_release(struct store *s, const char *station, const char *reason, i
 		*released = 0;
 	if ((rc = lease_args(station, err)))
 		return rc;
+	/* Nothing leased (every start of a station without a lease): no
+	 * UPDATE, which needs its grant even when it touches no row. */
+	r = pg_q(s, err, "records", "SELECT 1 FROM records WHERE lease_station = $1 LIMIT 1", "s", station);
+	if (!r)
+		return RC(err);
+	n = PQntuples(r);
+	PQclear(r);
+	r = NULL;
+	if (!n)
+		return 0;
+	n = 0;
 	if ((rc = pg_begin(s, err)))
 		return rc;
 	/* The trigger refuses the whole statement when this role may not
