@@ -36,21 +36,22 @@ void station_lease_claimed(struct station *s, const char *product)
 		s->lease_due = 1;
 }
 
-static void lease_release(struct station *s, const char *why)
+/* Gives back the station's leased records but those of keep (NULL: all).
+ * 0, or -1 after a log line. */
+static int lease_release(struct station *s, const char *keep, const char *why)
 {
 	struct store_err serr = {0};
 	int64_t n = 0;
 
-	if (store_lease_release(s->store, s->cfg.station, why, &n, &serr)) {
+	if (store_lease_release(s->store, s->cfg.station, keep, why, &n, &serr)) {
 		station_store_seen(s, serr.code, &serr);
 		log_msg(LOG_WARNING, NULL, "lease: cannot give back the records leased to %s: %s", s->cfg.station,
 			serr.msg);
-		return;
+		return -1;
 	}
-	s->lease_product[0] = '\0';
-	s->lease_left = 0;
 	if (n)
 		log_msg(LOG_INFO, NULL, "lease: %lld record(s) given back (%s)", (long long)n, why);
+	return 0;
 }
 
 void station_lease_tick(struct station *s)
@@ -65,11 +66,10 @@ void station_lease_tick(struct station *s)
 	/* A refused fill (a grant missing after an upgrade: roles.sql not run
 	 * again) is tried again in a minute, not at every tick. */
 	s->lease_retry_ms = station_mono_ms() + 60000;
-	if (s->lease_product[0] && strcmp(s->lease_product, product)) {
-		lease_release(s, "the station moved to another product");
-		if (s->lease_product[0])
-			return; /* not given back: tried again later */
-	}
+	/* A new product, or the first fill of this run (an earlier run may
+	 * have leased another product): the other products' records go back. */
+	if (strcmp(s->lease_product, product) && lease_release(s, product, "the station moved to another product"))
+		return;
 	if (store_lease_fill(s->store, s->cfg.station, product, s->cfg.lease, &held, &serr)) {
 		station_store_seen(s, serr.code, &serr);
 		log_msg(LOG_WARNING, NULL, "lease: cannot lease records of %s: %s", product, serr.msg);
@@ -89,8 +89,9 @@ void station_lease_set(struct station *s, unsigned n, const char *why)
 	unsigned was = s->cfg.lease;
 
 	s->cfg.lease = n;
-	if (!n)
-		lease_release(s, why);
-	else if (n != was)
+	if (!n && !lease_release(s, NULL, why)) {
+		s->lease_product[0] = '\0';
+		s->lease_left = 0;
+	} else if (n && n != was)
 		s->lease_due = 1;
 }
