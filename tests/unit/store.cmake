@@ -3,4 +3,4 @@ foreach(m store_state store_open store_import store_claim store_seal store_query
   espfab_unit_test(${m} LIBS espfab_store SQLite::SQLite3 Threads::Threads)
 endforeach()
 # Leases (store_lease_*): the PostgreSQL-only role test needs libpq.
-espfab_unit_test(store_lease LIBS espfab_store SQLite::SQLite3 PkgConfig::LIBPQ)
+espfab_unit_test(store_lease LIBS espfab_store SQLite::SQLite3 PkgConfig::LIBPQ Threads::Threads)

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <sqlite3.h>
 
 #include "store_testutil.h"
@@ -327,6 +328,139 @@ static void test_store_lease_pg_roles(void **state)
 		store_close(s[i]);
 }
 
+/* ---- stations at once ---- */
+
+#define N_STATIONS 4
+#define N_RECORDS 40
+#define LEASE_EACH 5
+
+static pthread_barrier_t start_line, fills_done;
+
+struct station_run {
+	const char *db;
+	char name[8];
+	int id;
+	char claimed[N_RECORDS][16]; /* record ids this station wrote */
+	int n;
+	char msg[300];
+};
+
+/* One station: lease, then provision until nothing is left for it. */
+static void *run_station(void *arg)
+{
+	struct station_run *w = arg;
+	struct store *s = NULL;
+	struct store_err err = {0};
+	int64_t held = 0;
+	int rc;
+
+	if (store_open(&s, w->db, 0, NULL, &err)) {
+		snprintf(w->msg, sizeof(w->msg), "open: %s", err.msg);
+		pthread_barrier_wait(&start_line);
+		pthread_barrier_wait(&fills_done);
+		return NULL;
+	}
+	pthread_barrier_wait(&start_line);
+	while ((rc = store_lease_fill(s, w->name, "lamp", LEASE_EACH, &held, &err)) == STORE_EBUSY)
+		;
+	if (rc)
+		snprintf(w->msg, sizeof(w->msg), "fill: %s", err.msg);
+	/* every lease is taken before anyone claims: a claim that ignored
+	 * leases would then surely take another station's record */
+	pthread_barrier_wait(&fills_done);
+	for (int dev = 0; !rc; dev++) {
+		char mac[24];
+		struct store_record *r = NULL;
+		snprintf(mac, sizeof(mac), "%02x:00:00:00:00:%02x", w->id & 0xff, dev & 0xff);
+		struct store_claim_req req = {.product = "lamp", .station = w->name, .port = "p0", .mac = mac};
+		while ((rc = store_claim(s, &req, &r, &err)) == STORE_EBUSY)
+			;
+		if (rc == STORE_EEMPTY)
+			break;
+		if (!rc)
+			while ((rc = store_mark_sent(s, r->job_id, &err)) == STORE_EBUSY)
+				;
+		if (!rc)
+			while ((rc = store_mark_verified(s, r->job_id, NULL, &err)) == STORE_EBUSY)
+				;
+		if (rc || w->n >= N_RECORDS) {
+			snprintf(w->msg, sizeof(w->msg), "device %s: %s", mac, rc ? err.msg : "too many records");
+			store_record_free(r);
+			goto out;
+		}
+		snprintf(w->claimed[w->n++], sizeof(w->claimed[0]), "%s", r->record_id);
+		store_record_free(r);
+	}
+out:
+	store_close(s);
+	return NULL;
+}
+
+/* Which station wrote record id (NULL: none). */
+static const char *writer_of(struct station_run *w, const char *id)
+{
+	for (int i = 0; i < N_STATIONS; i++)
+		for (int k = 0; k < w[i].n; k++)
+			if (!strcmp(w[i].claimed[k], id))
+				return w[i].name;
+	return NULL;
+}
+
+/* Four stations lease and claim at once: every record is written once, and
+ * every record a station leased was written by that station. */
+static void test_store_lease_stations_at_once(void **state)
+{
+	(void)state;
+	struct tu_fx *f = tu_fx_new(NULL, 0, N_RECORDS);
+	struct station_run w[N_STATIONS];
+	pthread_t t[N_STATIONS];
+	struct store_audit_filter af = {0};
+	struct store_err err = {0};
+	json_t *j = NULL, *row;
+	size_t i, leased = 0;
+	int total = 0;
+
+	assert_non_null(f);
+	memset(w, 0, sizeof(w));
+	pthread_barrier_init(&start_line, NULL, N_STATIONS);
+	pthread_barrier_init(&fills_done, NULL, N_STATIONS);
+	for (int k = 0; k < N_STATIONS; k++) {
+		w[k].db = f->db;
+		w[k].id = k + 1;
+		snprintf(w[k].name, sizeof(w[k].name), "L%d", k + 1);
+		assert_int_equal(pthread_create(&t[k], NULL, run_station, &w[k]), 0);
+	}
+	for (int k = 0; k < N_STATIONS; k++) {
+		pthread_join(t[k], NULL);
+		if (w[k].msg[0])
+			fail_msg("station %s: %s", w[k].name, w[k].msg);
+		total += w[k].n;
+	}
+	pthread_barrier_destroy(&start_line);
+	pthread_barrier_destroy(&fills_done);
+	assert_int_equal(total, N_RECORDS);
+	for (int k = 0; k < N_STATIONS; k++)
+		for (int n = 0; n < w[k].n; n++)
+			if (writer_of(w, w[k].claimed[n]) != w[k].name)
+				fail_msg("record %s written twice", w[k].claimed[n]);
+	assert_int_equal(store_query_audit(f->s, &af, &j, &err), 0);
+	json_array_foreach(json_object_get(j, "audit"), i, row)
+	{
+		if (strcmp(json_string_value(json_object_get(row, "event")), "lease"))
+			continue;
+		const char *st = json_string_value(json_object_get(row, "station"));
+		const char *id = json_string_value(json_object_get(row, "record_id"));
+		const char *by = writer_of(w, id);
+		if (!by || strcmp(by, st))
+			fail_msg("record %s leased to %s was written by %s", id, st, by ? by : "nobody");
+		leased++;
+	}
+	json_decref(j);
+	assert_int_equal(leased, N_STATIONS * LEASE_EACH); /* 40 records: every fill found 5 */
+	assert_int_equal(store_check(f->s, &err), 0);
+	tu_fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -338,6 +472,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_store_lease_follows_the_record, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_lease_check_detects_forgery, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_lease_pg_roles, setup, teardown),
+		cmocka_unit_test(test_store_lease_stations_at_once),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
