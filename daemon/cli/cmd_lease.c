@@ -45,9 +45,15 @@ static int lease_on_opt(void *ctx, const struct cli_opt *opt, char **vals, int n
 	const char *val = nvals ? vals[0] : NULL;
 
 	switch ((enum lease_opt_id)opt->id) {
-	case LEASE_OPT_STATION: o->station = val; break;
-	case LEASE_OPT_REASON: o->reason = val; break;
-	case LEASE_OPT_JSON: o->json = 1; break;
+	case LEASE_OPT_STATION:
+		o->station = val;
+		break;
+	case LEASE_OPT_REASON:
+		o->reason = val;
+		break;
+	case LEASE_OPT_JSON:
+		o->json = 1;
+		break;
 	case LEASE_OPT_HELP:
 		fputs(lease_usage, stdout);
 		return CLI_ARGS_DONE;
@@ -59,9 +65,12 @@ int cmd_lease_release(int argc, char **argv, const struct cli_globals *g)
 {
 	static struct config cfg; /* large: not on the stack */
 	struct lease_opts o = {0};
-	struct cli_args p = {.prog = LEASE_PROG, .opts = lease_opts_table,
+	struct cli_args p = {.prog = LEASE_PROG,
+			     .opts = lease_opts_table,
 			     .nopts = sizeof(lease_opts_table) / sizeof(lease_opts_table[0]),
-			     .style = CLI_ARGS_ESPFAB, .hint = "see 'espfab records --help'", .ctx = &o,
+			     .style = CLI_ARGS_ESPFAB,
+			     .hint = "see 'espfab records --help'",
+			     .ctx = &o,
 			     .on_opt = lease_on_opt};
 	struct store_err err = {0};
 	struct store *s = NULL;
@@ -82,8 +91,9 @@ int cmd_lease_release(int argc, char **argv, const struct cli_globals *g)
 	}
 	/* No seal key: a release moves no value. */
 	if (store_open(&s, db, 0, NULL, &err) ||
-	    store_lease_release(s, o.station, NULL, o.reason && *o.reason ? o.reason : "released by an admin: station declared dead",
-				&n, &err)) {
+	    store_lease_release(s, o.station, NULL,
+				o.reason && *o.reason ? o.reason : "released by an admin: station declared dead", &n,
+				&err)) {
 		fprintf(stderr, LEASE_PROG ": %s\n", err.msg);
 		store_close(s);
 		return 1;

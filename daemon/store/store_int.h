@@ -124,8 +124,9 @@ int store_product_load(struct store *s, int64_t id, struct store_product **out, 
 /* The claim's pick of a new record (store_lease.c): the lowest available
  * record leased to station, else the lowest one leased to nobody; *rowid
  * is 0 when there is none. */
-int store_lease_pick(struct store *s, int64_t product_id, const char *station, int64_t *rowid,
-		     struct store_err *err);
+int store_lease_pick(struct store *s, int64_t product_id, const char *station, int64_t *rowid, struct store_err *err);
+/* A lease call's station name: 0 or STORE_EINPUT (both backends). */
+int store_lease_args(const char *station, struct store_err *err);
 /* store_check()'s rules about leases. */
 int store_lease_check(struct store *s, struct store_err *err);
 

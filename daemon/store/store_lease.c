@@ -43,7 +43,7 @@ int store_lease_check(struct store *s, struct store_err *err)
 	return 0;
 }
 
-static int lease_args(const char *station, struct store_err *err)
+int store_lease_args(const char *station, struct store_err *err)
 {
 	if (!station || !*station || strlen(station) > 128)
 		return store_fail_err(err, STORE_EINPUT, "a lease needs a station name (1 to 128 bytes)");
@@ -55,13 +55,17 @@ static int lease_args(const char *station, struct store_err *err)
 static int lease_audit(struct store *s, const char *station, const char *product, const char *record_id,
 		       const char *result, const char *reason, struct store_err *err)
 {
-	struct store_audit_entry a = {.station = station, .product = product, .record_id = record_id,
-				      .baud = -1, .retries = -1, .duration_ms = -1, .error = reason};
+	struct store_audit_entry a = {.station = station,
+				      .product = product,
+				      .record_id = record_id,
+				      .baud = -1,
+				      .retries = -1,
+				      .duration_ms = -1,
+				      .error = reason};
 	return store_audit_insert(s, &a, "lease", result, err);
 }
 
-int store_lease_pick(struct store *s, int64_t product_id, const char *station, int64_t *rowid,
-		     struct store_err *err)
+int store_lease_pick(struct store *s, int64_t product_id, const char *station, int64_t *rowid, struct store_err *err)
 {
 	static const char *const sql[] = {
 		"SELECT id FROM records WHERE product_id = ? AND state = 'available' AND lease_station = ? "
@@ -154,7 +158,7 @@ int store_lease_fill(struct store *s, const char *station, const char *product, 
 
 	if (held)
 		*held = 0;
-	if ((rc = lease_args(station, err)))
+	if ((rc = store_lease_args(station, err)))
 		return rc;
 	if (n < 0 || n > STORE_LEASE_MAX)
 		return store_fail_err(err, STORE_EINPUT, "lease size %lld: expected 0..%d", (long long)n,
@@ -166,8 +170,8 @@ int store_lease_fill(struct store *s, const char *station, const char *product, 
 	if (have < n && (rc = lease_free_ids(s, pid, n - have, &ids, &rids, &got, err)))
 		goto out;
 	for (size_t i = 0; i < got && !rc; i++) {
-		rc = store_run(s, err, "UPDATE records SET lease_station = ? WHERE id = ? AND state = 'available'", "si",
-			       station, ids[i]);
+		rc = store_run(s, err, "UPDATE records SET lease_station = ? WHERE id = ? AND state = 'available'",
+			       "si", station, ids[i]);
 		if (!rc && sqlite3_changes(s->db) != 1)
 			rc = store_fail_err(err, STORE_EDB, "record '%s' changed under the write lock", rids[i]);
 		if (!rc)
@@ -255,7 +259,7 @@ int store_lease_release(struct store *s, const char *station, const char *keep_p
 
 	if (released)
 		*released = 0;
-	if ((rc = lease_args(station, err)))
+	if ((rc = store_lease_args(station, err)))
 		return rc;
 	if ((rc = store_begin(s, err)))
 		return rc;
@@ -274,8 +278,7 @@ out:
 	return rc;
 }
 
-int store_lease_available(struct store *s, const char *station, const char *product, int64_t *n,
-			  struct store_err *err)
+int store_lease_available(struct store *s, const char *station, const char *product, int64_t *n, struct store_err *err)
 {
 	STORE_VIA_BACKEND(s, lease_available, (s, station, product, n, err));
 	sqlite3_stmt *st = NULL;
@@ -283,7 +286,7 @@ int store_lease_available(struct store *s, const char *station, const char *prod
 	int rc;
 
 	*n = 0;
-	if ((rc = lease_args(station, err)) || (rc = store_product_id(s, product, &pid, err)))
+	if ((rc = store_lease_args(station, err)) || (rc = store_product_id(s, product, &pid, err)))
 		return rc;
 	rc = store_prep(s, &st,
 			"SELECT count(*) FROM records WHERE product_id = ? AND state = 'available' AND "

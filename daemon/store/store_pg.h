@@ -111,8 +111,7 @@ int pg_lease_fill(struct store *s, const char *station, const char *product, int
 		  struct store_err *err);
 int pg_lease_release(struct store *s, const char *station, const char *keep_product, const char *reason,
 		     int64_t *released, struct store_err *err);
-int pg_lease_available(struct store *s, const char *station, const char *product, int64_t *n,
-		       struct store_err *err);
+int pg_lease_available(struct store *s, const char *station, const char *product, int64_t *n, struct store_err *err);
 PGresult *pg_lease_pick(struct store *s, int64_t product_id, const char *station, struct store_err *err);
 int pg_lease_check(struct store *s, struct store_err *err);
 /* store_pg_product.c */

@@ -30,18 +30,11 @@ int pg_lease_check(struct store *s, struct store_err *err)
 		if (!r)
 			return RC(err);
 		if (PQntuples(r) > 0)
-			rc = store_fail_err(err, STORE_ESTATE, "invariant broken: %s (record '%s')", lease_rules[i].what,
-					    PQgetvalue(r, 0, 0));
+			rc = store_fail_err(err, STORE_ESTATE, "invariant broken: %s (record '%s')",
+					    lease_rules[i].what, PQgetvalue(r, 0, 0));
 		PQclear(r);
 	}
 	return rc;
-}
-
-static int lease_args(const char *station, struct store_err *err)
-{
-	if (!station || !*station || strlen(station) > 128)
-		return store_fail_err(err, STORE_EINPUT, "a lease needs a station name (1 to 128 bytes)");
-	return 0;
 }
 
 PGresult *pg_lease_pick(struct store *s, int64_t product_id, const char *station, struct store_err *err)
@@ -66,8 +59,13 @@ PGresult *pg_lease_pick(struct store *s, int64_t product_id, const char *station
 static int lease_audit(struct store *s, const char *station, const char *product, const char *record_id,
 		       const char *result, const char *reason, struct store_err *err)
 {
-	struct store_audit_entry a = {.station = station, .product = product, .record_id = record_id,
-				      .baud = -1, .retries = -1, .duration_ms = -1, .error = reason};
+	struct store_audit_entry a = {.station = station,
+				      .product = product,
+				      .record_id = record_id,
+				      .baud = -1,
+				      .retries = -1,
+				      .duration_ms = -1,
+				      .error = reason};
 	return pg_audit_insert(s, &a, "lease", result, err);
 }
 
@@ -80,7 +78,7 @@ int pg_lease_fill(struct store *s, const char *station, const char *product, int
 
 	if (held)
 		*held = 0;
-	if ((rc = lease_args(station, err)))
+	if ((rc = store_lease_args(station, err)))
 		return rc;
 	if (n < 0 || n > STORE_LEASE_MAX)
 		return store_fail_err(err, STORE_EINPUT, "lease size %lld: expected 0..%d", (long long)n,
@@ -129,7 +127,7 @@ int pg_lease_release(struct store *s, const char *station, const char *keep_prod
 
 	if (released)
 		*released = 0;
-	if ((rc = lease_args(station, err)))
+	if ((rc = store_lease_args(station, err)))
 		return rc;
 	/* Nothing leased (every start of a station without a lease): no
 	 * UPDATE, which needs its grant even when it touches no row. */
@@ -168,14 +166,13 @@ out:
 	return rc;
 }
 
-int pg_lease_available(struct store *s, const char *station, const char *product, int64_t *n,
-		       struct store_err *err)
+int pg_lease_available(struct store *s, const char *station, const char *product, int64_t *n, struct store_err *err)
 {
 	int64_t pid = 0;
 	int rc;
 
 	*n = 0;
-	if ((rc = lease_args(station, err)) || (rc = pg_product_id(s, product, &pid, err)))
+	if ((rc = store_lease_args(station, err)) || (rc = pg_product_id(s, product, &pid, err)))
 		return rc;
 	PGresult *r = pg_q(s, err, "records",
 			   "SELECT count(*) FROM records WHERE product_id = $1 AND state = 'available' AND "

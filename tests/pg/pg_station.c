@@ -61,7 +61,8 @@ int main(int argc, char **argv)
 	int rc;
 
 	if (argc < 4) {
-		fprintf(stderr, "usage: pg_station DB STATION ID [FLASH_MS [MAX]] | DB STATION recover | DB STATION lease N\n");
+		fprintf(stderr,
+			"usage: pg_station DB STATION ID [FLASH_MS [MAX]] | DB STATION recover | DB STATION lease N\n");
 		return 2;
 	}
 	const char *db = argv[1], *station = argv[2];

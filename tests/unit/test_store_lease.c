@@ -70,8 +70,7 @@ static size_t lease_rows(struct store *s, const char *station, const char *resul
 	json_t *j = NULL, *row;
 	size_t i, n = 0;
 	assert_int_equal(store_query_audit(s, &af, &j, &err), 0);
-	json_array_foreach(json_object_get(j, "audit"), i, row)
-	{
+	json_array_foreach(json_object_get(j, "audit"), i, row) {
 		const char *st = json_string_value(json_object_get(row, "station"));
 		if (!strcmp(json_string_value(json_object_get(row, "event")), "lease") && st && !strcmp(st, station) &&
 		    !strcmp(json_string_value(json_object_get(row, "result")), result)) {
@@ -169,8 +168,7 @@ static void test_store_lease_release_returns_unbound(void **state)
 	json_t *j = NULL, *row;
 	size_t i, reasons = 0;
 	assert_int_equal(store_query_audit(f->s, &af, &j, &err), 0);
-	json_array_foreach(json_object_get(j, "audit"), i, row)
-	{
+	json_array_foreach(json_object_get(j, "audit"), i, row) {
 		const char *e = json_string_value(json_object_get(row, "error"));
 		reasons += e && !strcmp(e, "station declared dead");
 	}
@@ -259,9 +257,9 @@ static void test_store_lease_check_detects_forgery(void **state)
 		sqlite3 *raw;
 		assert_int_equal(sqlite3_open(f->db, &raw), SQLITE_OK);
 		/* the trigger refuses it first */
-		assert_int_not_equal(
-			sqlite3_exec(raw, "UPDATE records SET lease_station = 'S1' WHERE record_id = '1'", NULL, NULL, NULL),
-			SQLITE_OK);
+		assert_int_not_equal(sqlite3_exec(raw, "UPDATE records SET lease_station = 'S1' WHERE record_id = '1'",
+						  NULL, NULL, NULL),
+				     SQLITE_OK);
 		assert_int_equal(sqlite3_exec(raw,
 					      "DROP TRIGGER records_lease_take; "
 					      "UPDATE records SET lease_station = 'S1' WHERE record_id = '1'",
@@ -307,9 +305,10 @@ static void test_store_lease_pg_roles(void **state)
 	const char *at = strchr(f->db, '@');
 	assert_non_null(at);
 	for (int i = 0; i < 3; i++) {
-		snprintf(cmd, sizeof(cmd),
-			 "psql -qAt -d '%s' -c 'DROP ROLE IF EXISTS %s' -c 'CREATE ROLE %s LOGIN IN ROLE %s' >/dev/null",
-			 f->db, roles[i], roles[i], groups[i]);
+		snprintf(
+			cmd, sizeof(cmd),
+			"psql -qAt -d '%s' -c 'DROP ROLE IF EXISTS %s' -c 'CREATE ROLE %s LOGIN IN ROLE %s' >/dev/null",
+			f->db, roles[i], roles[i], groups[i]);
 		assert_int_equal(system(cmd), 0);
 		snprintf(uri[i], sizeof(uri[i]), "postgresql://%s%s", roles[i], at);
 		assert_int_equal(store_open(&s[i], uri[i], 0, NULL, &err), 0);
@@ -444,8 +443,7 @@ static void test_store_lease_stations_at_once(void **state)
 			if (writer_of(w, w[k].claimed[n]) != w[k].name)
 				fail_msg("record %s written twice", w[k].claimed[n]);
 	assert_int_equal(store_query_audit(f->s, &af, &j, &err), 0);
-	json_array_foreach(json_object_get(j, "audit"), i, row)
-	{
+	json_array_foreach(json_object_get(j, "audit"), i, row) {
 		if (strcmp(json_string_value(json_object_get(row, "event")), "lease"))
 			continue;
 		const char *st = json_string_value(json_object_get(row, "station"));
