@@ -91,7 +91,7 @@ int cmd_lease_release(int argc, char **argv, const struct cli_globals *g)
 	}
 	/* No seal key: a release moves no value. */
 	if (store_open(&s, db, 0, NULL, &err) ||
-	    store_lease_release(s, o.station, NULL,
+	    store_lease_release(s, o.station,
 				o.reason && *o.reason ? o.reason : "released by an admin: station declared dead", &n,
 				&err)) {
 		fprintf(stderr, LEASE_PROG ": %s\n", err.msg);

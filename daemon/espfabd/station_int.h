@@ -67,6 +67,15 @@ struct station_port {
 	int64_t ident_product; /* the claim carried an identity of this product */
 };
 
+/* A product's lease (station_lease.c): about how many of its leased
+ * records are left, and whether the tick should top it up. */
+#define STATION_LEASE_PRODUCTS 8
+struct station_lease_slot {
+	char product[CTL_NAME_MAX]; /* "" = free */
+	int64_t left;
+	int due;
+};
+
 struct station {
 	struct config cfg;
 	struct loop *loop;
@@ -119,12 +128,10 @@ struct station {
 	unsigned outbox_wait_ms;
 	size_t n_round_res;
 	struct outbox_item round_res[ROUND_MAX];
-	/* The lease (station_lease.c): the product it holds records of, the
-	 * product claims ask for, about how many are left, a fill wanted. */
-	char lease_product[CTL_NAME_MAX], lease_want[CTL_NAME_MAX];
-	int64_t lease_left;
-	int lease_due;
+	/* The lease (station_lease.c), one per product claimed. */
+	struct station_lease_slot lease[STATION_LEASE_PRODUCTS];
 	uint64_t lease_retry_ms; /* no fill before then (monotonic ms) */
+	int lease_full_logged;
 };
 
 uint64_t station_mono_ms(void);

@@ -1,17 +1,21 @@
 /* The station's lease of records (`lease = N`, store_lease_*): up to N
- * available records of the product it works on, set aside so that no other
+ * available records of each product it claims, set aside so that no other
  * station takes them (docs/postgresql.md "Leases").
  *
- * The lease is topped up from the tick, not from the claim: a fill is its
- * own transaction, and inside a round's group commit (station_round.c) a
- * failing fill would take the round's claims down with it. The tick fills
- * when the first claim of a product came, and again once about half of
- * the lease is used (counted down per claim, corrected by each fill's
- * answer), so a fill costs one commit per N/2 devices, not one per device.
- * The station gives its lease back when it stops cleanly, when it starts
- * with `lease = 0` (a lease left by an earlier run) and when a reload sets
- * it to 0; a station that died keeps it until it starts again or an admin
- * runs `espfab records release-lease`. */
+ * One lease of N per product the station claims (up to
+ * STATION_LEASE_PRODUCTS at once), so a station running batches of two
+ * products does not move one lease back and forth. It is topped up from
+ * the tick, not from the claim: a fill is its own transaction, and inside
+ * a round's group commit (station_round.c) a failing fill would take the
+ * round's claims down with it. The tick fills after the first claim of a
+ * product, and again once about half of its lease is used (counted down
+ * per claim, corrected by each fill's answer): one commit per N/2
+ * devices, not one per device.
+ * The station gives back all it holds (of every product, also what an
+ * earlier run leased) when it stops cleanly, when it starts with
+ * `lease = 0` and when a reload sets it to 0; a station that died keeps
+ * its lease until it starts again or an admin runs
+ * `espfab records release-lease`. */
 #include <espfab/store.h>
 #include <string.h>
 
@@ -21,77 +25,90 @@
 
 _Static_assert(CONFIG_LEASE_MAX == STORE_LEASE_MAX, "config.h's lease bound is the store's");
 
-void station_lease_claimed(struct station *s, const char *product)
+/* The product's slot; a free one when new (NULL: all taken, no lease for
+ * it: logged once). */
+static struct station_lease_slot *lease_slot(struct station *s, const char *product)
 {
-	if (!s->cfg.lease)
-		return;
-	snprintf(s->lease_want, sizeof(s->lease_want), "%s", product);
-	if (strcmp(s->lease_product, product)) {
-		s->lease_due = 1; /* a new product: the tick moves the lease over */
-		return;
+	struct station_lease_slot *free_slot = NULL;
+
+	for (size_t i = 0; i < STATION_LEASE_PRODUCTS; i++) {
+		struct station_lease_slot *l = &s->lease[i];
+		if (!strcmp(l->product, product))
+			return l;
+		if (!l->product[0] && !free_slot)
+			free_slot = l;
 	}
-	if (s->lease_left > 0)
-		s->lease_left--;
-	if (s->lease_left <= (int64_t)s->cfg.lease / 2)
-		s->lease_due = 1;
+	if (free_slot) {
+		snprintf(free_slot->product, sizeof(free_slot->product), "%s", product);
+		free_slot->left = 0;
+		free_slot->due = 1;
+	} else if (!s->lease_full_logged) {
+		s->lease_full_logged = 1;
+		log_msg(LOG_WARNING, NULL, "lease: the station leases for %d products at most: none for %s",
+			STATION_LEASE_PRODUCTS, product);
+	}
+	return free_slot;
 }
 
-/* Gives back the station's leased records but those of keep (NULL: all).
- * 0, or -1 after a log line. */
-static int lease_release(struct station *s, const char *keep, const char *why)
+void station_lease_claimed(struct station *s, const char *product)
 {
-	struct store_err serr = {0};
-	int64_t n = 0;
+	struct station_lease_slot *l;
 
-	if (store_lease_release(s->store, s->cfg.station, keep, why, &n, &serr)) {
-		station_store_seen(s, serr.code, &serr);
-		log_msg(LOG_WARNING, NULL, "lease: cannot give back the records leased to %s: %s", s->cfg.station,
-			serr.msg);
-		return -1;
-	}
-	if (n)
-		log_msg(LOG_INFO, NULL, "lease: %lld record(s) given back (%s)", (long long)n, why);
-	return 0;
+	if (!s->cfg.lease || !(l = lease_slot(s, product)))
+		return;
+	if (l->left > 0)
+		l->left--;
+	if (l->left <= (int64_t)s->cfg.lease / 2)
+		l->due = 1;
 }
 
 void station_lease_tick(struct station *s)
 {
-	const char *product = s->lease_want;
 	struct store_err serr = {0};
 	int64_t held = 0;
 
-	if (!s->cfg.lease || !s->lease_due || s->txn || s->store_down || s->stopping || !product || !*product ||
-	    station_mono_ms() < s->lease_retry_ms)
+	if (!s->cfg.lease || s->txn || s->store_down || s->stopping || station_mono_ms() < s->lease_retry_ms)
 		return;
-	/* A refused fill (a grant missing after an upgrade: roles.sql not run
-	 * again) is tried again in a minute, not at every tick. */
-	s->lease_retry_ms = station_mono_ms() + 60000;
-	/* A new product, or the first fill of this run (an earlier run may
-	 * have leased another product): the other products' records go back. */
-	if (strcmp(s->lease_product, product) && lease_release(s, product, "the station moved to another product"))
-		return;
-	if (store_lease_fill(s->store, s->cfg.station, product, s->cfg.lease, &held, &serr)) {
-		station_store_seen(s, serr.code, &serr);
-		log_msg(LOG_WARNING, NULL, "lease: cannot lease records of %s: %s", product, serr.msg);
-		return;
+	for (size_t i = 0; i < STATION_LEASE_PRODUCTS; i++) {
+		struct station_lease_slot *l = &s->lease[i];
+		if (!l->product[0] || !l->due)
+			continue;
+		if (store_lease_fill(s->store, s->cfg.station, l->product, s->cfg.lease, &held, &serr)) {
+			station_store_seen(s, serr.code, &serr);
+			log_msg(LOG_WARNING, NULL, "lease: cannot lease records of %s: %s", l->product, serr.msg);
+			/* A refused fill (a grant missing after an upgrade:
+			 * roles.sql not run again) is tried again in a minute,
+			 * not at every tick. */
+			s->lease_retry_ms = station_mono_ms() + 60000;
+			return;
+		}
+		l->left = held;
+		l->due = 0;
+		if (held < (int64_t)s->cfg.lease)
+			log_msg(LOG_NOTICE, NULL, "lease: %lld of %u records of %s held (no more free ones)",
+				(long long)held, s->cfg.lease, l->product);
 	}
-	snprintf(s->lease_product, sizeof(s->lease_product), "%s", product);
-	s->lease_retry_ms = 0;
-	s->lease_left = held;
-	s->lease_due = 0;
-	if (held < (int64_t)s->cfg.lease)
-		log_msg(LOG_NOTICE, NULL, "lease: %lld of %u records of %s held (no more free ones)", (long long)held,
-			s->cfg.lease, product);
 }
 
 void station_lease_set(struct station *s, unsigned n, const char *why)
 {
+	struct store_err serr = {0};
 	unsigned was = s->cfg.lease;
+	int64_t released = 0;
 
 	s->cfg.lease = n;
-	if (!n && !lease_release(s, NULL, why)) {
-		s->lease_product[0] = '\0';
-		s->lease_left = 0;
-	} else if (n && n != was)
-		s->lease_due = 1;
+	if (n) {
+		for (size_t i = 0; n != was && i < STATION_LEASE_PRODUCTS; i++)
+			s->lease[i].due = s->lease[i].product[0] != '\0';
+		return;
+	}
+	if (store_lease_release(s->store, s->cfg.station, why, &released, &serr)) {
+		station_store_seen(s, serr.code, &serr);
+		log_msg(LOG_WARNING, NULL, "lease: cannot give back the records leased to %s: %s", s->cfg.station,
+			serr.msg);
+		return;
+	}
+	memset(s->lease, 0, sizeof(s->lease));
+	if (released)
+		log_msg(LOG_INFO, NULL, "lease: %lld record(s) given back (%s)", (long long)released, why);
 }

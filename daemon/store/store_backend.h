@@ -50,8 +50,8 @@ struct store_backend {
 	int (*uplink_pending)(struct store *s, int64_t after, int64_t *count, struct store_err *err);
 	int (*lease_fill)(struct store *s, const char *station, const char *product, int64_t n, int64_t *held,
 			  struct store_err *err);
-	int (*lease_release)(struct store *s, const char *station, const char *keep_product, const char *reason,
-			     int64_t *released, struct store_err *err);
+	int (*lease_release)(struct store *s, const char *station, const char *reason, int64_t *released,
+			     struct store_err *err);
 	int (*lease_available)(struct store *s, const char *station, const char *product, int64_t *n,
 			       struct store_err *err);
 };

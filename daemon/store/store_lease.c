@@ -202,9 +202,8 @@ static void lease_rows_free(struct lease_row *rows, size_t n)
 	free(rows);
 }
 
-/* Every record leased to the station but those of keep (NULL: none), with
- * its product's name. */
-static int lease_rows(struct store *s, const char *station, const char *keep, struct lease_row **out, size_t *n,
+/* Every record leased to the station, with its product's name. */
+static int lease_rows(struct store *s, const char *station, struct lease_row **out, size_t *n,
 		      struct store_err *err)
 {
 	sqlite3_stmt *st = NULL;
@@ -212,14 +211,13 @@ static int lease_rows(struct store *s, const char *station, const char *keep, st
 	size_t cap = 0;
 	int rc = store_prep(s, &st,
 			    "SELECT r.id, r.record_id, p.name FROM records r JOIN products p ON p.id = r.product_id "
-			    "WHERE r.lease_station = ?1 AND (?2 IS NULL OR p.name <> ?2) ORDER BY r.id",
+			    "WHERE r.lease_station = ? ORDER BY r.id",
 			    err);
 
 	*n = 0;
 	if (rc)
 		return rc;
 	store_bind_text(st, 1, station);
-	store_bind_text(st, 2, keep);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (*n == cap) {
 			size_t nc = cap ? cap * 2 : 16;
@@ -249,10 +247,10 @@ static int lease_rows(struct store *s, const char *station, const char *keep, st
 	return rc;
 }
 
-int store_lease_release(struct store *s, const char *station, const char *keep_product, const char *reason,
-			int64_t *released, struct store_err *err)
+int store_lease_release(struct store *s, const char *station, const char *reason, int64_t *released,
+			struct store_err *err)
 {
-	STORE_VIA_BACKEND(s, lease_release, (s, station, keep_product, reason, released, err));
+	STORE_VIA_BACKEND(s, lease_release, (s, station, reason, released, err));
 	struct lease_row *rows = NULL;
 	size_t n = 0;
 	int rc;
@@ -263,7 +261,7 @@ int store_lease_release(struct store *s, const char *station, const char *keep_p
 		return rc;
 	if ((rc = store_begin(s, err)))
 		return rc;
-	if ((rc = lease_rows(s, station, keep_product, &rows, &n, err)))
+	if ((rc = lease_rows(s, station, &rows, &n, err)))
 		goto out;
 	for (size_t i = 0; i < n && !rc; i++) {
 		rc = store_run(s, err, "UPDATE records SET lease_station = NULL WHERE id = ?", "i", rows[i].id);

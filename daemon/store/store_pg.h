@@ -109,8 +109,8 @@ int pg_recover(struct store *s, const char *station, struct store_recovery *rep,
  * record_id, sealed), none or one, locked; the caller PQclear()s it. */
 int pg_lease_fill(struct store *s, const char *station, const char *product, int64_t n, int64_t *held,
 		  struct store_err *err);
-int pg_lease_release(struct store *s, const char *station, const char *keep_product, const char *reason,
-		     int64_t *released, struct store_err *err);
+int pg_lease_release(struct store *s, const char *station, const char *reason, int64_t *released,
+		     struct store_err *err);
 int pg_lease_available(struct store *s, const char *station, const char *product, int64_t *n, struct store_err *err);
 PGresult *pg_lease_pick(struct store *s, int64_t product_id, const char *station, struct store_err *err);
 int pg_lease_check(struct store *s, struct store_err *err);

@@ -119,8 +119,8 @@ out:
 	return rc;
 }
 
-int pg_lease_release(struct store *s, const char *station, const char *keep_product, const char *reason,
-		     int64_t *released, struct store_err *err)
+int pg_lease_release(struct store *s, const char *station, const char *reason, int64_t *released,
+		     struct store_err *err)
 {
 	PGresult *r = NULL;
 	int rc, n = 0;
@@ -131,10 +131,7 @@ int pg_lease_release(struct store *s, const char *station, const char *keep_prod
 		return rc;
 	/* Nothing leased (every start of a station without a lease): no
 	 * UPDATE, which needs its grant even when it touches no row. */
-	r = pg_q(s, err, "records",
-		 "SELECT 1 FROM records r JOIN products p ON p.id = r.product_id WHERE r.lease_station = $1 "
-		 "AND ($2::text IS NULL OR p.name <> $2) LIMIT 1",
-		 "ss", station, keep_product);
+	r = pg_q(s, err, "records", "SELECT 1 FROM records WHERE lease_station = $1 LIMIT 1", "s", station);
 	if (!r)
 		return RC(err);
 	n = PQntuples(r);
@@ -149,8 +146,8 @@ int pg_lease_release(struct store *s, const char *station, const char *keep_prod
 	 * release the lease: all or nothing. */
 	r = pg_q(s, err, "records",
 		 "UPDATE records r SET lease_station = NULL FROM products p WHERE p.id = r.product_id "
-		 "AND r.lease_station = $1 AND ($2::text IS NULL OR p.name <> $2) RETURNING r.record_id, p.name",
-		 "ss", station, keep_product);
+		 "AND r.lease_station = $1 RETURNING r.record_id, p.name",
+		 "s", station);
 	if (!r) {
 		rc = RC(err);
 		goto out;

@@ -136,7 +136,7 @@ static void test_store_lease_fill_bounds(void **state)
 	assert_int_equal(store_lease_fill(f->s, "S1", "lamp", -1, NULL, &err), STORE_EINPUT);
 	assert_int_equal(store_lease_fill(f->s, "", "lamp", 1, NULL, &err), STORE_EINPUT);
 	assert_int_equal(store_lease_fill(f->s, "S1", "nosuch", 1, NULL, &err), STORE_ENOTFOUND);
-	assert_int_equal(store_lease_release(f->s, NULL, NULL, "x", NULL, &err), STORE_EINPUT);
+	assert_int_equal(store_lease_release(f->s, NULL, "x", NULL, &err), STORE_EINPUT);
 	assert_int_equal(lease_rows(f->s, "S1", "leased"), 2);
 }
 
@@ -152,7 +152,7 @@ static void test_store_lease_release_returns_unbound(void **state)
 	assert_non_null(r);
 	assert_string_equal(r->record_id, "1");
 	assert_int_equal(store_mark_sent(f->s, r->job_id, &err), 0);
-	assert_int_equal(store_lease_release(f->s, "S1", NULL, "station declared dead", &n, &err), 0);
+	assert_int_equal(store_lease_release(f->s, "S1", "station declared dead", &n, &err), 0);
 	assert_int_equal(n, 2);
 	assert_int_equal(lease_rows(f->s, "S1", "released"), 2);
 	/* the bound record keeps its MAC: its device claims it again */
@@ -162,7 +162,7 @@ static void test_store_lease_release_returns_unbound(void **state)
 	/* the others are anyone's again */
 	claim_expect(f->s, "S2", "bb:00:00:00:00:02", "2");
 	claim_expect(f->s, "S2", "bb:00:00:00:00:03", "3");
-	assert_int_equal(store_lease_release(f->s, "S1", NULL, "again", &n, &err), 0);
+	assert_int_equal(store_lease_release(f->s, "S1", "again", &n, &err), 0);
 	assert_int_equal(n, 0);
 	struct store_audit_filter af = {0};
 	json_t *j = NULL, *row;
@@ -176,9 +176,9 @@ static void test_store_lease_release_returns_unbound(void **state)
 	assert_int_equal(reasons, 2);
 }
 
-/* A release may keep one product's records (the station moving to it)
- * and gives back the others'. */
-static void test_store_lease_release_keeps_a_product(void **state)
+/* Leases of two products: each kept apart (what another station may
+ * claim of each), and a release gives back both. */
+static void test_store_lease_two_products(void **state)
 {
 	struct tu_fx *f = *state;
 	struct store_err err = {0};
@@ -190,15 +190,14 @@ static void test_store_lease_release_keeps_a_product(void **state)
 	assert_int_equal(fill(f->s, "S1", 2), 2);
 	assert_int_equal(store_lease_fill(f->s, "S1", "desk", 3, &held, &err), 0);
 	assert_int_equal(held, 3);
-	assert_int_equal(store_lease_release(f->s, "S1", "desk", "moved to desk", &n, &err), 0);
-	assert_int_equal(n, 2);
+	assert_int_equal(fill(f->s, "S1", 2), 2); /* desk's lease is not lamp's */
 	assert_int_equal(store_lease_available(f->s, "S2", "lamp", &n, &err), 0);
-	assert_int_equal(n, 5);
+	assert_int_equal(n, 3);
 	assert_int_equal(store_lease_available(f->s, "S2", "desk", &n, &err), 0);
 	assert_int_equal(n, 0);
-	assert_int_equal(store_lease_release(f->s, "S1", "desk", "again", &n, &err), 0);
-	assert_int_equal(n, 0);
-	assert_int_equal(store_lease_release(f->s, "S1", NULL, "all", &n, &err), 0);
+	assert_int_equal(store_lease_release(f->s, "S1", "all", &n, &err), 0);
+	assert_int_equal(n, 5);
+	assert_int_equal(store_lease_available(f->s, "S2", "desk", &n, &err), 0);
 	assert_int_equal(n, 3);
 }
 
@@ -228,7 +227,7 @@ static void test_store_lease_follows_the_record(void **state)
 	store_record_free(r);
 	claim_expect(f->s, "S3", "cc:00:00:00:00:01", "1"); /* no longer S1's */
 	assert_int_equal(store_retire(f->s, "lamp", "2", "damaged label", &err), 0);
-	assert_int_equal(store_lease_release(f->s, "S1", NULL, "shutdown", &n, &err), 0);
+	assert_int_equal(store_lease_release(f->s, "S1", "shutdown", &n, &err), 0);
 	assert_int_equal(n, 0);
 }
 
@@ -273,7 +272,7 @@ static void test_store_lease_check_detects_forgery(void **state)
 	 * forged lease: S2's own on PostgreSQL, as the superuser) */
 	int64_t n = 0;
 	if (tu_is_pg()) {
-		assert_int_equal(store_lease_release(f->s, "S2", NULL, "forged", &n, &err), 0);
+		assert_int_equal(store_lease_release(f->s, "S2", "forged", &n, &err), 0);
 	} else {
 		sqlite3 *raw;
 		assert_int_equal(sqlite3_open(f->db, &raw), SQLITE_OK);
@@ -314,13 +313,13 @@ static void test_store_lease_pg_roles(void **state)
 		assert_int_equal(store_open(&s[i], uri[i], 0, NULL, &err), 0);
 	}
 	assert_int_equal(fill(s[0], "line1", 2), 2);
-	assert_int_equal(store_lease_release(s[0], "line1", NULL, "lease set to 0", &n, &err), 0);
+	assert_int_equal(store_lease_release(s[0], "line1", "lease set to 0", &n, &err), 0);
 	assert_int_equal(n, 2);
 	assert_int_equal(fill(s[0], "line1", 2), 2);
-	assert_int_not_equal(store_lease_release(s[1], "line1", NULL, "not mine", &n, &err), 0);
+	assert_int_not_equal(store_lease_release(s[1], "line1", "not mine", &n, &err), 0);
 	assert_non_null(strstr(err.msg, "released by the role that took it"));
 	claim_expect(s[1], "line2", "bb:00:00:00:00:01", "3");
-	assert_int_equal(store_lease_release(s[2], "line1", NULL, "station declared dead", &n, &err), 0);
+	assert_int_equal(store_lease_release(s[2], "line1", "station declared dead", &n, &err), 0);
 	assert_int_equal(n, 2);
 	claim_expect(s[1], "line2", "bb:00:00:00:00:02", "1");
 	for (int i = 0; i < 3; i++)
@@ -466,7 +465,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_store_lease_own_records_first, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_lease_fill_bounds, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_lease_release_returns_unbound, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_store_lease_release_keeps_a_product, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_lease_two_products, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_lease_follows_the_record, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_lease_check_detects_forgery, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_lease_pg_roles, setup, teardown),

@@ -365,13 +365,12 @@ int store_uplink_pending(struct store *s, int64_t after, int64_t *count, struct 
  * which is below n when the product has no more free records. */
 int store_lease_fill(struct store *s, const char *station, const char *product, int64_t n, int64_t *held,
 		     struct store_err *err);
-/* Gives back every record leased to the station (to available; a bound
- * record is never leased), but those of keep_product (NULL: of every
- * product). reason goes into the audit. *released (may be NULL) gets
- * their number. On PostgreSQL only the role that took a lease, or an
- * espfab_admin, may release it. */
-int store_lease_release(struct store *s, const char *station, const char *keep_product, const char *reason,
-			int64_t *released, struct store_err *err);
+/* Gives back every record leased to the station, of every product (to
+ * available; a bound record is never leased). reason goes into the audit.
+ * *released (may be NULL) gets their number. On PostgreSQL only the role
+ * that took a lease, or an espfab_admin, may release it. */
+int store_lease_release(struct store *s, const char *station, const char *reason, int64_t *released,
+			struct store_err *err);
 
 /* The available records of product that station's claims may take: those
  * leased to nobody and its own (another station's leased ones are not). */
