@@ -63,7 +63,7 @@ static void add_log(struct watch *w, const char *line)
 		memmove(w->log[0], w->log[1], sizeof(w->log[0]) * (WATCH_LOG_MAX - 1));
 		w->nlog = WATCH_LOG_MAX - 1;
 	}
-	snprintf(w->log[w->nlog++], sizeof(w->log[0]), "%s", line);
+	snprintf(w->log[w->nlog++], sizeof(w->log[0]), "%.*s", (int)sizeof(w->log[0]) - 1, line);
 }
 
 static void stamp(char *buf, size_t cap)

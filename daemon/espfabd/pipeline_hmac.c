@@ -89,7 +89,7 @@ static int rework(const struct pipeline_io *io, const struct pipeline_params *pp
 {
 	char note[400];
 
-	snprintf(note, sizeof(note), "%s; %s", why, summary);
+	snprintf(note, sizeof(note), "%.190s; %.199s", why, summary); /* both fit: no cut mid-character */
 	if (tell(io, pp, result, hmac, STORE_HMAC_REWORK, note))
 		snprintf(result->error, sizeof(result->error), "%.240s; storing the rework state failed: set it aside",
 			 why);

@@ -26,9 +26,12 @@ static inline char *tu_tmpdir(void)
 
 static inline char *tu_path(const char *dir, const char *name)
 {
+	if (!dir || !name) /* tu_db(NULL, NULL) on PostgreSQL only */
+		return NULL;
 	size_t n = strlen(dir) + strlen(name) + 2;
 	char *p = malloc(n);
-	snprintf(p, n, "%s/%s", dir, name);
+	if (p)
+		snprintf(p, n, "%s/%s", dir, name);
 	return p;
 }
 
