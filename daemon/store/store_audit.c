@@ -14,8 +14,8 @@ int store_audit_insert(struct store *s, const struct store_audit_entry *a, const
 
 	rc = store_prep(s, &st,
 			"INSERT INTO audit (time, event, station, port, chip, mac, product, record_id, batch_id, "
-			"job_id, image_sha256, flash_md5, baud, retries, duration_ms, result, error) "
-			"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			"job_id, image_sha256, flash_md5, baud, retries, duration_ms, result, error, delivery) "
+			"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 			err);
 	if (rc)
 		return rc;
@@ -37,6 +37,7 @@ int store_audit_insert(struct store *s, const struct store_audit_entry *a, const
 	store_bind_opt_int(st, 15, a->duration_ms);
 	store_bind_text(st, 16, a->result ? a->result : result ? result : "unknown");
 	store_bind_text(st, 17, a->error);
+	store_bind_text(st, 18, a->delivery);
 	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : store_db_err(s, err, "audit");
 	store_unprep(s, st);
 	return rc;
@@ -54,7 +55,13 @@ int store_audit_append(struct store *s, const struct store_audit_entry *a, struc
 	rc = store_begin(s, err);
 	if (rc)
 		return rc;
-	rc = store_audit_insert(s, &e, NULL, NULL, err);
+	/* A failed attempt without a claim is only this row: its repeat is
+	 * caught here, not by a job's state. */
+	rc = store_delivery_seen(s, &e, NULL, NULL, err);
+	if (rc > 0)
+		return store_commit(s, err);
+	if (!rc)
+		rc = store_audit_insert(s, &e, NULL, NULL, err);
 	if (rc) {
 		store_rollback(s);
 		return rc;

@@ -58,8 +58,8 @@ static int load_job(struct store *s, int64_t job_id, struct job_row *j, struct s
 }
 
 /* The audit row of a job's end: the caller's facts, the job's identity. */
-static int audit_job(struct store *s, const struct job_row *j, const struct store_audit_entry *given,
-		     const char *event, const char *result, const char *error, struct store_err *err)
+static void job_entry(const struct job_row *j, const struct store_audit_entry *given, const char *error,
+		      struct store_audit_entry *out)
 {
 	struct store_audit_entry a = {.baud = -1, .retries = -1, .duration_ms = -1};
 	if (given)
@@ -74,7 +74,30 @@ static int audit_job(struct store *s, const struct job_row *j, const struct stor
 	a.job_id = j->id;
 	if (!a.error)
 		a.error = error;
+	*out = a;
+}
+
+static int audit_job(struct store *s, const struct job_row *j, const struct store_audit_entry *given,
+		     const char *event, const char *result, const char *error, struct store_err *err)
+{
+	struct store_audit_entry a;
+
+	job_entry(j, given, error, &a);
 	return store_audit_insert(s, &a, event, result, err);
+}
+
+/* The job's end arrives again under a stored delivery id (store.h, EXACTLY
+ * ONCE): 1, and the call writes nothing; before the state check, which
+ * would refuse the repeat of a job it already closed. */
+static int job_delivered(struct store *s, const struct job_row *j, const struct store_audit_entry *given,
+			 const char *event, const char *result, const char *error, struct store_err *err)
+{
+	struct store_audit_entry a;
+
+	if (!given || !given->delivery)
+		return 0;
+	job_entry(j, given, error, &a);
+	return store_delivery_seen(s, &a, event, result, err);
 }
 
 /* Opens a job transition: one BEGIN IMMEDIATE transaction holding the job's
@@ -210,6 +233,10 @@ int store_mark_verified(struct store *s, int64_t job_id, const struct store_audi
 	rc = job_begin(s, job_id, &j, now, sizeof(now), err);
 	if (rc)
 		return rc;
+	if ((rc = job_delivered(s, &j, audit, "provision", "ok", NULL, err)) != 0) {
+		rc = rc > 0 ? 0 : rc;
+		goto out;
+	}
 	if (!store_state_allowed(STORE_LC_JOB, j.state, STORE_JOB_VERIFIED)) {
 		rc = store_fail_err(err, STORE_ESTATE, "job %lld is %s, not sent", (long long)job_id,
 				    store_job_state_name(j.state));
@@ -235,6 +262,10 @@ int store_release(struct store *s, int64_t job_id, const char *reason, const str
 	rc = job_begin(s, job_id, &j, now, sizeof(now), err);
 	if (rc)
 		return rc;
+	if ((rc = job_delivered(s, &j, audit, "provision", "released", reason, err)) != 0) {
+		rc = rc > 0 ? 0 : rc;
+		goto out;
+	}
 	if (!store_state_allowed(STORE_LC_JOB, j.state, STORE_JOB_RELEASED)) {
 		rc = store_fail_err(err, STORE_ESTATE, "job %lld is %s: only a reserved job can be released",
 				    (long long)job_id, store_job_state_name(j.state));
@@ -258,6 +289,10 @@ int store_fail(struct store *s, int64_t job_id, const char *reason, const struct
 	rc = job_begin(s, job_id, &j, now, sizeof(now), err);
 	if (rc)
 		return rc;
+	if ((rc = job_delivered(s, &j, audit, "provision", "failed", reason, err)) != 0) {
+		rc = rc > 0 ? 0 : rc;
+		goto out;
+	}
 	if (!store_state_allowed(STORE_LC_JOB, j.state, STORE_JOB_FAILED)) {
 		rc = store_fail_err(err, STORE_ESTATE, "job %lld is %s already", (long long)job_id,
 				    store_job_state_name(j.state));

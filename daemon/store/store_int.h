@@ -99,6 +99,24 @@ void store_group_put(struct store_group *g);
 int store_audit_insert(struct store *s, const struct store_audit_entry *a, const char *event,
 		       const char *result, struct store_err *err);
 
+/* Delivery ids (store_delivery.c; store.h, EXACTLY ONCE). The stored row
+ * a repeat is compared with; its strings may be NULL. */
+struct store_delivery_row {
+	int64_t id, job_id; /* job_id 0: none */
+	const char *event, *result, *mac, *error;
+};
+/* 0 when id is STORE_DELIVERY_LEN lower-case hex digits, else STORE_EINPUT. */
+int store_delivery_valid(const char *id, struct store_err *err);
+/* 1 when row is the result a (with the call's derived event and result)
+ * describes, else STORE_EINPUT naming the id and the row. */
+int store_delivery_match(const struct store_audit_entry *a, const char *event, const char *result,
+			 const struct store_delivery_row *row, struct store_err *err);
+/* Inside the caller's transaction: 1 when a->delivery is stored already
+ * for this result (write nothing), 0 when it is not (or a has none), else
+ * an error (STORE_EINPUT: a malformed id, or the id on another result). */
+int store_delivery_seen(struct store *s, const struct store_audit_entry *a, const char *event, const char *result,
+			struct store_err *err);
+
 /* Sealing (store_seal.c). out gets nonce || ct || tag; the caller frees it. */
 int store_seal(const struct store *s, const uint8_t *pt, size_t len, const char *aad, uint8_t **out,
 	       size_t *out_len, struct store_err *err);

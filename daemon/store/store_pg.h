@@ -79,6 +79,9 @@ int pg_db_sealed(struct store *s, int *sealed, struct store_err *err);
 /* An audit row inside the caller's transaction. */
 int pg_audit_insert(struct store *s, const struct store_audit_entry *a, const char *event, const char *result,
 		    struct store_err *err);
+/* store_delivery_seen() on PostgreSQL (store_pg_delivery.c). */
+int pg_delivery_seen(struct store *s, const struct store_audit_entry *a, const char *event, const char *result,
+		     struct store_err *err);
 
 /* The public calls (store_backend.h), by file. store_pg.c: */
 void pg_close(struct store *s);

@@ -74,11 +74,12 @@ int pg_audit_insert(struct store *s, const struct store_audit_entry *a, const ch
 	store_now(now, sizeof(now));
 	return pg_x(s, err, NULL, "audit",
 		    "INSERT INTO audit (time, event, station, port, chip, mac, product, record_id, batch_id, job_id, "
-		    "image_sha256, flash_md5, baud, retries, duration_ms, result, error) VALUES ($1, $2, $3, $4, $5, "
-		    "$6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
-		    "ssssssssIIssNNNss", now, a->event ? a->event : event ? event : "note", a->station, a->port, a->chip,
+		    "image_sha256, flash_md5, baud, retries, duration_ms, result, error, delivery) VALUES ($1, $2, $3, "
+		    "$4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+		    "ssssssssIIssNNNsss", now, a->event ? a->event : event ? event : "note", a->station, a->port, a->chip,
 		    a->mac, a->product, a->record_id, a->batch_id, a->job_id, a->image_sha256, a->flash_md5, a->baud,
-		    a->retries, a->duration_ms, a->result ? a->result : result ? result : "unknown", a->error);
+		    a->retries, a->duration_ms, a->result ? a->result : result ? result : "unknown", a->error,
+		    a->delivery);
 }
 
 int pg_audit_append(struct store *s, const struct store_audit_entry *a, struct store_err *err)
@@ -91,7 +92,11 @@ int pg_audit_append(struct store *s, const struct store_audit_entry *a, struct s
 		e.mac = mac;
 	if ((rc = pg_begin(s, err)))
 		return rc;
-	return pg_end(s, pg_audit_insert(s, &e, NULL, NULL, err), err);
+	/* As on SQLite: an audit-only result's repeat is caught by its id. */
+	rc = pg_delivery_seen(s, &e, NULL, NULL, err);
+	if (!rc)
+		rc = pg_audit_insert(s, &e, NULL, NULL, err);
+	return pg_end(s, rc > 0 ? 0 : rc, err);
 }
 
 /* ---- uplink cursors: the uplink table (a name's last delivered audit id) ---- */

@@ -58,8 +58,8 @@ static int load_job(struct store *s, int64_t job_id, struct job_row *j, struct s
 	return 0;
 }
 
-static int audit_job(struct store *s, const struct job_row *j, const struct store_audit_entry *given,
-		     const char *event, const char *result, const char *error, struct store_err *err)
+static void job_entry(const struct job_row *j, const struct store_audit_entry *given, const char *error,
+		      struct store_audit_entry *out)
 {
 	struct store_audit_entry a = {.baud = -1, .retries = -1, .duration_ms = -1};
 	if (given)
@@ -74,7 +74,29 @@ static int audit_job(struct store *s, const struct job_row *j, const struct stor
 	a.job_id = j->id;
 	if (!a.error)
 		a.error = error;
+	*out = a;
+}
+
+static int audit_job(struct store *s, const struct job_row *j, const struct store_audit_entry *given,
+		     const char *event, const char *result, const char *error, struct store_err *err)
+{
+	struct store_audit_entry a;
+
+	job_entry(j, given, error, &a);
 	return pg_audit_insert(s, &a, event, result, err);
+}
+
+/* As store_claim.c's: a stored delivery's repeat is 1 and writes nothing,
+ * checked before the state rules that would refuse it. */
+static int job_delivered(struct store *s, const struct job_row *j, const struct store_audit_entry *given,
+			 const char *event, const char *result, const char *error, struct store_err *err)
+{
+	struct store_audit_entry a;
+
+	if (!given || !given->delivery)
+		return 0;
+	job_entry(j, given, error, &a);
+	return pg_delivery_seen(s, &a, event, result, err);
 }
 
 static int job_begin(struct store *s, int64_t job_id, struct job_row *j, char *now, size_t now_len,
@@ -181,6 +203,10 @@ int pg_mark_verified(struct store *s, int64_t job_id, const struct store_audit_e
 
 	if ((rc = job_begin(s, job_id, &j, now, sizeof(now), err)))
 		return rc;
+	if ((rc = job_delivered(s, &j, audit, "provision", "ok", NULL, err)) != 0) {
+		rc = rc > 0 ? 0 : rc;
+		goto out;
+	}
 	if (!job_may(&j, STORE_JOB_VERIFIED)) {
 		rc = store_fail_err(err, STORE_ESTATE, "job %lld is %s, not sent", (long long)job_id, j.state);
 		goto out;
@@ -203,6 +229,10 @@ int pg_release(struct store *s, int64_t job_id, const char *reason, const struct
 
 	if ((rc = job_begin(s, job_id, &j, now, sizeof(now), err)))
 		return rc;
+	if ((rc = job_delivered(s, &j, audit, "provision", "released", reason, err)) != 0) {
+		rc = rc > 0 ? 0 : rc;
+		goto out;
+	}
 	if (!job_may(&j, STORE_JOB_RELEASED)) {
 		rc = store_fail_err(err, STORE_ESTATE, "job %lld is %s: only a reserved job can be released",
 				    (long long)job_id, j.state);
@@ -224,6 +254,10 @@ int pg_fail(struct store *s, int64_t job_id, const char *reason, const struct st
 
 	if ((rc = job_begin(s, job_id, &j, now, sizeof(now), err)))
 		return rc;
+	if ((rc = job_delivered(s, &j, audit, "provision", "failed", reason, err)) != 0) {
+		rc = rc > 0 ? 0 : rc;
+		goto out;
+	}
 	if (!job_may(&j, STORE_JOB_FAILED)) {
 		rc = store_fail_err(err, STORE_ESTATE, "job %lld is %s already", (long long)job_id, j.state);
 		goto out;

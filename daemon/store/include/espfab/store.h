@@ -57,9 +57,10 @@
 
 #include "espfab/fwimg.h"
 
-#define STORE_SCHEMA_VERSION 6
+#define STORE_SCHEMA_VERSION 7
 #define STORE_SEAL_KEY_LEN 32 /* AES-256-GCM */
 #define STORE_MAC_LEN 17      /* "aa:bb:cc:dd:ee:ff" */
+#define STORE_DELIVERY_LEN 32 /* a delivery id: 32 lower-case hex digits */
 
 enum store_error {
 	STORE_OK = 0,
@@ -261,6 +262,15 @@ struct store_audit_entry {
 	int64_t baud, retries, duration_ms; /* -1 = unknown */
 	const char *result;       /* NULL: derived from the call */
 	const char *error;        /* one line, never a secret */
+	/* EXACTLY ONCE. The delivery id espfabd gave this device result
+	 * (STORE_DELIVERY_LEN hex digits), or NULL (not a held result: an
+	 * operator action, a test). It is kept with the audit row, in the same
+	 * transaction as the state change. A call whose id the trail already
+	 * holds for the same result (job, MAC, event, result and error alike:
+	 * a repeat after a crash lost espfabd's "delivered" mark) returns 0
+	 * and writes nothing: no second row, no state change, no second count
+	 * in the batch. The id on a different result: STORE_EINPUT. */
+	const char *delivery;
 };
 
 /* Call BEFORE writing the first byte. Fails with STORE_ESTATE when the job is
