@@ -58,7 +58,7 @@ static int copy_product(struct store *s, struct store *m, const char *name, stru
 		if ((rc = pg_x(s, err, NULL, "product_images",
 			       "INSERT INTO product_images (product_id, flash_offset, name, file, size, sha256, data) "
 			       "VALUES ($1, $2, $3, $4, $5, $6, $7)",
-			       "iississb", pid, (int64_t)sqlite3_column_int64(st, 0),
+			       "iissisb", pid, (int64_t)sqlite3_column_int64(st, 0),
 			       (const char *)sqlite3_column_text(st, 1), (const char *)sqlite3_column_text(st, 2),
 			       (int64_t)sqlite3_column_int64(st, 3), (const char *)sqlite3_column_text(st, 4),
 			       sqlite3_column_blob(st, 5), (size_t)sqlite3_column_bytes(st, 5))))
