@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -80,24 +81,34 @@ static void fill(struct outbox_item *it, const struct jobq_msg *m, const char *p
 	snprintf(it->port, sizeof(it->port), "%s", port ? port : "");
 }
 
+/* n bytes at offset at of fd: 0, or -1 with errno. */
+static int write_at(int fd, const uint8_t *buf, size_t n, off_t at)
+{
+	size_t done = 0;
+
+	while (done < n) {
+		ssize_t w = pwrite(fd, buf + done, n - done, at + (off_t)done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			errno = w ? errno : EIO;
+			return -1;
+		}
+		done += (size_t)w;
+	}
+	return 0;
+}
+
 /* One frame to the end of the journal, on disk before it returns. A short
  * or failed write is cut off again so later frames stay readable. */
 static int append(struct outbox *o, const struct outbox_journal_rec *rec, struct outbox_err *err)
 {
 	uint8_t buf[OUTBOX_JOURNAL_FRAME_MAX + 8];
-	size_t n = outbox_journal_encode(rec, buf, sizeof(buf)), done = 0;
+	size_t n = outbox_journal_encode(rec, buf, sizeof(buf));
 
 	if (!n)
 		return fail(err, -EIO, "%s: a held result does not fit a journal frame", o->path);
-	while (done < n) {
-		ssize_t w = pwrite(o->fd, buf + done, n - done, o->size + (off_t)done);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			goto bad;
-		done += (size_t)w;
-	}
-	if (fdatasync(o->fd))
+	if (write_at(o->fd, buf, n, o->size) || fdatasync(o->fd))
 		goto bad;
 	o->size += (off_t)n;
 	return 0;
@@ -108,7 +119,27 @@ bad:
 	return -EIO;
 }
 
-int outbox_push(struct outbox *o, const struct jobq_msg *m, const char *port, int front, struct outbox_err *err)
+int outbox_delivery_new(char *out)
+{
+	uint8_t b[OUTBOX_DELIVERY_LEN / 2];
+	size_t got = 0;
+
+	out[0] = '\0';
+	while (got < sizeof(b)) {
+		ssize_t n = getrandom(b + got, sizeof(b) - got, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -EIO;
+		got += (size_t)n;
+	}
+	for (size_t i = 0; i < sizeof(b); i++)
+		snprintf(out + 2 * i, 3, "%02x", b[i]);
+	return 0;
+}
+
+int outbox_push(struct outbox *o, const struct jobq_msg *m, const char *port, const char *delivery, int front,
+		struct outbox_err *err)
 {
 	struct outbox_journal_rec rec = {.type = OUTBOX_JOURNAL_HELD};
 	struct slot *sl;
@@ -118,6 +149,12 @@ int outbox_push(struct outbox *o, const struct jobq_msg *m, const char *port, in
 		return fail(err, rc, "%d results held already", OUTBOX_MAX);
 	rec.key = !o->len ? 0 : front ? o->min_key - 1 : o->max_key + 1;
 	fill(&rec.item, m, port);
+	/* Without an id (the kernel gave no random bytes) the next load
+	 * gives it one; it is held all the same. */
+	if (delivery && strlen(delivery) == OUTBOX_DELIVERY_LEN)
+		memcpy(rec.item.delivery, delivery, OUTBOX_DELIVERY_LEN + 1);
+	else
+		(void)outbox_delivery_new(rec.item.delivery);
 	/* Not on disk: still held, in memory (the caller reports it). */
 	if (o->fd >= 0)
 		rc = append(o, &rec, err);
@@ -192,21 +229,23 @@ static int by_key(const void *a, const void *b)
 
 /* The frames of buf into the (empty) ring, oldest first. *bad: the offset
  * of the first frame that cannot be read, or len when all could. */
-static int load(struct outbox *o, const uint8_t *buf, size_t len, size_t *bad, char *why, size_t cap)
+static int load(struct outbox *o, const uint8_t *buf, size_t len, int *version, size_t *bad, char *why,
+		size_t cap)
 {
 	struct outbox_journal_rec rec;
 	size_t off = OUTBOX_JOURNAL_MAGIC_LEN, at = off, i;
 	int rc;
 
 	*bad = len;
+	*version = 2;
 	if (!len)
 		return 0;
-	if (!outbox_journal_magic_ok(buf, len)) {
+	if (!(*version = outbox_journal_version(buf, len))) {
 		*bad = 0;
 		snprintf(why, cap, "not an outbox journal (no %.7s header)", OUTBOX_JOURNAL_MAGIC);
 		return 0;
 	}
-	while ((rc = outbox_journal_next(buf, len, &off, &rec, why, cap)) == 0) {
+	while ((rc = outbox_journal_next(buf, len, *version, &off, &rec, why, cap)) == 0) {
 		/* at: this frame's start, for a frame that reads but makes no sense */
 		for (i = 0; i < o->len && o->items[i].key != rec.key; i++)
 			;
@@ -312,13 +351,82 @@ out:
 	return rc;
 }
 
+static int sync_dir(const char *path)
+{
+	char dir[4096];
+	char *slash;
+	int fd, rc;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else
+		slash[slash == dir] = '\0'; /* "/journal" keeps "/" */
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+/* A version-1 journal, or held results without a delivery id: each gets an
+ * id now, before any of them reaches the store, and the journal is written
+ * again as version 2 from the ring, in a new file renamed over the old one
+ * (locked before the rename, so no second espfabd can take it meanwhile).
+ * A crash leaves one file or the other whole; ids given in a file that did
+ * not survive never reached the store, so new ones at the next start are
+ * as good. */
+static int upgrade(struct outbox *o, struct outbox_err *err)
+{
+	uint8_t buf[OUTBOX_JOURNAL_FRAME_MAX + 8];
+	struct outbox_journal_rec rec = {.type = OUTBOX_JOURNAL_HELD};
+	char tmp[4096];
+	off_t size = OUTBOX_JOURNAL_MAGIC_LEN;
+	int fd = -1, rc = -EIO;
+
+	snprintf(tmp, sizeof(tmp), "%s.upgrade", o->path);
+	for (size_t i = 0; i < o->len; i++)
+		if (!o->items[i].it.delivery[0] && outbox_delivery_new(o->items[i].it.delivery))
+			return fail(err, -EIO, "%s: no random bytes for the delivery ids of its held results", o->path);
+	fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) ||
+	    write_at(fd, (const uint8_t *)OUTBOX_JOURNAL_MAGIC, OUTBOX_JOURNAL_MAGIC_LEN, 0))
+		goto bad;
+	for (size_t i = 0; i < o->len; i++) {
+		size_t n;
+		rec.key = o->items[i].key;
+		rec.item = o->items[i].it;
+		if (!(n = outbox_journal_encode(&rec, buf, sizeof(buf)))) {
+			errno = EFBIG;
+			goto bad;
+		}
+		if (write_at(fd, buf, n, size))
+			goto bad;
+		size += (off_t)n;
+	}
+	if (fdatasync(fd) || rename(tmp, o->path) || sync_dir(o->path))
+		goto bad;
+	close(o->fd);
+	o->fd = fd;
+	o->size = size;
+	return 0;
+bad:
+	rc = fail(err, -EIO, "%s: cannot rewrite the journal as version 2 (in %s): %s", o->path, tmp, strerror(errno));
+	if (fd >= 0) {
+		close(fd);
+		unlink(tmp);
+	}
+	return rc;
+}
+
 int outbox_open(struct outbox **out, const char *path, struct outbox_err *err)
 {
 	struct outbox *o = calloc(1, sizeof(*o));
 	uint8_t *buf = NULL;
 	size_t len = 0, bad = 0;
 	char why[256] = "";
-	int rc;
+	int rc, version = 2, ids = 1;
 
 	*out = NULL;
 	err->damaged = 0;
@@ -343,10 +451,14 @@ int outbox_open(struct outbox **out, const char *path, struct outbox_err *err)
 					       : strerror(errno));
 		goto out;
 	}
-	if ((rc = read_all(o, &buf, &len, err)) || (rc = load(o, buf, len, &bad, why, sizeof(why))))
+	if ((rc = read_all(o, &buf, &len, err)) || (rc = load(o, buf, len, &version, &bad, why, sizeof(why))))
 		goto out;
 	o->size = (off_t)len;
 	if (bad < len && (rc = keep_damaged(o, buf, len, bad, why, err)))
+		goto out;
+	for (size_t i = 0; i < o->len; i++)
+		ids = ids && o->items[i].it.delivery[0];
+	if ((version == 1 || !ids) && (rc = upgrade(o, err)))
 		goto out;
 	if (o->size < OUTBOX_JOURNAL_MAGIC_LEN) {
 		if (pwrite(o->fd, OUTBOX_JOURNAL_MAGIC, OUTBOX_JOURNAL_MAGIC_LEN, 0) != OUTBOX_JOURNAL_MAGIC_LEN ||

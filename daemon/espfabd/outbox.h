@@ -10,7 +10,8 @@
  * and delivers them before startup recovery settles its open jobs. The
  * format is in outbox_journal.h. A torn or damaged tail is reported with
  * file:offset and its bytes are kept in FILE.damaged, never dropped
- * silently. Without a journal (SQLite, which is never unreachable) held
+ * silently. Each held result keeps its delivery id (outbox_delivery_new)
+ * in the journal, so its repeat after a crash is recognised by the store. Without a journal (SQLite, which is never unreachable) held
  * results live in memory only.
  * Main thread only. */
 #ifndef ESPFABD_OUTBOX_H
@@ -38,10 +39,23 @@ int outbox_open(struct outbox **out, const char *path, struct outbox_err *err);
 void outbox_free(struct outbox *o);
 /* Copies m (without its data and fw) to the back, or to the front with
  * front = 1 (a result that was delivered in a transaction that then failed
- * goes before the ones that came after it). 0; -ENOSPC when OUTBOX_MAX are
+ * goes before the ones that came after it). delivery: the result's id if
+ * it was handed to the store before (outbox_delivery_new), else NULL for a
+ * new one. 0; -ENOSPC when OUTBOX_MAX are
  * held (not held); -EIO when it is held in memory but the journal could
  * not record it (err->msg says why; it is lost if espfabd dies too). */
-int outbox_push(struct outbox *o, const struct jobq_msg *m, const char *port, int front, struct outbox_err *err);
+int outbox_push(struct outbox *o, const struct jobq_msg *m, const char *port, const char *delivery, int front,
+		struct outbox_err *err);
+/* EXACTLY ONCE. A new delivery id for a device result into out
+ * (OUTBOX_DELIVERY_LEN + 1 bytes): 128 bits from getrandom(2), hex. The
+ * store keeps it with the result's audit row and stores a result it sees
+ * again under it only once, so a result whose "delivered" mark a crash
+ * kept from the journal is not stored twice when it is sent again.
+ * Random rather than station + boot + counter: stations share one
+ * PostgreSQL inventory and none needs a persistent counter or a name
+ * unique across the plant; a collision (2^-64 after 2^32 results) would be
+ * refused (STORE_EINPUT), never merged. 0, or -EIO ("" in out). */
+int outbox_delivery_new(char *out);
 /* The oldest item, or NULL; valid until the next push or pop. */
 const struct outbox_item *outbox_peek(const struct outbox *o);
 /* The oldest item was committed by the store: forget it. 0, or -EIO when

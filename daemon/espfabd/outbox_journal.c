@@ -50,6 +50,7 @@ size_t outbox_journal_encode(const struct outbox_journal_rec *rec, uint8_t *buf,
 	if (rec->type == OUTBOX_JOURNAL_HELD) {
 		const struct jobq_result *r = &m->u.result;
 
+		put_str(&w, rec->item.delivery, sizeof(rec->item.delivery));
 		put(&w, (uint32_t)m->rc, 4);
 		put(&w, r->sent ? 1 : 0, 1);
 		put(&w, (uint64_t)m->batch_id, 8);
@@ -113,13 +114,19 @@ static void get_str(struct rd *r, char *dst, size_t field, const char *name)
 	r->at += n;
 }
 
-static const char *decode_item(struct rd *r, struct outbox_item *it)
+static const char *decode_item(struct rd *r, int version, struct outbox_item *it)
 {
 	struct jobq_msg *m = &it->m;
 	struct jobq_result *res = &m->u.result;
 	uint64_t v;
 
 	memset(it, 0, sizeof(*it));
+	if (version >= 2) {
+		get_str(r, it->delivery, sizeof(it->delivery), "delivery id too long or holds a NUL");
+		size_t n = strlen(it->delivery);
+		if (!r->bad && n && (n != OUTBOX_DELIVERY_LEN || strspn(it->delivery, "0123456789abcdef") != n))
+			return "delivery id not 32 lower-case hex digits";
+	}
 	m->kind = JOBQ_RESULT;
 	m->rc = (int32_t)(uint32_t)get(r, 4);
 	v = get(r, 1);
@@ -146,13 +153,17 @@ static const char *decode_item(struct rd *r, struct outbox_item *it)
 	return r->bad;
 }
 
-int outbox_journal_magic_ok(const uint8_t *buf, size_t len)
+int outbox_journal_version(const uint8_t *buf, size_t len)
 {
-	return len >= OUTBOX_JOURNAL_MAGIC_LEN && !memcmp(buf, OUTBOX_JOURNAL_MAGIC, OUTBOX_JOURNAL_MAGIC_LEN);
+	if (len < OUTBOX_JOURNAL_MAGIC_LEN)
+		return 0;
+	if (!memcmp(buf, OUTBOX_JOURNAL_MAGIC, OUTBOX_JOURNAL_MAGIC_LEN))
+		return 2;
+	return !memcmp(buf, OUTBOX_JOURNAL_MAGIC_V1, OUTBOX_JOURNAL_MAGIC_LEN) ? 1 : 0;
 }
 
-int outbox_journal_next(const uint8_t *buf, size_t len, size_t *off, struct outbox_journal_rec *rec, char *msg,
-			size_t cap)
+int outbox_journal_next(const uint8_t *buf, size_t len, int version, size_t *off, struct outbox_journal_rec *rec,
+			char *msg, size_t cap)
 {
 	size_t left, blen;
 	struct rd r = {0};
@@ -191,7 +202,7 @@ int outbox_journal_next(const uint8_t *buf, size_t len, size_t *off, struct outb
 	rec->key = (int64_t)get(&r, 8);
 	if (type == OUTBOX_JOURNAL_HELD) {
 		rec->type = OUTBOX_JOURNAL_HELD;
-		bad = decode_item(&r, &rec->item);
+		bad = decode_item(&r, version, &rec->item);
 	} else if (type == OUTBOX_JOURNAL_DELIVERED) {
 		rec->type = OUTBOX_JOURNAL_DELIVERED;
 		bad = NULL;

@@ -3,10 +3,12 @@
  * that dies during an outage still delivers them after its restart.
  *
  * Layout (all integers little-endian):
- *   file   = "EFOBXJ1\n" frame*
+ *   file   = "EFOBXJ2\n" frame*
  *   frame  = u32 body_len, u32 crc32(body), body
- *   body   = u8 type, i64 key, [item]       type 1 = held (with item),
+ *   body   = u8 type, i64 key, [delivery, item]   type 1 = held (with item),
  *                                           type 2 = delivered (key only)
+ *   delivery = u16 len, bytes: the result's delivery id, 32 lower-case hex
+ *            digits (len 32), or none yet (len 0; it gets one at load)
  *   item   = i32 rc, u8 sent, i64 batch_id, i64 job_id, u32 baud,
  *            u32 retries, u32 duration_ms, u32 ident, i64 ident_product,
  *            7 x (u16 len, bytes): mac, chip, record, digest, image_sha256,
@@ -14,6 +16,9 @@
  * key orders the held results (smaller first); a "delivered" frame names the
  * key of a held one the server committed. Frames are appended and fsync'ed,
  * so a crash leaves at most a torn last frame, which the parser reports.
+ * Version 1 ("EFOBXJ1\n", before delivery ids) is the same without the
+ * delivery field: still read, so results held by an older espfabd are not
+ * lost in an upgrade (outbox.c gives them ids and rewrites the file).
  *
  * Pure functions, no I/O: outbox.c owns the file. */
 #ifndef ESPFABD_OUTBOX_JOURNAL_H
@@ -25,8 +30,10 @@
 #include "config.h"
 #include "jobq.h"
 
-#define OUTBOX_JOURNAL_MAGIC "EFOBXJ1\n"
+#define OUTBOX_JOURNAL_MAGIC "EFOBXJ2\n"
+#define OUTBOX_JOURNAL_MAGIC_V1 "EFOBXJ1\n"
 #define OUTBOX_JOURNAL_MAGIC_LEN 8
+#define OUTBOX_DELIVERY_LEN 32 /* hex digits of a delivery id (STORE_DELIVERY_LEN) */
 #define OUTBOX_JOURNAL_FRAME_MAX 2048 /* an item encodes to ~800 bytes at most */
 
 enum outbox_journal_type {
@@ -35,6 +42,7 @@ enum outbox_journal_type {
 };
 
 struct outbox_item {
+	char delivery[OUTBOX_DELIVERY_LEN + 1]; /* the result's delivery id; "" = none yet */
 	struct jobq_msg m; /* data and fw are never kept */
 	char port[CONFIG_NAME_MAX];
 };
@@ -49,14 +57,16 @@ struct outbox_journal_rec {
  * always suffices). Returns the frame's length, or 0 if it does not fit. */
 size_t outbox_journal_encode(const struct outbox_journal_rec *rec, uint8_t *buf, size_t cap);
 
-/* The frame at buf[*off]: 0 with *rec filled and *off past the frame; 1 at
- * the clean end of buf; -1 for a torn or damaged frame, *off unchanged and
- * msg saying what is wrong with it (one line, without the offset). The
- * caller checks the file magic first (outbox_journal_magic_ok). */
-int outbox_journal_next(const uint8_t *buf, size_t len, size_t *off, struct outbox_journal_rec *rec, char *msg,
-			size_t cap);
+/* The frame at buf[*off] of a file of version (outbox_journal_version):
+ * 0 with *rec filled and *off past the frame; 1 at the clean end of buf;
+ * -1 for a torn or damaged frame, *off unchanged and msg saying what is
+ * wrong with it (one line, without the offset). A version-1 item has no
+ * delivery id (""). */
+int outbox_journal_next(const uint8_t *buf, size_t len, int version, size_t *off, struct outbox_journal_rec *rec,
+			char *msg, size_t cap);
 
-/* 1 if buf starts with the journal magic. */
-int outbox_journal_magic_ok(const uint8_t *buf, size_t len);
+/* The version buf's magic names: 2 (written now), 1 (read only), or 0 when
+ * it is no outbox journal. */
+int outbox_journal_version(const uint8_t *buf, size_t len);
 
 #endif

@@ -166,7 +166,8 @@ int station_build_image(const struct store_record *r, const uint8_t *xts, uint8_
 		       size_t cap);
 
 /* station_result.c */
-void station_hold_result(struct station *s, const struct jobq_msg *m, const char *port, int front);
+void station_hold_result(struct station *s, const struct jobq_msg *m, const char *port, const char *delivery,
+			 int front);
 void station_outbox_flush(struct station *s);
 void station_on_result(struct station *s, struct jobq_msg *m);
 

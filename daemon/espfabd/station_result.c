@@ -28,15 +28,19 @@
 #include "uplink.h"
 #include "worker.h"
 
-/* Hands a device's result to the store (its job's end and audit row). */
-static int result_store(struct station *s, const struct jobq_msg *m, const char *port, struct store_err *serr)
+/* Hands a device's result to the store (its job's end and audit row),
+ * under its delivery id ("" = none): sent again after a crash, it is
+ * stored once (store.h, EXACTLY ONCE). */
+static int result_store(struct station *s, const struct jobq_msg *m, const char *port, const char *delivery,
+			struct store_err *serr)
 {
 	struct store_audit_entry a = {
 		.station = s->cfg.station, .port = port, .chip = m->chip, .mac = m->mac,
 		.record_id = m->u.result.record[0] ? m->u.result.record : NULL, .batch_id = m->batch_id, .job_id = m->job_id,
 		.image_sha256 = m->job_id && m->u.result.image_sha256[0] ? m->u.result.image_sha256 : NULL,
 		.flash_md5 = m->u.result.flash_md5[0] ? m->u.result.flash_md5 : NULL, .baud = m->u.result.baud, .retries = m->u.result.retries,
-		.duration_ms = m->u.result.duration_ms, .error = m->error[0] ? m->error : NULL};
+		.duration_ms = m->u.result.duration_ms, .error = m->error[0] ? m->error : NULL,
+		.delivery = delivery[0] ? delivery : NULL};
 	int rc;
 
 	if (m->rc == 0) {
@@ -62,11 +66,12 @@ static int result_store(struct station *s, const struct jobq_msg *m, const char 
 	return store_audit_append(s->store, &a, serr);
 }
 
-void station_hold_result(struct station *s, const struct jobq_msg *m, const char *port, int front)
+void station_hold_result(struct station *s, const struct jobq_msg *m, const char *port, const char *delivery,
+			 int front)
 {
 	struct outbox_err oerr;
 	const char *rec = m->u.result.record[0] ? m->u.result.record : "-";
-	int rc = outbox_push(s->outbox, m, port, front, &oerr);
+	int rc = outbox_push(s->outbox, m, port, delivery, front, &oerr);
 
 	if (rc == -ENOSPC)
 		log_msg(LOG_ERR, &(struct log_fields){.port = port, .mac = m->mac},
@@ -85,7 +90,7 @@ void station_outbox_flush(struct station *s)
 	struct outbox_err oerr;
 
 	while ((it = outbox_peek(s->outbox))) {
-		int rc = result_store(s, &it->m, it->port, &serr);
+		int rc = result_store(s, &it->m, it->port, it->delivery, &serr);
 		if (station_store_seen(s, rc, &serr))
 			return;
 		if (rc)
@@ -111,11 +116,16 @@ void station_on_result(struct station *s, struct jobq_msg *m)
 	struct store_err serr = {0};
 	json_t *steps = json_object();
 	const char *result;
+	char delivery[OUTBOX_DELIVERY_LEN + 1];
 	uint64_t t_audit;
 	int rc = 0;
 
 	if (!p)
 		return;
+	/* From its first store call on: a COMMIT whose answer was lost (the
+	 * server went away inside it) is then held and sent again under the
+	 * same id. Without random bytes ("") it is stored as before. */
+	(void)outbox_delivery_new(delivery);
 	p->promised = 0;
 	/* what the held result needs to be stored later, whatever the port
 	 * does meanwhile */
@@ -126,12 +136,12 @@ void station_on_result(struct station *s, struct jobq_msg *m)
 	t_audit = station_mono_ms();
 	if (outbox_len(s->outbox)) {
 		/* Held results go first: this one waits behind them. */
-		station_hold_result(s, m, p->name, 0);
+		station_hold_result(s, m, p->name, delivery, 0);
 	} else {
 		station_round_write(s);
-		rc = result_store(s, m, p->name, &serr);
+		rc = result_store(s, m, p->name, delivery, &serr);
 		if (station_store_seen(s, rc, &serr)) {
-			station_hold_result(s, m, p->name, 0);
+			station_hold_result(s, m, p->name, delivery, 0);
 			rc = 0;
 		} else if (s->txn && s->n_round_res < ROUND_MAX) {
 			struct outbox_item *it = &s->round_res[s->n_round_res++];
@@ -139,6 +149,7 @@ void station_on_result(struct station *s, struct jobq_msg *m)
 			it->m.data = NULL;
 			it->m.fw = NULL;
 			memcpy(it->port, p->name, sizeof(it->port)); /* both CONFIG_NAME_MAX, NUL-terminated */
+			memcpy(it->delivery, delivery, sizeof(it->delivery));
 		}
 	}
 	m->u.result.step_ms[PIPELINE_STEP_AUDIT] = (uint32_t)(station_mono_ms() - t_audit);

@@ -96,7 +96,8 @@ void station_txn_close(struct station *s)
 		 * in their order, ahead of any held meanwhile. */
 		if (station_store_seen(s, serr.code, &serr))
 			for (size_t k = s->n_round_res; k-- > 0;)
-				station_hold_result(s, &s->round_res[k].m, s->round_res[k].port, 1);
+				station_hold_result(s, &s->round_res[k].m, s->round_res[k].port,
+						    s->round_res[k].delivery, 1);
 	}
 	s->n_round_res = 0;
 	for (i = 0; i < s->nheld; i++) {

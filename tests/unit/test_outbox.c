@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <zlib.h>
 
 #include "outbox.h"
 #include "outbox_journal.h"
@@ -48,6 +49,13 @@ static int teardown(void **state)
 	return 0;
 }
 
+#define ID_A "0123456789abcdef0123456789abcdef"
+
+static int is_id(const char *id)
+{
+	return strlen(id) == OUTBOX_DELIVERY_LEN && strspn(id, "0123456789abcdef") == OUTBOX_DELIVERY_LEN;
+}
+
 static struct jobq_msg result(int n)
 {
 	struct jobq_msg m;
@@ -75,7 +83,7 @@ static void push(struct outbox *o, int n, int front)
 	struct jobq_msg m = result(n);
 	struct outbox_err err;
 
-	assert_int_equal(outbox_push(o, &m, "s1", front, &err), 0);
+	assert_int_equal(outbox_push(o, &m, "s1", NULL, front, &err), 0);
 }
 
 static void expect(struct outbox *o, const int *order, size_t n)
@@ -272,19 +280,138 @@ static void test_outbox_journal_frame_roundtrip(void **state)
 	memset(rec.item.m.error, 'x', sizeof(rec.item.m.error) - 1); /* the longest text */
 	rec.item.m.error[sizeof(rec.item.m.error) - 1] = '\0';
 	snprintf(rec.item.port, sizeof(rec.item.port), "line-1");
+	snprintf(rec.item.delivery, sizeof(rec.item.delivery), "%s", ID_A);
 	n = outbox_journal_encode(&rec, buf, sizeof(buf));
 	assert_true(n > 0);
-	assert_int_equal(outbox_journal_next(buf, n, &off, &back, msg, sizeof(msg)), 0);
+	assert_int_equal(outbox_journal_next(buf, n, 2, &off, &back, msg, sizeof(msg)), 0);
 	assert_int_equal(off, n);
 	assert_int_equal(back.key, -5);
 	assert_string_equal(back.item.m.error, rec.item.m.error);
 	assert_string_equal(back.item.port, "line-1");
-	assert_int_equal(outbox_journal_next(buf, n, &off, &back, msg, sizeof(msg)), 1);
+	assert_string_equal(back.item.delivery, rec.item.delivery);
+	assert_int_equal(outbox_journal_next(buf, n, 2, &off, &back, msg, sizeof(msg)), 1);
 	/* one byte short: torn, and the offset stays at the frame */
 	off = 0;
-	assert_int_equal(outbox_journal_next(buf, n - 1, &off, &back, msg, sizeof(msg)), -1);
+	assert_int_equal(outbox_journal_next(buf, n - 1, 2, &off, &back, msg, sizeof(msg)), -1);
 	assert_int_equal(off, 0);
 	assert_non_null(strstr(msg, "torn frame"));
+}
+
+/* Each held result has its delivery id from the push on (the given one, or
+ * a new one), and keeps it across a reopen: a result sent again after a
+ * crash is sent under the id it had. */
+static void test_outbox_delivery_ids_kept(void **state)
+{
+	struct fx *f = *state;
+	struct outbox_err err;
+	struct outbox *o = open_ok(f->path, &err);
+	struct jobq_msg m = result(1);
+	char ids[3][OUTBOX_DELIVERY_LEN + 1];
+
+	assert_int_equal(outbox_push(o, &m, "s1", ID_A, 0, &err), 0);
+	push(o, 2, 0);
+	push(o, 3, 0);
+	outbox_free(o);
+	o = open_ok(f->path, &err);
+	assert_int_equal(outbox_len(o), 3);
+	for (int i = 0; i < 3; i++) {
+		const struct outbox_item *it = outbox_peek(o);
+		assert_true(is_id(it->delivery));
+		memcpy(ids[i], it->delivery, sizeof(ids[i]));
+		assert_int_equal(outbox_pop(o, &err), 0);
+	}
+	assert_string_equal(ids[0], ID_A);
+	assert_string_not_equal(ids[1], ids[2]);
+	assert_string_not_equal(ids[1], ID_A);
+	outbox_free(o);
+	/* fresh ids are random: two in a row differ */
+	assert_int_equal(outbox_delivery_new(ids[0]), 0);
+	assert_int_equal(outbox_delivery_new(ids[1]), 0);
+	assert_true(is_id(ids[0]));
+	assert_string_not_equal(ids[0], ids[1]);
+}
+
+/* A frame of version 2 as version 1 wrote it: without the delivery field
+ * (u16 len + bytes right after the key), length and checksum redone. */
+static size_t to_v1(uint8_t *fr, size_t n)
+{
+	size_t body = 8, id_at = body + 9, id_len = 2 + (size_t)(fr[id_at] | fr[id_at + 1] << 8);
+	uint32_t blen = (uint32_t)(n - body - id_len), crc;
+
+	memmove(fr + id_at, fr + id_at + id_len, n - id_at - id_len);
+	crc = (uint32_t)crc32(0L, fr + body, blen);
+	for (int i = 0; i < 4; i++) {
+		fr[i] = (uint8_t)(blen >> (8 * i));
+		fr[4 + i] = (uint8_t)(crc >> (8 * i));
+	}
+	return n - id_len;
+}
+
+/* Results held by an espfabd before delivery ids: read, given ids before
+ * anything is delivered, and the file rewritten as version 2 so those ids
+ * survive the next crash. */
+static void test_outbox_version1_journal_gets_ids(void **state)
+{
+	struct fx *f = *state;
+	struct outbox_journal_rec rec = {.type = OUTBOX_JOURNAL_HELD};
+	uint8_t fr[OUTBOX_JOURNAL_FRAME_MAX + 8];
+	char ids[2][OUTBOX_DELIVERY_LEN + 1], upgrade[160];
+	struct outbox_err err;
+	struct outbox *o;
+	FILE *fp = fopen(f->path, "wb");
+	uint8_t head[OUTBOX_JOURNAL_MAGIC_LEN];
+
+	assert_non_null(fp);
+	fputs(OUTBOX_JOURNAL_MAGIC_V1, fp);
+	for (int i = 0; i < 2; i++) {
+		rec.key = i;
+		rec.item.m = result(i + 1);
+		rec.item.m.data = NULL;
+		snprintf(rec.item.port, sizeof(rec.item.port), "s1");
+		size_t n = to_v1(fr, outbox_journal_encode(&rec, fr, sizeof(fr)));
+		assert_int_equal(fwrite(fr, 1, n, fp), n);
+	}
+	fclose(fp);
+	o = open_ok(f->path, &err);
+	assert_int_equal(err.damaged, 0);
+	outbox_free(o);
+	fp = fopen(f->path, "rb");
+	assert_non_null(fp);
+	assert_int_equal(fread(head, 1, sizeof(head), fp), sizeof(head));
+	fclose(fp);
+	assert_memory_equal(head, OUTBOX_JOURNAL_MAGIC, OUTBOX_JOURNAL_MAGIC_LEN);
+	snprintf(upgrade, sizeof(upgrade), "%s.upgrade", f->path);
+	assert_int_equal(access(upgrade, F_OK), -1);
+	o = open_ok(f->path, &err);
+	for (int i = 0; i < 2; i++) {
+		const struct outbox_item *it = outbox_peek(o);
+		assert_int_equal(it->m.job_id, result(i + 1).job_id);
+		assert_true(is_id(it->delivery));
+		memcpy(ids[i], it->delivery, sizeof(ids[i]));
+		assert_int_equal(outbox_pop(o, &err), 0);
+	}
+	assert_string_not_equal(ids[0], ids[1]);
+	outbox_free(o);
+}
+
+static void test_outbox_journal_bad_delivery_id_is_damage(void **state)
+{
+	struct outbox_journal_rec rec = {.type = OUTBOX_JOURNAL_HELD}, back;
+	uint8_t buf[OUTBOX_JOURNAL_FRAME_MAX + 8];
+	char msg[128];
+	size_t n, off = 0;
+
+	(void)state;
+	rec.item.m = result(2);
+	rec.item.m.data = NULL;
+	snprintf(rec.item.delivery, sizeof(rec.item.delivery), "0123456789ABCDEF0123456789abcdef");
+	n = outbox_journal_encode(&rec, buf, sizeof(buf));
+	assert_int_equal(outbox_journal_next(buf, n, 2, &off, &back, msg, sizeof(msg)), -1);
+	assert_non_null(strstr(msg, "delivery id"));
+	snprintf(rec.item.delivery, sizeof(rec.item.delivery), "0123");
+	n = outbox_journal_encode(&rec, buf, sizeof(buf));
+	assert_int_equal(outbox_journal_next(buf, n, 2, &off, &back, msg, sizeof(msg)), -1);
+	assert_int_equal(off, 0);
 }
 
 int main(void)
@@ -297,6 +424,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_outbox_flipped_byte_reported_and_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_outbox_foreign_file_refused_as_damage, setup, teardown),
 		cmocka_unit_test(test_outbox_journal_frame_roundtrip),
+		cmocka_unit_test_setup_teardown(test_outbox_delivery_ids_kept, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_outbox_version1_journal_gets_ids, setup, teardown),
+		cmocka_unit_test(test_outbox_journal_bad_delivery_id_is_damage),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
