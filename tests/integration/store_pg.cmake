@@ -26,3 +26,9 @@ set_tests_properties(integration_hmac_pg PROPERTIES LABELS "integration;pg" TIME
 # espfabd's lease = N (filled, kept by a dead station, given back) (tests/pg/lease_pg.sh).
 add_test(NAME integration_lease_pg COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/pg/lease_pg.sh $<TARGET_FILE_DIR:espfabd>)
 set_tests_properties(integration_lease_pg PROPERTIES LABELS "integration;pg" TIMEOUT 300)
+
+# A held result sent again after a crash lost its "delivered" mark is stored
+# once (issue 11, tests/pg/daemon_pg_once.sh).
+add_test(NAME integration_daemon_pg_once
+  COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/pg/daemon_pg_once.sh $<TARGET_FILE_DIR:espfabd>)
+set_tests_properties(integration_daemon_pg_once PROPERTIES LABELS "integration;pg" TIMEOUT 300)
