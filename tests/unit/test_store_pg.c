@@ -306,6 +306,47 @@ static void test_store_pg_unreachable_is_offline_without_password(void **state)
 	tu_fx_free(f);
 }
 
+/* A delivery id (schemas/pg/003_delivery.sql) is written by the INSERT
+ * only: no UPDATE rewrites it, no upsert reaches a stored row through it,
+ * a second row cannot take it, and it has its one form. */
+static void test_store_pg_delivery_written_once(void **state)
+{
+	(void)state;
+	struct tu_fx *f = tu_fx_new(NULL, 0, 1);
+	struct store_err err = {0};
+	struct store_audit_entry a = {.event = "attempt", .result = "failed", .mac = "aa:00:00:00:00:08",
+				      .baud = -1, .retries = -1, .duration_ms = -1,
+				      .delivery = "0123456789abcdef0123456789abcdef"};
+	char st[8];
+	assert_non_null(f);
+	assert_int_equal(store_audit_append(f->s, &a, &err), 0);
+	PGconn *c = raw_open(f->db);
+	static const struct {
+		const char *sql, *state;
+	} forged[] = {
+		{"UPDATE audit SET delivery = NULL", "P0001"},
+		{"INSERT INTO audit (time, event, result, delivery) VALUES ('t', 'note', 'x', "
+		 "'0123456789abcdef0123456789abcdef') ON CONFLICT (delivery) WHERE delivery IS NOT NULL "
+		 "DO UPDATE SET result = 'forged'",
+		 "P0001"},
+		{"INSERT INTO audit (time, event, result, delivery) VALUES ('t', 'note', 'x', "
+		 "'0123456789abcdef0123456789abcdef')",
+		 "23505"},
+		{"INSERT INTO audit (time, event, result, delivery) VALUES ('t', 'note', 'x', 'not-hex')", "23514"},
+	};
+	for (size_t i = 0; i < sizeof(forged) / sizeof(forged[0]); i++) {
+		if (raw_exec(c, forged[i].sql, st, sizeof(st)) == 0)
+			fail_msg("the server accepted: %s", forged[i].sql);
+		if (strcmp(st, forged[i].state))
+			fail_msg("%s: refused with %s, want %s", forged[i].sql, st, forged[i].state);
+	}
+	char *n = raw_value(c, "SELECT count(*) || ' ' || min(result) FROM audit WHERE delivery IS NOT NULL");
+	assert_string_equal(n, "1 failed");
+	free(n);
+	PQfinish(c);
+	tu_fx_free(f);
+}
+
 int main(void)
 {
 	if (!tu_is_pg()) {
@@ -319,6 +360,7 @@ int main(void)
 		cmocka_unit_test(test_store_pg_concurrent_first_open_migrates_once),
 		cmocka_unit_test(test_store_pg_sealed_values_stay_sealed_on_the_server),
 		cmocka_unit_test(test_store_pg_unreachable_is_offline_without_password),
+		cmocka_unit_test(test_store_pg_delivery_written_once),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
