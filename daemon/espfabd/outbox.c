@@ -229,8 +229,7 @@ static int by_key(const void *a, const void *b)
 
 /* The frames of buf into the (empty) ring, oldest first. *bad: the offset
  * of the first frame that cannot be read, or len when all could. */
-static int load(struct outbox *o, const uint8_t *buf, size_t len, int *version, size_t *bad, char *why,
-		size_t cap)
+static int load(struct outbox *o, const uint8_t *buf, size_t len, int *version, size_t *bad, char *why, size_t cap)
 {
 	struct outbox_journal_rec rec;
 	size_t off = OUTBOX_JOURNAL_MAGIC_LEN, at = off, i;

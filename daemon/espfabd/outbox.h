@@ -11,8 +11,9 @@
  * format is in outbox_journal.h. A torn or damaged tail is reported with
  * file:offset and its bytes are kept in FILE.damaged, never dropped
  * silently. Each held result keeps its delivery id (outbox_delivery_new)
- * in the journal, so its repeat after a crash is recognised by the store. Without a journal (SQLite, which is never unreachable) held
- * results live in memory only.
+ * in the journal, so its repeat after a crash is recognised by the store.
+ * Without a journal (SQLite, which is never unreachable) held results live
+ * in memory only.
  * Main thread only. */
 #ifndef ESPFABD_OUTBOX_H
 #define ESPFABD_OUTBOX_H
@@ -41,9 +42,9 @@ void outbox_free(struct outbox *o);
  * front = 1 (a result that was delivered in a transaction that then failed
  * goes before the ones that came after it). delivery: the result's id if
  * it was handed to the store before (outbox_delivery_new), else NULL for a
- * new one. 0; -ENOSPC when OUTBOX_MAX are
- * held (not held); -EIO when it is held in memory but the journal could
- * not record it (err->msg says why; it is lost if espfabd dies too). */
+ * new one. 0; -ENOSPC when OUTBOX_MAX are held (not held); -EIO when it is
+ * held in memory but the journal could not record it (err->msg says why;
+ * it is lost if espfabd dies too). */
 int outbox_push(struct outbox *o, const struct jobq_msg *m, const char *port, const char *delivery, int front,
 		struct outbox_err *err);
 /* EXACTLY ONCE. A new delivery id for a device result into out

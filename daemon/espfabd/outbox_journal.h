@@ -33,7 +33,7 @@
 #define OUTBOX_JOURNAL_MAGIC "EFOBXJ2\n"
 #define OUTBOX_JOURNAL_MAGIC_V1 "EFOBXJ1\n"
 #define OUTBOX_JOURNAL_MAGIC_LEN 8
-#define OUTBOX_DELIVERY_LEN 32 /* hex digits of a delivery id (STORE_DELIVERY_LEN) */
+#define OUTBOX_DELIVERY_LEN 32        /* hex digits of a delivery id (STORE_DELIVERY_LEN) */
 #define OUTBOX_JOURNAL_FRAME_MAX 2048 /* an item encodes to ~800 bytes at most */
 
 enum outbox_journal_type {

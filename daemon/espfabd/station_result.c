@@ -66,8 +66,7 @@ static int result_store(struct station *s, const struct jobq_msg *m, const char 
 	return store_audit_append(s->store, &a, serr);
 }
 
-void station_hold_result(struct station *s, const struct jobq_msg *m, const char *port, const char *delivery,
-			 int front)
+void station_hold_result(struct station *s, const struct jobq_msg *m, const char *port, const char *delivery, int front)
 {
 	struct outbox_err oerr;
 	const char *rec = m->u.result.record[0] ? m->u.result.record : "-";

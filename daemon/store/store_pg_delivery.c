@@ -16,8 +16,9 @@ int pg_delivery_seen(struct store *s, const struct store_audit_entry *a, const c
 		return 0;
 	if ((rc = store_delivery_valid(a->delivery, err)))
 		return rc;
-	r = pg_q(s, err, "audit", "SELECT id, event, result, coalesce(job_id, 0), mac, error FROM audit WHERE delivery = $1",
-		 "s", a->delivery);
+	r = pg_q(s, err, "audit",
+		 "SELECT id, event, result, coalesce(job_id, 0), mac, error FROM audit WHERE delivery = $1", "s",
+		 a->delivery);
 	if (!r)
 		return err ? err->code : STORE_EDB;
 	rc = 0;

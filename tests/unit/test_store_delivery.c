@@ -79,8 +79,13 @@ static void test_store_delivery_verified_twice_is_one_row_counted_once(void **st
 
 	assert_int_equal(store_batch_add(f->s, "lamp", 2, NULL, 0, &batch, &err), 0);
 	struct store_record *r = claim_sent(f, "aa:00:00:00:00:01", batch);
-	struct store_audit_entry a = {.station = "st1", .port = "p0", .mac = "aa:00:00:00:00:01", .baud = 921600,
-				      .retries = 0, .duration_ms = 100, .delivery = ID1};
+	struct store_audit_entry a = {.station = "st1",
+				      .port = "p0",
+				      .mac = "aa:00:00:00:00:01",
+				      .baud = 921600,
+				      .retries = 0,
+				      .duration_ms = 100,
+				      .delivery = ID1};
 	assert_int_equal(store_mark_verified(f->s, r->job_id, &a, &err), 0);
 	/* The repeat after a crash lost the "delivered" mark: already stored. */
 	err.msg[0] = '\0';
@@ -100,9 +105,16 @@ static void test_store_delivery_audit_only_failure_twice_is_one_row(void **state
 	struct tu_fx *f = *state;
 	struct store_err err = {0};
 	/* A device that failed before any claim: its result is this row only. */
-	struct store_audit_entry a = {.event = "attempt", .result = "failed", .station = "st1", .port = "p0",
-				      .mac = "AA:00:00:00:00:02", .baud = -1, .retries = -1, .duration_ms = 5,
-				      .error = "no answer from the ROM", .delivery = ID2};
+	struct store_audit_entry a = {.event = "attempt",
+				      .result = "failed",
+				      .station = "st1",
+				      .port = "p0",
+				      .mac = "AA:00:00:00:00:02",
+				      .baud = -1,
+				      .retries = -1,
+				      .duration_ms = 5,
+				      .error = "no answer from the ROM",
+				      .delivery = ID2};
 
 	assert_int_equal(store_audit_append(f->s, &a, &err), 0);
 	assert_int_equal(store_audit_append(f->s, &a, &err), 0);
@@ -140,8 +152,13 @@ static void test_store_delivery_id_on_another_result_is_refused(void **state)
 	struct store_err err = {0};
 	struct store_record *r1 = claim_sent(f, "aa:00:00:00:00:05", 0), *r2 = claim_sent(f, "aa:00:00:00:00:06", 0);
 	struct store_audit_entry a = {.baud = -1, .retries = -1, .duration_ms = -1, .delivery = ID1};
-	struct store_audit_entry other = {.event = "attempt", .result = "failed", .mac = "aa:00:00:00:00:07",
-					  .baud = -1, .retries = -1, .duration_ms = -1, .delivery = ID1};
+	struct store_audit_entry other = {.event = "attempt",
+					  .result = "failed",
+					  .mac = "aa:00:00:00:00:07",
+					  .baud = -1,
+					  .retries = -1,
+					  .duration_ms = -1,
+					  .delivery = ID1};
 
 	assert_int_equal(store_mark_verified(f->s, r1->job_id, &a, &err), 0);
 	/* another job under the same id: refused, and that job stays sent */
@@ -173,23 +190,29 @@ static void test_store_delivery_raw_sql_cannot_rewrite_or_replace(void **state)
 {
 	struct tu_fx *f = *state;
 	struct store_err err = {0};
-	struct store_audit_entry a = {.event = "attempt", .result = "failed", .mac = "aa:00:00:00:00:08",
-				      .baud = -1, .retries = -1, .duration_ms = -1, .delivery = ID1};
+	struct store_audit_entry a = {.event = "attempt",
+				      .result = "failed",
+				      .mac = "aa:00:00:00:00:08",
+				      .baud = -1,
+				      .retries = -1,
+				      .duration_ms = -1,
+				      .delivery = ID1};
 	sqlite3 *raw = NULL;
 
 	TU_SQLITE_ONLY();
 	assert_int_equal(store_audit_append(f->s, &a, &err), 0);
 	assert_int_equal(sqlite3_open(f->db, &raw), SQLITE_OK);
-	assert_int_not_equal(sqlite3_exec(raw, "UPDATE audit SET delivery = NULL WHERE delivery = '" ID1 "'", NULL, NULL,
-					  NULL),
-			     SQLITE_OK);
+	assert_int_not_equal(
+		sqlite3_exec(raw, "UPDATE audit SET delivery = NULL WHERE delivery = '" ID1 "'", NULL, NULL, NULL),
+		SQLITE_OK);
 	assert_int_not_equal(sqlite3_exec(raw,
 					  "INSERT OR REPLACE INTO audit (time, event, result, delivery) VALUES "
 					  "('t', 'note', 'x', '" ID1 "')",
 					  NULL, NULL, NULL),
 			     SQLITE_OK);
-	assert_int_not_equal(sqlite3_exec(raw, "INSERT INTO audit (time, event, result, delivery) VALUES "
-					       "('t', 'note', 'x', 'not-hex')",
+	assert_int_not_equal(sqlite3_exec(raw,
+					  "INSERT INTO audit (time, event, result, delivery) VALUES "
+					  "('t', 'note', 'x', 'not-hex')",
 					  NULL, NULL, NULL),
 			     SQLITE_OK);
 	sqlite3_close(raw);
@@ -201,7 +224,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_store_delivery_verified_twice_is_one_row_counted_once, setup,
 						teardown),
-		cmocka_unit_test_setup_teardown(test_store_delivery_audit_only_failure_twice_is_one_row, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_delivery_audit_only_failure_twice_is_one_row, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_store_delivery_released_and_failed_twice, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_delivery_id_on_another_result_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_delivery_raw_sql_cannot_rewrite_or_replace, setup, teardown),

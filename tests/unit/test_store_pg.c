@@ -314,8 +314,12 @@ static void test_store_pg_delivery_written_once(void **state)
 	(void)state;
 	struct tu_fx *f = tu_fx_new(NULL, 0, 1);
 	struct store_err err = {0};
-	struct store_audit_entry a = {.event = "attempt", .result = "failed", .mac = "aa:00:00:00:00:08",
-				      .baud = -1, .retries = -1, .duration_ms = -1,
+	struct store_audit_entry a = {.event = "attempt",
+				      .result = "failed",
+				      .mac = "aa:00:00:00:00:08",
+				      .baud = -1,
+				      .retries = -1,
+				      .duration_ms = -1,
 				      .delivery = "0123456789abcdef0123456789abcdef"};
 	char st[8];
 	assert_non_null(f);
