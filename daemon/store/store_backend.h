@@ -8,6 +8,8 @@
 #ifndef ESPFAB_STORE_BACKEND_H
 #define ESPFAB_STORE_BACKEND_H
 
+#include "espfab/store_cert.h"
+#include "espfab/store_hmac.h"
 #include "store_int.h"
 
 struct store_backend {
@@ -54,6 +56,25 @@ struct store_backend {
 			     struct store_err *err);
 	int (*lease_available)(struct store *s, const char *station, const char *product, int64_t *n,
 			       struct store_err *err);
+	/* identities (espfab/store_cert.h) and HMAC NVS encryption (espfab/store_hmac.h) */
+	int (*identity_set)(struct store *s, const char *product, const char *profile_json, const char *part_label,
+			    struct store_err *err);
+	int (*identity_get)(struct store *s, int64_t product_id, struct store_identity **out, struct store_err *err);
+	int (*cert_live)(struct store *s, int64_t product_id, const char *mac, struct store_cert **out,
+			 struct store_err *err);
+	int (*cert_add)(struct store *s, const struct store_cert_new *c, struct store_err *err);
+	int (*cert_delivered)(struct store *s, int64_t product_id, const char *mac, const char *station,
+			      const char *port, int64_t job_id, struct store_err *err);
+	int (*cert_query)(struct store *s, const struct store_cert_filter *f, json_t **out, struct store_err *err);
+	int (*hmac_product_set)(struct store *s, const char *product, const struct store_hmac_product *hp,
+				struct store_err *err);
+	int (*hmac_product_get)(struct store *s, int64_t product_id, struct store_hmac_product *out,
+				struct store_err *err);
+	int (*hmac_annotate)(struct store *s, json_t *reply, struct store_err *err);
+	int (*hmac_device_get)(struct store *s, const char *mac, unsigned key_block, struct store_hmac_device *out,
+			       struct store_err *err);
+	int (*hmac_set)(struct store *s, const struct store_hmac_event *e, enum store_hmac_state to,
+			const uint8_t *key, struct store_err *err);
 };
 
 /* 1 when the database setting names a PostgreSQL database, not a file. */

@@ -11,38 +11,22 @@
 
 #include "espfab/part.h"
 #include "espfab/store_cert.h"
-#include "store_int.h"
+#include "store_backend.h"
+#include "store_ident.h"
 
 #define CERT_PART_TYPE 0x3F /* esp_secure_cert_mgr's ESP_SECURE_CERT_TLV_PARTITION_TYPE */
 
-/* Identity profiles and certificates live in the SQLite schema only (004);
- * the PostgreSQL backend has no tables for them yet: a product there has no
- * identity, and defining one is refused. */
-static int not_on_server(struct store *s, struct store_err *err)
+int store_identity_part(const struct store_product *p, const char *label, uint32_t *offset, uint32_t *size,
+			struct store_err *err)
 {
-	if (!s || !s->be)
-		return 0;
-	return store_fail_err(err, STORE_EINPUT,
-			      "identity profiles (device certificates) need the SQLite store: not on PostgreSQL yet");
-}
-
-int store_identity_set(struct store *s, const char *product, const char *profile_json, const char *part_label,
-		       struct store_err *err)
-{
-	if (not_on_server(s, err))
-		return STORE_EINPUT;
-	struct store_product *p = NULL;
+	const char *product = p->name;
 	struct part_table *t = NULL;
 	struct part_opts o;
 	struct part_err perr;
 	const struct part_entry *e;
-	sqlite3_stmt *st = NULL;
-	char now[32];
-	int rc;
+	const char *part_label = label;
+	int rc = 0;
 
-	rc = store_product_get(s, product, &p, err);
-	if (rc)
-		return rc;
 	part_opts_init(&o);
 	if (part_bin_parse(p->part_table, p->part_table_len, &o, &t, &perr)) {
 		rc = store_fail_err(err, STORE_EINPUT, "product %s: partition table: %s", product, perr.msg);
@@ -70,6 +54,29 @@ int store_identity_set(struct store *s, const char *product, const char *profile
 				    part_label);
 		goto out;
 	}
+	*offset = e->offset;
+	*size = e->size;
+out:
+	part_table_free(t);
+	return rc;
+}
+
+int store_identity_set(struct store *s, const char *product, const char *profile_json, const char *part_label,
+		       struct store_err *err)
+{
+	STORE_VIA_BACKEND(s, identity_set, (s, product, profile_json, part_label, err));
+	struct store_product *p = NULL;
+	sqlite3_stmt *st = NULL;
+	uint32_t off = 0, size = 0;
+	char now[32];
+	int rc;
+
+	rc = store_product_get(s, product, &p, err);
+	if (rc)
+		return rc;
+	rc = store_identity_part(p, part_label, &off, &size, err);
+	if (rc)
+		goto out;
 	rc = store_begin(s, err);
 	if (rc)
 		goto out;
@@ -81,8 +88,8 @@ int store_identity_set(struct store *s, const char *product, const char *profile
 		store_now(now, sizeof(now));
 		sqlite3_bind_int64(st, 1, p->id);
 		store_bind_text(st, 2, profile_json);
-		sqlite3_bind_int64(st, 3, e->offset);
-		sqlite3_bind_int64(st, 4, e->size);
+		sqlite3_bind_int64(st, 3, off);
+		sqlite3_bind_int64(st, 4, size);
 		store_bind_text(st, 5, now);
 		if (sqlite3_step(st) != SQLITE_DONE) {
 			if (sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_PRIMARYKEY)
@@ -100,7 +107,6 @@ int store_identity_set(struct store *s, const char *product, const char *profile
 	}
 	rc = store_end(s, rc, err);
 out:
-	part_table_free(t);
 	store_product_free(p);
 	return rc;
 }
@@ -115,10 +121,7 @@ void store_identity_free(struct store_identity *id)
 
 int store_identity_get(struct store *s, int64_t product_id, struct store_identity **out, struct store_err *err)
 {
-	if (s && s->be) {
-		*out = NULL;
-		return store_fail_err(err, STORE_ENOTFOUND, "the product has no identity profile (PostgreSQL store)");
-	}
+	STORE_VIA_BACKEND(s, identity_get, (s, product_id, out, err));
 	sqlite3_stmt *st = NULL;
 	struct store_identity *id = NULL;
 	int rc, r;
@@ -166,6 +169,33 @@ static void key_aad(char *buf, size_t cap, int64_t product_id, const char *sha25
 	snprintf(buf, cap, "espfab cert key v1|%lld|%s", (long long)product_id, sha256);
 }
 
+int store_cert_seal_key(const struct store *s, const struct store_cert_new *c, uint8_t **sealed,
+			size_t *sealed_len, struct store_err *err)
+{
+	struct store_err serr = {0};
+	char aad[128];
+	int rc;
+
+	*sealed = NULL;
+	*sealed_len = 0;
+	if (!c->key)
+		return 0;
+	key_aad(aad, sizeof(aad), c->product_id, c->sha256);
+	rc = store_seal(s, c->key, c->key_len, aad, sealed, sealed_len, &serr);
+	if (rc)
+		return store_fail_err(err, rc, "keeping the device key needs the store's seal key: %s", serr.msg);
+	return 0;
+}
+
+int store_cert_unseal_key(const struct store *s, struct store_cert *c, int64_t product_id, const uint8_t *ct,
+			  size_t len, struct store_err *err)
+{
+	char aad[128];
+
+	key_aad(aad, sizeof(aad), product_id, c->sha256);
+	return store_unseal(s, ct, len, aad, &c->key, &c->key_len, err);
+}
+
 static void copy_col(sqlite3_stmt *st, int i, char *dst, size_t cap)
 {
 	const unsigned char *t = sqlite3_column_text(st, i);
@@ -175,9 +205,7 @@ static void copy_col(sqlite3_stmt *st, int i, char *dst, size_t cap)
 int store_cert_live(struct store *s, int64_t product_id, const char *mac_in, struct store_cert **out,
 		    struct store_err *err)
 {
-	*out = NULL;
-	if (not_on_server(s, err))
-		return STORE_EINPUT;
+	STORE_VIA_BACKEND(s, cert_live, (s, product_id, mac_in, out, err));
 	sqlite3_stmt *st = NULL;
 	struct store_cert *c = NULL;
 	char mac[STORE_MAC_LEN + 1];
@@ -219,10 +247,8 @@ int store_cert_live(struct store *s, int64_t product_id, const char *mac_in, str
 		goto nomem;
 	memcpy(c->der, sqlite3_column_blob(st, 6), c->der_len);
 	if (sqlite3_column_type(st, 7) == SQLITE_BLOB) {
-		char aad[128];
-		key_aad(aad, sizeof(aad), product_id, c->sha256);
-		rc = store_unseal(s, sqlite3_column_blob(st, 7), (size_t)sqlite3_column_bytes(st, 7), aad, &c->key,
-				  &c->key_len, err);
+		rc = store_cert_unseal_key(s, c, product_id, sqlite3_column_blob(st, 7),
+					   (size_t)sqlite3_column_bytes(st, 7), err);
 		if (rc)
 			goto out;
 	}
@@ -361,22 +387,17 @@ static int cert_insert(struct store *s, const struct store_cert_new *c, const ch
 
 int store_cert_add(struct store *s, const struct store_cert_new *c, struct store_err *err)
 {
-	if (not_on_server(s, err))
-		return STORE_EINPUT;
+	STORE_VIA_BACKEND(s, cert_add, (s, c, err));
 	uint8_t *sealed = NULL;
 	size_t sealed_len = 0;
-	char mac[STORE_MAC_LEN + 1], aad[128], old_serial[80] = "", old_sha[65] = "";
+	char mac[STORE_MAC_LEN + 1], old_serial[80] = "", old_sha[65] = "";
 	int rc;
 
 	if (!c->mac || store_mac_normalise(c->mac, mac))
 		return store_fail_err(err, STORE_EINPUT, "bad MAC address");
-	if (c->key) {
-		key_aad(aad, sizeof(aad), c->product_id, c->sha256);
-		struct store_err serr = {0};
-		rc = store_seal(s, c->key, c->key_len, aad, &sealed, &sealed_len, &serr);
-		if (rc)
-			return store_fail_err(err, rc, "keeping the device key needs the store's seal key: %s", serr.msg);
-	}
+	rc = store_cert_seal_key(s, c, &sealed, &sealed_len, err);
+	if (rc)
+		return rc;
 	rc = store_begin(s, err);
 	if (rc)
 		goto out;
@@ -394,8 +415,7 @@ out:
 int store_cert_delivered(struct store *s, int64_t product_id, const char *mac_in, const char *station,
 			 const char *port, int64_t job_id, struct store_err *err)
 {
-	if (not_on_server(s, err))
-		return STORE_EINPUT;
+	STORE_VIA_BACKEND(s, cert_delivered, (s, product_id, mac_in, station, port, job_id, err));
 	sqlite3_stmt *st = NULL;
 	char mac[STORE_MAC_LEN + 1], now[32], serial[80] = "", sha[65] = "", product[128] = "", record[128] = "";
 	int rc, r;
@@ -445,7 +465,7 @@ end:
 	return store_end(s, rc, err);
 }
 
-static json_t *der_pem(const void *der, int len)
+json_t *store_cert_der_pem(const void *der, int len)
 {
 	const unsigned char *p = der;
 	X509 *x = d2i_X509(NULL, &p, len);
@@ -465,9 +485,7 @@ static json_t *der_pem(const void *der, int len)
 
 int store_cert_query(struct store *s, const struct store_cert_filter *f, json_t **out, struct store_err *err)
 {
-	*out = NULL;
-	if (not_on_server(s, err))
-		return STORE_EINPUT;
+	STORE_VIA_BACKEND(s, cert_query, (s, f, out, err));
 	static const char *const cols[] = {"product",   "mac",      "record_id", "serial",    "sha256",
 					   "ca_sha256", "subject",  "not_after", "state",     "station",
 					   "issued_at", "delivered_at"};
@@ -499,7 +517,7 @@ int store_cert_query(struct store *s, const struct store_cert_filter *f, json_t 
 		for (int i = 0; i < (int)(sizeof(cols) / sizeof(cols[0])); i++)
 			json_object_set_new(o, cols[i], store_col_json(st, i));
 		json_object_set_new(o, "key_kept", json_boolean(sqlite3_column_int(st, 12)));
-		json_object_set_new(o, "pem", der_pem(sqlite3_column_blob(st, 13), sqlite3_column_bytes(st, 13)));
+		json_object_set_new(o, "pem", store_cert_der_pem(sqlite3_column_blob(st, 13), sqlite3_column_bytes(st, 13)));
 		json_array_append_new(arr, o);
 	}
 	rc = store_json_wrap(s, r, "certificates", arr, out, err);

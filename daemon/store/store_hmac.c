@@ -7,23 +7,16 @@
 #include <openssl/crypto.h>
 
 #include "espfab/store_hmac.h"
-#include "store_int.h"
+#include "store_backend.h"
+#include "store_ident.h"
 
-/* A row's state; a string the schema's CHECK does not allow (or "none",
- * which is never stored) reads as no row. */
-static enum store_hmac_state state_of_row(const char *s)
+/* "none" is never stored: it reads as no row, as does a string the
+ * schema's CHECK does not allow. */
+enum store_hmac_state store_hmac_state_of_row(const char *state)
 {
-	int v = store_hmac_state_parse(s);
+	int v = store_hmac_state_parse(state);
 
 	return v > STORE_HMAC_NONE ? (enum store_hmac_state)v : STORE_HMAC_NONE;
-}
-
-static int not_on_server(struct store *s, struct store_err *err)
-{
-	if (!s || !s->be)
-		return 0;
-	return store_fail_err(err, STORE_EINPUT,
-			      "--nvs-encryption hmac needs the SQLite store: not on PostgreSQL yet");
 }
 
 static void aad_of(char *buf, size_t cap, const char *mac, unsigned block)
@@ -31,22 +24,28 @@ static void aad_of(char *buf, size_t cap, const char *mac, unsigned block)
 	snprintf(buf, cap, "hmac-key:%s:BLOCK_KEY%u", mac, block);
 }
 
-int store_hmac_product_set(struct store *s, const char *product, const struct store_hmac_product *hp,
-			   struct store_err *err)
+int store_hmac_product_check(const struct store *s, const struct store_hmac_product *hp, struct store_err *err)
 {
-	sqlite3_stmt *st = NULL;
-	int64_t id;
-	char now[32];
-	int rc;
-
-	if (not_on_server(s, err))
-		return STORE_EINPUT;
 	if (hp->key_block > 5 || hp->protect > 3)
 		return store_fail_err(err, STORE_EINPUT, "NVS encryption: BLOCK_KEY%u / protection %u is not valid",
 				      hp->key_block, hp->protect);
 	if (hp->seal && !s->has_key)
 		return store_fail_err(err, STORE_ESEAL,
 				      "--hmac-seal-key keeps each device's HMAC key sealed: it needs --seal-key FILE");
+	return 0;
+}
+
+int store_hmac_product_set(struct store *s, const char *product, const struct store_hmac_product *hp,
+			   struct store_err *err)
+{
+	STORE_VIA_BACKEND(s, hmac_product_set, (s, product, hp, err));
+	sqlite3_stmt *st = NULL;
+	int64_t id;
+	char now[32];
+	int rc;
+
+	if ((rc = store_hmac_product_check(s, hp, err)))
+		return rc;
 	rc = store_begin(s, err);
 	if (rc)
 		return rc;
@@ -83,9 +82,8 @@ int store_hmac_product_get(struct store *s, int64_t product_id, struct store_hma
 	sqlite3_stmt *st = NULL;
 	int rc, r;
 
+	STORE_VIA_BACKEND(s, hmac_product_get, (s, product_id, out, err));
 	memset(out, 0, sizeof(*out));
-	if (s && s->be)
-		return store_fail_err(err, STORE_ENOTFOUND, "plain NVS (PostgreSQL store)");
 	rc = store_prep(s, &st, "SELECT key_block, protect, seal_key FROM product_nvs_encryption WHERE product_id = ?",
 			err);
 	if (rc)
@@ -104,18 +102,38 @@ int store_hmac_product_get(struct store *s, int64_t product_id, struct store_hma
 	return rc;
 }
 
+int store_hmac_unseal_key(const struct store *s, const uint8_t *ct, size_t len, const char *mac, unsigned block,
+			  struct store_hmac_device *out, struct store_err *err)
+{
+	uint8_t *pt = NULL;
+	size_t pt_len = 0;
+	char aad[64];
+	int rc;
+
+	aad_of(aad, sizeof(aad), mac, block);
+	rc = store_unseal(s, ct, len, aad, &pt, &pt_len, err);
+	if (!rc && pt_len != STORE_HMAC_KEY_LEN)
+		rc = store_fail_err(err, STORE_ESEAL, "device HMAC key: sealed key of %zu bytes", pt_len);
+	if (!rc) {
+		memcpy(out->key, pt, STORE_HMAC_KEY_LEN);
+		out->has_key = 1;
+	}
+	if (pt) {
+		OPENSSL_cleanse(pt, pt_len);
+		free(pt);
+	}
+	return rc;
+}
+
 int store_hmac_device_get(struct store *s, const char *mac, unsigned key_block, struct store_hmac_device *out,
 			  struct store_err *err)
 {
+	STORE_VIA_BACKEND(s, hmac_device_get, (s, mac, key_block, out, err));
 	sqlite3_stmt *st = NULL;
-	char nmac[STORE_MAC_LEN + 1], aad[64];
-	uint8_t *pt = NULL;
-	size_t pt_len = 0;
+	char nmac[STORE_MAC_LEN + 1];
 	int rc, r;
 
 	memset(out, 0, sizeof(*out));
-	if (not_on_server(s, err))
-		return STORE_EINPUT;
 	if (store_mac_normalise(mac, nmac))
 		return store_fail_err(err, STORE_EINPUT, "bad MAC address");
 	rc = store_prep(s, &st, "SELECT state, protect, key_sealed FROM device_hmac_keys WHERE mac = ? AND key_block = ?",
@@ -131,23 +149,12 @@ int store_hmac_device_get(struct store *s, const char *mac, unsigned key_block, 
 		rc = store_db_err(s, err, "device HMAC key");
 		goto out;
 	}
-	out->state = state_of_row((const char *)sqlite3_column_text(st, 0));
+	out->state = store_hmac_state_of_row((const char *)sqlite3_column_text(st, 0));
 	out->protect = (unsigned)sqlite3_column_int(st, 1);
-	if (sqlite3_column_type(st, 2) == SQLITE_NULL)
-		goto out;
-	aad_of(aad, sizeof(aad), nmac, key_block);
-	rc = store_unseal(s, sqlite3_column_blob(st, 2), (size_t)sqlite3_column_bytes(st, 2), aad, &pt, &pt_len, err);
-	if (!rc && pt_len != STORE_HMAC_KEY_LEN)
-		rc = store_fail_err(err, STORE_ESEAL, "device HMAC key: sealed key of %zu bytes", pt_len);
-	if (!rc) {
-		memcpy(out->key, pt, STORE_HMAC_KEY_LEN);
-		out->has_key = 1;
-	}
+	if (sqlite3_column_type(st, 2) != SQLITE_NULL)
+		rc = store_hmac_unseal_key(s, sqlite3_column_blob(st, 2), (size_t)sqlite3_column_bytes(st, 2), nmac,
+					   key_block, out, err);
 out:
-	if (pt) {
-		OPENSSL_cleanse(pt, pt_len);
-		free(pt);
-	}
 	store_unprep(s, st);
 	return rc;
 }
@@ -155,6 +162,12 @@ out:
 static const char *purpose_label(unsigned p)
 {
 	return p == 8 ? "HMAC_UP" : "?";
+}
+
+void store_hmac_efuse_text(char *buf, size_t cap, const struct store_hmac_event *e)
+{
+	snprintf(buf, cap, "BLOCK_KEY%u %s %s", e->key_block, purpose_label(e->purpose),
+		 (e->protect & 3) == 3 ? "read,write" : (e->protect & 1) ? "read" : (e->protect & 2) ? "write" : "open");
 }
 
 static int hmac_audit(struct store *s, const struct store_hmac_event *e, const char *mac, enum store_hmac_state to,
@@ -171,8 +184,7 @@ static int hmac_audit(struct store *s, const struct store_hmac_event *e, const c
 
 	if (rc)
 		return rc;
-	snprintf(what, sizeof(what), "BLOCK_KEY%u %s %s", e->key_block, purpose_label(e->purpose),
-		 (e->protect & 3) == 3 ? "read,write" : (e->protect & 1) ? "read" : (e->protect & 2) ? "write" : "open");
+	store_hmac_efuse_text(what, sizeof(what), e);
 	store_now(now, sizeof(now));
 	store_bind_text(st, 1, now);
 	store_bind_text(st, 2, e->station);
@@ -192,6 +204,25 @@ static int hmac_audit(struct store *s, const struct store_hmac_event *e, const c
 	return rc;
 }
 
+int store_hmac_transition(const struct store *s, const struct store_hmac_event *e, const char *mac,
+			  enum store_hmac_state cur, enum store_hmac_state to, const uint8_t *key, uint8_t **sealed,
+			  size_t *sealed_len, struct store_err *err)
+{
+	char aad[64];
+
+	*sealed = NULL;
+	*sealed_len = 0;
+	if (!store_state_allowed(STORE_LC_HMAC, (int)cur, (int)to))
+		return store_fail_err(err, STORE_ESTATE, "device %s BLOCK_KEY%u: %s -> %s is not allowed", mac,
+				      e->key_block, store_hmac_state_name(cur), store_hmac_state_name(to));
+	if (!key)
+		return 0;
+	if (to != STORE_HMAC_BURNING)
+		return store_fail_err(err, STORE_EINPUT, "device HMAC key: a key is sealed only before the burn");
+	aad_of(aad, sizeof(aad), mac, e->key_block);
+	return store_seal(s, key, STORE_HMAC_KEY_LEN, aad, sealed, sealed_len, err);
+}
+
 /* Inside the transaction: insert or update the row. */
 static int hmac_write(struct store *s, const struct store_hmac_event *e, const char *mac, enum store_hmac_state to,
 		      const uint8_t *key, struct store_err *err)
@@ -200,7 +231,7 @@ static int hmac_write(struct store *s, const struct store_hmac_event *e, const c
 	sqlite3_stmt *st = NULL;
 	uint8_t *sealed = NULL;
 	size_t sealed_len = 0;
-	char now[32], aad[64];
+	char now[32];
 	int rc;
 
 	/* the current state, without unsealing */
@@ -212,23 +243,15 @@ static int hmac_write(struct store *s, const struct store_hmac_event *e, const c
 	memset(&cur, 0, sizeof(cur));
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
-		cur.state = state_of_row((const char *)sqlite3_column_text(st, 0));
+		cur.state = store_hmac_state_of_row((const char *)sqlite3_column_text(st, 0));
 	rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_db_err(s, err, "device HMAC key");
 	store_unprep(s, st);
 	st = NULL;
 	if (rc)
 		return rc;
-	if (!store_state_allowed(STORE_LC_HMAC, (int)cur.state, (int)to))
-		return store_fail_err(err, STORE_ESTATE, "device %s BLOCK_KEY%u: %s -> %s is not allowed", mac,
-				      e->key_block, store_hmac_state_name(cur.state), store_hmac_state_name(to));
-	if (key) {
-		if (to != STORE_HMAC_BURNING)
-			return store_fail_err(err, STORE_EINPUT, "device HMAC key: a key is sealed only before the burn");
-		aad_of(aad, sizeof(aad), mac, e->key_block);
-		rc = store_seal(s, key, STORE_HMAC_KEY_LEN, aad, &sealed, &sealed_len, err);
-		if (rc)
-			return rc;
-	}
+	rc = store_hmac_transition(s, e, mac, cur.state, to, key, &sealed, &sealed_len, err);
+	if (rc)
+		return rc;
 	store_now(now, sizeof(now));
 	if (cur.state == STORE_HMAC_NONE)
 		rc = store_prep(s, &st,
@@ -269,18 +292,25 @@ out:
 	return rc;
 }
 
-int store_hmac_set(struct store *s, const struct store_hmac_event *e, enum store_hmac_state to,
-		   const uint8_t *key, struct store_err *err)
+int store_hmac_event_check(const struct store_hmac_event *e, enum store_hmac_state to, char *mac,
+			   struct store_err *err)
 {
-	char mac[STORE_MAC_LEN + 1];
-	int rc;
-
-	if (not_on_server(s, err))
-		return STORE_EINPUT;
 	if (!e->mac || store_mac_normalise(e->mac, mac))
 		return store_fail_err(err, STORE_EINPUT, "device HMAC key: bad MAC address");
 	if (to == STORE_HMAC_NONE || e->key_block > 5)
 		return store_fail_err(err, STORE_EINPUT, "device HMAC key: bad state or key block");
+	return 0;
+}
+
+int store_hmac_set(struct store *s, const struct store_hmac_event *e, enum store_hmac_state to,
+		   const uint8_t *key, struct store_err *err)
+{
+	STORE_VIA_BACKEND(s, hmac_set, (s, e, to, key, err));
+	char mac[STORE_MAC_LEN + 1];
+	int rc;
+
+	if ((rc = store_hmac_event_check(e, to, mac, err)))
+		return rc;
 	rc = store_begin(s, err);
 	if (rc)
 		return rc;
@@ -288,13 +318,21 @@ int store_hmac_set(struct store *s, const struct store_hmac_event *e, enum store
 	return store_end(s, rc, err);
 }
 
+json_t *store_hmac_product_json(const struct store_hmac_product *hp)
+{
+	char block[16];
+
+	snprintf(block, sizeof(block), "BLOCK_KEY%u", hp->key_block);
+	return json_pack("{s:s, s:s, s:b, s:b, s:b}", "scheme", "hmac", "key_block", block, "read_protect",
+			 (hp->protect & 1) != 0, "write_protect", (hp->protect & 2) != 0, "seal_key", hp->seal != 0);
+}
+
 int store_hmac_annotate(struct store *s, json_t *reply, struct store_err *err)
 {
+	STORE_VIA_BACKEND(s, hmac_annotate, (s, reply, err));
 	json_t *p;
 	size_t i;
 
-	if (s->be) /* PostgreSQL: every product is plain there */
-		return 0;
 	json_array_foreach(json_object_get(reply, "products"), i, p)
 	{
 		struct store_hmac_product hp;
@@ -307,12 +345,7 @@ int store_hmac_annotate(struct store *s, json_t *reply, struct store_err *err)
 			continue;
 		if (rc)
 			return rc;
-		char block[16];
-		snprintf(block, sizeof(block), "BLOCK_KEY%u", hp.key_block);
-		json_object_set_new(p, "nvs_encryption",
-				    json_pack("{s:s, s:s, s:b, s:b, s:b}", "scheme", "hmac", "key_block", block,
-					      "read_protect", (hp.protect & 1) != 0, "write_protect", (hp.protect & 2) != 0,
-					      "seal_key", hp.seal != 0));
+		json_object_set_new(p, "nvs_encryption", store_hmac_product_json(&hp));
 	}
 	return 0;
 }

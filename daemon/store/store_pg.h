@@ -134,5 +134,29 @@ int pg_batch_active(struct store *s, json_t **out, struct store_err *err);
 int pg_query_records(struct store *s, const struct store_record_filter *f, json_t **out, struct store_err *err);
 int pg_query_stats(struct store *s, const char *product, json_t **out, struct store_err *err);
 int pg_query_audit(struct store *s, const struct store_audit_filter *f, json_t **out, struct store_err *err);
+/* store_pg_cert.c (identities, espfab/store_cert.h) */
+int pg_identity_set(struct store *s, const char *product, const char *profile_json, const char *part_label,
+		    struct store_err *err);
+int pg_identity_get(struct store *s, int64_t product_id, struct store_identity **out, struct store_err *err);
+int pg_cert_live(struct store *s, int64_t product_id, const char *mac, struct store_cert **out, struct store_err *err);
+int pg_cert_add(struct store *s, const struct store_cert_new *c, struct store_err *err);
+int pg_cert_delivered(struct store *s, int64_t product_id, const char *mac, const char *station, const char *port,
+		      int64_t job_id, struct store_err *err);
+int pg_cert_query(struct store *s, const struct store_cert_filter *f, json_t **out, struct store_err *err);
+/* store_pg_hmac.c (HMAC NVS encryption, espfab/store_hmac.h) */
+int pg_hmac_product_set(struct store *s, const char *product, const struct store_hmac_product *hp,
+			struct store_err *err);
+int pg_hmac_product_get(struct store *s, int64_t product_id, struct store_hmac_product *out, struct store_err *err);
+int pg_hmac_annotate(struct store *s, json_t *reply, struct store_err *err);
+int pg_hmac_device_get(struct store *s, const char *mac, unsigned key_block, struct store_hmac_device *out,
+		       struct store_err *err);
+int pg_hmac_set(struct store *s, const struct store_hmac_event *e, enum store_hmac_state to, const uint8_t *key,
+		struct store_err *err);
+/* Serialises the calls about one device (a MAC) of one kind until the
+ * transaction ends (store_pg_cert.c): a transaction-scoped advisory lock,
+ * as SQLite's write lock would; no row of records or jobs is locked. */
+int pg_device_lock(struct store *s, int kind, const char *mac, struct store_err *err);
+#define PG_LOCK_CERT 0x63657274 /* "cert" */
+#define PG_LOCK_HMAC 0x686d6163 /* "hmac" */
 
 #endif

@@ -316,7 +316,8 @@ int pg_query_audit(struct store *s, const struct store_audit_filter *f, json_t *
 {
 	static const char *const cols[] = {"id",        "time",         "event",     "station", "port",    "chip",
 					   "mac",       "product",      "record_id", "batch_id", "job_id", "image_sha256",
-					   "flash_md5", "baud",         "retries",   "duration_ms", "result", "error"};
+					   "flash_md5", "baud",         "retries",   "duration_ms", "result", "error",
+					   "cert_serial", "efuse"};
 	char mac[STORE_MAC_LEN + 1];
 	PGresult *r;
 	json_t *arr;
@@ -326,7 +327,7 @@ int pg_query_audit(struct store *s, const struct store_audit_filter *f, json_t *
 		return store_fail_err(err, STORE_EINPUT, "bad MAC address '%s'", f->mac);
 	r = pg_q(s, err, "audit",
 		 "SELECT id, time, event, station, port, chip, mac, product, record_id, batch_id, job_id, "
-		 "image_sha256, flash_md5, baud, retries, duration_ms, result, error FROM audit "
+		 "image_sha256, flash_md5, baud, retries, duration_ms, result, error, cert_serial, efuse FROM audit "
 		 "WHERE ($1::text IS NULL OR time >= $1) AND ($2::text IS NULL OR mac = $2) AND ($3::text IS NULL OR product = $3) "
 		 "AND id > $5 AND ($6::bigint = 0 OR batch_id = $6::bigint) ORDER BY id LIMIT $4",
 		 "sssIii", f->since, f->mac ? mac : NULL, f->product, f->limit, f->after_id > 0 ? f->after_id : (int64_t)0,

@@ -6,12 +6,17 @@
 --   espfab_owner    owns the tables, applies migrations: the first
 --                   `espfab --db URI product list` run as it creates the
 --                   schema. Never used by a station.
---   espfab_admin    products, imports, batches, retire, reading everything:
---                   what `espfab product|records|batch ...` need.
+--   espfab_admin    products (with their identity profile and NVS
+--                   encryption), imports, batches, retire, reading
+--                   everything: what `espfab product|records|batch|certs ...`
+--                   need.
 --   espfab_station  what espfabd needs on the line: read products and
 --                   records, claim, mark sent/verified/failed, append audit
---                   rows, move uplink cursors, fill and release its lease. It cannot import, define
---                   products, retire, delete anything or rewrite the audit.
+--                   rows, move uplink cursors, fill and release its lease,
+--                   issue and deliver device certificates, record HMAC key
+--                   burns. It cannot import, define products or their
+--                   identity or encryption, retire, delete anything or
+--                   rewrite the audit.
 -- The triggers of the schema (append-only audit, bound records, fixed
 -- values) hold for every role, the owner included; these grants keep a
 -- station from even trying.
@@ -45,6 +50,8 @@ GRANT UPDATE (rows) ON imports TO espfab_admin;
 GRANT UPDATE (state, retired_reason) ON records TO espfab_admin;
 GRANT UPDATE (state, finished) ON batches TO espfab_admin;
 GRANT INSERT ON meta TO espfab_admin;
+-- A product's identity profile and NVS encryption, set once with the product.
+GRANT INSERT ON product_identity, product_nvs_encryption TO espfab_admin;
 GRANT INSERT, UPDATE ON uplink TO espfab_admin;
 -- An import locks its product row (FOR NO KEY UPDATE needs an UPDATE grant).
 GRANT UPDATE (name) ON products TO espfab_admin;
@@ -59,7 +66,14 @@ GRANT UPDATE (lease_station) ON records TO espfab_station;
 GRANT UPDATE (n_verified, n_failed, state, finished) ON batches TO espfab_station;
 GRANT INSERT ON audit TO espfab_station;
 GRANT INSERT, UPDATE ON uplink TO espfab_station;
-GRANT USAGE ON SEQUENCE jobs_id_seq, audit_id_seq TO espfab_station;
+-- Certificates: issue (a new row), supersede an issued one (dropping its
+-- kept key), deliver it; their bytes, serial and MAC stay the owner's.
+GRANT INSERT, UPDATE (state, key_sealed, delivered_at) ON device_certs TO espfab_station;
+-- HMAC key burns: the first burn inserts the row, later steps move it (a
+-- re-burn of a block found free rewrites product, purpose and protection).
+GRANT INSERT, UPDATE (product_id, purpose, protect, state, key_sealed, job_id, station, updated)
+	ON device_hmac_keys TO espfab_station;
+GRANT USAGE ON SEQUENCE jobs_id_seq, audit_id_seq, device_certs_id_seq, device_hmac_keys_id_seq TO espfab_station;
 
 -- The admin may also do what a station does (a bench station, recovery).
 GRANT espfab_station TO espfab_admin;

@@ -1,7 +1,8 @@
 /* The store's HMAC NVS encryption (schema 005, espfab/store_hmac.h): the
  * product setting, the device state machine (in C and in the schema's
  * triggers), the sealed key, the audit. Under tests/pg/run_unit.sh the
- * same binary checks that PostgreSQL refuses the setting, naming it. */
+ * same tests run on PostgreSQL (unit_store_hmac_pg); the schema's triggers
+ * there are test_store_pg's. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -63,14 +64,6 @@ static void test_store_hmac_product(void **state)
 	struct store_err err = {0};
 	json_t *q = NULL;
 
-	if (tu_is_pg()) {
-		/* refused, nothing stored, the setting named */
-		assert_int_equal(store_hmac_product_set(f->s, "lamp", &hp1, &err), STORE_EINPUT);
-		assert_non_null(strstr(err.msg, "--nvs-encryption hmac"));
-		assert_non_null(strstr(err.msg, "PostgreSQL"));
-		assert_int_equal(store_hmac_product_get(f->s, f->pid, &got, &err), STORE_ENOTFOUND);
-		return;
-	}
 	assert_int_equal(store_hmac_product_get(f->s, f->pid, &got, &err), STORE_ENOTFOUND);
 	assert_int_equal(store_hmac_product_set(f->s, "lamp", &hp1, &err), 0);
 	assert_int_equal(store_hmac_product_get(f->s, f->pid, &got, &err), 0);
@@ -98,9 +91,6 @@ static void test_store_hmac_seal_needs_key(void **state)
 	struct store *s2 = NULL;
 	struct store_err err = {0};
 
-	(void)f;
-	if (tu_is_pg())
-		skip();
 	assert_int_equal(store_open(&s2, f->db, 0, NULL, &err), 0);
 	assert_int_equal(store_hmac_product_set(s2, "lamp", &hp1, &err), STORE_ESEAL);
 	assert_non_null(strstr(err.msg, "--seal-key"));
@@ -127,8 +117,6 @@ static void test_store_hmac_states(void **state)
 	uint8_t key[32];
 	char hex[65];
 
-	if (tu_is_pg())
-		skip();
 	for (int i = 0; i < 32; i++)
 		key[i] = (uint8_t)(0xC0 + i);
 	ev(f, &e, "24:0A:C4:00:00:01");
