@@ -16,3 +16,13 @@ target_compile_definitions(test_store_pg PRIVATE ESPFAB_TEST_DATA="${CMAKE_CURRE
 set_target_properties(test_store_pg PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
 add_test(NAME unit_store_pg COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/pg/run_unit.sh $<TARGET_FILE:test_store_pg>)
 set_tests_properties(unit_store_pg PROPERTIES LABELS "unit;pg" TIMEOUT 300)
+
+# Identities and HMAC keys on PostgreSQL: the schema's rules, the grants,
+# stations issuing for one MAC at once.
+add_executable(test_store_pg_ident ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_store_pg_ident.c)
+target_link_libraries(test_store_pg_ident PRIVATE espfab_store PkgConfig::LIBPQ PkgConfig::CMOCKA espfab_warnings)
+target_include_directories(test_store_pg_ident PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/unit)
+target_compile_definitions(test_store_pg_ident PRIVATE ESPFAB_TEST_DATA="${CMAKE_CURRENT_SOURCE_DIR}/data")
+set_target_properties(test_store_pg_ident PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+add_test(NAME unit_store_pg_ident COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/pg/run_unit.sh $<TARGET_FILE:test_store_pg_ident>)
+set_tests_properties(unit_store_pg_ident PROPERTIES LABELS "unit;pg" TIMEOUT 300)
