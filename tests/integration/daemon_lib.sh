@@ -7,9 +7,11 @@ command -v wait_for >/dev/null || { echo "daemon_lib.sh: source wait.sh (wait_fo
 
 ef_pids=""
 ef_dir=""
+ef_db=""
 
 ef_setup() {
 	ef_dir=$(mktemp -d /tmp/espfab-e2e.XXXXXX)
+	ef_db=$ef_dir/db
 	trap ef_cleanup EXIT INT TERM
 	"$BIN/espfab" part "$EX/partitions.csv" "$ef_dir/pt.bin" >/dev/null 2>&1 ||
 		ef_die "cannot build the partition table"
@@ -24,6 +26,7 @@ ef_cleanup() {
 		wait_gone 5 "$p" || kill -9 "$p" 2>/dev/null || true
 	done
 	ef_pids=""
+	[ "${ef_db#postgres}" = "$ef_db" ] || pgfx_stop
 	if [ -n "$ef_dir" ] && [ -z "${EF_KEEP:-}" ]; then
 		rm -rf "$ef_dir"
 	fi
@@ -75,9 +78,36 @@ ef_db_init() { # db
 	"$BIN/espfab" --db "$1" records import --product lamp "$EX/values.csv" >/dev/null || ef_die "records import"
 }
 
+# ef_backend sqlite|pg NAME, after ef_setup: the store the scripts use
+# ($ef_db) is the file $ef_dir/db, or database NAME on a PostgreSQL server
+# of the test's own (tests/pg/pg_fixture.sh; stopped by ef_cleanup), with
+# espfabd's outbox journal in $ef_dir.
+# ef_sql SQL and ef_dump FILE look at it behind the store's back.
+ef_backend() {
+	[ "$1" = pg ] || return 0
+	. "$(cd "$(dirname "$0")/../pg" && pwd)/pg_fixture.sh"
+	pgfx_start
+	ef_db=$(pgfx_createdb "$2")
+	# where systemd's StateDirectory= puts the outbox journal
+	STATE_DIRECTORY=$ef_dir
+	export STATE_DIRECTORY
+}
+ef_sql() {
+	case "$ef_db" in
+	postgres*) pgfx_psql -d "$ef_db" -c "$1" ;;
+	*) sqlite3 "$ef_db" "$1" ;;
+	esac
+}
+ef_dump() { # file: every row of the store, as text
+	case "$ef_db" in
+	postgres*) "$PGFX_BIN/pg_dump" -d "$ef_db" >"$1" ;;
+	*) sqlite3 "$ef_db" .dump >"$1" ;;
+	esac
+}
+
 # ef_daemon [espfabd options...]: sets ef_daemon_pid; waits for the socket.
 ef_daemon() {
-	"$BIN/espfabd" --foreground --db "$ef_dir/db" --socket "$ef_dir/sock" --station e2e --before no_reset "$@" \
+	"$BIN/espfabd" --foreground --db "$ef_db" --socket "$ef_dir/sock" --station e2e --before no_reset "$@" \
 		>>"$ef_dir/daemon.log" 2>&1 &
 	ef_daemon_pid=$!
 	ef_pids="$ef_pids $ef_daemon_pid"
@@ -138,7 +168,7 @@ ef_dump_device() { # name
 
 # The record bound to a MAC: "id state" (from the store, by the CLI).
 ef_record_of() { # mac
-	"$BIN/espfab" --db "$ef_dir/db" records list --json |
+	"$BIN/espfab" --db "$ef_db" records list --json |
 		python3 -c "import json,sys; r=[x for x in json.load(sys.stdin)['records'] if x['mac']=='$1']; print(' '.join((x['id']+' '+x['state']) for x in r))"
 }
 
@@ -165,8 +195,8 @@ assert set(got) == set(want) - {'id'}, sorted(got)
 
 # The store's invariant holds, no record on two MACs, no MAC with two records.
 ef_check_store() {
-	"$BIN/espfab" --db "$ef_dir/db" records check >/dev/null || ef_die "records check: invariant broken"
-	"$BIN/espfab" --db "$ef_dir/db" records list --json | python3 -c "
+	"$BIN/espfab" --db "$ef_db" records check >/dev/null || ef_die "records check: invariant broken"
+	"$BIN/espfab" --db "$ef_db" records list --json | python3 -c "
 import json, sys
 r = [x for x in json.load(sys.stdin)['records'] if x['mac']]
 macs = [x['mac'] for x in r]

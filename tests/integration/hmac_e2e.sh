@@ -3,7 +3,9 @@
 # espfabd provisions espfab-sim boards of a product added with
 # --nvs-encryption hmac. The simulator keeps its eFuses in NAME.flash.efuse,
 # where the burnt key stays readable to the test (as fuses on silicon do).
-#   hmac_e2e.sh BIN_DIR SCENARIO
+#   hmac_e2e.sh BIN_DIR SCENARIO [sqlite|pg]
+# pg: the store is a database on a PostgreSQL server the test starts
+# (tests/pg/pg_fixture.sh), the same checks read it there.
 # Scenarios:
 #   batch     C3, C6 and S3 boards: each burnt once, its NVS decodes with the
 #             keys derived from its own eFuse key only; no key bytes in the
@@ -20,6 +22,7 @@
 set -eu
 BIN=$(cd "$1" && pwd)
 SCENARIO=$2
+BACKEND=${3:-sqlite}
 HERE=$(cd "$(dirname "$0")" && pwd)
 EX=$(cd "$HERE/../../examples/lamp" && pwd)
 . "$(dirname "$0")/wait.sh"
@@ -27,11 +30,12 @@ EX=$(cd "$HERE/../../examples/lamp" && pwd)
 FUSES="$HERE/efuse_file.py"
 
 ef_setup
+ef_backend "$BACKEND" hmac
 
 # all_dropped N: each of the N boards 24:0a:c4:00:0f:0J has an audit row of
 # a pass that did not finish (an error, outside the efuse rows).
 all_dropped() {
-	"$BIN/espfab" --db "$ef_dir/db" audit --json 2>/dev/null | python3 -c "
+	"$BIN/espfab" --db "$ef_db" audit --json 2>/dev/null | python3 -c "
 import json, sys
 a = json.load(sys.stdin)['audit']
 bad = set(x['mac'] for x in a if x['event'] != 'efuse' and x['error'] and x['result'] != 'verified')
@@ -40,17 +44,17 @@ sys.exit(0 if all('24:0a:c4:00:0f:0%d' % j in bad for j in range(1, $1 + 1)) els
 }
 
 db_init() { # extra product options...
-	"$BIN/espfab" --db "$ef_dir/db" product add lamp "$EX/config.csv" --table "$EX/partitions.csv" \
+	"$BIN/espfab" --db "$ef_db" product add lamp "$EX/config.csv" --table "$EX/partitions.csv" \
 		--unique DeviceSecret --nvs-encryption hmac --hmac-key-block BLOCK_KEY1 "$@" >"$ef_dir/add.out" ||
 		ef_die "product add"
 	grep -q "NVS encryption hmac, BLOCK_KEY1" "$ef_dir/add.out" || ef_die "product add does not say hmac"
-	"$BIN/espfab" --db "$ef_dir/db" records import --product lamp "$EX/values.csv" $SEAL >/dev/null ||
+	"$BIN/espfab" --db "$ef_db" records import --product lamp "$EX/values.csv" $SEAL >/dev/null ||
 		ef_die "records import"
 }
 
 
 hmac_state() { # mac -> state of its BLOCK_KEY1 row ("" when none)
-	sqlite3 "$ef_dir/db" "SELECT state FROM device_hmac_keys WHERE mac = '$1' AND key_block = 1"
+	ef_sql "SELECT state FROM device_hmac_keys WHERE mac = '$1' AND key_block = 1"
 }
 
 # The device's NVS decodes with the keys derived from its own eFuse key to
@@ -86,9 +90,9 @@ for k, v in want.items():
 
 # No key burnt by this run appears anywhere the station writes or prints.
 check_no_keys() { # names...
-	"$BIN/espfab" --db "$ef_dir/db" audit --json >"$ef_dir/audit.json"
-	"$BIN/espfab" --db "$ef_dir/db" records list --json >"$ef_dir/records.json"
-	sqlite3 "$ef_dir/db" .dump >"$ef_dir/db.dump"
+	"$BIN/espfab" --db "$ef_db" audit --json >"$ef_dir/audit.json"
+	"$BIN/espfab" --db "$ef_db" records list --json >"$ef_dir/records.json"
+	ef_dump "$ef_dir/db.dump"
 	for n in "$@"; do
 		k=$(python3 "$FUSES" key "$ef_dir/$n.flash.efuse" 1)
 		[ "$k" != 0000000000000000000000000000000000000000000000000000000000000000 ] ||
@@ -107,7 +111,7 @@ SEAL=""
 case "$SCENARIO" in
 batch)
 	db_init
-	"$BIN/espfab" --db "$ef_dir/db" product show lamp | grep -q "encryption: hmac, BLOCK_KEY1 (HMAC_UP), read- and write-protected" ||
+	"$BIN/espfab" --db "$ef_db" product show lamp | grep -q "encryption: hmac, BLOCK_KEY1 (HMAC_UP), read- and write-protected" ||
 		ef_die "product show does not show the encryption"
 	ef_sim d1 24:0a:c4:00:0c:01 --chip esp32c3
 	ef_sim d2 24:0a:c4:00:0c:02 --chip esp32c6
@@ -127,7 +131,7 @@ batch)
 	[ "$(for n in 1 2 3; do python3 "$FUSES" key "$ef_dir/d$n.flash.efuse" 1; done | sort -u | wc -l)" = 3 ] ||
 		ef_die "two devices got the same key"
 	# the audit: key-burning, key-burnt, done per device, naming block, purpose, protection
-	"$BIN/espfab" --db "$ef_dir/db" audit --json | python3 -c "
+	"$BIN/espfab" --db "$ef_db" audit --json | python3 -c "
 import json, sys
 a = [x for x in json.load(sys.stdin)['audit'] if x['event'] == 'efuse']
 for m in ('24:0a:c4:00:0c:01', '24:0a:c4:00:0c:02', '24:0a:c4:00:0c:03'):
@@ -170,8 +174,8 @@ refusals)
 		[ "$(hmac_state 24:0a:c4:00:0d:0$n)" = refused ] || ef_die "device $n: state '$(hmac_state 24:0a:c4:00:0d:0$n)'"
 	done
 	[ -z "$(hmac_state 24:0a:c4:00:0d:01)" ] || ef_die "the ESP32 has an HMAC row"
-	avail=$("$BIN/espfab" --db "$ef_dir/db" records stats --json | ef_py 'j["stats"][0]["available"]')
-	total=$("$BIN/espfab" --db "$ef_dir/db" records stats --json | ef_py 'j["stats"][0]["total"]')
+	avail=$("$BIN/espfab" --db "$ef_db" records stats --json | ef_py 'j["stats"][0]["available"]')
+	total=$("$BIN/espfab" --db "$ef_db" records stats --json | ef_py 'j["stats"][0]["total"]')
 	[ "$avail" = "$total" ] || ef_die "records lost: $avail of $total available"
 	ef_check_store
 	;;
@@ -187,7 +191,7 @@ rework)
 	[ "$(hmac_state 24:0a:c4:00:0e:01)" = rework ] || ef_die "state '$(hmac_state 24:0a:c4:00:0e:01)', want rework"
 	python3 "$FUSES" blk "$ef_dir/d1.flash.efuse" | cmp -s - "$ef_dir/d1.before" || ef_die "burnt a second time"
 	[ -z "$(ef_record_of 24:0a:c4:00:0e:01)" ] || ef_die "the rework device holds a record"
-	"$BIN/espfab" --db "$ef_dir/db" audit --json | python3 -c "
+	"$BIN/espfab" --db "$ef_db" audit --json | python3 -c "
 import json, sys
 a = [x for x in json.load(sys.stdin)['audit'] if x['event'] == 'efuse' and x['result'] == 'rework']
 assert a and 'BLOCK_KEY1: purpose HMAC_UP, read-protected' in a[-1]['error'], a
@@ -229,7 +233,7 @@ drops)
 		check_encrypted d$j 24:0a:c4:00:0f:0$j
 	done
 	# never two program commands of one key block: one key-burnt per device
-	"$BIN/espfab" --db "$ef_dir/db" audit --json | python3 -c "
+	"$BIN/espfab" --db "$ef_db" audit --json | python3 -c "
 import json, sys
 a = [x for x in json.load(sys.stdin)['audit'] if x['event'] == 'efuse']
 print('\n'.join('%s %s %s' % (x['mac'], x['result'], x['error'] or '') for x in a))

@@ -1,7 +1,9 @@
 #!/bin/sh
 # End-to-end tests of per-device identities (issue 13) with real processes:
 # espfabd, the espfab command and espfab-sim devices on ptys.
-#   identity_e2e.sh BIN_DIR SCENARIO
+#   identity_e2e.sh BIN_DIR SCENARIO [sqlite|pg]
+# pg: the store is a database on a PostgreSQL server the test starts
+# (tests/pg/pg_fixture.sh), the same checks read it there.
 # batch:   three devices, one batch: each device's esp_secure_cert partition
 #          decodes to a certificate that verifies against the CA, carries that
 #          device's MAC and matches the key beside it; the store and the audit
@@ -15,11 +17,13 @@
 set -eu
 BIN=$(cd "$1" && pwd)
 SCENARIO=$2
+BACKEND=${3:-sqlite}
 EX=$(cd "$(dirname "$0")/../../examples/lamp" && pwd)
 . "$(dirname "$0")/wait.sh"
 . "$(dirname "$0")/daemon_lib.sh"
 
 ef_setup
+ef_backend "$BACKEND" identity
 d=$ef_dir
 # The lamp table plus an esp_secure_cert partition (type 0x3F) at 0x10000.
 cat > "$d/parts.csv" <<'CSV'
@@ -29,9 +33,9 @@ esp_secure_cert, 0x3F, ,        0x10000, 0x2000,
 factory,         app,  factory, 0x20000, 1M,
 CSV
 "$BIN/espfab" part "$d/parts.csv" "$d/pt.bin" >/dev/null 2>&1 || ef_die "partition table"
-"$BIN/espfab" --db "$d/db" product add lamp "$EX/config.csv" --table "$d/parts.csv" --unique DeviceSecret \
+"$BIN/espfab" --db "$ef_db" product add lamp "$EX/config.csv" --table "$d/parts.csv" --unique DeviceSecret \
 	>/dev/null || ef_die "product add"
-"$BIN/espfab" --db "$d/db" records import --product lamp "$EX/values.csv" >/dev/null || ef_die "records import"
+"$BIN/espfab" --db "$ef_db" records import --product lamp "$EX/values.csv" >/dev/null || ef_die "records import"
 
 # A local CA (ECDSA P-256), made for this run.
 openssl ecparam -name prime256v1 -genkey -noout -out "$d/ca.key" 2>/dev/null
@@ -46,7 +50,7 @@ cat > "$d/profile.json" <<JSON
 {"key": "$keytype", "subject": [["O", "espfab e2e"], ["CN", "{mac}"], ["serialNumber", "{field:DeviceName}"]],
  "validity_days": 3650, "keep_keys": $keep, "ca_cert": "$d/ca.pem", "ca_key": "$d/ca.key"}
 JSON
-"$BIN/espfab" --db "$d/db" certs profile lamp "$d/profile.json" > "$d/profile.out" || ef_die "certs profile"
+"$BIN/espfab" --db "$ef_db" certs profile lamp "$d/profile.json" > "$d/profile.out" || ef_die "certs profile"
 grep -q 'esp_secure_cert at 0x10000+0x2000' "$d/profile.out" || ef_die "profile: $(cat "$d/profile.out")"
 
 # The esp_secure_cert partition of a simulated device, dumped to JSON.
@@ -111,7 +115,7 @@ batch)
 	done
 	# Three different certificates, each in the store once, delivered, with
 	# the fingerprint that is on the device; the key is not kept.
-	"$BIN/espfab" --db "$d/db" certs list --json --state all > "$d/certs.json" || ef_die "certs list"
+	"$BIN/espfab" --db "$ef_db" certs list --json --state all > "$d/certs.json" || ef_die "certs list"
 	python3 - "$d/certs.json" "$d/d1.sha" "$d/d2.sha" "$d/d3.sha" <<'PY' || ef_die "certs list content"
 import json, sys
 c = json.load(open(sys.argv[1]))["certificates"]
@@ -124,7 +128,7 @@ for i, f in enumerate(sys.argv[2:], 1):
 assert len({x["serial"] for x in c}) == 3
 PY
 	# The audit has each serial issued and delivered once.
-	"$BIN/espfab" --db "$d/db" audit --json > "$d/audit.json"
+	"$BIN/espfab" --db "$ef_db" audit --json > "$d/audit.json"
 	python3 - "$d/audit.json" "$d/certs.json" <<'PY' || ef_die "audit of certificates"
 import json, sys
 a = [x for x in json.load(open(sys.argv[1]))["audit"] if x["event"] == "certificate"]
@@ -134,9 +138,9 @@ for x in c:
     assert rows == [("issued", x["sha256"]), ("delivered", x["sha256"])], rows
 PY
 	# The registration export: a PEM bundle of the three.
-	"$BIN/espfab" --db "$d/db" certs export -o "$d/bundle.pem" 2>/dev/null || ef_die "certs export"
+	"$BIN/espfab" --db "$ef_db" certs export -o "$d/bundle.pem" 2>/dev/null || ef_die "certs export"
 	[ "$(grep -c 'BEGIN CERTIFICATE' "$d/bundle.pem")" = 3 ] || ef_die "export bundle: $(grep -c BEGIN "$d/bundle.pem") certs"
-	"$BIN/espfab" --db "$d/db" certs export --format json | ef_py 'len(j["certificates"])' | grep -qx 3 ||
+	"$BIN/espfab" --db "$ef_db" certs export --format json | ef_py 'len(j["certificates"])' | grep -qx 3 ||
 		ef_die "export --format json"
 	grep -q 'PRIVATE KEY' "$d/bundle.pem" && ef_die "the export holds a key"
 	grep -rq 'BEGIN EC PRIVATE KEY' "$d/daemon.log" && ef_die "a key in the daemon log"
@@ -150,7 +154,7 @@ PY
 	[ "$(ef_cli batch show "$id2" --json | ef_py 'j["batches"][0]["verified"]')" = 1 ] || ef_die "returning d1 not verified"
 	[ "$(check_ident d1 24:0a:c4:00:03:01)" = "$(cat "$d/d1.sha")" ] || ef_die "returning d1 got another certificate"
 	[ "$(md5sum "$d/d1.sc" | cut -d' ' -f1)" = "$before" ] || ef_die "returning d1: partition rewritten"
-	[ "$("$BIN/espfab" --db "$d/db" certs list --json --state all | ef_py 'len(j["certificates"])')" = 3 ] ||
+	[ "$("$BIN/espfab" --db "$ef_db" certs list --json --state all | ef_py 'len(j["certificates"])')" = 3 ] ||
 		ef_die "a returning device got a new certificate"
 
 	# d2 lost its identity (its partition erased): refused before any write.
@@ -167,7 +171,7 @@ PY
 	ef_wait_log "the station keeps no copy of its key" 60
 	[ "$(flash_md5 d2)" = "$before" ] || ef_die "d2: flash written although its identity was lost"
 	[ "$(ef_record_of 24:0a:c4:00:03:02)" = "$rec2" ] || ef_die "d2's record: $(ef_record_of 24:0a:c4:00:03:02)"
-	[ "$("$BIN/espfab" --db "$d/db" certs list --json --state all | ef_py 'len(j["certificates"])')" = 3 ] ||
+	[ "$("$BIN/espfab" --db "$ef_db" certs list --json --state all | ef_py 'len(j["certificates"])')" = 3 ] ||
 		ef_die "a certificate was issued to a device that lost its own"
 	;;
 ca_fail)
@@ -180,17 +184,17 @@ ca_fail)
 	ef_wait_log "identity: CA key $d/ca.key: No such file or directory" 60
 	# The attempt is over once its record went back (released in the audit).
 	released() {
-		"$BIN/espfab" --db "$d/db" audit --json |
+		"$BIN/espfab" --db "$ef_db" audit --json |
 			ef_py '[a["result"] for a in j["audit"] if a["event"] != "product" and a["event"] != "import"]' |
 			grep -q released
 	}
 	wait_for 10 released || ef_die "no released attempt in the audit"
 	[ "$(flash_md5 d1)" = "$pristine" ] || ef_die "bytes were written although the CA failed"
-	"$BIN/espfab" --db "$d/db" records stats --json | ef_py 'j["stats"][0]["available"] == j["stats"][0]["total"]' |
-		grep -qx True || ef_die "a record was consumed: $("$BIN/espfab" --db "$d/db" records stats)"
-	[ "$("$BIN/espfab" --db "$d/db" certs list --json --state all | ef_py 'len(j["certificates"])')" = 0 ] ||
+	"$BIN/espfab" --db "$ef_db" records stats --json | ef_py 'j["stats"][0]["available"] == j["stats"][0]["total"]' |
+		grep -qx True || ef_die "a record was consumed: $("$BIN/espfab" --db "$ef_db" records stats)"
+	[ "$("$BIN/espfab" --db "$ef_db" certs list --json --state all | ef_py 'len(j["certificates"])')" = 0 ] ||
 		ef_die "a certificate was recorded"
-	"$BIN/espfab" --db "$d/db" audit --json | ef_py '[a["result"] for a in j["audit"] if a["event"] != "product" and a["event"] != "import"]' |
+	"$BIN/espfab" --db "$ef_db" audit --json | ef_py '[a["result"] for a in j["audit"] if a["event"] != "product" and a["event"] != "import"]' |
 		grep -q released || ef_die "no released attempt in the audit"
 	# The CA key is back: the same device passes (the failure was not kept).
 	mv "$d/ca.key.away" "$d/ca.key"
@@ -222,11 +226,13 @@ keep_keys)
 	id=$(ef_cli batch add --product lamp --count 1 | awk '{ print $2 }')
 	ef_wait_batch "$id" 60
 	check_ident d1 24:0a:c4:00:05:01 > "$d/d1.sha"
-	"$BIN/espfab" --db "$d/db" certs list --json | ef_py 'j["certificates"][0]["key_kept"]' | grep -qx True ||
+	"$BIN/espfab" --db "$ef_db" certs list --json | ef_py 'j["certificates"][0]["key_kept"]' | grep -qx True ||
 		ef_die "the key is not kept"
-	# Sealed at rest: no key text in the database files.
-	for f in "$d/db" "$d/db-wal"; do
-		[ -f "$f" ] && grep -q 'PRIVATE KEY' "$f" && ef_die "a plain key in $f"
+	# Sealed at rest: no key text in the database files, nor in a dump of
+	# its rows (bytea and blobs dump as hex).
+	ef_dump "$d/db.dump"
+	for f in "$d/db" "$d/db-wal" "$d/db.dump"; do
+		[ -f "$f" ] && grep -qi -e 'PRIVATE KEY' -e 50524956415445204b4559 "$f" && ef_die "a plain key in $f"
 	done
 	unplug d1
 	python3 - "$d/d1.flash" <<'PY'
@@ -238,7 +244,7 @@ PY
 	ef_wait_batch "$id2" 60
 	[ "$(ef_cli batch show "$id2" --json | ef_py 'j["batches"][0]["verified"]')" = 1 ] || ef_die "d1 not verified again"
 	[ "$(check_ident d1 24:0a:c4:00:05:01)" = "$(cat "$d/d1.sha")" ] || ef_die "d1 got another certificate"
-	[ "$("$BIN/espfab" --db "$d/db" certs list --json --state all | ef_py 'len(j["certificates"])')" = 1 ] ||
+	[ "$("$BIN/espfab" --db "$ef_db" certs list --json --state all | ef_py 'len(j["certificates"])')" = 1 ] ||
 		ef_die "more than one certificate for d1"
 	;;
 *)

@@ -18,9 +18,12 @@ add_test(NAME integration_daemon_pg_restart
   COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/pg/daemon_pg_restart.sh $<TARGET_FILE_DIR:espfabd>)
 set_tests_properties(integration_daemon_pg_restart PROPERTIES LABELS "integration;pg" TIMEOUT 300)
 
-# --nvs-encryption hmac is refused on PostgreSQL, nothing stored (tests/pg/hmac_pg.sh).
-add_test(NAME integration_hmac_pg COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/pg/hmac_pg.sh $<TARGET_FILE:espfab>)
-set_tests_properties(integration_hmac_pg PROPERTIES LABELS "integration;pg" TIMEOUT 300)
+# HMAC NVS encryption and per-device identities end to end with the store on
+# PostgreSQL: hmac_e2e.sh's and identity_e2e.sh's scenarios there.
+add_test(NAME integration_hmac_pg COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/pg/hmac_pg.sh $<TARGET_FILE_DIR:espfabd>)
+set_tests_properties(integration_hmac_pg PROPERTIES LABELS "integration;pg" TIMEOUT 600)
+add_test(NAME integration_identity_pg COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/pg/identity_pg.sh $<TARGET_FILE_DIR:espfabd>)
+set_tests_properties(integration_identity_pg PROPERTIES LABELS "integration;pg" TIMEOUT 600)
 
 # A station's lease: espfab records release-lease (roles, audit) and
 # espfabd's lease = N (filled, kept by a dead station, given back) (tests/pg/lease_pg.sh).

@@ -1,28 +1,15 @@
 #!/bin/sh
-# `espfab product add --nvs-encryption hmac` on a PostgreSQL inventory: not
-# supported there yet (docs/efuse.md). It must be refused with a message
-# naming the setting, and leave nothing behind (the product is not added).
-#   hmac_pg.sh ESPFAB
+# HMAC NVS encryption end to end on a PostgreSQL inventory: the scenarios
+# of tests/integration/hmac_e2e.sh (espfabd burning simulated boards' eFuse
+# keys, their NVS encrypted with keys derived from them, the burn states
+# and audit in the store, no key anywhere in clear), with the store on a
+# server each scenario starts for itself (pg_fixture.sh; no server, no pass).
+#   hmac_pg.sh BIN_DIR [SCENARIO...]     (default: batch refusals rework drops)
 set -eu
-E=$1
-EX=$(cd "$(dirname "$0")/../../examples/lamp" && pwd)
-. "$(dirname "$0")/pg_fixture.sh"
-T=$(mktemp -d /tmp/espfab-hmac-pg.XXXXXX)
-trap 'pgfx_stop; rm -rf "$T"' EXIT INT TERM
-pgfx_start
-DB=$(pgfx_createdb hmac)
-fail() { echo "hmac_pg: $*" >&2; exit 1; }
-
-if "$E" --db "$DB" product add lamp "$EX/config.csv" --table "$EX/partitions.csv" \
-	--nvs-encryption hmac --hmac-key-block BLOCK_KEY1 >"$T/out" 2>"$T/err"; then
-	fail "accepted on PostgreSQL"
-fi
-grep -q -- "--nvs-encryption hmac needs the SQLite store: not on PostgreSQL yet" "$T/err" || fail "message: $(cat "$T/err")"
-[ "$(wc -l <"$T/err")" = 1 ] || fail "more than one line: $(cat "$T/err")"
-[ ! -s "$T/out" ] || fail "output on refusal: $(cat "$T/out")"
-"$E" --db "$DB" product list --json | python3 -c "
-import json, sys
-assert json.load(sys.stdin)['products'] == []" || fail "the product was added anyway"
-# plain products are unchanged there
-"$E" --db "$DB" product add lamp "$EX/config.csv" --table "$EX/partitions.csv" >/dev/null || fail "plain product"
+BIN=$1
+shift
+HERE=$(cd "$(dirname "$0")" && pwd)
+for s in ${*:-batch refusals rework drops}; do
+	sh "$HERE/../integration/hmac_e2e.sh" "$BIN" "$s" pg || { echo "hmac_pg: scenario $s failed" >&2; exit 1; }
+done
 echo "hmac_pg: ok"
