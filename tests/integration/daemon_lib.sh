@@ -72,10 +72,12 @@ ef_sim() {
 	wait_for 30 [ -L "$ef_dir/$name" ] || ef_die "espfab-sim $name did not start"
 }
 
-ef_db_init() { # db
-	"$BIN/espfab" --db "$1" product add lamp "$EX/config.csv" --table "$EX/partitions.csv" --unique DeviceSecret \
-		>/dev/null || ef_die "product add"
-	"$BIN/espfab" --db "$1" records import --product lamp "$EX/values.csv" >/dev/null || ef_die "records import"
+ef_db_init() { # db [more product add options...]
+	_db=$1
+	shift
+	"$BIN/espfab" --db "$_db" product add lamp "$EX/config.csv" --table "$EX/partitions.csv" --unique DeviceSecret \
+		"$@" >/dev/null || ef_die "product add"
+	"$BIN/espfab" --db "$_db" records import --product lamp "$EX/values.csv" >/dev/null || ef_die "records import"
 }
 
 # ef_backend sqlite|pg NAME, after ef_setup: the store the scripts use

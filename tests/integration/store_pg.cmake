@@ -17,6 +17,11 @@ set_tests_properties(integration_daemon_pg_outage PROPERTIES LABELS "integration
 add_test(NAME integration_daemon_pg_restart
   COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/pg/daemon_pg_restart.sh $<TARGET_FILE_DIR:espfabd>)
 set_tests_properties(integration_daemon_pg_restart PROPERTIES LABELS "integration;pg" TIMEOUT 300)
+# The same with HMAC NVS encryption: the held results keep their HMAC bits
+# through the journal, so every device's key row ends "done".
+add_test(NAME integration_daemon_pg_restart_hmac
+  COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/pg/daemon_pg_restart.sh $<TARGET_FILE_DIR:espfabd> hmac)
+set_tests_properties(integration_daemon_pg_restart_hmac PROPERTIES LABELS "integration;pg" TIMEOUT 300)
 
 # HMAC NVS encryption and per-device identities end to end with the store on
 # PostgreSQL: hmac_e2e.sh's and identity_e2e.sh's scenarios there.

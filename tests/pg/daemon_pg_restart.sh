@@ -1,6 +1,6 @@
 #!/bin/sh
 # Held results survive espfabd's own death during an outage:
-#   daemon_pg_restart.sh BIN_DIR
+#   daemon_pg_restart.sh BIN_DIR [hmac]
 # Three simulated devices are claimed, the server stops while they are
 # written, their results are held (in the outbox journal on the station's
 # disk). espfabd is killed with SIGKILL, started again while the server is
@@ -8,10 +8,19 @@
 # The verified marks must arrive, in the order the devices finished, each
 # once, before startup recovery runs (no job is marked interrupted), and
 # the journal must be empty again.
+# hmac: the product's NVS is encrypted with a key burnt into each board's
+# eFuses; the server stops once the three keys are burnt, so each held
+# result carries the HMAC bits, and after the restart every device's key
+# row must reach "done" (what the result means beyond "verified").
 set -eu
 BIN=$(cd "$1" && pwd)
+MODE=${2:-plain}
 . "$(dirname "$0")/daemon_pg_lib.sh"
-pgd_setup restart
+if [ "$MODE" = hmac ]; then
+	pgd_setup restart --nvs-encryption hmac --hmac-key-block BLOCK_KEY1
+else
+	pgd_setup restart
+fi
 held() {
 	ef_cli status --json | ef_py 'j["store"]["held_results"]'
 }
@@ -25,11 +34,17 @@ ef_sim d2 24:0a:c4:00:0c:02 --erase-ms 300
 ef_sim d3 24:0a:c4:00:0c:03 --erase-ms 400
 ef_daemon "$@"
 ef_cli batch add --product lamp --count 3 >/dev/null
-claimed_3() { [ "$(grep -c 'claimed record' "$ef_dir/daemon.log")" -ge 3 ]; }
-wait_for 30 claimed_3 || ef_die "three claims did not happen"
-# The first device's write takes ~0.2 s: stop the server inside it (a status
-# poll could miss a step that short), so all three results are held.
-sleep 0.2
+if [ "$MODE" = hmac ]; then
+	# the writes (erases of ~1 s) follow the burns: stop the server in them
+	burnt_3() { [ "$(grep -c 'BLOCK_KEY1: key-burnt' "$ef_dir/daemon.log")" -ge 3 ]; }
+	wait_for 30 burnt_3 || ef_die "three keys were not burnt"
+else
+	claimed_3() { [ "$(grep -c 'claimed record' "$ef_dir/daemon.log")" -ge 3 ]; }
+	wait_for 30 claimed_3 || ef_die "three claims did not happen"
+	# The first device's write takes ~0.2 s: stop the server inside it (a
+	# status poll could miss a step that short), so all three results are held.
+	sleep 0.2
+fi
 pgfx_stop_server
 held_3() { [ "$(held)" -ge 3 ]; }
 wait_for 30 held_3 || ef_die "results not held: $(ef_cli status --json)"
@@ -69,11 +84,16 @@ for n in 1 2 3; do
 	*" verified") ;;
 	*) ef_die "device d$n: record '$(ef_record_of 24:0a:c4:00:0c:0$n)', want one verified" ;;
 	esac
-	ef_check_device d$n 24:0a:c4:00:0c:0$n
+	if [ "$MODE" = hmac ]; then
+		st=$(pgfx_psql -d "$DB" -c "SELECT state FROM device_hmac_keys WHERE mac = '24:0a:c4:00:0c:0$n'")
+		[ "$st" = done ] || ef_die "device d$n: HMAC key row '$st' after delivery, want done"
+	else
+		ef_check_device d$n 24:0a:c4:00:0c:0$n
+	fi
 done
 # each verified mark once, in the finishing order, on the server
 audit=$("$BIN/espfab" --db "$DB" audit --json |
 	ef_py '" ".join(a["record_id"] for a in sorted(j["audit"], key=lambda a: a["id"]) if a.get("event") == "provision" and a.get("result") == "ok") + " "')
 [ "$audit" = "$first" ] || ef_die "provision rows on the server: '$audit', want '$first' (each once, in order)"
 "$BIN/espfab" --db "$DB" records check >/dev/null || ef_die "records check failed"
-echo "daemon_pg_restart: ok"
+echo "daemon_pg_restart $MODE: ok"
