@@ -10,9 +10,8 @@
  * transaction (event "efuse", result = the new state, column efuse =
  * "BLOCK_KEY1 HMAC_UP read,write"). The key is never stored in clear and
  * never in the audit; it is sealed (store seal key, AAD = MAC and block)
- * only when the product asks for it. SQLite only: on PostgreSQL a product
- * cannot be given NVS encryption (refused, naming the setting) and every
- * product reads as plain. Conventions as espfab/store.h.
+ * only when the product asks for it. The same on both backends (SQLite:
+ * store_hmac.c; PostgreSQL: store_pg_hmac.c). Conventions as espfab/store.h.
  */
 #ifndef ESPFAB_STORE_HMAC_H
 #define ESPFAB_STORE_HMAC_H
