@@ -73,8 +73,8 @@ struct store_backend {
 	int (*hmac_annotate)(struct store *s, json_t *reply, struct store_err *err);
 	int (*hmac_device_get)(struct store *s, const char *mac, unsigned key_block, struct store_hmac_device *out,
 			       struct store_err *err);
-	int (*hmac_set)(struct store *s, const struct store_hmac_event *e, enum store_hmac_state to,
-			const uint8_t *key, struct store_err *err);
+	int (*hmac_set)(struct store *s, const struct store_hmac_event *e, enum store_hmac_state to, const uint8_t *key,
+			struct store_err *err);
 };
 
 /* 1 when the database setting names a PostgreSQL database, not a file. */

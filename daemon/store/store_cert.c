@@ -169,8 +169,8 @@ static void key_aad(char *buf, size_t cap, int64_t product_id, const char *sha25
 	snprintf(buf, cap, "espfab cert key v1|%lld|%s", (long long)product_id, sha256);
 }
 
-int store_cert_seal_key(const struct store *s, const struct store_cert_new *c, uint8_t **sealed,
-			size_t *sealed_len, struct store_err *err)
+int store_cert_seal_key(const struct store *s, const struct store_cert_new *c, uint8_t **sealed, size_t *sealed_len,
+			struct store_err *err)
 {
 	struct store_err serr = {0};
 	char aad[128];
@@ -517,7 +517,8 @@ int store_cert_query(struct store *s, const struct store_cert_filter *f, json_t 
 		for (int i = 0; i < (int)(sizeof(cols) / sizeof(cols[0])); i++)
 			json_object_set_new(o, cols[i], store_col_json(st, i));
 		json_object_set_new(o, "key_kept", json_boolean(sqlite3_column_int(st, 12)));
-		json_object_set_new(o, "pem", store_cert_der_pem(sqlite3_column_blob(st, 13), sqlite3_column_bytes(st, 13)));
+		json_object_set_new(o, "pem",
+				    store_cert_der_pem(sqlite3_column_blob(st, 13), sqlite3_column_bytes(st, 13)));
 		json_array_append_new(arr, o);
 	}
 	rc = store_json_wrap(s, r, "certificates", arr, out, err);

@@ -167,7 +167,10 @@ static const char *purpose_label(unsigned p)
 void store_hmac_efuse_text(char *buf, size_t cap, const struct store_hmac_event *e)
 {
 	snprintf(buf, cap, "BLOCK_KEY%u %s %s", e->key_block, purpose_label(e->purpose),
-		 (e->protect & 3) == 3 ? "read,write" : (e->protect & 1) ? "read" : (e->protect & 2) ? "write" : "open");
+		 (e->protect & 3) == 3 ? "read,write"
+		 : (e->protect & 1)    ? "read"
+		 : (e->protect & 2)    ? "write"
+				       : "open");
 }
 
 static int hmac_audit(struct store *s, const struct store_hmac_event *e, const char *mac, enum store_hmac_state to,
@@ -292,8 +295,7 @@ out:
 	return rc;
 }
 
-int store_hmac_event_check(const struct store_hmac_event *e, enum store_hmac_state to, char *mac,
-			   struct store_err *err)
+int store_hmac_event_check(const struct store_hmac_event *e, enum store_hmac_state to, char *mac, struct store_err *err)
 {
 	if (!e->mac || store_mac_normalise(e->mac, mac))
 		return store_fail_err(err, STORE_EINPUT, "device HMAC key: bad MAC address");

@@ -16,8 +16,8 @@ int store_identity_part(const struct store_product *p, const char *label, uint32
 /* The device key of c sealed for its row (*sealed NULL when the profile
  * does not keep keys); *sealed: the caller frees it. STORE_ESEAL without a
  * seal key. */
-int store_cert_seal_key(const struct store *s, const struct store_cert_new *c, uint8_t **sealed,
-			size_t *sealed_len, struct store_err *err);
+int store_cert_seal_key(const struct store *s, const struct store_cert_new *c, uint8_t **sealed, size_t *sealed_len,
+			struct store_err *err);
 /* The kept key of a certificate row, unsealed into c->key. */
 int store_cert_unseal_key(const struct store *s, struct store_cert *c, int64_t product_id, const uint8_t *ct,
 			  size_t len, struct store_err *err);

@@ -13,7 +13,7 @@ extern const struct store_backend store_pg_backend;
 /* Statements prepared on the session, keyed by the SQL text's address
  * (every statement here is a literal): parsing and planning each time cost
  * more than the round trip. A new session (reconnect) starts empty. */
-#define PG_STMT_CACHE 96
+#define PG_STMT_CACHE 128
 
 /* One libpq connection, in struct store's conn. */
 struct store_pg {

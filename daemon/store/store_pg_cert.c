@@ -86,8 +86,8 @@ int pg_identity_get(struct store *s, int64_t product_id, struct store_identity *
 
 /* Row 0 of a device_certs SELECT (id, record_id, serial, sha256, ca_sha256,
  * state, cert, key_sealed) as a store_cert, the kept key unsealed. */
-static int cert_of_row(struct store *s, const PGresult *r, int64_t product_id, const char *mac,
-		       struct store_cert **out, struct store_err *err)
+static int cert_of_row(struct store *s, const PGresult *r, int64_t product_id, const char *mac, struct store_cert **out,
+		       struct store_err *err)
 {
 	struct store_cert *c = calloc(1, sizeof(*c));
 	uint8_t *ct = NULL;
@@ -140,9 +140,9 @@ int pg_cert_live(struct store *s, int64_t product_id, const char *mac_in, struct
 	return rc;
 }
 
-static int cert_audit(struct store *s, const char *product, const char *mac, const char *record_id,
-		      const char *station, const char *port, int64_t job_id, const char *serial, const char *sha256,
-		      const char *result, struct store_err *err)
+static int cert_audit(struct store *s, const char *product, const char *mac, const char *record_id, const char *station,
+		      const char *port, int64_t job_id, const char *serial, const char *sha256, const char *result,
+		      struct store_err *err)
 {
 	char now[32];
 
@@ -170,26 +170,29 @@ static int cert_replace(struct store *s, const struct store_cert_new *c, const c
 	if (PQntuples(r) == 1 && !strcmp(PQgetvalue(r, 0, 0), "delivered"))
 		rc = store_fail_err(err, STORE_ESTATE, "the device already has a delivered certificate");
 	else if (PQntuples(r) == 1 &&
-		 !(rc = pg_x(s, err, NULL, "certificate",
-			     "UPDATE device_certs SET state = 'superseded', key_sealed = NULL WHERE product_id = $1 AND "
-			     "mac = $2 AND state = 'issued'",
-			     "is", c->product_id, mac)))
+		 !(rc = pg_x(
+			   s, err, NULL, "certificate",
+			   "UPDATE device_certs SET state = 'superseded', key_sealed = NULL WHERE product_id = $1 AND "
+			   "mac = $2 AND state = 'issued'",
+			   "is", c->product_id, mac)))
 		rc = cert_audit(s, c->product, mac, c->record_id, c->station, c->port, c->job_id, PQgetvalue(r, 0, 1),
 				PQgetvalue(r, 0, 2), "superseded", err);
 	PQclear(r);
 	if (rc)
 		return rc;
 	store_now(now, sizeof(now));
-	rc = pg_x(s, err, NULL, "certificate",
-		  "INSERT INTO device_certs (product_id, mac, record_id, ca_sha256, serial, sha256, subject, not_after, "
-		  "cert, key_sealed, state, station, issued_at) "
-		  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, nullif($10, ''::bytea), 'issued', $11, $12)",
-		  "isssssssbbss", c->product_id, mac, c->record_id, c->ca_sha256, c->serial, c->sha256, c->subject,
-		  c->not_after, (const void *)c->der, c->der_len, (const void *)sealed, sealed_len, c->station, now);
+	rc = pg_x(
+		s, err, NULL, "certificate",
+		"INSERT INTO device_certs (product_id, mac, record_id, ca_sha256, serial, sha256, subject, not_after, "
+		"cert, key_sealed, state, station, issued_at) "
+		"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, nullif($10, ''::bytea), 'issued', $11, $12)",
+		"isssssssbbss", c->product_id, mac, c->record_id, c->ca_sha256, c->serial, c->sha256, c->subject,
+		c->not_after, (const void *)c->der, c->der_len, (const void *)sealed, sealed_len, c->station, now);
 	/* pg_q sends a NULL bytea as empty; a sealed key never is (nonce and
 	 * tag), hence the nullif. A unique key (the CA's serial, or the
 	 * fingerprint) repeated: as on SQLite. */
-	if (rc == STORE_EDB && err && (strstr(err->msg, "device_certs_serial") || strstr(err->msg, "device_certs_sha256")))
+	if (rc == STORE_EDB && err &&
+	    (strstr(err->msg, "device_certs_serial") || strstr(err->msg, "device_certs_sha256")))
 		return store_fail_err(err, STORE_EEXIST, "certificate serial %s repeats for its CA", c->serial);
 	if (!rc)
 		rc = cert_audit(s, c->product, mac, c->record_id, c->station, c->port, c->job_id, c->serial, c->sha256,
@@ -219,8 +222,8 @@ out:
 	return rc;
 }
 
-int pg_cert_delivered(struct store *s, int64_t product_id, const char *mac_in, const char *station,
-		      const char *port, int64_t job_id, struct store_err *err)
+int pg_cert_delivered(struct store *s, int64_t product_id, const char *mac_in, const char *station, const char *port,
+		      int64_t job_id, struct store_err *err)
 {
 	char mac[STORE_MAC_LEN + 1], now[32];
 	PGresult *r = NULL;
@@ -245,8 +248,8 @@ int pg_cert_delivered(struct store *s, int64_t product_id, const char *mac_in, c
 		goto end;
 	}
 	if (PQntuples(r) == 1)
-		rc = cert_audit(s, PQgetvalue(r, 0, 2), mac, pg_str(r, 0, 3), station, port, job_id, PQgetvalue(r, 0, 0),
-				PQgetvalue(r, 0, 1), "delivered", err);
+		rc = cert_audit(s, PQgetvalue(r, 0, 2), mac, pg_str(r, 0, 3), station, port, job_id,
+				PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), "delivered", err);
 	PQclear(r);
 end:
 	return pg_end(s, rc, err);
@@ -254,9 +257,8 @@ end:
 
 int pg_cert_query(struct store *s, const struct store_cert_filter *f, json_t **out, struct store_err *err)
 {
-	static const char *const cols[] = {"product",   "mac",     "record_id", "serial",    "sha256",
-					   "ca_sha256", "subject", "not_after", "state",     "station",
-					   "issued_at", "delivered_at"};
+	static const char *const cols[] = {"product", "mac",       "record_id", "serial",  "sha256",    "ca_sha256",
+					   "subject", "not_after", "state",     "station", "issued_at", "delivered_at"};
 	char mac[STORE_MAC_LEN + 1];
 	json_t *arr = NULL;
 	PGresult *r;

@@ -36,7 +36,8 @@ int pg_hmac_product_set(struct store *s, const char *product, const struct store
 		  "VALUES ($1, 'hmac', $2, $3, $4, $5)",
 		  "iiiis", id, (int64_t)hp->key_block, (int64_t)hp->protect, (int64_t)(hp->seal ? 1 : 0), now);
 	if (rc == STORE_EDB && err && strstr(err->msg, "product_nvs_encryption_pkey"))
-		rc = store_fail_err(err, STORE_EEXIST, "product %s already has NVS encryption (it never changes)", product);
+		rc = store_fail_err(err, STORE_EEXIST, "product %s already has NVS encryption (it never changes)",
+				    product);
 	if (!rc) {
 		struct store_audit_entry a = {.product = product, .baud = -1, .retries = -1, .duration_ms = -1};
 		rc = pg_audit_insert(s, &a, "product", "nvs-encryption", err);
@@ -71,8 +72,7 @@ int pg_hmac_annotate(struct store *s, json_t *reply, struct store_err *err)
 	json_t *p;
 	size_t i;
 
-	json_array_foreach(json_object_get(reply, "products"), i, p)
-	{
+	json_array_foreach(json_object_get(reply, "products"), i, p) {
 		const char *name = json_string_value(json_object_get(p, "name"));
 		struct store_hmac_product hp = {0};
 		PGresult *r;
@@ -163,17 +163,18 @@ static int hmac_write(struct store *s, const struct store_hmac_event *e, const c
 	/* pg_q sends a NULL bytea as empty, a sealed key never is: nullif. */
 	store_now(now, sizeof(now));
 	if (cur == STORE_HMAC_NONE || to == STORE_HMAC_BURNING)
-		rc = pg_x(s, err, NULL, "device HMAC key",
-			  cur == STORE_HMAC_NONE
-				  ? "INSERT INTO device_hmac_keys (product_id, mac, key_block, purpose, protect, state, "
-				    "key_sealed, job_id, station, updated) "
-				    "VALUES ($1, $2, $3, $4, $5, $6, nullif($7, ''::bytea), $8, $9, $10)"
-				  : "UPDATE device_hmac_keys SET product_id = $1, purpose = $4, protect = $5, state = $6, "
-				    "key_sealed = nullif($7, ''::bytea), job_id = $8, station = $9, updated = $10 "
-				    "WHERE mac = $2 AND key_block = $3",
-			  "isiiisbIss", e->product_id, mac, (int64_t)e->key_block, (int64_t)e->purpose,
-			  (int64_t)(e->protect & 3), store_hmac_state_name(to), (const void *)sealed, sealed_len, e->job_id,
-			  e->station, now);
+		rc = pg_x(
+			s, err, NULL, "device HMAC key",
+			cur == STORE_HMAC_NONE
+				? "INSERT INTO device_hmac_keys (product_id, mac, key_block, purpose, protect, state, "
+				  "key_sealed, job_id, station, updated) "
+				  "VALUES ($1, $2, $3, $4, $5, $6, nullif($7, ''::bytea), $8, $9, $10)"
+				: "UPDATE device_hmac_keys SET product_id = $1, purpose = $4, protect = $5, state = $6, "
+				  "key_sealed = nullif($7, ''::bytea), job_id = $8, station = $9, updated = $10 "
+				  "WHERE mac = $2 AND key_block = $3",
+			"isiiisbIss", e->product_id, mac, (int64_t)e->key_block, (int64_t)e->purpose,
+			(int64_t)(e->protect & 3), store_hmac_state_name(to), (const void *)sealed, sealed_len,
+			e->job_id, e->station, now);
 	else
 		rc = pg_x(s, err, NULL, "device HMAC key",
 			  "UPDATE device_hmac_keys SET state = $1, job_id = coalesce($2, job_id), station = $3, "

@@ -67,17 +67,32 @@ static void raw_want(PGconn *c, const char *sql, const char *want)
 static struct store_cert_new cert(int64_t pid, const char *mac, const char *serial, const char *sha, int keep)
 {
 	static const uint8_t der[] = {0x30, 0x03, 0x02, 0x01, 0x01};
-	return (struct store_cert_new){.product_id = pid, .product = "lamp", .mac = mac, .station = "line1",
-				       .port = "p0", .serial = serial, .sha256 = sha, .ca_sha256 = CA,
-				       .subject = "CN=device", .not_after = "2046-01-01T00:00:00Z", .der = der,
-				       .der_len = sizeof(der), .key = keep ? kept_key : NULL,
-				       .key_len = keep ? sizeof(kept_key) : 0, .job_id = 1};
+	return (struct store_cert_new){.product_id = pid,
+				       .product = "lamp",
+				       .mac = mac,
+				       .station = "line1",
+				       .port = "p0",
+				       .serial = serial,
+				       .sha256 = sha,
+				       .ca_sha256 = CA,
+				       .subject = "CN=device",
+				       .not_after = "2046-01-01T00:00:00Z",
+				       .der = der,
+				       .der_len = sizeof(der),
+				       .key = keep ? kept_key : NULL,
+				       .key_len = keep ? sizeof(kept_key) : 0,
+				       .job_id = 1};
 }
 
 static struct store_hmac_event hmac_ev(int64_t pid, const char *mac)
 {
-	return (struct store_hmac_event){.station = "line1", .port = "p0", .mac = mac, .product_id = pid,
-					 .key_block = 1, .purpose = 8, .protect = 3};
+	return (struct store_hmac_event){.station = "line1",
+					 .port = "p0",
+					 .mac = mac,
+					 .product_id = pid,
+					 .key_block = 1,
+					 .purpose = 8,
+					 .protect = 3};
 }
 
 static int64_t lamp(struct store *s)
@@ -129,8 +144,9 @@ static void test_store_pg_ident_rules_hold_for_the_owner(void **state)
 	/* The test server's user is a superuser and owns the tables: only the
 	 * triggers stand between it and a rewrite. */
 	PGconn *c = raw_open(db);
-	raw_try(c, "INSERT INTO product_identity (product_id, profile, part_offset, part_size, created) "
-		   "SELECT id, '{}', 61440, 8192, 'now' FROM products",
+	raw_try(c,
+		"INSERT INTO product_identity (product_id, profile, part_offset, part_size, created) "
+		"SELECT id, '{}', 61440, 8192, 'now' FROM products",
 		st, sizeof(st));
 	assert_string_equal(st, "");
 	static const char *const forged[] = {
@@ -163,13 +179,16 @@ static void test_store_pg_ident_rules_hold_for_the_owner(void **state)
 	/* kept keys are ciphertext on the server: neither the PEM text nor
 	 * the HMAC key's bytes are there */
 	raw_want(c, "SELECT count(*) FROM device_certs WHERE key_sealed IS NOT NULL", "2");
-	raw_want(c, "SELECT count(*) FROM device_certs WHERE position(convert_to('stand-in', 'UTF8') in key_sealed) > 0",
+	raw_want(c,
+		 "SELECT count(*) FROM device_certs WHERE position(convert_to('stand-in', 'UTF8') in key_sealed) > 0",
 		 "0");
 	raw_want(c, "SELECT count(*) FROM device_hmac_keys WHERE key_sealed IS NOT NULL", "1");
-	raw_want(c, "SELECT count(*) FROM device_hmac_keys WHERE position('\\xc0c1c2c3'::bytea in key_sealed) > 0", "0");
+	raw_want(c, "SELECT count(*) FROM device_hmac_keys WHERE position('\\xc0c1c2c3'::bytea in key_sealed) > 0",
+		 "0");
 	/* the audit names certificates and burns in their own columns */
-	raw_want(c, "SELECT string_agg(cert_serial || ':' || result, ',' ORDER BY id) FROM audit "
-		    "WHERE event = 'certificate'",
+	raw_want(c,
+		 "SELECT string_agg(cert_serial || ':' || result, ',' ORDER BY id) FROM audit "
+		 "WHERE event = 'certificate'",
 		 "4a01:issued,4a01:delivered,4a00:issued,4a00:superseded,4a02:issued");
 	raw_want(c, "SELECT string_agg(efuse || ':' || result, ',' ORDER BY id) FROM audit WHERE event = 'efuse'",
 		 "BLOCK_KEY1 HMAC_UP read,write:key-burning,BLOCK_KEY1 HMAC_UP read,write:key-burnt");
@@ -186,8 +205,8 @@ static void test_store_pg_ident_station_role(void **state)
 	char cmd[1024], st[8], uri[1024];
 	struct store *s = NULL;
 	struct store_err err = {0};
-	snprintf(cmd, sizeof(cmd), "psql -v ON_ERROR_STOP=1 -qAt -d '%s' -f '%s/../schemas/pg/roles.sql' >/dev/null", db,
-		 ESPFAB_TEST_DATA "/..");
+	snprintf(cmd, sizeof(cmd), "psql -v ON_ERROR_STOP=1 -qAt -d '%s' -f '%s/../schemas/pg/roles.sql' >/dev/null",
+		 db, ESPFAB_TEST_DATA "/..");
 	assert_int_equal(system(cmd), 0);
 	PGconn *c = raw_open(db);
 	raw_try(c, "DROP ROLE IF EXISTS line_ident", st, sizeof(st));
@@ -237,8 +256,9 @@ static void test_store_pg_ident_station_role(void **state)
 		if (strncmp(st, "42", 2))
 			fail_msg("%s: %s, not refused for want of privilege", denied[i], st[0] ? st : "accepted");
 	}
-	raw_want(c, "SELECT string_agg(DISTINCT db_user, ',') FROM audit WHERE event IN ('certificate', 'efuse') "
-		    "AND station = 'line_ident'",
+	raw_want(c,
+		 "SELECT string_agg(DISTINCT db_user, ',') FROM audit WHERE event IN ('certificate', 'efuse') "
+		 "AND station = 'line_ident'",
 		 "line_ident");
 	PQfinish(c);
 	free(db);
@@ -290,8 +310,9 @@ static void test_store_pg_ident_concurrent_issue_one_live(void **state)
 	}
 	close(go[0]);
 	PGconn *c = raw_open(db);
-	raw_want(c, "SELECT count(*) FILTER (WHERE state = 'issued') || '/' || count(*) FROM device_certs "
-		    "WHERE mac = '24:0a:c4:00:00:0c'",
+	raw_want(c,
+		 "SELECT count(*) FILTER (WHERE state = 'issued') || '/' || count(*) FROM device_certs "
+		 "WHERE mac = '24:0a:c4:00:00:0c'",
 		 "1/90");
 	raw_want(c, "SELECT count(*) FROM audit WHERE mac = '24:0a:c4:00:00:0c' AND result = 'superseded'", "89");
 	PQfinish(c);
