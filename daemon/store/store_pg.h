@@ -153,9 +153,11 @@ int pg_hmac_device_get(struct store *s, const char *mac, unsigned key_block, str
 int pg_hmac_set(struct store *s, const struct store_hmac_event *e, enum store_hmac_state to, const uint8_t *key,
 		struct store_err *err);
 /* Serialises the calls about one device (a MAC) of one kind until the
- * transaction ends (store_pg_cert.c): a transaction-scoped advisory lock,
- * as SQLite's write lock would; no row of records or jobs is locked. */
-int pg_device_lock(struct store *s, int kind, const char *mac, struct store_err *err);
+ * transaction ends (store_pg_cert.c), as SQLite's write lock would: the
+ * record bound to the MAC in the product (if any) first, the order of a
+ * claim and a job transition (record, then job), then a transaction-scoped
+ * advisory lock of (kind, MAC), which also covers a MAC with no record. */
+int pg_device_lock(struct store *s, int kind, int64_t product_id, const char *mac, struct store_err *err);
 #define PG_LOCK_CERT 0x63657274 /* "cert" */
 #define PG_LOCK_HMAC 0x686d6163 /* "hmac" */
 

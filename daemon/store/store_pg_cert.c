@@ -6,10 +6,13 @@
  * CONCURRENCY. The SQLite store runs one writer at a time, so a second
  * issue for a MAC sees the first one's row and supersedes it. Here two
  * stations issuing for one MAC at once (one device seen on two lines)
- * take turns on a transaction-scoped advisory lock of the MAC, taken
- * first: the second then reads the first one's committed row, as on
- * SQLite. No record or job row is locked, so these calls and a claim or
- * job transition (record, then job) never wait for each other in a cycle. */
+ * take turns on the device's lock (pg_device_lock), taken first: the
+ * second then reads the first one's committed row, as on SQLite. The
+ * lock starts with the device's record, as a claim and a job transition
+ * do (record, then job): the daemon's group commit puts these calls in
+ * one transaction with claims and results (station_round.c), and two
+ * stations' rounds taking the record and the MAC's lock in opposite
+ * orders could deadlock. */
 #include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,12 +22,16 @@
 
 #define RC(err) ((err) ? (err)->code : STORE_EDB)
 
-int pg_device_lock(struct store *s, int kind, const char *mac, struct store_err *err)
+int pg_device_lock(struct store *s, int kind, int64_t product_id, const char *mac, struct store_err *err)
 {
-	/* The two-key form: its lock space is apart from the migration's
-	 * one-key lock. hashtext collisions only make two MACs take turns. */
-	return pg_x(s, err, NULL, "device lock", "SELECT pg_advisory_xact_lock($1::int, hashtext($2))", "is",
-		    (int64_t)kind, mac);
+	/* One round trip, in order: the aggregate reads (and locks) the
+	 * record before the row above it takes the advisory lock. Its
+	 * two-key form is apart from the migration's one-key lock; hashtext
+	 * collisions only make two MACs take turns. */
+	return pg_x(s, err, NULL, "device lock",
+		    "SELECT pg_advisory_xact_lock($1::int, hashtext($2)) FROM (SELECT count(*) FROM (SELECT id FROM "
+		    "records WHERE product_id = $3 AND mac = $2 FOR UPDATE) r) n",
+		    "isi", (int64_t)kind, mac, product_id);
 }
 
 int pg_identity_set(struct store *s, const char *product, const char *profile_json, const char *part_label,
@@ -213,7 +220,7 @@ int pg_cert_add(struct store *s, const struct store_cert_new *c, struct store_er
 		return rc;
 	if ((rc = pg_begin(s, err)))
 		goto out;
-	rc = pg_device_lock(s, PG_LOCK_CERT, mac, err);
+	rc = pg_device_lock(s, PG_LOCK_CERT, c->product_id, mac, err);
 	if (!rc)
 		rc = cert_replace(s, c, mac, sealed, sealed_len, err);
 	rc = pg_end(s, rc, err);
@@ -233,7 +240,7 @@ int pg_cert_delivered(struct store *s, int64_t product_id, const char *mac_in, c
 		return store_fail_err(err, STORE_EINPUT, "bad MAC address");
 	if ((rc = pg_begin(s, err)))
 		return rc;
-	if ((rc = pg_device_lock(s, PG_LOCK_CERT, mac, err)))
+	if ((rc = pg_device_lock(s, PG_LOCK_CERT, product_id, mac, err)))
 		goto end;
 	store_now(now, sizeof(now));
 	/* The row and its audit facts in one statement; none: nothing issued

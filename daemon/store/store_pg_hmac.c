@@ -4,10 +4,10 @@
  * transaction with its audit row, committed before the call returns: a
  * worker burns a key only after key-burning is durable on the server.
  *
- * CONCURRENCY. As in store_pg_cert.c: calls about one MAC take turns on a
- * transaction-scoped advisory lock taken first, so the state read and the
- * write that follows it are one step, as under SQLite's write lock; no
- * record or job row is locked. */
+ * CONCURRENCY. As in store_pg_cert.c: calls about one MAC take turns on
+ * the device's lock (its record, then an advisory lock of the MAC) taken
+ * first, so the state read and the write that follows it are one step, as
+ * under SQLite's write lock. */
 #include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
@@ -196,7 +196,7 @@ int pg_hmac_set(struct store *s, const struct store_hmac_event *e, enum store_hm
 		return rc;
 	if ((rc = pg_begin(s, err)))
 		return rc;
-	rc = pg_device_lock(s, PG_LOCK_HMAC, mac, err);
+	rc = pg_device_lock(s, PG_LOCK_HMAC, e->product_id, mac, err);
 	if (!rc)
 		rc = hmac_write(s, e, mac, to, key, err);
 	return pg_end(s, rc, err);

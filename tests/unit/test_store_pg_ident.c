@@ -3,7 +3,8 @@
  * and 005's rules refuse rewrites whoever asks, kept keys are only
  * ciphertext on the server, the station role of roles.sql can issue,
  * deliver and burn but not set a product's identity or encryption, and
- * stations issuing for one MAC at once take turns (one live certificate).
+ * stations issuing for one MAC at once take turns (one live certificate),
+ * and those calls lock the device's record first, as a claim does.
  * The behaviours both backends share are test_store_cert / test_store_hmac
  * (unit_store_cert_pg, unit_store_hmac_pg). */
 #include <setjmp.h>
@@ -319,6 +320,64 @@ static void test_store_pg_ident_concurrent_issue_one_live(void **state)
 	free(db);
 }
 
+/* A device's HMAC and certificate calls take its record's row lock first,
+ * the order of a claim and a job transition (record, then job): held
+ * elsewhere, they wait for it. Without that, a station's round doing them
+ * before a job transition and another's claiming the same MAC first could
+ * deadlock. */
+static void test_store_pg_ident_locks_the_record_first(void **state)
+{
+	(void)state;
+	char *db = filled_db();
+	struct store *s = NULL;
+	struct store_err err = {0};
+	char *csv = tu_values(1, 1);
+	assert_int_equal(store_open(&s, db, 0, seal_key, &err), 0);
+	assert_int_equal(tu_import(s, "lamp", csv, &err), 0);
+	free(csv);
+	store_record_free(tu_claim(s, "24:0a:c4:00:00:0d", 0));
+	int64_t pid = lamp(s);
+	store_close(s);
+	for (int call = 0; call < 2; call++) {
+		PGconn *c = raw_open(db);
+		char st[8];
+		raw_try(c, "BEGIN", st, sizeof(st));
+		raw_try(c, "SELECT id FROM records WHERE mac = '24:0a:c4:00:00:0d' FOR UPDATE", st, sizeof(st));
+		assert_string_equal(st, "");
+		pid_t kid = fork();
+		assert_true(kid >= 0);
+		if (!kid) {
+			struct store_hmac_event e = hmac_ev(pid, "24:0a:c4:00:00:0d");
+			struct store_cert_new n = cert(pid, "24:0a:c4:00:00:0d", "4a0d", SHA_C, 0);
+			if (store_open(&s, db, 0, seal_key, &err))
+				_exit(2);
+			int rc = call ? store_cert_add(s, &n, &err) : store_hmac_set(s, &e, STORE_HMAC_BURNING, NULL, &err);
+			store_close(s);
+			_exit(rc ? 1 : 0);
+		}
+		/* until the call waits on a lock another transaction holds */
+		PGconn *w = raw_open(db);
+		int waiting = 0, wst = 0;
+		for (int i = 0; i < 200 && !waiting; i++) {
+			PGresult *r = PQexec(w, "SELECT count(*) FROM pg_locks WHERE NOT granted AND locktype = 'transactionid'");
+			waiting = PQresultStatus(r) == PGRES_TUPLES_OK && strcmp(PQgetvalue(r, 0, 0), "0");
+			PQclear(r);
+			if (!waiting)
+				usleep(50 * 1000);
+		}
+		PQfinish(w);
+		if (!waiting)
+			fail_msg("call %d did not wait for the record's lock", call);
+		assert_int_equal(waitpid(kid, &wst, WNOHANG), 0); /* still waiting */
+		raw_try(c, "COMMIT", st, sizeof(st));
+		assert_int_equal(waitpid(kid, &wst, 0), kid);
+		assert_true(WIFEXITED(wst));
+		assert_int_equal(WEXITSTATUS(wst), 0);
+		PQfinish(c);
+	}
+	free(db);
+}
+
 int main(void)
 {
 	if (!tu_is_pg()) {
@@ -330,6 +389,7 @@ int main(void)
 		cmocka_unit_test(test_store_pg_ident_rules_hold_for_the_owner),
 		cmocka_unit_test(test_store_pg_ident_station_role),
 		cmocka_unit_test(test_store_pg_ident_concurrent_issue_one_live),
+		cmocka_unit_test(test_store_pg_ident_locks_the_record_first),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
