@@ -16,7 +16,7 @@
 
 #define CERT_PART_TYPE 0x3F /* esp_secure_cert_mgr's ESP_SECURE_CERT_TLV_PARTITION_TYPE */
 
-int store_identity_part(const struct store_product *p, const char *label, uint32_t *offset, uint32_t *size,
+int store_identity_part(const struct store_product *p, const char *part_label, uint32_t *offset, uint32_t *size,
 			struct store_err *err)
 {
 	const char *product = p->name;
@@ -24,7 +24,6 @@ int store_identity_part(const struct store_product *p, const char *label, uint32
 	struct part_opts o;
 	struct part_err perr;
 	const struct part_entry *e;
-	const char *part_label = label;
 	int rc = 0;
 
 	part_opts_init(&o);

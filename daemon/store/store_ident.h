@@ -9,9 +9,9 @@
 #include "espfab/store_hmac.h"
 #include "store_int.h"
 
-/* The product's esp_secure_cert partition named label: its offset and size,
- * or STORE_EINPUT naming what is wrong with it. */
-int store_identity_part(const struct store_product *p, const char *label, uint32_t *offset, uint32_t *size,
+/* The product's esp_secure_cert partition named part_label: its offset and
+ * size, or STORE_EINPUT naming what is wrong with it. */
+int store_identity_part(const struct store_product *p, const char *part_label, uint32_t *offset, uint32_t *size,
 			struct store_err *err);
 /* The device key of c sealed for its row (*sealed NULL when the profile
  * does not keep keys); *sealed: the caller frees it. STORE_ESEAL without a
