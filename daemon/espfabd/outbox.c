@@ -236,7 +236,7 @@ static int load(struct outbox *o, const uint8_t *buf, size_t len, int *version, 
 	int rc;
 
 	*bad = len;
-	*version = 2;
+	*version = OUTBOX_JOURNAL_VERSION;
 	if (!len)
 		return 0;
 	if (!(*version = outbox_journal_version(buf, len))) {
@@ -369,9 +369,9 @@ static int sync_dir(const char *path)
 	return rc;
 }
 
-/* A version-1 journal, or held results without a delivery id: each gets an
- * id now, before any of them reaches the store, and the journal is written
- * again as version 2 from the ring, in a new file renamed over the old one
+/* A journal of an older version, or held results without a delivery id:
+ * each gets an id now, before any of them reaches the store, and the
+ * journal is written again in this version from the ring, in a new file renamed over the old one
  * (locked before the rename, so no second espfabd can take it meanwhile).
  * A crash leaves one file or the other whole; ids given in a file that did
  * not survive never reached the store, so new ones at the next start are
@@ -411,7 +411,8 @@ static int upgrade(struct outbox *o, struct outbox_err *err)
 	o->size = size;
 	return 0;
 bad:
-	rc = fail(err, -EIO, "%s: cannot rewrite the journal as version 2 (in %s): %s", o->path, tmp, strerror(errno));
+	rc = fail(err, -EIO, "%s: cannot rewrite the journal as version %d (in %s): %s", o->path, OUTBOX_JOURNAL_VERSION,
+		  tmp, strerror(errno));
 	if (fd >= 0) {
 		close(fd);
 		unlink(tmp);
@@ -425,7 +426,7 @@ int outbox_open(struct outbox **out, const char *path, struct outbox_err *err)
 	uint8_t *buf = NULL;
 	size_t len = 0, bad = 0;
 	char why[256] = "";
-	int rc, version = 2, ids = 1;
+	int rc, version = OUTBOX_JOURNAL_VERSION, ids = 1;
 
 	*out = NULL;
 	err->damaged = 0;
@@ -457,7 +458,7 @@ int outbox_open(struct outbox **out, const char *path, struct outbox_err *err)
 		goto out;
 	for (size_t i = 0; i < o->len; i++)
 		ids = ids && o->items[i].it.delivery[0];
-	if ((version == 1 || !ids) && (rc = upgrade(o, err)))
+	if ((version < OUTBOX_JOURNAL_VERSION || !ids) && (rc = upgrade(o, err)))
 		goto out;
 	if (o->size < OUTBOX_JOURNAL_MAGIC_LEN) {
 		if (pwrite(o->fd, OUTBOX_JOURNAL_MAGIC, OUTBOX_JOURNAL_MAGIC_LEN, 0) != OUTBOX_JOURNAL_MAGIC_LEN ||

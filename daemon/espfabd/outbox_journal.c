@@ -67,6 +67,7 @@ size_t outbox_journal_encode(const struct outbox_journal_rec *rec, uint8_t *buf,
 		put_str(&w, r->image_sha256, sizeof(r->image_sha256));
 		put_str(&w, m->error, sizeof(m->error));
 		put_str(&w, rec->item.port, sizeof(rec->item.port));
+		put(&w, r->hmac, 4); /* version 3 */
 	}
 	if (w.over || w.len - HDR > OUTBOX_JOURNAL_FRAME_MAX)
 		return 0;
@@ -150,6 +151,8 @@ static const char *decode_item(struct rd *r, int version, struct outbox_item *it
 	get_str(r, res->image_sha256, sizeof(res->image_sha256), "image digest too long or holds a NUL");
 	get_str(r, m->error, sizeof(m->error), "error text too long or holds a NUL");
 	get_str(r, it->port, sizeof(it->port), "port name too long or holds a NUL");
+	if (version >= 3)
+		res->hmac = (uint32_t)get(r, 4);
 	return r->bad;
 }
 
@@ -158,6 +161,8 @@ int outbox_journal_version(const uint8_t *buf, size_t len)
 	if (len < OUTBOX_JOURNAL_MAGIC_LEN)
 		return 0;
 	if (!memcmp(buf, OUTBOX_JOURNAL_MAGIC, OUTBOX_JOURNAL_MAGIC_LEN))
+		return OUTBOX_JOURNAL_VERSION;
+	if (!memcmp(buf, OUTBOX_JOURNAL_MAGIC_V2, OUTBOX_JOURNAL_MAGIC_LEN))
 		return 2;
 	return !memcmp(buf, OUTBOX_JOURNAL_MAGIC_V1, OUTBOX_JOURNAL_MAGIC_LEN) ? 1 : 0;
 }

@@ -69,6 +69,7 @@ static struct jobq_msg result(int n)
 	m.u.result.duration_ms = 1000u + (uint32_t)n;
 	m.u.result.ident = JOBQ_IDENT_CHECK;
 	m.u.result.ident_product = 3;
+	m.u.result.hmac = n % 2 ? 0x80000105u + (uint32_t)n : 0; /* any bits: the journal keeps them as they are */
 	snprintf(m.mac, sizeof(m.mac), "24:0a:c4:00:00:%02x", n);
 	snprintf(m.chip, sizeof(m.chip), "ESP32-C3");
 	snprintf(m.u.result.record, sizeof(m.u.result.record), "rec-%d", n);
@@ -101,6 +102,7 @@ static void expect(struct outbox *o, const int *order, size_t n)
 		assert_int_equal(it->m.u.result.duration_ms, want.u.result.duration_ms);
 		assert_int_equal(it->m.u.result.ident, JOBQ_IDENT_CHECK);
 		assert_int_equal(it->m.u.result.ident_product, 3);
+		assert_int_equal(it->m.u.result.hmac, want.u.result.hmac);
 		assert_string_equal(it->m.mac, want.mac);
 		assert_string_equal(it->m.u.result.record, want.u.result.record);
 		assert_string_equal(it->m.u.result.flash_md5, want.u.result.flash_md5);
@@ -281,18 +283,20 @@ static void test_outbox_journal_frame_roundtrip(void **state)
 	rec.item.m.error[sizeof(rec.item.m.error) - 1] = '\0';
 	snprintf(rec.item.port, sizeof(rec.item.port), "line-1");
 	snprintf(rec.item.delivery, sizeof(rec.item.delivery), "%s", ID_A);
+	rec.item.m.u.result.hmac = 0xdeadbeefu;
 	n = outbox_journal_encode(&rec, buf, sizeof(buf));
 	assert_true(n > 0);
-	assert_int_equal(outbox_journal_next(buf, n, 2, &off, &back, msg, sizeof(msg)), 0);
+	assert_int_equal(outbox_journal_next(buf, n, OUTBOX_JOURNAL_VERSION, &off, &back, msg, sizeof(msg)), 0);
 	assert_int_equal(off, n);
 	assert_int_equal(back.key, -5);
 	assert_string_equal(back.item.m.error, rec.item.m.error);
 	assert_string_equal(back.item.port, "line-1");
 	assert_string_equal(back.item.delivery, rec.item.delivery);
-	assert_int_equal(outbox_journal_next(buf, n, 2, &off, &back, msg, sizeof(msg)), 1);
+	assert_int_equal(back.item.m.u.result.hmac, 0xdeadbeefu);
+	assert_int_equal(outbox_journal_next(buf, n, OUTBOX_JOURNAL_VERSION, &off, &back, msg, sizeof(msg)), 1);
 	/* one byte short: torn, and the offset stays at the frame */
 	off = 0;
-	assert_int_equal(outbox_journal_next(buf, n - 1, 2, &off, &back, msg, sizeof(msg)), -1);
+	assert_int_equal(outbox_journal_next(buf, n - 1, OUTBOX_JOURNAL_VERSION, &off, &back, msg, sizeof(msg)), -1);
 	assert_int_equal(off, 0);
 	assert_non_null(strstr(msg, "torn frame"));
 }
@@ -331,24 +335,39 @@ static void test_outbox_delivery_ids_kept(void **state)
 	assert_string_not_equal(ids[0], ids[1]);
 }
 
-/* A frame of version 2 as version 1 wrote it: without the delivery field
- * (u16 len + bytes right after the key), length and checksum redone. */
-static size_t to_v1(uint8_t *fr, size_t n)
+/* The frame header (body length, checksum) of a frame of n bytes redone. */
+static size_t refit(uint8_t *fr, size_t n)
 {
-	size_t body = 8, id_at = body + 9, id_len = 2 + (size_t)(fr[id_at] | fr[id_at + 1] << 8);
-	uint32_t blen = (uint32_t)(n - body - id_len), crc;
+	uint32_t blen = (uint32_t)(n - 8), crc = (uint32_t)crc32(0L, fr + 8, blen);
 
-	memmove(fr + id_at, fr + id_at + id_len, n - id_at - id_len);
-	crc = (uint32_t)crc32(0L, fr + body, blen);
 	for (int i = 0; i < 4; i++) {
 		fr[i] = (uint8_t)(blen >> (8 * i));
 		fr[4 + i] = (uint8_t)(crc >> (8 * i));
 	}
-	return n - id_len;
+	return n;
+}
+
+/* A held frame of version 3 as version 2 wrote it: without the trailing
+ * u32 hmac. */
+static size_t to_v2(uint8_t *fr, size_t n)
+{
+	return refit(fr, n - 4);
+}
+
+/* ... and as version 1 wrote it: also without the delivery field (u16 len
+ * + bytes right after the key). */
+static size_t to_v1(uint8_t *fr, size_t n)
+{
+	size_t body = 8, id_at = body + 9, id_len;
+
+	n = to_v2(fr, n);
+	id_len = 2 + (size_t)(fr[id_at] | fr[id_at + 1] << 8);
+	memmove(fr + id_at, fr + id_at + id_len, n - id_at - id_len);
+	return refit(fr, n - id_len);
 }
 
 /* Results held by an espfabd before delivery ids: read, given ids before
- * anything is delivered, and the file rewritten as version 2 so those ids
+ * anything is delivered, and the file rewritten in this version so those ids
  * survive the next crash. */
 static void test_outbox_version1_journal_gets_ids(void **state)
 {
@@ -394,6 +413,44 @@ static void test_outbox_version1_journal_gets_ids(void **state)
 	outbox_free(o);
 }
 
+/* Results held by an espfabd before the HMAC bits (version 2): read with
+ * their ids and no HMAC bits (it kept none), and the file rewritten as
+ * version 3. */
+static void test_outbox_version2_journal_upgraded(void **state)
+{
+	struct fx *f = *state;
+	struct outbox_journal_rec rec = {.type = OUTBOX_JOURNAL_HELD};
+	uint8_t fr[OUTBOX_JOURNAL_FRAME_MAX + 8], head[OUTBOX_JOURNAL_MAGIC_LEN];
+	struct outbox_err err;
+	struct outbox *o;
+	FILE *fp = fopen(f->path, "wb");
+
+	assert_non_null(fp);
+	fputs(OUTBOX_JOURNAL_MAGIC_V2, fp);
+	rec.item.m = result(1);
+	rec.item.m.data = NULL;
+	snprintf(rec.item.port, sizeof(rec.item.port), "s1");
+	snprintf(rec.item.delivery, sizeof(rec.item.delivery), "%s", ID_A);
+	size_t n = to_v2(fr, outbox_journal_encode(&rec, fr, sizeof(fr)));
+	assert_int_equal(fwrite(fr, 1, n, fp), n);
+	fclose(fp);
+	o = open_ok(f->path, &err);
+	assert_int_equal(err.damaged, 0);
+	assert_int_equal(outbox_len(o), 1);
+	assert_string_equal(outbox_peek(o)->delivery, ID_A);
+	assert_int_equal(outbox_peek(o)->m.u.result.hmac, 0);
+	assert_int_equal(outbox_peek(o)->m.job_id, result(1).job_id);
+	outbox_free(o);
+	fp = fopen(f->path, "rb");
+	assert_non_null(fp);
+	assert_int_equal(fread(head, 1, sizeof(head), fp), sizeof(head));
+	fclose(fp);
+	assert_memory_equal(head, OUTBOX_JOURNAL_MAGIC, OUTBOX_JOURNAL_MAGIC_LEN);
+	o = open_ok(f->path, &err);
+	assert_string_equal(outbox_peek(o)->delivery, ID_A);
+	outbox_free(o);
+}
+
 static void test_outbox_journal_bad_delivery_id_is_damage(void **state)
 {
 	struct outbox_journal_rec rec = {.type = OUTBOX_JOURNAL_HELD}, back;
@@ -406,11 +463,11 @@ static void test_outbox_journal_bad_delivery_id_is_damage(void **state)
 	rec.item.m.data = NULL;
 	snprintf(rec.item.delivery, sizeof(rec.item.delivery), "0123456789ABCDEF0123456789abcdef");
 	n = outbox_journal_encode(&rec, buf, sizeof(buf));
-	assert_int_equal(outbox_journal_next(buf, n, 2, &off, &back, msg, sizeof(msg)), -1);
+	assert_int_equal(outbox_journal_next(buf, n, OUTBOX_JOURNAL_VERSION, &off, &back, msg, sizeof(msg)), -1);
 	assert_non_null(strstr(msg, "delivery id"));
 	snprintf(rec.item.delivery, sizeof(rec.item.delivery), "0123");
 	n = outbox_journal_encode(&rec, buf, sizeof(buf));
-	assert_int_equal(outbox_journal_next(buf, n, 2, &off, &back, msg, sizeof(msg)), -1);
+	assert_int_equal(outbox_journal_next(buf, n, OUTBOX_JOURNAL_VERSION, &off, &back, msg, sizeof(msg)), -1);
 	assert_int_equal(off, 0);
 }
 
@@ -426,6 +483,7 @@ int main(void)
 		cmocka_unit_test(test_outbox_journal_frame_roundtrip),
 		cmocka_unit_test_setup_teardown(test_outbox_delivery_ids_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_outbox_version1_journal_gets_ids, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_outbox_version2_journal_upgraded, setup, teardown),
 		cmocka_unit_test(test_outbox_journal_bad_delivery_id_is_damage),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
