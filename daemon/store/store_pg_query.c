@@ -116,10 +116,13 @@ static int batch_query(struct store *s, int64_t id, json_t **out, struct store_e
 
 	*out = NULL;
 	r = pg_q(s, err, "batches",
-		 "SELECT b.id, p.name, b.count, b.ports, b.state, b.n_verified, b.n_failed, "
+		 "SELECT b.id, p.name, b.count, b.ports, b.state, coalesce(c.v, 0), coalesce(c.f, 0), "
 		 "(SELECT count(*) FROM jobs j WHERE j.batch_id = b.id AND j.state IN ('reserved', 'sent')), "
-		 "greatest(b.count - b.n_verified, 0), b.created, b.finished "
+		 "greatest(b.count - coalesce(c.v, 0), 0), b.created, b.finished "
 		 "FROM batches b JOIN products p ON p.id = b.product_id "
+		 /* the per-station counters of store_pg_batch.c, summed */
+		 "LEFT JOIN LATERAL (SELECT sum(n_verified)::bigint AS v, sum(n_failed)::bigint AS f FROM batch_counts "
+		 "WHERE batch_id = b.id) c ON true "
 		 "WHERE $1 = 0 OR b.id = $1 OR ($1 = -1 AND b.state = 'active') ORDER BY b.id",
 		 "i", id);
 	if (!r)

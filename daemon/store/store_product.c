@@ -474,7 +474,7 @@ out:
 int store_product_get(struct store *s, const char *name, struct store_product **out, struct store_err *err)
 {
 	STORE_VIA_BACKEND(s, product_get, (s, name, out, err));
-	int64_t id;
+	int64_t id = 0; /* gcc 12 -O2 sees a path where store_product_id fails without setting it */
 	int rc;
 
 	*out = NULL;

@@ -53,7 +53,9 @@ GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO espfab_admin;
 -- Station: the lifecycle and the audit, nothing else.
 GRANT INSERT, UPDATE (state, error, sent_at, finished) ON jobs TO espfab_station;
 GRANT UPDATE (state, mac, station, port, job_id, bound, bound_at, verified_at) ON records TO espfab_station;
-GRANT UPDATE (n_verified, n_failed, state, finished) ON batches TO espfab_station;
+GRANT UPDATE (state, finished) ON batches TO espfab_station;
+-- A batch's per-station counters and its places (006_batch_counts.sql).
+GRANT INSERT, UPDATE ON batch_counts, batch_places TO espfab_station;
 GRANT INSERT ON audit TO espfab_station;
 GRANT INSERT, UPDATE ON uplink TO espfab_station;
 GRANT USAGE ON SEQUENCE jobs_id_seq, audit_id_seq TO espfab_station;
