@@ -52,14 +52,19 @@ static const char take_sql[] =
 	"(SELECT place FROM batch_places WHERE batch_id = $2 AND job_id IS NULL AND place <= $3 "
 	"AND EXISTS (SELECT 1 FROM batches WHERE id = $2 AND state = 'active') "
 	"ORDER BY place LIMIT 1 FOR UPDATE SKIP LOCKED)";
-/* The same under the batch lock, waiting for places other claims lock. */
+/* The same under the batch lock (the batch's state was checked under it).
+ * Still SKIP LOCKED: a free place another claim has locked is as good as
+ * taken (a claim's place is its last step; it rolls back only if the
+ * connection or the station's round fails). Waiting for it instead could
+ * deadlock two stations' rounds (espfabd's group commit), each holding
+ * places the other waits for. */
 static const char take_wait_sql[] =
 	"UPDATE batch_places SET job_id = $1 WHERE batch_id = $2 AND place = "
 	"(SELECT place FROM batch_places WHERE batch_id = $2 AND job_id IS NULL AND place <= $3 "
-	"ORDER BY place LIMIT 1 FOR UPDATE)";
+	"ORDER BY place LIMIT 1 FOR UPDATE SKIP LOCKED)";
 
 /* No free place for everyone: under the batch row's lock, make the next
- * chunk, wait for one, or (a re-claim) take one above count. */
+ * chunk, or take a free one again, or (a re-claim) take one above count. */
 static int place_take_locked(struct store *s, int64_t batch, int64_t count, int64_t job, int overflow,
 			     struct store_err *err)
 {
