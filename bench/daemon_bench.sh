@@ -28,6 +28,9 @@ if [ "$STORE" = postgresql ]; then
 	. "$(dirname "$0")/../tests/pg/pg_fixture.sh"
 	trap 'ef_cleanup; pgfx_stop' EXIT INT TERM
 	pgfx_start
+	# the outbox journal, where systemd's StateDirectory= would put it
+	STATE_DIRECTORY=$ef_dir
+	export STATE_DIRECTORY
 fi
 nrun=0
 # Enough records for the biggest run: the lamp layout with generated values.

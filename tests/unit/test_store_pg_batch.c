@@ -135,6 +135,25 @@ static void test_store_pg_batch_stations_do_not_wait(void **state)
 	tu_fx_free(f);
 }
 
+/* The batch's state and whether finished is set, as the server holds
+ * them ("done/true"), malloc'd. */
+static char *stored_state(const char *db, int64_t batch)
+{
+	char sql[128];
+	PGconn *c = PQconnectdb(db);
+	snprintf(sql, sizeof(sql), "SELECT state || '/' || (finished IS NOT NULL) FROM batches WHERE id = %lld",
+		 (long long)batch);
+	PGresult *r = PQexec(c, sql);
+	char *v = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 ? strdup(PQgetvalue(r, 0, 0)) : NULL;
+	if (!v)
+		fprintf(stderr, "%s: %s", sql, PQerrorMessage(c));
+	PQclear(r);
+	PQfinish(c);
+	if (!v)
+		fail_msg("could not read batch %lld", (long long)batch);
+	return v;
+}
+
 /* The last two results of a batch of 2 commit in the order opposite to
  * the one they were stored in: each station's transaction saw only its own
  * result, yet the batch is done once both committed, and not before. */
@@ -162,8 +181,16 @@ static void test_store_pg_batch_done_when_last_results_commit_together(void **st
 	batch_field(b, batch, "state", st, sizeof(st));
 	assert_string_equal(st, "active");
 	assert_int_equal(batch_field(b, batch, "verified", NULL, 0), 1);
+	/* A's round sees both results: it reports the batch done (espfabd's
+	 * event), though the server has not marked it yet */
+	batch_field(a, batch, "state", st, sizeof(st));
+	assert_string_equal(st, "done");
 	assert_int_equal(store_txn_commit(a, &err), 0);
 
+	/* and marked it is, once A committed */
+	char *stored = stored_state(f->db, batch);
+	assert_string_equal(stored, "done/true");
+	free(stored);
 	batch_field(b, batch, "state", st, sizeof(st));
 	batch_field(b, batch, "finished", fin, sizeof(fin));
 	assert_string_equal(st, "done");
