@@ -5,6 +5,9 @@
 # whole pipeline through espfabd, with per-step timings; next to the bare
 # `espfab flash write 0x9000 nvs.bin --verify` time for the same 24 KiB image.
 #   bench/daemon_bench.sh BIN_DIR [N ...]      (default N: 1 8 32)
+# STORE=postgresql: the store on a local PostgreSQL server started here
+# (tests/pg/pg_fixture.sh, fsync on), a fresh database per run, to compare
+# the per-device store steps (claim, audit) with SQLite's.
 # Each figure is the median of REPEAT runs (default 3; one device per board
 # per run, all boards identified and waiting when the batch is queued), so
 # one run disturbed by another process does not decide it. Ends with the
@@ -20,6 +23,16 @@ EX=$(cd "$(dirname "$0")/../examples/lamp" && pwd)
 . "$(dirname "$0")/../tests/integration/daemon_lib.sh"
 
 ef_setup
+STORE=${STORE:-sqlite}
+if [ "$STORE" = postgresql ]; then
+	. "$(dirname "$0")/../tests/pg/pg_fixture.sh"
+	trap 'ef_cleanup; pgfx_stop' EXIT INT TERM
+	pgfx_start
+	# the outbox journal, where systemd's StateDirectory= would put it
+	STATE_DIRECTORY=$ef_dir
+	export STATE_DIRECTORY
+fi
+nrun=0
 # Enough records for the biggest run: the lamp layout with generated values.
 python3 - "$ef_dir/values.csv" <<'EOF'
 import hashlib, sys
@@ -54,8 +67,11 @@ bare() {
 run() { # N verify
 	n=$1 verify=$2
 	rm -f "$ef_dir/db" "$ef_dir/db-wal" "$ef_dir/db-shm" "$ef_dir/daemon.log" "$ef_dir/sock"
-	"$BIN/espfab" --db "$ef_dir/db" product add lamp "$EX/config.csv" --table "$EX/partitions.csv" >/dev/null
-	"$BIN/espfab" --db "$ef_dir/db" records import --product lamp "$ef_dir/values.csv" >/dev/null
+	db=$ef_dir/db
+	nrun=$((nrun + 1))
+	[ "$STORE" = postgresql ] && db=$(pgfx_createdb "bench$nrun")
+	"$BIN/espfab" --db "$db" product add lamp "$EX/config.csv" --table "$EX/partitions.csv" >/dev/null
+	"$BIN/espfab" --db "$db" records import --product lamp "$ef_dir/values.csv" >/dev/null
 	ports=""
 	sims=""
 	for i in $(seq "$n"); do
@@ -65,7 +81,7 @@ run() { # N verify
 		ports="$ports --port p$i=$ef_dir/r$i"
 	done
 	# shellcheck disable=SC2086
-	ef_daemon --baud 921600 --verify "$verify" $ports
+	ef_daemon --db "$db" --baud 921600 --verify "$verify" $ports
 	# Every board is identified and waiting before the clock starts.
 	for _ in $(seq 200); do
 		w=$(ef_cli status | grep -c ' waiting ' || true)
@@ -111,7 +127,7 @@ print('%3d devices, verify=%-8s %3d verified in %6.2f s -> %7.0f devices/hour; p
 EOF
 }
 
-echo "espfabd throughput, espfab-sim ESP32-S3 boards on ptys, 921600 baud, default timing model"
+echo "espfabd throughput, espfab-sim ESP32-S3 boards on ptys, 921600 baud, default timing model, store: $STORE"
 b=$(bare)
 echo "bare 'espfab flash write 0x9000 nvs.bin --verify' (24 KiB, same board model): ${b} ms (best of 3, whole process)"
 for n in $COUNTS; do

@@ -15,16 +15,19 @@ RATE=${3:-25}
 TMP=$(mktemp -d /tmp/espfab-pgbench-XXXXXX)
 trap 'pgfx_stop; rm -rf "$TMP"' EXIT INT TERM
 pgfx_start
+# Each line ends with the 1-minute load average after it: the machine is
+# shared, and a figure means little without it.
+run() { printf '%s  load %s\n' "$("$B" "$@")" "$(cut -d' ' -f1 /proc/loadavg)"; }
 echo "store_pg_bench: $N claims per station, flat out; commits/s = claim+release transactions (2 durable"
 echo "commits per claim); devices/s = claim, mark_sent, mark_verified (3 commits); ms/device = store time"
 echo "of one device's three calls; batch = all stations claim from one shared batch"
 printf '%-10s %8s %5s %12s %13s %16s\n' backend stations batch "commits/s" "devices/s" "ms/device"
 for k in 1 4 8; do
-	"$B" "$TMP/b$k.db" "$k" "$N"
+	run "$TMP/b$k.db" "$k" "$N"
 done
 for b in - batch; do
 	for k in 1 4 8; do
-		"$B" "$(pgfx_createdb "b$k$b")" "$k" "$N" "$b"
+		run "$(pgfx_createdb "b$k$b")" "$k" "$N" "$b"
 	done
 done
 echo
@@ -33,6 +36,6 @@ echo "reached by all stations together; worst = the slowest device's three store
 printf '%-10s %8s %5s %11s %11s %13s %9s\n' backend stations batch wanted sustained "ms/device" "worst ms"
 for b in - batch; do
 	for k in 1 4 8; do
-		"$B" "$(pgfx_createdb "p$k$b")" "$k" "$((N / 2))" "$b" "$RATE"
+		run "$(pgfx_createdb "p$k$b")" "$k" "$((N / 2))" "$b" "$RATE"
 	done
 done

@@ -11,7 +11,8 @@
  * CONCURRENCY. READ COMMITTED with explicit row locks: a claim takes the
  * lowest available record with FOR UPDATE SKIP LOCKED (stations never wait
  * for each other's picks), a job transition locks its job and record rows,
- * a claim in a batch locks the batch row while it counts the batch's room.
+ * a claim in a batch takes a free place of the batch the same way
+ * (store_pg_batch.c: no lock that another station's claim or result needs).
  *
  * OUTAGES. A call made while the connection is down re-connects first
  * (PQreset); if the server is still gone it fails with STORE_EOFFLINE at
@@ -347,6 +348,8 @@ int pg_commit(struct store *s, struct store_err *err)
 			       pg->where);
 	if (rc)
 		pg_rollback(s);
+	else
+		pg_batch_done_checks(s);
 	return rc;
 }
 
@@ -355,6 +358,8 @@ void pg_rollback(struct store *s)
 	struct store_pg *pg = pg_of(s);
 	PGresult *r;
 
+	if (!pg->txn)
+		pg_batch_done_forget(s);
 	if (PQstatus(pg->c) != CONNECTION_OK) {
 		pg->call = pg->txn_sp = 0;
 		if (pg->txn)

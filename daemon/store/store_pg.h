@@ -14,6 +14,7 @@ extern const struct store_backend store_pg_backend;
  * (every statement here is a literal): parsing and planning each time cost
  * more than the round trip. A new session (reconnect) starts empty. */
 #define PG_STMT_CACHE 128
+#define PG_DONE_CHECKS 8
 
 /* One libpq connection, in struct store's conn. */
 struct store_pg {
@@ -32,6 +33,10 @@ struct store_pg {
 	 * connect_timeout every time. The wait doubles to 2 s. */
 	uint64_t retry_at_ms;
 	unsigned retry_wait_ms;
+	/* Batches given a verified result since the last COMMIT: checked for
+	 * "done" after it (store_pg_batch.c); all open ones when too many. */
+	int64_t done_check[PG_DONE_CHECKS];
+	int n_done_check, done_check_all;
 };
 
 static inline struct store_pg *pg_of(struct store *s)
@@ -117,6 +122,23 @@ int pg_lease_release(struct store *s, const char *station, const char *reason, i
 int pg_lease_available(struct store *s, const char *station, const char *product, int64_t *n, struct store_err *err);
 PGresult *pg_lease_pick(struct store *s, int64_t product_id, const char *station, struct store_err *err);
 int pg_lease_check(struct store *s, struct store_err *err);
+/* store_pg_batch.c: a batch's places (its room) and per-station counters.
+ * A place of batch (count devices) for the new job; STORE_EBATCH when the
+ * batch is not active or full, unless overflow (a re-claim of a known
+ * device, never refused for room): it then gets one above count. */
+int pg_place_take(struct store *s, int64_t batch, int64_t count, int64_t job, int overflow, struct store_err *err);
+/* old's place in batch goes to job (a re-claim superseding old): *moved = 1. */
+int pg_place_move(struct store *s, int64_t old, int64_t job, int64_t batch, int *moved, struct store_err *err);
+/* The job ended unverified: its place is free (or handed to an overflow job). */
+int pg_place_free(struct store *s, int64_t job, struct store_err *err);
+/* A result of station in batch (0: none), verified or failed. */
+int pg_batch_count(struct store *s, int64_t batch, const char *station, int verified, struct store_err *err);
+/* After a COMMIT (store_pg.c): marks done the batches whose committed total
+ * reached count; forget drops the list (a rollback). */
+void pg_batch_done_checks(struct store *s);
+void pg_batch_done_forget(struct store *s);
+/* Every open batch whose total reached count is marked done (recovery). */
+int pg_batch_done_all(struct store *s, struct store_err *err);
 /* store_pg_product.c */
 int pg_product_add(struct store *s, const struct store_product_spec *spec, struct store_err *err);
 int pg_product_get(struct store *s, const char *name, struct store_product **out, struct store_err *err);

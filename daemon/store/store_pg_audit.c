@@ -178,8 +178,17 @@ static const struct {
 	{"a record has no values",
 	 "SELECT r.record_id FROM records r WHERE NOT EXISTS (SELECT 1 FROM record_values v WHERE v.record_id = r.id) LIMIT 1"},
 	{"a batch counts more verified devices than it has verified jobs",
-	 "SELECT CAST(b.id AS TEXT) FROM batches b WHERE b.n_verified <> (SELECT count(*) FROM jobs j "
-	 "WHERE j.batch_id = b.id AND j.state = 'verified') LIMIT 1"},
+	 "SELECT CAST(b.id AS TEXT) FROM batches b WHERE (SELECT coalesce(sum(c.n_verified), 0) FROM batch_counts c "
+	 "WHERE c.batch_id = b.id) <> (SELECT count(*) FROM jobs j WHERE j.batch_id = b.id AND j.state = 'verified') "
+	 "LIMIT 1"},
+	/* store_pg_batch.c: only an open or verified job holds a place */
+	{"a batch place is held by a job that ended unverified",
+	 "SELECT CAST(p.batch_id AS TEXT) FROM batch_places p JOIN jobs j ON j.id = p.job_id "
+	 "WHERE j.state NOT IN ('reserved', 'sent', 'verified') LIMIT 1"},
+	{"an open job of a batch holds no place in it",
+	 "SELECT CAST(j.batch_id AS TEXT) FROM jobs j JOIN batches b ON b.id = j.batch_id "
+	 "WHERE j.state IN ('reserved', 'sent') AND b.state IN ('active', 'paused') AND NOT EXISTS "
+	 "(SELECT 1 FROM batch_places p WHERE p.job_id = j.id AND p.batch_id = j.batch_id) LIMIT 1"},
 };
 
 int pg_check(struct store *s, struct store_err *err)

@@ -2,7 +2,8 @@
  * store_claim.c; the job transitions after a claim are store_pg_job.c).
  * A claim is one transaction that locks the rows it changes: its pick with
  * FOR UPDATE SKIP LOCKED, so N stations claiming at once each take a
- * different record without waiting for one another. */
+ * different record without waiting for one another; a claim of a batch
+ * takes one of its places the same way (store_pg_batch.c). */
 #include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,11 +68,12 @@ out:
 }
 
 /* The batch checks of a claim (store_claim.c has the rules), without a
- * lock: the batch's product, state and ports. */
-static int claim_batch(struct store *s, const struct store_claim_req *req, int64_t pid, struct store_err *err)
+ * lock: the batch's product, state and ports; *count for its places. */
+static int claim_batch(struct store *s, const struct store_claim_req *req, int64_t pid, int64_t *count,
+		       struct store_err *err)
 {
 	int rc = 0;
-	PGresult *r = pg_q(s, err, "batches", "SELECT product_id, state, ports FROM batches WHERE id = $1", "i",
+	PGresult *r = pg_q(s, err, "batches", "SELECT product_id, state, ports, count FROM batches WHERE id = $1", "i",
 			   req->batch_id);
 	if (!r)
 		return RC(err);
@@ -88,6 +90,7 @@ static int claim_batch(struct store *s, const struct store_claim_req *req, int64
 		rc = store_fail_err(err, STORE_EBATCH, "batch %lld is %s", (long long)req->batch_id, PQgetvalue(r, 0, 1));
 		goto out;
 	}
+	*count = pg_i64(r, 0, 3);
 	if (!PQgetisnull(r, 0, 2)) {
 		json_t *ports = json_loads(PQgetvalue(r, 0, 2), 0, NULL);
 		int ok = !json_array_size(ports);
@@ -104,41 +107,6 @@ out:
 	return rc;
 }
 
-/* A new record for a batch: is there room for it? The batch row is locked
- * while its open jobs are counted, so stations of one batch take turns
- * here. Called after the claim's reads, just before its writes: the turn
- * lasts this, the count, two writes and the COMMIT, not the whole claim.
- * It comes before the job's INSERT, whose key check would share-lock the
- * batch row first: two claims upgrading that lock would deadlock. The
- * count runs after the lock: a fresh snapshot that sees every claim of
- * the batch committed before it. */
-static int claim_batch_room(struct store *s, const struct store_claim_req *req, struct store_err *err)
-{
-	int64_t room;
-	int rc = 0;
-	PGresult *r = pg_q(s, err, "batches", "SELECT state, count - n_verified FROM batches WHERE id = $1 FOR UPDATE",
-			   "i", req->batch_id);
-	if (!r)
-		return RC(err);
-	if (PQntuples(r) != 1 || strcmp(PQgetvalue(r, 0, 0), "active")) {
-		rc = store_fail_err(err, STORE_EBATCH, "batch %lld is %s", (long long)req->batch_id,
-				    PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : "gone");
-		PQclear(r);
-		return rc;
-	}
-	room = pg_i64(r, 0, 1);
-	PQclear(r);
-	r = pg_q(s, err, "jobs", "SELECT count(*) FROM jobs WHERE batch_id = $1 AND state IN ('reserved', 'sent')", "i",
-		 req->batch_id);
-	if (!r)
-		return RC(err);
-	if (room - pg_i64(r, 0, 0) <= 0)
-		rc = store_fail_err(err, STORE_EBATCH, "batch %lld has no room for another device",
-				    (long long)req->batch_id);
-	PQclear(r);
-	return rc;
-}
-
 #define CLAIM_MAC_RACE 1 /* claim_once: lost a race for a new MAC; try again */
 
 /* The record a claim gets, locked: the one bound to the MAC (c->rec_state
@@ -149,6 +117,7 @@ struct claim_pick {
 	char rec_state[16]; /* "" for a new record */
 	char *rec_id;       /* the caller frees it */
 	int sealed;
+	int64_t batch_count; /* the claim's batch's count */
 };
 
 static int claim_pick(struct store *s, const struct store_claim_req *req, int64_t pid, const char *mac,
@@ -164,7 +133,7 @@ static int claim_pick(struct store *s, const struct store_claim_req *req, int64_
 		return RC(err);
 	if (PQntuples(res) == 1)
 		pg_copy_str(c->rec_state, sizeof(c->rec_state), res, 3);
-	if (req->batch_id && (rc = claim_batch(s, req, pid, err)))
+	if (req->batch_id && (rc = claim_batch(s, req, pid, &c->batch_count, err)))
 		goto out;
 	if (!strcmp(c->rec_state, "retired")) {
 		rc = store_fail_err(err, STORE_ERETIRED, "the record of %s was retired: refusing to provision it", mac);
@@ -189,13 +158,44 @@ out:
 	return rc;
 }
 
+/* A known record's older open jobs end, superseded by job. One in the
+ * claim's batch hands job its place (*placed = 1): the device keeps the
+ * room it held, as when the open jobs were counted; others give theirs
+ * back. */
+static int claim_supersede(struct store *s, const struct store_claim_req *req, const char *now,
+			   const struct claim_pick *c, int64_t job, int *placed, struct store_err *err)
+{
+	int rc = 0;
+	PGresult *res = pg_q(s, err, "jobs",
+			     "UPDATE jobs SET state = CASE state WHEN 'reserved' THEN 'released' ELSE 'interrupted' END, "
+			     "error = 'superseded by a new claim of the same MAC', finished = $1 "
+			     "WHERE record_id = $2 AND id <> $3 AND state IN ('reserved', 'sent') "
+			     "RETURNING id, coalesce(batch_id, 0)",
+			     "sii", now, c->rowid, job);
+	if (!res)
+		return RC(err);
+	for (int i = 0; !rc && i < PQntuples(res); i++) {
+		int64_t old = pg_i64(res, i, 0), batch = pg_i64(res, i, 1);
+		if (batch && batch == req->batch_id && !*placed)
+			rc = pg_place_move(s, old, job, batch, placed, err);
+		else if (batch)
+			rc = pg_place_free(s, old, err);
+	}
+	PQclear(res);
+	if (!rc)
+		rc = pg_x(s, err, NULL, "records", "UPDATE records SET station = $1, port = $2, job_id = $3 WHERE id = $4",
+			  "ssii", req->station, req->port, job, c->rowid);
+	return rc;
+}
+
 /* The claim's job, and the record bound to it: a new record reserved for
- * the MAC, or a known one whose older open jobs are superseded. */
+ * the MAC, or a known one whose older open jobs are superseded; then its
+ * place in the batch (a known device is never refused for room). */
 static int claim_bind(struct store *s, const struct store_claim_req *req, const char *mac, const char *now,
 		      const struct claim_pick *c, int64_t *job, struct store_err *err)
 {
 	int64_t n = 0;
-	int rc;
+	int rc, placed = 0;
 	PGresult *res = pg_q(s, err, "jobs",
 			     "INSERT INTO jobs (batch_id, record_id, station, port, mac, chip, state, created) "
 			     "VALUES ($1, $2, $3, $4, $5, $6, 'reserved', $7) RETURNING id",
@@ -205,15 +205,9 @@ static int claim_bind(struct store *s, const struct store_claim_req *req, const 
 	*job = pg_i64(res, 0, 0);
 	PQclear(res);
 	if (c->rec_state[0]) {
-		rc = pg_x(s, err, NULL, "jobs",
-			  "UPDATE jobs SET state = CASE state WHEN 'reserved' THEN 'released' ELSE 'interrupted' END, "
-			  "error = 'superseded by a new claim of the same MAC', finished = $1 "
-			  "WHERE record_id = $2 AND id <> $3 AND state IN ('reserved', 'sent')",
-			  "sii", now, c->rowid, *job);
-		if (!rc)
-			rc = pg_x(s, err, NULL, "records",
-				  "UPDATE records SET station = $1, port = $2, job_id = $3 WHERE id = $4", "ssii",
-				  req->station, req->port, *job, c->rowid);
+		rc = claim_supersede(s, req, now, c, *job, &placed, err);
+		if (!rc && req->batch_id && !placed)
+			rc = pg_place_take(s, req->batch_id, c->batch_count, *job, 1, err);
 		return rc;
 	}
 	rc = pg_x(s, err, &n, "records",
@@ -229,6 +223,8 @@ static int claim_bind(struct store *s, const struct store_claim_req *req, const 
 		store_fail_err(err, STORE_EBUSY, "another station claimed %s at the same moment: retry", mac);
 		rc = CLAIM_MAC_RACE;
 	}
+	if (!rc && req->batch_id)
+		rc = pg_place_take(s, req->batch_id, c->batch_count, *job, 0, err);
 	return rc;
 }
 
@@ -260,10 +256,10 @@ static int claim_once(struct store *s, const struct store_claim_req *req, struct
 	memcpy(r->mac, mac, sizeof(mac));
 	r->record_id = c.rec_id; /* the record's id never changes (the triggers refuse it) */
 	c.rec_id = NULL;
-	/* The reads first (the record is locked already), then the batch's
-	 * turn, the writes and the COMMIT. */
+	/* The reads first (the record is locked already), then the writes,
+	 * the batch place last (its batch-row lock, when a chunk of places is
+	 * made, then lasts only the COMMIT). */
 	if ((rc = pg_product_load(s, pid, &r->product, err)) || (rc = load_values(s, r, c.sealed, err)) ||
-	    (req->batch_id && !r->reused && (rc = claim_batch_room(s, req, err))) ||
 	    (rc = claim_bind(s, req, mac, now, &c, &job, err)))
 		goto out;
 	r->job_id = job;

@@ -164,32 +164,19 @@ out:
 	return pg_end(s, rc, err);
 }
 
-static int batch_count(struct store *s, int64_t batch, const char *col, const char *now, struct store_err *err)
-{
-	if (!batch)
-		return 0;
-	if (!strcmp(col, "verified"))
-		return pg_x(s, err, NULL, "batches",
-			    "UPDATE batches SET n_verified = n_verified + 1, "
-			    "state = CASE WHEN n_verified + 1 >= count AND state IN ('active', 'paused') THEN 'done' "
-			    "ELSE state END, "
-			    "finished = CASE WHEN n_verified + 1 >= count AND finished IS NULL THEN $1 ELSE finished END "
-			    "WHERE id = $2",
-			    "si", now, batch);
-	return pg_x(s, err, NULL, "batches", "UPDATE batches SET n_failed = n_failed + 1 WHERE id = $1", "i", batch);
-}
-
 static int job_close(struct store *s, const struct job_row *j, const char *state, const char *reason,
 		     const char *now, const char *count, const struct store_audit_entry *audit, const char *event,
 		     const char *result, struct store_err *err)
 {
 	int rc = pg_x(s, err, NULL, "jobs", "UPDATE jobs SET state = $1, error = $2, finished = $3 WHERE id = $4",
 		      "sssi", state, reason, now, j->id);
-	/* The batch counter before the audit row: the audit row's key check
-	 * share-locks the batch row, and a share lock taken before this
-	 * update would let two stations' rounds deadlock on it. */
+	/* The job's own station's counter row, and its place back unless it
+	 * was verified: no row another station's result needs
+	 * (store_pg_batch.c). */
 	if (!rc && count)
-		rc = batch_count(s, j->batch_id, count, now, err);
+		rc = pg_batch_count(s, j->batch_id, j->station, !strcmp(count, "verified"), err);
+	if (!rc && j->batch_id && strcmp(state, "verified"))
+		rc = pg_place_free(s, j->id, err);
 	if (!rc)
 		rc = audit_job(s, j, audit, event, result, reason, err);
 	return rc;
@@ -367,6 +354,9 @@ int pg_recover(struct store *s, const char *station, struct store_recovery *rep,
 		if (rc)
 			goto out;
 	}
+	/* A batch whose last result committed but whose done mark did not
+	 * (the connection broke between the two, store_pg_batch.c). */
+	rc = pg_batch_done_all(s, err);
 out:
 	PQclear(res);
 	rc = pg_end(s, rc, err);

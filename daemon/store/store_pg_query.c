@@ -115,12 +115,24 @@ static int batch_query(struct store *s, int64_t id, json_t **out, struct store_e
 	PGresult *r;
 
 	*out = NULL;
+	/* The state as it is once the results this session sees are
+	 * committed: a batch whose verified total reached count is done, even
+	 * in the moment between its last result's COMMIT and the statement
+	 * that marks it (store_pg_batch.c), and inside the transaction of that
+	 * result (espfabd's round reports "done" with it, as it did when the
+	 * result itself set the state). */
 	r = pg_q(s, err, "batches",
-		 "SELECT b.id, p.name, b.count, b.ports, b.state, b.n_verified, b.n_failed, "
-		 "(SELECT count(*) FROM jobs j WHERE j.batch_id = b.id AND j.state IN ('reserved', 'sent')), "
-		 "greatest(b.count - b.n_verified, 0), b.created, b.finished "
+		 "SELECT id, name, count, ports, state, v, f, n_open, greatest(count - v, 0), created, finished FROM "
+		 "(SELECT b.id, p.name, b.count, b.ports, CASE WHEN b.state IN ('active', 'paused') AND "
+		 "coalesce(c.v, 0) >= b.count THEN 'done' ELSE b.state END AS state, coalesce(c.v, 0) AS v, "
+		 "coalesce(c.f, 0) AS f, (SELECT count(*) FROM jobs j WHERE j.batch_id = b.id AND "
+		 "j.state IN ('reserved', 'sent')) AS n_open, b.created, b.finished "
 		 "FROM batches b JOIN products p ON p.id = b.product_id "
-		 "WHERE $1 = 0 OR b.id = $1 OR ($1 = -1 AND b.state = 'active') ORDER BY b.id",
+		 /* the per-station counters of store_pg_batch.c, summed */
+		 "LEFT JOIN LATERAL (SELECT sum(n_verified)::bigint AS v, sum(n_failed)::bigint AS f FROM batch_counts "
+		 "WHERE batch_id = b.id) c ON true "
+		 "WHERE $1 = 0 OR b.id = $1 OR ($1 = -1 AND b.state = 'active')) q "
+		 "WHERE $1 <> -1 OR state = 'active' ORDER BY id",
 		 "i", id);
 	if (!r)
 		return RC(err);

@@ -63,7 +63,9 @@ GRANT UPDATE (state, mac, station, port, job_id, bound, bound_at, verified_at) O
 -- Its lease (schema 002): take and give back records. The trigger records
 -- which role took a lease and lets only that role (or an admin) release it.
 GRANT UPDATE (lease_station) ON records TO espfab_station;
-GRANT UPDATE (n_verified, n_failed, state, finished) ON batches TO espfab_station;
+GRANT UPDATE (state, finished) ON batches TO espfab_station;
+-- A batch's per-station counters and its places (006_batch_counts.sql).
+GRANT INSERT, UPDATE ON batch_counts, batch_places TO espfab_station;
 GRANT INSERT ON audit TO espfab_station;
 GRANT INSERT, UPDATE ON uplink TO espfab_station;
 -- Certificates: issue (a new row), supersede an issued one (dropping its

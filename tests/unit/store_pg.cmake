@@ -26,3 +26,13 @@ target_compile_definitions(test_store_pg_ident PRIVATE ESPFAB_TEST_DATA="${CMAKE
 set_target_properties(test_store_pg_ident PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
 add_test(NAME unit_store_pg_ident COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/pg/run_unit.sh $<TARGET_FILE:test_store_pg_ident>)
 set_tests_properties(unit_store_pg_ident PROPERTIES LABELS "unit;pg" TIMEOUT 300)
+
+# One batch shared by several stations (store_pg_batch.c): no waiting on
+# each other, room, done at count, the migration of the old counters.
+add_executable(test_store_pg_batch ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_store_pg_batch.c)
+target_link_libraries(test_store_pg_batch PRIVATE espfab_store PkgConfig::LIBPQ PkgConfig::CMOCKA espfab_warnings)
+target_include_directories(test_store_pg_batch PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/unit)
+target_compile_definitions(test_store_pg_batch PRIVATE ESPFAB_TEST_DATA="${CMAKE_CURRENT_SOURCE_DIR}/data")
+set_target_properties(test_store_pg_batch PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+add_test(NAME unit_store_pg_batch COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/pg/run_unit.sh $<TARGET_FILE:test_store_pg_batch>)
+set_tests_properties(unit_store_pg_batch PROPERTIES LABELS "unit;pg" TIMEOUT 300)
