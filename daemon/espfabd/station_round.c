@@ -78,6 +78,37 @@ void station_round_write(struct station *s)
 	txn_open(s);
 }
 
+/* A batch event held in a round shows the batch as the round's transaction
+ * saw it: on PostgreSQL other stations' uncommitted results were not in
+ * it, and "done" is stored after the commit (store_pg_batch.c), so two
+ * stations finishing the last devices together could each announce
+ * "active" and nobody "done". After the commit the last station to commit
+ * sees the full total: ask again for a batch near its end (the only place
+ * the race can hide; keeps the extra query off most results). */
+#define ROUND_RECHECK_REMAINING 64
+
+static void refresh_batch_event(struct station *s, json_t *ev)
+{
+	struct store_err serr = {0};
+	json_t *b = NULL, *o;
+	const char *state = json_string_value(json_object_get(ev, "state"));
+	json_int_t batch = json_integer_value(json_object_get(ev, "batch"));
+	json_int_t remaining = json_integer_value(json_object_get(ev, "remaining"));
+	const char *name = json_string_value(json_object_get(ev, "event"));
+
+	if (!name || strcmp(name, "batch") || !state || !strcmp(state, "done") || batch <= 0 ||
+	    remaining > ROUND_RECHECK_REMAINING)
+		return;
+	if (store_batch_query(s->store, batch, &b, &serr) == 0 &&
+	    (o = json_array_get(json_object_get(b, "batches"), 0)) != NULL) {
+		const char *keys[] = {"state", "verified", "failed", "remaining"};
+		for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
+			if (json_object_get(o, keys[k]))
+				json_object_set(ev, keys[k], json_object_get(o, keys[k]));
+	}
+	json_decref(b);
+}
+
 void station_txn_close(struct station *s)
 {
 	struct store_err serr = {0};
@@ -113,8 +144,11 @@ void station_txn_close(struct station *s)
 		post_worker(s, m);
 	}
 	s->nheld = 0;
-	json_array_foreach(s->held_ev, i, ev)
+	json_array_foreach(s->held_ev, i, ev) {
+		if (!failed)
+			refresh_batch_event(s, ev);
 		station_broadcast(s, json_incref(ev));
+	}
 	json_array_clear(s->held_ev);
 }
 
