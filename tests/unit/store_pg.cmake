@@ -8,31 +8,21 @@ foreach(m store_claim store_import store_query store_concurrency store_uplink st
   set_tests_properties(unit_${m}_pg PROPERTIES LABELS "unit;pg" TIMEOUT 300)
 endforeach()
 
-# The PostgreSQL backend's own tests (raw libpq behind the store's back).
-add_executable(test_store_pg ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_store_pg.c)
-target_link_libraries(test_store_pg PRIVATE espfab_store PkgConfig::LIBPQ PkgConfig::CMOCKA espfab_warnings)
-target_include_directories(test_store_pg PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/unit)
-target_compile_definitions(test_store_pg PRIVATE ESPFAB_TEST_DATA="${CMAKE_CURRENT_SOURCE_DIR}/data")
-set_target_properties(test_store_pg PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
-add_test(NAME unit_store_pg COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/pg/run_unit.sh $<TARGET_FILE:test_store_pg>)
-set_tests_properties(unit_store_pg PROPERTIES LABELS "unit;pg" TIMEOUT 300)
-
-# Identities and HMAC keys on PostgreSQL: the schema's rules, the grants,
-# stations issuing for one MAC at once.
-add_executable(test_store_pg_ident ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_store_pg_ident.c)
-target_link_libraries(test_store_pg_ident PRIVATE espfab_store PkgConfig::LIBPQ PkgConfig::CMOCKA espfab_warnings)
-target_include_directories(test_store_pg_ident PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/unit)
-target_compile_definitions(test_store_pg_ident PRIVATE ESPFAB_TEST_DATA="${CMAKE_CURRENT_SOURCE_DIR}/data")
-set_target_properties(test_store_pg_ident PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
-add_test(NAME unit_store_pg_ident COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/pg/run_unit.sh $<TARGET_FILE:test_store_pg_ident>)
-set_tests_properties(unit_store_pg_ident PROPERTIES LABELS "unit;pg" TIMEOUT 300)
-
-# One batch shared by several stations (store_pg_batch.c): no waiting on
-# each other, room, done at count, the migration of the old counters.
-add_executable(test_store_pg_batch ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_store_pg_batch.c)
-target_link_libraries(test_store_pg_batch PRIVATE espfab_store PkgConfig::LIBPQ PkgConfig::CMOCKA espfab_warnings)
-target_include_directories(test_store_pg_batch PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/unit)
-target_compile_definitions(test_store_pg_batch PRIVATE ESPFAB_TEST_DATA="${CMAKE_CURRENT_SOURCE_DIR}/data")
-set_target_properties(test_store_pg_batch PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
-add_test(NAME unit_store_pg_batch COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/pg/run_unit.sh $<TARGET_FILE:test_store_pg_batch>)
-set_tests_properties(unit_store_pg_batch PROPERTIES LABELS "unit;pg" TIMEOUT 300)
+# The PostgreSQL backend's own tests (raw libpq behind the store's back,
+# tests/unit/pg_raw.h), each on a server of its own:
+#   test_store_pg        the triggers, grants, migration, reconnects;
+#   test_store_pg_ident  identities and HMAC keys: the schema's rules, the
+#                        grants, stations issuing for one MAC at once;
+#   test_store_pg_batch  one batch shared by several stations
+#                        (store_pg_batch.c): no waiting on each other, room,
+#                        done at count, the migration of the old counters.
+foreach(t test_store_pg test_store_pg_ident test_store_pg_batch)
+  string(REPLACE "test_" "unit_" name ${t})
+  add_executable(${t} ${CMAKE_CURRENT_SOURCE_DIR}/unit/${t}.c)
+  target_link_libraries(${t} PRIVATE espfab_store PkgConfig::LIBPQ PkgConfig::CMOCKA espfab_warnings)
+  target_include_directories(${t} PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/unit)
+  target_compile_definitions(${t} PRIVATE ESPFAB_TEST_DATA="${CMAKE_CURRENT_SOURCE_DIR}/data")
+  set_target_properties(${t} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+  add_test(NAME ${name} COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/pg/run_unit.sh $<TARGET_FILE:${t}>)
+  set_tests_properties(${name} PROPERTIES LABELS "unit;pg" TIMEOUT 300)
+endforeach()

@@ -12,28 +12,13 @@
 #include <libpq-fe.h>
 #include <sys/wait.h>
 
+#include "pg_raw.h"
 #include "store_testutil.h"
 
 /* The store's table of PostgreSQL migrations (store_pg_schemas.c). */
 extern const size_t store_pg_n_migrations;
 
 static const uint8_t key1[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
-
-static void no_notices(void *arg, const char *msg)
-{
-	(void)arg;
-	(void)msg;
-}
-
-/* A raw connection behind the store's back; the test fails if it cannot. */
-static PGconn *raw_open(const char *uri)
-{
-	PGconn *c = PQconnectdb(uri);
-	if (PQstatus(c) != CONNECTION_OK)
-		fail_msg("raw connection: %s", PQerrorMessage(c));
-	PQsetNoticeProcessor(c, no_notices, NULL);
-	return c;
-}
 
 /* 0 when sql ran, else its SQLSTATE's first two characters as a number
  * (42 = privilege/syntax, P0 = a trigger's RAISE) or -1. */

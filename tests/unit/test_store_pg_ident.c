@@ -18,6 +18,7 @@
 
 #include "espfab/store_cert.h"
 #include "espfab/store_hmac.h"
+#include "pg_raw.h"
 #include "store_testutil.h"
 
 #define MAC "24:0a:c4:00:00:09"
@@ -29,21 +30,6 @@
 
 static const uint8_t seal_key[32] = {3, 1, 4, 1, 5, 9, 2, 6};
 static const uint8_t kept_key[] = "-----BEGIN EC PRIVATE KEY-----\nstand-in\n-----END EC PRIVATE KEY-----\n";
-
-static void no_notices(void *arg, const char *msg)
-{
-	(void)arg;
-	(void)msg;
-}
-
-static PGconn *raw_open(const char *uri)
-{
-	PGconn *c = PQconnectdb(uri);
-	if (PQstatus(c) != CONNECTION_OK)
-		fail_msg("raw connection: %s", PQerrorMessage(c));
-	PQsetNoticeProcessor(c, no_notices, NULL);
-	return c;
-}
 
 /* The SQLSTATE sql failed with into state ("" when it ran). */
 static void raw_try(PGconn *c, const char *sql, char *state, size_t cap)
