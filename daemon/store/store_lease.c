@@ -129,22 +129,29 @@ out:
 	return rc;
 }
 
-static int lease_count(struct store *s, int64_t pid, const char *station, int64_t *held, struct store_err *err)
+/* sql: a count over records with ? = product id, ? = station. */
+static int count_records(struct store *s, const char *sql, int64_t pid, const char *station, int64_t *n,
+			 struct store_err *err)
 {
 	sqlite3_stmt *st = NULL;
-	int rc = store_prep(s, &st,
-			    "SELECT count(*) FROM records WHERE product_id = ? AND state = 'available' AND "
-			    "lease_station = ?",
-			    err);
+	int rc = store_prep(s, &st, sql, err);
 	if (rc)
 		return rc;
 	sqlite3_bind_int64(st, 1, pid);
 	store_bind_text(st, 2, station);
 	rc = sqlite3_step(st) == SQLITE_ROW ? 0 : store_db_err(s, err, "records");
 	if (!rc)
-		*held = sqlite3_column_int64(st, 0);
+		*n = sqlite3_column_int64(st, 0);
 	store_unprep(s, st);
 	return rc;
+}
+
+static int lease_count(struct store *s, int64_t pid, const char *station, int64_t *held, struct store_err *err)
+{
+	return count_records(s,
+			     "SELECT count(*) FROM records WHERE product_id = ? AND state = 'available' AND "
+			     "lease_station = ?",
+			     pid, station, held, err);
 }
 
 int store_lease_fill(struct store *s, const char *station, const char *product, int64_t n, int64_t *held,
@@ -279,24 +286,14 @@ out:
 int store_lease_available(struct store *s, const char *station, const char *product, int64_t *n, struct store_err *err)
 {
 	STORE_VIA_BACKEND(s, lease_available, (s, station, product, n, err));
-	sqlite3_stmt *st = NULL;
 	int64_t pid = 0;
 	int rc;
 
 	*n = 0;
 	if ((rc = store_lease_args(station, err)) || (rc = store_product_id(s, product, &pid, err)))
 		return rc;
-	rc = store_prep(s, &st,
-			"SELECT count(*) FROM records WHERE product_id = ? AND state = 'available' AND "
-			"(lease_station IS NULL OR lease_station = ?)",
-			err);
-	if (rc)
-		return rc;
-	sqlite3_bind_int64(st, 1, pid);
-	store_bind_text(st, 2, station);
-	rc = sqlite3_step(st) == SQLITE_ROW ? 0 : store_db_err(s, err, "records");
-	if (!rc)
-		*n = sqlite3_column_int64(st, 0);
-	store_unprep(s, st);
-	return rc;
+	return count_records(s,
+			     "SELECT count(*) FROM records WHERE product_id = ? AND state = 'available' AND "
+			     "(lease_station IS NULL OR lease_station = ?)",
+			     pid, station, n, err);
 }
