@@ -15,9 +15,20 @@ RATE=${3:-25}
 TMP=$(mktemp -d /tmp/espfab-pgbench-XXXXXX)
 trap 'pgfx_stop; rm -rf "$TMP"' EXIT INT TERM
 pgfx_start
-# Each line ends with the 1-minute load average after it: the machine is
-# shared, and a figure means little without it.
-run() { printf '%s  load %s\n' "$("$B" "$@")" "$(cut -d' ' -f1 /proc/loadavg)"; }
+# Each line ends with the 1-minute load average after it (the machine is
+# shared, and a figure means little without it) and the cores the whole
+# machine kept busy during the run (/proc/stat: stations, server, WAL
+# writer, anything else), of $(nproc): where one station already keeps a
+# core busy, 8 stations on 2 cores cannot reach 8x, whatever the store
+# does; the busy cores tell the CPU ceiling from a lock.
+busy() { awk '/^cpu /{print $2+$3+$4+$7+$8, $5+$6}' /proc/stat; }
+run() {
+	t0=$(busy)
+	out=$("$B" "$@")
+	t1=$(busy)
+	cores=$(echo "$t0 $t1" | awk '{b=$3-$1; i=$4-$2; printf "%.2f", (b+i) ? b/(b+i)*'"$(nproc)"' : 0}')
+	printf '%s  load %s  busy %s/%s cores\n' "$out" "$(cut -d' ' -f1 /proc/loadavg)" "$cores" "$(nproc)"
+}
 echo "store_pg_bench: $N claims per station, flat out; commits/s = claim+release transactions (2 durable"
 echo "commits per claim); devices/s = claim, mark_sent, mark_verified (3 commits); ms/device = store time"
 echo "of one device's three calls; batch = all stations claim from one shared batch"
