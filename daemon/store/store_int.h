@@ -145,6 +145,11 @@ int store_product_load(struct store *s, int64_t id, struct store_product **out, 
 int store_lease_pick(struct store *s, int64_t product_id, const char *station, int64_t *rowid, struct store_err *err);
 /* A lease call's station name: 0 or STORE_EINPUT (both backends). */
 int store_lease_args(const char *station, struct store_err *err);
+/* The audit row of one record leased or given back (both backends): the
+ * trail then answers "which station held record X, from when" as it does
+ * for devices. reason: NULL, or the release's reason. */
+struct store_audit_entry store_lease_entry(const char *station, const char *product, const char *record_id,
+					   const char *reason);
 /* store_check()'s rules about leases. */
 int store_lease_check(struct store *s, struct store_err *err);
 

@@ -50,18 +50,22 @@ int store_lease_args(const char *station, struct store_err *err)
 	return 0;
 }
 
-/* One audit row per record leased or given back: the trail then answers
- * "which station held record X, from when" like it does for devices. */
+struct store_audit_entry store_lease_entry(const char *station, const char *product, const char *record_id,
+					   const char *reason)
+{
+	return (struct store_audit_entry){.station = station,
+					  .product = product,
+					  .record_id = record_id,
+					  .baud = -1,
+					  .retries = -1,
+					  .duration_ms = -1,
+					  .error = reason};
+}
+
 static int lease_audit(struct store *s, const char *station, const char *product, const char *record_id,
 		       const char *result, const char *reason, struct store_err *err)
 {
-	struct store_audit_entry a = {.station = station,
-				      .product = product,
-				      .record_id = record_id,
-				      .baud = -1,
-				      .retries = -1,
-				      .duration_ms = -1,
-				      .error = reason};
+	struct store_audit_entry a = store_lease_entry(station, product, record_id, reason);
 	return store_audit_insert(s, &a, "lease", result, err);
 }
 

@@ -55,17 +55,11 @@ PGresult *pg_lease_pick(struct store *s, int64_t product_id, const char *station
 		    "i", product_id);
 }
 
-/* One audit row per record leased or given back (store_lease.c says why). */
+/* One audit row per record leased or given back (store_lease_entry). */
 static int lease_audit(struct store *s, const char *station, const char *product, const char *record_id,
 		       const char *result, const char *reason, struct store_err *err)
 {
-	struct store_audit_entry a = {.station = station,
-				      .product = product,
-				      .record_id = record_id,
-				      .baud = -1,
-				      .retries = -1,
-				      .duration_ms = -1,
-				      .error = reason};
+	struct store_audit_entry a = store_lease_entry(station, product, record_id, reason);
 	return pg_audit_insert(s, &a, "lease", result, err);
 }
 
