@@ -313,7 +313,6 @@ static int keep_damaged(struct outbox *o, const uint8_t *buf, size_t len, size_t
 {
 	char copy[4096];
 	int fd = -1, rc = -EIO;
-	size_t done = 0;
 
 	snprintf(copy, sizeof(copy), "%s.damaged-%lld", o->path, (long long)time(NULL));
 	fd = open(copy, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -321,17 +320,7 @@ static int keep_damaged(struct outbox *o, const uint8_t *buf, size_t len, size_t
 		fail(err, -EIO, "%s:%zu: %s; cannot keep a copy in %s: %s", o->path, bad, why, copy, strerror(errno));
 		goto out;
 	}
-	while (done < len) {
-		ssize_t w = write(fd, buf + done, len - done);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			fail(err, -EIO, "%s:%zu: %s; cannot write %s: %s", o->path, bad, why, copy, strerror(errno));
-			goto out;
-		}
-		done += (size_t)w;
-	}
-	if (fsync(fd)) {
+	if (write_at(fd, buf, len, 0) || fsync(fd)) {
 		fail(err, -EIO, "%s:%zu: %s; cannot write %s: %s", o->path, bad, why, copy, strerror(errno));
 		goto out;
 	}
@@ -461,7 +450,7 @@ int outbox_open(struct outbox **out, const char *path, struct outbox_err *err)
 	if ((version < OUTBOX_JOURNAL_VERSION || !ids) && (rc = upgrade(o, err)))
 		goto out;
 	if (o->size < OUTBOX_JOURNAL_MAGIC_LEN) {
-		if (pwrite(o->fd, OUTBOX_JOURNAL_MAGIC, OUTBOX_JOURNAL_MAGIC_LEN, 0) != OUTBOX_JOURNAL_MAGIC_LEN ||
+		if (write_at(o->fd, (const uint8_t *)OUTBOX_JOURNAL_MAGIC, OUTBOX_JOURNAL_MAGIC_LEN, 0) ||
 		    fdatasync(o->fd)) {
 			rc = fail(err, -EIO, "%s: cannot write: %s", path, strerror(errno));
 			goto out;
